@@ -1,0 +1,64 @@
+// Package acrtest runs the local registry in process for tests, the way
+// net/http/httptest runs a handler.
+//
+//	srv := acrtest.NewServer(t, nil)           // open registry in memory
+//	resp, err := http.Get(srv.URL + "/v2/")
+//
+// The server listens on 127.0.0.1 and is stopped, and its store closed,
+// when the test ends.
+package acrtest
+
+import (
+	"net/http/httptest"
+	"testing"
+
+	"github.com/acrgo/acr/emulator"
+)
+
+// Server is a running in-process registry.
+type Server struct {
+	// URL is the base URL, such as http://127.0.0.1:41233.
+	URL string
+	// Host is the registry host as clients name it: 127.0.0.1:PORT.
+	Host string
+	// Registry is the handler, for direct access to its store.
+	Registry *emulator.Server
+	// HTTP is the underlying test server; its Client trusts the TLS
+	// certificate of a server from NewTLSServer.
+	HTTP *httptest.Server
+}
+
+// NewServer starts a registry with opts (nil: open, in memory) and stops it
+// when t ends.
+func NewServer(t testing.TB, opts *emulator.Options) *Server {
+	t.Helper()
+	return start(t, opts, false)
+}
+
+// NewTLSServer is like NewServer but serves HTTPS with a self-signed
+// certificate that Server.HTTP.Client() trusts.
+func NewTLSServer(t testing.TB, opts *emulator.Options) *Server {
+	t.Helper()
+	return start(t, opts, true)
+}
+
+func start(t testing.TB, opts *emulator.Options, tls bool) *Server {
+	t.Helper()
+	reg, err := emulator.New(opts)
+	if err != nil {
+		t.Fatalf("acrtest: start registry: %v", err)
+	}
+	hs := httptest.NewUnstartedServer(reg)
+	if tls {
+		hs.StartTLS()
+	} else {
+		hs.Start()
+	}
+	t.Cleanup(func() {
+		hs.Close()
+		if err := reg.Close(); err != nil {
+			t.Errorf("acrtest: close registry: %v", err)
+		}
+	})
+	return &Server{URL: hs.URL, Host: hs.Listener.Addr().String(), Registry: reg, HTTP: hs}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/acrgo/acr/emulator"
+	"github.com/spf13/cobra"
+)
+
+type serveFlags struct {
+	addr          string
+	data          string
+	memory        bool
+	users         []string
+	aadTokens     []string
+	anonymousPull bool
+	tlsCert       string
+	tlsKey        string
+	tlsSelfSigned bool
+	verbose       bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve a local ACR-compatible OCI registry",
+		Long: `Serve a local registry that speaks the OCI distribution spec v1.1 and Azure Container
+Registry's /acr/v1 and /oauth2 APIs, so that the Azure SDKs, docker, oras, crane and
+regctl work against it unchanged. State persists in --data (default: a per-user data
+directory) or lives in memory with --memory.
+
+Authentication is off unless --user, --aad-token or --anonymous-pull is given; then
+clients get ACR's bearer challenge and exchange credentials at /oauth2/token.`,
+		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
+  acrctl serve --data ./registry --user admin:s3cret
+  acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return serve(cmd.Context(), cmd, f)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.addr, "addr", "127.0.0.1:5000", "address to listen on, HOST:PORT (port 0 picks a free one)")
+	fl.StringVar(&f.data, "data", "", "data directory (default: $XDG_DATA_HOME/acrctl/registry)")
+	fl.BoolVar(&f.memory, "memory", false, "keep everything in memory; nothing persists")
+	fl.StringArrayVar(&f.users, "user", nil, "accept Basic credentials NAME:PASSWORD (repeatable)")
+	fl.StringArrayVar(&f.aadTokens, "aad-token", nil, "accept this Entra ID access token at /oauth2/exchange (repeatable)")
+	fl.BoolVar(&f.anonymousPull, "anonymous-pull", false, "let clients without credentials pull")
+	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate file (with --tls-key)")
+	fl.StringVar(&f.tlsKey, "tls-key", "", "serve TLS with this key file (with --tls-cert)")
+	fl.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve TLS with a certificate for localhost written to the data directory")
+	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log one line per request to stderr")
+	cmd.MarkFlagsMutuallyExclusive("data", "memory")
+	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
+	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-self-signed")
+	return cmd
+}
+
+// defaultDataDir is the per-user data directory of the local registry.
+func defaultDataDir() (string, error) {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "acrctl", "registry"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("no home directory for the default data directory: pass --data DIR or --memory (%w)", err)
+	}
+	return filepath.Join(home, ".local", "share", "acrctl", "registry"), nil
+}
+
+func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull}
+	if len(f.users) > 0 {
+		opts.Users = map[string]string{}
+		for _, u := range f.users {
+			name, pass, ok := strings.Cut(u, ":")
+			if !ok || name == "" || pass == "" {
+				return usageError{fmt.Errorf("--user %q: want NAME:PASSWORD, both non-empty", redactUser(u))}
+			}
+			opts.Users[name] = pass
+		}
+	}
+	if f.verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	}
+	dir := f.data
+	if !f.memory {
+		if dir == "" {
+			var err error
+			if dir, err = defaultDataDir(); err != nil {
+				return err
+			}
+		}
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create data directory: %w", err)
+		}
+		opts.Dir = dir
+	}
+	var tlsConf *tls.Config
+	certFile, keyFile := f.tlsCert, f.tlsKey
+	if f.tlsSelfSigned {
+		certDir := dir
+		if certDir == "" {
+			var err error
+			if certDir, err = os.MkdirTemp("", "acrctl-tls-"); err != nil {
+				return err
+			}
+		}
+		var err error
+		if certFile, keyFile, err = emulator.SelfSignedCertificate(certDir); err != nil {
+			return fmt.Errorf("self-signed certificate: %w", err)
+		}
+		fmt.Fprintf(stdout, "certificate: %s\n", certFile)
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+
+	srv, err := emulator.New(opts)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w (pick another --addr, or port 0 for a free one)", f.addr, err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    1 << 20,
+		TLSConfig:         tlsConf,
+		ErrorLog:          nil,
+	}
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+		ln = tls.NewListener(ln, tlsConf)
+	}
+	url := scheme + "://" + ln.Addr().String()
+	if !isLoopback(ln.Addr()) && tlsConf == nil && (len(f.users) > 0 || len(f.aadTokens) > 0) {
+		fmt.Fprintln(stderr, "warning: credentials will cross the network in clear text; serve TLS (--tls-cert/--tls-key)")
+	}
+	fmt.Fprintf(stdout, "listening on %s\n", url)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	fmt.Fprintln(stderr, "stopped")
+	return nil
+}
+
+func isLoopback(a net.Addr) bool {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.IsLoopback()
+	}
+	return false
+}
+
+// redactUser hides the password part of a --user value in messages.
+func redactUser(u string) string {
+	name, _, ok := strings.Cut(u, ":")
+	if !ok {
+		return "***"
+	}
+	return name + ":***"
+}

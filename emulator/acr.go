@@ -1,0 +1,496 @@
+package emulator
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+
+	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+)
+
+// The JSON shapes of ACR's metadata API (api-version 2021-07-01).
+
+type wireAttrs struct {
+	DeleteEnabled bool `json:"deleteEnabled"`
+	WriteEnabled  bool `json:"writeEnabled"`
+	ReadEnabled   bool `json:"readEnabled"`
+	ListEnabled   bool `json:"listEnabled"`
+}
+
+func toWireAttrs(a store.Attributes) wireAttrs { return wireAttrs(a) }
+
+type wireRepository struct {
+	Registry       string    `json:"registry"`
+	ImageName      string    `json:"imageName"`
+	CreatedTime    string    `json:"createdTime"`
+	LastUpdateTime string    `json:"lastUpdateTime"`
+	ManifestCount  int       `json:"manifestCount"`
+	TagCount       int       `json:"tagCount"`
+	Attrs          wireAttrs `json:"changeableAttributes"`
+}
+
+type wireTag struct {
+	Name           string    `json:"name"`
+	Digest         string    `json:"digest"`
+	CreatedTime    string    `json:"createdTime"`
+	LastUpdateTime string    `json:"lastUpdateTime"`
+	Signed         bool      `json:"signed"`
+	Attrs          wireAttrs `json:"changeableAttributes"`
+}
+
+type wirePlatform struct {
+	Digest       string `json:"digest"`
+	Architecture string `json:"architecture,omitempty"`
+	OS           string `json:"os,omitempty"`
+}
+
+type wireManifest struct {
+	Digest          string         `json:"digest"`
+	ImageSize       int64          `json:"imageSize"`
+	CreatedTime     string         `json:"createdTime"`
+	LastUpdateTime  string         `json:"lastUpdateTime"`
+	Architecture    string         `json:"architecture,omitempty"`
+	OS              string         `json:"os,omitempty"`
+	MediaType       string         `json:"mediaType"`
+	ConfigMediaType string         `json:"configMediaType,omitempty"`
+	ArtifactType    string         `json:"artifactType,omitempty"`
+	Subject         string         `json:"subject,omitempty"`
+	Tags            []string       `json:"tags"`
+	References      []wirePlatform `json:"references,omitempty"`
+	Attrs           wireAttrs      `json:"changeableAttributes"`
+}
+
+// patchAttrs is the body of a PATCH: omitted flags stay as they are.
+type patchAttrs struct {
+	DeleteEnabled *bool `json:"deleteEnabled"`
+	WriteEnabled  *bool `json:"writeEnabled"`
+	ReadEnabled   *bool `json:"readEnabled"`
+	ListEnabled   *bool `json:"listEnabled"`
+}
+
+func (p patchAttrs) apply(a *store.Attributes) {
+	set := func(dst *bool, v *bool) {
+		if v != nil {
+			*dst = *v
+		}
+	}
+	set(&a.DeleteEnabled, p.DeleteEnabled)
+	set(&a.WriteEnabled, p.WriteEnabled)
+	set(&a.ReadEnabled, p.ReadEnabled)
+	set(&a.ListEnabled, p.ListEnabled)
+}
+
+// readPatch decodes a PATCH body of changeable attributes.
+func readPatch(r *http.Request) (patchAttrs, error) {
+	var p patchAttrs
+	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+	if err != nil {
+		return p, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported, "reading the body failed: %v", err)
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return p, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported,
+			`the body is not valid JSON of changeable attributes, such as {"writeEnabled":false}: %v`, err)
+	}
+	return p, nil
+}
+
+func wireRepo(host string, repo store.Repository, manifests, tags int) wireRepository {
+	return wireRepository{Registry: host, ImageName: repo.Name, CreatedTime: spec.FormatTime(repo.CreatedAt),
+		LastUpdateTime: spec.FormatTime(repo.UpdatedAt), ManifestCount: manifests, TagCount: tags, Attrs: toWireAttrs(repo.Attrs)}
+}
+
+func wireTagOf(t store.Tag) wireTag {
+	return wireTag{Name: t.Name, Digest: t.Digest.String(), CreatedTime: spec.FormatTime(t.CreatedAt),
+		LastUpdateTime: spec.FormatTime(t.UpdatedAt), Attrs: toWireAttrs(t.Attrs)}
+}
+
+func wireManifestOf(m store.Manifest, tags []string) wireManifest {
+	if tags == nil {
+		tags = []string{}
+	}
+	w := wireManifest{Digest: m.Digest.String(), ImageSize: m.ImageSize, CreatedTime: spec.FormatTime(m.CreatedAt),
+		LastUpdateTime: spec.FormatTime(m.UpdatedAt), Architecture: m.Architecture, OS: m.OS, MediaType: m.MediaType,
+		ConfigMediaType: m.ConfigMediaType, ArtifactType: m.ArtifactType, Tags: tags, Attrs: toWireAttrs(m.Attrs)}
+	if m.Subject != "" {
+		w.Subject = m.Subject.String()
+	}
+	for _, c := range m.Children {
+		w.References = append(w.References, wirePlatform{Digest: c.Digest.String(), Architecture: c.Architecture, OS: c.OS})
+	}
+	return w
+}
+
+// handleACRRepo serves /acr/v1/{name}: properties, attribute updates and
+// repository deletion.
+func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route) error {
+	ctx := r.Context()
+	var out any
+	status := http.StatusOK
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodPatch:
+		var patch patchAttrs
+		if r.Method == http.MethodPatch {
+			var err error
+			if patch, err = readPatch(r); err != nil {
+				return err
+			}
+		}
+		fn := func(tx store.Tx) error {
+			repo, err := getRepo(tx, rt.repo)
+			if err != nil {
+				return err
+			}
+			if r.Method == http.MethodPatch {
+				patch.apply(&repo.Attrs)
+				if err := tx.PutRepo(repo); err != nil {
+					return err
+				}
+			}
+			var nm, nt int
+			for _, err := range tx.Manifests(rt.repo, "") {
+				if err != nil {
+					return err
+				}
+				nm++
+			}
+			for _, err := range tx.Tags(rt.repo, "") {
+				if err != nil {
+					return err
+				}
+				nt++
+			}
+			out = wireRepo(r.Host, repo, nm, nt)
+			return nil
+		}
+		var err error
+		if r.Method == http.MethodPatch {
+			s.mu.Lock()
+			err = s.store.Update(ctx, fn)
+			s.mu.Unlock()
+		} else {
+			err = s.store.View(ctx, fn)
+		}
+		if err != nil {
+			return err
+		}
+	case http.MethodDelete:
+		var del deleted
+		s.mu.Lock()
+		err := s.store.Update(ctx, func(tx store.Tx) error {
+			repo, err := getRepo(tx, rt.repo)
+			if err != nil {
+				return err
+			}
+			if err := checkDelete(repo.Attrs, "repository "+rt.repo); err != nil {
+				return err
+			}
+			// Every lock inside must allow it: a repository delete loses
+			// nothing that a lock protects.
+			for t, err := range tx.Tags(rt.repo, "") {
+				if err != nil {
+					return err
+				}
+				if err := checkDelete(t.Attrs, "tag "+t.Name+" in repository "+rt.repo); err != nil {
+					return err
+				}
+				del.Tags = append(del.Tags, t.Name)
+			}
+			for m, err := range tx.Manifests(rt.repo, "") {
+				if err != nil {
+					return err
+				}
+				if err := checkDelete(m.Attrs, "manifest "+m.Digest.String()+" in repository "+rt.repo); err != nil {
+					return err
+				}
+				del.Manifests = append(del.Manifests, m.Digest.String())
+			}
+			return tx.DeleteRepo(rt.repo)
+		})
+		s.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		status = http.StatusAccepted
+		out = deletedBody(del)
+	default:
+		return methodNotAllowed(r)
+	}
+	return writeJSON(w, r, status, out)
+}
+
+func deletedBody(del deleted) any {
+	if del.Manifests == nil {
+		del.Manifests = []string{}
+	}
+	if del.Tags == nil {
+		del.Tags = []string{}
+	}
+	return struct {
+		ManifestsDeleted []string `json:"manifestsDeleted"`
+		TagsDeleted      []string `json:"tagsDeleted"`
+	}{del.Manifests, del.Tags}
+}
+
+// handleACRTags serves GET /acr/v1/{name}/_tags: tag properties with paging,
+// ordering and the digest filter, without tags whose listEnabled is false.
+func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(r)
+	}
+	q := r.URL.Query()
+	p, err := parsePage(q, defaultACRPageSize)
+	if err != nil {
+		return err
+	}
+	var filter digest.Digest
+	if ds := q.Get("digest"); ds != "" {
+		if filter, err = spec.ParseDigest(ds); err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+		}
+	}
+	var items []tagItem
+	err = s.store.View(r.Context(), func(tx store.Tx) error {
+		if _, err := getRepo(tx, rt.repo); err != nil {
+			return err
+		}
+		for t, err := range tx.Tags(rt.repo, "") {
+			if err != nil {
+				return err
+			}
+			if t.Attrs.ListEnabled && (filter == "" || t.Digest == filter) {
+				items = append(items, tagItem{t})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	pg, more := pageOf(items, p)
+	list := make([]wireTag, 0, len(pg))
+	for _, t := range pg {
+		list = append(list, wireTagOf(t.Tag))
+	}
+	if more && len(pg) > 0 {
+		var extra url.Values
+		if filter != "" {
+			extra = url.Values{"digest": {filter.String()}}
+		}
+		setNextLink(w, "/acr/v1/"+rt.repo+"/_tags", p, pg[len(pg)-1].Name, extra)
+	}
+	return writeJSON(w, r, http.StatusOK, struct {
+		Registry  string    `json:"registry"`
+		ImageName string    `json:"imageName"`
+		Tags      []wireTag `json:"tags"`
+	}{r.Host, rt.repo, list})
+}
+
+// handleACRTag serves /acr/v1/{name}/_tags/{tag}: properties, attribute
+// updates and deletion.
+func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) error {
+	if err := spec.ValidateTag(rt.ref); err != nil {
+		return newError(http.StatusBadRequest, spec.ErrorCodeTagInvalid, "%v", err)
+	}
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodDelete:
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		err := s.store.Update(ctx, func(tx store.Tx) error {
+			repo, err := getRepo(tx, rt.repo)
+			if err != nil {
+				return err
+			}
+			return deleteTag(tx, repo, rt.ref, s.now().UTC())
+		})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	case http.MethodGet, http.MethodHead, http.MethodPatch:
+	default:
+		return methodNotAllowed(r)
+	}
+	var patch patchAttrs
+	if r.Method == http.MethodPatch {
+		var err error
+		if patch, err = readPatch(r); err != nil {
+			return err
+		}
+	}
+	var t store.Tag
+	fn := func(tx store.Tx) error {
+		if _, err := getRepo(tx, rt.repo); err != nil {
+			return err
+		}
+		var ok bool
+		var err error
+		if t, ok, err = tx.Tag(rt.repo, rt.ref); err != nil {
+			return err
+		}
+		if !ok {
+			return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "tag %q is not in repository %q", rt.ref, rt.repo)
+		}
+		if r.Method == http.MethodPatch {
+			patch.apply(&t.Attrs)
+			return tx.PutTag(rt.repo, t)
+		}
+		return nil
+	}
+	var err error
+	if r.Method == http.MethodPatch {
+		s.mu.Lock()
+		err = s.store.Update(ctx, fn)
+		s.mu.Unlock()
+	} else {
+		err = s.store.View(ctx, fn)
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, struct {
+		Registry  string  `json:"registry"`
+		ImageName string  `json:"imageName"`
+		Tag       wireTag `json:"tag"`
+	}{r.Host, rt.repo, wireTagOf(t)})
+}
+
+// handleACRManifests serves GET /acr/v1/{name}/_manifests: manifest
+// properties with paging and ordering, without manifests whose listEnabled
+// is false.
+func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt route) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return methodNotAllowed(r)
+	}
+	p, err := parsePage(r.URL.Query(), defaultACRPageSize)
+	if err != nil {
+		return err
+	}
+	var items []manifestItem
+	tags := map[digest.Digest][]string{}
+	err = s.store.View(r.Context(), func(tx store.Tx) error {
+		if _, err := getRepo(tx, rt.repo); err != nil {
+			return err
+		}
+		for m, err := range tx.Manifests(rt.repo, "") {
+			if err != nil {
+				return err
+			}
+			if m.Attrs.ListEnabled {
+				items = append(items, manifestItem{m})
+			}
+		}
+		for t, err := range tx.Tags(rt.repo, "") {
+			if err != nil {
+				return err
+			}
+			tags[t.Digest] = append(tags[t.Digest], t.Name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	pg, more := pageOf(items, p)
+	list := make([]wireManifest, 0, len(pg))
+	for _, m := range pg {
+		list = append(list, wireManifestOf(m.Manifest, tags[m.Digest]))
+	}
+	if more && len(pg) > 0 {
+		setNextLink(w, "/acr/v1/"+rt.repo+"/_manifests", p, pg[len(pg)-1].Digest.String(), nil)
+	}
+	return writeJSON(w, r, http.StatusOK, struct {
+		Registry  string         `json:"registry"`
+		ImageName string         `json:"imageName"`
+		Manifests []wireManifest `json:"manifests"`
+	}{r.Host, rt.repo, list})
+}
+
+// handleACRManifest serves /acr/v1/{name}/_manifests/{reference}, where the
+// reference is a digest or a tag: properties, attribute updates and
+// deletion with tags and referrers.
+func (s *Server) handleACRManifest(w http.ResponseWriter, r *http.Request, rt route) error {
+	ctx := r.Context()
+	switch r.Method {
+	case http.MethodDelete:
+		var del deleted
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		now := s.now().UTC()
+		err := s.store.Update(ctx, func(tx store.Tx) error {
+			repo, err := getRepo(tx, rt.repo)
+			if err != nil {
+				return err
+			}
+			res, err := resolveRef(tx, rt.repo, rt.ref)
+			if err != nil {
+				return err
+			}
+			if del, err = deleteManifestTx(tx, repo, res.manifest.Digest, now); err != nil {
+				return err
+			}
+			return touchRepo(tx, repo, now)
+		})
+		if err != nil {
+			return err
+		}
+		return writeJSON(w, r, http.StatusAccepted, deletedBody(del))
+	case http.MethodGet, http.MethodHead, http.MethodPatch:
+	default:
+		return methodNotAllowed(r)
+	}
+	var patch patchAttrs
+	if r.Method == http.MethodPatch {
+		var err error
+		if patch, err = readPatch(r); err != nil {
+			return err
+		}
+	}
+	var m store.Manifest
+	var tags []string
+	fn := func(tx store.Tx) error {
+		if _, err := getRepo(tx, rt.repo); err != nil {
+			return err
+		}
+		res, err := resolveRef(tx, rt.repo, rt.ref)
+		if err != nil {
+			return err
+		}
+		m = res.manifest
+		ts, err := tagsOf(tx, rt.repo, m.Digest)
+		if err != nil {
+			return err
+		}
+		for _, t := range ts {
+			tags = append(tags, t.Name)
+		}
+		slices.Sort(tags)
+		if r.Method == http.MethodPatch {
+			patch.apply(&m.Attrs)
+			return tx.PutManifest(rt.repo, m)
+		}
+		return nil
+	}
+	var err error
+	if r.Method == http.MethodPatch {
+		s.mu.Lock()
+		err = s.store.Update(ctx, fn)
+		s.mu.Unlock()
+	} else {
+		err = s.store.View(ctx, fn)
+	}
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, r, http.StatusOK, struct {
+		Registry  string       `json:"registry"`
+		ImageName string       `json:"imageName"`
+		Manifest  wireManifest `json:"manifest"`
+	}{r.Host, rt.repo, wireManifestOf(m, tags)})
+}

@@ -1,0 +1,126 @@
+package emulator_test
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acrgo/acr/emulator"
+)
+
+// fakeClock returns times that advance one second per call, so ordering by
+// update time is deterministic.
+func fakeClock() func() time.Time {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+	n := 0
+	return func() time.Time { n++; return t0.Add(time.Duration(n) * time.Second) }
+}
+
+var acrTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$`)
+
+func TestACRRepositoryProperties(t *testing.T) {
+	c, srv := newClient(t, &emulator.Options{Now: fakeClock()})
+	c.pushImage("library/hello", "v1", "one")
+	c.pushImage("library/hello", "v2", "two")
+	for _, path := range []string{"/acr/v1/library%2Fhello", "/acr/v1/library/hello"} {
+		r := c.do("GET", path, nil).want(t, http.StatusOK)
+		p := decode[struct {
+			Registry, ImageName, CreatedTime, LastUpdateTime string
+			ManifestCount, TagCount                         int
+			ChangeableAttributes                            map[string]bool
+		}](t, r)
+		if p.Registry != srv.Host || p.ImageName != "library/hello" || p.ManifestCount != 2 || p.TagCount != 2 {
+			t.Fatalf("%s: got %+v", path, p)
+		}
+		if !acrTime.MatchString(p.CreatedTime) || !acrTime.MatchString(p.LastUpdateTime) {
+			t.Errorf("timestamps %q %q do not have 7 fractional digits", p.CreatedTime, p.LastUpdateTime)
+		}
+		for _, k := range []string{"deleteEnabled", "writeEnabled", "readEnabled", "listEnabled"} {
+			if !p.ChangeableAttributes[k] {
+				t.Errorf("%s is not true by default", k)
+			}
+		}
+	}
+	cat := decode[struct{ Repositories []string }](t, c.do("GET", "/acr/v1/_catalog", nil).want(t, http.StatusOK))
+	if len(cat.Repositories) != 1 || cat.Repositories[0] != "library/hello" {
+		t.Fatalf("got catalog %v", cat.Repositories)
+	}
+}
+
+func TestACRTagsOrderingPagingAndFilter(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Now: fakeClock()})
+	a := c.pushImage("r", "b-old", "one")
+	c.pushImage("r", "a-mid", "two")
+	c.pushImage("r", "c-new", "three")
+	type tagList struct {
+		Tags []struct{ Name, Digest, LastUpdateTime string }
+	}
+	names := func(l tagList) string {
+		var s []string
+		for _, t := range l.Tags {
+			s = append(s, t.Name)
+		}
+		return strings.Join(s, ",")
+	}
+	if got := names(decode[tagList](t, c.do("GET", "/acr/v1/r/_tags", nil))); got != "a-mid,b-old,c-new" {
+		t.Errorf("name order: got %s", got)
+	}
+	if got := names(decode[tagList](t, c.do("GET", "/acr/v1/r/_tags?orderby=timedesc", nil))); got != "c-new,a-mid,b-old" {
+		t.Errorf("timedesc: got %s", got)
+	}
+	if got := names(decode[tagList](t, c.do("GET", "/acr/v1/r/_tags?orderby=timeasc", nil))); got != "b-old,a-mid,c-new" {
+		t.Errorf("timeasc: got %s", got)
+	}
+	r := c.do("GET", "/acr/v1/r/_tags?orderby=timedesc&n=2", nil).want(t, http.StatusOK)
+	link := r.Header.Get("Link")
+	if link != `</acr/v1/r/_tags?last=a-mid&n=2&orderby=timedesc>; rel="next"` {
+		t.Fatalf("got Link %q", link)
+	}
+	r = c.do("GET", link[1:strings.Index(link, ">")], nil).want(t, http.StatusOK)
+	if got := names(decode[tagList](t, r)); got != "b-old" || r.Header.Get("Link") != "" {
+		t.Fatalf("second page: got %s, Link %q", got, r.Header.Get("Link"))
+	}
+	if got := names(decode[tagList](t, c.do("GET", "/acr/v1/r/_tags?digest="+a.digest.String(), nil))); got != "b-old" {
+		t.Errorf("digest filter: got %s", got)
+	}
+	c.do("GET", "/acr/v1/r/_tags?orderby=sideways", nil).want(t, http.StatusBadRequest)
+	one := decode[struct {
+		Registry, ImageName string
+		Tag                 struct{ Name, Digest string }
+	}](t, c.do("GET", "/acr/v1/r/_tags/b-old", nil).want(t, http.StatusOK))
+	if one.Tag.Name != "b-old" || one.Tag.Digest != a.digest.String() {
+		t.Fatalf("got tag %+v", one)
+	}
+}
+
+func TestACRManifests(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Now: fakeClock()})
+	im := c.pushImage("m", "v1", "one")
+	c.do("PUT", "/v2/m/manifests/v1b", im.manifest, "Content-Type", "application/vnd.oci.image.manifest.v1+json").want(t, http.StatusCreated)
+	c.pushImage("m", "v2", "two")
+	type manifest struct {
+		Digest, MediaType, ConfigMediaType, Architecture, OS string
+		ImageSize                                           int64
+		Tags                                                []string
+	}
+	list := decode[struct{ Manifests []manifest }](t, c.do("GET", "/acr/v1/m/_manifests?orderby=timeasc", nil).want(t, http.StatusOK))
+	if len(list.Manifests) != 2 || list.Manifests[0].Digest != im.digest.String() {
+		t.Fatalf("got %+v", list)
+	}
+	m := list.Manifests[0]
+	if strings.Join(m.Tags, ",") != "v1,v1b" || m.Architecture != "amd64" || m.OS != "linux" || m.ImageSize <= 0 ||
+		m.ConfigMediaType != "application/vnd.oci.image.config.v1+json" {
+		t.Fatalf("got manifest properties %+v", m)
+	}
+	one := decode[struct{ Manifest manifest }](t, c.do("GET", "/acr/v1/m/_manifests/"+im.digest.String(), nil).want(t, http.StatusOK))
+	if one.Manifest.Digest != im.digest.String() {
+		t.Fatalf("got %+v", one)
+	}
+	del := decode[struct{ ManifestsDeleted, TagsDeleted []string }](t, c.do("DELETE", "/acr/v1/m", nil).want(t, http.StatusAccepted))
+	if len(del.ManifestsDeleted) != 2 || len(del.TagsDeleted) != 3 {
+		t.Fatalf("got %+v", del)
+	}
+	c.do("GET", "/acr/v1/m", nil).want(t, http.StatusNotFound)
+}

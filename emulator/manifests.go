@@ -1,0 +1,561 @@
+package emulator
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+)
+
+// handleManifest serves /v2/{name}/manifests/{reference} (OCI distribution
+// spec: "Pulling manifests", "Pushing Manifests", "Deleting Manifests").
+func (s *Server) handleManifest(w http.ResponseWriter, r *http.Request, rt route, id identity) error {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		return s.getManifest(w, r, rt)
+	case http.MethodPut:
+		return s.putManifest(w, r, rt, id)
+	case http.MethodDelete:
+		return s.deleteManifest(w, r, rt)
+	}
+	return methodNotAllowed(r)
+}
+
+func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) error {
+	var m store.Manifest
+	err := s.store.View(r.Context(), func(tx store.Tx) error {
+		repo, err := getRepo(tx, rt.repo)
+		if err != nil {
+			return err
+		}
+		if err := checkRead(repo.Attrs, "repository "+rt.repo); err != nil {
+			return err
+		}
+		res, err := resolveRef(tx, rt.repo, rt.ref)
+		if err != nil {
+			return err
+		}
+		if res.tag != nil {
+			if err := checkRead(res.tag.Attrs, "tag "+rt.ref); err != nil {
+				return err
+			}
+		}
+		m = res.manifest
+		return checkRead(m.Attrs, "manifest "+m.Digest.String())
+	})
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", m.MediaType)
+	h.Set(spec.HeaderContentDigest, m.Digest.String())
+	h.Set("Content-Length", strconv.FormatInt(m.Size, 10))
+	h.Set("ETag", `"`+m.Digest.String()+`"`)
+	if r.Method == http.MethodHead {
+		w.WriteHeader(http.StatusOK)
+		return nil
+	}
+	f, err := s.store.OpenBlob(r.Context(), m.Digest)
+	if err != nil {
+		return fmt.Errorf("manifest %s has metadata but no content: %w", m.Digest, err)
+	}
+	defer f.Close()
+	w.WriteHeader(http.StatusOK)
+	// Once the status line is out, a failed copy can only show as a short
+	// body, which the client detects by Content-Length and digest.
+	_, _ = io.CopyN(w, f, m.Size)
+	return nil
+}
+
+// descriptor is the part of an OCI descriptor the registry checks.
+type descriptor struct {
+	MediaType    string            `json:"mediaType"`
+	Digest       string            `json:"digest"`
+	Size         int64             `json:"size"`
+	URLs         []string          `json:"urls,omitempty"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	Platform     *struct {
+		Architecture string `json:"architecture"`
+		OS           string `json:"os"`
+	} `json:"platform,omitempty"`
+}
+
+// manifestDoc is the union of the fields of image manifests, indexes and
+// artifacts that the registry reads.
+type manifestDoc struct {
+	SchemaVersion *int              `json:"schemaVersion"`
+	MediaType     string            `json:"mediaType"`
+	ArtifactType  string            `json:"artifactType"`
+	Config        *descriptor       `json:"config"`
+	Layers        []descriptor      `json:"layers"`
+	Manifests     []descriptor      `json:"manifests"`
+	Subject       *descriptor       `json:"subject"`
+	Annotations   map[string]string `json:"annotations"`
+}
+
+// imageConfig is the part of an image configuration that ACR's manifest
+// properties report.
+type imageConfig struct {
+	Architecture string `json:"architecture"`
+	OS           string `json:"os"`
+}
+
+// maxConfigParse bounds the configuration blobs read for platform metadata.
+const maxConfigParse = 1 << 20
+
+func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt route, id identity) error {
+	ctx := r.Context()
+	// Validate the reference before reading the body.
+	var tag string
+	var refDigest digest.Digest
+	if spec.IsDigest(rt.ref) {
+		d, err := spec.ParseDigest(rt.ref)
+		if err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+		}
+		refDigest = d
+	} else {
+		if err := spec.ValidateTag(rt.ref); err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeTagInvalid, "%v", err)
+		}
+		tag = rt.ref
+	}
+	extraTags := r.URL.Query()["tag"]
+	for _, t := range extraTags {
+		if err := spec.ValidateTag(t); err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeTagInvalid, "tag query parameter: %v", err)
+		}
+	}
+	if r.ContentLength > s.opts.MaxManifestSize {
+		return tooLarge(r.ContentLength, s.opts.MaxManifestSize)
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, s.opts.MaxManifestSize+1))
+	if err != nil {
+		return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "reading the manifest body failed: %v", err)
+	}
+	if int64(len(body)) > s.opts.MaxManifestSize {
+		return tooLarge(-1, s.opts.MaxManifestSize)
+	}
+	alg := digest.SHA256
+	if refDigest != "" {
+		alg = refDigest.Algorithm()
+	}
+	d := alg.FromBytes(body)
+	if refDigest != "" && refDigest != d {
+		return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid,
+			"the manifest's %s digest is %s, not %s as the URL says: push it under its own digest or fix the body", alg, d, refDigest)
+	}
+	var doc manifestDoc
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "the manifest is not valid JSON: %v", err)
+	}
+	mediaType, err := manifestMediaType(r.Header.Get("Content-Type"), &doc)
+	if err != nil {
+		return err
+	}
+	m := store.Manifest{
+		Digest: d, MediaType: mediaType, Size: int64(len(body)), ArtifactType: doc.ArtifactType,
+		Annotations: doc.Annotations,
+	}
+	if doc.Subject != nil {
+		sd, err := spec.ParseDigest(doc.Subject.Digest)
+		if err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "subject: %v", err)
+		}
+		m.Subject = sd
+	}
+
+	// Write the bytes first: metadata must never name content that is not
+	// durable, and an orphaned blob is harmless (garbage collection).
+	if _, err := s.store.PutBlob(ctx, d, m.Size, bytes.NewReader(body)); err != nil {
+		return err
+	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UTC()
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		repo, ok, err := tx.Repo(rt.repo)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := checkWrite(repo.Attrs, "push to", "repository "+rt.repo); err != nil {
+				return err
+			}
+		}
+		if err := s.describeManifest(ctx, tx, rt.repo, &doc, &m); err != nil {
+			return err
+		}
+		if repo, err = ensureRepo(tx, rt.repo, now); err != nil {
+			return err
+		}
+		if old, ok, err := tx.Manifest(rt.repo, d); err != nil {
+			return err
+		} else if ok {
+			m.CreatedAt, m.Attrs = old.CreatedAt, old.Attrs
+			m.UpdatedAt = old.UpdatedAt
+		} else {
+			m.CreatedAt, m.UpdatedAt, m.Attrs = now, now, store.DefaultAttributes()
+		}
+		if err := tx.PutManifest(rt.repo, m); err != nil {
+			return err
+		}
+		if m.Subject != "" {
+			if err := tx.PutReferrer(rt.repo, m.Subject, d); err != nil {
+				return err
+			}
+		}
+		tags := extraTags
+		if tag != "" {
+			tags = append([]string{tag}, tags...)
+		}
+		for _, t := range tags {
+			if err := putTag(tx, rt.repo, t, d, now); err != nil {
+				return err
+			}
+		}
+		return touchRepo(tx, repo, now)
+	})
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Location", "/v2/"+rt.repo+"/manifests/"+d.String())
+	h.Set(spec.HeaderContentDigest, d.String())
+	if m.Subject != "" {
+		h.Set(spec.HeaderSubject, m.Subject.String())
+	}
+	for _, t := range extraTags {
+		h.Add("OCI-Tag", t)
+	}
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+func tooLarge(n, limit int64) error {
+	size := "more than " + strconv.FormatInt(limit, 10)
+	if n > 0 {
+		size = strconv.FormatInt(n, 10)
+	}
+	return newError(http.StatusRequestEntityTooLarge, spec.ErrorCodeSizeInvalid,
+		"the manifest is %s bytes; the registry accepts manifests of at most %d bytes (4 MiB): move data into blobs", size, limit)
+}
+
+// manifestMediaType settles a manifest's media type from the Content-Type
+// header and the body's mediaType field, which must agree when both are set.
+func manifestMediaType(contentType string, doc *manifestDoc) (string, error) {
+	ct, _, err := mime.ParseMediaType(contentType)
+	if err != nil || ct == "application/octet-stream" {
+		ct = ""
+	}
+	if ct != "" && doc.MediaType != "" && ct != doc.MediaType {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid,
+			"Content-Type %q differs from the manifest's mediaType %q: send the mediaType as Content-Type", ct, doc.MediaType)
+	}
+	mt := ct
+	if mt == "" {
+		mt = doc.MediaType
+	}
+	if mt == "" {
+		switch {
+		case doc.Manifests != nil:
+			mt = spec.MediaTypeOCIIndex
+		case doc.Config != nil:
+			mt = spec.MediaTypeOCIManifest
+		default:
+			return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid,
+				"the manifest has no media type: set Content-Type (for example %s)", spec.MediaTypeOCIManifest)
+		}
+	}
+	if mt == "application/vnd.docker.distribution.manifest.v1+json" || mt == "application/vnd.docker.distribution.manifest.v1+prettyjws" {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid,
+			"Docker schema 1 manifests (%s) are not supported: convert the image to schema 2 or OCI", mt)
+	}
+	if (spec.IsImageManifest(mt) || spec.IsIndex(mt)) && (doc.SchemaVersion == nil || *doc.SchemaVersion != 2) {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "%s requires \"schemaVersion\": 2", mt)
+	}
+	if spec.IsImageManifest(mt) && doc.Config == nil {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "an image manifest (%s) needs a config descriptor", mt)
+	}
+	if spec.IsIndex(mt) && doc.Config != nil {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "an index (%s) cannot have a config; did you mean an image manifest?", mt)
+	}
+	return mt, nil
+}
+
+// describeManifest checks that everything the manifest references exists in
+// the repository and fills the metadata ACR reports for it.
+func (s *Server) describeManifest(ctx context.Context, tx store.Tx, repo string, doc *manifestDoc, m *store.Manifest) error {
+	if doc.Config != nil {
+		cd, err := s.checkBlobRef(tx, repo, "config", doc.Config)
+		if err != nil {
+			return err
+		}
+		m.ConfigMediaType = doc.Config.MediaType
+		m.Blobs = append(m.Blobs, cd)
+		m.ImageSize += doc.Config.Size
+		if m.ArtifactType == "" && !isImageConfig(doc.Config.MediaType) {
+			m.ArtifactType = doc.Config.MediaType
+		}
+		if isImageConfig(doc.Config.MediaType) && doc.Config.Size <= maxConfigParse {
+			m.Architecture, m.OS = s.readPlatform(ctx, cd)
+		}
+	}
+	for i := range doc.Layers {
+		l := &doc.Layers[i]
+		if len(l.URLs) > 0 && spec.IsNonDistributable(l.MediaType) {
+			if _, err := spec.ParseDigest(l.Digest); err != nil {
+				return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "layer %d: %v", i, err)
+			}
+			m.ImageSize += l.Size
+			continue // foreign layers live elsewhere; the registry need not hold them
+		}
+		ld, err := s.checkBlobRef(tx, repo, fmt.Sprintf("layer %d", i), l)
+		if err != nil {
+			return err
+		}
+		m.Blobs = append(m.Blobs, ld)
+		m.ImageSize += l.Size
+	}
+	for i := range doc.Manifests {
+		c := &doc.Manifests[i]
+		cd, err := spec.ParseDigest(c.Digest)
+		if err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "manifests[%d]: %v", i, err)
+		}
+		child, ok, err := tx.Manifest(repo, cd)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &apiError{status: http.StatusBadRequest, code: spec.ErrorCodeManifestBlobUnknown, detail: cd.String(),
+				message: fmt.Sprintf("manifests[%d] %s is not in repository %q: push the child manifests before the index", i, cd, repo)}
+		}
+		if child.Size != c.Size {
+			return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid,
+				"manifests[%d] %s: descriptor size %d differs from the stored manifest's %d bytes", i, cd, c.Size, child.Size)
+		}
+		p := store.Platform{Digest: cd}
+		if c.Platform != nil {
+			p.Architecture, p.OS = c.Platform.Architecture, c.Platform.OS
+		}
+		m.Children = append(m.Children, p)
+		m.ImageSize += c.Size
+	}
+	if doc.Config == nil && doc.Manifests == nil {
+		m.ImageSize = m.Size
+	}
+	return nil
+}
+
+// checkBlobRef checks a descriptor against the blobs of repo.
+func (s *Server) checkBlobRef(tx store.Tx, repo, what string, desc *descriptor) (digest.Digest, error) {
+	d, err := spec.ParseDigest(desc.Digest)
+	if err != nil {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "%s: %v", what, err)
+	}
+	if desc.Size < 0 {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "%s %s: negative size %d", what, d, desc.Size)
+	}
+	link, ok, err := tx.BlobLink(repo, d)
+	if err != nil {
+		return "", err
+	}
+	if !ok {
+		return "", &apiError{status: http.StatusBadRequest, code: spec.ErrorCodeManifestBlobUnknown, detail: d.String(),
+			message: fmt.Sprintf("blob unknown to registry: %s %s is not in repository %q; push the blob before the manifest", what, d, repo)}
+	}
+	if link.Size != desc.Size {
+		return "", newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid,
+			"%s %s: descriptor size %d differs from the stored blob's %d bytes", what, d, desc.Size, link.Size)
+	}
+	return d, nil
+}
+
+func isImageConfig(mt string) bool {
+	return mt == "application/vnd.oci.image.config.v1+json" || mt == "application/vnd.docker.container.image.v1+json"
+}
+
+// readPlatform reads architecture and OS from an image configuration blob.
+// A configuration that does not parse yields empty values, as ACR does.
+func (s *Server) readPlatform(ctx context.Context, d digest.Digest) (arch, os string) {
+	f, err := s.store.OpenBlob(ctx, d)
+	if err != nil {
+		return "", ""
+	}
+	defer f.Close()
+	var c imageConfig
+	if json.NewDecoder(io.LimitReader(f, maxConfigParse)).Decode(&c) != nil {
+		return "", ""
+	}
+	return c.Architecture, c.OS
+}
+
+// putTag points tag at d, refusing to move a write-locked tag.
+func putTag(tx store.Tx, repo, tag string, d digest.Digest, now time.Time) error {
+	old, ok, err := tx.Tag(repo, tag)
+	if err != nil {
+		return err
+	}
+	t := store.Tag{Name: tag, Digest: d, CreatedAt: now, UpdatedAt: now, Attrs: store.DefaultAttributes()}
+	if ok {
+		if old.Digest == d {
+			return nil
+		}
+		if err := checkWrite(old.Attrs, "move", "tag "+tag); err != nil {
+			return err
+		}
+		t.CreatedAt, t.Attrs = old.CreatedAt, old.Attrs
+	}
+	return tx.PutTag(repo, t)
+}
+
+func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UTC()
+	err := s.store.Update(r.Context(), func(tx store.Tx) error {
+		repo, err := getRepo(tx, rt.repo)
+		if err != nil {
+			return err
+		}
+		if !spec.IsDigest(rt.ref) {
+			// OCI 1.1: DELETE by tag removes the tag only.
+			if err := spec.ValidateTag(rt.ref); err != nil {
+				return newError(http.StatusBadRequest, spec.ErrorCodeTagInvalid, "%v", err)
+			}
+			return deleteTag(tx, repo, rt.ref, now)
+		}
+		d, err := spec.ParseDigest(rt.ref)
+		if err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+		}
+		if _, err := deleteManifestTx(tx, repo, d, now); err != nil {
+			return err
+		}
+		return touchRepo(tx, repo, now)
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// deleteTag removes a tag after checking the repository's and the tag's locks.
+func deleteTag(tx store.Tx, repo store.Repository, name string, now time.Time) error {
+	if err := checkDelete(repo.Attrs, "repository "+repo.Name); err != nil {
+		return err
+	}
+	t, ok, err := tx.Tag(repo.Name, name)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: tag %q is not in repository %q", name, repo.Name)
+	}
+	if err := checkDelete(t.Attrs, "tag "+name); err != nil {
+		return err
+	}
+	if err := tx.DeleteTag(repo.Name, name); err != nil {
+		return err
+	}
+	return touchRepo(tx, repo, now)
+}
+
+// deleteManifestTx deletes a manifest with its tags and, as ACR does, its
+// referrers, after checking every lock involved. It returns what it deleted.
+func deleteManifestTx(tx store.Tx, repo store.Repository, d digest.Digest, now time.Time) (deleted, error) {
+	var del deleted
+	if err := checkDelete(repo.Attrs, "repository "+repo.Name); err != nil {
+		return del, err
+	}
+	m, ok, err := tx.Manifest(repo.Name, d)
+	if err != nil {
+		return del, err
+	}
+	if !ok {
+		return del, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: %s is not in repository %q", d, repo.Name)
+	}
+	if err := deleteManifestRec(tx, repo.Name, m, &del, 0); err != nil {
+		return deleted{}, err
+	}
+	return del, nil
+}
+
+// deleted lists what a cascading delete removed.
+type deleted struct {
+	Manifests []string
+	Tags      []string
+}
+
+// maxReferrerDepth bounds the cascade through referrers of referrers.
+const maxReferrerDepth = 16
+
+func deleteManifestRec(tx store.Tx, repo string, m store.Manifest, del *deleted, depth int) error {
+	if depth > maxReferrerDepth {
+		return errors.New("referrer chain is deeper than 16 levels")
+	}
+	if err := checkDelete(m.Attrs, "manifest "+m.Digest.String()); err != nil {
+		return err
+	}
+	tags, err := tagsOf(tx, repo, m.Digest)
+	if err != nil {
+		return err
+	}
+	for _, t := range tags {
+		if err := checkDelete(t.Attrs, "tag "+t.Name+" (it points at "+m.Digest.String()+")"); err != nil {
+			return err
+		}
+	}
+	var refs []digest.Digest
+	for rd, err := range tx.Referrers(repo, m.Digest) {
+		if err != nil {
+			return err
+		}
+		refs = append(refs, rd)
+	}
+	for _, rd := range refs {
+		rm, ok, err := tx.Manifest(repo, rd)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if err := deleteManifestRec(tx, repo, rm, del, depth+1); err != nil {
+				return err
+			}
+		} else if err := tx.DeleteReferrer(repo, m.Digest, rd); err != nil {
+			return err
+		}
+	}
+	for _, t := range tags {
+		if err := tx.DeleteTag(repo, t.Name); err != nil {
+			return err
+		}
+		del.Tags = append(del.Tags, t.Name)
+	}
+	if m.Subject != "" {
+		if err := tx.DeleteReferrer(repo, m.Subject, m.Digest); err != nil {
+			return err
+		}
+	}
+	if err := tx.DeleteManifest(repo, m.Digest); err != nil {
+		return err
+	}
+	del.Manifests = append(del.Manifests, m.Digest.String())
+	return nil
+}

@@ -1,0 +1,93 @@
+package emulator
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+)
+
+// getRepo returns a repository or NAME_UNKNOWN.
+func getRepo(tx store.Tx, name string) (store.Repository, error) {
+	repo, ok, err := tx.Repo(name)
+	if err != nil {
+		return repo, err
+	}
+	if !ok {
+		return repo, newError(http.StatusNotFound, spec.ErrorCodeNameUnknown, "repository %q is not known to the registry", name)
+	}
+	return repo, nil
+}
+
+// ensureRepo returns a repository, creating it when missing.
+func ensureRepo(tx store.Tx, name string, now time.Time) (store.Repository, error) {
+	repo, ok, err := tx.Repo(name)
+	if err != nil || ok {
+		return repo, err
+	}
+	repo = store.Repository{Name: name, CreatedAt: now, UpdatedAt: now, Attrs: store.DefaultAttributes()}
+	return repo, tx.PutRepo(repo)
+}
+
+// touchRepo records a change to a repository's content.
+func touchRepo(tx store.Tx, repo store.Repository, now time.Time) error {
+	repo.UpdatedAt = now
+	return tx.PutRepo(repo)
+}
+
+// resolved is a manifest reference resolved inside a transaction.
+type resolved struct {
+	manifest store.Manifest
+	tag      *store.Tag // set when the reference was a tag
+}
+
+// resolveRef resolves a tag or digest to a manifest of repo, or returns
+// MANIFEST_UNKNOWN.
+func resolveRef(tx store.Tx, repo, ref string) (resolved, error) {
+	var res resolved
+	var d digest.Digest
+	if spec.IsDigest(ref) {
+		var err error
+		if d, err = spec.ParseDigest(ref); err != nil {
+			return res, newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+		}
+	} else {
+		if err := spec.ValidateTag(ref); err != nil {
+			return res, newError(http.StatusBadRequest, spec.ErrorCodeTagInvalid, "%v", err)
+		}
+		t, ok, err := tx.Tag(repo, ref)
+		if err != nil {
+			return res, err
+		}
+		if !ok {
+			return res, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: tag %q is not in repository %q", ref, repo)
+		}
+		res.tag = &t
+		d = t.Digest
+	}
+	m, ok, err := tx.Manifest(repo, d)
+	if err != nil {
+		return res, err
+	}
+	if !ok {
+		return res, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: %s is not in repository %q", d, repo)
+	}
+	res.manifest = m
+	return res, nil
+}
+
+// tagsOf returns the tags of repo that point at d, in name order.
+func tagsOf(tx store.Tx, repo string, d digest.Digest) ([]store.Tag, error) {
+	var out []store.Tag
+	for t, err := range tx.Tags(repo, "") {
+		if err != nil {
+			return nil, err
+		}
+		if t.Digest == d {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,329 @@
+// Package emulator is a local registry that speaks the OCI distribution
+// spec v1.1 and Azure Container Registry's data-plane API: the /acr/v1
+// metadata endpoints, the lock flags, and the /oauth2 token exchange. It is
+// to ACR what Azurite is to Azure Storage: the official Azure SDKs, docker,
+// oras, crane and regctl work against it unchanged.
+//
+// A [Server] is an [http.Handler]; serve it with net/http, or in tests with
+// package acrtest. State lives in a [store.Store]: in memory by default, or
+// on disk when [Options.Dir] is set, where every acknowledged write survives
+// a crash.
+//
+// The package never imports the client library: client and server are
+// written from the specs separately so that one cannot hide the other's
+// misreading.
+package emulator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/emulator/token"
+	"github.com/acrgo/acr/internal/spec"
+)
+
+// Options configures a [Server]. The zero value, or nil, is an open registry
+// in memory.
+type Options struct {
+	// Dir, when set, persists the registry on disk in this directory: blobs,
+	// metadata, upload sessions and the token signing key.
+	Dir string
+	// Store overrides the storage. When set, Dir only holds the signing key
+	// (if any). The server closes the store when it is closed.
+	Store store.Store
+
+	// Users holds NAME -> PASSWORD pairs accepted with Basic authentication
+	// on every endpoint and on GET /oauth2/token. Setting any of Users,
+	// AADTokens or AnonymousPull turns authentication on.
+	Users map[string]string
+	// AADTokens lists the Entra ID access tokens that POST /oauth2/exchange
+	// accepts. Real ones cannot be validated offline, so the server takes a
+	// list of opaque strings.
+	AADTokens []string
+	// AnonymousPull lets clients without credentials obtain pull-only tokens,
+	// as ACR's anonymous pull access does.
+	AnonymousPull bool
+
+	// MaxManifestSize caps manifest bodies; 0 means 4 MiB, ACR's limit.
+	MaxManifestSize int64
+	// MaxUploadSessions caps concurrently open upload sessions; 0 means 1024.
+	MaxUploadSessions int
+
+	// Logger receives one record per request at Info level. Nil is silent.
+	Logger *slog.Logger
+	// Now returns the current time; nil means time.Now. Tests set it.
+	Now func() time.Time
+}
+
+// Server is the registry. It is an http.Handler and safe for concurrent use.
+type Server struct {
+	opts   Options
+	store  store.Store
+	signer *token.Signer
+	now    func() time.Time
+	auth   bool
+
+	uploads atomic.Int64 // open upload sessions, for MaxUploadSessions
+
+	// mu serializes metadata writes that must see a consistent repository,
+	// such as manifest pushes that check references.
+	mu sync.Mutex
+}
+
+// New creates a server. Close it to release the store.
+func New(opts *Options) (*Server, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	s := &Server{opts: o, now: o.Now}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.opts.MaxManifestSize <= 0 {
+		s.opts.MaxManifestSize = spec.MaxManifestSize
+	}
+	if s.opts.MaxUploadSessions <= 0 {
+		s.opts.MaxUploadSessions = 1024
+	}
+	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
+	var err error
+	switch {
+	case o.Store != nil:
+		s.store = o.Store
+	case o.Dir != "":
+		if s.store, err = store.OpenDisk(filepath.Join(o.Dir), nil); err != nil {
+			return nil, fmt.Errorf("emulator: open data directory: %w", err)
+		}
+	default:
+		s.store = store.NewMemory()
+	}
+	if o.Dir != "" {
+		s.signer, err = token.LoadOrCreateSigner(filepath.Join(o.Dir, "token.key"))
+		if err != nil {
+			s.store.Close()
+			return nil, fmt.Errorf("emulator: signing key: %w", err)
+		}
+	} else {
+		key := make([]byte, 32)
+		rand.Read(key)
+		s.signer = token.NewSigner(key)
+	}
+	for u := range s.store.Uploads(context.Background()) {
+		_ = u
+		s.uploads.Add(1)
+	}
+	return s, nil
+}
+
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
+
+// Store returns the server's store, for offline maintenance such as
+// garbage collection.
+func (s *Server) Store() store.Store { return s.store }
+
+// apiError is an error a handler returns to be written as an OCI error body.
+type apiError struct {
+	status  int
+	code    spec.ErrorCode
+	message string
+	detail  any
+	header  http.Header
+}
+
+func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
+
+func newError(status int, code spec.ErrorCode, format string, args ...any) *apiError {
+	return &apiError{status: status, code: code, message: fmt.Sprintf(format, args...)}
+}
+
+// statusWriter records the status and size of a response for the request log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	n      int64
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps sendfile available through the wrapper.
+func (w *statusWriter) ReadFrom(r io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.Copy(w.ResponseWriter, r)
+	w.n += n
+	return n, err
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w}
+	h := sw.Header()
+	h.Set(spec.HeaderAPIVersion, "registry/2.0")
+	h.Set("X-Content-Type-Options", "nosniff")
+	reqID := newRequestID()
+	h.Set("X-Ms-Request-Id", reqID)
+	if v := r.Header.Get("X-Ms-Client-Request-Id"); v != "" && len(v) <= 128 {
+		h.Set("X-Ms-Client-Request-Id", v)
+	}
+	h.Set("Access-Control-Expose-Headers", "Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Request-Id")
+
+	if err := s.serve(sw, r); err != nil {
+		s.writeError(sw, r, err)
+	}
+	if s.opts.Logger != nil {
+		s.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.Int("status", sw.status), slog.Int64("bytes", sw.n),
+			slog.Duration("duration", time.Since(start)), slog.String("request_id", reqID))
+	}
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+// writeError writes err as an OCI error body. Errors that are not apiErrors
+// are internal: they are logged and reported without detail.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		switch {
+		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+			ae = newError(http.StatusRequestTimeout, spec.ErrorCodeBlobUploadInvalid, "request cancelled or timed out")
+		case errors.Is(err, store.ErrReadOnly):
+			ae = newError(http.StatusServiceUnavailable, spec.ErrorCodeUnsupported, "the registry's storage refuses writes (read-only or full): %v", err)
+		default:
+			if s.opts.Logger != nil {
+				s.opts.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+			}
+			ae = newError(http.StatusInternalServerError, "UNKNOWN", "internal error: %v", err)
+		}
+	}
+	for k, vs := range ae.header {
+		w.Header()[k] = vs
+	}
+	if r.Method == http.MethodHead {
+		w.WriteHeader(ae.status)
+		return
+	}
+	body, _ := json.Marshal(spec.ErrorBody{Errors: []spec.ErrorInfo{{Code: ae.code, Message: ae.message, Detail: ae.detail}}})
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(ae.status)
+	w.Write(body)
+}
+
+// writeJSON writes v as a JSON body with status.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) error {
+	return writeJSONAs(w, r, status, "application/json; charset=utf-8", v)
+}
+
+// writeJSONAs writes v as a JSON body with status and a content type.
+func writeJSONAs(w http.ResponseWriter, r *http.Request, status int, contentType string, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
+	return nil
+}
+
+// serve routes a request after authorization.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
+	rt := parseRoute(r.URL.EscapedPath())
+	if rt.kind == routeUnknown {
+		return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}
+	if rt.repo != "" {
+		if err := spec.ValidateName(rt.repo); err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeNameInvalid, "%v", err)
+		}
+	}
+	switch rt.kind {
+	case routeOAuthExchange:
+		return s.handleExchange(w, r)
+	case routeOAuthToken:
+		return s.handleToken(w, r)
+	}
+	id, err := s.authorize(w, r, rt)
+	if err != nil {
+		return err
+	}
+	switch rt.kind {
+	case routeBase:
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return methodNotAllowed(r)
+		}
+		return writeJSON(w, r, http.StatusOK, struct{}{})
+	case routeCatalog:
+		return s.handleCatalog(w, r, id, false)
+	case routeACRCatalog:
+		return s.handleCatalog(w, r, id, true)
+	case routeTagsList:
+		return s.handleTagsList(w, r, rt)
+	case routeManifest:
+		return s.handleManifest(w, r, rt, id)
+	case routeBlob:
+		return s.handleBlob(w, r, rt)
+	case routeUploadStart:
+		return s.handleUploadStart(w, r, rt, id)
+	case routeUpload:
+		return s.handleUpload(w, r, rt)
+	case routeReferrers:
+		return s.handleReferrers(w, r, rt)
+	case routeACRRepo:
+		return s.handleACRRepo(w, r, rt)
+	case routeACRTags:
+		return s.handleACRTags(w, r, rt)
+	case routeACRTag:
+		return s.handleACRTag(w, r, rt)
+	case routeACRManifests:
+		return s.handleACRManifests(w, r, rt)
+	case routeACRManifest:
+		return s.handleACRManifest(w, r, rt)
+	}
+	return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint")
+}
+
+func methodNotAllowed(r *http.Request) error {
+	return newError(http.StatusMethodNotAllowed, spec.ErrorCodeUnsupported, "method %s is not allowed on %s", r.Method, r.URL.Path)
+}

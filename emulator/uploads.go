@@ -1,0 +1,335 @@
+package emulator
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+)
+
+// staleUpload is the age after which an idle upload session may be
+// reclaimed when the session limit is reached.
+const staleUpload = time.Hour
+
+// handleUploadStart serves POST /v2/{name}/blobs/uploads/ (OCI distribution
+// spec: "Pushing a blob monolithically", "Pushing a blob in chunks",
+// "Mounting a blob from another repository").
+func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, rt route, id identity) error {
+	if r.Method != http.MethodPost {
+		return methodNotAllowed(r)
+	}
+	ctx := r.Context()
+	q := r.URL.Query()
+	if err := s.checkPushable(ctx, rt.repo); err != nil {
+		return err
+	}
+	if m := q.Get("mount"); m != "" {
+		d, err := spec.ParseDigest(m)
+		if err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "mount: %v", err)
+		}
+		mounted, err := s.mount(ctx, rt.repo, q.Get("from"), d, id)
+		if err != nil {
+			return err
+		}
+		if mounted {
+			return blobCreated(w, rt.repo, d)
+		}
+		// Not mountable: fall through to a new session, as the spec says.
+	}
+	if ds := q.Get("digest"); ds != "" {
+		d, err := spec.ParseDigest(ds)
+		if err != nil {
+			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+		}
+		size := r.ContentLength
+		n, err := s.store.PutBlob(ctx, d, size, r.Body)
+		if err != nil {
+			return blobWriteError(err, d)
+		}
+		if err := s.link(ctx, rt.repo, d, n); err != nil {
+			return err
+		}
+		return blobCreated(w, rt.repo, d)
+	}
+	if err := s.reserveUpload(ctx); err != nil {
+		return err
+	}
+	u, err := s.store.CreateUpload(ctx, rt.repo)
+	if err != nil {
+		s.uploads.Add(-1)
+		return err
+	}
+	setUploadHeaders(w, u)
+	w.Header().Set("Content-Length", "0")
+	w.WriteHeader(http.StatusAccepted)
+	return nil
+}
+
+// checkPushable refuses uploads into a write-locked repository.
+func (s *Server) checkPushable(ctx context.Context, name string) error {
+	return s.store.View(ctx, func(tx store.Tx) error {
+		repo, ok, err := tx.Repo(name)
+		if err != nil || !ok {
+			return err
+		}
+		return checkWrite(repo.Attrs, "push to", "repository "+name)
+	})
+}
+
+// reserveUpload counts a new session against MaxUploadSessions, reclaiming
+// stale sessions when the limit is reached.
+func (s *Server) reserveUpload(ctx context.Context) error {
+	if s.uploads.Add(1) <= int64(s.opts.MaxUploadSessions) {
+		return nil
+	}
+	cutoff := s.now().Add(-staleUpload)
+	for u, err := range s.store.Uploads(ctx) {
+		if err != nil {
+			break
+		}
+		if u.StartedAt.Before(cutoff) && s.store.CancelUpload(ctx, u.ID) == nil {
+			s.uploads.Add(-1)
+		}
+	}
+	if s.uploads.Load() <= int64(s.opts.MaxUploadSessions) {
+		return nil
+	}
+	s.uploads.Add(-1)
+	return &apiError{status: http.StatusTooManyRequests, code: spec.ErrorCodeTooManyRequests,
+		message: "too many open upload sessions (" + strconv.Itoa(s.opts.MaxUploadSessions) + "): finish or cancel some, then retry",
+		header:  http.Header{"Retry-After": {"5"}}}
+}
+
+// mount links blob d into repo from the repository from, or, when from is
+// empty, from any repository the caller may pull from. It reports whether
+// the blob was mounted.
+func (s *Server) mount(ctx context.Context, repo, from string, d digest.Digest, id identity) (bool, error) {
+	var size int64 = -1
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		try := func(name string) error {
+			if !id.allows("repository", name, "pull") {
+				return nil
+			}
+			if src, ok, err := tx.Repo(name); err != nil || !ok || !src.Attrs.ReadEnabled {
+				return err
+			}
+			l, ok, err := tx.BlobLink(name, d)
+			if err != nil || !ok {
+				return err
+			}
+			size = l.Size
+			return nil
+		}
+		if from != "" {
+			if spec.ValidateName(from) != nil {
+				return nil
+			}
+			return try(from)
+		}
+		for r, err := range tx.Repos("") {
+			if err != nil {
+				return err
+			}
+			if err := try(r.Name); err != nil || size >= 0 {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || size < 0 {
+		return false, err
+	}
+	if _, err := s.store.StatBlob(ctx, d); err != nil {
+		return false, nil
+	}
+	return true, s.link(ctx, repo, d, size)
+}
+
+// link records that repo holds blob d.
+func (s *Server) link(ctx context.Context, repo string, d digest.Digest, size int64) error {
+	now := s.now().UTC()
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := ensureRepo(tx, repo, now); err != nil {
+			return err
+		}
+		if _, ok, err := tx.BlobLink(repo, d); err != nil || ok {
+			return err
+		}
+		return tx.PutBlobLink(repo, store.BlobLink{Digest: d, Size: size, CreatedAt: now})
+	})
+}
+
+func blobCreated(w http.ResponseWriter, repo string, d digest.Digest) error {
+	h := w.Header()
+	h.Set("Location", "/v2/"+repo+"/blobs/"+d.String())
+	h.Set(spec.HeaderContentDigest, d.String())
+	h.Set("Content-Length", "0")
+	w.WriteHeader(http.StatusCreated)
+	return nil
+}
+
+// uploadLocation is the relative URL of a session. It carries a query so
+// that clients that append "&digest=" to it (the Go SDK) build a valid URL;
+// _state is opaque to clients, as on ACR.
+func uploadLocation(u store.Upload) string {
+	state := base64.RawURLEncoding.EncodeToString([]byte(u.ID + ":" + strconv.FormatInt(u.Size, 10)))
+	return "/v2/" + u.Repo + "/blobs/uploads/" + u.ID + "?_nouploadcache=false&_state=" + url.QueryEscape(state)
+}
+
+func setUploadHeaders(w http.ResponseWriter, u store.Upload) {
+	h := w.Header()
+	h.Set("Location", uploadLocation(u))
+	h.Set("Range", spec.FormatUploadRange(u.Size))
+	h.Set(spec.HeaderUploadUUID, u.ID)
+}
+
+// blobWriteError maps store errors on blob writes to OCI errors.
+func blobWriteError(err error, d digest.Digest) error {
+	switch {
+	case errors.Is(err, store.ErrDigestMismatch):
+		return &apiError{status: http.StatusBadRequest, code: spec.ErrorCodeDigestInvalid, detail: d.String(),
+			message: "provided digest did not match uploaded content: the bytes received do not hash to " + d.String() + "; nothing was stored"}
+	case errors.Is(err, store.ErrSizeMismatch):
+		return newError(http.StatusBadRequest, spec.ErrorCodeSizeInvalid, "the bytes received do not match Content-Length; nothing was stored: %v", err)
+	case errors.Is(err, store.ErrUnsupportedDigest):
+		return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+	}
+	return err
+}
+
+// handleUpload serves /v2/{name}/blobs/uploads/{id}: status (GET), chunks
+// (PATCH), completion (PUT) and cancellation (DELETE).
+func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, rt route) error {
+	ctx := r.Context()
+	u, err := s.store.GetUpload(ctx, rt.ref)
+	if err == nil && u.Repo != rt.repo {
+		err = store.ErrNotFound
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return &apiError{status: http.StatusNotFound, code: spec.ErrorCodeBlobUploadUnknown, detail: rt.ref,
+			message: "blob upload unknown to registry: session " + rt.ref + " does not exist in " + rt.repo + " (finished, cancelled or expired): start a new upload"}
+	}
+	if err != nil {
+		return err
+	}
+	switch r.Method {
+	case http.MethodGet:
+		setUploadHeaders(w, u)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case http.MethodDelete:
+		if err := s.store.CancelUpload(ctx, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		s.uploads.Add(-1)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	case http.MethodPatch:
+		if u, err = s.appendChunk(w, r, u); err != nil {
+			return err
+		}
+		setUploadHeaders(w, u)
+		w.Header().Set("Content-Length", "0")
+		w.WriteHeader(http.StatusAccepted)
+		return nil
+	case http.MethodPut:
+		return s.completeUpload(w, r, u)
+	}
+	return methodNotAllowed(r)
+}
+
+// appendChunk appends a request body to a session. With a Content-Range, the
+// chunk must start at the session's size (416 otherwise) and its length
+// must match.
+func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, u store.Upload) (store.Upload, error) {
+	want := int64(-1)
+	start := u.Size
+	if cr := r.Header.Get("Content-Range"); cr != "" {
+		a, b, err := spec.ParseUploadRange(cr)
+		if err != nil {
+			return u, newError(http.StatusBadRequest, spec.ErrorCodeBlobUploadInvalid, "%v", err)
+		}
+		if a != u.Size {
+			return u, s.rangeError(w, u, "chunk starts at byte "+strconv.FormatInt(a, 10)+
+				" but the session holds "+strconv.FormatInt(u.Size, 10)+" bytes: send the chunk that starts there (GET the session for its Range)")
+		}
+		want = b - a + 1
+		if r.ContentLength >= 0 && r.ContentLength != want {
+			return u, newError(http.StatusBadRequest, spec.ErrorCodeSizeInvalid,
+				"Content-Range %q covers %d bytes but Content-Length is %d", cr, want, r.ContentLength)
+		}
+	} else if r.ContentLength >= 0 {
+		want = r.ContentLength
+	}
+	body := io.Reader(r.Body)
+	if want >= 0 {
+		body = io.LimitReader(r.Body, want)
+	}
+	n, err := s.store.AppendUpload(r.Context(), u.ID, start, body)
+	if errors.Is(err, store.ErrOffsetMismatch) {
+		cur, gerr := s.store.GetUpload(r.Context(), u.ID)
+		if gerr == nil {
+			u = cur
+		}
+		return u, s.rangeError(w, u, "another request changed the session: GET it for its Range and resume there")
+	}
+	if n > u.Size {
+		u.Size = n
+	}
+	if err != nil {
+		return u, newError(http.StatusBadRequest, spec.ErrorCodeBlobUploadInvalid,
+			"reading the chunk failed after the session reached %d bytes: GET the session for its Range and resume: %v", u.Size, err)
+	}
+	if want >= 0 && n-start != want {
+		return u, newError(http.StatusBadRequest, spec.ErrorCodeSizeInvalid,
+			"the chunk ended after %d of %d bytes: GET the session for its Range and resume", n-start, want)
+	}
+	return u, nil
+}
+
+func (s *Server) rangeError(w http.ResponseWriter, u store.Upload, msg string) error {
+	setUploadHeaders(w, u)
+	return newError(http.StatusRequestedRangeNotSatisfiable, spec.ErrorCodeBlobUploadInvalid, "%s", msg)
+}
+
+// completeUpload appends an optional final chunk, verifies the digest and
+// commits the blob.
+func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, u store.Upload) error {
+	ctx := r.Context()
+	ds := r.URL.Query().Get("digest")
+	if ds == "" {
+		return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "the digest query parameter is required to complete an upload: PUT ...?digest=sha256:...")
+	}
+	d, err := spec.ParseDigest(ds)
+	if err != nil {
+		return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+	}
+	if r.ContentLength != 0 || r.Header.Get("Content-Range") != "" {
+		if u, err = s.appendChunk(w, r, u); err != nil {
+			return err
+		}
+	}
+	n, err := s.store.CommitUpload(ctx, u.ID, d, -1)
+	if err != nil {
+		if errors.Is(err, store.ErrDigestMismatch) || errors.Is(err, store.ErrSizeMismatch) {
+			s.uploads.Add(-1)
+		}
+		return blobWriteError(err, d)
+	}
+	s.uploads.Add(-1)
+	if err := s.link(ctx, u.Repo, d, n); err != nil {
+		return err
+	}
+	return blobCreated(w, u.Repo, d)
+}

@@ -1,0 +1,47 @@
+package spec
+
+// Manifest media types understood by both the client and the registry.
+const (
+	MediaTypeOCIManifest    = "application/vnd.oci.image.manifest.v1+json"
+	MediaTypeOCIIndex       = "application/vnd.oci.image.index.v1+json"
+	MediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
+	MediaTypeDockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
+	MediaTypeOCIEmptyJSON   = "application/vnd.oci.empty.v1+json"
+)
+
+// Header names with protocol meaning.
+const (
+	HeaderContentDigest  = "Docker-Content-Digest"
+	HeaderUploadUUID     = "Docker-Upload-UUID"
+	HeaderAPIVersion     = "Docker-Distribution-Api-Version"
+	HeaderSubject        = "OCI-Subject"
+	HeaderFiltersApplied = "OCI-Filters-Applied"
+	HeaderChunkMinLength = "OCI-Chunk-Min-Length"
+)
+
+// MaxManifestSize is the largest manifest the registry accepts and the client
+// reads: 4 MiB, ACR's limit.
+const MaxManifestSize = 4 << 20
+
+// IsIndex reports whether mediaType is an image index or manifest list.
+func IsIndex(mediaType string) bool {
+	return mediaType == MediaTypeOCIIndex || mediaType == MediaTypeDockerList
+}
+
+// IsImageManifest reports whether mediaType is an OCI or Docker v2 image manifest.
+func IsImageManifest(mediaType string) bool {
+	return mediaType == MediaTypeOCIManifest || mediaType == MediaTypeDockerManifest
+}
+
+// IsNonDistributable reports whether a layer media type is one of the
+// non-distributable (foreign) layer types, which registries need not hold.
+func IsNonDistributable(mediaType string) bool {
+	switch mediaType {
+	case "application/vnd.oci.image.layer.nondistributable.v1.tar",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip":
+		return true
+	}
+	return false
+}
