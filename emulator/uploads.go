@@ -91,7 +91,8 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 	if s.uploads.Add(1) <= int64(s.opts.MaxUploadSessions) {
 		return nil
 	}
-	cutoff := s.now().Add(-staleUpload)
+	// Stores stamp sessions with the real clock, not Options.Now.
+	cutoff := time.Now().Add(-staleUpload)
 	for u, err := range s.store.Uploads(ctx) {
 		if err != nil {
 			break

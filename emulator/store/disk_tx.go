@@ -1,0 +1,381 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Layout of meta.db. Each repository is a bucket inside "repos", so that
+// DeleteRepo is one bucket delete; it holds the repository's record under
+// "record" and one bucket per kind of content. Values are JSON. Referrer
+// keys are the subject, a NUL byte and the referrer, so a subject's
+// referrers are one prefix in digest order.
+var (
+	bucketRepos     = []byte("repos")
+	bucketUploads   = []byte("uploads")
+	keyRecord       = []byte("record")
+	bucketManifests = []byte("manifests")
+	bucketTags      = []byte("tags")
+	bucketLinks     = []byte("links")
+	bucketReferrers = []byte("referrers")
+)
+
+// scanBatch is how many entries an iterator reads per cursor pass. Between
+// passes the cursor is dropped and re-sought, since bbolt cursors do not
+// survive writes, and fn may write while it iterates.
+const scanBatch = 64
+
+// diskTx is a transaction of the disk store over a bbolt transaction.
+type diskTx struct {
+	tx       *bolt.Tx
+	writable bool
+	done     bool
+}
+
+func (t *diskTx) checkRead() error {
+	if t.done {
+		return errTxDone
+	}
+	return nil
+}
+
+func (t *diskTx) checkWrite(keys ...string) error {
+	if t.done {
+		return errTxDone
+	}
+	if !t.writable {
+		return errTxReadOnly
+	}
+	for _, k := range keys {
+		if k == "" {
+			return errEmptyKey
+		}
+	}
+	return nil
+}
+
+// repoBucket returns a repository's bucket, or nil when it has none and
+// create is false.
+func (t *diskTx) repoBucket(repo string, create bool) (*bolt.Bucket, error) {
+	repos := t.tx.Bucket(bucketRepos)
+	if repo == "" {
+		return nil, nil
+	}
+	if !create {
+		return repos.Bucket([]byte(repo)), nil
+	}
+	return repos.CreateBucketIfNotExists([]byte(repo))
+}
+
+// sub returns one kind of a repository's content, or nil when there is none
+// and create is false.
+func (t *diskTx) sub(repo string, kind []byte, create bool) (*bolt.Bucket, error) {
+	rb, err := t.repoBucket(repo, create)
+	if rb == nil || err != nil {
+		return nil, err
+	}
+	if !create {
+		return rb.Bucket(kind), nil
+	}
+	return rb.CreateBucketIfNotExists(kind)
+}
+
+func getJSON[T any](b *bolt.Bucket, key []byte) (T, bool, error) {
+	var v T
+	if b == nil || len(key) == 0 {
+		return v, false, nil
+	}
+	data := b.Get(key)
+	if data == nil {
+		return v, false, nil
+	}
+	if err := json.Unmarshal(data, &v); err != nil {
+		return v, false, fmt.Errorf("store: corrupt record %q: %w", key, err)
+	}
+	return v, true, nil
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %q: %w", key, err)
+	}
+	return b.Put(key, data)
+}
+
+// get reads one value of a repository's content.
+func get[T any](t *diskTx, repo string, kind []byte, key string) (T, bool, error) {
+	if err := t.checkRead(); err != nil {
+		var zero T
+		return zero, false, err
+	}
+	b, err := t.sub(repo, kind, false)
+	if err != nil {
+		var zero T
+		return zero, false, err
+	}
+	return getJSON[T](b, []byte(key))
+}
+
+// set writes one value of a repository's content.
+func (t *diskTx) set(repo string, kind []byte, key string, v any) error {
+	if err := t.checkWrite(repo, key); err != nil {
+		return err
+	}
+	b, err := t.sub(repo, kind, true)
+	if err != nil {
+		return err
+	}
+	return putJSON(b, []byte(key), v)
+}
+
+// remove deletes one key of a repository's content; a missing key is not
+// an error.
+func (t *diskTx) remove(repo string, kind []byte, key string) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	b, err := t.sub(repo, kind, false)
+	if b == nil || err != nil || key == "" {
+		return err
+	}
+	return b.Delete([]byte(key))
+}
+
+// scan yields the decoded entries of the bucket that bucket returns whose
+// keys start with prefix and, when after is not empty, sort after it. It
+// reads scanBatch entries per cursor pass and yields them with no cursor
+// open, so fn may write to the bucket between entries.
+func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after []byte,
+	decode func(b *bolt.Bucket, k, v []byte) (T, bool, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		start, exclusive := prefix, false
+		if len(after) > 0 {
+			start, exclusive = after, true
+		}
+		batch := make([]T, 0, scanBatch)
+		for {
+			if err := t.checkRead(); err != nil {
+				yield(zero, err)
+				return
+			}
+			b, err := bucket()
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			if b == nil {
+				return
+			}
+			c := b.Cursor()
+			k, v := c.Seek(start)
+			if exclusive && k != nil && bytes.Equal(k, start) {
+				k, v = c.Next()
+			}
+			batch = batch[:0]
+			var last []byte
+			for scanned := 0; k != nil && bytes.HasPrefix(k, prefix) && scanned < scanBatch; k, v = c.Next() {
+				item, ok, err := decode(b, k, v)
+				if err != nil {
+					yield(zero, err)
+					return
+				}
+				if ok {
+					batch = append(batch, item)
+				}
+				last = k
+				scanned++
+			}
+			more := k != nil && bytes.HasPrefix(k, prefix)
+			// Keys point into the transaction's pages, which writes in fn
+			// may change: keep a copy to seek from.
+			start, exclusive = bytes.Clone(last), true
+			for _, item := range batch {
+				if !yield(item, nil) {
+					return
+				}
+			}
+			if !more {
+				return
+			}
+		}
+	}
+}
+
+// scanSub iterates over one kind of a repository's content.
+func scanSub[T any](t *diskTx, repo string, kind []byte, after string) iter.Seq2[T, error] {
+	return scan(t, func() (*bolt.Bucket, error) { return t.sub(repo, kind, false) }, nil, []byte(after),
+		func(_ *bolt.Bucket, k, v []byte) (T, bool, error) {
+			var item T
+			if v == nil {
+				return item, false, nil
+			}
+			if err := json.Unmarshal(v, &item); err != nil {
+				return item, false, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
+			}
+			return item, true, nil
+		})
+}
+
+// Repo implements [Tx.Repo].
+func (t *diskTx) Repo(name string) (Repository, bool, error) {
+	if err := t.checkRead(); err != nil {
+		return Repository{}, false, err
+	}
+	rb, err := t.repoBucket(name, false)
+	if err != nil {
+		return Repository{}, false, err
+	}
+	return getJSON[Repository](rb, keyRecord)
+}
+
+// PutRepo implements [Tx.PutRepo].
+func (t *diskTx) PutRepo(r Repository) error {
+	if err := t.checkWrite(r.Name); err != nil {
+		return err
+	}
+	rb, err := t.repoBucket(r.Name, true)
+	if err != nil {
+		return err
+	}
+	return putJSON(rb, keyRecord, r)
+}
+
+// DeleteRepo implements [Tx.DeleteRepo].
+func (t *diskTx) DeleteRepo(name string) error {
+	if err := t.checkWrite(name); err != nil {
+		return err
+	}
+	err := t.tx.Bucket(bucketRepos).DeleteBucket([]byte(name))
+	if errors.Is(err, berrors.ErrBucketNotFound) {
+		return nil
+	}
+	return err
+}
+
+// Repos implements [Tx.Repos].
+func (t *diskTx) Repos(after string) iter.Seq2[Repository, error] {
+	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketRepos), nil }, nil, []byte(after),
+		func(b *bolt.Bucket, k, v []byte) (Repository, bool, error) {
+			if v != nil {
+				return Repository{}, false, nil
+			}
+			return getJSON[Repository](b.Bucket(k), keyRecord)
+		})
+}
+
+// allRepos yields the name of every repository holding a record or data,
+// for garbage collection.
+func (t *diskTx) allRepos() iter.Seq2[string, error] {
+	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketRepos), nil }, nil, nil,
+		func(_ *bolt.Bucket, k, v []byte) (string, bool, error) { return string(k), v == nil, nil })
+}
+
+// Manifest implements [Tx.Manifest].
+func (t *diskTx) Manifest(repo string, d digest.Digest) (Manifest, bool, error) {
+	return get[Manifest](t, repo, bucketManifests, string(d))
+}
+
+// PutManifest implements [Tx.PutManifest].
+func (t *diskTx) PutManifest(repo string, m Manifest) error {
+	return t.set(repo, bucketManifests, string(m.Digest), m)
+}
+
+// DeleteManifest implements [Tx.DeleteManifest].
+func (t *diskTx) DeleteManifest(repo string, d digest.Digest) error {
+	return t.remove(repo, bucketManifests, string(d))
+}
+
+// Manifests implements [Tx.Manifests].
+func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
+	return scanSub[Manifest](t, repo, bucketManifests, string(after))
+}
+
+// Tag implements [Tx.Tag].
+func (t *diskTx) Tag(repo, name string) (Tag, bool, error) {
+	return get[Tag](t, repo, bucketTags, name)
+}
+
+// PutTag implements [Tx.PutTag].
+func (t *diskTx) PutTag(repo string, tag Tag) error {
+	return t.set(repo, bucketTags, tag.Name, tag)
+}
+
+// DeleteTag implements [Tx.DeleteTag].
+func (t *diskTx) DeleteTag(repo, name string) error {
+	return t.remove(repo, bucketTags, name)
+}
+
+// Tags implements [Tx.Tags].
+func (t *diskTx) Tags(repo, after string) iter.Seq2[Tag, error] {
+	return scanSub[Tag](t, repo, bucketTags, after)
+}
+
+// BlobLink implements [Tx.BlobLink].
+func (t *diskTx) BlobLink(repo string, d digest.Digest) (BlobLink, bool, error) {
+	return get[BlobLink](t, repo, bucketLinks, string(d))
+}
+
+// PutBlobLink implements [Tx.PutBlobLink].
+func (t *diskTx) PutBlobLink(repo string, l BlobLink) error {
+	return t.set(repo, bucketLinks, string(l.Digest), l)
+}
+
+// DeleteBlobLink implements [Tx.DeleteBlobLink].
+func (t *diskTx) DeleteBlobLink(repo string, d digest.Digest) error {
+	return t.remove(repo, bucketLinks, string(d))
+}
+
+// BlobLinks implements [Tx.BlobLinks].
+func (t *diskTx) BlobLinks(repo string, after digest.Digest) iter.Seq2[BlobLink, error] {
+	return scanSub[BlobLink](t, repo, bucketLinks, string(after))
+}
+
+func referrerKey(subject, referrer digest.Digest) []byte {
+	k := make([]byte, 0, len(subject)+1+len(referrer))
+	k = append(k, subject...)
+	k = append(k, 0)
+	return append(k, referrer...)
+}
+
+// PutReferrer implements [Tx.PutReferrer].
+func (t *diskTx) PutReferrer(repo string, subject, referrer digest.Digest) error {
+	if err := t.checkWrite(repo, string(subject), string(referrer)); err != nil {
+		return err
+	}
+	b, err := t.sub(repo, bucketReferrers, true)
+	if err != nil {
+		return err
+	}
+	return b.Put(referrerKey(subject, referrer), []byte(referrer))
+}
+
+// DeleteReferrer implements [Tx.DeleteReferrer].
+func (t *diskTx) DeleteReferrer(repo string, subject, referrer digest.Digest) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	b, err := t.sub(repo, bucketReferrers, false)
+	if b == nil || err != nil {
+		return err
+	}
+	return b.Delete(referrerKey(subject, referrer))
+}
+
+// Referrers implements [Tx.Referrers].
+func (t *diskTx) Referrers(repo string, subject digest.Digest) iter.Seq2[digest.Digest, error] {
+	if subject == "" {
+		return func(func(digest.Digest, error) bool) {}
+	}
+	prefix := append([]byte(subject), 0)
+	return scan(t, func() (*bolt.Bucket, error) { return t.sub(repo, bucketReferrers, false) }, prefix, nil,
+		func(_ *bolt.Bucket, _, v []byte) (digest.Digest, bool, error) { return digest.Digest(v), v != nil, nil })
+}

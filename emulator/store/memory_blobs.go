@@ -1,0 +1,442 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"iter"
+	"slices"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+const (
+	// memMinChunk and memMaxChunk bound the chunks the memory store reads
+	// content into. Chunks grow with the content, so that small blobs stay
+	// small and large ones are held in 1 MiB pieces without ever being
+	// copied into one contiguous buffer.
+	memMinChunk = 32 << 10
+	memMaxChunk = 1 << 20
+)
+
+// memBuffer accumulates content in chunks as it streams in. Every chunk but
+// the last is full.
+type memBuffer struct {
+	chunks [][]byte
+	size   int64
+}
+
+// readFrom reads r to EOF into the buffer, feeding every byte to h. hint is
+// the expected total size, or -1. The bytes read before an error stay in the
+// buffer and in h.
+func (b *memBuffer) readFrom(ctx context.Context, r io.Reader, h hash.Hash, hint int64) (int64, error) {
+	var n int64
+	for {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		var last []byte
+		if k := len(b.chunks); k > 0 && len(b.chunks[k-1]) < cap(b.chunks[k-1]) {
+			last = b.chunks[k-1]
+		} else {
+			last = make([]byte, 0, b.nextChunk(hint))
+			b.chunks = append(b.chunks, last)
+		}
+		m, err := r.Read(last[len(last):cap(last)])
+		if m > 0 {
+			h.Write(last[len(last) : len(last)+m])
+			b.chunks[len(b.chunks)-1] = last[:len(last)+m]
+			b.size += int64(m)
+			n += int64(m)
+		}
+		if err == io.EOF {
+			return n, nil
+		}
+		if err != nil {
+			return n, err
+		}
+	}
+}
+
+// nextChunk sizes the next chunk: the rest of the expected content plus one
+// byte to see EOF in, or double what the buffer holds, within bounds.
+func (b *memBuffer) nextChunk(hint int64) int {
+	want := b.size
+	if hint >= 0 {
+		want = hint - b.size + 1
+	}
+	return int(min(max(want, memMinChunk), memMaxChunk))
+}
+
+// blob freezes the buffer into a blob. A last chunk with much unused
+// capacity is copied to its length, so that a small blob does not pin a
+// large chunk.
+func (b *memBuffer) blob() *memBlob {
+	if k := len(b.chunks); k > 0 {
+		if last := b.chunks[k-1]; len(last) == 0 {
+			b.chunks = b.chunks[:k-1]
+		} else if len(last) < cap(last)*3/4 {
+			b.chunks[k-1] = slices.Clone(last)
+		}
+	}
+	mb := &memBlob{chunks: b.chunks, starts: make([]int64, len(b.chunks)), size: b.size}
+	var off int64
+	for i, c := range b.chunks {
+		mb.starts[i] = off
+		off += int64(len(c))
+	}
+	return mb
+}
+
+// memBlob is stored content. It never changes once stored.
+type memBlob struct {
+	chunks [][]byte
+	starts []int64 // starts[i] is the offset of chunks[i]
+	size   int64
+}
+
+// readAt copies content at off into p and returns the count copied.
+func (b *memBlob) readAt(p []byte, off int64) int {
+	if off >= b.size || len(p) == 0 {
+		return 0
+	}
+	i := sort.Search(len(b.starts), func(i int) bool { return b.starts[i] > off }) - 1
+	n := 0
+	for ; i < len(b.chunks) && n < len(p); i++ {
+		c := b.chunks[i][off-b.starts[i]:]
+		m := copy(p[n:], c)
+		n += m
+		off += int64(m)
+	}
+	return n
+}
+
+// memReader reads a memBlob. Like an *os.File, Read and Seek share an
+// offset and must not be called concurrently; ReadAt may be.
+type memReader struct {
+	b      *memBlob
+	off    int64
+	closed atomic.Bool
+}
+
+var errReaderClosed = errors.New("store: read from a closed blob reader")
+
+func (r *memReader) Read(p []byte) (int, error) {
+	if r.closed.Load() {
+		return 0, errReaderClosed
+	}
+	if r.off >= r.b.size {
+		return 0, io.EOF
+	}
+	n := r.b.readAt(p, r.off)
+	r.off += int64(n)
+	return n, nil
+}
+
+func (r *memReader) ReadAt(p []byte, off int64) (int, error) {
+	if r.closed.Load() {
+		return 0, errReaderClosed
+	}
+	if off < 0 {
+		return 0, errors.New("store: negative offset")
+	}
+	n := r.b.readAt(p, off)
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+func (r *memReader) Seek(offset int64, whence int) (int64, error) {
+	if r.closed.Load() {
+		return 0, errReaderClosed
+	}
+	switch whence {
+	case io.SeekStart:
+	case io.SeekCurrent:
+		offset += r.off
+	case io.SeekEnd:
+		offset += r.b.size
+	default:
+		return 0, errors.New("store: invalid whence")
+	}
+	if offset < 0 {
+		return 0, errors.New("store: negative position")
+	}
+	r.off = offset
+	return offset, nil
+}
+
+func (r *memReader) Close() error {
+	r.closed.Store(true)
+	return nil
+}
+
+// StatBlob implements [Store.StatBlob].
+func (s *memStore) StatBlob(ctx context.Context, d digest.Digest) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if _, err := newHash(d); err != nil {
+		return 0, err
+	}
+	s.blobMu.RLock()
+	b := s.blobs[d]
+	s.blobMu.RUnlock()
+	if b == nil {
+		return 0, blobNotFound(d)
+	}
+	return b.size, nil
+}
+
+// OpenBlob implements [Store.OpenBlob].
+func (s *memStore) OpenBlob(ctx context.Context, d digest.Digest) (BlobReader, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if _, err := newHash(d); err != nil {
+		return nil, err
+	}
+	s.blobMu.RLock()
+	b := s.blobs[d]
+	s.blobMu.RUnlock()
+	if b == nil {
+		return nil, blobNotFound(d)
+	}
+	return &memReader{b: b}, nil
+}
+
+// PutBlob implements [Store.PutBlob].
+func (s *memStore) PutBlob(ctx context.Context, d digest.Digest, size int64, r io.Reader) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	h, err := newHash(d)
+	if err != nil {
+		return 0, err
+	}
+	var buf memBuffer
+	n, err := buf.readFrom(ctx, limitClaimed(r, size), h, size)
+	if err != nil {
+		return n, fmt.Errorf("store: reading blob %s: %w", d, err)
+	}
+	if err := verify(d, size, n, h); err != nil {
+		return n, err
+	}
+	s.storeBlob(d, &buf)
+	return n, nil
+}
+
+// storeBlob stores verified content under d unless d is already stored:
+// equal digests mean equal content.
+func (s *memStore) storeBlob(d digest.Digest, buf *memBuffer) {
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	if s.blobs[d] == nil {
+		s.blobs[d] = buf.blob()
+	}
+}
+
+// DeleteBlob implements [Store.DeleteBlob].
+func (s *memStore) DeleteBlob(ctx context.Context, d digest.Digest) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	s.blobMu.Lock()
+	defer s.blobMu.Unlock()
+	if s.blobs[d] == nil {
+		return blobNotFound(d)
+	}
+	delete(s.blobs, d)
+	return nil
+}
+
+// Blobs implements [Store.Blobs]. It yields a snapshot taken when iteration
+// starts, so the caller may delete blobs while iterating.
+func (s *memStore) Blobs(ctx context.Context) iter.Seq2[digest.Digest, error] {
+	return func(yield func(digest.Digest, error) bool) {
+		if err := s.check(ctx); err != nil {
+			yield("", err)
+			return
+		}
+		s.blobMu.RLock()
+		ds := make([]digest.Digest, 0, len(s.blobs))
+		for d := range s.blobs {
+			ds = append(ds, d)
+		}
+		s.blobMu.RUnlock()
+		for _, d := range ds {
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// memUpload is an upload session of the memory store.
+type memUpload struct {
+	info Upload       // immutable but for Size, which size holds
+	size atomic.Int64 // read without mu, so GetUpload does not wait for an append
+
+	mu   sync.Mutex // serializes appends, commit and cancel
+	buf  memBuffer
+	hash hash.Hash // sha256 of buf
+	done bool
+}
+
+func (u *memUpload) upload() Upload {
+	info := u.info
+	info.Size = u.size.Load()
+	return info
+}
+
+// CreateUpload implements [Store.CreateUpload].
+func (s *memStore) CreateUpload(ctx context.Context, repo string) (Upload, error) {
+	if err := s.check(ctx); err != nil {
+		return Upload{}, err
+	}
+	u := &memUpload{info: Upload{ID: newUploadID(), Repo: repo, StartedAt: time.Now().UTC()}, hash: sha256.New()}
+	s.upMu.Lock()
+	s.uploads[u.info.ID] = u
+	s.upMu.Unlock()
+	return u.upload(), nil
+}
+
+func (s *memStore) upload(id string) (*memUpload, error) {
+	s.upMu.Lock()
+	u := s.uploads[id]
+	s.upMu.Unlock()
+	if u == nil {
+		return nil, uploadNotFound(id)
+	}
+	return u, nil
+}
+
+// end ends a session; the caller holds u.mu.
+func (s *memStore) end(u *memUpload) {
+	u.done = true
+	u.buf = memBuffer{}
+	s.upMu.Lock()
+	delete(s.uploads, u.info.ID)
+	s.upMu.Unlock()
+}
+
+// GetUpload implements [Store.GetUpload].
+func (s *memStore) GetUpload(ctx context.Context, id string) (Upload, error) {
+	if err := s.check(ctx); err != nil {
+		return Upload{}, err
+	}
+	u, err := s.upload(id)
+	if err != nil {
+		return Upload{}, err
+	}
+	return u.upload(), nil
+}
+
+// AppendUpload implements [Store.AppendUpload].
+func (s *memStore) AppendUpload(ctx context.Context, id string, offset int64, r io.Reader) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	u, err := s.upload(id)
+	if err != nil {
+		return 0, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return 0, uploadNotFound(id)
+	}
+	if offset != u.buf.size {
+		return u.buf.size, fmt.Errorf("store: upload session %s holds %d bytes, not %d: %w", id, u.buf.size, offset, ErrOffsetMismatch)
+	}
+	_, err = u.buf.readFrom(ctx, r, u.hash, -1)
+	u.size.Store(u.buf.size)
+	if err != nil {
+		return u.buf.size, fmt.Errorf("store: upload session %s: reading: %w", id, err)
+	}
+	return u.buf.size, nil
+}
+
+// CommitUpload implements [Store.CommitUpload].
+func (s *memStore) CommitUpload(ctx context.Context, id string, d digest.Digest, size int64) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	h, err := newHash(d)
+	if err != nil {
+		return 0, err
+	}
+	u, err := s.upload(id)
+	if err != nil {
+		return 0, err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return 0, uploadNotFound(id)
+	}
+	if d.Algorithm() == digest.SHA256 {
+		h = u.hash
+	} else {
+		for _, c := range u.buf.chunks {
+			h.Write(c)
+		}
+	}
+	n := u.buf.size
+	if err := verify(d, size, n, h); err != nil {
+		s.end(u)
+		return n, fmt.Errorf("store: upload session %s ended: %w", id, err)
+	}
+	s.storeBlob(d, &u.buf)
+	s.end(u)
+	return n, nil
+}
+
+// CancelUpload implements [Store.CancelUpload].
+func (s *memStore) CancelUpload(ctx context.Context, id string) error {
+	if err := s.check(ctx); err != nil {
+		return err
+	}
+	u, err := s.upload(id)
+	if err != nil {
+		return err
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.done {
+		return uploadNotFound(id)
+	}
+	s.end(u)
+	return nil
+}
+
+// Uploads implements [Store.Uploads]. It yields a snapshot in ID order.
+func (s *memStore) Uploads(ctx context.Context) iter.Seq2[Upload, error] {
+	return func(yield func(Upload, error) bool) {
+		if err := s.check(ctx); err != nil {
+			yield(Upload{}, err)
+			return
+		}
+		s.upMu.Lock()
+		us := make([]Upload, 0, len(s.uploads))
+		for _, u := range s.uploads {
+			us = append(us, u.upload())
+		}
+		s.upMu.Unlock()
+		slices.SortFunc(us, func(a, b Upload) int { return cmp.Compare(a.ID, b.ID) })
+		for _, u := range us {
+			if !yield(u, nil) {
+				return
+			}
+		}
+	}
+}

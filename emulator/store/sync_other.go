@@ -1,0 +1,31 @@
+//go:build !linux
+
+package store
+
+import (
+	"os"
+	"runtime"
+)
+
+// datasync flushes f's content and the metadata needed to read it back.
+func datasync(f *os.File) error { return f.Sync() }
+
+// startWriteback is a hint that only Linux implements.
+func startWriteback(f *os.File, off, n int64) {}
+
+// syncDir makes the entries of a directory durable. Windows cannot sync a
+// directory and makes renames durable on its own.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

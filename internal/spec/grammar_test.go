@@ -1,0 +1,104 @@
+package spec
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestValidateName(t *testing.T) {
+	good := []string{"a", "library/hello-world", "a.b_c__d--e/f0", "x/y/z"}
+	bad := []string{"", "A", "a/../b", "..", "a//b", "/a", "a/", "a_", "-a", "a b", "a:b", strings.Repeat("a", 256)}
+	for _, n := range good {
+		if err := ValidateName(n); err != nil {
+			t.Errorf("ValidateName(%q): got %v, want nil", n, err)
+		}
+	}
+	for _, n := range bad {
+		if err := ValidateName(n); err == nil {
+			t.Errorf("ValidateName(%q): got nil, want an error", n)
+		}
+	}
+}
+
+func TestValidateTag(t *testing.T) {
+	for _, tg := range []string{"v1", "latest", "_x", "1.0-rc.1", strings.Repeat("a", 128)} {
+		if err := ValidateTag(tg); err != nil {
+			t.Errorf("ValidateTag(%q): got %v", tg, err)
+		}
+	}
+	for _, tg := range []string{"", ".x", "-x", "a/b", "a:b", strings.Repeat("a", 129)} {
+		if err := ValidateTag(tg); err == nil {
+			t.Errorf("ValidateTag(%q): got nil, want an error", tg)
+		}
+	}
+}
+
+func TestParseDigest(t *testing.T) {
+	ok := []string{"sha256:" + strings.Repeat("a", 64), "sha512:" + strings.Repeat("0", 128)}
+	for _, d := range ok {
+		if _, err := ParseDigest(d); err != nil {
+			t.Errorf("ParseDigest(%q): %v", d, err)
+		}
+	}
+	for _, d := range []string{"", "sha256:", "sha256:" + strings.Repeat("A", 64), "sha256:" + strings.Repeat("a", 63),
+		"md5:" + strings.Repeat("a", 32), "sha384:" + strings.Repeat("a", 96), strings.Repeat("a", 64)} {
+		if _, err := ParseDigest(d); err == nil {
+			t.Errorf("ParseDigest(%q): got nil, want an error", d)
+		}
+	}
+}
+
+func TestParseUploadRange(t *testing.T) {
+	tests := []struct {
+		in         string
+		start, end int64
+		ok         bool
+	}{
+		{"0-99", 0, 99, true},
+		{"bytes 100-199", 100, 199, true},
+		{"bytes=5-5", 5, 5, true},
+		{"bytes 0-9/10", 0, 9, true},
+		{"0-9/*", 0, 9, true},
+		{"9-0", 0, 0, false},
+		{"-5", 0, 0, false},
+		{"a-b", 0, 0, false},
+		{"0-", 0, 0, false},
+		{"0-99999999999999999999", 0, 0, false},
+		{"0-9/x", 0, 0, false},
+	}
+	for _, tt := range tests {
+		s, e, err := ParseUploadRange(tt.in)
+		if (err == nil) != tt.ok || (tt.ok && (s != tt.start || e != tt.end)) {
+			t.Errorf("ParseUploadRange(%q) = %d, %d, %v; want %d, %d, ok=%v", tt.in, s, e, err, tt.start, tt.end, tt.ok)
+		}
+	}
+	if got := FormatUploadRange(0); got != "0-0" {
+		t.Errorf("FormatUploadRange(0) = %q", got)
+	}
+	if got := FormatUploadRange(10); got != "0-9" {
+		t.Errorf("FormatUploadRange(10) = %q", got)
+	}
+}
+
+func FuzzParseUploadRange(f *testing.F) {
+	for _, s := range []string{"0-1", "bytes 1-2", "bytes=3-", "1-2/3", "", "-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b, err := ParseUploadRange(s)
+		if err == nil && (a < 0 || b < a) {
+			t.Fatalf("ParseUploadRange(%q) = %d, %d without error", s, a, b)
+		}
+	})
+}
+
+func FuzzValidateName(f *testing.F) {
+	for _, s := range []string{"a/b", "..", "a/../b", "A"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if ValidateName(s) == nil && (strings.Contains(s, "..") || strings.HasPrefix(s, "/") || len(s) > MaxNameLength) {
+			t.Fatalf("ValidateName accepted %q", s)
+		}
+	})
+}
