@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,7 +42,7 @@ const lockTimeout = time.Second
 
 // OpenDisk opens, creating it if needed, a store persisted in dir: blobs as
 // content-addressed files under dir/blobs, upload sessions as files under
-// dir/uploads, and metadata and session records in the bbolt database
+// dir/uploads with a record file each, and metadata in the bbolt database
 // dir/meta.db. One process at a time may open a directory. The store is safe
 // for concurrent use; Close it to release the directory.
 //
@@ -52,10 +53,9 @@ const lockTimeout = time.Second
 // blob before committing metadata that names it.
 //
 // Upload sessions survive a restart; after one, the first append or commit
-// of a session re-reads its content to rebuild the running hash. The
-// session methods write their records in the metadata database, so they
-// must not be called from inside Update's fn: bbolt has one writer at a
-// time and would deadlock.
+// of a session re-reads its content to rebuild the running hash. Session
+// records are files written without fsync (see recordSuffix). Store methods
+// must not be called from inside Update's fn.
 //
 // Errors of a file system that is read-only, full or denies permission
 // match ErrReadOnly.
@@ -162,60 +162,70 @@ func (s *diskStore) cleanTmp() error {
 // whose file is gone (the session was committed or cancelled when the
 // process died) and files without a record (it died creating the session).
 func (s *diskStore) init() error {
-	var stale []string
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketRepos); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucketIfNotExists(bucketUploads)
-		if err != nil {
-			return err
-		}
-		return b.ForEach(func(k, v []byte) error {
-			var info Upload
-			if err := json.Unmarshal(v, &info); err != nil || !validUploadID(string(k)) || info.ID != string(k) {
-				stale = append(stale, string(k))
-				return nil
-			}
-			fi, err := os.Stat(s.uploadPath(info.ID))
-			if errors.Is(err, fs.ErrNotExist) {
-				stale = append(stale, string(k))
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			u := &diskUpload{info: info}
-			u.info.Size = 0
-			u.size.Store(fi.Size())
-			s.uploads[info.ID] = u
-			return nil
-		})
+		_, err := tx.CreateBucketIfNotExists(bucketRepos)
+		return err
 	})
-	if err == nil && len(stale) > 0 {
-		err = s.db.Update(func(tx *bolt.Tx) error {
-			b := tx.Bucket(bucketUploads)
-			for _, k := range stale {
-				if err := b.Delete([]byte(k)); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
 	if err != nil {
-		return ioError("load upload sessions", err)
+		return ioError("initialize metadata database", err)
 	}
-	entries, err := os.ReadDir(filepath.Join(s.dir, uploadsDir))
+	dir := filepath.Join(s.dir, uploadsDir)
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return ioError("list upload sessions", err)
 	}
 	for _, e := range entries {
-		if s.uploads[e.Name()] == nil {
-			if err := os.RemoveAll(filepath.Join(s.dir, uploadsDir, e.Name())); err != nil {
+		id, ok := strings.CutSuffix(e.Name(), recordSuffix)
+		if !ok {
+			continue
+		}
+		rec, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		var info Upload
+		if err != nil || json.Unmarshal(rec, &info) != nil || !validUploadID(id) || info.ID != id {
+			continue // dropped below, with its data file
+		}
+		fi, err := os.Stat(s.uploadPath(id))
+		if err != nil {
+			continue
+		}
+		u := &diskUpload{info: info}
+		u.info.Size = 0
+		u.size.Store(fi.Size())
+		s.uploads[id] = u
+	}
+	for _, e := range entries {
+		id := strings.TrimSuffix(e.Name(), recordSuffix)
+		if s.uploads[id] == nil {
+			if err := os.RemoveAll(filepath.Join(dir, e.Name())); err != nil {
 				return ioError("remove abandoned upload", err)
 			}
 		}
+	}
+	return nil
+}
+
+// recordSuffix names an upload session's record file beside its data file.
+// Records are written without fsync: they survive a process crash (the
+// page cache outlives the process), and an operating-system crash only
+// loses sessions in progress, which clients restart. This keeps small
+// pushes free of two metadata commits each.
+const recordSuffix = ".json"
+
+// writeRecord writes a session's record file atomically.
+func (s *diskStore) writeRecord(info Upload) error {
+	rec, err := json.Marshal(info)
+	if err != nil {
+		return err
+	}
+	path := s.uploadPath(info.ID) + recordSuffix
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, rec, 0o600); err != nil {
+		os.Remove(tmp)
+		return ioError("write upload session record", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return ioError("write upload session record", err)
 	}
 	return nil
 }
@@ -490,15 +500,9 @@ func (s *diskStore) CreateUpload(ctx context.Context, repo string) (Upload, erro
 		os.Remove(path)
 		return Upload{}, ioError("create upload session", err)
 	}
-	rec, err := json.Marshal(u.info)
-	if err == nil {
-		err = s.db.Update(func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketUploads).Put([]byte(u.info.ID), rec)
-		})
-	}
-	if err != nil {
+	if err := s.writeRecord(u.info); err != nil {
 		os.Remove(path)
-		return Upload{}, s.txError(err, nil)
+		return Upload{}, err
 	}
 	s.mu.Lock()
 	s.uploads[u.info.ID] = u
@@ -531,10 +535,8 @@ func (s *diskStore) end(u *diskUpload) error {
 	if err != nil {
 		err = ioError("remove upload session", err)
 	}
-	if derr := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketUploads).Delete([]byte(u.info.ID))
-	}); derr != nil && err == nil {
-		err = s.txError(derr, nil)
+	if rerr := os.Remove(s.uploadPath(u.info.ID) + recordSuffix); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) && err == nil {
+		err = ioError("remove upload session record", rerr)
 	}
 	return err
 }

@@ -112,7 +112,7 @@ func TestDiskLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{blobFile(d), blobFile(d512), "meta.db", "uploads/" + u.ID}
+	want := []string{blobFile(d), blobFile(d512), "meta.db", "uploads/" + u.ID, "uploads/" + u.ID + ".json"}
 	if diff := cmp.Diff(want, files(t, dir), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("files mismatch (-want +got):\n%s", diff)
 	}
@@ -420,7 +420,7 @@ func TestDiskOpenCleansUp(t *testing.T) {
 
 	s = openDisk(t, dir)
 	defer s.Close()
-	want := []string{"meta.db", "uploads/" + keep.ID}
+	want := []string{"meta.db", "uploads/" + keep.ID, "uploads/" + keep.ID + ".json"}
 	if diff := cmp.Diff(want, files(t, dir)); diff != "" {
 		t.Errorf("files after reopen mismatch (-want +got):\n%s", diff)
 	}

@@ -19,7 +19,6 @@ import (
 // referrers are one prefix in digest order.
 var (
 	bucketRepos     = []byte("repos")
-	bucketUploads   = []byte("uploads")
 	keyRecord       = []byte("record")
 	bucketManifests = []byte("manifests")
 	bucketTags      = []byte("tags")
