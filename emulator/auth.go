@@ -178,7 +178,8 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 
 // handleToken serves GET and POST /oauth2/token: access tokens for Basic
 // credentials (GET, docker style), for ACR refresh tokens (POST
-// grant_type=refresh_token) and, with anonymous pull, for nobody.
+// grant_type=refresh_token) and, with anonymous pull, for nobody (pull
+// and metadata_read only).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	var full, anonymous bool
 	subject := ""
@@ -246,8 +247,10 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		if full {
 			return []string{"*"}
 		}
+		// Anonymous pull covers reading content and its metadata: the
+		// Azure SDKs list tags anonymously through /acr/v1.
 		if sc.Type == "repository" {
-			return []string{"pull"}
+			return []string{"pull", "metadata_read"}
 		}
 		return nil
 	})

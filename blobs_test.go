@@ -1,0 +1,112 @@
+package acr_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
+}
+
+func TestUploadAndDownloadBlob(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, _ := acr.NewClient(srv.URL, nil, nil)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name  string
+		size  int
+		chunk int64
+	}{
+		{"empty", 0, 0},
+		{"one chunk", 1000, 0},
+		{"several chunks", 5<<20 + 123, 1 << 20},
+		{"exact chunks", 2 << 20, 1 << 20},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			data := randomBytes(tc.size)
+			var progress int64
+			desc, err := client.UploadBlob(ctx, "blobs", bytes.NewReader(data), &acr.UploadBlobOptions{ChunkSize: tc.chunk,
+				Progress: func(n int64) { progress = n }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if desc.Digest != digest.FromBytes(data) || desc.Size != int64(tc.size) || progress != int64(tc.size) {
+				t.Fatalf("got %+v progress %d", desc, progress)
+			}
+			rc, err := client.DownloadBlob(ctx, "blobs", desc.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("download: %v, %d bytes", err, len(got))
+			}
+			path := filepath.Join(t.TempDir(), "blob")
+			if n, err := client.DownloadBlobTo(ctx, "blobs", desc.Digest, path); err != nil || n != int64(tc.size) {
+				t.Fatalf("DownloadBlobTo: %v %d", err, n)
+			}
+			if onDisk, _ := os.ReadFile(path); !bytes.Equal(onDisk, data) {
+				t.Fatal("file content differs")
+			}
+		})
+	}
+}
+
+func TestPushBlobExistsMountDelete(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, _ := acr.NewClient(srv.URL, nil, nil)
+	ctx := t.Context()
+	data := []byte("known content")
+	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	if err := client.PushBlob(ctx, "src", desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	// A second push finds it and sends nothing; a reader that fails proves it.
+	if err := client.PushBlob(ctx, "src", desc, iotestErrReader{}); err != nil {
+		t.Fatalf("push of an existing blob read the content: %v", err)
+	}
+	bad := ocispec.Descriptor{Digest: digest.FromString("other"), Size: int64(len(data))}
+	if err := client.PushBlob(ctx, "src", bad, bytes.NewReader(data)); !errors.Is(err, acr.ErrDigestMismatch) {
+		t.Fatalf("push with a wrong descriptor: got %v, want ErrDigestMismatch", err)
+	}
+	if _, ok, _ := client.BlobExists(ctx, "src", bad.Digest); ok {
+		t.Fatal("a blob was stored under a digest its content does not have")
+	}
+	size, ok, err := client.BlobExists(ctx, "src", desc.Digest)
+	if err != nil || !ok || size != desc.Size {
+		t.Fatalf("BlobExists: %v %v %d", err, ok, size)
+	}
+	if mounted, err := client.MountBlob(ctx, "dst", "src", desc.Digest); err != nil || !mounted {
+		t.Fatalf("MountBlob: %v %v", err, mounted)
+	}
+	if mounted, err := client.MountBlob(ctx, "dst", "src", bad.Digest); err != nil || mounted {
+		t.Fatalf("MountBlob of a missing blob: %v %v", err, mounted)
+	}
+	if err := client.DeleteBlob(ctx, "dst", desc.Digest); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := client.BlobExists(ctx, "dst", desc.Digest); ok {
+		t.Fatal("deleted blob still exists")
+	}
+	if err := client.DeleteBlob(ctx, "dst", desc.Digest); !errors.Is(err, acr.ErrNotFound) {
+		t.Fatalf("second delete: got %v, want ErrNotFound", err)
+	}
+}
+
+type iotestErrReader struct{}
+
+func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("must not be read") }

@@ -1,0 +1,317 @@
+package acr
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"github.com/acrgo/acr/internal/transport"
+)
+
+// Audiences of Entra ID tokens for ACR in each cloud. Set
+// ClientOptions.Audience to the one of the registry's cloud.
+const (
+	AudienceAzurePublic     = "https://containerregistry.azure.net"
+	AudienceAzureChina      = "https://containerregistry.azure.cn"
+	AudienceAzureGovernment = "https://containerregistry.azure.us"
+)
+
+// ClientOptions configures a [Client]. Nil, or a zero field, means the
+// default.
+type ClientOptions struct {
+	// HTTPClient sends the requests. The default reuses connections with a
+	// pool sized for parallel transfers.
+	HTTPClient *http.Client
+	// Logger receives a debug record per HTTP attempt (method, URL without
+	// query, status, attempt, duration, request id); never a credential.
+	// Nil is silent.
+	Logger *slog.Logger
+	// UserAgent is prepended to the client's own User-Agent.
+	UserAgent string
+	// MaxRetries bounds retries of throttled (429), unavailable (5xx) and
+	// failed-connection requests; 0 means 3, negative means none.
+	MaxRetries int
+	// Audience is the Entra ID audience of the registry's cloud;
+	// AudienceAzurePublic by default.
+	Audience string
+	// PageSize is the number of items asked per page when listing; 0 means
+	// 100, ACR's own default.
+	PageSize int
+	// AllowInsecure permits sending credentials over plain http to a host
+	// that is not loopback. Do not set it outside isolated test networks.
+	AllowInsecure bool
+}
+
+// Client talks to one registry. It is immutable and safe for concurrent
+// use; share one per registry so that connections and tokens are reused.
+// Repository names are parameters of its methods.
+type Client struct {
+	endpoint *url.URL
+	host     string
+	tr       *transport.Client
+	pageSize int
+	credKind string
+
+	// acrAPI records whether the registry serves ACR's /acr/v1 API:
+	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
+	acrAPI atomic.Int32
+}
+
+// NewClient creates a client for the registry at endpoint, such as
+// "https://myregistry.azurecr.io" or "myregistry.azurecr.io" (https is
+// assumed, except for loopback hosts, which get http). cred may be nil for
+// anonymous access.
+func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, error) {
+	var o ClientOptions
+	if opts != nil {
+		o = *opts
+	}
+	u, err := parseEndpoint(endpoint)
+	if err != nil {
+		return nil, err
+	}
+	var tc transport.Credential
+	if cred != nil {
+		tc = cred.transportCredential()
+	}
+	ua := "acrgo/0.1"
+	if o.UserAgent != "" {
+		ua = o.UserAgent + " " + ua
+	}
+	tr, err := transport.New(&transport.Options{HTTPClient: o.HTTPClient, Logger: o.Logger, UserAgent: ua,
+		MaxRetries: o.MaxRetries, Audience: o.Audience, AllowInsecure: o.AllowInsecure, Credential: tc})
+	if err != nil {
+		return nil, fmt.Errorf("acr: %w", err)
+	}
+	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred)}
+	if c.pageSize <= 0 {
+		c.pageSize = 100
+	}
+	return c, nil
+}
+
+// parseEndpoint accepts a URL or a bare host and returns scheme://host.
+func parseEndpoint(endpoint string) (*url.URL, error) {
+	s := strings.TrimRight(strings.TrimSpace(endpoint), "/")
+	if !strings.Contains(s, "://") {
+		scheme := "https"
+		if isLoopbackHost(s) {
+			scheme = "http"
+		}
+		s = scheme + "://" + s
+	}
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("acr: endpoint %q is not a registry URL such as https://myregistry.azurecr.io", endpoint)
+	}
+	if u.Scheme != "https" && u.Scheme != "http" {
+		return nil, fmt.Errorf("acr: endpoint %q: scheme %q is not http or https", endpoint, u.Scheme)
+	}
+	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+		return nil, fmt.Errorf("acr: endpoint %q: give only scheme and host, without path, query or user", endpoint)
+	}
+	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+// isLoopbackHost reports whether host[:port] names the loopback interface.
+func isLoopbackHost(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Endpoint returns the registry's base URL, such as https://myregistry.azurecr.io.
+func (c *Client) Endpoint() string { return c.endpoint.String() }
+
+// Host returns the registry host as references name it.
+func (c *Client) Host() string { return c.host }
+
+// acrPath builds an /acr/v1 path with the repository escaped as one
+// segment (library%2Fhello), as the Azure SDKs send it.
+func acrPath(repo string, rest ...string) string {
+	p := "/acr/v1/" + url.PathEscape(repo)
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// v2Path builds a /v2 path with the repository's slashes raw, as OCI
+// clients send it.
+func v2Path(repo string, rest ...string) string {
+	p := "/v2/" + repo
+	for _, r := range rest {
+		p += "/" + url.PathEscape(r)
+	}
+	return p
+}
+
+// url resolves an escaped path and query against the endpoint.
+func (c *Client) url(escapedPath string, q url.Values) (*url.URL, error) {
+	u, err := url.Parse(c.endpoint.String() + escapedPath)
+	if err != nil {
+		return nil, err
+	}
+	if len(q) > 0 {
+		u.RawQuery = q.Encode()
+	}
+	return u, nil
+}
+
+// request is one API call.
+type request struct {
+	method string
+	path   string // escaped
+	query  url.Values
+	header http.Header
+	body   []byte // JSON or form body; nil for none
+	scope  string // token scope the call needs
+	// ok lists the statuses that count as success; nil means any 2xx.
+	ok []int
+}
+
+// do sends r and returns the response when its status is a success; other
+// statuses become a *ResponseError. The caller closes the body.
+func (c *Client) do(ctx context.Context, r request) (*http.Response, error) {
+	u, err := c.url(r.path, r.query)
+	if err != nil {
+		return nil, err
+	}
+	return c.doURL(ctx, u, r)
+}
+
+func (c *Client) doURL(ctx context.Context, u *url.URL, r request) (*http.Response, error) {
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(r.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), body)
+	if err != nil {
+		return nil, err
+	}
+	if r.body != nil {
+		b := r.body
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil }
+		req.ContentLength = int64(len(b))
+	}
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	resp, err := c.tr.Do(req, strings.Fields(r.scope)...)
+	if err != nil {
+		return nil, fmt.Errorf("acr: %s %s: %w", r.method, redactURL(u), err)
+	}
+	if success(resp.StatusCode, r.ok) {
+		return resp, nil
+	}
+	rerr := newResponseError(resp)
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("%w (credential: %s; check it, or run acrctl login %s)", rerr, c.credKind, c.host)
+	}
+	return nil, rerr
+}
+
+func success(status int, ok []int) bool {
+	if ok == nil {
+		return status >= 200 && status < 300
+	}
+	for _, s := range ok {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+// maxJSONBody caps JSON response bodies: a 10,000-tag page is under 2 MiB.
+const maxJSONBody = 32 << 20
+
+// doJSON sends r and decodes a JSON response into out (when non-nil).
+func (c *Client) doJSON(ctx context.Context, r request, out any) (*http.Response, error) {
+	resp, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if out == nil {
+		io.Copy(io.Discard, io.LimitReader(resp.Body, maxJSONBody))
+		return resp, nil
+	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody))
+	if err := dec.Decode(out); err != nil {
+		return nil, fmt.Errorf("acr: %s %s: the registry's JSON response does not decode: %w", r.method, redactURL(resp.Request.URL), err)
+	}
+	return resp, nil
+}
+
+// jsonBody marshals v for a request.
+func jsonBody(v any) ([]byte, http.Header) {
+	b, _ := json.Marshal(v)
+	return b, http.Header{"Content-Type": {"application/json"}}
+}
+
+func readFull(r io.Reader, buf []byte) (int, error) {
+	n, err := io.ReadFull(r, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return n, err
+}
+
+// scopeRepo formats a repository scope.
+func scopeRepo(repo, actions string) string { return "repository:" + repo + ":" + actions }
+
+const scopeCatalog = "registry:catalog:*"
+
+// hasACRAPI reports whether the registry serves /acr/v1, probing once.
+func (c *Client) hasACRAPI(ctx context.Context) (bool, error) {
+	switch c.acrAPI.Load() {
+	case 1:
+		return true, nil
+	case 2:
+		return false, nil
+	}
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/acr/v1/_catalog", query: url.Values{"n": {"1"}},
+		scope: scopeCatalog, ok: []int{200, 401, 403, 404, 400, 405}})
+	if err != nil {
+		return false, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxJSONBody))
+	resp.Body.Close()
+	has := resp.StatusCode == 200 || resp.StatusCode == 401 || resp.StatusCode == 403
+	if has {
+		c.acrAPI.Store(1)
+	} else {
+		c.acrAPI.Store(2)
+	}
+	return has, nil
+}
+
+// needACR returns ErrNotSupported when the registry lacks /acr/v1.
+func (c *Client) needACR(ctx context.Context, what string) error {
+	ok, err := c.hasACRAPI(ctx)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s needs Azure Container Registry's /acr/v1 metadata API, which %s does not serve", ErrNotSupported, what, c.host)
+	}
+	return nil
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

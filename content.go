@@ -1,0 +1,256 @@
+package acr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Manifest is a manifest's exact bytes with their media type and digest.
+type Manifest struct {
+	Digest    digest.Digest
+	MediaType string
+	Bytes     []byte
+}
+
+// Descriptor returns the manifest's descriptor.
+func (m Manifest) Descriptor() ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: m.MediaType, Digest: m.Digest, Size: int64(len(m.Bytes))}
+}
+
+// IsIndex reports whether the manifest is an OCI index or a Docker
+// manifest list.
+func (m Manifest) IsIndex() bool { return spec.IsIndex(m.MediaType) }
+
+// Image decodes an OCI image manifest or Docker v2 manifest (the two share
+// their JSON shape).
+func (m Manifest) Image() (ocispec.Manifest, error) {
+	var v ocispec.Manifest
+	if !spec.IsImageManifest(m.MediaType) && m.MediaType != "" {
+		return v, fmt.Errorf("acr: manifest %s is %s, not an image manifest", m.Digest, m.MediaType)
+	}
+	return v, json.Unmarshal(m.Bytes, &v)
+}
+
+// Index decodes an OCI index or Docker manifest list.
+func (m Manifest) Index() (ocispec.Index, error) {
+	var v ocispec.Index
+	if !m.IsIndex() {
+		return v, fmt.Errorf("acr: manifest %s is %s, not an index", m.Digest, m.MediaType)
+	}
+	return v, json.Unmarshal(m.Bytes, &v)
+}
+
+// GetManifest fetches a manifest by tag or digest. It accepts every
+// manifest type the client knows, refuses bodies over 4 MiB, and verifies
+// the digest: against the requested digest, or the registry's
+// Docker-Content-Digest for a tag.
+func (c *Client) GetManifest(ctx context.Context, repo, tagOrDigest string) (Manifest, error) {
+	if err := checkRepo(repo); err != nil {
+		return Manifest{}, err
+	}
+	if err := checkTagOrDigest(tagOrDigest); err != nil {
+		return Manifest{}, err
+	}
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: v2Path(repo, "manifests", tagOrDigest),
+		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull")})
+	if err != nil {
+		return Manifest{}, err
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > spec.MaxManifestSize {
+		return Manifest{}, fmt.Errorf("acr: manifest %s:%s is %d bytes; manifests over 4 MiB are refused", repo, tagOrDigest, resp.ContentLength)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, spec.MaxManifestSize+1))
+	if err != nil {
+		return Manifest{}, fmt.Errorf("acr: reading manifest %s:%s: %w", repo, tagOrDigest, err)
+	}
+	if len(body) > spec.MaxManifestSize {
+		return Manifest{}, fmt.Errorf("acr: manifest %s:%s is over 4 MiB; refused", repo, tagOrDigest)
+	}
+	want := digest.Digest(resp.Header.Get("Docker-Content-Digest"))
+	if spec.IsDigest(tagOrDigest) {
+		want = digest.Digest(tagOrDigest)
+	}
+	var got digest.Digest
+	if want != "" {
+		if want.Validate() != nil {
+			return Manifest{}, fmt.Errorf("acr: %s sent an invalid Docker-Content-Digest %q", c.host, want)
+		}
+		got = want.Algorithm().FromBytes(body)
+		if got != want {
+			return Manifest{}, fmt.Errorf("%w: manifest %s:%s: the body hashes to %s, not %s", ErrDigestMismatch, repo, tagOrDigest, got, want)
+		}
+	} else {
+		got = digest.FromBytes(body)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt == "" || mt == "application/json" || mt == "application/octet-stream" {
+		var probe struct {
+			MediaType string `json:"mediaType"`
+		}
+		if json.Unmarshal(body, &probe) == nil && probe.MediaType != "" {
+			mt = probe.MediaType
+		}
+	}
+	return Manifest{Digest: got, MediaType: mt, Bytes: body}, nil
+}
+
+// SetManifestOptions configures SetManifest.
+type SetManifestOptions struct {
+	// Tag, when set, tags the manifest; otherwise it is pushed by digest.
+	Tag string
+}
+
+// SetManifest pushes manifest bytes with their media type and returns the
+// digest, verified against the one the registry answers.
+func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, mediaType string, opts *SetManifestOptions) (digest.Digest, error) {
+	var o SetManifestOptions
+	if opts != nil {
+		o = *opts
+	}
+	if err := checkRepo(repo); err != nil {
+		return "", err
+	}
+	if len(manifest) > spec.MaxManifestSize {
+		return "", fmt.Errorf("acr: the manifest is %d bytes; registries accept at most 4 MiB", len(manifest))
+	}
+	if mediaType == "" {
+		var probe struct {
+			MediaType string `json:"mediaType"`
+		}
+		if json.Unmarshal(manifest, &probe) != nil || probe.MediaType == "" {
+			return "", fmt.Errorf("acr: the manifest has no mediaType field: pass its media type")
+		}
+		mediaType = probe.MediaType
+	}
+	d := digest.FromBytes(manifest)
+	ref := d.String()
+	if o.Tag != "" {
+		if err := checkTag(o.Tag); err != nil {
+			return "", err
+		}
+		ref = o.Tag
+	}
+	resp, err := c.do(ctx, request{method: http.MethodPut, path: v2Path(repo, "manifests", ref), body: manifest,
+		header: http.Header{"Content-Type": {mediaType}}, scope: scopeRepo(repo, "pull,push")})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != d.String() {
+		return "", fmt.Errorf("%w: pushed manifest %s but the registry answered %s", ErrDigestMismatch, d, got)
+	}
+	return d, nil
+}
+
+// SetImage marshals an OCI image manifest or index and pushes it.
+func (c *Client) SetImage(ctx context.Context, repo string, v any, opts *SetManifestOptions) (ocispec.Descriptor, error) {
+	var mt string
+	switch m := v.(type) {
+	case ocispec.Manifest:
+		mt = m.MediaType
+		if mt == "" {
+			m.MediaType, mt = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageManifest
+			v = m
+		}
+	case ocispec.Index:
+		mt = m.MediaType
+		if mt == "" {
+			m.MediaType, mt = ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageIndex
+			v = m
+		}
+	default:
+		return ocispec.Descriptor{}, fmt.Errorf("acr: SetImage takes an ocispec.Manifest or ocispec.Index, not %T", v)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	d, err := c.SetManifest(ctx, repo, b, mt, opts)
+	return ocispec.Descriptor{MediaType: mt, Digest: d, Size: int64(len(b))}, err
+}
+
+// Referrers yields the descriptors of the manifests whose subject is d
+// (signatures, SBOMs, attestations), optionally only those of artifactType.
+// It uses the OCI 1.1 referrers API and falls back to the referrers tag
+// schema (tag sha256-HEX) on registries without it. Iteration stops after
+// the first error, which is yielded.
+func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) iter.Seq2[ocispec.Descriptor, error] {
+	return func(yield func(ocispec.Descriptor, error) bool) {
+		if err := checkRepo(repo); err != nil {
+			yield(ocispec.Descriptor{}, err)
+			return
+		}
+		if err := d.Validate(); err != nil {
+			yield(ocispec.Descriptor{}, fmt.Errorf("%w: %v", ErrInvalidReference, err))
+			return
+		}
+		q := url.Values{}
+		if artifactType != "" {
+			q.Set("artifactType", artifactType)
+		}
+		r := request{method: http.MethodGet, path: v2Path(repo, "referrers", d.String()), query: q, scope: scopeRepo(repo, "pull"),
+			header: http.Header{"Accept": {ocispec.MediaTypeImageIndex}}}
+		first := true
+		for desc, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]ocispec.Descriptor, error) {
+			var idx ocispec.Index
+			err := dec.Decode(&idx)
+			return idx.Manifests, err
+		}) {
+			if err != nil && first && isNotFound(err) {
+				c.referrersByTag(ctx, repo, d, artifactType, yield)
+				return
+			}
+			first = false
+			if err == nil && artifactType != "" && desc.ArtifactType != artifactType {
+				continue // the registry did not filter
+			}
+			if !yield(desc, err) {
+				return
+			}
+		}
+	}
+}
+
+func isNotFound(err error) bool {
+	var re *ResponseError
+	return asResponseError(err, &re) && re.StatusCode == http.StatusNotFound
+}
+
+// referrersByTag reads the referrers tag schema's index.
+func (c *Client) referrersByTag(ctx context.Context, repo string, d digest.Digest, artifactType string, yield func(ocispec.Descriptor, error) bool) {
+	tag := strings.ReplaceAll(d.String(), ":", "-")
+	m, err := c.GetManifest(ctx, repo, tag)
+	if isNotFound(err) {
+		return
+	}
+	if err != nil {
+		yield(ocispec.Descriptor{}, err)
+		return
+	}
+	idx, err := m.Index()
+	if err != nil {
+		yield(ocispec.Descriptor{}, err)
+		return
+	}
+	for _, desc := range idx.Manifests {
+		if artifactType != "" && desc.ArtifactType != artifactType {
+			continue
+		}
+		if !yield(desc, nil) {
+			return
+		}
+	}
+}
+

@@ -1,0 +1,54 @@
+// Package acr is a client for Azure Container Registry and any OCI
+// distribution registry.
+//
+// One [Client] per registry does everything, with the repository as a
+// parameter:
+//
+//	client, err := acr.NewClient("https://myregistry.azurecr.io", acr.TokenCredential(cred), nil)
+//	for name, err := range client.Repositories(ctx) { ... }
+//	for tag, err := range client.Tags(ctx, "library/hello", &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}) { ... }
+//	_, err = client.UpdateTagProperties(ctx, "library/hello", "v1", acr.Locked())
+//
+// # Authentication
+//
+// Pass a [Credential]: [TokenCredential] wraps any azcore.TokenCredential
+// (azidentity's DefaultAzureCredential, workload or managed identity) for
+// Microsoft Entra ID; [BasicCredential] takes ACR's admin user, repository
+// tokens or any registry's user name and password; [RefreshTokenCredential]
+// an ACR refresh token; [DockerConfigCredential] whatever docker login
+// stored; nil or [AnonymousCredential] pulls anonymously. The client
+// answers each registry challenge itself, caches access tokens per (host,
+// scope) until they expire, renews ACR refresh tokens before they expire,
+// and never sends credentials to another origin or over plain http to a
+// host that is not loopback. National clouds: set [ClientOptions.Audience]
+// to [AudienceAzureChina] or [AudienceAzureGovernment].
+//
+// # Listing
+//
+// Listings are iterators (iter.Seq2[T, error]) that fetch page by page and
+// follow the registry's Link headers; iteration stops after the first
+// error, which is yielded.
+//
+// # ACR and other registries
+//
+// Repository, tag and manifest properties, lock flags and ordering use
+// ACR's /acr/v1 API. The client probes for it once per Client; on other
+// registries Repositories and Tags fall back to the OCI catalog and tag
+// list, DeleteTag to the OCI 1.1 delete by tag, and the rest returns
+// [ErrNotSupported].
+//
+// # Errors
+//
+// Registry refusals are *[ResponseError] values carrying the status, the
+// OCI error codes and the request id; match categories with errors.Is and
+// [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or [ErrLocked] (a lock
+// flag refused the operation). Invalid names, tags and digests fail with
+// [ErrInvalidReference] before any request is sent.
+//
+// # Testing
+//
+// Package acrtest runs an ACR-compatible registry in process:
+//
+//	srv := acrtest.NewServer(t, nil)
+//	client, _ := acr.NewClient(srv.URL, nil, nil)
+package acr

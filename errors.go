@@ -1,0 +1,153 @@
+package acr
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Sentinel errors. A *ResponseError matches ErrNotFound, ErrUnauthorized,
+// ErrForbidden and ErrLocked by status and code; client-side failures wrap
+// the others. Match them with errors.Is.
+var (
+	// ErrNotFound reports a missing repository, tag, manifest or blob (HTTP 404).
+	ErrNotFound = errors.New("acr: not found")
+	// ErrUnauthorized reports missing or rejected credentials (HTTP 401).
+	ErrUnauthorized = errors.New("acr: unauthorized")
+	// ErrForbidden reports credentials that lack a permission (HTTP 403).
+	ErrForbidden = errors.New("acr: forbidden")
+	// ErrLocked reports an operation that a lock flag (deleteEnabled,
+	// writeEnabled, readEnabled) refused: ACR's REGISTRY_DISALLOWED_OPERATION.
+	ErrLocked = errors.New("acr: disallowed by a lock")
+	// ErrInvalidReference reports a repository name, tag, digest or
+	// reference that does not follow the distribution spec's grammar. It is
+	// returned before any request is sent.
+	ErrInvalidReference = errors.New("acr: invalid reference")
+	// ErrNotSupported reports an operation the registry does not offer,
+	// such as ACR metadata on a registry without the /acr/v1 API.
+	ErrNotSupported = errors.New("acr: not supported by this registry")
+	// ErrDigestMismatch reports content whose digest differs from the one
+	// expected.
+	ErrDigestMismatch = errors.New("acr: digest mismatch")
+)
+
+// ErrorInfo is one entry of a registry's {"errors":[...]} body.
+type ErrorInfo struct {
+	Code    string          `json:"code"`
+	Message string          `json:"message"`
+	Detail  json.RawMessage `json:"detail,omitempty"`
+}
+
+// ResponseError is a response with an unexpected status. URL has its query
+// removed, so it carries no secrets.
+type ResponseError struct {
+	StatusCode int
+	Method     string
+	URL        string
+	// Errors are the OCI error entries of the body, when it had them.
+	Errors []ErrorInfo
+	// RequestID is the registry's request id (X-Ms-Request-Id on ACR), for
+	// support cases.
+	RequestID string
+	// body is the start of a body that was not an OCI error document.
+	body string
+}
+
+// maxErrorBody caps how much of an error body is read.
+const maxErrorBody = 8 << 10
+
+// Error returns one line: method, URL, status, and the first error code and
+// message.
+func (e *ResponseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
+	for i, ei := range e.Errors {
+		if i == 2 {
+			fmt.Fprintf(&b, "; and %d more", len(e.Errors)-2)
+			break
+		}
+		fmt.Fprintf(&b, "; %s: %s", ei.Code, oneLine(ei.Message))
+	}
+	if len(e.Errors) == 0 && e.body != "" {
+		fmt.Fprintf(&b, "; %s", oneLine(e.body))
+	}
+	if e.RequestID != "" {
+		fmt.Fprintf(&b, " (request id %s)", e.RequestID)
+	}
+	return b.String()
+}
+
+// Is matches the sentinel errors by status and error code.
+func (e *ResponseError) Is(target error) bool {
+	switch target {
+	case ErrNotFound:
+		return e.StatusCode == http.StatusNotFound
+	case ErrUnauthorized:
+		return e.StatusCode == http.StatusUnauthorized
+	case ErrForbidden:
+		return e.StatusCode == http.StatusForbidden
+	case ErrLocked:
+		return e.HasCode("REGISTRY_DISALLOWED_OPERATION")
+	case ErrDigestMismatch:
+		return e.HasCode("DIGEST_INVALID") && e.StatusCode == http.StatusBadRequest
+	}
+	return false
+}
+
+// HasCode reports whether any error entry has code.
+func (e *ResponseError) HasCode(code string) bool {
+	for _, ei := range e.Errors {
+		if ei.Code == code {
+			return true
+		}
+	}
+	return false
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 300 {
+		s = s[:300] + "..."
+	}
+	return s
+}
+
+// redactURL drops the query and user info, which may carry secrets.
+func redactURL(u *url.URL) string {
+	r := *u
+	r.User = nil
+	r.RawQuery = ""
+	r.Fragment = ""
+	return r.String()
+}
+
+// newResponseError reads a capped error body from resp and closes it.
+func newResponseError(resp *http.Response) error {
+	defer resp.Body.Close()
+	e := &ResponseError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redactURL(resp.Request.URL),
+		RequestID: requestID(resp.Header)}
+	body := make([]byte, maxErrorBody)
+	n, _ := readFull(resp.Body, body)
+	body = body[:n]
+	var doc struct {
+		Errors []ErrorInfo `json:"errors"`
+	}
+	if json.Unmarshal(body, &doc) == nil && len(doc.Errors) > 0 {
+		e.Errors = doc.Errors
+	} else if resp.Request.Method != http.MethodHead {
+		e.body = string(body)
+	}
+	return e
+}
+
+func requestID(h http.Header) string {
+	for _, k := range []string{"X-Ms-Request-Id", "X-Request-Id", "Docker-Request-Id"} {
+		if v := h.Get(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}

@@ -1,0 +1,216 @@
+package acr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+)
+
+// ManifestProperties describes a manifest: an image, an index or an artifact.
+type ManifestProperties struct {
+	Registry   string
+	Repository string
+	Digest     digest.Digest
+	// Size is ACR's imageSize: the manifest's config and layers, or its
+	// children for an index.
+	Size            int64
+	MediaType       string
+	ConfigMediaType string
+	ArtifactType    string
+	Architecture    string
+	OS              string
+	// Tags lists the tags that point at the manifest.
+	Tags []string
+	// RelatedArtifacts lists the children of an index with their platforms.
+	RelatedArtifacts []ArtifactPlatform
+	CreatedOn        time.Time
+	LastUpdatedOn    time.Time
+	Permissions      Permissions
+}
+
+// ArtifactPlatform is a child manifest of an index and its platform.
+type ArtifactPlatform struct {
+	Digest       digest.Digest
+	Architecture string
+	OS           string
+}
+
+type wireManifest struct {
+	Digest          digest.Digest `json:"digest"`
+	ImageSize       int64         `json:"imageSize"`
+	CreatedTime     time.Time     `json:"createdTime"`
+	LastUpdateTime  time.Time     `json:"lastUpdateTime"`
+	Architecture    string        `json:"architecture"`
+	OS              string        `json:"os"`
+	MediaType       string        `json:"mediaType"`
+	ConfigMediaType string        `json:"configMediaType"`
+	ArtifactType    string        `json:"artifactType"`
+	Tags            []string      `json:"tags"`
+	References      []struct {
+		Digest       digest.Digest `json:"digest"`
+		Architecture string        `json:"architecture"`
+		OS           string        `json:"os"`
+	} `json:"references"`
+	Attributes *wireAttributes `json:"changeableAttributes"`
+}
+
+func (w wireManifest) properties(registry, repo string) ManifestProperties {
+	m := ManifestProperties{Registry: registry, Repository: repo, Digest: w.Digest, Size: w.ImageSize, MediaType: w.MediaType,
+		ConfigMediaType: w.ConfigMediaType, ArtifactType: w.ArtifactType, Architecture: w.Architecture, OS: w.OS, Tags: w.Tags,
+		CreatedOn: w.CreatedTime, LastUpdatedOn: w.LastUpdateTime, Permissions: w.Attributes.permissions()}
+	for _, r := range w.References {
+		m.RelatedArtifacts = append(m.RelatedArtifacts, ArtifactPlatform{Digest: r.Digest, Architecture: r.Architecture, OS: r.OS})
+	}
+	return m
+}
+
+// ManifestsOptions orders the manifests listed.
+type ManifestsOptions struct {
+	Order Order
+}
+
+// Manifests yields the manifests of a repository with their properties,
+// page by page (ACR only). Iteration stops after the first error, which is
+// yielded.
+func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOptions) iter.Seq2[ManifestProperties, error] {
+	var o ManifestsOptions
+	if opts != nil {
+		o = *opts
+	}
+	return func(yield func(ManifestProperties, error) bool) {
+		if err := checkRepo(repo); err != nil {
+			yield(ManifestProperties{}, err)
+			return
+		}
+		if err := c.needACR(ctx, "listing manifests"); err != nil {
+			yield(ManifestProperties{}, err)
+			return
+		}
+		q := c.pageQuery()
+		if s := o.Order.query(); s != "" {
+			q.Set("orderby", s)
+		}
+		r := request{method: http.MethodGet, path: acrPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "metadata_read")}
+		for m, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]ManifestProperties, error) {
+			var page struct {
+				Registry  string         `json:"registry"`
+				Manifests []wireManifest `json:"manifests"`
+			}
+			if err := dec.Decode(&page); err != nil {
+				return nil, err
+			}
+			out := make([]ManifestProperties, len(page.Manifests))
+			for i, w := range page.Manifests {
+				out[i] = w.properties(page.Registry, repo)
+			}
+			return out, nil
+		}) {
+			if !yield(m, err) {
+				return
+			}
+		}
+	}
+}
+
+// GetManifestProperties returns the properties of the manifest a tag or
+// digest names (ACR only).
+func (c *Client) GetManifestProperties(ctx context.Context, repo, tagOrDigest string) (ManifestProperties, error) {
+	return c.manifestRequest(ctx, http.MethodGet, repo, tagOrDigest, nil)
+}
+
+// UpdateManifestProperties changes the lock flags of the manifest a tag or
+// digest names and returns its new properties (ACR only).
+func (c *Client) UpdateManifestProperties(ctx context.Context, repo, tagOrDigest string, update PermissionsUpdate) (ManifestProperties, error) {
+	return c.manifestRequest(ctx, http.MethodPatch, repo, tagOrDigest, &update)
+}
+
+func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, update *PermissionsUpdate) (ManifestProperties, error) {
+	if err := checkRepo(repo); err != nil {
+		return ManifestProperties{}, err
+	}
+	if err := checkTagOrDigest(ref); err != nil {
+		return ManifestProperties{}, err
+	}
+	if err := c.needACR(ctx, "manifest properties"); err != nil {
+		return ManifestProperties{}, err
+	}
+	// ACR's manifest endpoints take digests: resolve a tag first, as the
+	// .NET SDK does.
+	if !spec.IsDigest(ref) {
+		t, err := c.GetTagProperties(ctx, repo, ref)
+		if err != nil {
+			return ManifestProperties{}, err
+		}
+		ref = t.Digest.String()
+	}
+	r := request{method: method, path: acrPath(repo, "_manifests", ref), scope: scopeRepo(repo, "metadata_read")}
+	if update != nil {
+		r.body, r.header = jsonBody(update.wire())
+		r.scope = scopeRepo(repo, "metadata_write")
+	}
+	var w struct {
+		Registry string       `json:"registry"`
+		Manifest wireManifest `json:"manifest"`
+	}
+	if _, err := c.doJSON(ctx, r, &w); err != nil {
+		return ManifestProperties{}, err
+	}
+	return w.Manifest.properties(w.Registry, repo), nil
+}
+
+// manifestAccept lists every manifest media type the client understands,
+// for Accept headers.
+var manifestAccept = strings.Join([]string{spec.MediaTypeOCIManifest, spec.MediaTypeOCIIndex,
+	spec.MediaTypeDockerManifest, spec.MediaTypeDockerList}, ", ")
+
+// ResolveDigest returns the digest of the manifest a tag names, with one
+// HEAD request. A digest is returned as is, after validation.
+func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (digest.Digest, error) {
+	if err := checkRepo(repo); err != nil {
+		return "", err
+	}
+	if err := checkTagOrDigest(tagOrDigest); err != nil {
+		return "", err
+	}
+	if spec.IsDigest(tagOrDigest) {
+		return digest.Digest(tagOrDigest), nil
+	}
+	resp, err := c.do(ctx, request{method: http.MethodHead, path: v2Path(repo, "manifests", tagOrDigest),
+		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull")})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	d, err := digest.Parse(resp.Header.Get("Docker-Content-Digest"))
+	if err != nil {
+		return "", fmt.Errorf("acr: %s answered HEAD %s:%s without a valid Docker-Content-Digest", c.host, repo, tagOrDigest)
+	}
+	return d, nil
+}
+
+// DeleteManifest deletes a manifest, named by tag or digest, with every tag
+// that points at it; on ACR its referrers (signatures, SBOMs) go with it.
+// A tag is resolved to its digest first, since registries delete manifests
+// by digest only.
+func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) error {
+	d, err := c.ResolveDigest(ctx, repo, tagOrDigest)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", d.String()), scope: scopeRepo(repo, "delete")})
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+func asResponseError(err error, target **ResponseError) bool { return errors.As(err, target) }

@@ -1,0 +1,78 @@
+package acr
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"iter"
+	"net/url"
+
+	"github.com/acrgo/acr/internal/spec"
+)
+
+// maxPages bounds a listing, so that a registry that keeps sending new
+// cursors cannot keep a caller looping forever (100 million items at the
+// default page size).
+const maxPages = 1_000_000
+
+// paginate yields the items of a paged listing, following rel="next" Link
+// headers. A link must stay on the registry's origin and must not repeat;
+// either violation ends the listing with an error. Iteration stops after
+// the first error, which is yielded.
+func paginate[T any](ctx context.Context, c *Client, first request, page func(dec *json.Decoder) ([]T, error)) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		var zero T
+		u, err := c.url(first.path, first.query)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		seen := map[string]bool{}
+		for n := 0; ; n++ {
+			if n == maxPages {
+				yield(zero, fmt.Errorf("acr: listing %s: more than %d pages; giving up", redactURL(u), maxPages))
+				return
+			}
+			seen[u.String()] = true
+			resp, err := c.doURL(ctx, u, first)
+			if err != nil {
+				yield(zero, err)
+				return
+			}
+			items, err := page(json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)))
+			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+			if err != nil {
+				yield(zero, fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
+				return
+			}
+			for _, it := range items {
+				if !yield(it, nil) {
+					return
+				}
+			}
+			link, ok := spec.NextLink(resp.Header.Get("Link"))
+			if !ok || len(items) == 0 {
+				return
+			}
+			next, err := u.Parse(link)
+			if err != nil {
+				yield(zero, fmt.Errorf("acr: listing %s: the next-page Link %q does not parse", redactURL(u), link))
+				return
+			}
+			if next.Scheme != c.endpoint.Scheme || next.Host != c.endpoint.Host {
+				yield(zero, fmt.Errorf("acr: listing %s: the next-page Link points to another origin (%s://%s); refusing to follow it", redactURL(u), next.Scheme, next.Host))
+				return
+			}
+			if seen[next.String()] {
+				yield(zero, fmt.Errorf("acr: listing %s: the registry repeated a page cursor; stopping to avoid a loop", redactURL(u)))
+				return
+			}
+			u = next
+		}
+	}
+}
+
+// pageQuery starts a listing query with the page size.
+func (c *Client) pageQuery() url.Values { return url.Values{"n": {itoa(c.pageSize)}} }

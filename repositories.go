@@ -1,0 +1,121 @@
+package acr
+
+import (
+	"context"
+	"encoding/json"
+	"iter"
+	"net/http"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// RepositoryProperties describes a repository.
+type RepositoryProperties struct {
+	// Registry is the login server, such as myregistry.azurecr.io.
+	Registry string
+	// Name is the repository name, such as library/hello-world.
+	Name          string
+	CreatedOn     time.Time
+	LastUpdatedOn time.Time
+	ManifestCount int
+	TagCount      int
+	Permissions   Permissions
+}
+
+type wireRepository struct {
+	Registry       string          `json:"registry"`
+	ImageName      string          `json:"imageName"`
+	CreatedTime    time.Time       `json:"createdTime"`
+	LastUpdateTime time.Time       `json:"lastUpdateTime"`
+	ManifestCount  int             `json:"manifestCount"`
+	TagCount       int             `json:"tagCount"`
+	Attributes     *wireAttributes `json:"changeableAttributes"`
+}
+
+func (w wireRepository) properties() RepositoryProperties {
+	return RepositoryProperties{Registry: w.Registry, Name: w.ImageName, CreatedOn: w.CreatedTime, LastUpdatedOn: w.LastUpdateTime,
+		ManifestCount: w.ManifestCount, TagCount: w.TagCount, Permissions: w.Attributes.permissions()}
+}
+
+// Repositories yields the names of the registry's repositories in name
+// order, page by page. It uses ACR's /acr/v1/_catalog, or the OCI
+// /v2/_catalog on other registries. Iteration stops after the first error,
+// which is yielded. The sequence can be ranged over more than once; each
+// range lists afresh.
+func (c *Client) Repositories(ctx context.Context) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		path := "/v2/_catalog"
+		if ok, err := c.hasACRAPI(ctx); err != nil {
+			yield("", err)
+			return
+		} else if ok {
+			path = "/acr/v1/_catalog"
+		}
+		r := request{method: http.MethodGet, path: path, query: c.pageQuery(), scope: scopeCatalog}
+		for name, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]string, error) {
+			var page struct {
+				Repositories []string `json:"repositories"`
+			}
+			err := dec.Decode(&page)
+			return page.Repositories, err
+		}) {
+			if !yield(name, err) {
+				return
+			}
+		}
+	}
+}
+
+// GetRepositoryProperties returns a repository's properties (ACR only).
+func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (RepositoryProperties, error) {
+	if err := checkRepo(repo); err != nil {
+		return RepositoryProperties{}, err
+	}
+	if err := c.needACR(ctx, "repository properties"); err != nil {
+		return RepositoryProperties{}, err
+	}
+	var w wireRepository
+	_, err := c.doJSON(ctx, request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
+	return w.properties(), err
+}
+
+// UpdateRepositoryProperties changes a repository's lock flags and returns
+// its new properties (ACR only).
+func (c *Client) UpdateRepositoryProperties(ctx context.Context, repo string, update PermissionsUpdate) (RepositoryProperties, error) {
+	if err := checkRepo(repo); err != nil {
+		return RepositoryProperties{}, err
+	}
+	if err := c.needACR(ctx, "updating repository properties"); err != nil {
+		return RepositoryProperties{}, err
+	}
+	body, hdr := jsonBody(update.wire())
+	var w wireRepository
+	_, err := c.doJSON(ctx, request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
+		scope: scopeRepo(repo, "metadata_write")}, &w)
+	return w.properties(), err
+}
+
+// DeletedRepository lists what deleting a repository removed.
+type DeletedRepository struct {
+	Manifests []digest.Digest
+	Tags      []string
+}
+
+// DeleteRepository deletes a repository with all its tags and manifests
+// (ACR only). The registry refuses it when any lock protects something
+// inside; the error then matches ErrLocked.
+func (c *Client) DeleteRepository(ctx context.Context, repo string) (DeletedRepository, error) {
+	if err := checkRepo(repo); err != nil {
+		return DeletedRepository{}, err
+	}
+	if err := c.needACR(ctx, "deleting a repository"); err != nil {
+		return DeletedRepository{}, err
+	}
+	var w struct {
+		Manifests []digest.Digest `json:"manifestsDeleted"`
+		Tags      []string        `json:"tagsDeleted"`
+	}
+	_, err := c.doJSON(ctx, request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
+	return DeletedRepository{Manifests: w.Manifests, Tags: w.Tags}, err
+}

@@ -1,0 +1,67 @@
+package acr_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
+)
+
+// steppingClock advances one second per reading, so update times order.
+func steppingClock() func() time.Time {
+	t0 := time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
+	n := 0
+	return func() time.Time { n++; return t0.Add(time.Duration(n) * time.Second) }
+}
+
+func TestTags(t *testing.T) {
+	srv := acrtest.NewServer(t, &emulator.Options{Now: steppingClock()})
+	s := newSeeder(t, srv, "", "")
+	old := s.image("app", "amd64", "old", "b")
+	s.image("app", "amd64", "mid", "a")
+	s.image("app", "amd64", "new", "c")
+	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{PageSize: 2})
+	ctx := t.Context()
+	names := func(opts *acr.TagsOptions) string {
+		var out string
+		for tp, err := range client.Tags(ctx, "app", opts) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			out += tp.Name
+		}
+		return out
+	}
+	if got := names(nil); got != "abc" {
+		t.Errorf("name order: got %s", got)
+	}
+	if got := names(&acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}); got != "cab" {
+		t.Errorf("newest first: got %s", got)
+	}
+	if got := names(&acr.TagsOptions{Order: acr.OrderLastUpdatedAsc}); got != "bac" {
+		t.Errorf("oldest first: got %s", got)
+	}
+	if got := names(&acr.TagsOptions{Digest: old}); got != "b" {
+		t.Errorf("digest filter: got %s", got)
+	}
+	tp, err := client.GetTagProperties(ctx, "app", "b")
+	if err != nil || tp.Digest != old || tp.Repository != "app" || tp.Registry != srv.Host || !tp.Permissions.CanWrite {
+		t.Fatalf("GetTagProperties: %v %+v", err, tp)
+	}
+	tp, err = client.UpdateTagProperties(ctx, "app", "b", acr.Locked())
+	if err != nil || tp.Permissions.CanWrite || tp.Permissions.CanDelete || !tp.Permissions.CanRead {
+		t.Fatalf("lock: %v %+v", err, tp)
+	}
+	if err := client.DeleteTag(ctx, "app", "b"); !errors.Is(err, acr.ErrLocked) {
+		t.Fatalf("deleting a locked tag: got %v, want ErrLocked", err)
+	}
+	if err := client.DeleteTag(ctx, "app", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.GetTagProperties(ctx, "app", "a"); !errors.Is(err, acr.ErrNotFound) {
+		t.Fatalf("deleted tag: got %v, want ErrNotFound", err)
+	}
+}
