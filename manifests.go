@@ -214,3 +214,21 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) e
 }
 
 func asResponseError(err error, target **ResponseError) bool { return errors.As(err, target) }
+
+// ManifestExists reports whether repo holds the manifest a tag or digest
+// names, with one HEAD request.
+func (c *Client) ManifestExists(ctx context.Context, repo, tagOrDigest string) (bool, error) {
+	if err := checkRepo(repo); err != nil {
+		return false, err
+	}
+	if err := checkTagOrDigest(tagOrDigest); err != nil {
+		return false, err
+	}
+	resp, err := c.do(ctx, request{method: http.MethodHead, path: v2Path(repo, "manifests", tagOrDigest),
+		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull"), ok: []int{http.StatusOK, http.StatusNotFound}})
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK, nil
+}

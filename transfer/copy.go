@@ -1,0 +1,332 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// DefaultConcurrency is the number of blobs copied at once when
+// CopyOptions leaves it unset.
+const DefaultConcurrency = 8
+
+// CopyOptions configures Copy.
+type CopyOptions struct {
+	// Platforms selects children of an index by OS and architecture (and
+	// variant, when set). One platform copies that child alone as the
+	// root; several copy a new index of the matching children. Empty
+	// copies everything.
+	Platforms []ocispec.Platform
+	// Referrers also copies, recursively, the referrers (signatures, SBOMs,
+	// attestations) of every manifest copied.
+	Referrers bool
+	// Concurrency bounds the blobs in flight; 0 means DefaultConcurrency.
+	Concurrency int
+	// Progress, when set, receives events from many goroutines at once.
+	Progress func(Progress)
+}
+
+// Progress reports the state of one piece of content.
+type Progress struct {
+	Desc ocispec.Descriptor
+	// Bytes is how much of it has been copied so far.
+	Bytes int64
+	// Done is set once, when the piece is in place.
+	Done bool
+	// Skipped reports that the destination already had it.
+	Skipped bool
+	// Mounted reports that it was linked across repositories, not copied.
+	Mounted bool
+}
+
+// Copy copies the graph that srcRef names in src to dst and tags its root
+// dstRef there (no tag when dstRef is empty or a digest). It returns the
+// root's descriptor, which differs from the source's only when Platforms
+// selected part of an index.
+func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef string, opts *CopyOptions) (ocispec.Descriptor, error) {
+	var o CopyOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = DefaultConcurrency
+	}
+	root, err := src.Resolve(ctx, srcRef)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	c := &copier{src: src, dst: dst, o: o, sem: make(chan struct{}, o.Concurrency), nodes: map[digest.Digest]*node{}, cancel: cancel}
+	var synthetic []byte
+	if len(o.Platforms) > 0 && spec.IsIndex(root.MediaType) {
+		if root, synthetic, err = c.selectPlatforms(ctx, root); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	if synthetic != nil {
+		err = c.copyIndexBytes(ctx, root, synthetic)
+	} else {
+		err = c.copy(ctx, root)
+	}
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if dstRef != "" && !spec.IsDigest(dstRef) {
+		if err := dst.Tag(ctx, root, dstRef); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	return root, nil
+}
+
+type copier struct {
+	src, dst Target
+	o        CopyOptions
+	sem      chan struct{}
+	cancel   context.CancelCauseFunc
+
+	mu    sync.Mutex
+	nodes map[digest.Digest]*node
+}
+
+// node is one digest's copy, shared by every parent that references it.
+type node struct {
+	done chan struct{}
+	err  error
+}
+
+// copy copies desc and everything below it, once per digest.
+func (c *copier) copy(ctx context.Context, desc ocispec.Descriptor) error {
+	c.mu.Lock()
+	n, ok := c.nodes[desc.Digest]
+	if !ok {
+		n = &node{done: make(chan struct{})}
+		c.nodes[desc.Digest] = n
+	}
+	c.mu.Unlock()
+	if ok {
+		select {
+		case <-n.done:
+			return n.err
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	if isManifest(desc.MediaType) {
+		n.err = c.copyManifest(ctx, desc)
+	} else {
+		n.err = c.copyBlob(ctx, desc)
+	}
+	if n.err != nil {
+		c.cancel(n.err)
+	}
+	close(n.done)
+	return n.err
+}
+
+// copyManifest copies a manifest after all it references.
+func (c *copier) copyManifest(ctx context.Context, desc ocispec.Descriptor) error {
+	rc, err := c.src.Fetch(ctx, desc)
+	if err != nil {
+		return err
+	}
+	b, err := readManifest(rc, desc)
+	rc.Close()
+	if err != nil {
+		return err
+	}
+	return c.copyIndexBytes(ctx, desc, b)
+}
+
+// copyIndexBytes copies the children of manifest bytes b, then b itself,
+// then (optionally) its referrers.
+func (c *copier) copyIndexBytes(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
+	children, err := children(desc, b)
+	if err != nil {
+		return err
+	}
+	if err := c.all(ctx, children); err != nil {
+		return err
+	}
+	if ok, err := c.dst.Exists(ctx, desc); err != nil {
+		return err
+	} else if !ok {
+		if err := c.dst.Push(ctx, desc, bytes.NewReader(b)); err != nil {
+			return fmt.Errorf("push manifest %s: %w", desc.Digest, err)
+		}
+	}
+	c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true})
+	if !c.o.Referrers {
+		return nil
+	}
+	var refs []ocispec.Descriptor
+	for r, err := range c.src.Referrers(ctx, desc, "") {
+		if err != nil {
+			return fmt.Errorf("list referrers of %s: %w", desc.Digest, err)
+		}
+		refs = append(refs, plain(r))
+	}
+	return c.all(ctx, refs)
+}
+
+// all copies descs concurrently and returns the first error.
+func (c *copier) all(ctx context.Context, descs []ocispec.Descriptor) error {
+	if len(descs) == 0 {
+		return nil
+	}
+	errs := make([]error, len(descs))
+	var wg sync.WaitGroup
+	for i, d := range descs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = c.copy(ctx, d)
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// copyBlob copies one blob, bounded by the concurrency limit.
+func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
+	defer func() { <-c.sem }()
+	if ok, err := c.dst.Exists(ctx, desc); err != nil {
+		return err
+	} else if ok {
+		c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true, Skipped: true})
+		return nil
+	}
+	if m, ok := c.dst.(Mounter); ok {
+		if mounted, err := m.Mount(ctx, desc, c.src); err == nil && mounted {
+			c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true, Mounted: true})
+			return nil
+		}
+	}
+	rc, err := c.src.Fetch(ctx, desc)
+	if err != nil {
+		return fmt.Errorf("fetch %s: %w", desc.Digest, err)
+	}
+	defer rc.Close()
+	var r io.Reader = rc
+	if c.o.Progress != nil {
+		r = &countingReader{r: rc, f: func(n int64) { c.report(Progress{Desc: desc, Bytes: n}) }}
+	}
+	if err := c.dst.Push(ctx, desc, r); err != nil {
+		return fmt.Errorf("push %s: %w", desc.Digest, err)
+	}
+	c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true})
+	return nil
+}
+
+func (c *copier) report(p Progress) {
+	if c.o.Progress != nil {
+		c.o.Progress(p)
+	}
+}
+
+// children lists what a manifest references: an index's manifests, an
+// image's config and layers (without non-distributable layers that live
+// elsewhere).
+func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {
+	var m struct {
+		Config    *ocispec.Descriptor  `json:"config"`
+		Layers    []ocispec.Descriptor `json:"layers"`
+		Manifests []ocispec.Descriptor `json:"manifests"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("manifest %s does not parse: %w", desc.Digest, err)
+	}
+	var out []ocispec.Descriptor
+	for _, d := range m.Manifests {
+		out = append(out, plain(d))
+	}
+	if m.Config != nil {
+		out = append(out, plain(*m.Config))
+	}
+	for _, l := range m.Layers {
+		if len(l.URLs) > 0 && spec.IsNonDistributable(l.MediaType) {
+			continue
+		}
+		out = append(out, plain(l))
+	}
+	for _, d := range out {
+		if err := d.Digest.Validate(); err != nil {
+			return nil, fmt.Errorf("manifest %s references an invalid digest: %w", desc.Digest, err)
+		}
+		if d.Size < 0 {
+			return nil, fmt.Errorf("manifest %s references %s with a negative size", desc.Digest, d.Digest)
+		}
+	}
+	return out, nil
+}
+
+// selectPlatforms narrows an index to the requested platforms: one match
+// becomes the root; several become a new index.
+func (c *copier) selectPlatforms(ctx context.Context, root ocispec.Descriptor) (ocispec.Descriptor, []byte, error) {
+	rc, err := c.src.Fetch(ctx, root)
+	if err != nil {
+		return root, nil, err
+	}
+	b, err := readManifest(rc, root)
+	rc.Close()
+	if err != nil {
+		return root, nil, err
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return root, nil, err
+	}
+	var keep []ocispec.Descriptor
+	for _, m := range idx.Manifests {
+		if m.Platform == nil {
+			continue
+		}
+		for _, p := range c.o.Platforms {
+			if p.OS == m.Platform.OS && p.Architecture == m.Platform.Architecture && (p.Variant == "" || p.Variant == m.Platform.Variant) {
+				keep = append(keep, m)
+				break
+			}
+		}
+	}
+	switch len(keep) {
+	case 0:
+		return root, nil, fmt.Errorf("transfer: index %s has no manifest for the platforms asked", root.Digest)
+	case 1:
+		if len(c.o.Platforms) == 1 {
+			return plain(keep[0]), nil, nil
+		}
+	}
+	idx.Manifests = keep
+	nb, err := json.Marshal(idx)
+	if err != nil {
+		return root, nil, err
+	}
+	return ocispec.Descriptor{MediaType: root.MediaType, Digest: digest.FromBytes(nb), Size: int64(len(nb))}, nb, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+	f func(int64)
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.f(c.n.Add(int64(n)))
+	return n, err
+}

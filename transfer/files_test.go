@@ -1,0 +1,86 @@
+package transfer_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/transfer"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestPushAndPullFiles(t *testing.T) {
+	c := newRegistry(t)
+	dir := t.TempDir()
+	files := map[string][]byte{"hello.txt": []byte("hello\n"), "data.bin": bytes.Repeat([]byte{7}, 3<<20)}
+	var list []transfer.File
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o644)
+		list = append(list, transfer.File{Path: p})
+	}
+	desc, err := transfer.PushFiles(t.Context(), transfer.Repository(c, "files"), "v1", list,
+		&transfer.PushOptions{ArtifactType: "application/vnd.example.files", Annotations: map[string]string{"k": "v"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := c.GetManifest(t.Context(), "files", "v1")
+	if err != nil || m.Digest != desc.Digest {
+		t.Fatalf("pushed manifest: %v", err)
+	}
+	im, _ := m.Image()
+	if im.ArtifactType != "application/vnd.example.files" || len(im.Layers) != 2 || im.Annotations["k"] != "v" {
+		t.Fatalf("manifest: %+v", im)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	written, err := transfer.PullFiles(t.Context(), transfer.Repository(c, "files"), "v1", out)
+	if err != nil || len(written) != 2 {
+		t.Fatalf("pull: %v %v", err, written)
+	}
+	for name, data := range files {
+		got, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%s differs after the round trip", name)
+		}
+	}
+	// No temporary files are left.
+	entries, _ := os.ReadDir(out)
+	if len(entries) != 2 {
+		t.Fatalf("output directory holds %d entries, want 2", len(entries))
+	}
+}
+
+func TestPullRefusesEscapingNames(t *testing.T) {
+	c := newRegistry(t)
+	ctx := t.Context()
+	outside := t.TempDir()
+	for _, title := range []string{"../evil", "/etc/evil", "a/../../evil", "link/evil"} {
+		t.Run(title, func(t *testing.T) {
+			l, err := c.UploadBlob(ctx, "evil", strings.NewReader("payload"), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageLayer})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.Annotations = map[string]string{ocispec.AnnotationTitle: title}
+			cfg, _ := c.UploadBlob(ctx, "evil", strings.NewReader("{}"), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeEmptyJSON})
+			m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{l}}
+			m.SchemaVersion = 2
+			if _, err := c.SetImage(ctx, "evil", m, &acr.SetManifestOptions{Tag: "v1"}); err != nil {
+				t.Fatal(err)
+			}
+			out := filepath.Join(t.TempDir(), "out")
+			os.MkdirAll(out, 0o755)
+			os.Symlink(outside, filepath.Join(out, "link")) // a planted link out of the directory
+			if _, err := transfer.PullFiles(ctx, transfer.Repository(c, "evil"), "v1", out); err == nil {
+				t.Fatalf("title %q was accepted", title)
+			}
+			for _, p := range []string{filepath.Join(outside, "evil"), filepath.Join(filepath.Dir(out), "evil")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Fatalf("title %q wrote %s", title, p)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,330 @@
+package transfer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+	"github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Layout is a Target backed by an OCI image layout directory (OCI image
+// spec, "OCI Image Layout Specification"): an oci-layout file, index.json,
+// and blobs/ALG/HEX. Tags are index.json entries annotated with
+// org.opencontainers.image.ref.name.
+type Layout struct {
+	dir string
+	mu  sync.Mutex // serializes index.json updates
+}
+
+// OpenLayout opens the layout in dir, creating an empty one when dir does
+// not exist or is empty.
+func OpenLayout(dir string) (*Layout, error) {
+	l := &Layout{dir: dir}
+	_, err := os.Stat(filepath.Join(dir, ocispec.ImageLayoutFile))
+	switch {
+	case err == nil:
+		if _, err := os.Stat(filepath.Join(dir, ocispec.ImageIndexFile)); err != nil {
+			return nil, fmt.Errorf("transfer: %s has an oci-layout file but no readable index.json: %w", dir, err)
+		}
+		return l, nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	}
+	if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+		return nil, fmt.Errorf("transfer: %s is not empty and not an OCI image layout (no oci-layout file)", dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, ocispec.ImageBlobsDir), 0o755); err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion})
+	if err := writeFileAtomic(filepath.Join(dir, ocispec.ImageLayoutFile), b); err != nil {
+		return nil, err
+	}
+	if err := l.writeIndex(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// String returns "oci:DIR".
+func (l *Layout) String() string { return "oci:" + l.dir }
+
+func (l *Layout) blobPath(d digest.Digest) string {
+	return filepath.Join(l.dir, ocispec.ImageBlobsDir, d.Algorithm().String(), d.Encoded())
+}
+
+func (l *Layout) readIndex() (ocispec.Index, error) {
+	var idx ocispec.Index
+	b, err := os.ReadFile(filepath.Join(l.dir, ocispec.ImageIndexFile))
+	if err != nil {
+		return idx, err
+	}
+	if err := json.Unmarshal(b, &idx); err != nil {
+		return idx, fmt.Errorf("transfer: %s/index.json does not parse: %w", l.dir, err)
+	}
+	return idx, nil
+}
+
+func (l *Layout) writeIndex(idx ocispec.Index) error {
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(l.dir, ocispec.ImageIndexFile), b)
+}
+
+// refName reports whether an index entry is tagged ref. Tools write either
+// the bare tag (oras, the spec's example) or a full reference (crane,
+// containerd); both match.
+func refName(desc ocispec.Descriptor, ref string) bool {
+	n := desc.Annotations[ocispec.AnnotationRefName]
+	return n == ref || strings.HasSuffix(n, ":"+ref) && !strings.Contains(ref, "/")
+}
+
+// Resolve implements Target.
+func (l *Layout) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
+	idx, err := l.readIndex()
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	if spec.IsDigest(ref) {
+		d, err := spec.ParseDigest(ref)
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
+		}
+		for _, m := range idx.Manifests {
+			if m.Digest == d {
+				return plain(m), nil
+			}
+		}
+		// Not listed: a manifest stored as a blob still resolves.
+		b, err := os.ReadFile(l.blobPath(d))
+		if err != nil {
+			return ocispec.Descriptor{}, fmt.Errorf("transfer: %s: %s: %w", l, ref, acr.ErrNotFound)
+		}
+		var probe struct {
+			MediaType string `json:"mediaType"`
+		}
+		json.Unmarshal(b, &probe)
+		return ocispec.Descriptor{MediaType: probe.MediaType, Digest: d, Size: int64(len(b))}, nil
+	}
+	for i := len(idx.Manifests) - 1; i >= 0; i-- {
+		if refName(idx.Manifests[i], ref) {
+			return plain(idx.Manifests[i]), nil
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("transfer: %s has no tag %q: %w", l, ref, acr.ErrNotFound)
+}
+
+// plain drops a descriptor's annotations, which belong to the index entry.
+func plain(d ocispec.Descriptor) ocispec.Descriptor {
+	return ocispec.Descriptor{MediaType: d.MediaType, Digest: d.Digest, Size: d.Size, ArtifactType: d.ArtifactType}
+}
+
+// Fetch implements Target.
+func (l *Layout) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
+	}
+	f, err := os.Open(l.blobPath(desc.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("transfer: %s has no blob %s: %w", l, desc.Digest, acr.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &verifyingReader{r: f, c: f, v: desc.Digest.Verifier(), size: desc.Size, d: desc.Digest}, nil
+}
+
+// Exists implements Target.
+func (l *Layout) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return false, fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
+	}
+	fi, err := os.Stat(l.blobPath(desc.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil && fi.Size() == desc.Size, err
+}
+
+// Push implements Target: the content is written to a temporary file while
+// it is verified, then renamed into place.
+func (l *Layout) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
+	if err := desc.Digest.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
+	}
+	dst := l.blobPath(desc.Digest)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+desc.Digest.Encoded()[:12]+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	v := desc.Digest.Verifier()
+	n, err := io.CopyBuffer(io.MultiWriter(f, v), io.LimitReader(r, desc.Size+1), make([]byte, 1<<20))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if n != desc.Size || !v.Verified() {
+		return fmt.Errorf("%w: %s: received %d bytes that do not match %s (%d bytes)", acr.ErrDigestMismatch, l, n, desc.Digest, desc.Size)
+	}
+	if err := os.Rename(f.Name(), dst); err != nil {
+		return err
+	}
+	if isManifest(desc.MediaType) {
+		return l.recordSubject(desc)
+	}
+	return nil
+}
+
+// recordSubject lists a manifest that has a subject in index.json, untagged,
+// so that Referrers finds it, as oras does.
+func (l *Layout) recordSubject(desc ocispec.Descriptor) error {
+	b, err := os.ReadFile(l.blobPath(desc.Digest))
+	if err != nil {
+		return err
+	}
+	var m struct {
+		Subject *ocispec.Descriptor `json:"subject"`
+	}
+	if json.Unmarshal(b, &m) != nil || m.Subject == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	idx, err := l.readIndex()
+	if err != nil {
+		return err
+	}
+	for _, e := range idx.Manifests {
+		if e.Digest == desc.Digest {
+			return nil
+		}
+	}
+	idx.Manifests = append(idx.Manifests, plain(desc))
+	return l.writeIndex(idx)
+}
+
+// Tag implements Target.
+func (l *Layout) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
+	if err := spec.ValidateTag(ref); err != nil {
+		return fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	idx, err := l.readIndex()
+	if err != nil {
+		return err
+	}
+	kept := idx.Manifests[:0]
+	for _, e := range idx.Manifests {
+		if !refName(e, ref) {
+			kept = append(kept, e)
+		}
+	}
+	e := plain(desc)
+	e.Annotations = map[string]string{ocispec.AnnotationRefName: ref}
+	idx.Manifests = append(kept, e)
+	return l.writeIndex(idx)
+}
+
+// Referrers implements Target: the manifests listed in index.json whose
+// subject is desc.
+func (l *Layout) Referrers(ctx context.Context, desc ocispec.Descriptor, artifactType string) iter.Seq2[ocispec.Descriptor, error] {
+	return func(yield func(ocispec.Descriptor, error) bool) {
+		idx, err := l.readIndex()
+		if err != nil {
+			yield(ocispec.Descriptor{}, err)
+			return
+		}
+		seen := map[digest.Digest]bool{}
+		for _, e := range idx.Manifests {
+			if seen[e.Digest] || !isManifest(e.MediaType) {
+				continue
+			}
+			seen[e.Digest] = true
+			b, err := os.ReadFile(l.blobPath(e.Digest))
+			if err != nil {
+				continue
+			}
+			var m struct {
+				MediaType    string              `json:"mediaType"`
+				ArtifactType string              `json:"artifactType"`
+				Config       *ocispec.Descriptor `json:"config"`
+				Subject      *ocispec.Descriptor `json:"subject"`
+				Annotations  map[string]string   `json:"annotations"`
+			}
+			if json.Unmarshal(b, &m) != nil || m.Subject == nil || m.Subject.Digest != desc.Digest {
+				continue
+			}
+			at := m.ArtifactType
+			if at == "" && m.Config != nil {
+				at = m.Config.MediaType
+			}
+			if artifactType != "" && at != artifactType {
+				continue
+			}
+			if !yield(ocispec.Descriptor{MediaType: e.MediaType, Digest: e.Digest, Size: e.Size, ArtifactType: at, Annotations: m.Annotations}, nil) {
+				return
+			}
+		}
+	}
+}
+
+// verifyingReader checks size and digest at EOF.
+type verifyingReader struct {
+	r    io.Reader
+	c    io.Closer
+	v    digest.Verifier
+	d    digest.Digest
+	size int64
+	n    int64
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	v.v.Write(p[:n])
+	v.n += int64(n)
+	if err == io.EOF && (v.n != v.size || !v.v.Verified()) {
+		return n, fmt.Errorf("%w: %s: stored content (%d bytes) does not match its descriptor (%d bytes)", acr.ErrDigestMismatch, v.d, v.n, v.size)
+	}
+	return n, err
+}
+
+func (v *verifyingReader) Close() error { return v.c.Close() }
+
+// writeFileAtomic writes data to a temporary file beside name and renames it.
+func writeFileAtomic(name string, data []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), name)
+}
