@@ -67,7 +67,10 @@
 // HTTP date, capped at 60 s). A retry never outlives the request's context. Only
 // requests that can be sent again are retried: GET, HEAD, PUT, DELETE and
 // OPTIONS, and POST, when their body is empty or can be rewound with
-// Request.GetBody, and any other method whose body has GetBody.
+// Request.GetBody, and any other method whose body has GetBody. A transport
+// error after part of a non-idempotent request's body was sent (a PATCH
+// chunk cut mid-way) is returned rather than retried, since the server may
+// hold part of it: the caller resumes from the server's state.
 //
 // # Logging
 //

@@ -139,6 +139,7 @@ func (c *Client) preauthorize(ctx context.Context, u *url.URL, org string, hints
 		if len(hints) == 0 {
 			return "", nil // the challenge will say which scopes
 		}
+		info.scopes = nil // those of another request's challenge
 		tok, err := c.bearerToken(ctx, u, org, info, hints, attempt)
 		if err != nil {
 			return "", err
@@ -159,16 +160,22 @@ func (c *Client) forget(org, authz string) {
 	c.tokens.drop(func(k tokenKey, v string) bool { return k.origin == org && v == tok })
 }
 
-// authorize answers challenge ch for the request to u.
-func (c *Client) authorize(ctx context.Context, u *url.URL, org string, ch Challenge, hints []string, attempt int) (string, error) {
-	switch ch.Scheme {
+// learn records how org challenged and returns it.
+func (c *Client) learn(org string, ch Challenge) challengeInfo {
+	info := challengeInfo{scheme: ch.Scheme}
+	if ch.Scheme == "bearer" {
+		info.realm, info.service, info.scopes = ch.Params["realm"], ch.Params["service"], NormalizeScopes(ch.Params["scope"])
+	}
+	c.remember(org, info)
+	return info
+}
+
+// authorize answers a challenge for the request to u.
+func (c *Client) authorize(ctx context.Context, u *url.URL, org string, info challengeInfo, hints []string, attempt int) (string, error) {
+	switch info.scheme {
 	case "basic":
-		c.remember(org, challengeInfo{scheme: "basic"})
 		return c.basicAuthorization(ctx, u)
 	case "bearer":
-		info := challengeInfo{scheme: "bearer", realm: ch.Params["realm"], service: ch.Params["service"],
-			scopes: NormalizeScopes(ch.Params["scope"])}
-		c.remember(org, info)
 		tok, err := c.bearerToken(ctx, u, org, info, hints, attempt)
 		if err != nil {
 			return "", err

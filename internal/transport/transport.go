@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -194,6 +195,12 @@ func (c *Client) Do(req *http.Request, scopes ...string) (*http.Response, error)
 		if !retryable || attempt > c.maxRetries {
 			return resp, err
 		}
+		if err != nil && !idempotent(req.Method) && body.partlySent() {
+			// The server may hold part of a PATCH or POST body: sending it
+			// again blindly could apply it twice, and the caller knows
+			// better (a chunked upload resumes from the session's offset).
+			return resp, err
+		}
 		delay, ok := c.retryDelay(ctx, resp, err, attempt)
 		if !ok {
 			return resp, err
@@ -241,11 +248,15 @@ func (c *Client) attempt(ctx context.Context, req *http.Request, body *bodySourc
 		return resp, nil // a redirect target asks for credentials: never offer them
 	}
 	ch, ok := pickChallenge(resp.Header.Values("Www-Authenticate"))
-	if !ok || !body.canResend() {
+	if !ok {
 		return resp, nil
 	}
+	info := c.learn(org, ch)
+	if !body.canResend() {
+		return resp, nil // the next request for these scopes will be authorized up front
+	}
 	c.forget(org, authz)
-	authz2, err := c.authorize(ctx, u, org, ch, hints, attempt)
+	authz2, err := c.authorize(ctx, u, org, info, hints, attempt)
 	if err != nil {
 		discard(resp)
 		return nil, err
@@ -302,11 +313,31 @@ func idempotent(method string) bool {
 }
 
 // bodySource hands out the request body: the caller's on the first send,
-// then fresh copies from GetBody.
+// then fresh copies from GetBody. It notes whether the latest copy was
+// read from, that is whether the server may hold part of it.
 type bodySource struct {
 	req  *http.Request
 	used bool
+	last *trackedBody
 }
+
+// trackedBody records whether any byte of a body was read. The HTTP
+// client may read it from another goroutine.
+type trackedBody struct {
+	io.ReadCloser
+	read atomic.Bool
+}
+
+func (t *trackedBody) Read(p []byte) (int, error) {
+	n, err := t.ReadCloser.Read(p)
+	if n > 0 {
+		t.read.Store(true)
+	}
+	return n, err
+}
+
+// partlySent reports whether the latest body handed out was read from.
+func (b *bodySource) partlySent() bool { return b.last != nil && b.last.read.Load() }
 
 func (b *bodySource) empty() bool { return b.req.Body == nil || b.req.Body == http.NoBody }
 
@@ -322,14 +353,19 @@ func (b *bodySource) next() (io.ReadCloser, error) {
 	if b.empty() {
 		return b.req.Body, nil
 	}
-	if !b.used {
-		b.used = true
-		return b.req.Body, nil
+	rc := b.req.Body
+	if b.used {
+		if b.req.GetBody == nil {
+			return nil, errNotRewindable
+		}
+		var err error
+		if rc, err = b.req.GetBody(); err != nil {
+			return nil, err
+		}
 	}
-	if b.req.GetBody == nil {
-		return nil, errNotRewindable
-	}
-	return b.req.GetBody()
+	b.used = true
+	b.last = &trackedBody{ReadCloser: rc}
+	return b.last, nil
 }
 
 // closeUnused closes the caller's body when it was never handed to the
