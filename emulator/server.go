@@ -60,6 +60,11 @@ type Options struct {
 	MaxManifestSize int64
 	// MaxUploadSessions caps concurrently open upload sessions; 0 means 1024.
 	MaxUploadSessions int
+	// BodyIdleTimeout ends a request whose body sends nothing for this
+	// long, so slow or stalled clients cannot hold connections and upload
+	// sessions forever; 0 means one minute. Progress, however slow,
+	// extends it.
+	BodyIdleTimeout time.Duration
 
 	// Logger receives one record per request at Info level. Nil is silent.
 	Logger *slog.Logger
@@ -97,6 +102,9 @@ func New(opts *Options) (*Server, error) {
 	}
 	if s.opts.MaxUploadSessions <= 0 {
 		s.opts.MaxUploadSessions = 1024
+	}
+	if s.opts.BodyIdleTimeout <= 0 {
+		s.opts.BodyIdleTimeout = time.Minute
 	}
 	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
 	var err error
@@ -199,6 +207,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.Set("Access-Control-Expose-Headers", "Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Request-Id")
 
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = newIdleBody(w, r.Body, s.opts.BodyIdleTimeout)
+	}
 	if err := s.serve(sw, r); err != nil {
 		s.writeError(sw, r, err)
 	}
@@ -326,4 +337,31 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 
 func methodNotAllowed(r *http.Request) error {
 	return newError(http.StatusMethodNotAllowed, spec.ErrorCodeUnsupported, "method %s is not allowed on %s", r.Method, r.URL.Path)
+}
+
+// idleBody moves the connection's read deadline forward whenever body
+// bytes arrive, so a request body may take as long as it needs while it
+// makes progress, but a stalled one fails after the idle timeout.
+type idleBody struct {
+	io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	ok      bool
+}
+
+func newIdleBody(w http.ResponseWriter, body io.ReadCloser, timeout time.Duration) io.ReadCloser {
+	b := &idleBody{ReadCloser: body, rc: http.NewResponseController(w), timeout: timeout}
+	b.ok = b.rc.SetReadDeadline(time.Now().Add(timeout)) == nil
+	if !b.ok {
+		return body // not a network connection (tests, recorders)
+	}
+	return b
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.rc.SetReadDeadline(time.Now().Add(b.timeout))
+	}
+	return n, err
 }
