@@ -1,0 +1,124 @@
+package acr_test
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/transfer"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// referenceClient connects to the reference registry (distribution v3.1.2)
+// that .ci/reference.sh starts and names in ACRGO_REFERENCE_URL. Without it,
+// the test is skipped: plain `go test` needs no external server.
+func referenceClient(t *testing.T) *acr.Client {
+	t.Helper()
+	u := os.Getenv("ACRGO_REFERENCE_URL")
+	if u == "" {
+		t.Skip("ACRGO_REFERENCE_URL is not set; .ci/reference.sh runs this against distribution v3.1.2")
+	}
+	var cred acr.Credential
+	if user := os.Getenv("ACRGO_REFERENCE_USER"); user != "" {
+		cred = acr.BasicCredential(user, os.Getenv("ACRGO_REFERENCE_PASSWORD"))
+	}
+	c, err := acr.NewClient(u, cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestReferenceRegistry runs the OCI subset of the client against the
+// reference registry: what works on any registry works there, and what
+// needs ACR says so.
+func TestReferenceRegistry(t *testing.T) {
+	c := referenceClient(t)
+	ctx := t.Context()
+	repo := "acrgo/ref-" + digest.FromString(t.Name()).Encoded()[:8]
+	big := randomBytes(9<<20 + 17)
+	layer, err := c.UploadBlob(ctx, repo, bytes.NewReader(big), &acr.UploadBlobOptions{ChunkSize: 4 << 20, MediaType: ocispec.MediaTypeImageLayer})
+	if err != nil {
+		t.Fatalf("chunked upload: %v", err)
+	}
+	cfg, err := c.UploadBlob(ctx, repo, bytes.NewReader([]byte(`{"architecture":"amd64","os":"linux"}`)), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageConfig})
+	if err != nil {
+		t.Fatalf("monolithic upload: %v", err)
+	}
+	rc, err := c.DownloadBlob(ctx, repo, layer.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("download: %v", err)
+	}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{layer}}
+	m.SchemaVersion = 2
+	desc, err := c.SetImage(ctx, repo, m, &acr.SetManifestOptions{Tag: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.SetImage(ctx, repo, m, &acr.SetManifestOptions{Tag: "v2"}); err != nil {
+		t.Fatal(err)
+	}
+	gm, err := c.GetManifest(ctx, repo, "v1")
+	if err != nil || gm.Digest != desc.Digest {
+		t.Fatalf("GetManifest: %v", err)
+	}
+	var names []string
+	for tp, err := range c.Tags(ctx, repo, nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tp.Name)
+	}
+	if !slices.Equal(names, []string{"v1", "v2"}) {
+		t.Fatalf("tags: got %v", names)
+	}
+	found := false
+	for r, err := range c.Repositories(ctx) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		found = found || r == repo
+	}
+	if !found {
+		t.Fatalf("catalog lacks %s", repo)
+	}
+	if mounted, err := c.MountBlob(ctx, repo+"-copy", repo, layer.Digest); err != nil || !mounted {
+		t.Fatalf("mount: %v %v", err, mounted)
+	}
+	for r, err := range c.Referrers(ctx, repo, desc.Digest, "") {
+		t.Fatalf("referrers of an image without any: %v %v", r, err)
+	}
+	if _, err := c.GetRepositoryProperties(ctx, repo); !errors.Is(err, acr.ErrNotSupported) {
+		t.Fatalf("ACR properties on the reference registry: got %v, want ErrNotSupported", err)
+	}
+	// Layout round trip through the transfer package.
+	layout, err := transfer.OpenLayout(t.TempDir() + "/oci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transfer.Copy(ctx, transfer.Repository(c, repo), "v1", layout, "v1", nil); err != nil {
+		t.Fatalf("copy to layout: %v", err)
+	}
+	if _, err := transfer.Copy(ctx, layout, "v1", transfer.Repository(c, repo+"-back"), "v1", nil); err != nil {
+		t.Fatalf("copy from layout: %v", err)
+	}
+	if err := c.DeleteManifest(ctx, repo, "v2"); err != nil {
+		t.Fatalf("delete manifest: %v", err)
+	}
+	if ok, _ := c.ManifestExists(ctx, repo, "v1"); ok {
+		t.Fatal("the tag of a deleted manifest still resolves")
+	}
+	if err := c.DeleteBlob(ctx, repo, cfg.Digest); err != nil {
+		t.Fatalf("delete blob: %v", err)
+	}
+}
