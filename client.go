@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -214,6 +215,13 @@ func (c *Client) doURL(ctx context.Context, u *url.URL, r request) (*http.Respon
 	}
 	resp, err := c.tr.Do(req, strings.Fields(r.scope)...)
 	if err != nil {
+		// A token endpoint that rejects the credential is a rejected
+		// credential, as ErrUnauthorized documents.
+		var te *transport.TokenError
+		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or run acrctl login %s)",
+				r.method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
+		}
 		return nil, fmt.Errorf("acr: %s %s: %w", r.method, redactURL(u), err)
 	}
 	if success(resp.StatusCode, r.ok) {

@@ -49,8 +49,12 @@ func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), 
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
-		Use:           "acrctl",
-		Short:         "Manage Azure Container Registry and OCI registries, or serve a local one",
+		Use:   "acrctl",
+		Short: "Manage Azure Container Registry and OCI registries, or serve a local one",
+		Long: `Manage Azure Container Registry and any OCI registry: repositories, tags, manifests and
+blobs, with ACR's lock flags and metadata; or serve a local ACR-compatible registry.
+
+New here? 'acrctl quickstart' starts a local registry and tours the client library.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -60,6 +64,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
 	})
-	root.AddCommand(newServeCmd(), newGCCmd())
+	root.CompletionOptions.DisableDefaultCmd = true // completion.go restricts it to bash, zsh and fish
+	root.AddCommand(newQuickstartCmd(), newRepoCmd(), newTagCmd(), newManifestCmd(), newBlobCmd(),
+		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd())
 	return root
 }

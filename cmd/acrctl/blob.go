@@ -1,0 +1,273 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/spf13/cobra"
+)
+
+func newBlobCmd() *cobra.Command {
+	o := &remoteOptions{}
+	cmd := newGroup("blob", "Upload, download, check and delete blobs (layers and configs)", o)
+	cmd.AddCommand(newBlobPutCmd(o), newBlobGetCmd(o), newBlobExistsCmd(o), newBlobDeleteCmd(o))
+	return cmd
+}
+
+// blobJSON is a blob in --output json.
+type blobJSON struct {
+	Registry   string `json:"registry"`
+	Repository string `json:"repository"`
+	Digest     string `json:"digest"`
+	Size       int64  `json:"size"`
+	Exists     *bool  `json:"exists,omitempty"`
+}
+
+func newBlobPutCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var noProgress bool
+	cmd := &cobra.Command{
+		Use:   "put HOST/REPO FILE|-",
+		Short: "Upload a file (or stdin) as a blob and print its digest",
+		Long: `Upload a file, or stdin with -, as a blob of the repository and print its digest. The
+content is hashed while it streams, in one request when it is small and in resumable
+chunks when it is large, so any size works in bounded memory. A progress line shows on a
+terminal (not with --no-progress or -v).`,
+		Example: `  acrctl blob put myregistry.azurecr.io/hello layer.tar.gz
+  tar c ./site | acrctl blob put localhost:5000/site -
+  digest=$(acrctl blob put localhost:5000/hello config.json)`,
+		Args:              exactArgs(2, "a repository HOST/REPO and a FILE (or - for stdin)"),
+		ValidArgsFunction: completeRefsThenFiles(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refRepo)
+			if err != nil {
+				return err
+			}
+			var r io.Reader
+			var label string
+			total := int64(-1)
+			if args[1] == "-" {
+				if o.passwordStdin {
+					return usageError{errors.New("stdin cannot carry both the blob (-) and --password-stdin: pass the blob as a file, or log in first with acrctl login")}
+				}
+				r, label = cmd.InOrStdin(), "stdin"
+			} else {
+				f, err := os.Open(args[1])
+				if err != nil {
+					return fmt.Errorf("open the blob's file: %w", err)
+				}
+				defer f.Close()
+				fi, err := f.Stat()
+				if err != nil {
+					return err
+				}
+				if fi.IsDir() {
+					return usageError{fmt.Errorf("%s is a directory; upload a file, or an archive: tar c %s | acrctl blob put %s -", args[1], args[1], ref)}
+				}
+				r, total, label = f, fi.Size(), filepath.Base(args[1])
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			p := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Uploading "+label, total)
+			desc, err := s.client.UploadBlob(cmd.Context(), ref.Repository, r, &acr.UploadBlobOptions{Progress: p.Set})
+			p.Finish(err == nil)
+			if err != nil {
+				return s.explain(err)
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				return writeJSON(w, blobJSON{Registry: ref.Registry, Repository: ref.Repository, Digest: desc.Digest.String(), Size: desc.Size})
+			}
+			fmt.Fprintln(w, desc.Digest)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newBlobGetCmd(o *remoteOptions) *cobra.Command {
+	var output string
+	var noProgress bool
+	cmd := &cobra.Command{
+		Use:   "get HOST/REPO@DIGEST [-o FILE]",
+		Short: "Download a blob to stdout or a file, verifying its digest",
+		Long: `Download a blob and verify that it hashes to its digest. With -o FILE the content goes
+to a temporary file beside FILE that is renamed into place only once verified, so FILE
+never holds partial or wrong content. Without -o it streams to stdout; a mismatch then
+fails the command after the bytes were written. Downloads resume after dropped
+connections.`,
+		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... -o layer.tar.gz
+  acrctl blob get localhost:5000/hello@sha256:4c5e... | tar tz`,
+		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refDigest)
+			if err != nil {
+				return err
+			}
+			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if output == "" && isTerminal(stdout) {
+				return usageError{errors.New("stdout is a terminal: pass -o FILE, or pipe the blob into a program")}
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			show := showProgress(stderr, noProgress, o.verbose)
+			total := int64(-1)
+			if show {
+				// The size, for the percentage; a missing blob fails here
+				// with a clear message too.
+				size, ok, err := s.client.BlobExists(ctx, ref.Repository, ref.Digest)
+				if err != nil {
+					return s.explain(err)
+				}
+				if !ok {
+					return fmt.Errorf("%s does not exist in the registry; fix: check the digest (acrctl manifest get %s/%s:TAG lists an image's blobs)", ref, ref.Registry, ref.Repository)
+				}
+				total = size
+			}
+			if output != "" {
+				p := startProgressPolled(stderr, show, "Downloading "+filepath.Base(output), total, pollPartialFile(output))
+				n, err := s.client.DownloadBlobTo(ctx, ref.Repository, ref.Digest, output)
+				p.Finish(err == nil)
+				if err != nil {
+					return explainDownload(s, ref, err)
+				}
+				fmt.Fprintf(stderr, "Wrote %s (%d bytes, digest verified)\n", output, n)
+				return nil
+			}
+			rc, err := s.client.DownloadBlob(ctx, ref.Repository, ref.Digest)
+			if err != nil {
+				return explainDownload(s, ref, err)
+			}
+			defer rc.Close()
+			p := startProgress(stderr, show, "Downloading "+ref.Digest.Encoded()[:12], total)
+			_, err = io.CopyBuffer(p.Writer(stdout), rc, make([]byte, 1<<20))
+			p.Finish(err == nil)
+			if err != nil {
+				return explainDownload(s, ref, err)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write the blob to this file instead of stdout")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
+	return cmd
+}
+
+// startProgressPolled is startProgress for progress read by poll.
+func startProgressPolled(w io.Writer, show bool, label string, total int64, poll func() (int64, bool)) *progressBar {
+	if !show {
+		return nil
+	}
+	p := newProgressBar(w, label, total, terminalWidth(w), time.Now)
+	p.poll = poll
+	go p.loop()
+	return p
+}
+
+func explainDownload(s *session, ref acr.Reference, err error) error {
+	switch {
+	case errors.Is(err, acr.ErrDigestMismatch):
+		return fmt.Errorf("the content the registry sent for %s does not match its digest: %v; nothing verified was lost, retry, and report it to the registry's operator if it persists", ref, err)
+	case errors.Is(err, acr.ErrNotFound):
+		return fmt.Errorf("%s does not exist in the registry: %v; fix: check the digest (acrctl manifest get %s/%s:TAG lists an image's blobs)", ref, err, ref.Registry, ref.Repository)
+	}
+	return s.explain(err)
+}
+
+func newBlobExistsCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "exists HOST/REPO@DIGEST",
+		Short: "Check whether a repository holds a blob; exit 0 if it does, 1 if not",
+		Example: `  acrctl blob exists myregistry.azurecr.io/hello@sha256:4c5e...
+  if acrctl blob exists localhost:5000/hello@sha256:4c5e... >/dev/null 2>&1; then echo present; fi`,
+		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			size, ok, err := s.client.BlobExists(cmd.Context(), ref.Repository, ref.Digest)
+			if err != nil {
+				return s.explain(err)
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				if err := writeJSON(w, blobJSON{Registry: ref.Registry, Repository: ref.Repository, Digest: ref.Digest.String(), Size: size, Exists: &ok}); err != nil {
+					return err
+				}
+			} else if ok {
+				fmt.Fprintf(w, "%s exists (%d bytes)\n", ref, size)
+			}
+			if !ok {
+				return fmt.Errorf("%s does not exist", ref)
+			}
+			return nil
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newBlobDeleteCmd(o *remoteOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete HOST/REPO@DIGEST",
+		Short: "Delete a blob from a repository",
+		Long: `Delete a blob from a repository. Manifests that reference it then fail to pull, so
+delete blobs only after the manifests that use them.`,
+		Example:           `  acrctl blob delete myregistry.azurecr.io/hello@sha256:4c5e...`,
+		Aliases:           []string{"rm"},
+		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			if err := s.client.DeleteBlob(cmd.Context(), ref.Repository, ref.Digest); err != nil {
+				if errors.Is(err, acr.ErrNotFound) {
+					return fmt.Errorf("%s does not exist, so there is nothing to delete: %v", ref, err)
+				}
+				return s.explain(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted blob %s\n", ref)
+			return nil
+		},
+	}
+	return cmd
+}
+
+// completeRefsThenFiles completes the reference, then a file name.
+func completeRefsThenFiles(o *remoteOptions) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) == 0 {
+			return completeRefs(o)(cmd, args, toComplete)
+		}
+		if len(args) == 1 {
+			return nil, cobra.ShellCompDirectiveDefault
+		}
+		return nil, cobra.ShellCompDirectiveNoFileComp
+	}
+}

@@ -1,0 +1,320 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/spf13/cobra"
+)
+
+func newManifestCmd() *cobra.Command {
+	o := &remoteOptions{}
+	cmd := newGroup("manifest", "List, show, fetch, lock and delete manifests (images and artifacts)", o)
+	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o))
+	return cmd
+}
+
+// platformJSON is a child of an index in --output json.
+type platformJSON struct {
+	Digest       string `json:"digest"`
+	Architecture string `json:"architecture,omitempty"`
+	OS           string `json:"os,omitempty"`
+}
+
+// manifestJSON is a manifest's properties in --output json.
+type manifestJSON struct {
+	Registry         string         `json:"registry"`
+	Repository       string         `json:"repository"`
+	Digest           string         `json:"digest"`
+	Size             int64          `json:"size"`
+	MediaType        string         `json:"mediaType,omitempty"`
+	ConfigMediaType  string         `json:"configMediaType,omitempty"`
+	ArtifactType     string         `json:"artifactType,omitempty"`
+	Architecture     string         `json:"architecture,omitempty"`
+	OS               string         `json:"os,omitempty"`
+	Tags             []string       `json:"tags"`
+	RelatedArtifacts []platformJSON `json:"relatedArtifacts,omitempty"`
+	CreatedOn        time.Time      `json:"createdOn,omitzero"`
+	LastUpdatedOn    time.Time      `json:"lastUpdatedOn,omitzero"`
+	permissionsJSON
+}
+
+func toManifestJSON(m acr.ManifestProperties) manifestJSON {
+	j := manifestJSON{Registry: m.Registry, Repository: m.Repository, Digest: m.Digest.String(), Size: m.Size, MediaType: m.MediaType,
+		ConfigMediaType: m.ConfigMediaType, ArtifactType: m.ArtifactType, Architecture: m.Architecture, OS: m.OS, Tags: m.Tags,
+		CreatedOn: m.CreatedOn, LastUpdatedOn: m.LastUpdatedOn, permissionsJSON: toPermissionsJSON(m.Permissions)}
+	if j.Tags == nil {
+		j.Tags = []string{}
+	}
+	for _, r := range m.RelatedArtifacts {
+		j.RelatedArtifacts = append(j.RelatedArtifacts, platformJSON{Digest: r.Digest.String(), Architecture: r.Architecture, OS: r.OS})
+	}
+	return j
+}
+
+// platform formats OS/ARCH, or "-".
+func platform(os, arch string) string {
+	if os == "" && arch == "" {
+		return "-"
+	}
+	return os + "/" + arch
+}
+
+func newManifestListCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var order orderFlag
+	cmd := &cobra.Command{
+		Use:   "list HOST/REPO [--order time-desc|time-asc]",
+		Short: "List the manifests of a repository with their tags, sizes and locks (ACR)",
+		Example: `  acrctl manifest list myregistry.azurecr.io/library/hello-world --order time-desc
+  acrctl manifest list localhost:5000/hello --output json | jq -r '.manifests[] | select(.tags == []) | .digest'`,
+		Aliases:           []string{"ls"},
+		Args:              exactArgs(1, "a repository HOST/REPO"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refRepo)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			var ms []acr.ManifestProperties
+			for m, err := range s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order)}) {
+				if err != nil {
+					return s.explain(err)
+				}
+				ms = append(ms, m)
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				js := make([]manifestJSON, len(ms))
+				for i, m := range ms {
+					js[i] = toManifestJSON(m)
+				}
+				return writeJSON(w, struct {
+					Registry   string         `json:"registry"`
+					Repository string         `json:"repository"`
+					Manifests  []manifestJSON `json:"manifests"`
+				}{ref.Registry, ref.Repository, js})
+			}
+			if len(ms) == 0 {
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s has no manifests\n", ref)
+				return nil
+			}
+			perms := make([]acr.Permissions, len(ms))
+			for i, m := range ms {
+				perms[i] = m.Permissions
+			}
+			locks := anyLocked(perms...)
+			tw := newTable(w)
+			fmt.Fprint(tw, "DIGEST\tTAGS\tSIZE\tPLATFORM\tLAST UPDATED (UTC)")
+			if locks {
+				fmt.Fprint(tw, "\tDISABLED")
+			}
+			fmt.Fprintln(tw)
+			for _, m := range ms {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", m.Digest, orDash(strings.Join(m.Tags, ",")), formatSize(m.Size),
+					platform(m.OS, m.Architecture), formatTableTime(m.LastUpdatedOn))
+				if locks {
+					fmt.Fprintf(tw, "\t%s", disabled(m.Permissions))
+				}
+				fmt.Fprintln(tw)
+			}
+			return tw.Flush()
+		},
+	}
+	addOrderFlag(cmd, &order, "digest")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func printManifest(cmd *cobra.Command, out outputFormat, m acr.ManifestProperties) error {
+	w := cmd.OutOrStdout()
+	if out.json() {
+		return writeJSON(w, toManifestJSON(m))
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Registry:\t%s\n", m.Registry)
+	fmt.Fprintf(tw, "Repository:\t%s\n", m.Repository)
+	fmt.Fprintf(tw, "Digest:\t%s\n", m.Digest)
+	fmt.Fprintf(tw, "Media type:\t%s\n", orDash(m.MediaType))
+	if m.ConfigMediaType != "" {
+		fmt.Fprintf(tw, "Config media type:\t%s\n", m.ConfigMediaType)
+	}
+	if m.ArtifactType != "" {
+		fmt.Fprintf(tw, "Artifact type:\t%s\n", m.ArtifactType)
+	}
+	if m.Size < 1024 {
+		fmt.Fprintf(tw, "Size:\t%s\n", formatSize(m.Size))
+	} else {
+		fmt.Fprintf(tw, "Size:\t%s (%d bytes)\n", formatSize(m.Size), m.Size)
+	}
+	fmt.Fprintf(tw, "Platform:\t%s\n", platform(m.OS, m.Architecture))
+	fmt.Fprintf(tw, "Tags:\t%s\n", orDash(strings.Join(m.Tags, ", ")))
+	for _, r := range m.RelatedArtifacts {
+		fmt.Fprintf(tw, "Child:\t%s %s\n", r.Digest, platform(r.OS, r.Architecture))
+	}
+	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(m.CreatedOn))
+	fmt.Fprintf(tw, "Last updated:\t%s\n", formatTime(m.LastUpdatedOn))
+	writePermissions(tw, m.Permissions)
+	return tw.Flush()
+}
+
+func newManifestShowCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "show HOST/REPO:TAG|HOST/REPO@DIGEST",
+		Short: "Show a manifest's properties: size, platform, tags, times and lock flags (ACR)",
+		Long: `Show the properties the registry keeps about a manifest (ACR's /acr/v1 metadata). For
+the manifest's own bytes, use 'acrctl manifest get'.`,
+		Example: `  acrctl manifest show myregistry.azurecr.io/library/hello-world:latest
+  acrctl manifest show localhost:5000/hello@sha256:4c5e... --output json`,
+		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTagOrDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			m, err := s.client.GetManifestProperties(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			if err != nil {
+				return s.explain(err)
+			}
+			return printManifest(cmd, out, m)
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newManifestGetCmd(o *remoteOptions) *cobra.Command {
+	var pretty bool
+	cmd := &cobra.Command{
+		Use:   "get HOST/REPO:TAG|HOST/REPO@DIGEST [--pretty]",
+		Short: "Print a manifest's exact bytes, verified against its digest",
+		Long: `Print a manifest's bytes exactly as the registry stores them, after checking that they
+hash to the digest asked for (or the one the registry announces for a tag). --pretty
+indents the JSON for reading; the digest is then of the original bytes, not the output.`,
+		Example: `  acrctl manifest get myregistry.azurecr.io/library/hello-world:latest --pretty
+  acrctl manifest get localhost:5000/hello:v1 | jq -r '.layers[].digest'
+  acrctl manifest get localhost:5000/hello@sha256:4c5e... > manifest.json`,
+		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTagOrDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			if err != nil {
+				return s.explain(err)
+			}
+			body := m.Bytes
+			if pretty {
+				var buf bytes.Buffer
+				if err := json.Indent(&buf, m.Bytes, "", "  "); err != nil {
+					return fmt.Errorf("the manifest %s is not JSON, so --pretty cannot indent it: %v; drop --pretty for the raw bytes", m.Digest, err)
+				}
+				buf.WriteByte('\n')
+				body = buf.Bytes()
+			}
+			_, err = cmd.OutOrStdout().Write(body)
+			return err
+		},
+	}
+	cmd.Flags().BoolVar(&pretty, "pretty", false, "indent the JSON")
+	return cmd
+}
+
+func newManifestUpdateCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var locks lockFlags
+	cmd := &cobra.Command{
+		Use:   "update HOST/REPO:TAG|HOST/REPO@DIGEST [--delete-enabled B] [--write-enabled B] [--list-enabled B] [--read-enabled B]",
+		Short: "Change a manifest's lock flags (ACR)",
+		Long: `Change the lock flags of a manifest, named by digest or by a tag that points at it:
+--write-enabled false refuses overwriting and deleting it; --delete-enabled false refuses
+deleting it; --read-enabled false refuses pulling it; --list-enabled false hides it from
+listings. --lock sets write and delete off, --unlock on. Prints the new properties.`,
+		Example: `  acrctl manifest update myregistry.azurecr.io/library/hello-world:v1 --lock
+  acrctl manifest update localhost:5000/hello@sha256:4c5e... --read-enabled false`,
+		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTagOrDigest)
+			if err != nil {
+				return err
+			}
+			u, err := locks.update()
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			m, err := s.client.UpdateManifestProperties(cmd.Context(), ref.Repository, ref.TagOrDigest(), u)
+			if err != nil {
+				return s.explain(err)
+			}
+			return printManifest(cmd, out, m)
+		},
+	}
+	locks.addFlags(cmd, "manifest")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newManifestDeleteCmd(o *remoteOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete HOST/REPO:TAG|HOST/REPO@DIGEST",
+		Short: "Delete a manifest with every tag that points at it",
+		Long: `Delete a manifest, named by digest or by a tag (resolved to its digest first), with
+every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. To
+remove only a tag, use 'acrctl tag delete'.`,
+		Example: `  acrctl manifest delete myregistry.azurecr.io/library/hello-world@sha256:4c5e...
+  acrctl manifest delete localhost:5000/hello:v1`,
+		Aliases:           []string{"rm"},
+		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTagOrDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			d, err := s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			if err != nil {
+				return s.explain(err)
+			}
+			if err := s.client.DeleteManifest(cmd.Context(), ref.Repository, d.String()); err != nil {
+				if errors.Is(err, acr.ErrLocked) {
+					return fmt.Errorf("a lock protects %s@%s or one of its tags, so the registry refused to delete it: %s; fix: acrctl manifest update %s/%s@%s --unlock, and unlock its locked tags",
+						ref.Registry+"/"+ref.Repository, d, registrySaid(err, false), ref.Registry, ref.Repository, d)
+				}
+				return s.explain(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s/%s@%s\n", ref.Registry, ref.Repository, d)
+			return nil
+		},
+	}
+	return cmd
+}

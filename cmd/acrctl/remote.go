@@ -1,0 +1,459 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	"github.com/acrgo/acr"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+)
+
+// remoteOptions are the flags of every command that talks to a registry,
+// shared by a command group through persistent flags, as oras's option
+// groups are.
+type remoteOptions struct {
+	username       string
+	password       string
+	passwordStdin  bool
+	plainHTTP      bool
+	insecure       bool
+	caFile         string
+	registryConfig string
+	verbose        bool
+}
+
+// addFlags registers the connection and credential flags.
+func (o *remoteOptions) addFlags(fs *pflag.FlagSet) {
+	fs.StringVarP(&o.username, "username", "u", "", "user name for the registry (with --password or --password-stdin)")
+	fs.StringVarP(&o.password, "password", "p", "", "password or token (prefer --password-stdin: arguments show in process lists)")
+	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password or token from stdin")
+	fs.BoolVar(&o.plainHTTP, "plain-http", false, "use http instead of https, as for loopback hosts; credentials then travel in clear text")
+	fs.BoolVar(&o.insecure, "insecure", false, "use https but skip verifying the server's certificate")
+	fs.StringVar(&o.caFile, "ca-file", "", "trust the PEM certificates in this file, beside the system's")
+	fs.StringVar(&o.registryConfig, "registry-config", "", "docker config.json to read credentials from (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each HTTP exchange on stderr (never credentials)")
+}
+
+// session is a client for one registry and what the user should be told
+// about how it connects.
+type session struct {
+	client *acr.Client
+	host   string
+	// cred names the credential that was tried, for error messages.
+	cred string
+	// credSource explains where the credential came from, or why none was
+	// found, for error messages.
+	credSource string
+	entra      *entraCredential
+	scheme     string
+	// loginFix replaces the advice to log in, for acrctl login itself.
+	loginFix string
+	// ref is the reference the command works on, when it has one.
+	ref *acr.Reference
+}
+
+// connectRef is connect for a command that works on ref.
+func (o *remoteOptions) connectRef(cmd *cobra.Command, ref acr.Reference) (*session, error) {
+	s, err := o.connect(cmd, ref.Registry)
+	if err != nil {
+		return nil, err
+	}
+	s.ref = &ref
+	return s, nil
+}
+
+// connect builds a client for host from the flags: scheme, TLS, logging and
+// the first credential that applies, in this order: --username,
+// docker's config.json (acrctl login, docker login, oras login, az acr
+// login), Entra ID for *.azurecr.* hosts, anonymous.
+func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, error) {
+	s := &session{host: host, scheme: "https"}
+	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
+		s.scheme = "http"
+	}
+	if o.plainHTTP && (o.insecure || o.caFile != "") {
+		return nil, usageError{errors.New("--plain-http turns TLS off, so --insecure and --ca-file do not apply: pass one or the other")}
+	}
+	opts := &acr.ClientOptions{UserAgent: "acrctl", AllowInsecure: o.plainHTTP, Audience: audienceFor(host)}
+	if o.insecure || o.caFile != "" {
+		hc, err := o.httpClient()
+		if err != nil {
+			return nil, err
+		}
+		opts.HTTPClient = hc
+	}
+	if o.verbose {
+		opts.Logger = verboseLogger(cmd.ErrOrStderr())
+	}
+	cred, err := o.credential(cmd, s)
+	if err != nil {
+		return nil, err
+	}
+	c, err := acr.NewClient(s.scheme+"://"+host, cred, opts)
+	if err != nil {
+		return nil, err
+	}
+	s.client = c
+	return s, nil
+}
+
+// httpClient returns an HTTP client for --insecure or --ca-file.
+func (o *remoteOptions) httpClient() (*http.Client, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	t.ForceAttemptHTTP2 = true
+	conf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.insecure {
+		conf.InsecureSkipVerify = true
+	}
+	if o.caFile != "" {
+		pem, err := os.ReadFile(o.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, usageError{fmt.Errorf("--ca-file %s holds no PEM certificate", o.caFile)}
+		}
+		conf.RootCAs = pool
+	}
+	t.TLSClientConfig = conf
+	return &http.Client{Transport: t}, nil
+}
+
+// readPassword returns --password, or reads stdin for --password-stdin.
+func (o *remoteOptions) readPassword(cmd *cobra.Command) (string, error) {
+	if o.password != "" && o.passwordStdin {
+		return "", usageError{errors.New("--password and --password-stdin both given: pass one")}
+	}
+	if !o.passwordStdin {
+		return o.password, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
+	if err != nil {
+		return "", fmt.Errorf("--password-stdin: reading stdin: %w", err)
+	}
+	p := strings.TrimRight(string(b), "\r\n")
+	if p == "" {
+		return "", usageError{errors.New("--password-stdin: stdin was empty; pipe the password in, e.g. acrctl login HOST -u NAME --password-stdin < password.txt")}
+	}
+	return p, nil
+}
+
+// credential picks the credential for s.host and records its name.
+func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credential, error) {
+	if o.username == "" && (o.password != "" || o.passwordStdin) {
+		return nil, usageError{errors.New("--password and --password-stdin need --username")}
+	}
+	if o.username != "" {
+		if o.password == "" && !o.passwordStdin {
+			return nil, usageError{errors.New("--username needs --password or --password-stdin")}
+		}
+		p, err := o.readPassword(cmd)
+		if err != nil {
+			return nil, err
+		}
+		s.cred = fmt.Sprintf("user %q from --username", o.username)
+		return acr.BasicCredential(o.username, p), nil
+	}
+	path, err := o.configPath()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := loadDockerConfig(path)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.hasCredentials(s.host) {
+		s.cred = "the credentials stored for " + s.host + " in " + path
+		return acr.DockerConfigCredential(path)
+	}
+	if isAzureHost(s.host) {
+		e, err := newEntraCredential(s.host)
+		if err != nil {
+			return nil, err
+		}
+		s.entra = e
+		s.cred = "Entra ID (DefaultAzureCredential: environment, workload identity, managed identity, az login)"
+		return acr.TokenCredential(e), nil
+	}
+	if cfg.CredsStore != "" {
+		// The store may know the host without config.json naming it.
+		s.cred = "the credential store docker-credential-" + cfg.CredsStore + " named in " + path
+		return acr.DockerConfigCredential(path)
+	}
+	s.cred = "anonymous access"
+	s.credSource = "no credentials stored for it in " + path
+	return nil, nil
+}
+
+// configPath is --registry-config or docker's default.
+func (o *remoteOptions) configPath() (string, error) {
+	if o.registryConfig != "" {
+		return o.registryConfig, nil
+	}
+	p, err := acr.DockerConfigPath()
+	if err != nil {
+		return "", fmt.Errorf("locate docker's config.json (set DOCKER_CONFIG or pass --registry-config): %w", err)
+	}
+	return p, nil
+}
+
+// verboseLogger prints the client's debug records, one per HTTP exchange.
+func verboseLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) == 0 && (a.Key == slog.TimeKey || a.Key == slog.LevelKey) {
+				return slog.Attr{}
+			}
+			return a
+		}}))
+}
+
+// isLoopbackHost reports whether host[:port] names this machine.
+func isLoopbackHost(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(h, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// azureClouds maps ACR login server suffixes to their cloud and audience.
+var azureClouds = []struct {
+	suffix   string
+	audience string
+	cloud    cloud.Configuration
+}{
+	{".azurecr.io", acr.AudienceAzurePublic, cloud.AzurePublic},
+	{".azurecr.cn", acr.AudienceAzureChina, cloud.AzureChina},
+	{".azurecr.us", acr.AudienceAzureGovernment, cloud.AzureGovernment},
+}
+
+func hostname(hostport string) string {
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		return strings.ToLower(h)
+	}
+	return strings.ToLower(hostport)
+}
+
+// isAzureHost reports whether host is an ACR login server.
+func isAzureHost(host string) bool {
+	h := hostname(host)
+	for _, c := range azureClouds {
+		if strings.HasSuffix(h, c.suffix) {
+			return true
+		}
+	}
+	return false
+}
+
+// audienceFor returns the Entra ID audience of host's cloud, or "" (the
+// library's default) for other hosts.
+func audienceFor(host string) string {
+	h := hostname(host)
+	for _, c := range azureClouds {
+		if strings.HasSuffix(h, c.suffix) {
+			return c.audience
+		}
+	}
+	return ""
+}
+
+// entraCredential wraps DefaultAzureCredential and remembers its last
+// failure, so that the CLI can say that Entra ID sign-in, not the
+// registry, failed.
+type entraCredential struct {
+	cred azcore.TokenCredential
+	mu   sync.Mutex
+	err  error
+}
+
+func newEntraCredential(host string) (*entraCredential, error) {
+	var o azidentity.DefaultAzureCredentialOptions
+	if os.Getenv("AZURE_AUTHORITY_HOST") == "" {
+		h := hostname(host)
+		for _, c := range azureClouds {
+			if strings.HasSuffix(h, c.suffix) {
+				o.ClientOptions.Cloud = c.cloud
+			}
+		}
+	}
+	cred, err := azidentity.NewDefaultAzureCredential(&o)
+	if err != nil {
+		return nil, fmt.Errorf("Entra ID: %w; run az login, or acrctl login %s -u NAME --password-stdin", err, host)
+	}
+	return &entraCredential{cred: cred}, nil
+}
+
+func (e *entraCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := e.cred.GetToken(ctx, opts)
+	e.mu.Lock()
+	e.err = err
+	e.mu.Unlock()
+	return tok, err
+}
+
+func (e *entraCredential) lastErr() error {
+	if e == nil {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
+// explain turns a failure of a registry call into one line that names the
+// problem and the fix.
+func (s *session) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted")
+	}
+	login := fmt.Sprintf("run acrctl login %s (or pass --username with --password-stdin)", s.host)
+	if e := s.entra.lastErr(); e != nil {
+		return fmt.Errorf("Entra ID sign-in failed, so %s could not be reached with %s: %s; fix: run az login (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET), or %s",
+			s.host, s.cred, firstLines(e.Error(), 3), login)
+	}
+	switch {
+	case errors.Is(err, acr.ErrInvalidReference):
+		return usageError{err}
+	case errors.Is(err, acr.ErrUnauthorized):
+		msg := fmt.Sprintf("authentication failed: %s refused %s", s.host, s.cred)
+		if s.credSource != "" {
+			msg += " (" + s.credSource + ")"
+		}
+		fix := login
+		if s.loginFix != "" {
+			fix = s.loginFix
+		}
+		return fmt.Errorf("%s: %s; fix: %s", msg, registrySaid(err, false), fix)
+	case errors.Is(err, acr.ErrForbidden):
+		return fmt.Errorf("permission denied: %s accepted %s but it may not do this; fix: use a credential with the needed role or token scope. Details: %v", s.host, s.cred, err)
+	case errors.Is(err, acr.ErrNotSupported):
+		return err
+	case errors.Is(err, acr.ErrNotFound) && s.ref != nil:
+		what, fix := s.ref.String(), "check the name"
+		switch {
+		case s.ref.Digest != "":
+			fix = fmt.Sprintf("check the digest; acrctl manifest list %s/%s lists the manifests", s.ref.Registry, s.ref.Repository)
+		case s.ref.Tag != "":
+			fix = fmt.Sprintf("check the tag; acrctl tag list %s/%s lists the tags", s.ref.Registry, s.ref.Repository)
+		default:
+			fix = fmt.Sprintf("check the repository name; acrctl repo list %s lists them", s.ref.Registry)
+		}
+		return fmt.Errorf("%s not found: %s; fix: %s", what, registrySaid(err, true), fix)
+	}
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	switch {
+	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
+		return fmt.Errorf("the TLS certificate of %s is not trusted: %v; fix: --ca-file CERT.pem to trust its certificate, or --insecure to skip the check", s.host, rootCause(err))
+	case errors.Is(err, syscall.ECONNREFUSED):
+		fix := "check the host and port"
+		if isLoopbackHost(s.host) {
+			fix = "start one with: acrctl serve --addr " + s.host
+		}
+		return fmt.Errorf("cannot connect to %s: nothing listens there (%s://%s); fix: %s", s.host, s.scheme, s.host, fix)
+	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		return fmt.Errorf("%s speaks plain http, not https; fix: add --plain-http", s.host)
+	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server"):
+		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https", s.host)
+	case strings.Contains(err.Error(), "malformed HTTP response"):
+		return fmt.Errorf("%s did not answer http (it may speak https); fix: drop --plain-http, or pass --insecure or --ca-file for a loopback TLS registry", s.host)
+	}
+	var dnsErr *net.DNSError
+	if errors.As(err, &dnsErr) {
+		return fmt.Errorf("cannot resolve %s: %v; fix: check the registry name", s.host, dnsErr)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return fmt.Errorf("%s did not answer in time: %v; fix: check the network, or retry", s.host, err)
+	}
+	return err
+}
+
+// registrySaid extracts the registry's own explanation from a failed call:
+// the first OCI error message of a response, or the token endpoint's
+// answer, without the URL and the library's generic advice; with the
+// request id, which ACR support asks for, when withID.
+func registrySaid(err error, withID bool) string {
+	var re *acr.ResponseError
+	if errors.As(err, &re) && len(re.Errors) > 0 {
+		msg := fmt.Sprintf("%d %s: %s", re.StatusCode, re.Errors[0].Code, re.Errors[0].Message)
+		if withID && re.RequestID != "" {
+			msg += " (request id " + re.RequestID + ")"
+		}
+		return msg
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, " (credential: "); i > 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, " (acr: unauthorized; credential: "); i > 0 {
+		msg = msg[:i]
+	}
+	if i := strings.Index(msg, "token request to "); i >= 0 {
+		if j := strings.Index(msg[i:], " answered "); j >= 0 {
+			return "its token endpoint answered " + msg[i+j+len(" answered "):]
+		}
+	}
+	return msg
+}
+
+// rootCause returns the innermost wrapped error.
+func rootCause(err error) error {
+	for {
+		u := errors.Unwrap(err)
+		if u == nil {
+			return err
+		}
+		err = u
+	}
+}
+
+// firstLines joins the first n non-empty lines of s.
+func firstLines(s string, n int) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.Trim(l, "-") == "" {
+			continue
+		}
+		out = append(out, l)
+		if len(out) == n {
+			break
+		}
+	}
+	return strings.Join(out, " ")
+}

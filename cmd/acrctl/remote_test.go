@@ -1,0 +1,116 @@
+package main
+
+import (
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
+	"github.com/spf13/cobra"
+)
+
+// TestTLSFlags runs against a registry serving https on loopback: TLS
+// flags switch loopback hosts to https, and an untrusted certificate says
+// which flag fixes it.
+func TestTLSFlags(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := acrtest.NewTLSServer(t, nil)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.HTTP.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := emulator.SelfSignedCertificate(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", ca).ok(t)
+	acrctl(t, "", "repo", "list", srv.Host, "--insecure").ok(t)
+	acrctl(t, "", "repo", "list", srv.Host).fails(t, 1, "speaks https", "--ca-file")
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", other).fails(t, 1, "TLS certificate of "+srv.Host+" is not trusted", "--ca-file", "--insecure")
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "missing.pem")).fails(t, 1, "--ca-file", "no such file")
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "..")).fails(t, 1, "--ca-file")
+	os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("not a certificate"), 0o644)
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "junk.pem")).fails(t, 2, "holds no PEM certificate")
+	acrctl(t, "", "repo", "list", srv.Host, "--plain-http", "--insecure").fails(t, 2, "--plain-http turns TLS off")
+}
+
+// TestCredentialOrder checks which credential each host gets.
+func TestCredentialOrder(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dir)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{"stored.azurecr.io":{"auth":"dTpw"},"localhost:5000":{"auth":"dTpw"}}}`), 0o600)
+	for _, tc := range []struct {
+		name, host string
+		flags      []string
+		want       string
+		audience   string
+	}{
+		{"flags win", "stored.azurecr.io", []string{"-u", "me", "-p", "pw"}, `user "me" from --username`, acr.AudienceAzurePublic},
+		{"docker config", "stored.azurecr.io", nil, "the credentials stored for stored.azurecr.io in " + filepath.Join(dir, "config.json"), acr.AudienceAzurePublic},
+		{"docker config, other registry", "localhost:5000", nil, "the credentials stored for localhost:5000", ""},
+		{"Entra ID, public cloud", "myreg.azurecr.io", nil, "Entra ID", acr.AudienceAzurePublic},
+		{"Entra ID, China", "myreg.azurecr.cn", nil, "Entra ID", acr.AudienceAzureChina},
+		{"Entra ID, US government", "MyReg.AzureCR.us:443", nil, "Entra ID", acr.AudienceAzureGovernment},
+		{"anonymous", "registry.example.com", nil, "anonymous access", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o remoteOptions
+			cmd := &cobra.Command{}
+			o.addFlags(cmd.Flags())
+			if err := cmd.ParseFlags(tc.flags); err != nil {
+				t.Fatal(err)
+			}
+			s, err := o.connect(cmd, tc.host)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(s.cred, tc.want) {
+				t.Errorf("credential %q, want %q", s.cred, tc.want)
+			}
+			if got := audienceFor(tc.host); got != tc.audience {
+				t.Errorf("audience %q, want %q", got, tc.audience)
+			}
+			if (s.entra != nil) != strings.HasPrefix(tc.want, "Entra") {
+				t.Errorf("Entra ID credential set: %t", s.entra != nil)
+			}
+			if s.scheme != "https" && !isLoopbackHost(tc.host) {
+				t.Errorf("scheme %s for %s, want https", s.scheme, tc.host)
+			}
+		})
+	}
+}
+
+// TestExplainEntraFailure checks the message when DefaultAzureCredential
+// cannot sign in: it blames Entra ID, not the registry, and says how to
+// sign in.
+func TestExplainEntraFailure(t *testing.T) {
+	s := &session{host: "myreg.azurecr.io", cred: "Entra ID (DefaultAzureCredential)", scheme: "https", entra: &entraCredential{}}
+	s.entra.err = errors.New("DefaultAzureCredential: failed to acquire a token.\nAttempted credentials:\n\tEnvironmentCredential: missing environment variables\n\tAzureCLICredential: Azure CLI not found on path\n")
+	err := s.explain(errors.New("acr: GET https://myreg.azurecr.io/acr/v1/_catalog: Entra ID token: failed"))
+	msg := err.Error()
+	for _, want := range []string{"Entra ID sign-in failed", "myreg.azurecr.io", "failed to acquire a token", "az login", "acrctl login myreg.azurecr.io"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("message lacks %q: %s", want, msg)
+		}
+	}
+	if strings.Contains(msg, "\n") {
+		t.Errorf("message has several lines: %q", msg)
+	}
+}
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "localhost:5000": true, "LOCALHOST:1": true, "127.0.0.1:5000": true, "127.1.2.3": true, "[::1]:5000": true,
+		"myregistry.azurecr.io": false, "10.0.0.1:5000": false, "localhost.example.com": false,
+	} {
+		if got := isLoopbackHost(host); got != want {
+			t.Errorf("isLoopbackHost(%q) = %t, want %t", host, got, want)
+		}
+	}
+}

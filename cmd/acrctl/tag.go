@@ -1,0 +1,268 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/spf13/cobra"
+)
+
+func newTagCmd() *cobra.Command {
+	o := &remoteOptions{}
+	cmd := newGroup("tag", "List, show, lock and delete tags", o)
+	cmd.AddCommand(newTagListCmd(o), newTagShowCmd(o), newTagUpdateCmd(o), newTagDeleteCmd(o))
+	return cmd
+}
+
+// orderFlag is --order: time-desc or time-asc.
+type orderFlag acr.Order
+
+func (f *orderFlag) String() string {
+	switch acr.Order(*f) {
+	case acr.OrderLastUpdatedDesc:
+		return "time-desc"
+	case acr.OrderLastUpdatedAsc:
+		return "time-asc"
+	}
+	return ""
+}
+
+func (f *orderFlag) Set(s string) error {
+	switch s {
+	case "time-desc":
+		*f = orderFlag(acr.OrderLastUpdatedDesc)
+	case "time-asc":
+		*f = orderFlag(acr.OrderLastUpdatedAsc)
+	default:
+		return errors.New("want time-desc (newest first) or time-asc (oldest first)")
+	}
+	return nil
+}
+
+func (f *orderFlag) Type() string { return "time-desc|time-asc" }
+
+func addOrderFlag(cmd *cobra.Command, f *orderFlag, what string) {
+	cmd.Flags().Var(f, "order", "sort by last update: time-desc (newest first) or time-asc; default: by "+what)
+	cmd.RegisterFlagCompletionFunc("order", cobra.FixedCompletions([]string{"time-desc\tnewest first", "time-asc\toldest first"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// tagJSON is a tag in --output json.
+type tagJSON struct {
+	Registry      string    `json:"registry"`
+	Repository    string    `json:"repository"`
+	Name          string    `json:"name"`
+	Digest        string    `json:"digest,omitempty"`
+	CreatedOn     time.Time `json:"createdOn,omitzero"`
+	LastUpdatedOn time.Time `json:"lastUpdatedOn,omitzero"`
+	permissionsJSON
+}
+
+func toTagJSON(t acr.TagProperties) tagJSON {
+	return tagJSON{Registry: t.Registry, Repository: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedOn: t.CreatedOn,
+		LastUpdatedOn: t.LastUpdatedOn, permissionsJSON: toPermissionsJSON(t.Permissions)}
+}
+
+func newTagListCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var order orderFlag
+	var digestFilter string
+	cmd := &cobra.Command{
+		Use:   "list HOST/REPO [--order time-desc|time-asc] [--digest D]",
+		Short: "List the tags of a repository with their digests, times and locks",
+		Long: `List the tags of a repository. On ACR (and the local registry) each tag comes with the
+digest it points at, its last update and the lock flags that are off; --order sorts by
+last update and --digest keeps the tags of one manifest. On other registries only names
+are listed, in name order.`,
+		Example: `  acrctl tag list myregistry.azurecr.io/library/hello-world --order time-desc
+  acrctl tag list localhost:5000/hello --digest sha256:4c5e...
+  acrctl tag list localhost:5000/hello --output json | jq -r '.tags[].name'`,
+		Aliases:           []string{"ls"},
+		Args:              exactArgs(1, "a repository HOST/REPO"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refRepo)
+			if err != nil {
+				return err
+			}
+			d, err := parseDigest("--digest", digestFilter)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			var tags []acr.TagProperties
+			for t, err := range s.client.Tags(cmd.Context(), ref.Repository, &acr.TagsOptions{Order: acr.Order(order), Digest: d}) {
+				if err != nil {
+					return s.explain(err)
+				}
+				tags = append(tags, t)
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				js := make([]tagJSON, len(tags))
+				for i, t := range tags {
+					js[i] = toTagJSON(t)
+				}
+				return writeJSON(w, struct {
+					Registry   string    `json:"registry"`
+					Repository string    `json:"repository"`
+					Tags       []tagJSON `json:"tags"`
+				}{ref.Registry, ref.Repository, js})
+			}
+			if len(tags) == 0 {
+				if d != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s has no tags pointing at %s\n", ref, d)
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s has no tags\n", ref)
+				}
+				return nil
+			}
+			perms := make([]acr.Permissions, len(tags))
+			for i, t := range tags {
+				perms[i] = t.Permissions
+			}
+			locks := anyLocked(perms...)
+			tw := newTable(w)
+			fmt.Fprint(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)")
+			if locks {
+				fmt.Fprint(tw, "\tDISABLED")
+			}
+			fmt.Fprintln(tw)
+			for _, t := range tags {
+				fmt.Fprintf(tw, "%s\t%s\t%s", t.Name, orDash(t.Digest.String()), formatTableTime(t.LastUpdatedOn))
+				if locks {
+					fmt.Fprintf(tw, "\t%s", disabled(t.Permissions))
+				}
+				fmt.Fprintln(tw)
+			}
+			return tw.Flush()
+		},
+	}
+	addOrderFlag(cmd, &order, "name")
+	cmd.Flags().StringVar(&digestFilter, "digest", "", "list only the tags that point at this manifest digest")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func printTag(cmd *cobra.Command, out outputFormat, t acr.TagProperties) error {
+	w := cmd.OutOrStdout()
+	if out.json() {
+		return writeJSON(w, toTagJSON(t))
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Registry:\t%s\n", t.Registry)
+	fmt.Fprintf(tw, "Repository:\t%s\n", t.Repository)
+	fmt.Fprintf(tw, "Tag:\t%s\n", t.Name)
+	fmt.Fprintf(tw, "Digest:\t%s\n", orDash(t.Digest.String()))
+	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(t.CreatedOn))
+	fmt.Fprintf(tw, "Last updated:\t%s\n", formatTime(t.LastUpdatedOn))
+	writePermissions(tw, t.Permissions)
+	return tw.Flush()
+}
+
+func newTagShowCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "show HOST/REPO:TAG",
+		Short: "Show a tag's properties: digest, times and lock flags (ACR)",
+		Example: `  acrctl tag show myregistry.azurecr.io/library/hello-world:latest
+  acrctl tag show localhost:5000/hello:v1 --output json | jq -r .digest`,
+		Args:              exactArgs(1, "a tag HOST/REPO:TAG"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTag)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			t, err := s.client.GetTagProperties(cmd.Context(), ref.Repository, ref.Tag)
+			if err != nil {
+				return s.explain(err)
+			}
+			return printTag(cmd, out, t)
+		},
+	}
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newTagUpdateCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var locks lockFlags
+	cmd := &cobra.Command{
+		Use:   "update HOST/REPO:TAG [--delete-enabled B] [--write-enabled B] [--list-enabled B] [--read-enabled B]",
+		Short: "Change a tag's lock flags (ACR)",
+		Long: `Change a tag's lock flags: --write-enabled false refuses moving, overwriting and deleting
+the tag; --delete-enabled false refuses deleting it; --read-enabled false refuses pulling
+it; --list-enabled false hides it from listings. --lock sets write and delete off,
+--unlock on. Prints the new properties.`,
+		Example: `  acrctl tag update myregistry.azurecr.io/library/hello-world:latest --lock
+  acrctl tag update localhost:5000/hello:v1 --write-enabled false --delete-enabled false
+  acrctl tag update localhost:5000/hello:v1 --unlock`,
+		Args:              exactArgs(1, "a tag HOST/REPO:TAG"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTag)
+			if err != nil {
+				return err
+			}
+			u, err := locks.update()
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			t, err := s.client.UpdateTagProperties(cmd.Context(), ref.Repository, ref.Tag, u)
+			if err != nil {
+				return s.explain(err)
+			}
+			return printTag(cmd, out, t)
+		},
+	}
+	locks.addFlags(cmd, "tag")
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+func newTagDeleteCmd(o *remoteOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "delete HOST/REPO:TAG",
+		Short: "Delete a tag; the manifest it points at stays",
+		Long: `Delete a tag. The manifest it points at stays, reachable by digest and by its other
+tags; delete it with 'acrctl manifest delete'. A locked tag is refused: unlock it first
+with 'acrctl tag update REF --unlock'.`,
+		Example: `  acrctl tag delete myregistry.azurecr.io/library/hello-world:old
+  acrctl tag delete localhost:5000/hello:v1`,
+		Aliases:           []string{"rm"},
+		Args:              exactArgs(1, "a tag HOST/REPO:TAG"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTag)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			if err := s.client.DeleteTag(cmd.Context(), ref.Repository, ref.Tag); err != nil {
+				if errors.Is(err, acr.ErrLocked) {
+					return fmt.Errorf("%s is locked, so the registry refused to delete it: %s; fix: acrctl tag update %s --unlock (or acrctl repo update %s/%s --unlock if the repository is locked)", ref, registrySaid(err, false), ref, ref.Registry, ref.Repository)
+				}
+				return s.explain(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted tag %s\n", ref)
+			return nil
+		},
+	}
+	return cmd
+}

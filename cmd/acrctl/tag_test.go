@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/acrgo/acr"
+)
+
+// pushTags pushes three images: v1, then v2, then v3 also tagged latest.
+func pushTags(f *fixture) map[string]testImage {
+	return map[string]testImage{
+		"v1": f.pushImage("hello", "one", "v1"),
+		"v2": f.pushImage("hello", "two", "v2"),
+		"v3": f.pushImage("hello", "three", "v3", "latest"),
+	}
+}
+
+func TestTagList(t *testing.T) {
+	forEachMode(t, func(t *testing.T, f *fixture) {
+		imgs := pushTags(f)
+		for _, tc := range []struct {
+			golden string
+			args   []string
+		}{
+			{"tag-list.txt", nil},
+			{"tag-list-time-desc.txt", []string{"--order", "time-desc"}},
+			{"tag-list-time-asc.txt", []string{"--order=time-asc"}},
+			{"tag-list-digest.txt", []string{"--digest", imgs["v3"].digest.String()}},
+			{"tag-list-time-desc.json", []string{"--order", "time-desc", "--output", "json"}},
+		} {
+			r := f.run("", append([]string{"tag", "list", f.ref("hello")}, tc.args...)...).ok(t)
+			golden(t, tc.golden, r.stdout, f.srv.Host)
+		}
+		// JSON parses into the documented shape.
+		r := f.run("", "tag", "ls", f.ref("hello"), "--output", "json").ok(t)
+		var doc struct {
+			Repository string `json:"repository"`
+			Tags       []struct {
+				Name         string `json:"name"`
+				Digest       string `json:"digest"`
+				WriteEnabled bool   `json:"writeEnabled"`
+			} `json:"tags"`
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
+			t.Fatal(err)
+		}
+		if doc.Repository != "hello" || len(doc.Tags) != 4 || doc.Tags[0].Name != "latest" || doc.Tags[0].Digest != imgs["v3"].digest.String() || !doc.Tags[0].WriteEnabled {
+			t.Errorf("got %+v", doc)
+		}
+	})
+}
+
+// TestTagListAnonymous lists tags without credentials from a registry that
+// allows anonymous pull, as the SDK sample does.
+func TestTagListAnonymous(t *testing.T) {
+	f := newFixture(t, true)
+	pushTags(f)
+	acrctl(t, "", "logout", f.srv.Host).ok(t)
+	r := f.run("", "tag", "list", f.ref("hello"), "--order", "time-desc").ok(t)
+	golden(t, "tag-list-time-desc.txt", r.stdout, f.srv.Host)
+	// Anonymous pull does not write.
+	f.run("", "tag", "delete", f.ref("hello:v1")).fails(t, 1, "refused anonymous access", "acrctl login "+f.srv.Host)
+}
+
+func TestTagShow(t *testing.T) {
+	forEachMode(t, func(t *testing.T, f *fixture) {
+		pushTags(f)
+		r := f.run("", "tag", "show", f.ref("hello:latest")).ok(t)
+		golden(t, "tag-show.txt", r.stdout, f.srv.Host)
+		r = f.run("", "tag", "show", f.ref("hello:latest"), "--output", "json").ok(t)
+		golden(t, "tag-show.json", r.stdout, f.srv.Host)
+	})
+}
+
+func TestTagUpdateAndDelete(t *testing.T) {
+	forEachMode(t, func(t *testing.T, f *fixture) {
+		imgs := pushTags(f)
+		r := f.run("", "tag", "update", f.ref("hello:latest"), "--write-enabled", "false", "--delete-enabled", "false").ok(t)
+		golden(t, "tag-update.txt", r.stdout, f.srv.Host)
+		// The lock shows in listings and refuses the delete, with the fix.
+		r = f.run("", "tag", "list", f.ref("hello"), "--digest", imgs["v3"].digest.String()).ok(t)
+		golden(t, "tag-list-locked.txt", r.stdout, f.srv.Host)
+		f.run("", "tag", "delete", f.ref("hello:latest")).fails(t, 1, f.ref("hello:latest")+" is locked", "REGISTRY_DISALLOWED_OPERATION",
+			"fix: acrctl tag update "+f.ref("hello:latest")+" --unlock")
+		if _, err := f.client.GetTagProperties(t.Context(), "hello", "latest"); err != nil {
+			t.Fatalf("the locked tag is gone: %v", err)
+		}
+		r = f.run("", "tag", "update", f.ref("hello:latest"), "--unlock", "--read-enabled", "true", "--output", "json").ok(t)
+		golden(t, "tag-update.json", r.stdout, f.srv.Host)
+		r = f.run("", "tag", "delete", f.ref("hello:latest")).ok(t)
+		golden(t, "tag-delete.txt", r.stdout, f.srv.Host)
+		if _, err := f.client.GetTagProperties(t.Context(), "hello", "latest"); !errors.Is(err, acr.ErrNotFound) {
+			t.Errorf("after delete: got %v, want ErrNotFound", err)
+		}
+		// The manifest stays, reachable by its other tag.
+		if d, err := f.client.ResolveDigest(t.Context(), "hello", "v3"); err != nil || d != imgs["v3"].digest {
+			t.Errorf("v3 resolves to %s, %v; want %s", d, err, imgs["v3"].digest)
+		}
+	})
+}
+
+func TestTagErrors(t *testing.T) {
+	f := newFixture(t, false)
+	pushTags(f)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+		want []string
+	}{
+		{"show without tag", []string{"tag", "show", f.ref("hello")}, 2, []string{"names no tag", f.ref("hello") + ":TAG"}},
+		{"show by digest", []string{"tag", "show", f.ref("hello@sha256:" + strings.Repeat("a", 64))}, 2, []string{"names a digest"}},
+		{"list with tag", []string{"tag", "list", f.ref("hello:v1")}, 2, []string{"takes a repository"}},
+		{"bad order", []string{"tag", "list", f.ref("hello"), "--order", "newest"}, 2, []string{"time-desc"}},
+		{"bad digest", []string{"tag", "list", f.ref("hello"), "--digest", "sha256:abc"}, 2, []string{"--digest", "not a digest"}},
+		{"bad bool", []string{"tag", "update", f.ref("hello:v1"), "--write-enabled", "maybe"}, 2, []string{"want true or false"}},
+		{"bool without value", []string{"tag", "update", f.ref("hello:v1"), "--write-enabled"}, 2, []string{"flag needs an argument"}},
+		{"lock and write-enabled", []string{"tag", "update", f.ref("hello:v1"), "--lock", "--write-enabled", "true"}, 2, []string{"lock", "write-enabled"}},
+		{"missing tag", []string{"tag", "show", f.ref("hello:nope")}, 1, []string{f.ref("hello:nope") + " not found", "acrctl tag list " + f.ref("hello")}},
+		{"missing tag delete", []string{"tag", "delete", f.ref("hello:nope")}, 1, []string{"not found"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) { acrctl(t, "", tc.args...).fails(t, tc.code, tc.want...) })
+	}
+}
