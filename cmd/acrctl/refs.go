@@ -18,6 +18,7 @@ const (
 	refTag                        // HOST/REPO:TAG
 	refTagOrDigest                // HOST/REPO:TAG or HOST/REPO@DIGEST
 	refDigest                     // HOST/REPO@DIGEST
+	refAny                        // any of the above
 )
 
 // parseRef parses a command's reference argument and checks that it names

@@ -66,6 +66,7 @@ New here? 'acrctl quickstart' starts a local registry and tours the client libra
 	})
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go restricts it to bash, zsh and fish
 	root.AddCommand(newQuickstartCmd(), newRepoCmd(), newTagCmd(), newManifestCmd(), newBlobCmd(),
-		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd())
+		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd(),
+		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd())
 	return root
 }

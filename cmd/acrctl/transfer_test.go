@@ -1,0 +1,56 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opencontainers/go-digest"
+)
+
+func TestPushPullCopyAttach(t *testing.T) {
+	forEachMode(t, func(t *testing.T, f *fixture) {
+		dir := t.TempDir()
+		files := map[string][]byte{"notes.txt": []byte("hello\n"), "model.bin": bytes.Repeat([]byte("x"), 2<<20)}
+		var args []string
+		for n, b := range files {
+			p := filepath.Join(dir, n)
+			os.WriteFile(p, b, 0o644)
+			args = append(args, p)
+		}
+		out := f.run("", append([]string{"push", f.ref("art:v1"), "--artifact-type", "application/vnd.example.files", "--annotation", "k=v"}, args...)...).ok(t)
+		d := digest.Digest(strings.TrimSpace(out.stdout))
+		if d.Validate() != nil {
+			t.Fatalf("push printed %q, not a digest", out.stdout)
+		}
+		pulled := filepath.Join(t.TempDir(), "pulled")
+		f.run("", "pull", f.ref("art:v1"), "-o", pulled).ok(t)
+		for n, b := range files {
+			if got, err := os.ReadFile(filepath.Join(pulled, n)); err != nil || !bytes.Equal(got, b) {
+				t.Fatalf("%s differs after push and pull", n)
+			}
+		}
+		layout := filepath.Join(t.TempDir(), "layout")
+		f.run("", "copy", f.ref("art:v1"), "oci:"+layout+":v1").ok(t)
+		f.run("", "copy", "oci:"+layout+":v1", f.ref("copied:v2")).ok(t)
+		sig := f.run("", "attach", f.ref("copied:v2"), filepath.Join(dir, "notes.txt"), "--artifact-type", "application/vnd.example.sig").ok(t)
+		f.run("", "copy", f.ref("copied:v2"), f.ref("mirror:v2"), "--referrers").ok(t)
+		refs := 0
+		for r, err := range f.client.Referrers(t.Context(), "mirror", d, "") {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Digest.String() == strings.TrimSpace(sig.stdout) {
+				refs++
+			}
+		}
+		if refs != 1 {
+			t.Fatalf("the attached signature did not follow the copy with --referrers")
+		}
+		f.run("", "attach", f.ref("copied:v2"), filepath.Join(dir, "notes.txt")).fails(t, 2, "--artifact-type")
+		f.run("", "copy", f.ref("copied:v2"), f.ref("x:y"), "--platform", "linux").fails(t, 2, "OS/ARCH")
+		f.run("", "copy", f.ref("copied"), f.ref("x:y")).fails(t, 2, "no tag or digest")
+	})
+}
