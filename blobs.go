@@ -9,8 +9,11 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 
 	"github.com/acrgo/acr/internal/spec"
+	"github.com/acrgo/acr/internal/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -78,7 +81,7 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 			// Everything fits in one chunk: one monolithic PUT.
 			h.Write(buf[:n])
 			d := digest.NewDigest(digest.SHA256, h)
-			if err := c.putUpload(ctx, repo, loc, d, buf[:n], 0); err != nil {
+			if err := c.putSingle(ctx, repo, loc, d, buf[:n]); err != nil {
 				return ocispec.Descriptor{}, err
 			}
 			if o.Progress != nil {
@@ -155,10 +158,10 @@ func (c *Client) patchChunk(ctx context.Context, repo string, loc *url.URL, data
 	for attempt := 0; ; attempt++ {
 		part := data[sent:]
 		start := offset + sent
-		resp, err := c.doURL(ctx, loc, request{method: http.MethodPatch, body: part, scope: scopeRepo(repo, "pull,push"),
+		resp, err := c.doChunk(ctx, loc, request{method: http.MethodPatch, body: part, scope: scopeRepo(repo, "pull,push"),
 			header: http.Header{"Content-Type": {"application/octet-stream"},
 				"Content-Range": {strconv.FormatInt(start, 10) + "-" + strconv.FormatInt(start+int64(len(part))-1, 10)}},
-			ok: []int{http.StatusAccepted, http.StatusNoContent, http.StatusCreated}})
+			ok: []int{http.StatusAccepted, http.StatusNoContent, http.StatusCreated}}, c.resendCheck(ctx, repo, loc, start))
 		if err == nil {
 			resp.Body.Close()
 			return c.location(resp)
@@ -215,18 +218,55 @@ func (c *Client) uploadStatus(ctx context.Context, repo string, loc *url.URL) (i
 	return end + 1, nloc, nil
 }
 
-// putUpload completes a session with digest d, sending body (may be nil).
-func (c *Client) putUpload(ctx context.Context, repo string, loc *url.URL, d digest.Digest, body []byte, offset int64) error {
+// putSingle sends a whole blob, data, in the PUT that completes the
+// session at loc. The PUT carries a Content-Range, so that when the
+// transport resends it after a dropped connection, a registry that kept
+// part of the first attempt refuses the resend (416) instead of appending
+// it to that part; the upload then resumes from the registry's offset.
+func (c *Client) putSingle(ctx context.Context, repo string, loc *url.URL, d digest.Digest, data []byte) error {
+	err := c.putUpload(ctx, repo, loc, d, data, int64(len(data)))
+	var re *ResponseError
+	if err == nil || ctx.Err() != nil || (errors.As(err, &re) && re.StatusCode != http.StatusRequestedRangeNotSatisfiable) {
+		return err
+	}
+	held, nloc, serr := c.uploadStatus(ctx, repo, loc)
+	if serr != nil {
+		return fmt.Errorf("%w (and asking the session for its offset failed: %v)", err, serr)
+	}
+	if held > int64(len(data)) {
+		return fmt.Errorf("acr: upload to %s: after a dropped connection the registry holds %d bytes of a %d-byte blob; start the upload again: %w",
+			repo, held, len(data), err)
+	}
+	if held < int64(len(data)) {
+		if nloc, err = c.patchChunk(ctx, repo, nloc, data[held:], held); err != nil {
+			return err
+		}
+	}
+	return c.putUpload(ctx, repo, nloc, d, nil, int64(len(data)))
+}
+
+// putUpload completes a session with digest d, sending body (may be nil),
+// which ends the blob of size bytes.
+func (c *Client) putUpload(ctx context.Context, repo string, loc *url.URL, d digest.Digest, body []byte, size int64) error {
 	u := *loc
 	q := u.Query()
 	q.Set("digest", d.String())
 	u.RawQuery = q.Encode()
 	r := request{method: http.MethodPut, body: body, scope: scopeRepo(repo, "pull,push"),
 		header: http.Header{"Content-Type": {"application/octet-stream"}}, ok: []int{http.StatusCreated, http.StatusAccepted, http.StatusNoContent}}
-	if body == nil {
-		r.body = []byte{}
+	if len(body) > 0 {
+		start := size - int64(len(body))
+		r.header.Set("Content-Range", strconv.FormatInt(start, 10)+"-"+strconv.FormatInt(size-1, 10))
 	}
-	resp, err := c.doURL(ctx, &u, r)
+	resp, err := c.doChunk(ctx, &u, r, c.resendCheck(ctx, repo, loc, size-int64(len(body))))
+	if isNotFound(err) {
+		// The session is gone. When a dropped connection lost the
+		// response to a PUT that completed it, the transport's resend finds
+		// the session closed, and the blob stored.
+		if n, ok, xerr := c.BlobExists(ctx, repo, d); xerr == nil && ok && n == size {
+			return nil
+		}
+	}
 	if err != nil {
 		if errors.Is(err, ErrDigestMismatch) {
 			return fmt.Errorf("%w: the registry computed another digest than %s for the uploaded content: %v", ErrDigestMismatch, d, err)
@@ -239,6 +279,120 @@ func (c *Client) putUpload(ctx context.Context, repo string, loc *url.URL, d dig
 	}
 	return nil
 }
+
+// doChunk is doURL for a request whose body is a window of a buffer that
+// the caller refills once doChunk returns; keep the two in step. net/http
+// may read a request body after Client.Do has returned (it writes and
+// closes bodies in its own goroutine), so the body handed to it is revoked
+// on return: later reads fail instead of racing with the refill and
+// sending the next chunk's bytes.
+//
+// Before the transport sends the body again (a retry, a challenge, a
+// redirect), resend is asked whether that is still right; its error ends
+// the request.
+func (c *Client) doChunk(ctx context.Context, u *url.URL, r request, resend func() error) (*http.Response, error) {
+	body := &chunkBody{data: r.body}
+	defer body.revoke()
+	req, err := http.NewRequestWithContext(ctx, r.method, u.String(), http.NoBody)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.body) > 0 {
+		req.Body, _ = body.open()
+		req.GetBody = func() (io.ReadCloser, error) {
+			if err := resend(); err != nil {
+				return nil, err
+			}
+			return body.open()
+		}
+	}
+	req.ContentLength = int64(len(r.body))
+	for k, v := range r.header {
+		req.Header[k] = v
+	}
+	resp, err := c.tr.Do(req, strings.Fields(r.scope)...)
+	// What follows mirrors doURL.
+	if err != nil {
+		var te *transport.TokenError
+		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or run acrctl login %s)",
+				r.method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
+		}
+		return nil, fmt.Errorf("acr: %s %s: %w", r.method, redactURL(u), err)
+	}
+	if success(resp.StatusCode, r.ok) {
+		return resp, nil
+	}
+	rerr := newResponseError(resp)
+	if resp.StatusCode == http.StatusUnauthorized {
+		return nil, fmt.Errorf("%w (credential: %s; check it, or run acrctl login %s)", rerr, c.credKind, c.host)
+	}
+	return nil, rerr
+}
+
+// errPartlyReceived stops the transport from resending a chunk that the
+// registry received part of: the caller resumes from the registry's offset.
+var errPartlyReceived = errors.New("acr: the registry kept part of the chunk before the connection dropped; resuming from its offset")
+
+// resendCheck returns doChunk's resend hook for a body that starts at byte
+// start of the upload session at loc. It lets the transport resend the
+// body (after a challenge, a 429 or a 5xx, or a connection that dropped
+// before any of it arrived) only while the session still holds exactly
+// start bytes. Otherwise the resend would be refused (416) after most of
+// it was sent, or appended to a partial first attempt; the error instead
+// hands the upload back to its caller, which resumes from the session's
+// offset and sends only what is missing.
+func (c *Client) resendCheck(ctx context.Context, repo string, loc *url.URL, start int64) func() error {
+	return func() error {
+		held, _, err := c.uploadStatus(ctx, repo, loc)
+		if err != nil || held == start {
+			return nil // resend as the transport wants; a refusal is handled then
+		}
+		return errPartlyReceived
+	}
+}
+
+// errBodyRevoked fails reads of a request body that the upload has taken
+// back to refill.
+var errBodyRevoked = errors.New("acr: the request body was read after its request ended")
+
+// chunkBody hands out readers of data, one per attempt of a request, and
+// takes them all back at once.
+type chunkBody struct {
+	mu      sync.Mutex
+	data    []byte
+	revoked bool
+}
+
+func (b *chunkBody) open() (io.ReadCloser, error) { return &chunkReader{b: b}, nil }
+
+// revoke waits for a read in progress and fails all later ones.
+func (b *chunkBody) revoke() {
+	b.mu.Lock()
+	b.revoked = true
+	b.mu.Unlock()
+}
+
+type chunkReader struct {
+	b   *chunkBody
+	off int
+}
+
+func (r *chunkReader) Read(p []byte) (int, error) {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	if r.b.revoked {
+		return 0, errBodyRevoked
+	}
+	if r.off >= len(r.b.data) {
+		return 0, io.EOF
+	}
+	n := copy(p, r.b.data[r.off:])
+	r.off += n
+	return n, nil
+}
+
+func (r *chunkReader) Close() error { return nil }
 
 // cancelUpload ends a session after a failure, best effort.
 func (c *Client) cancelUpload(loc *url.URL) {

@@ -253,4 +253,3 @@ func (c *Client) referrersByTag(ctx context.Context, repo string, d digest.Diges
 		}
 	}
 }
-

@@ -51,11 +51,16 @@ func (b *blobReader) open(from int64) error {
 	r := request{method: http.MethodGet, path: v2Path(b.repo, "blobs", b.d.String()), scope: scopeRepo(b.repo, "pull")}
 	if from > 0 {
 		r.header = http.Header{"Range": {"bytes=" + strconv.FormatInt(from, 10) + "-"}}
-		r.ok = []int{http.StatusPartialContent}
+		r.ok = []int{http.StatusPartialContent, http.StatusOK}
 	}
 	resp, err := b.c.do(b.ctx, r)
 	if err != nil {
 		return err
+	}
+	if from > 0 && resp.StatusCode == http.StatusOK {
+		resp.Body.Close()
+		return fmt.Errorf("acr: resuming %s@%s: the registry ignored the Range request for the bytes from %d and sent the whole blob again",
+			b.repo, b.d, from)
 	}
 	if from == 0 {
 		b.size = resp.ContentLength
