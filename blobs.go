@@ -67,11 +67,19 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 		chunk = DefaultChunkSize
 	}
 	chunk = max(chunk, minChunk)
-	buf := make([]byte, chunk)
+	// Small blobs, the common case in artifacts, get a small buffer; the
+	// chunk-sized one is allocated once content proves larger.
+	buf := make([]byte, min(chunk, 64<<10))
 	h := sha256.New()
 	var offset int64
 	for first := true; ; first = false {
 		n, rerr := io.ReadFull(r, buf)
+		if rerr == nil && int64(len(buf)) < chunk {
+			grown := make([]byte, chunk)
+			copy(grown, buf[:n])
+			m, gerr := io.ReadFull(r, grown[n:])
+			n, rerr, buf = n+m, gerr, grown
+		}
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
 			c.cancelUpload(loc)
 			return ocispec.Descriptor{}, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)

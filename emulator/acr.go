@@ -253,24 +253,41 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 		}
 	}
 	var items []tagItem
+	var pg []tagItem
+	more := false
 	err = s.store.View(r.Context(), func(tx store.Tx) error {
 		if _, err := getRepo(tx, rt.repo); err != nil {
 			return err
 		}
-		for t, err := range tx.Tags(rt.repo, "") {
+		// In name order a page is read straight from the store from the
+		// cursor on; time order needs every tag to sort.
+		after := ""
+		if p.orderby == "" {
+			after = p.last
+		}
+		for t, err := range tx.Tags(rt.repo, after) {
 			if err != nil {
 				return err
 			}
-			if t.Attrs.ListEnabled && (filter == "" || t.Digest == filter) {
-				items = append(items, tagItem{t})
+			if !t.Attrs.ListEnabled || (filter != "" && t.Digest != filter) {
+				continue
 			}
+			if p.orderby == "" && p.n >= 0 && len(items) == p.n {
+				more = true
+				break
+			}
+			items = append(items, tagItem{t})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	pg, more := pageOf(items, p)
+	if p.orderby == "" {
+		pg = items
+	} else {
+		pg, more = pageOf(items, p)
+	}
 	list := make([]wireTag, 0, len(pg))
 	for _, t := range pg {
 		list = append(list, wireTagOf(t.Tag))
