@@ -40,46 +40,34 @@ done
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 
-# timed TOOL WORKLOAD OP CMD...: run CMD, record seconds and peak RSS.
+# timed TOOL WORKLOAD OP ARG1 ARG2: run the tool's command for OP, record
+# seconds and the client's peak RSS.
 timed() {
-	local tool=$1 w=$2 op=$3
-	shift 3
-	local out
-	if ! out=$({ /usr/bin/time -f '%e %M' "$@" >"$WORK/cmd.log" 2>&1; } 2>&1 | tail -n1); then
-		log "FAIL: $tool $w $op: $*"
+	local tool=$1 w=$2 op=$3 a=$4 b=$5 cmd
+	case $op:$tool in
+	push:acrctl) cmd=(acrctl copy "oci:$a:v1" "$b" --no-progress) ;;
+	push:oras) cmd=(oras cp --from-oci-layout "$a:v1" "$b" --to-plain-http) ;;
+	push:crane) cmd=(crane push --insecure "$a" "$b") ;;
+	push:regctl) cmd=(regctl image copy "ocidir://$a:v1" "$b") ;;
+	pull:acrctl) cmd=(acrctl copy "$a" "oci:$b:v1" --no-progress) ;;
+	pull:oras) cmd=(oras cp --from-plain-http "$a" --to-oci-layout "$b:v1") ;;
+	pull:crane) cmd=(crane pull --insecure --format=oci "$a" "$b") ;;
+	pull:regctl) cmd=(regctl image copy "$a" "ocidir://$b:v1") ;;
+	copy:acrctl) cmd=(acrctl copy "$a" "$b" --no-progress) ;;
+	copy:oras) cmd=(oras cp --from-plain-http --to-plain-http "$a" "$b") ;;
+	copy:crane) cmd=(crane copy --insecure "$a" "$b") ;;
+	copy:regctl) cmd=(regctl image copy "$a" "$b") ;;
+	esac
+	if ! /usr/bin/time -o "$WORK/time.out" -f '%e %M' "${cmd[@]}" >"$WORK/cmd.log" 2>&1; then
+		log "FAIL: $tool $w $op: ${cmd[*]}"
 		tail -n 5 "$WORK/cmd.log" >&2
 		printf '%s\t%s\t%s\tFAIL\t0\n' "$tool" "$w" "$op" >>"$RESULTS"
 		return 0
 	fi
-	read -r secs rss <<<"$out"
+	local secs rss
+	read -r secs rss <"$WORK/time.out"
 	printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$w" "$op" "$secs" "$rss" >>"$RESULTS"
 	log "  $tool $w $op: ${secs}s, $((rss / 1024)) MiB"
-}
-
-# push/pull/copy with each tool's own commands.
-op_push() { # TOOL LAYOUT REF
-	case $1 in
-	acrctl) acrctl copy "oci:$2:v1" "$3" --no-progress ;;
-	oras) oras cp --from-oci-layout "$2:v1" "$3" --to-plain-http ;;
-	crane) crane push --insecure "$2" "$3" ;;
-	regctl) regctl image copy "ocidir://$2:v1" "$3" ;;
-	esac
-}
-op_pull() { # TOOL REF LAYOUT
-	case $1 in
-	acrctl) acrctl copy "$2" "oci:$3:v1" --no-progress ;;
-	oras) oras cp --from-plain-http "$2" --to-oci-layout "$3:v1" ;;
-	crane) crane pull --insecure --format=oci "$2" "$3" ;;
-	regctl) regctl image copy "$2" "ocidir://$3:v1" ;;
-	esac
-}
-op_copy() { # TOOL SRC DST
-	case $1 in
-	acrctl) acrctl copy "$2" "$3" --no-progress ;;
-	oras) oras cp --from-plain-http --to-plain-http "$2" "$3" ;;
-	crane) crane copy --insecure "$2" "$3" ;;
-	regctl) regctl image copy "$2" "$3" ;;
-	esac
 }
 
 for ((run = 1; run <= RUNS; run++)); do
@@ -96,10 +84,10 @@ for ((run = 1; run <= RUNS; run++)); do
 		regctl registry set "$B" --skip-check --tls disabled >/dev/null
 		for w in $WORKLOADS; do
 			rm -rf "$WORK/out"
-			timed "$tool" "$w" push op_push "$tool" "$WORK/src-$w" "$A/bench/$w:v1"
-			timed "$tool" "$w" pull op_pull "$tool" "$A/bench/$w:v1" "$WORK/out"
+			timed "$tool" "$w" push "$WORK/src-$w" "$A/bench/$w:v1"
+			timed "$tool" "$w" pull "$A/bench/$w:v1" "$WORK/out"
 			if [[ $w == big8 ]]; then
-				timed "$tool" "$w" copy op_copy "$tool" "$A/bench/$w:v1" "$B/bench/$w:v1"
+				timed "$tool" "$w" copy "$A/bench/$w:v1" "$B/bench/$w:v1"
 			fi
 		done
 		rm -rf "$WORK/out"

@@ -270,7 +270,7 @@ func fetchToFile(ctx context.Context, src Target, desc ocispec.Descriptor, path 
 	}
 	defer os.Remove(f.Name())
 	v := desc.Digest.Verifier()
-	n, err := io.CopyBuffer(io.MultiWriter(f, v), rc, make([]byte, 1<<20))
+	n, err := io.CopyBuffer(io.MultiWriter(f, v), rc, copyBuffer(desc.Size))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}

@@ -177,7 +177,7 @@ func (l *Layout) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	}
 	defer os.Remove(f.Name())
 	v := desc.Digest.Verifier()
-	n, err := io.CopyBuffer(io.MultiWriter(f, v), io.LimitReader(r, desc.Size+1), make([]byte, 1<<20))
+	n, err := io.CopyBuffer(io.MultiWriter(f, v), io.LimitReader(r, desc.Size+1), copyBuffer(desc.Size))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -327,4 +327,10 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), name)
+}
+
+// copyBuffer sizes a copy buffer to the content, up to 1 MiB: large writes
+// for large blobs, no megabyte allocations for thousands of small ones.
+func copyBuffer(size int64) []byte {
+	return make([]byte, min(max(size+1, 512), 1<<20))
 }
