@@ -415,9 +415,7 @@ func (c *Client) cancelUpload(loc *url.URL) {
 }
 
 // PushBlob uploads a blob whose descriptor is known, skipping the upload
-// when the repository already has it. The content is verified against the
-// descriptor while it streams: a mismatch fails with ErrDigestMismatch and
-// the registry stores nothing.
+// when the repository already has it. See PutBlob.
 func (c *Client) PushBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
 	if err := checkRepo(repo); err != nil {
 		return err
@@ -430,14 +428,176 @@ func (c *Client) PushBlob(ctx context.Context, repo string, desc ocispec.Descrip
 	} else if ok {
 		return nil
 	}
-	got, err := c.UploadBlob(ctx, repo, io.LimitReader(r, desc.Size+1), &UploadBlobOptions{MediaType: desc.MediaType})
+	return c.PutBlob(ctx, repo, desc, r)
+}
+
+// smallBlob is the size up to which PutBlob reads a blob into memory and
+// sends it in a single request.
+const smallBlob = 1 << 20
+
+// PutBlob uploads a blob whose descriptor is known, without checking
+// whether the repository has it. The registry verifies digest and size and
+// stores nothing on a mismatch, which fails with ErrDigestMismatch; content
+// that is longer or shorter than desc.Size fails before it is committed.
+//
+// Small blobs (up to 1 MiB) go in one monolithic POST where the registry
+// accepts it, else in a POST and a PUT. Larger blobs stream from r in one
+// PUT, without buffering or hashing on the client, so a copy pays for one
+// hash on each side. After a dropped connection a source that is an
+// io.ReadSeeker resumes from the registry's offset; other sources fail, and
+// the caller retries.
+func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
+	if err := checkRepo(repo); err != nil {
+		return err
+	}
+	if err := desc.Digest.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	}
+	if desc.Size < 0 {
+		return fmt.Errorf("%w: negative size %d", ErrInvalidReference, desc.Size)
+	}
+	if desc.Size <= smallBlob {
+		data, err := io.ReadAll(io.LimitReader(r, desc.Size+1))
+		if err != nil {
+			return fmt.Errorf("acr: upload to %s: reading the content: %w", repo, err)
+		}
+		if int64(len(data)) != desc.Size || desc.Digest.Algorithm().FromBytes(data) != desc.Digest {
+			return fmt.Errorf("%w: content is %d bytes hashing to %s, the descriptor says %s (%d bytes)",
+				ErrDigestMismatch, len(data), desc.Digest.Algorithm().FromBytes(data), desc.Digest, desc.Size)
+		}
+		return c.postMonolithic(ctx, repo, desc.Digest, data)
+	}
+	loc, _, err := c.startUpload(ctx, repo)
 	if err != nil {
 		return err
 	}
-	if got.Digest != desc.Digest || got.Size != desc.Size {
-		return fmt.Errorf("%w: content is %s (%d bytes), the descriptor says %s (%d bytes)", ErrDigestMismatch, got.Digest, got.Size, desc.Digest, desc.Size)
+	if err := c.putStream(ctx, repo, loc, desc, r); err != nil {
+		c.cancelUpload(loc)
+		return err
 	}
 	return nil
+}
+
+// postMonolithic sends a small blob in the POST that opens the session
+// (OCI distribution spec: "Pushing a blob monolithically", POST then
+// nothing else); a registry that answers 202 instead gets the PUT.
+func (c *Client) postMonolithic(ctx context.Context, repo string, d digest.Digest, data []byte) error {
+	resp, err := c.do(ctx, request{method: http.MethodPost, path: v2Path(repo, "blobs", "uploads") + "/", query: url.Values{"digest": {d.String()}},
+		body: data, header: http.Header{"Content-Type": {"application/octet-stream"}}, scope: scopeRepo(repo, "pull,push"),
+		ok: []int{http.StatusCreated, http.StatusAccepted}})
+	if err != nil {
+		var re *ResponseError
+		if errors.As(err, &re) || ctx.Err() != nil {
+			return err
+		}
+		// The connection dropped: fall back to a fresh session.
+		loc, _, serr := c.startUpload(ctx, repo)
+		if serr != nil {
+			return err
+		}
+		return c.putSingle(ctx, repo, loc, d, data)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusCreated {
+		if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != d.String() {
+			return fmt.Errorf("%w: uploaded %s but the registry stored %s", ErrDigestMismatch, d, got)
+		}
+		return nil
+	}
+	loc, err := c.location(resp)
+	if err != nil {
+		return err
+	}
+	return c.putSingle(ctx, repo, loc, d, data)
+}
+
+// putStream sends desc.Size bytes of r to the session at loc in one PUT
+// and, when the connection drops and r can seek, resumes with PATCH from
+// the session's offset.
+func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader) error {
+	var sent int64
+	for attempt := 0; ; attempt++ {
+		u := *loc
+		q := u.Query()
+		q.Set("digest", desc.Digest.String())
+		u.RawQuery = q.Encode()
+		body := &exactReader{r: r, left: desc.Size - sent}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
+		if err != nil {
+			return err
+		}
+		req.ContentLength = desc.Size - sent
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if sent > 0 {
+			req.Header.Set("Content-Range", strconv.FormatInt(sent, 10)+"-"+strconv.FormatInt(desc.Size-1, 10))
+		}
+		resp, err := c.tr.Do(req, scopeRepo(repo, "pull,push"))
+		if err == nil {
+			if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusAccepted {
+				resp.Body.Close()
+				if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != desc.Digest.String() {
+					return fmt.Errorf("%w: uploaded %s but the registry stored %s", ErrDigestMismatch, desc.Digest, got)
+				}
+				return nil
+			}
+			return newResponseError(resp)
+		}
+		if body.err != nil {
+			return fmt.Errorf("acr: upload to %s: %w", repo, body.err)
+		}
+		seeker, ok := r.(io.Seeker)
+		if !ok || ctx.Err() != nil || attempt == maxResumes {
+			return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
+		}
+		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
+		if serr != nil || held > desc.Size {
+			return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
+		}
+		if _, serr := seeker.Seek(held, io.SeekStart); serr != nil {
+			return fmt.Errorf("acr: upload to %s: resuming: %w", repo, serr)
+		}
+		sent, loc = held, nloc
+	}
+}
+
+// exactReader yields exactly left bytes of r: a source that ends early or
+// runs long fails the request before the registry can commit it.
+type exactReader struct {
+	r    io.Reader
+	left int64
+	err  error
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	if e.left == 0 {
+		// One more byte would mean the source is longer than its descriptor.
+		// Reading to the source's EOF also lets a verifying source (a
+		// download, an OCI layout) check its digest before the PUT ends.
+		var one [1]byte
+		n, err := e.r.Read(one[:])
+		switch {
+		case n > 0:
+			e.err = fmt.Errorf("%w: the content is longer than its descriptor says", ErrDigestMismatch)
+		case err != nil && err != io.EOF:
+			e.err = err
+		default:
+			return 0, io.EOF
+		}
+		return 0, e.err
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		e.err = fmt.Errorf("%w: the content is shorter than its descriptor says", ErrDigestMismatch)
+		return n, e.err
+	}
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 // BlobExists reports whether repo holds the blob, with its size.

@@ -110,3 +110,38 @@ func TestPushBlobExistsMountDelete(t *testing.T) {
 type iotestErrReader struct{}
 
 func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("must not be read") }
+
+func TestPutBlobStreamsAndVerifies(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, _ := acr.NewClient(srv.URL, nil, nil)
+	ctx := t.Context()
+	data := randomBytes(3<<20 + 5)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	cases := []struct {
+		name string
+		desc ocispec.Descriptor
+		src  []byte
+	}{
+		{"wrong digest", ocispec.Descriptor{Digest: digest.FromString("x"), Size: desc.Size}, data},
+		{"shorter content", desc, data[:len(data)-1]},
+		{"longer content", desc, append(append([]byte{}, data...), 'x')},
+		{"small, wrong digest", ocispec.Descriptor{Digest: digest.FromString("y"), Size: 10}, data[:10]},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := client.PutBlob(ctx, "put", tc.desc, bytes.NewReader(tc.src))
+			if !errors.Is(err, acr.ErrDigestMismatch) {
+				t.Fatalf("got %v, want ErrDigestMismatch", err)
+			}
+			if _, ok, _ := client.BlobExists(ctx, "put", tc.desc.Digest); ok {
+				t.Fatal("a blob was stored under a digest its content does not have")
+			}
+		})
+	}
+	if err := client.PutBlob(ctx, "put", desc, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	if n, ok, err := client.BlobExists(ctx, "put", desc.Digest); err != nil || !ok || n != desc.Size {
+		t.Fatalf("after PutBlob: %v %v %d", err, ok, n)
+	}
+}

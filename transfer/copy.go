@@ -224,7 +224,11 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	defer rc.Close()
 	var r io.Reader = rc
 	if c.o.Progress != nil {
-		r = &countingReader{r: rc, f: func(n int64) { c.report(Progress{Desc: desc, Bytes: n}) }}
+		cr := &countingReader{r: rc, f: func(n int64) { c.report(Progress{Desc: desc, Bytes: n}) }}
+		r = cr
+		if isSelfVerifying(rc) {
+			r = verifyingCounter{cr}
+		}
 	}
 	if err := c.dst.Push(ctx, desc, r); err != nil {
 		return fmt.Errorf("push %s: %w", desc.Digest, err)
@@ -330,3 +334,8 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	c.f(c.n.Add(int64(n)))
 	return n, err
 }
+
+// verifyingCounter is a countingReader over a self-verifying reader.
+type verifyingCounter struct{ *countingReader }
+
+func (verifyingCounter) verifies() {}

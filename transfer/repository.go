@@ -41,9 +41,13 @@ func (r *repository) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.Rea
 		if err != nil {
 			return nil, err
 		}
-		return io.NopCloser(bytes.NewReader(m.Bytes)), nil
+		return selfVerifying{io.NopCloser(bytes.NewReader(m.Bytes))}, nil // GetManifest verified it
 	}
-	return r.client.DownloadBlob(ctx, r.repo, desc.Digest)
+	rc, err := r.client.DownloadBlob(ctx, r.repo, desc.Digest)
+	if err != nil {
+		return nil, err
+	}
+	return selfVerifying{rc}, nil
 }
 
 func (r *repository) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
@@ -63,7 +67,8 @@ func (r *repository) Push(ctx context.Context, desc ocispec.Descriptor, rd io.Re
 		_, err = r.client.SetManifest(ctx, r.repo, b, desc.MediaType, nil)
 		return err
 	}
-	return r.client.PushBlob(ctx, r.repo, desc, rd)
+	// Copy asked Exists already: PutBlob does not ask again.
+	return r.client.PutBlob(ctx, r.repo, desc, rd)
 }
 
 func (r *repository) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {
@@ -106,4 +111,19 @@ func readManifest(rd io.Reader, desc ocispec.Descriptor) ([]byte, error) {
 		return nil, fmt.Errorf("%w: manifest %s: content does not match its descriptor", acr.ErrDigestMismatch, desc.Digest)
 	}
 	return b, nil
+}
+
+// selfVerifying marks a reader that checks its content's size and digest
+// and fails the read that reaches EOF on a mismatch, so that a destination
+// need not hash the content a second time.
+type selfVerifying struct{ io.ReadCloser }
+
+func (selfVerifying) verifies() {}
+
+// verifier is implemented by self-verifying readers.
+type verifier interface{ verifies() }
+
+func isSelfVerifying(r io.Reader) bool {
+	_, ok := r.(verifier)
+	return ok
 }

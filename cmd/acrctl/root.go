@@ -37,7 +37,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 func isCobraUsage(err error) bool {
 	s := err.Error()
 	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand flag", "flag needs an argument",
-		"invalid argument", "accepts ", "requires at least", "requires at most", "if any flags in the group"} {
+		"invalid argument", "accepts ", "required flag(s)", "requires at least", "requires at most", "if any flags in the group"} {
 		if strings.Contains(s, p) {
 			return true
 		}
@@ -67,6 +67,6 @@ New here? 'acrctl quickstart' starts a local registry and tours the client libra
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go restricts it to bash, zsh and fish
 	root.AddCommand(newQuickstartCmd(), newRepoCmd(), newTagCmd(), newManifestCmd(), newBlobCmd(),
 		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd(),
-		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd())
+		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd(), newPurgeCmd())
 	return root
 }

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/purge"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// runPurgeCLI runs acrctl with args as run does, with purge registered
+// whether or not root.go registers it yet.
+func runPurgeCLI(t *testing.T, stdin string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	root := newRootCmd(strings.NewReader(stdin), &out, &errb)
+	if c, _, err := root.Find([]string{"purge"}); err != nil || c == root {
+		root.AddCommand(newPurgeCmd())
+	}
+	root.SetArgs(args)
+	err := root.ExecuteContext(context.Background())
+	switch {
+	case err == nil:
+		code = 0
+	case errors.As(err, new(usageError)) || isCobraUsage(err):
+		code = 2
+	default:
+		code = 1
+	}
+	if err != nil {
+		fmt.Fprintln(&errb, "acrctl: "+oneLine(err.Error()))
+	}
+	return out.String(), errb.String(), code
+}
+
+// purgeRegistry is an emulator whose clock the test moves, with content
+// pushed by the client.
+type purgeRegistry struct {
+	t      *testing.T
+	srv    *acrtest.Server
+	client *acr.Client
+	mu     sync.Mutex
+	now    time.Time
+}
+
+func newPurgeRegistry(t *testing.T, opts *emulator.Options) *purgeRegistry {
+	t.Setenv("DOCKER_CONFIG", t.TempDir()) // no stored credentials
+	r := &purgeRegistry{t: t, now: time.Now().Add(-400 * 24 * time.Hour)}
+	if opts == nil {
+		opts = &emulator.Options{}
+	}
+	opts.Now = func() time.Time { r.mu.Lock(); defer r.mu.Unlock(); return r.now }
+	r.srv = acrtest.NewServer(t, opts)
+	var cred acr.Credential
+	for u, p := range opts.Users {
+		cred = acr.BasicCredential(u, p)
+	}
+	c, err := acr.NewClient(r.srv.URL, cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.client = c
+	return r
+}
+
+// daysAgo sets the registry clock for the pushes that follow.
+func (r *purgeRegistry) daysAgo(n int) *purgeRegistry {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.now = time.Now().Add(-time.Duration(n) * purge.Day)
+	return r
+}
+
+func (r *purgeRegistry) image(repo, seed string, tags ...string) ocispec.Descriptor {
+	r.t.Helper()
+	ctx := context.Background()
+	cfg, err := r.client.UploadBlob(ctx, repo, strings.NewReader(`{"architecture":"amd64","os":"linux","seed":"`+seed+`"}`),
+		&acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageConfig})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	m := ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{}}
+	m.SchemaVersion = 2
+	var d ocispec.Descriptor
+	for _, tag := range append([]string{""}, tags...) {
+		var o *acr.SetManifestOptions
+		if tag != "" {
+			o = &acr.SetManifestOptions{Tag: tag}
+		}
+		if d, err = r.client.SetImage(ctx, repo, m, o); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+	return d
+}
+
+func (r *purgeRegistry) signature(repo string, subject ocispec.Descriptor) ocispec.Descriptor {
+	r.t.Helper()
+	ctx := context.Background()
+	empty, err := r.client.UploadBlob(ctx, repo, strings.NewReader("{}"), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeEmptyJSON})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	m := ocispec.Manifest{Config: empty, Layers: []ocispec.Descriptor{}, ArtifactType: "application/vnd.cncf.notary.signature",
+		Subject: &ocispec.Descriptor{MediaType: subject.MediaType, Digest: subject.Digest, Size: subject.Size}}
+	m.SchemaVersion = 2
+	d, err := r.client.SetImage(ctx, repo, m, nil)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return d
+}
+
+func (r *purgeRegistry) tags(repo string) []string {
+	r.t.Helper()
+	var out []string
+	for tp, err := range r.client.Tags(context.Background(), repo, nil) {
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out = append(out, tp.Name)
+	}
+	return out
+}
+
+func (r *purgeRegistry) manifests(repo string) int {
+	r.t.Helper()
+	n := 0
+	for _, err := range r.client.Manifests(context.Background(), repo, nil) {
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		n++
+	}
+	return n
+}
+
+func populatePurge(r *purgeRegistry) (signed ocispec.Descriptor) {
+	for i := 1; i <= 6; i++ {
+		r.daysAgo(100-i).image("app", fmt.Sprint(i), fmt.Sprintf("v%d", i))
+	}
+	signed = r.daysAgo(90).image("app", "signed", "sig-me")
+	r.signature("app", signed)
+	r.daysAgo(80).image("app", "leftover")
+	r.daysAgo(1).image("app", "new", "v7")
+	r.daysAgo(90).image("other", "o", "v1")
+	return signed
+}
+
+// TestPurgeDryRunThenRun: the dry run prints exactly the lines the real
+// run then prints, and changes nothing.
+func TestPurgeDryRunThenRun(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	populatePurge(r)
+	args := []string{"purge", r.srv.Host, "--filter", "app:v.*", "--filter", "app:sig-.*", "--ago", "30d", "--keep", "1", "--untagged"}
+
+	dryOut, dryErr, code := runPurgeCLI(t, "", append(args, "--dry-run")...)
+	if code != 0 {
+		t.Fatalf("dry run: exit %d\n%s", code, dryErr)
+	}
+	if got := r.tags("app"); len(got) != 8 {
+		t.Fatalf("the dry run changed the tags: %v", got)
+	}
+	out, errOut, code := runPurgeCLI(t, "", args...)
+	if code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, errOut)
+	}
+	if out != dryOut {
+		t.Errorf("real run printed\n%s\ndry run printed\n%s", out, dryOut)
+	}
+	// v1..v6 and sig-me are older than 30d and not the newest (v7); their
+	// manifests go, the signature with its subject, and the untagged
+	// leftover.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var kinds []string
+	for _, l := range lines {
+		kinds = append(kinds, strings.SplitN(l, "\t", 2)[0])
+	}
+	count := func(k string) int {
+		return len(slices.DeleteFunc(slices.Clone(kinds), func(s string) bool { return s != k }))
+	}
+	if count("tag") != 7 || count("manifest") != 8 || count("referrer") != 1 {
+		t.Errorf("deleted %d tags, %d manifests, %d referrers; want 7, 8, 1:\n%s", count("tag"), count("manifest"), count("referrer"), out)
+	}
+	if got := r.tags("app"); !slices.Equal(got, []string{"v7"}) {
+		t.Errorf("tags left: %v, want [v7]", got)
+	}
+	if n := r.manifests("app"); n != 1 {
+		t.Errorf("%d manifests left, want 1", n)
+	}
+	if !strings.Contains(dryErr, "would delete 7 tags, 8 untagged manifests and 1 referrer in 1 repository examined") {
+		t.Errorf("dry-run summary:\n%s", dryErr)
+	}
+	if !strings.Contains(errOut, "deleted 7 tags, 8 untagged manifests and 1 referrer") {
+		t.Errorf("summary:\n%s", errOut)
+	}
+	if r.tags("other")[0] != "v1" {
+		t.Error("purged a repository no filter names")
+	}
+}
+
+// TestPurgeJSON: --output json gives the set with reasons; the dry run's
+// set is the real run's.
+func TestPurgeJSON(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	populatePurge(r)
+	args := []string{"purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d", "--untagged", "-o", "json"}
+	type report struct {
+		Registry string       `json:"registry"`
+		DryRun   bool         `json:"dryRun"`
+		Deleted  []purge.Item `json:"deleted"`
+		Kept     []purge.Item `json:"kept"`
+	}
+	decode := func(s string) report {
+		var rep report
+		if err := json.Unmarshal([]byte(s), &rep); err != nil {
+			t.Fatalf("%v:\n%s", err, s)
+		}
+		return rep
+	}
+	out, errOut, code := runPurgeCLI(t, "", append(args, "--dry-run")...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	dry := decode(out)
+	out, errOut, code = runPurgeCLI(t, "", args...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d, stderr %q", code, errOut)
+	}
+	real := decode(out)
+	if !dry.DryRun || real.DryRun || dry.Registry != r.srv.Host {
+		t.Errorf("dryRun %v/%v, registry %q", dry.DryRun, real.DryRun, dry.Registry)
+	}
+	if len(real.Deleted) == 0 || fmt.Sprint(real.Deleted) != fmt.Sprint(dry.Deleted) {
+		t.Errorf("real run deleted\n%v\ndry run\n%v", real.Deleted, dry.Deleted)
+	}
+	for _, it := range real.Deleted {
+		if it.Reason == "" || it.Repository != "app" {
+			t.Errorf("item without a reason: %+v", it)
+		}
+	}
+	if got := r.tags("app"); !slices.Equal(got, []string{"v7"}) {
+		t.Errorf("tags left: %v, want [v7]", got)
+	}
+}
+
+func TestPurgeUsage(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"purge", r.srv.Host, "--ago", "1d"}, "--filter is required"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b"}, "--ago is required"},
+		{[]string{"purge", "--filter", "a:b", "--ago", "1d"}, "one registry host"},
+		{[]string{"purge", r.srv.Host, "--filter", "a", "--ago", "1d"}, "want REPO_REGEX:TAG_REGEX"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:(?!b)", "--ago", "1d"}, "--filter"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "-1d"}, "ages cannot be negative"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "30days"}, "unknown unit"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--untagged", "--untagged-only"}, "untagged"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--concurrency", "0"}, "--concurrency 0"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "-o", "yaml"}, "--output"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--username", "u"}, "go together"},
+	} {
+		_, errOut, code := runPurgeCLI(t, "", tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+	out, _, code := runPurgeCLI(t, "", "purge", "--help")
+	for _, want := range []string{"not among the --keep newest", "--untagged-only", "kept index references", "subject is kept",
+		"--include-locked", "100000000d", "--dry-run prints exactly", "Exit status"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("--help lacks %q", want)
+		}
+	}
+}
+
+// TestPurgeHugeAgo: --ago beyond what a duration holds means nothing is
+// old enough (acr-cli#560).
+func TestPurgeHugeAgo(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	populatePurge(r)
+	out, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", ".*:.*", "--ago", "100000000d", "--untagged")
+	if code != 0 || out != "" {
+		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	if len(r.tags("app")) != 8 || r.manifests("app") != 10 {
+		t.Error("deleted something")
+	}
+}
+
+// TestPurgeBudgets: --max-deletes stops cleanly (exit 0) and says what
+// remains; --timeout stops with exit 1; the next run finishes.
+func TestPurgeBudgets(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	populatePurge(r)
+	args := []string{"purge", r.srv.Host, "--filter", "app:v.*", "--ago", "30d"}
+	out, errOut, code := runPurgeCLI(t, "", append(args, "--max-deletes", "2")...)
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(errOut, "stopped at --max-deletes: 4 planned deletions remain; run again") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	_, errOut, code = runPurgeCLI(t, "", append(args, "--timeout", "1ns")...)
+	if code != 1 || !strings.Contains(errOut, "stopped by --timeout 1ns") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+	out, errOut, code = runPurgeCLI(t, "", args...)
+	if code != 0 || strings.Count(out, "\n") != 4 {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if got := r.tags("app"); !slices.Equal(got, []string{"sig-me", "v7"}) {
+		t.Errorf("tags left: %v", got)
+	}
+}
+
+// TestPurgeLocked: locked tags are kept and listed; --include-locked
+// unlocks them first and says so.
+func TestPurgeLocked(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	populatePurge(r)
+	if _, err := r.client.UpdateTagProperties(context.Background(), "app", "v1", acr.Locked()); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"purge", r.srv.Host, "--filter", "app:v1", "--ago", "30d"}
+	out, errOut, code := runPurgeCLI(t, "", args...)
+	if code != 0 || out != "" || !strings.Contains(errOut, "kept tag app:v1: locked (writeEnabled=false, deleteEnabled=false)") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	out, errOut, code = runPurgeCLI(t, "", append(args, "--include-locked")...)
+	if code != 0 || !strings.HasPrefix(out, "tag\tapp:v1\t") || !strings.Contains(errOut, "unlocked tag app:v1") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+}
+
+// TestPurgeCredentials: --username and --password (or - for stdin)
+// authenticate; wrong ones fail with exit 1.
+func TestPurgeCredentials(t *testing.T) {
+	r := newPurgeRegistry(t, &emulator.Options{Users: map[string]string{"admin": "s3cret"}})
+	r.daysAgo(50).image("app", "a", "v1")
+	args := []string{"purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d", "--dry-run", "-u", "admin"}
+	out, errOut, code := runPurgeCLI(t, "s3cret\n", append(args, "-p", "-")...)
+	if code != 0 || !strings.HasPrefix(out, "tag\tapp:v1") {
+		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	_, errOut, code = runPurgeCLI(t, "", append(args, "-p", "wrong")...)
+	if code != 1 || strings.Contains(errOut, "wrong") {
+		t.Errorf("exit %d, stderr %s", code, errOut)
+	}
+	_, errOut, code = runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d")
+	if code != 1 {
+		t.Errorf("anonymous: exit %d, stderr %s", code, errOut)
+	}
+}

@@ -1,0 +1,323 @@
+package purge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
+)
+
+// Kind says what an Item is.
+type Kind string
+
+const (
+	// KindTag is a tag; deleting it leaves the manifest it points at.
+	KindTag Kind = "tag"
+	// KindManifest is an untagged manifest, deleted by digest.
+	KindManifest Kind = "manifest"
+	// KindReferrer is a manifest whose subject is a deleted manifest: the
+	// registry deletes it with its subject.
+	KindReferrer Kind = "referrer"
+	// KindRepository is a repository; it appears only in Result.Unlocked,
+	// Plan.Kept and Events, never as a deletion.
+	KindRepository Kind = "repository"
+)
+
+// Item is one object of a plan, with the reason for what happens to it.
+type Item struct {
+	Repository string `json:"repository"`
+	Kind       Kind   `json:"kind"`
+	// Tag is the tag of a KindTag item.
+	Tag string `json:"tag,omitempty"`
+	// Digest is the manifest: the one a tag points at, or the one deleted.
+	// On registries without /acr/v1 planning learns a tag's digest with a
+	// manifest HEAD.
+	Digest       digest.Digest `json:"digest,omitempty"`
+	MediaType    string        `json:"mediaType,omitempty"`
+	ArtifactType string        `json:"artifactType,omitempty"`
+	// Subject is the manifest a KindReferrer item is deleted with.
+	Subject digest.Digest `json:"subject,omitempty"`
+	// Index is, for a manifest that only deleted indexes reference, the
+	// one deleted last: Apply deletes the manifest after it.
+	Index digest.Digest `json:"index,omitempty"`
+	// LastUpdated is the registry's last update time of the tag or
+	// manifest, zero when unknown.
+	LastUpdated time.Time `json:"lastUpdated,omitzero"`
+	// Locked says that a lock flag protects the object: a deletion unlocks
+	// it first (IncludeLocked); a Plan.Kept item is kept because of it.
+	Locked bool `json:"locked,omitempty"`
+	// Reason explains, in one line, why the item is deleted or kept.
+	Reason string `json:"reason"`
+}
+
+// Ref returns the item as a reference: repo:tag, repo@digest, or repo.
+func (it Item) Ref() string {
+	switch {
+	case it.Kind == KindRepository:
+		return it.Repository
+	case it.Tag != "":
+		return it.Repository + ":" + it.Tag
+	case it.Digest != "":
+		return it.Repository + "@" + it.Digest.String()
+	}
+	return it.Repository
+}
+
+// Plan is what a purge deletes, made by NewPlan and carried out by Apply.
+// It is a snapshot: Apply re-checks each object before deleting it.
+type Plan struct {
+	// Items lists the deletions in the order Apply performs them:
+	// repository by repository, tags oldest first, then untagged manifests
+	// with each index before the children it leaves unreferenced. Each
+	// manifest is followed by the referrers deleted with it (KindReferrer).
+	// It is a report: Apply works from the plan's own copy.
+	Items []Item `json:"items"`
+	// Kept lists what a lock or a protection rule keeps although it would
+	// otherwise be deleted: locked tags, manifests and repositories, and
+	// manifests whose referrers keep a tag or a lock. Children of kept
+	// indexes and referrers of kept subjects, which are expected to stay,
+	// are counted in Notes instead.
+	Kept []Item `json:"kept,omitempty"`
+	// Notes are human-readable remarks on the plan.
+	Notes []string `json:"notes,omitempty"`
+	// Repositories lists the repositories examined, in catalog order.
+	Repositories []string `json:"repositories"`
+
+	cfg   *config
+	repos []*repoPlan
+}
+
+// Deletes returns the number of delete requests the plan makes, without
+// MaxDeletes: its tags and manifests, not the referrers deleted with them.
+func (p *Plan) Deletes() int {
+	n := 0
+	for _, it := range p.Items {
+		if it.Kind != KindReferrer {
+			n++
+		}
+	}
+	return n
+}
+
+// repoPlan is the plan of one repository.
+type repoPlan struct {
+	name string
+	oci  bool
+	// unlock holds the repository's lock flags when it is locked and
+	// IncludeLocked purges it anyway.
+	unlock *acr.Permissions
+	items  []Item
+	// parents lists, for each manifest item, the deleted indexes that
+	// reference it; Apply deletes it only after all of them.
+	parents map[digest.Digest][]digest.Digest
+	kept    []Item
+	notes   []string
+}
+
+// NewPlan examines every repository that a filter names and returns what
+// a purge would delete, changing nothing. Its memory grows with the plan;
+// for registry-wide purges, Run holds one repository's plan at a time.
+func NewPlan(ctx context.Context, client *acr.Client, opts *Options) (*Plan, error) {
+	cfg, err := opts.config()
+	if err != nil {
+		return nil, err
+	}
+	repos, err := matchingRepositories(ctx, client, cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{cfg: cfg, Items: []Item{}, Repositories: []string{}}
+	for _, repo := range repos {
+		rp, err := planRepository(ctx, client, cfg, repo)
+		if err != nil {
+			return nil, err
+		}
+		p.add(rp)
+	}
+	return p, nil
+}
+
+func (p *Plan) add(rp *repoPlan) {
+	p.repos = append(p.repos, rp)
+	p.Repositories = append(p.Repositories, rp.name)
+	p.Items = append(p.Items, rp.items...)
+	p.Kept = append(p.Kept, rp.kept...)
+	p.Notes = append(p.Notes, rp.notes...)
+}
+
+// matchingRepositories lists the names of the repositories a filter names.
+// Names are collected first so that deleting cannot disturb the catalog's
+// paging, and so that a stopped run can say which it did not examine.
+func matchingRepositories(ctx context.Context, client *acr.Client, cfg *config) ([]string, error) {
+	if names, ok := cfg.literalRepositories(); ok {
+		// Every filter names one repository: no catalog needed, which
+		// repository-scoped tokens may not be allowed to read.
+		return names, nil
+	}
+	var repos []string
+	for name, err := range client.Repositories(ctx) {
+		if err != nil {
+			return nil, fmt.Errorf("purge: listing repositories: %w", err)
+		}
+		if cfg.matchRepo(name) {
+			repos = append(repos, name)
+		}
+	}
+	return repos, nil
+}
+
+// planRepository plans the purge of one repository.
+func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo string) (*repoPlan, error) {
+	rp := &repoPlan{name: repo, items: []Item{}}
+	props, err := client.GetRepositoryProperties(ctx, repo)
+	switch {
+	case errors.Is(err, acr.ErrNotSupported):
+		rp.oci = true
+		if err := cfg.checkOCI(client.Host()); err != nil {
+			return nil, err
+		}
+	case errors.Is(err, acr.ErrNotFound):
+		rp.notes = append(rp.notes, fmt.Sprintf("%s: no such repository", repo))
+		return rp, nil
+	case err != nil:
+		return nil, fmt.Errorf("purge: %s: %w", repo, err)
+	default:
+		if l := locked(props.Permissions); l != "" {
+			if !cfg.IncludeLocked {
+				rp.kept = append(rp.kept, Item{Repository: repo, Kind: KindRepository, Locked: true,
+					Reason: "the repository is locked (" + l + "): nothing in it is deleted; --include-locked unlocks it for the purge and locks it again"})
+				return rp, nil
+			}
+			perms := props.Permissions
+			rp.unlock = &perms
+			rp.notes = append(rp.notes, fmt.Sprintf("%s: the repository is locked (%s); IncludeLocked unlocks it for the purge and locks it again", repo, l))
+		}
+	}
+	deleted, err := rp.planTags(ctx, client, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.untagged {
+		if err := rp.planUntagged(ctx, client, cfg, deleted); err != nil {
+			return nil, err
+		}
+	}
+	return rp, nil
+}
+
+// planTags lists the repository's tags newest first and plans the deletion
+// of those that match, are old enough and are not among the Keep newest
+// matching ones. It returns the names of the tags to delete.
+func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *config) (map[string]bool, error) {
+	deleted := map[string]bool{}
+	if cfg.UntaggedOnly {
+		return deleted, nil
+	}
+	var opts *acr.TagsOptions
+	if !rp.oci {
+		opts = &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}
+	}
+	var items []Item
+	rank := 0
+	for t, err := range client.Tags(ctx, rp.name, opts) {
+		if errors.Is(err, acr.ErrNotFound) {
+			break // the repository went away: nothing to delete
+		}
+		if err != nil {
+			return nil, fmt.Errorf("purge: listing the tags of %s: %w", rp.name, err)
+		}
+		filter, ok := cfg.matchTag(rp.name, t.Name)
+		if !ok {
+			continue
+		}
+		rank++
+		if rank <= cfg.Keep || !cfg.old(t.LastUpdatedOn) {
+			continue
+		}
+		it := Item{Repository: rp.name, Kind: KindTag, Tag: t.Name, Digest: t.Digest, LastUpdated: t.LastUpdatedOn}
+		it.Reason = cfg.tagReason(filter, t.LastUpdatedOn, rank, rp.oci)
+		if l := locked(t.Permissions); l != "" && !rp.oci {
+			it.Locked = true
+			if !cfg.IncludeLocked {
+				it.Reason = "locked (" + l + "), otherwise deleted: " + it.Reason + "; --include-locked deletes it"
+				rp.kept = append(rp.kept, it)
+				continue
+			}
+			it.Reason += "; locked (" + l + "): unlocked first"
+		}
+		items = append(items, it)
+		if cfg.untagged {
+			deleted[t.Name] = true
+		}
+	}
+	if rp.oci {
+		// Without /acr/v1 the tag list has names only: learn each digest
+		// with a HEAD, so that the plan names what it deletes and Apply can
+		// tell a tag that moved since.
+		idx := make([]int, len(items))
+		for i := range idx {
+			idx[i] = i
+		}
+		err := forEach(ctx, cfg.Concurrency, idx, func(ctx context.Context, i int) error {
+			d, err := client.ResolveDigest(ctx, rp.name, items[i].Tag)
+			if errors.Is(err, acr.ErrNotFound) {
+				return nil // gone; dropped below
+			}
+			if err != nil {
+				return fmt.Errorf("purge: resolving %s:%s: %w", rp.name, items[i].Tag, err)
+			}
+			items[i].Digest = d
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		items = slices.DeleteFunc(items, func(it Item) bool { return it.Digest == "" })
+	}
+	// Oldest first, so that a run that MaxDeletes or a timeout stops has
+	// removed the oldest.
+	slices.Reverse(items)
+	rp.items = append(rp.items, items...)
+	return deleted, nil
+}
+
+func (c *config) tagReason(filter string, updated time.Time, rank int, oci bool) string {
+	if oci {
+		return "matches " + filter + "; the registry reports no ages (no /acr/v1) and --ago 0 takes every age"
+	}
+	s := "matches " + filter + ", " + c.age(updated)
+	if c.Keep > 0 {
+		s += fmt.Sprintf(", %s newest matching tag (keep %d)", ordinal(rank), c.Keep)
+	}
+	return s
+}
+
+// age describes an update time against the cutoff.
+func (c *config) age(t time.Time) string {
+	if c.Ago == 0 {
+		if t.IsZero() {
+			return "update time unknown, any age (ago 0)"
+		}
+		return "last updated " + t.UTC().Format(time.RFC3339) + ", any age (ago 0)"
+	}
+	return fmt.Sprintf("last updated %s (%s ago), older than %s", t.UTC().Format(time.RFC3339),
+		FormatDuration(c.now.Sub(t).Truncate(time.Minute)), FormatDuration(c.Ago))
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return fmt.Sprintf("%d%s", n, suffix)
+}
