@@ -28,8 +28,8 @@ func TestACRRepositoryProperties(t *testing.T) {
 		r := c.do("GET", path, nil).want(t, http.StatusOK)
 		p := decode[struct {
 			Registry, ImageName, CreatedTime, LastUpdateTime string
-			ManifestCount, TagCount                         int
-			ChangeableAttributes                            map[string]bool
+			ManifestCount, TagCount                          int
+			ChangeableAttributes                             map[string]bool
 		}](t, r)
 		if p.Registry != srv.Host || p.ImageName != "library/hello" || p.ManifestCount != 2 || p.TagCount != 2 {
 			t.Fatalf("%s: got %+v", path, p)
@@ -102,8 +102,8 @@ func TestACRManifests(t *testing.T) {
 	c.pushImage("m", "v2", "two")
 	type manifest struct {
 		Digest, MediaType, ConfigMediaType, Architecture, OS string
-		ImageSize                                           int64
-		Tags                                                []string
+		ImageSize                                            int64
+		Tags                                                 []string
 	}
 	list := decode[struct{ Manifests []manifest }](t, c.do("GET", "/acr/v1/m/_manifests?orderby=timeasc", nil).want(t, http.StatusOK))
 	if len(list.Manifests) != 2 || list.Manifests[0].Digest != im.digest.String() {

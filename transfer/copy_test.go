@@ -249,4 +249,3 @@ func TestCancelledCopyLeavesNoTag(t *testing.T) {
 		t.Fatal("a cancelled copy left the tag pointing at a partial graph")
 	}
 }
-

@@ -158,7 +158,9 @@ func (s *fileSource) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.Rea
 	return &verifyingReader{r: f, c: f, v: desc.Digest.Verifier(), d: desc.Digest, size: desc.Size}, nil
 }
 
-func (s *fileSource) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) { return true, nil }
+func (s *fileSource) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
+	return true, nil
+}
 func (s *fileSource) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader) error {
 	return fmt.Errorf("transfer: local files are read-only")
 }

@@ -19,7 +19,9 @@ type repository struct {
 }
 
 // Repository returns a Target for a repository of the registry client talks to.
-func Repository(client *acr.Client, repo string) Target { return &repository{client: client, repo: repo} }
+func Repository(client *acr.Client, repo string) Target {
+	return &repository{client: client, repo: repo}
+}
 
 func (r *repository) String() string { return r.client.Host() + "/" + r.repo }
 
