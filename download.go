@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -45,6 +46,53 @@ type blobReader struct {
 	n       int64 // bytes delivered
 	resumes int
 	err     error // sticky
+
+	// For large blobs the digest is computed in a goroutine, so hashing
+	// overlaps the caller's writes and the next socket reads: on two
+	// cores a download then costs max(hash, copy) rather than their sum.
+	hashq    chan []byte
+	hashDone chan struct{}
+}
+
+// asyncHashMin is the size from which a download hashes in the background.
+const asyncHashMin = 8 << 20
+
+// hashPool recycles the buffers handed to the hashing goroutine.
+var hashPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
+
+// hash feeds p to the verifier, in the background for large blobs.
+func (b *blobReader) hash(p []byte) {
+	if b.size < asyncHashMin {
+		b.v.Write(p)
+		return
+	}
+	if b.hashq == nil {
+		b.hashq, b.hashDone = make(chan []byte, 8), make(chan struct{})
+		go func(q <-chan []byte, done chan<- struct{}) {
+			for buf := range q {
+				b.v.Write(buf)
+				bp := buf[:0]
+				hashPool.Put(&bp)
+			}
+			close(done)
+		}(b.hashq, b.hashDone)
+	}
+	for len(p) > 0 {
+		bp := hashPool.Get().(*[]byte)
+		n := min(len(p), cap(*bp))
+		buf := append((*bp)[:0], p[:n]...)
+		b.hashq <- buf
+		p = p[n:]
+	}
+}
+
+// hashWait waits for the background hashing to finish.
+func (b *blobReader) hashWait() {
+	if b.hashq != nil {
+		close(b.hashq)
+		<-b.hashDone
+		b.hashq = nil
+	}
 }
 
 func (b *blobReader) open(from int64) error {
@@ -80,7 +128,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 	for {
 		n, err := b.body.Read(p)
 		if n > 0 {
-			b.v.Write(p[:n])
+			b.hash(p[:n])
 			b.n += int64(n)
 			if b.size >= 0 && b.n > b.size {
 				b.err = fmt.Errorf("%w: %s@%s: the registry sent more than the %d bytes it announced", ErrDigestMismatch, b.repo, b.d, b.size)
@@ -91,6 +139,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 		case err == nil:
 			return n, nil
 		case errors.Is(err, io.EOF) && (b.size < 0 || b.n == b.size):
+			b.hashWait()
 			if !b.v.Verified() {
 				b.err = fmt.Errorf("%w: %s@%s: the %d bytes received hash to another digest", ErrDigestMismatch, b.repo, b.d, b.n)
 				return n, b.err
@@ -116,6 +165,7 @@ func (b *blobReader) Read(p []byte) (int, error) {
 }
 
 func (b *blobReader) Close() error {
+	b.hashWait()
 	if b.body != nil {
 		return b.body.Close()
 	}
