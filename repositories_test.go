@@ -165,3 +165,52 @@ func TestFallbackToOCI(t *testing.T) {
 		t.Fatalf("after delete: got %v", err)
 	}
 }
+
+// TestHostileLinks checks that a listing refuses a next-page Link to
+// another origin, stops on a repeated cursor, and ignores malformed Links.
+func TestHostileLinks(t *testing.T) {
+	var other atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { other.Add(1) }))
+	defer elsewhere.Close()
+	for _, tc := range []struct {
+		name, link, want string
+	}{
+		{"another origin", "<" + elsewhere.URL + "/v2/_catalog?last=a>; rel=\"next\"", "another origin"},
+		{"repeated cursor", "</v2/_catalog?n=1>; rel=\"next\"", "repeated a page cursor"},
+		{"malformed", "<<>>;;rel=", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.HasPrefix(r.URL.Path, "/acr/") {
+					http.NotFound(w, r)
+					return
+				}
+				w.Header().Set("Link", tc.link)
+				w.Write([]byte(`{"repositories":["a"]}`))
+			}))
+			defer hs.Close()
+			client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{PageSize: 1})
+			var err error
+			n := 0
+			for _, e := range client.Repositories(t.Context()) {
+				if e != nil {
+					err = e
+					break
+				}
+				n++
+			}
+			if tc.want == "" {
+				if err != nil || n != 1 {
+					t.Fatalf("malformed Link: got %d items and %v, want 1 item and the listing ended", n, err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+	if other.Load() != 0 {
+		t.Fatalf("%d requests went to the other origin", other.Load())
+	}
+}
