@@ -94,11 +94,24 @@ func refName(desc ocispec.Descriptor, ref string) bool {
 	return n == ref || strings.HasSuffix(n, ":"+ref) && !strings.Contains(ref, "/")
 }
 
-// Resolve implements Target.
+// Resolve implements Target. An empty ref names the layout's only
+// manifest, as crane writes layouts without tags.
 func (l *Layout) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
 	idx, err := l.readIndex()
 	if err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	if ref == "" {
+		if len(idx.Manifests) == 1 {
+			return plain(idx.Manifests[0]), nil
+		}
+		var tags []string
+		for _, m := range idx.Manifests {
+			if n := m.Annotations[ocispec.AnnotationRefName]; n != "" {
+				tags = append(tags, n)
+			}
+		}
+		return ocispec.Descriptor{}, fmt.Errorf("transfer: %s holds %d manifests; name one with oci:DIR:TAG (tags: %s)", l, len(idx.Manifests), strings.Join(tags, ", "))
 	}
 	if spec.IsDigest(ref) {
 		d, err := spec.ParseDigest(ref)

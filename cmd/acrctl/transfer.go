@@ -82,7 +82,8 @@ func newCopyCmd() *cobra.Command {
 		Short: "Copy an image or artifact, with everything it references, between registries and OCI layouts",
 		Long: `Copy the graph that SRC names (an index, its manifests, their configs and layers, and with
 --referrers their signatures and SBOMs) to DST. SRC and DST are registry references
-HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG]. Blobs move in
+HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG] (without a tag,
+the layout's only manifest). Blobs move in
 parallel, each once; what DST already has is skipped; blobs within one registry are
 mounted rather than moved; the tag is set last, so an interrupted copy never leaves a tag
 pointing at a partial image.`,
@@ -108,7 +109,8 @@ pointing at a partial image.`,
 			if err != nil {
 				return err
 			}
-			if src.ref == "" {
+			_, srcLayout := src.target.(*transfer.Layout)
+			if src.ref == "" && !srcLayout {
 				return usageError{fmt.Errorf("%q names no tag or digest; give one, such as %s:latest", args[0], args[0])}
 			}
 			dst, err := openEndpoint(cmd, o, args[1], true)
@@ -118,6 +120,9 @@ pointing at a partial image.`,
 			dstRef := dst.ref
 			if dstRef == "" {
 				dstRef = src.ref
+			}
+			if dstRef == "" {
+				return usageError{fmt.Errorf("%q names no tag; give the destination one, such as %s:latest", args[1], args[1])}
 			}
 			bar := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Copying", -1)
 			bp := newByteProgress(bar.Set)
