@@ -124,25 +124,26 @@ func pushOne(ctx context.Context, base string, i int) (ack, bool) {
 }
 
 // TestCrashConsistency SIGKILLs `acrctl serve --data` during concurrent
-// pushes, restarts it, and checks that every acknowledged push is readable
-// and every stored blob re-hashes to its digest.
+// pushes and deletes, restarts it, and checks that every acknowledged push
+// is readable, every acknowledged delete holds, and every stored blob
+// re-hashes to its digest.
 func TestCrashConsistency(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills a server process; skipped with -short")
 	}
 	bin := buildAcrctl(t)
 	dir := t.TempDir()
-	var acked []ack
+	var acked, deleted []ack
 	for round := 0; round < 3; round++ {
 		cmd, base := startServe(t, bin, "--data", dir)
 		ctx, cancel := context.WithCancel(t.Context())
 		var mu sync.Mutex
 		var wg sync.WaitGroup
-		for w := 0; w < 8; w++ {
+		for w := 0; w < 7; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				for i := w; ctx.Err() == nil; i += 8 {
+				for i := w; ctx.Err() == nil; i += 7 {
 					if a, ok := pushOne(ctx, base, round*100000+i); ok {
 						mu.Lock()
 						acked = append(acked, a)
@@ -151,6 +152,34 @@ func TestCrashConsistency(t *testing.T) {
 				}
 			}()
 		}
+		// One worker deletes acknowledged tags while the others push.
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				mu.Lock()
+				if len(acked) < 4 {
+					mu.Unlock()
+					time.Sleep(10 * time.Millisecond)
+					continue
+				}
+				a := acked[0]
+				mu.Unlock()
+				req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/v2/"+a.repo+"/manifests/"+a.tag, nil)
+				resp, err := http.DefaultClient.Do(req)
+				mu.Lock()
+				// The push leaves the checked set either way: a delete
+				// without an answer may or may not have happened.
+				acked = acked[1:]
+				if err == nil && resp.StatusCode == http.StatusAccepted {
+					deleted = append(deleted, a)
+				}
+				mu.Unlock()
+				if err == nil {
+					resp.Body.Close()
+				}
+			}
+		}()
 		time.Sleep(time.Duration(700+round*300) * time.Millisecond)
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
@@ -178,9 +207,20 @@ func TestCrashConsistency(t *testing.T) {
 				t.Fatalf("round %d: acknowledged tag %s:%s: got %d %s, want %s", round, a.repo, a.tag, resp.StatusCode, resp.Header.Get("Docker-Content-Digest"), a.manifest)
 			}
 		}
+		// Every acknowledged delete stays done.
+		for _, a := range deleted {
+			resp, err := http.Get(base + "/v2/" + a.repo + "/manifests/" + a.tag)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound {
+				t.Fatalf("round %d: acknowledged delete of %s:%s came back (status %d)", round, a.repo, a.tag, resp.StatusCode)
+			}
+		}
 		cmd.Process.Signal(syscall.SIGTERM)
 		cmd.Wait()
-		t.Logf("round %d: %d acknowledged pushes survive", round, len(acked))
+		t.Logf("round %d: %d acknowledged pushes survive, %d acknowledged deletes hold", round, len(acked), len(deleted))
 	}
 	if len(acked) == 0 {
 		t.Fatal("no push was acknowledged before the kills; the test proved nothing")
