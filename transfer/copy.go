@@ -217,7 +217,15 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 			return nil
 		}
 	}
-	rc, err := c.src.Fetch(ctx, desc)
+	var rc io.ReadCloser
+	var err error
+	if raw, ok := c.src.(rawFetcher); ok && verifiesOnPush(c.dst) {
+		// The destination hashes what it receives and refuses a mismatch:
+		// hashing here as well would only double the CPU spent.
+		rc, err = raw.fetchRaw(ctx, desc)
+	} else {
+		rc, err = c.src.Fetch(ctx, desc)
+	}
 	if err != nil {
 		return fmt.Errorf("fetch %s: %w", desc.Digest, err)
 	}
@@ -339,3 +347,16 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type verifyingCounter struct{ *countingReader }
 
 func (verifyingCounter) verifies() {}
+
+// rawFetcher is implemented by local sources that can hand out content
+// without hashing it, for destinations that verify it themselves.
+type rawFetcher interface {
+	fetchRaw(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error)
+}
+
+// verifiesOnPush reports whether a destination checks the digest of what
+// it stores (a registry does; the client then need not).
+func verifiesOnPush(t Target) bool {
+	_, ok := t.(*repository)
+	return ok
+}

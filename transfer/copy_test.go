@@ -7,13 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
 	"github.com/acrgo/acr/transfer"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -248,4 +252,65 @@ func TestCancelledCopyLeavesNoTag(t *testing.T) {
 	if ok, _ := dst.ManifestExists(t.Context(), "app", "v1"); ok {
 		t.Fatal("a cancelled copy left the tag pointing at a partial graph")
 	}
+}
+
+// TestCopyFromLyingRegistry copies from a registry that corrupts a layer in
+// flight (same length, one byte flipped): the client streams it without
+// hashing, and the destination registry refuses it, so the copy fails with
+// ErrDigestMismatch and the destination gets no tag.
+func TestCopyFromLyingRegistry(t *testing.T) {
+	reg, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	lying := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+			rec := httptest.NewRecorder()
+			reg.ServeHTTP(rec, r)
+			body := rec.Body.Bytes()
+			if len(body) > 1000 {
+				body[len(body)/2] ^= 0xff
+			}
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			w.Write(body)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer lying.Close()
+	src, err := acr.NewClient(lying.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pushImage(t, src, "app", "amd64", 300000)
+	dst := newRegistry(t)
+	_, err = transfer.Copy(t.Context(), transfer.Repository(src, "app"), mustTag(t, src), transfer.Repository(dst, "app"), "v1", nil)
+	if !errors.Is(err, acr.ErrDigestMismatch) {
+		t.Fatalf("copy from a lying registry: got %v, want ErrDigestMismatch", err)
+	}
+	if ok, _ := dst.ManifestExists(t.Context(), "app", "v1"); ok {
+		t.Fatal("the destination was tagged despite the corrupt layer")
+	}
+	// To a layout, the client verifies itself.
+	layout, _ := transfer.OpenLayout(filepath.Join(t.TempDir(), "l"))
+	if _, err := transfer.Copy(t.Context(), transfer.Repository(src, "app"), mustTag(t, src), layout, "v1", nil); !errors.Is(err, acr.ErrDigestMismatch) {
+		t.Fatalf("copy to a layout from a lying registry: got %v, want ErrDigestMismatch", err)
+	}
+}
+
+// mustTag returns the digest of the only manifest pushed to src's "app".
+func mustTag(t *testing.T, c *acr.Client) string {
+	t.Helper()
+	for m, err := range c.Manifests(t.Context(), "app", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Digest.String()
+	}
+	t.Fatal("no manifest")
+	return ""
 }

@@ -162,6 +162,18 @@ func (l *Layout) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadClo
 	return &verifyingReader{r: f, c: f, v: desc.Digest.Verifier(), size: desc.Size, d: desc.Digest}, nil
 }
 
+// fetchRaw opens a blob without verifying it, for destinations that do.
+func (l *Layout) fetchRaw(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if err := desc.Digest.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
+	}
+	f, err := os.Open(l.blobPath(desc.Digest))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("transfer: %s has no blob %s: %w", l, desc.Digest, acr.ErrNotFound)
+	}
+	return f, err
+}
+
 // Exists implements Target.
 func (l *Layout) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
 	if err := desc.Digest.Validate(); err != nil {

@@ -52,6 +52,14 @@ func (r *repository) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.Rea
 	return selfVerifying{rc}, nil
 }
 
+// fetchRaw streams a blob without hashing it, for destinations that verify.
+func (r *repository) fetchRaw(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
+	if isManifest(desc.MediaType) {
+		return r.Fetch(ctx, desc)
+	}
+	return r.client.FetchBlob(ctx, r.repo, desc.Digest)
+}
+
 func (r *repository) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
 	if isManifest(desc.MediaType) {
 		return r.client.ManifestExists(ctx, r.repo, desc.Digest.String())
