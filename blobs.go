@@ -13,7 +13,6 @@ import (
 	"sync"
 
 	"github.com/acrgo/acr/internal/spec"
-	"github.com/acrgo/acr/internal/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -319,23 +318,7 @@ func (c *Client) doChunk(ctx context.Context, u *url.URL, r request, resend func
 		req.Header[k] = v
 	}
 	resp, err := c.tr.Do(req, strings.Fields(r.scope)...)
-	// What follows mirrors doURL.
-	if err != nil {
-		var te *transport.TokenError
-		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
-			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or run acrctl login %s)",
-				r.method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
-		}
-		return nil, fmt.Errorf("acr: %s %s: %w", r.method, redactURL(u), err)
-	}
-	if success(resp.StatusCode, r.ok) {
-		return resp, nil
-	}
-	rerr := newResponseError(resp)
-	if resp.StatusCode == http.StatusUnauthorized {
-		return nil, fmt.Errorf("%w (credential: %s; check it, or run acrctl login %s)", rerr, c.credKind, c.host)
-	}
-	return nil, rerr
+	return c.result(resp, err, r.method, u, r.ok)
 }
 
 // errPartlyReceived stops the transport from resending a chunk that the
@@ -533,14 +516,15 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		resp, err := c.tr.Do(req, scopeRepo(repo, "pull,push"))
 		if err == nil {
-			if resp.StatusCode == http.StatusCreated || resp.StatusCode == http.StatusNoContent || resp.StatusCode == http.StatusAccepted {
-				resp.Body.Close()
-				if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != desc.Digest.String() {
-					return fmt.Errorf("%w: uploaded %s but the registry stored %s", ErrDigestMismatch, desc.Digest, got)
-				}
-				return nil
+			resp, err := c.result(resp, nil, http.MethodPut, &u, []int{http.StatusCreated, http.StatusNoContent, http.StatusAccepted})
+			if err != nil {
+				return err
 			}
-			return newResponseError(resp)
+			resp.Body.Close()
+			if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != desc.Digest.String() {
+				return fmt.Errorf("%w: uploaded %s but the registry stored %s", ErrDigestMismatch, desc.Digest, got)
+			}
+			return nil
 		}
 		if body.err != nil {
 			return fmt.Errorf("acr: upload to %s: %w", repo, body.err)

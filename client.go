@@ -214,17 +214,23 @@ func (c *Client) doURL(ctx context.Context, u *url.URL, r request) (*http.Respon
 		req.Header[k] = v
 	}
 	resp, err := c.tr.Do(req, strings.Fields(r.scope)...)
+	return c.result(resp, err, r.method, u, r.ok)
+}
+
+// result turns a transport outcome into the client's: a success status
+// returns the response, anything else a *ResponseError, and a credential
+// the registry or its token endpoint refused matches ErrUnauthorized with
+// a hint naming the credential tried.
+func (c *Client) result(resp *http.Response, err error, method string, u *url.URL, ok []int) (*http.Response, error) {
 	if err != nil {
-		// A token endpoint that rejects the credential is a rejected
-		// credential, as ErrUnauthorized documents.
 		var te *transport.TokenError
 		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
 			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or run acrctl login %s)",
-				r.method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
+				method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
 		}
-		return nil, fmt.Errorf("acr: %s %s: %w", r.method, redactURL(u), err)
+		return nil, fmt.Errorf("acr: %s %s: %w", method, redactURL(u), err)
 	}
-	if success(resp.StatusCode, r.ok) {
+	if success(resp.StatusCode, ok) {
 		return resp, nil
 	}
 	rerr := newResponseError(resp)
