@@ -285,8 +285,8 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 	}
 	if p.orderby == "" {
 		pg = items
-	} else {
-		pg, more = pageOf(items, p)
+	} else if pg, more, err = pageOf(items, p); err != nil {
+		return err
 	}
 	list := make([]wireTag, 0, len(pg))
 	for _, t := range pg {
@@ -414,7 +414,10 @@ func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt r
 	if err != nil {
 		return err
 	}
-	pg, more := pageOf(items, p)
+	pg, more, err := pageOf(items, p)
+	if err != nil {
+		return err
+	}
 	list := make([]wireManifest, 0, len(pg))
 	for _, m := range pg {
 		list = append(list, wireManifestOf(m.Manifest, tags[m.Digest]))

@@ -124,3 +124,19 @@ func TestACRManifests(t *testing.T) {
 	}
 	c.do("GET", "/acr/v1/m", nil).want(t, http.StatusNotFound)
 }
+
+// TestTimeOrderedCursorGone checks that a time-ordered listing whose cursor
+// tag was deleted between pages fails loudly instead of ending early.
+func TestTimeOrderedCursorGone(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Now: fakeClock()})
+	c.pushImage("r", "a", "1")
+	c.pushImage("r", "b", "2")
+	c.pushImage("r", "c", "3")
+	r := c.do("GET", "/acr/v1/r/_tags?orderby=timedesc&n=1", nil).want(t, http.StatusOK)
+	link := r.Header.Get("Link")
+	c.do("DELETE", "/acr/v1/r/_tags/c", nil).want(t, http.StatusAccepted)
+	r = c.do("GET", link[1:strings.Index(link, ">")], nil).want(t, http.StatusBadRequest)
+	if !strings.Contains(string(r.body), "start the listing again") {
+		t.Fatalf("got %s", r.body)
+	}
+}

@@ -76,8 +76,10 @@ func (m manifestItem) key() string        { return m.Digest.String() }
 func (m manifestItem) updated() time.Time { return m.UpdatedAt }
 
 // pageOf cuts a page out of items, sorted by name or by time. It returns the
-// page and whether more items follow.
-func pageOf[T timed](items []T, p page) ([]T, bool) {
+// page and whether more items follow. In time order the cursor is an item's
+// name; when that item is gone (deleted between pages) the position is lost,
+// and the listing fails loudly rather than ending early.
+func pageOf[T timed](items []T, p page) ([]T, bool, error) {
 	switch p.orderby {
 	case "timedesc":
 		slices.SortStableFunc(items, func(a, b T) int {
@@ -100,15 +102,16 @@ func pageOf[T timed](items []T, p page) ([]T, bool) {
 		} else {
 			i := slices.IndexFunc(items, func(a T) bool { return a.key() == p.last })
 			if i < 0 {
-				return nil, false
+				return nil, false, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported,
+					"the listing's cursor %q no longer exists (deleted since the previous page); start the listing again", p.last)
 			}
 			items = items[i+1:]
 		}
 	}
 	if p.n >= 0 && len(items) > p.n {
-		return items[:p.n], true
+		return items[:p.n], true, nil
 	}
-	return items, false
+	return items, false, nil
 }
 
 // handleCatalog serves /v2/_catalog and /acr/v1/_catalog: repositories in
