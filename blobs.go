@@ -495,9 +495,10 @@ func (c *Client) postMonolithic(ctx context.Context, repo string, d digest.Diges
 }
 
 // putStream sends desc.Size bytes of r to the session at loc in one PUT
-// and, when the connection drops and r can seek, resumes with PATCH from
-// the session's offset.
+// and, when the connection drops and r can seek, resumes with PUTs that
+// carry a Content-Range from the session's offset.
 func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader) error {
+	seeker, seekable := r.(io.Seeker)
 	var sent int64
 	for attempt := 0; ; attempt++ {
 		u := *loc
@@ -505,33 +506,49 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		q.Set("digest", desc.Digest.String())
 		u.RawQuery = q.Encode()
 		body := &exactReader{r: r, left: desc.Size - sent}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), body)
+		rb := &revocableReader{r: body}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rb)
 		if err != nil {
 			return err
 		}
 		req.ContentLength = desc.Size - sent
 		req.Header.Set("Content-Type", "application/octet-stream")
-		if sent > 0 {
+		if attempt > 0 {
+			// A resume says where it starts, also from byte 0: a registry
+			// that took in more of the broken request after it told its
+			// offset (it was still reading it) then refuses the resume
+			// (416) instead of appending it after those bytes.
 			req.Header.Set("Content-Range", strconv.FormatInt(sent, 10)+"-"+strconv.FormatInt(desc.Size-1, 10))
 		}
 		resp, err := c.tr.Do(req, scopeRepo(repo, "pull,push"))
+		if seekable {
+			// net/http may go on reading the body after Do returns (it
+			// writes bodies in its own goroutine): stop it before r moves.
+			// Other sources are not read again, and their reads may block.
+			rb.revoke()
+		}
 		if err == nil {
-			resp, err := c.result(resp, nil, http.MethodPut, &u, []int{http.StatusCreated, http.StatusNoContent, http.StatusAccepted})
-			if err != nil {
+			resp, err = c.result(resp, nil, http.MethodPut, &u, []int{http.StatusCreated, http.StatusNoContent, http.StatusAccepted})
+			if err == nil {
+				resp.Body.Close()
+				if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != desc.Digest.String() {
+					return fmt.Errorf("%w: uploaded %s but the registry stored %s", ErrDigestMismatch, desc.Digest, got)
+				}
+				return nil
+			}
+			var re *ResponseError
+			if !seekable || attempt == 0 || attempt == maxResumes || !errors.As(err, &re) || re.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 				return err
 			}
-			resp.Body.Close()
-			if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != desc.Digest.String() {
-				return fmt.Errorf("%w: uploaded %s but the registry stored %s", ErrDigestMismatch, desc.Digest, got)
+			// The resume was refused: the session grew after it was asked
+			// for its offset. Ask again.
+		} else {
+			if body.err != nil {
+				return fmt.Errorf("acr: upload to %s: %w", repo, body.err)
 			}
-			return nil
-		}
-		if body.err != nil {
-			return fmt.Errorf("acr: upload to %s: %w", repo, body.err)
-		}
-		seeker, ok := r.(io.Seeker)
-		if !ok || ctx.Err() != nil || attempt == maxResumes {
-			return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
+			if !seekable || ctx.Err() != nil || attempt == maxResumes {
+				return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
+			}
 		}
 		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
 		if serr != nil || held > desc.Size {
@@ -544,6 +561,29 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 	}
 }
 
+// revocableReader passes reads to r until it is revoked. Revoking waits
+// for a read in progress, and later reads fail.
+type revocableReader struct {
+	mu      sync.Mutex
+	r       io.Reader
+	revoked bool
+}
+
+func (b *revocableReader) Read(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.revoked {
+		return 0, errBodyRevoked
+	}
+	return b.r.Read(p)
+}
+
+func (b *revocableReader) revoke() {
+	b.mu.Lock()
+	b.revoked = true
+	b.mu.Unlock()
+}
+
 // exactReader yields exactly left bytes of r: a source that ends early or
 // runs long fails the request before the registry can commit it.
 type exactReader struct {
@@ -553,35 +593,55 @@ type exactReader struct {
 }
 
 func (e *exactReader) Read(p []byte) (int, error) {
-	if e.left == 0 {
-		// One more byte would mean the source is longer than its descriptor.
-		// Reading to the source's EOF also lets a verifying source (a
-		// download, an OCI layout) check its digest before the PUT ends.
-		var one [1]byte
-		n, err := e.r.Read(one[:])
-		switch {
-		case n > 0:
-			e.err = fmt.Errorf("%w: the content is longer than its descriptor says", ErrDigestMismatch)
-		case err != nil && err != io.EOF:
-			e.err = err
-		default:
-			return 0, io.EOF
-		}
+	if e.err != nil {
 		return 0, e.err
+	}
+	if e.left == 0 {
+		return 0, io.EOF
 	}
 	if int64(len(p)) > e.left {
 		p = p[:e.left]
 	}
 	n, err := e.r.Read(p)
 	e.left -= int64(n)
-	if err == io.EOF && e.left > 0 {
+	if e.left == 0 {
+		// The source must end here, and that is checked before the last
+		// bytes are handed over: once the transport has sent them, the
+		// registry holds a whole blob that matches its digest and commits
+		// it, whatever this reader reports afterwards. Reading to the
+		// source's EOF also lets a verifying source (a download, an OCI
+		// layout) check its digest before the PUT ends.
+		if err := e.atEOF(err); err != nil {
+			e.err = err
+			return 0, err
+		}
+		return n, io.EOF
+	}
+	if err == io.EOF {
 		e.err = fmt.Errorf("%w: the content is shorter than its descriptor says", ErrDigestMismatch)
 		return n, e.err
 	}
-	if err != nil && err != io.EOF {
+	if err != nil {
 		e.err = err
 	}
 	return n, err
+}
+
+// atEOF checks that the source has nothing after the bytes already read;
+// err is what the read of the last of them returned.
+func (e *exactReader) atEOF(err error) error {
+	if err == nil {
+		var one [1]byte
+		var n int
+		n, err = io.ReadAtLeast(e.r, one[:], 1)
+		if n > 0 {
+			return fmt.Errorf("%w: the content is longer than its descriptor says", ErrDigestMismatch)
+		}
+	}
+	if err == io.EOF {
+		return nil
+	}
+	return err
 }
 
 // BlobExists reports whether repo holds the blob, with its size.

@@ -7,6 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/acrgo/acr/internal/transport"
 )
 
 // Sentinel errors. A *ResponseError matches ErrNotFound, ErrUnauthorized,
@@ -52,6 +57,11 @@ type ResponseError struct {
 	// RequestID is the registry's request id (X-Ms-Request-Id on ACR), for
 	// support cases.
 	RequestID string
+	// RetryAfter is the delay the registry asked for with Retry-After
+	// (capped at a minute), or 0. The client has waited it out already
+	// where it retried; it is for callers that retry on their own, such
+	// as after a throttled request whose streamed body cannot be resent.
+	RetryAfter time.Duration
 	// body is the start of a body that was not an OCI error document.
 	body string
 }
@@ -69,13 +79,13 @@ func (e *ResponseError) Error() string {
 			fmt.Fprintf(&b, "; and %d more", len(e.Errors)-2)
 			break
 		}
-		fmt.Fprintf(&b, "; %s: %s", ei.Code, oneLine(ei.Message))
+		fmt.Fprintf(&b, "; %s: %s", oneLine(ei.Code), oneLine(ei.Message))
 	}
 	if len(e.Errors) == 0 && e.body != "" {
 		fmt.Fprintf(&b, "; %s", oneLine(e.body))
 	}
 	if e.RequestID != "" {
-		fmt.Fprintf(&b, " (request id %s)", e.RequestID)
+		fmt.Fprintf(&b, " (request id %s)", oneLine(e.RequestID))
 	}
 	return b.String()
 }
@@ -107,10 +117,23 @@ func (e *ResponseError) HasCode(code string) bool {
 	return false
 }
 
+// oneLine makes registry text safe for a one-line error: valid UTF-8,
+// without control characters (which could forge log lines or drive a
+// terminal), single spaced, at most 300 bytes.
 func oneLine(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "\uFFFD"))
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) > 300 {
-		s = s[:300] + "..."
+		cut := 300
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
 }
@@ -128,7 +151,7 @@ func redactURL(u *url.URL) string {
 func newResponseError(resp *http.Response) error {
 	defer resp.Body.Close()
 	e := &ResponseError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redactURL(resp.Request.URL),
-		RequestID: requestID(resp.Header)}
+		RequestID: requestID(resp.Header), RetryAfter: transport.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
 	body := make([]byte, maxErrorBody)
 	n, _ := readFull(resp.Body, body)
 	body = body[:n]

@@ -2,6 +2,7 @@ package acr
 
 import (
 	"fmt"
+	"net"
 	"strings"
 
 	"github.com/acrgo/acr/internal/spec"
@@ -37,8 +38,8 @@ func ParseReference(s string) (Reference, error) {
 	if !strings.ContainsAny(host, ".:") && host != "localhost" {
 		return bad("the first component is not a registry host (it has no '.' or ':' and is not localhost)")
 	}
-	if strings.ContainsAny(host, "@ \t\\?#") {
-		return bad("the host has invalid characters")
+	if !validHost(host) {
+		return bad("the host is not HOST[:PORT] (DNS labels, an IPv4 address or a bracketed IPv6 address, and a numeric port)")
 	}
 	r.Registry = host
 	if name, d, ok := strings.Cut(rest, "@"); ok {
@@ -62,6 +63,37 @@ func ParseReference(s string) (Reference, error) {
 	}
 	r.Repository = rest
 	return r, nil
+}
+
+// validHost reports whether host is HOST[:PORT] as docker's reference
+// grammar has it: dot-separated labels of letters, digits and inner
+// hyphens (which covers IPv4 addresses), or an IPv6 address in brackets,
+// then an optional numeric port. Anything else would fail later as a URL,
+// or name another host than the user sees.
+func validHost(host string) bool {
+	h := host
+	if i := strings.LastIndexByte(host, ':'); i >= 0 && !strings.HasSuffix(host, "]") {
+		port := host[i+1:]
+		if port == "" || len(port) > 5 || strings.Trim(port, "0123456789") != "" {
+			return false
+		}
+		h = host[:i]
+	}
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		ip := net.ParseIP(h[1 : len(h)-1])
+		return ip != nil && ip.To4() == nil
+	}
+	for _, label := range strings.Split(h, ".") {
+		if label == "" || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range []byte(label) {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // String formats the reference as ParseReference reads it.

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -51,8 +53,12 @@ func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, rt ro
 			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
 		}
 		size := r.ContentLength
-		n, err := s.store.PutBlob(ctx, d, size, r.Body)
+		body := &recordingBody{r: r.Body}
+		n, err := s.store.PutBlob(ctx, d, size, body)
 		if err != nil {
+			if body.err != nil && !errors.Is(err, store.ErrDigestMismatch) && !errors.Is(err, store.ErrSizeMismatch) {
+				return bodyError(body.err, "nothing was stored; upload the blob again")
+			}
 			return blobWriteError(err, d)
 		}
 		if err := s.link(ctx, rt.repo, d, n); err != nil {
@@ -207,6 +213,34 @@ func blobWriteError(err error, d digest.Digest) error {
 	return err
 }
 
+// recordingBody remembers why reading a request body failed, so that a
+// failure of the client (a stalled or broken upload) is told apart from
+// one of the store.
+type recordingBody struct {
+	r   io.Reader
+	err error
+}
+
+func (b *recordingBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if err != nil && err != io.EOF {
+		b.err = err
+	}
+	return n, err
+}
+
+// bodyError reports a request body that could not be read, with what
+// became of the upload: 408 when the client sent nothing for
+// Options.BodyIdleTimeout, else 400.
+func bodyError(err error, outcome string) error {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return newError(http.StatusRequestTimeout, spec.ErrorCodeBlobUploadInvalid,
+			"the request body timed out: the client sent nothing for too long; %s: %v", outcome, err)
+	}
+	return newError(http.StatusBadRequest, spec.ErrorCodeBlobUploadInvalid, "reading the request body failed; %s: %v", outcome, err)
+}
+
 // handleUpload serves /v2/{name}/blobs/uploads/{id}: status (GET), chunks
 // (PATCH), completion (PUT) and cancellation (DELETE).
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, rt route) error {
@@ -277,7 +311,8 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, u store.Upl
 	if want >= 0 {
 		body = io.LimitReader(r.Body, want)
 	}
-	n, err := s.store.AppendUpload(r.Context(), u.ID, start, body)
+	rb := &recordingBody{r: body}
+	n, err := s.store.AppendUpload(r.Context(), u.ID, start, rb)
 	if errors.Is(err, store.ErrOffsetMismatch) {
 		cur, gerr := s.store.GetUpload(r.Context(), u.ID)
 		if gerr == nil {
@@ -288,9 +323,17 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, u store.Upl
 	if n > u.Size {
 		u.Size = n
 	}
+	if err != nil && rb.err == nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return u, &apiError{status: http.StatusNotFound, code: spec.ErrorCodeBlobUploadUnknown, detail: u.ID,
+				message: "blob upload unknown to registry: session " + u.ID + " ended while the chunk was sent: start a new upload"}
+		}
+		// The store failed, not the client: a full or read-only disk is
+		// a 503 that says so (see writeError), not the client's fault.
+		return u, err
+	}
 	if err != nil {
-		return u, newError(http.StatusBadRequest, spec.ErrorCodeBlobUploadInvalid,
-			"reading the chunk failed after the session reached %d bytes: GET the session for its Range and resume: %v", u.Size, err)
+		return u, bodyError(rb.err, fmt.Sprintf("the session holds %d bytes: GET it for its Range and resume", u.Size))
 	}
 	if want >= 0 && n-start != want {
 		return u, newError(http.StatusBadRequest, spec.ErrorCodeSizeInvalid,

@@ -7,9 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
+	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/internal/spec"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -31,7 +37,9 @@ type CopyOptions struct {
 	Referrers bool
 	// Concurrency bounds the blobs in flight; 0 means DefaultConcurrency.
 	Concurrency int
-	// Progress, when set, receives events from many goroutines at once.
+	// Progress, when set, receives events from many goroutines at once. A
+	// blob whose transfer broke is started again once, and then reports
+	// its bytes from zero again.
 	Progress func(Progress)
 }
 
@@ -197,7 +205,8 @@ func (c *copier) all(ctx context.Context, descs []ocispec.Descriptor) error {
 	return errors.Join(errs...)
 }
 
-// copyBlob copies one blob, bounded by the concurrency limit.
+// copyBlob copies one blob, bounded by the concurrency limit, and starts
+// it once more when its transfer broke (see retryable).
 func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	select {
 	case c.sem <- struct{}{}:
@@ -217,6 +226,35 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 			return nil
 		}
 	}
+	err := c.transferBlob(ctx, desc)
+	if err != nil && retryable(ctx, err) {
+		// The stream broke where neither side could resume it (a PUT
+		// streaming from a registry cannot rewind its source), or the
+		// registry refused a request the client could not send again (a
+		// 429 or 503 to such a PUT): start the blob once more, after the
+		// delay the registry asked for.
+		var re *acr.ResponseError
+		if errors.As(err, &re) && re.RetryAfter > 0 {
+			t := time.NewTimer(re.RetryAfter)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+		}
+		err = c.transferBlob(ctx, desc)
+	}
+	if err != nil {
+		return err
+	}
+	c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true})
+	return nil
+}
+
+// transferBlob fetches a blob from the source and pushes it to the
+// destination.
+func (c *copier) transferBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	var rc io.ReadCloser
 	var err error
 	if raw, ok := c.src.(rawFetcher); ok && verifiesOnPush(c.dst) {
@@ -241,8 +279,25 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	if err := c.dst.Push(ctx, desc, r); err != nil {
 		return fmt.Errorf("push %s: %w", desc.Digest, err)
 	}
-	c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true})
 	return nil
+}
+
+// retryable reports whether a blob whose copy failed with err is worth
+// starting again: the connection broke, or the registry answered 408, 429
+// or 5xx. Refusals, mismatched content, local I/O errors and the end of
+// ctx are final.
+func retryable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil || errors.Is(err, acr.ErrDigestMismatch) {
+		return false
+	}
+	var re *acr.ResponseError
+	if errors.As(err, &re) {
+		return re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500
+	}
+	var ue *url.Error // only net/http returns these: the request failed on the wire
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (c *copier) report(p Progress) {
@@ -355,8 +410,12 @@ type rawFetcher interface {
 }
 
 // verifiesOnPush reports whether a destination checks the digest of what
-// it stores (a registry does; the client then need not).
+// it stores (a registry does, and a Layout hashes while it writes; the
+// source then need not).
 func verifiesOnPush(t Target) bool {
-	_, ok := t.(*repository)
-	return ok
+	switch t.(type) {
+	case *repository, *Layout:
+		return true
+	}
+	return false
 }

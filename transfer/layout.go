@@ -201,21 +201,31 @@ func (l *Layout) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		return err
 	}
 	defer os.Remove(f.Name())
-	// A self-verifying source (a registry download, another layout) fails
-	// its last read on a mismatch: hashing again here would only cost CPU.
-	var w io.Writer = f
+	// A self-verifying source fails its last read on a mismatch: hashing
+	// again here would only cost CPU. Other sources (what Copy fetches raw
+	// for a layout, such as a registry download) are hashed here, for large
+	// blobs in a second goroutine while the content is written. f is
+	// wrapped so that io.CopyBuffer uses the buffer: *os.File's ReadFrom
+	// would fall back to 32 KiB writes for a non-file source, 0.3 s per GiB
+	// more in syscalls than 1 MiB writes here.
+	w := struct{ io.Writer }{f}
 	v := desc.Digest.Verifier()
 	trusted := isSelfVerifying(r)
-	if !trusted {
-		w = io.MultiWriter(f, v)
-	}
-	n, err := io.CopyBuffer(w, io.LimitReader(r, desc.Size+1), copyBuffer(desc.Size))
-	if err == nil && trusted && n == desc.Size {
-		// Read to the source's EOF so that it checks the digest.
-		_, err = r.Read(make([]byte, 1))
-		if err == io.EOF {
-			err = nil
+	var n int64
+	switch {
+	case trusted:
+		n, err = io.CopyBuffer(w, io.LimitReader(r, desc.Size+1), copyBuffer(desc.Size))
+		if err == nil && n == desc.Size {
+			// Read to the source's EOF so that it checks the digest.
+			_, err = r.Read(make([]byte, 1))
+			if err == io.EOF {
+				err = nil
+			}
 		}
+	case desc.Size >= pipelineMin:
+		n, err = copyHashing(w, v, io.LimitReader(r, desc.Size+1))
+	default:
+		n, err = io.CopyBuffer(io.MultiWriter(w, v), io.LimitReader(r, desc.Size+1), copyBuffer(desc.Size))
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -368,6 +378,72 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(f.Name(), name)
+}
+
+// pipelineMin is the size from which Push hashes in a second goroutine.
+const pipelineMin = 4 << 20
+
+// Buffers of copyHashing: reads fill a buffer (large writes cost less), the
+// hashing goroutine and the write both read it, and it is reused once both
+// are done. pipelineBufs of them let the reads run ahead of the hashing.
+var (
+	pipelineBufSize = 1 << 20
+	pipelineBufs    = 4
+)
+
+// copyHashing copies r to w and feeds the same bytes to h in a second
+// goroutine, without copying them again: on two cores a download then
+// costs about max(hash, read + write) rather than their sum.
+func copyHashing(w, h io.Writer, r io.Reader) (int64, error) {
+	work := make(chan []byte, pipelineBufs)
+	free := make(chan []byte, pipelineBufs)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := range work {
+			h.Write(b)
+			free <- b[:cap(b)]
+		}
+	}()
+	var n int64
+	var err error
+	allocated := 0
+	for {
+		var buf []byte
+		select {
+		case buf = <-free:
+		default:
+			if allocated < pipelineBufs {
+				buf = make([]byte, pipelineBufSize)
+				allocated++
+			} else {
+				buf = <-free
+			}
+		}
+		m, rerr := io.ReadFull(r, buf)
+		if m > 0 {
+			work <- buf[:m]
+			wm, werr := w.Write(buf[:m])
+			n += int64(wm)
+			if werr == nil && wm < m {
+				werr = io.ErrShortWrite
+			}
+			if werr != nil {
+				err = werr
+				break
+			}
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	close(work)
+	<-done
+	return n, err
 }
 
 // copyBuffer sizes a copy buffer to the content, up to 1 MiB: large writes

@@ -78,6 +78,14 @@ func (c *Client) withJitter(d time.Duration) time.Duration {
 	return d + time.Duration(c.jitter(int64(d/10)+1))
 }
 
+// RetryAfter returns the delay a Retry-After value asks for, capped at a
+// minute, or 0 when it has none or does not parse. The Client waits it out
+// before its own retries; callers that retry on their own use it too.
+func RetryAfter(v string, now time.Time) time.Duration {
+	d, _ := parseRetryAfter(v, now)
+	return d
+}
+
 // parseRetryAfter reads a Retry-After value (RFC 9110 section 10.2.3),
 // delay-seconds or an HTTP date, capped at maxRetryAfter.
 func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {

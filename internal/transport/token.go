@@ -436,7 +436,7 @@ func parseExpiresIn(raw json.RawMessage) (float64, bool) {
 		return 0, false
 	}
 	f, err := strconv.ParseFloat(s, 64)
-	if err != nil || f <= 0 || f > 1e9 {
+	if err != nil || !(f > 0 && f <= 1e9) { // also refuses "NaN"
 		return 0, false
 	}
 	return f, true

@@ -1,0 +1,42 @@
+package acr_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// TestPutBlobResumesAfterCut cuts the connection once while PutBlob
+// streams a blob from a seekable source (a file, an OCI layout's blob), at
+// 10, 50 and 90 percent, many times over: PutBlob resumes from the
+// registry's offset and stores exactly the blob. (net/http may still read
+// the broken request's body after Do returns, and the registry may still
+// be appending what arrived of it when asked for its offset: both must be
+// waited out before the source is moved.)
+func TestPutBlobResumesAfterCut(t *testing.T) {
+	const rounds = 8
+	data := randomBytes(6*mib + 7)
+	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+	for _, at := range cutPoints {
+		t.Run(fmt.Sprintf("%.0f%%", at*100), func(t *testing.T) {
+			for i := range rounds {
+				srv := acrtest.NewServer(t, nil)
+				proxy := newFaultProxy(t, srv.Host)
+				client, _ := acr.NewClient(proxy.URL, nil, nil)
+				proxy.cutAfter(upstream, int64(float64(len(data))*at), true)
+				if err := client.PutBlob(t.Context(), "put", desc, bytes.NewReader(data)); err != nil {
+					t.Fatalf("round %d: PutBlob: %v", i, err)
+				}
+				if n := proxy.cuts.Load(); n != 1 {
+					t.Fatalf("round %d: the proxy cut %d connections, want 1", i, n)
+				}
+				assertStored(t, srv, "put", desc.Digest, data)
+			}
+		})
+	}
+}
