@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
@@ -556,7 +557,9 @@ func readErrorBody(r io.Reader) (code, message string) {
 // spaced, at most n bytes.
 func clean(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || r == '\uFFFD' {
+		// C0 and C1 controls and DEL could drive a terminal or forge log
+		// lines; invalid UTF-8 arrives as U+FFFD.
+		if unicode.IsControl(r) || r == '\uFFFD' {
 			return ' '
 		}
 		return r
