@@ -2,6 +2,10 @@ package acr_test
 
 import (
 	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,5 +67,48 @@ func TestTags(t *testing.T) {
 	}
 	if _, err := client.GetTagProperties(ctx, "app", "a"); !errors.Is(err, acr.ErrNotFound) {
 		t.Fatalf("deleted tag: got %v, want ErrNotFound", err)
+	}
+}
+
+// countingTransport counts the requests whose path ends in suffix.
+type countingTransport struct {
+	suffix string
+	n      atomic.Int64
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(r.URL.Path, c.suffix) {
+		c.n.Add(1)
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestTagsDefaultPageSize checks that a listing asks for ACR's largest page
+// by default: 2,500 tags take 3 requests, not the 25 of 100-tag pages.
+func TestTagsDefaultPageSize(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	s := newSeeder(t, srv, "", "")
+	tags := make([]string, 2500)
+	for i := range tags {
+		tags[i] = fmt.Sprintf("v%04d", i)
+	}
+	s.image("app", "amd64", "one", tags...)
+	ct := &countingTransport{suffix: "/_tags"}
+	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: ct}})
+	seen := map[string]bool{}
+	for tp, err := range client.Tags(t.Context(), "app", &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[tp.Name] {
+			t.Fatalf("tag %s listed twice", tp.Name)
+		}
+		seen[tp.Name] = true
+	}
+	if len(seen) != len(tags) {
+		t.Fatalf("listed %d tags, want %d", len(seen), len(tags))
+	}
+	if n := ct.n.Load(); n != 3 {
+		t.Errorf("listing %d tags took %d requests, want 3 (pages of %d)", len(tags), n, acr.DefaultPageSize)
 	}
 }

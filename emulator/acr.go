@@ -242,7 +242,7 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 		return methodNotAllowed(r)
 	}
 	q := r.URL.Query()
-	p, err := parsePage(q, defaultACRPageSize)
+	p, err := parsePage(q, defaultACRPageSize, maxACRPageSize)
 	if err != nil {
 		return err
 	}
@@ -385,7 +385,7 @@ func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt r
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(r)
 	}
-	p, err := parsePage(r.URL.Query(), defaultACRPageSize)
+	p, err := parsePage(r.URL.Query(), defaultACRPageSize, maxACRPageSize)
 	if err != nil {
 		return err
 	}

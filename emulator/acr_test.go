@@ -1,6 +1,8 @@
 package emulator_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -138,5 +140,34 @@ func TestTimeOrderedCursorGone(t *testing.T) {
 	r = c.do("GET", link[1:strings.Index(link, ">")], nil).want(t, http.StatusBadRequest)
 	if !strings.Contains(string(r.body), "start the listing again") {
 		t.Fatalf("got %s", r.body)
+	}
+}
+
+// TestACRPageSizeCap checks that /acr/v1 listings answer at most 1,000
+// items a page whatever n asks, as ACR does, and link to the rest, while
+// /v2 listings serve the larger n.
+func TestACRPageSizeCap(t *testing.T) {
+	c, _ := newClient(t, nil)
+	im := c.pushImage("r", "t0000", "one")
+	const n = 1001
+	for i := 1; i < n; i++ {
+		c.do("PUT", "/v2/r/manifests/t"+fmt.Sprintf("%04d", i), im.manifest,
+			"Content-Type", "application/vnd.oci.image.manifest.v1+json").want(t, http.StatusCreated)
+	}
+	type tagList struct{ Tags []struct{ Name string } }
+	r := c.do("GET", "/acr/v1/r/_tags?n=5000", nil).want(t, http.StatusOK)
+	if got := len(decode[tagList](t, r).Tags); got != 1000 {
+		t.Errorf("/acr/v1 n=5000: got %d tags, want 1000", got)
+	}
+	if link := r.Header.Get("Link"); link != `</acr/v1/r/_tags?last=t0999&n=1000&orderby=>; rel="next"` {
+		t.Errorf("/acr/v1 n=5000: got Link %q", link)
+	}
+	r = c.do("GET", "/v2/r/tags/list?n=5000", nil).want(t, http.StatusOK)
+	var v2 struct{ Tags []string }
+	if err := json.Unmarshal(r.body, &v2); err != nil {
+		t.Fatal(err)
+	}
+	if len(v2.Tags) != n || r.Header.Get("Link") != "" {
+		t.Errorf("/v2 n=5000: got %d tags, Link %q; want %d and none", len(v2.Tags), r.Header.Get("Link"), n)
 	}
 }

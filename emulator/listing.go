@@ -12,11 +12,16 @@ import (
 	"github.com/acrgo/acr/internal/spec"
 )
 
-// maxPageSize caps the n parameter; larger requests get this many and a Link.
+// maxPageSize caps the n parameter of /v2 listings; larger requests get this
+// many and a Link.
 const maxPageSize = 10000
 
 // defaultACRPageSize is the page size of /acr/v1 listings without n.
 const defaultACRPageSize = 100
+
+// maxACRPageSize caps the n parameter of /acr/v1 listings, as ACR does: it
+// answers at most 1,000 items a page whatever n asks (Azure/acr#749).
+const maxACRPageSize = 1000
 
 // page is a parsed paging request: n, last and orderby.
 type page struct {
@@ -25,8 +30,9 @@ type page struct {
 	orderby string // "", "timedesc" or "timeasc"
 }
 
-// parsePage reads n, last and orderby. def is the page size when n is absent.
-func parsePage(q url.Values, def int) (page, error) {
+// parsePage reads n, last and orderby. def is the page size when n is absent
+// and maxN the largest page served.
+func parsePage(q url.Values, def, maxN int) (page, error) {
 	p := page{n: def, last: q.Get("last"), orderby: q.Get("orderby")}
 	if ns := q.Get("n"); ns != "" {
 		n, err := strconv.Atoi(ns)
@@ -35,8 +41,8 @@ func parsePage(q url.Values, def int) (page, error) {
 		}
 		p.n = n
 	}
-	if p.n > maxPageSize {
-		p.n = maxPageSize
+	if p.n > maxN {
+		p.n = maxN
 	}
 	switch p.orderby {
 	case "", "timedesc", "timeasc":
@@ -120,12 +126,12 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, id identi
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(r)
 	}
-	def := -1
+	def, maxN := -1, maxPageSize
 	path := "/v2/_catalog"
 	if acr {
-		def, path = defaultACRPageSize, "/acr/v1/_catalog"
+		def, maxN, path = defaultACRPageSize, maxACRPageSize, "/acr/v1/_catalog"
 	}
-	p, err := parsePage(r.URL.Query(), def)
+	p, err := parsePage(r.URL.Query(), def, maxN)
 	if err != nil {
 		return err
 	}
@@ -164,7 +170,7 @@ func (s *Server) handleTagsList(w http.ResponseWriter, r *http.Request, rt route
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(r)
 	}
-	p, err := parsePage(r.URL.Query(), -1)
+	p, err := parsePage(r.URL.Query(), -1, maxPageSize)
 	if err != nil {
 		return err
 	}
