@@ -22,7 +22,7 @@ import (
 //
 //	go test -run '^$' -bench . -benchtime 3x -cpuprofile cpu.out ./transfer
 //
-// bench/transfer.sh measures the acrctl binary against the peers instead.
+// bench/run.sh measures the acrctl binary against the peers instead.
 
 // benchImages are the images copied: one large layer (a single stream,
 // bound by hashing it) and eight smaller ones (streams in parallel).

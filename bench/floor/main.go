@@ -1,4 +1,4 @@
-// Command floor is the loopback floor for bench/registry.sh: the least work
+// Command floor is the loopback floor for bench/run.sh: the least work
 // an HTTP server can do to take a blob upload and serve it back, so the
 // registries' numbers can be read against it.
 //

@@ -1,0 +1,158 @@
+// Command gentags fills a repository with many tags for the listing and purge
+// workloads of bench/run.sh (W4, W5). Each tag points at its own small image
+// manifest (one shared empty config, no layers), so a purge has one manifest
+// per tag to consider.
+//
+// Through the registry API, with our client and bounded concurrency:
+//
+//	gentags -url http://127.0.0.1:5000 -repo bench/tags -n 10000
+//
+// Or straight into the storage directory of a stopped reference registry
+// (distribution's filesystem driver), because its API takes about 9 ms of CPU
+// per manifest and 30,000 of them would dominate the run:
+//
+//	gentags -distribution DATADIR -repo bench/tags -n 10000
+//
+// Tags are named t00000, t00001, ... and manifests differ only by an
+// annotation holding the tag's number.
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+const (
+	configMediaType   = "application/vnd.oci.empty.v1+json"
+	manifestMediaType = "application/vnd.oci.image.manifest.v1+json"
+)
+
+// emptyConfig is the OCI empty descriptor's content.
+var emptyConfig = []byte("{}")
+
+func main() {
+	url := flag.String("url", "", "registry base URL (http://HOST:PORT) to fill through the API")
+	dist := flag.String("distribution", "", "storage root of a stopped reference registry to fill directly")
+	repo := flag.String("repo", "bench/tags", "repository")
+	n := flag.Int("n", 10000, "number of tags")
+	conc := flag.Int("concurrency", 16, "requests in flight (with -url)")
+	flag.Parse()
+	if (*url == "") == (*dist == "") {
+		log.Fatal("gentags: give exactly one of -url and -distribution")
+	}
+	start := time.Now()
+	var err error
+	if *url != "" {
+		err = viaAPI(context.Background(), *url, *repo, *n, *conc)
+	} else {
+		err = intoDistribution(*dist, *repo, *n)
+	}
+	if err != nil {
+		log.Fatalf("gentags: %v", err)
+	}
+	fmt.Fprintf(os.Stderr, "gentags: %d tags in %s in %.1f s\n", *n, *repo, time.Since(start).Seconds())
+}
+
+// manifest returns the bytes of tag i's manifest.
+func manifest(i int) []byte {
+	cfg := digest.FromBytes(emptyConfig)
+	return fmt.Appendf(nil, `{"schemaVersion":2,"mediaType":%q,"config":{"mediaType":%q,"digest":%q,"size":%d},"layers":[],"annotations":{"bench.tag":"%d"}}`,
+		manifestMediaType, configMediaType, cfg, len(emptyConfig), i)
+}
+
+func tagName(i int) string { return fmt.Sprintf("t%05d", i) }
+
+func viaAPI(ctx context.Context, url, repo string, n, conc int) error {
+	host, ok := strings.CutPrefix(url, "http://")
+	if !ok {
+		return errors.New("-url must be http://HOST:PORT (a loopback benchmark registry)")
+	}
+	client, err := acr.NewClient(host, acr.AnonymousCredential(), &acr.ClientOptions{AllowInsecure: true})
+	if err != nil {
+		return err
+	}
+	desc := ocispec.Descriptor{MediaType: configMediaType, Digest: digest.FromBytes(emptyConfig), Size: int64(len(emptyConfig))}
+	if err := client.PushBlob(ctx, repo, desc, strings.NewReader(string(emptyConfig))); err != nil {
+		return fmt.Errorf("pushing the config: %w", err)
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, conc)
+	for w := range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if _, err := client.SetManifest(ctx, repo, manifest(i), manifestMediaType, &acr.SetManifestOptions{Tag: tagName(i)}); err != nil {
+					errs[w] = fmt.Errorf("tag %s: %w", tagName(i), err)
+					next.Store(int64(n))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// intoDistribution writes the files distribution's filesystem driver keeps
+// for a blob, a manifest revision and a tag.
+func intoDistribution(root, repo string, n int) error {
+	v2 := filepath.Join(root, "docker", "registry", "v2")
+	repoDir := filepath.Join(v2, "repositories", filepath.FromSlash(repo))
+	putBlob := func(b []byte) (string, error) {
+		sum := sha256.Sum256(b)
+		hexd := hex.EncodeToString(sum[:])
+		return "sha256:" + hexd, writeFile(filepath.Join(v2, "blobs", "sha256", hexd[:2], hexd, "data"), b)
+	}
+	link := func(path, d string) error { return writeFile(path, []byte(d)) }
+	cfg, err := putBlob(emptyConfig)
+	if err != nil {
+		return err
+	}
+	if err := link(filepath.Join(repoDir, "_layers", "sha256", strings.TrimPrefix(cfg, "sha256:"), "link"), cfg); err != nil {
+		return err
+	}
+	for i := range n {
+		d, err := putBlob(manifest(i))
+		if err != nil {
+			return err
+		}
+		hexd := strings.TrimPrefix(d, "sha256:")
+		tag := filepath.Join(repoDir, "_manifests", "tags", tagName(i))
+		for _, p := range []string{
+			filepath.Join(repoDir, "_manifests", "revisions", "sha256", hexd, "link"),
+			filepath.Join(tag, "current", "link"),
+			filepath.Join(tag, "index", "sha256", hexd, "link"),
+		} {
+			if err := link(p, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}

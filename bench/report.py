@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's measurements into markdown: tables of medians
+(min-max) per server and client, the servers side by side, request counts,
+peak RSS, and the targets of the performance issue, each marked met or not.
+
+Input: results.tsv (server, client, op, seconds or FAIL, client peak RSS KiB,
+request counts "TOTAL GET=n ...") and server-rss.tsv (server, group, KiB).
+"""
+import argparse
+import collections
+import datetime
+import statistics
+
+p = argparse.ArgumentParser()
+p.add_argument("results")
+p.add_argument("server_rss")
+for flag in ("runs", "servers", "clients", "big-mib", "small-n", "tags-n", "purge-n", "machine", "commit"):
+    p.add_argument("--" + flag, required=True)
+a = p.parse_args()
+servers, clients = a.servers.split(), a.clients.split()
+peers = [c for c in clients if c in ("oras", "crane", "regctl")]
+
+times = collections.defaultdict(list)  # (server, client, op) -> [secs | None]
+crss = collections.defaultdict(list)  # (server, client, op) -> [KiB]
+reqs = {}  # (server, client, op) -> "TOTAL GET=.."
+order = []
+for line in open(a.results):
+    s, c, op, secs, rss, rq = line.rstrip("\n").split("\t")
+    if op not in order:
+        order.append(op)
+    if rq:
+        reqs[(s, c, op)] = rq
+        continue
+    times[(s, c, op)].append(None if secs == "FAIL" else float(secs))
+    crss[(s, c, op)].append(int(rss))
+srss = collections.defaultdict(list)
+for line in open(a.server_rss):
+    s, group, kib = line.rstrip("\n").split("\t")
+    srss[(s, group)].append(int(kib or 0))
+
+big, small = int(a.big_mib), int(a.small_n)
+label = {
+    "push-w1": f"W1 push 1 x {big} MiB", "pull-w1": f"W1 pull 1 x {big} MiB",
+    "push-w2": "W2 push 8 x 64 MiB", "pull-w2": "W2 pull 8 x 64 MiB", "copy-w2": "W2 copy 8 x 64 MiB",
+    "push-w3": f"W3 push {small:,} x 4 KiB", "pull-w3": f"W3 pull {small:,} x 4 KiB",
+    "list-tags": f"W4 list {int(a.tags_n):,} tags", "purge-purge": f"W5 dry-run purge, {int(a.purge_n):,} tags",
+}
+
+
+def med(s, c, op):
+    v = times.get((s, c, op))
+    if not v:
+        return None
+    if any(x is None for x in v):
+        return "FAIL"
+    return statistics.median(v), min(v), max(v)
+
+
+def fmt(m):
+    if m is None:
+        return "—"
+    if m == "FAIL":
+        return "FAIL"
+    f = "%.2f" if m[0] < 10 else "%.1f"
+    return (f + " s (" + f + "–" + f + ")") % m
+
+
+def val(s, c, op):
+    m = med(s, c, op)
+    return m[0] if isinstance(m, tuple) else None
+
+
+def ratio(x, y):
+    return f"{x / y:.2f}x" if x and y else "—"
+
+
+def mib(kib):
+    return f"{kib / 1024:.0f} MiB"
+
+
+def fastest_peer(s, op):
+    vs = [(val(s, c, op), c) for c in peers if val(s, c, op)]
+    return min(vs) if vs else (None, None)
+
+
+print(f"# Benchmark, {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC\n")
+print(f"Machine: {a.machine}. Commit {a.commit}. Command: `bench/run.sh` (RUNS={a.runs}).\n")
+print("Clients alternate run by run; medians (min–max) of wall time over the runs. Push: OCI layout to registry; pull: "
+      "registry to a new OCI layout; copy: registry to registry (same server kind). curl moves the blobs only "
+      "(POST + PUT ?digest=, GET to /dev/null, 8 in parallel, unverified). Servers: memory = `acrctl serve --memory`, "
+      "disk = `acrctl serve --data DIR`, reference = distribution v3.1.2 (filesystem), floor = bench/floor (stores and "
+      "serves bytes, no hashing). \"vs fastest peer\" = the fastest of oras, crane, regctl divided by acrctl (above 1: "
+      "acrctl is faster); \"vs curl\" = acrctl / curl (the floor; 1.00 is the floor itself).\n")
+
+transfer_ops = [op for op in order if op.split("-")[0] in ("push", "pull", "copy")]
+meta_ops = [op for op in order if op not in transfer_ops]
+
+for s in servers:
+    cs = [c for c in clients if any(times.get((s, c, op)) for op in order)]
+    if not cs:
+        continue
+    print(f"## Against {s}\n")
+    extra = "acrctl" in cs and peers
+    print("| workload | " + " | ".join(cs) + (" | acrctl vs fastest peer | acrctl vs curl |" if extra else " |"))
+    print("|---" * (len(cs) + 1 + (2 if extra else 0)) + "|")
+    for op in order:
+        if not any(times.get((s, c, op)) for c in cs):
+            continue
+        row = [fmt(med(s, c, op)) for c in cs]
+        if extra:
+            fp, _ = fastest_peer(s, op)
+            ours, curl = val(s, "acrctl", op), val(s, "curl", op)
+            row += [ratio(fp, ours), ratio(ours, curl)]
+        print(f"| {label.get(op, op)} | " + " | ".join(row) + " |")
+    row = []
+    for c in cs:
+        k = [max(crss[(s, c, op)]) for op in order if crss.get((s, c, op))]
+        row.append(mib(max(k)) if k else "—")
+    print("| client peak RSS, max over workloads | " + " | ".join(row) + (" | | |" if extra else " |"))
+    print()
+
+if meta_ops and reqs:
+    print("## Requests issued (one counted pass through bench/reqcount)\n")
+    ms = [s for s in servers if any(k[0] == s for k in reqs)]
+    print("| workload | client | " + " | ".join(ms) + " |")
+    print("|---|---|" + "---|" * len(ms))
+    for op in meta_ops:
+        for c in clients:
+            if not any((s, c, op) in reqs for s in ms):
+                continue
+            print(f"| {label.get(op, op)} | {c} | " + " | ".join(reqs.get((s, c, op), "—") for s in ms) + " |")
+    print()
+
+print("## The servers side by side (same client)\n")
+ss = [s for s in servers if any(k[0] == s for k in times)]
+print("| workload | client | " + " | ".join(ss) + " | reference / disk | reference / memory |")
+print("|---|---|" + "---|" * (len(ss) + 2))
+for op in order:
+    for c in ("acrctl", "curl"):
+        if not any(times.get((s, c, op)) for s in ss):
+            continue
+        print(f"| {label.get(op, op)} | {c} | " + " | ".join(fmt(med(s, c, op)) for s in ss) +
+              f" | {ratio(val('reference', c, op), val('disk', c, op))} | {ratio(val('reference', c, op), val('memory', c, op))} |")
+row = []
+for s in ss:
+    k = srss.get((s, "transfer"), []) + srss.get((s, "meta"), [])
+    row.append(mib(max(k)) if k else "—")
+print("| server peak RSS (VmHWM), max | | " + " | ".join(row) + " | | |")
+print()
+
+# ---- targets -------------------------------------------------------------------
+
+rows = []
+
+
+def target(name, measured, ok):
+    rows.append((name, measured, "met" if ok else ("**not met**" if ok is not None else "not measured")))
+
+
+R = "reference"
+gib = big / 1024
+if val(R, "acrctl", "push-w1"):
+    ours, curl = val(R, "acrctl", "push-w1"), val(R, "curl", "push-w1")
+    target("W1 push vs reference: within 1.1x of the curl floor", ratio(ours, curl), ours <= 1.1 * curl if curl else None)
+for op, need, what in (("push-w1", 1.0, "faster than every peer"), ("pull-w1", 1.5, "at least 1.5x the fastest peer"),
+                       ("pull-w2", 1.5, "at least 1.5x the fastest peer"), ("push-w3", 1.5, "at least 1.5x the fastest peer"),
+                       ("pull-w3", 1.5, "at least 1.5x the fastest peer"), ("push-w2", 1.0, "faster than every peer"),
+                       ("copy-w2", 1.0, "faster than every peer")):
+    ours = val(R, "acrctl", op)
+    fp, who = fastest_peer(R, op)
+    if ours and fp:
+        target(f"{label[op]} vs reference: {what}", f"{fp / ours:.2f}x ({who} {fp:.2f} s, acrctl {ours:.2f} s)",
+               fp / ours > need if need == 1.0 else fp / ours >= need)
+for op, need in (("push-w1", 1.5), ("push-w2", 1.5), ("push-w3", 3.0)):
+    r, d = val(R, "acrctl", op), val("disk", "acrctl", op)
+    if r and d:
+        target(f"our registry (disk) vs reference, acrctl client, {label[op]}: at least {need}x", f"{r / d:.2f}x", r / d >= need)
+for op in ("pull-w1", "pull-w2"):
+    f = val("floor", "curl", op)
+    for s in ("disk", "memory"):
+        v = val(s, "curl", op)
+        if f and v:
+            target(f"our registry ({s}) pull vs the sendfile floor, curl, {label[op]}: within 1.1x", f"{v / f:.2f}x", v <= 1.1 * f)
+for s in ("memory", "disk"):
+    v = val(s, "acrctl", "push-w1")
+    if v:
+        target(f"against {s}: acrctl W1 push within 1.3x of 1 s/GiB", f"{v / gib:.2f} s/GiB", v / gib <= 1.3)
+    v = val(s, "acrctl", "pull-w1")
+    if v:
+        target(f"against {s}: acrctl W1 pull within 1.3x of 0.8 s/GiB", f"{v / gib:.2f} s/GiB", v / gib <= 1.04)
+k = [max(v) for (s, c, op), v in crss.items() if c == "acrctl" and v]
+if k:
+    target("acrctl peak RSS at most 64 MiB on every workload", mib(max(k)), max(k) <= 64 << 10)
+k = [max(v) for (s, g), v in srss.items() if s in ("memory", "disk") and g == "transfer" and v]
+if k:
+    target("our registry's peak RSS at most 64 MiB on every workload (disk; memory holds blobs by design)",
+           mib(max(max(v) for (s, g), v in srss.items() if s == "disk" and v)) if srss.get(("disk", "transfer")) else "—",
+           max(max(v) for (s, g), v in srss.items() if s == "disk" and v) <= 64 << 10 if srss.get(("disk", "transfer")) else None)
+w1 = [max(v) for (s, c, op), v in crss.items() if c == "acrctl" and op.endswith("w1") and v]
+w2 = [max(v) for (s, c, op), v in crss.items() if c == "acrctl" and op.endswith("w2") and v]
+if w1 and w2:
+    target("acrctl peak RSS flat from 64 MiB to 1 GiB blobs (W2 vs W1, within 16 MiB)", f"{mib(max(w2))} vs {mib(max(w1))}",
+           max(w1) - max(w2) <= 16 << 10)
+for op, n in (("list-tags", int(a.tags_n)), ("purge-purge", int(a.purge_n))):
+    for s in servers:
+        rq = reqs.get((s, "acrctl", op))
+        if rq:
+            total = int(rq.split()[0])
+            acrcli = -(-n // 100)
+            t = val(s, "acrctl", op)
+            target(f"{label[op]} on {s}: fewer requests than acr-cli's 100-per-page listing ({acrcli:,}+)",
+                   f"{total:,} requests in {t:.2f} s" if t else f"{total:,} requests",
+                   total < acrcli if s != "reference" or op == "list-tags" else None)
+
+print("## Targets\n")
+print("| target | measured | |")
+print("|---|---|---|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
