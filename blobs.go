@@ -80,7 +80,7 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 			n, rerr, buf = n+m, gerr, grown
 		}
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			c.cancelUpload(loc)
+			c.cancelUpload(ctx, loc)
 			return ocispec.Descriptor{}, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)
 		}
 		last := rerr != nil
@@ -103,7 +103,7 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 			loc, err = c.patchChunk(ctx, repo, loc, buf[:n], offset)
 			<-hashed
 			if err != nil {
-				c.cancelUpload(loc)
+				c.cancelUpload(ctx, loc)
 				return ocispec.Descriptor{}, err
 			}
 			offset += int64(n)
@@ -385,15 +385,27 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 
 func (r *chunkReader) Close() error { return nil }
 
-// cancelUpload ends a session after a failure, best effort.
-func (c *Client) cancelUpload(loc *url.URL) {
+// cancelUpload ends a session after a failure, best effort, with 5 s of
+// its own (the caller's context may be what failed). It waits no longer
+// than the caller's context lasts: once that has ended, as when the
+// registry stopped answering, the DELETE goes on in the background and the
+// caller gets its error at once.
+func (c *Client) cancelUpload(ctx context.Context, loc *url.URL) {
 	if loc == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5e9)
-	defer cancel()
-	if resp, err := c.doURL(ctx, loc, request{method: http.MethodDelete, ok: []int{202, 204, 404}}); err == nil {
-		resp.Body.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
+		defer cancel()
+		if resp, err := c.doURL(ctx, loc, request{method: http.MethodDelete, ok: []int{202, 204, 404}}); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
 	}
 }
 
@@ -455,7 +467,7 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 		return err
 	}
 	if err := c.putStream(ctx, repo, loc, desc, r); err != nil {
-		c.cancelUpload(loc)
+		c.cancelUpload(ctx, loc)
 		return err
 	}
 	return nil
@@ -686,7 +698,7 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusAccepted {
 		if loc, err := c.location(resp); err == nil {
-			c.cancelUpload(loc)
+			c.cancelUpload(ctx, loc)
 		}
 		return false, nil
 	}

@@ -1,6 +1,7 @@
 package acr
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -18,8 +19,9 @@ const maxPages = 1_000_000
 
 // paginate yields the items of a paged listing, following rel="next" Link
 // headers. A link must stay on the registry's origin and must not repeat;
-// either violation ends the listing with an error. Iteration stops after
-// the first error, which is yielded.
+// either violation ends the listing with an error. A page whose body breaks
+// off is fetched again, up to maxResumes times. Iteration stops after the
+// first error, which is yielded.
 func paginate[T any](ctx context.Context, c *Client, first request, page func(dec *json.Decoder) ([]T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -29,6 +31,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 			return
 		}
 		seen := map[string]bool{}
+		broken := 0 // attempts at the current page whose body broke off
 		for n := 0; ; n++ {
 			if n == maxPages {
 				yield(zero, fmt.Errorf("acr: listing %s: more than %d pages; giving up", redactURL(u), maxPages))
@@ -40,9 +43,21 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 				yield(zero, err)
 				return
 			}
-			items, err := page(json.NewDecoder(io.LimitReader(resp.Body, maxJSONBody)))
-			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			body, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
 			resp.Body.Close()
+			if err != nil {
+				// The connection broke after the headers, past the
+				// transport's retries: fetch the page again, as downloads
+				// resume, rather than blame the registry's JSON.
+				if ctx.Err() == nil && broken < maxResumes {
+					broken++
+					continue
+				}
+				yield(zero, fmt.Errorf("acr: listing %s: reading the page failed (%d attempts): %w", redactURL(u), broken+1, err))
+				return
+			}
+			broken = 0
+			items, err := page(json.NewDecoder(bytes.NewReader(body)))
 			if err != nil {
 				yield(zero, fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
 				return

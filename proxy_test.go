@@ -1,10 +1,13 @@
 package acr_test
 
 import (
+	"errors"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // direction names one half of a proxied connection.
@@ -15,9 +18,14 @@ const (
 	downstream                  // server to client: response bodies
 )
 
+// stallForever, as the length of a stall, holds the connection until
+// either side closes it or the proxy stops.
+const stallForever time.Duration = -1
+
 // faultProxy is a TCP proxy between the client and a server that breaks
-// connections on purpose. It counts the bytes it forwards in each
-// direction, so tests can tell a resumed transfer from a restarted one.
+// or stalls connections on purpose. It counts the bytes it forwards in
+// each direction, so tests can tell a resumed transfer from a restarted
+// one.
 type faultProxy struct {
 	// URL is the proxy's base URL, http://127.0.0.1:PORT: a loopback host,
 	// so that the client sends credentials over it.
@@ -28,13 +36,17 @@ type faultProxy struct {
 
 	mu        sync.Mutex
 	dir       direction
-	cutAt     int64 // cut when this many bytes have gone in dir; <= 0 never
-	firstOnly bool  // cut only once, counting bytes across connections
-	cut       bool  // a firstOnly cut has happened
+	at        int64         // break when this many bytes have gone in dir; <= 0 never
+	stall     time.Duration // 0: break by cutting; else stall this long, or stallForever
+	firstOnly bool          // break only once, counting bytes across connections
+	fired     bool          // a firstOnly break has happened
+	armed     int           // arm calls so far, to stall a connection once per arming
 	conns     map[net.Conn]bool
+	closed    bool
 
 	up, down atomic.Int64 // bytes forwarded
 	cuts     atomic.Int32 // connections cut
+	stalls   atomic.Int32 // stalls begun
 	wg       sync.WaitGroup
 }
 
@@ -58,17 +70,38 @@ func newFaultProxy(t testing.TB, target string) *faultProxy {
 // all connections from now on and only the first cut happens; otherwise
 // every connection is cut after n bytes of its own.
 func (p *faultProxy) cutAfter(d direction, n int64, once bool) {
+	p.arm(d, n, 0, once)
+}
+
+// stallAfter arms the proxy like cutAfter, but instead of closing the
+// connection it stops forwarding in direction d after byte n, for dur or,
+// with stallForever, until the connection ends. While stalled the proxy
+// goes on reading what the sender sends, so that it notices when either
+// side gives up and closes; it forwards none of it until the stall is
+// over, then all of it. The other direction flows on. A connection
+// stalls at most once in each direction per call.
+func (p *faultProxy) stallAfter(d direction, n int64, dur time.Duration, once bool) {
+	if dur == 0 {
+		panic("stallAfter: a stall of 0 is no stall; use stallForever to stall until the connection ends")
+	}
+	p.arm(d, n, dur, once)
+}
+
+func (p *faultProxy) arm(d direction, n int64, stall time.Duration, once bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.dir, p.cutAt, p.firstOnly, p.cut = d, n, once, false
+	p.dir, p.at, p.stall, p.firstOnly, p.fired = d, n, stall, once, false
+	p.armed++
 	p.up.Store(0)
 	p.down.Store(0)
 	p.cuts.Store(0)
+	p.stalls.Store(0)
 }
 
 func (p *faultProxy) close() {
 	p.ln.Close()
 	p.mu.Lock()
+	p.closed = true
 	for c := range p.conns {
 		c.Close()
 	}
@@ -89,6 +122,13 @@ func (p *faultProxy) serve() {
 			continue
 		}
 		p.mu.Lock()
+		if p.closed {
+			// Accepted as the proxy closed: close would not see it.
+			p.mu.Unlock()
+			c.Close()
+			s.Close()
+			return
+		}
 		p.conns[c], p.conns[s] = true, true
 		p.mu.Unlock()
 		pc := &proxiedConn{p: p, client: c, server: s}
@@ -103,6 +143,7 @@ type proxiedConn struct {
 	p              *faultProxy
 	client, server net.Conn
 	n              [2]int64 // bytes forwarded on this connection, by direction
+	stalled        [2]int   // the arming under which this connection last stalled, by direction
 	once           sync.Once
 }
 
@@ -121,13 +162,14 @@ func (pc *proxiedConn) kill() {
 }
 
 // allow returns how many of n bytes in direction d may still be forwarded
-// before a cut, and whether the connection is to be cut after them.
-func (pc *proxiedConn) allow(d direction, n int) (int, bool) {
+// before the armed fault, and what to do after them: cut the connection,
+// or stall it for the duration returned (non-zero).
+func (pc *proxiedConn) allow(d direction, n int) (m int, cut bool, stall time.Duration) {
 	p := pc.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.cutAt <= 0 || d != p.dir || (p.firstOnly && p.cut) {
-		return n, false
+	if p.at <= 0 || d != p.dir || (p.firstOnly && p.fired) || pc.stalled[d] == p.armed {
+		return n, false, 0
 	}
 	done := pc.n[d]
 	if p.firstOnly {
@@ -136,37 +178,78 @@ func (pc *proxiedConn) allow(d direction, n int) (int, bool) {
 			done = p.down.Load()
 		}
 	}
-	if left := p.cutAt - done; int64(n) >= left {
-		p.cut = true
-		return int(max(left, 0)), true
+	if left := p.at - done; int64(n) >= left {
+		p.fired = true
+		if p.stall != 0 {
+			pc.stalled[d] = p.armed
+			return int(max(left, 0)), false, p.stall
+		}
+		return int(max(left, 0)), true, 0
 	}
-	return n, false
+	return n, false, 0
 }
 
-func (pc *proxiedConn) pipe(d direction, dst, src net.Conn) {
-	defer pc.p.wg.Done()
+// forward writes b to dst, counting what went. It kills the connection
+// and returns false when the write fails.
+func (pc *proxiedConn) forward(d direction, dst net.Conn, b []byte) bool {
+	if len(b) == 0 {
+		return true
+	}
 	counter := &pc.p.up
 	if d == downstream {
 		counter = &pc.p.down
 	}
+	// Count before writing, so that the counters include every byte the
+	// receiver may have read by now, and take back what did not go.
+	counter.Add(int64(len(b)))
+	w, err := dst.Write(b)
+	counter.Add(int64(w - len(b)))
+	pc.n[d] += int64(w)
+	if err != nil {
+		pc.kill()
+		return false
+	}
+	return true
+}
+
+func (pc *proxiedConn) pipe(d direction, dst, src net.Conn) {
+	defer pc.p.wg.Done()
 	buf := make([]byte, 64<<10)
+	stalled := false
+	var held []byte // read during a stall, forwarded when it ends
 	for {
 		n, err := src.Read(buf)
-		if n > 0 {
-			m, cut := pc.allow(d, n)
-			if m > 0 {
-				w, werr := dst.Write(buf[:m])
-				counter.Add(int64(w))
-				pc.n[d] += int64(w)
-				if werr != nil {
-					pc.kill()
+		switch {
+		case stalled:
+			held = append(held, buf[:n]...)
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				// The stall is over: deliver what it held back, go on.
+				stalled = false
+				src.SetReadDeadline(time.Time{})
+				if !pc.forward(d, dst, held) {
 					return
 				}
+				held, err = nil, nil
+			}
+		case n > 0:
+			m, cut, stall := pc.allow(d, n)
+			if !pc.forward(d, dst, buf[:m]) {
+				return
 			}
 			if cut {
 				pc.p.cuts.Add(1)
 				pc.kill()
 				return
+			}
+			if stall != 0 {
+				pc.p.stalls.Add(1)
+				stalled = true
+				held = append(held[:0], buf[m:n]...)
+				if stall != stallForever {
+					// The read that is due when the stall ends fails
+					// with a timeout, which ends it.
+					src.SetReadDeadline(time.Now().Add(stall))
+				}
 			}
 		}
 		if err != nil {

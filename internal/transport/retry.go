@@ -114,8 +114,9 @@ func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
 }
 
 // transient reports whether a transport error is likely to go away:
-// resets, refusals, a connection closed before the response, and timeouts.
-// The caller's own context ending is checked before this.
+// resets, refusals, a connection closed before or during the response
+// headers, and timeouts. The caller's own context ending is checked before
+// this.
 func transient(err error) bool {
 	if errors.Is(err, ErrInsecure) || errors.Is(err, errNotRewindable) {
 		return false
@@ -125,6 +126,15 @@ func transient(err error) bool {
 		if errors.Is(err, target) {
 			return true
 		}
+	}
+	// A connection that drops in the middle of the response headers leaves
+	// a truncated line, which net/http reports as a malformed response
+	// ("malformed HTTP status code", "malformed MIME header: missing
+	// colon") on a connection it calls broken, not as an EOF. The error's
+	// type is unexported, so its text is matched (TestListingSurvivesCuts,
+	// which cuts responses inside their headers, fails without this).
+	if strings.Contains(err.Error(), "net/http: HTTP/1.x transport connection broken") {
+		return true
 	}
 	var dns *net.DNSError
 	if errors.As(err, &dns) {
