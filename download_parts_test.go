@@ -1,0 +1,220 @@
+package acr_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/opencontainers/go-digest"
+)
+
+// rangeLog records the Range headers of the blob GETs a client sends.
+type rangeLog struct {
+	mu     sync.Mutex
+	ranges []string
+}
+
+func (l *rangeLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/") {
+		l.mu.Lock()
+		l.ranges = append(l.ranges, r.Header.Get("Range"))
+		l.mu.Unlock()
+	}
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestDownloadBlobToParts downloads a blob of several parts: one plain GET
+// whose response carries the first part, then one Range request per other
+// part; the file is the blob, and nothing else is left.
+func TestDownloadBlobToParts(t *testing.T) {
+	const part = 1 * mib
+	data := randomBytes(5*part + 123)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/a", data)
+
+	log := &rangeLog{}
+	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log},
+		DownloadParts: 3, DownloadPartSize: part})
+	dir := t.TempDir()
+	path := filepath.Join(dir, "blob")
+	n, err := client.DownloadBlobTo(t.Context(), "parts/a", d, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	if n != int64(len(data)) || !bytes.Equal(got, data) {
+		t.Fatalf("got %d bytes (reported %d) that differ from the blob's %d", len(got), n, len(data))
+	}
+	want := []string{""}
+	for k := int64(1); k < 6; k++ {
+		want = append(want, fmt.Sprintf("bytes=%d-%d", k*part, min((k+1)*part, int64(len(data)))-1))
+	}
+	log.mu.Lock()
+	gotRanges := append([]string(nil), log.ranges...)
+	log.mu.Unlock()
+	if len(gotRanges) != len(want) || gotRanges[0] != "" {
+		t.Fatalf("requests with Range %q, want %q in some order after the plain GET", gotRanges, want)
+	}
+	for _, w := range want[1:] {
+		found := false
+		for _, g := range gotRanges[1:] {
+			found = found || g == w
+		}
+		if !found {
+			t.Errorf("no request for %s among %q", w, gotRanges)
+		}
+	}
+	ents, _ := os.ReadDir(dir)
+	if len(ents) != 1 {
+		t.Errorf("the directory holds %d entries, want only the blob", len(ents))
+	}
+}
+
+// TestDownloadBlobToSmallBlobOneRequest: a blob of one part, or a
+// registry that does not serve ranges, costs one plain GET.
+func TestDownloadBlobToSmallBlobOneRequest(t *testing.T) {
+	data := randomBytes(3*mib + 1)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/b", data)
+	target, _ := url.Parse(srv.URL)
+	noRanges := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A registry that neither announces nor honours ranges.
+		r.Header.Del("Range")
+		proxyTo(w, r, target, "Accept-Ranges")
+	}))
+	defer noRanges.Close()
+	for _, tc := range []struct {
+		name, base string
+		part       int64
+	}{
+		{"one part", srv.URL, 4 * mib},
+		{"no ranges", noRanges.URL, 1 * mib},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			log := &rangeLog{}
+			client, _ := acr.NewClient(tc.base, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log}, DownloadPartSize: tc.part})
+			if got := downloadVia(t, client, "parts/b", d, true); !bytes.Equal(got, data) {
+				t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
+			}
+			if len(log.ranges) != 1 || log.ranges[0] != "" {
+				t.Errorf("requests with Range %q, want one plain GET", log.ranges)
+			}
+		})
+	}
+}
+
+// TestDownloadBlobToPartsResume cuts the connections of a parallel
+// download: every part resumes on its own, and the file is right.
+func TestDownloadBlobToPartsResume(t *testing.T) {
+	const part = 2 * mib
+	data := randomBytes(8*part + 5)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/c", data)
+	for _, at := range []int64{part / 3, part + part/2} {
+		t.Run(fmt.Sprintf("cut every connection after %d bytes", at), func(t *testing.T) {
+			proxy := newFaultProxy(t, srv.Host)
+			client, _ := acr.NewClient(proxy.URL, nil, &acr.ClientOptions{DownloadParts: 4, DownloadPartSize: part})
+			proxy.cutAfter(downstream, at, false)
+			if got := downloadVia(t, client, "parts/c", d, true); !bytes.Equal(got, data) {
+				t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
+			}
+			if proxy.cuts.Load() == 0 {
+				t.Fatal("the proxy cut no connection")
+			}
+			if sent := proxy.down.Load(); sent > int64(len(data))+int64(len(data))/2 {
+				t.Errorf("forwarded %d bytes for a %d-byte blob: parts restarted instead of resuming", sent, len(data))
+			}
+		})
+	}
+}
+
+// TestDownloadBlobToPartsLie serves one range with wrong bytes, or more
+// bytes than asked for: the download fails with ErrDigestMismatch and
+// leaves no file.
+func TestDownloadBlobToPartsLie(t *testing.T) {
+	const part = 1 * mib
+	data := randomBytes(4*part + 9)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/d", data)
+	target, _ := url.Parse(srv.URL)
+	for _, tc := range []struct {
+		name string
+		lie  func(w http.ResponseWriter)
+	}{
+		{"wrong bytes", func(w http.ResponseWriter) {
+			bad := bytes.Clone(data[2*part : 3*part])
+			bad[7] ^= 1
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", 2*part, 3*part-1, len(data)))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(bad)
+		}},
+		{"too many bytes", func(w http.ResponseWriter) {
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", 2*part, 3*part-1, len(data)))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[2*part : 3*part])
+			w.(http.Flusher).Flush() // chunked: no Content-Length to stop the client
+			w.Write([]byte("and more"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("Range") == fmt.Sprintf("bytes=%d-%d", 2*part, 3*part-1) {
+					tc.lie(w)
+					return
+				}
+				proxyTo(w, r, target)
+			}))
+			defer hs.Close()
+			client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{DownloadParts: 2, DownloadPartSize: part})
+			dir := t.TempDir()
+			_, err := client.DownloadBlobTo(t.Context(), "parts/d", d, filepath.Join(dir, "blob"))
+			if !errors.Is(err, acr.ErrDigestMismatch) {
+				t.Fatalf("got %v, want ErrDigestMismatch", err)
+			}
+			t.Log(err)
+			assertEmptyDir(t, dir)
+		})
+	}
+}
+
+// proxyTo forwards r to target and copies the answer back, without the
+// headers named in drop.
+func proxyTo(w http.ResponseWriter, r *http.Request, target *url.URL, drop ...string) {
+	out, _ := http.NewRequestWithContext(r.Context(), r.Method, target.String()+r.URL.RequestURI(), r.Body)
+	out.Header = r.Header.Clone()
+	resp, err := http.DefaultTransport.RoundTrip(out)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	for _, k := range drop {
+		w.Header().Del(k)
+	}
+	w.WriteHeader(resp.StatusCode)
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := resp.Body.Read(buf)
+		w.Write(buf[:n])
+		if err != nil {
+			return
+		}
+	}
+}
