@@ -141,11 +141,12 @@ for op in order:
             continue
         print(f"| {label.get(op, op)} | {c} | " + " | ".join(fmt(med(s, c, op)) for s in ss) +
               f" | {ratio(val('reference', c, op), val('disk', c, op))} | {ratio(val('reference', c, op), val('memory', c, op))} |")
-row = []
-for s in ss:
-    k = srss.get((s, "transfer"), []) + srss.get((s, "meta"), [])
-    row.append(mib(max(k)) if k else "—")
-print("| server peak RSS (VmHWM), max | | " + " | ".join(row) + " | | |")
+for group, what in (("transfer", "W1-W3"), ("meta", "W4-W5, with the population of 30,000 manifests")):
+    row = []
+    for s in ss:
+        k = srss.get((s, group), [])
+        row.append(mib(max(k)) if k else "—")
+    print(f"| server peak RSS (VmHWM), max, {what} | | " + " | ".join(row) + " | | |")
 print()
 
 # ---- targets -------------------------------------------------------------------
@@ -191,11 +192,11 @@ for s in ("memory", "disk"):
 k = [max(v) for (s, c, op), v in crss.items() if c == "acrctl" and v]
 if k:
     target("acrctl peak RSS at most 64 MiB on every workload", mib(max(k)), max(k) <= 64 << 10)
-k = [max(v) for (s, g), v in srss.items() if s in ("memory", "disk") and g == "transfer" and v]
-if k:
-    target("our registry's peak RSS at most 64 MiB on every workload (disk; memory holds blobs by design)",
-           mib(max(max(v) for (s, g), v in srss.items() if s == "disk" and v)) if srss.get(("disk", "transfer")) else "—",
-           max(max(v) for (s, g), v in srss.items() if s == "disk" and v) <= 64 << 10 if srss.get(("disk", "transfer")) else None)
+for group, what in (("transfer", "W1-W3"), ("meta", "W4-W5")):
+    k = srss.get(("disk", group))
+    if k:
+        target(f"our registry's peak RSS at most 64 MiB, {what} (disk; the memory store holds blobs by design)",
+               mib(max(k)), max(k) <= 64 << 10)
 w1 = [max(v) for (s, c, op), v in crss.items() if c == "acrctl" and op.endswith("w1") and v]
 w2 = [max(v) for (s, c, op), v in crss.items() if c == "acrctl" and op.endswith("w2") and v]
 if w1 and w2:

@@ -16,8 +16,8 @@
 # (POST + monolithic PUT with ?digest=, GET to /dev/null, 8 in parallel,
 # nothing verified): the floor of the transfer. All data is incompressible.
 #
-# Clients alternate run by run (A B C D E A B C D E ...), each run of W1-W3
-# on fresh servers; W4 and W5 run on one populated server per kind, and a
+# Clients alternate run by run, the order rotating each run (A B C D E,
+# B C D E A, ...), each run of W1-W3 on fresh servers; W4 and W5 run on one populated server per kind, and a
 # separate pass through bench/reqcount counts each client's requests. We
 # record wall time, the client's peak RSS (/usr/bin/time) and the server's
 # (VmHWM), and print markdown tables of medians (min-max), ratios and the
@@ -88,6 +88,18 @@ done
 log "warming $WARM_GIB GiB of page cache"
 head -c "${WARM_GIB}G" /dev/zero >"$WORK/ballast"
 rm -f "$WORK/ballast"
+
+# settle OP W: just before a timed transfer of big blobs, put the source in
+# the page cache and 1.5 GiB of warm pages on the free list (written and
+# deleted), so that no tool pays for memory the VM paged out meanwhile.
+settle() {
+	[[ $2 != w3 ]] || return 0
+	if [[ $1 == push ]]; then
+		cat "$WORK/src-$2"/blobs/sha256/* >/dev/null
+	fi
+	head -c 1536M /dev/zero >"$WORK/ballast"
+	rm -f "$WORK/ballast"
+}
 
 RESULTS=$WORK/results.tsv # server client op secs client_rss_kib requests
 SRSS=$WORK/server-rss.tsv # server op-group rss_kib
@@ -234,8 +246,13 @@ has "$WORKLOADS" W2 && transfer_ops+=(push:w2 pull:w2 copy:w2)
 has "$WORKLOADS" W3 && transfer_ops+=(push:w3 pull:w3)
 if ((${#transfer_ops[@]})); then
 	for ((run = 1; run <= RUNS; run++)); do
+		# Rotate the order each run (A B C, then B C A, ...): whoever runs
+		# first after a pause pays for the VM's cold memory (see warm).
+		read -ra order <<<"$CLIENTS"
+		rot=$(((run - 1) % ${#order[@]}))
+		order=("${order[@]:rot}" "${order[@]:0:rot}")
 		for s in $SERVERS; do
-			for c in $CLIENTS; do
+			for c in "${order[@]}"; do
 				[[ $s != floor || $c == curl ]] || continue
 				start "$s" "$WORK/a"
 				A=$SERVER_HOST PA=$SERVER_PID B= PB=
@@ -248,6 +265,7 @@ if ((${#transfer_ops[@]})); then
 					op=${t%:*} w=${t#*:}
 					cmdline "$c" "$op" "$A" "$B" "$w" || continue
 					rm -rf "$WORK/out"
+					settle "$op" "$w"
 					timed "$s" "$c" "$op" "$op-$w"
 				done
 				rm -rf "$WORK/out"

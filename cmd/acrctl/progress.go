@@ -202,7 +202,9 @@ func (p *progressBar) line() string {
 
 // pollPartialFile reads how far acr.Client.DownloadBlobTo has come: it
 // writes a hidden temporary file beside the destination (.NAME.partial-*)
-// and renames it into place when the content is verified.
+// and renames it into place when the content is verified. Large blobs come
+// in parallel ranges, so the file is sparse until done: what counts is the
+// space it holds, not its size.
 func pollPartialFile(dest string) func() (int64, bool) {
 	pattern := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
 	return func() (int64, bool) {
@@ -211,7 +213,7 @@ func pollPartialFile(dest string) func() (int64, bool) {
 		found := false
 		for _, m := range matches {
 			if fi, err := os.Stat(m); err == nil && fi.ModTime().After(time.Now().Add(-time.Hour)) {
-				best, found = max(best, fi.Size()), true
+				best, found = max(best, allocated(fi)), true
 			}
 		}
 		return best, found
