@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"os"
 	"strconv"
-	"strings"
 	"sync"
 
+	"github.com/acrgo/acr/internal/spec"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -146,15 +146,14 @@ func (c *Client) getRange(ctx context.Context, repo string, d digest.Digest, sta
 // blob's total size from its Content-Range.
 func rangeTotal(resp *http.Response, start int64) (int64, error) {
 	cr := resp.Header.Get("Content-Range")
-	spec, ok := strings.CutPrefix(cr, "bytes ")
-	first, rest, ok2 := strings.Cut(spec, "-")
-	_, totalS, ok3 := strings.Cut(rest, "/")
-	if !ok || !ok2 || !ok3 || first != strconv.FormatInt(start, 10) {
+	first, _, total, err := spec.ParseContentRange(cr)
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("the registry answered an unreadable Content-Range for a range from byte %d: %w", start, err)
+	case first != start:
 		return 0, fmt.Errorf("the registry answered Content-Range %q for a range from byte %d", cr, start)
-	}
-	total, err := strconv.ParseInt(totalS, 10, 64)
-	if err != nil || total <= start {
-		return 0, fmt.Errorf("the registry answered Content-Range %q, which gives no usable total size", cr)
+	case total < 0:
+		return 0, fmt.Errorf("the registry answered Content-Range %q, without the blob's size", cr)
 	}
 	return total, nil
 }

@@ -54,6 +54,31 @@ func FormatUploadRange(size int64) string {
 	return "0-" + strconv.FormatInt(size-1, 10)
 }
 
+// ParseContentRange parses the Content-Range of a 206 answer to a download's
+// Range request, RFC 9110's "bytes <first>-<last>/<complete-length>", and
+// returns the inclusive range and the complete length, or -1 for "*".
+func ParseContentRange(s string) (first, last, total int64, err error) {
+	v, ok := strings.CutPrefix(s, "bytes ")
+	r, t, ok2 := strings.Cut(v, "/")
+	a, b, ok3 := strings.Cut(r, "-")
+	if !ok || !ok2 || !ok3 {
+		return 0, 0, 0, fmt.Errorf("%w %q: want bytes FIRST-LAST/TOTAL", ErrInvalidRange, truncate(s))
+	}
+	if first, err = parseUint(a); err != nil {
+		return 0, 0, 0, fmt.Errorf("%w %q: first byte is not a number", ErrInvalidRange, truncate(s))
+	}
+	if last, err = parseUint(b); err != nil || last < first {
+		return 0, 0, 0, fmt.Errorf("%w %q: last byte is not a number from the first on", ErrInvalidRange, truncate(s))
+	}
+	if t == "*" {
+		return first, last, -1, nil
+	}
+	if total, err = parseUint(t); err != nil || total <= last {
+		return 0, 0, 0, fmt.Errorf("%w %q: complete length is not a number past the last byte", ErrInvalidRange, truncate(s))
+	}
+	return first, last, total, nil
+}
+
 func parseUint(s string) (int64, error) {
 	if s == "" || len(s) > 19 {
 		return 0, ErrInvalidRange

@@ -92,6 +92,18 @@ func FuzzParseUploadRange(f *testing.F) {
 	})
 }
 
+func FuzzParseContentRange(f *testing.F) {
+	for _, s := range []string{"bytes 0-1023/4096", "bytes 5-5/*", "bytes 0-0/0", "bytes 9-3/20", "0-1/2", "bytes -/", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		a, b, n, err := ParseContentRange(s)
+		if err == nil && (a < 0 || b < a || (n != -1 && n <= b)) {
+			t.Fatalf("ParseContentRange(%q) = %d, %d, %d without error", s, a, b, n)
+		}
+	})
+}
+
 func FuzzValidateName(f *testing.F) {
 	for _, s := range []string{"a/b", "..", "a/../b", "A"} {
 		f.Add(s)
