@@ -21,10 +21,11 @@ import (
 const (
 	// memMinChunk and memMaxChunk bound the chunks the memory store reads
 	// content into. Chunks grow with the content, so that small blobs stay
-	// small and large ones are held in 1 MiB pieces without ever being
-	// copied into one contiguous buffer.
+	// small and large ones are held in 4 MiB pieces without ever being
+	// copied into one contiguous buffer. Pieces of 4 MiB hold at least one
+	// whole huge page, which adviseHuge asks the kernel for.
 	memMinChunk = 32 << 10
-	memMaxChunk = 1 << 20
+	memMaxChunk = 16 << 20
 )
 
 // memBuffer accumulates content in chunks as it streams in. Every chunk but
@@ -48,6 +49,7 @@ func (b *memBuffer) readFrom(ctx context.Context, r io.Reader, h hash.Hash, hint
 			last = b.chunks[k-1]
 		} else {
 			last = make([]byte, 0, b.nextChunk(hint))
+			adviseHuge(last[:cap(last)])
 			b.chunks = append(b.chunks, last)
 		}
 		m, err := r.Read(last[len(last):cap(last)])
@@ -143,7 +145,7 @@ func (r *memReader) Read(p []byte) (int, error) {
 
 // WriteTo writes the rest of the blob to w straight from the stored chunks,
 // without an intermediate buffer: an HTTP response then sends each chunk
-// (up to 1 MiB) in one write, rather than copying it out 32 KiB at a time.
+// (up to 4 MiB) in one write, rather than copying it out 32 KiB at a time.
 func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	for r.off < r.b.size {

@@ -17,8 +17,8 @@ import (
 )
 
 // blobSizes cross the chunk boundaries of both stores (32 KiB growing to
-// 1 MiB in memory, 1 MiB on disk).
-var blobSizes = []int{0, 1, 1000, 32<<10 + 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 17}
+// 16 MiB in memory, 512 KiB copy pieces on disk).
+var blobSizes = []int{0, 1, 1000, 32<<10 + 1, 1<<20 - 1, 1 << 20, 1<<20 + 1, 3<<20 + 17, 16<<20 + 1}
 
 func testPutBlob(t *testing.T, s store.Store) {
 	for i, n := range blobSizes {
@@ -185,13 +185,13 @@ func testUnsupportedDigest(t *testing.T, s store.Store) {
 }
 
 func testBlobReader(t *testing.T, s store.Store) {
-	data, d := content(3<<20+100, 9)
+	data, d := content(16<<20+100, 9)
 	putBlob(t, s, data)
 	r, err := s.OpenBlob(t.Context(), d)
 	must(t, err)
 	defer r.Close()
 	// ReadAt across chunk boundaries.
-	for _, off := range []int64{0, 1, 32<<10 - 3, 1<<20 - 1, 1 << 20, 2<<20 + 5, int64(len(data)) - 10} {
+	for _, off := range []int64{0, 1, 32<<10 - 3, 1<<20 - 1, 1 << 20, 2<<20 + 5, 16<<20 - 50, 16 << 20, int64(len(data)) - 10} {
 		p := make([]byte, 100)
 		n, err := r.ReadAt(p, off)
 		want := data[off:min(off+100, int64(len(data)))]
