@@ -228,10 +228,24 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 	}
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	text := f.output == "text"
+	flush := func() {}
 	if text {
-		opts.Progress = func(ev purge.Event) { printPurgeEvent(stdout, stderr, ev) }
+		// A real run prints each deletion as it is done. A dry run plans
+		// everything at once and may print tens of thousands of lines, so
+		// they are buffered (20,000 lines were 20,000 writes); the buffer is
+		// flushed before anything goes to stderr, keeping the two in order.
+		out := bufio.NewWriterSize(stdout, 64<<10)
+		opts.Progress = func(ev purge.Event) {
+			if !ev.DryRun || ev.Action != purge.ActionDeleted {
+				defer out.Flush()
+				out.Flush()
+			}
+			printPurgeEvent(out, stderr, ev)
+		}
+		flush = func() { out.Flush() }
 	}
 	res, runErr := purge.Run(ctx, client, opts)
+	flush()
 	if res != nil {
 		// Also after an error: what was done before it must be reported.
 		if text {
