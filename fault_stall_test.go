@@ -303,7 +303,14 @@ func TestNoLeaksAfterStalls(t *testing.T) {
 		for _, stall := range []time.Duration{stallForever, 100 * time.Millisecond} {
 			for _, tc := range stallCases {
 				tc.arm(proxy, stall)
-				ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+				// A stall that never ends must fail at the deadline; a
+				// short one must be waited out, with room for a loaded
+				// machine (go test -race runs packages side by side).
+				deadline := 500 * time.Millisecond
+				if stall != stallForever {
+					deadline = 10 * time.Second
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), deadline)
 				_, _, err := tc.run(ctx, client, proxy, "leak", blobs[tc.size], t.TempDir())
 				cancel()
 				if (err == nil) != (stall != stallForever) {

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -252,40 +253,26 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
 		}
 	}
-	var items []tagItem
 	var pg []tagItem
 	more := false
-	err = s.store.View(r.Context(), func(tx store.Tx) error {
-		if _, err := getRepo(tx, rt.repo); err != nil {
-			return err
-		}
-		// In name order a page is read straight from the store from the
-		// cursor on; time order needs every tag to sort.
-		after := ""
-		if p.orderby == "" {
-			after = p.last
-		}
-		for t, err := range tx.Tags(rt.repo, after) {
-			if err != nil {
-				return err
-			}
-			if !t.Attrs.ListEnabled || (filter != "" && t.Digest != filter) {
-				continue
-			}
-			if p.orderby == "" && p.n >= 0 && len(items) == p.n {
-				more = true
-				break
-			}
-			items = append(items, tagItem{t})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
 	if p.orderby == "" {
-		pg = items
-	} else if pg, more, err = pageOf(items, p); err != nil {
+		// In name order a page is read straight from the store from the
+		// cursor on.
+		pg, more, err = s.tagsFrom(r.Context(), rt.repo, filter, p.last, p.n)
+	} else {
+		// Time order needs every tag sorted; the sorted list is kept for the
+		// following pages until the store changes.
+		var items []tagItem
+		items, err = cached(&s.lists, "tags\x00"+rt.repo+"\x00"+p.orderby+"\x00"+filter.String(), func() ([]tagItem, error) {
+			items, _, err := s.tagsFrom(r.Context(), rt.repo, filter, "", -1)
+			sortItems(items, p.orderby)
+			return items, err
+		})
+		if err == nil {
+			pg, more, err = pageOf(items, p)
+		}
+	}
+	if err != nil {
 		return err
 	}
 	list := make([]wireTag, 0, len(pg))
@@ -304,6 +291,32 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 		ImageName string    `json:"imageName"`
 		Tags      []wireTag `json:"tags"`
 	}{r.Host, rt.repo, list})
+}
+
+// tagsFrom reads up to n (-1: all) listable tags of repo in name order after
+// the tag named after, those pointing at filter only when it is set. more
+// says whether more tags follow.
+func (s *Server) tagsFrom(ctx context.Context, repo string, filter digest.Digest, after string, n int) (items []tagItem, more bool, err error) {
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getRepo(tx, repo); err != nil {
+			return err
+		}
+		for t, err := range tx.Tags(repo, after) {
+			if err != nil {
+				return err
+			}
+			if !t.Attrs.ListEnabled || (filter != "" && t.Digest != filter) {
+				continue
+			}
+			if n >= 0 && len(items) == n {
+				more = true
+				break
+			}
+			items = append(items, tagItem{t})
+		}
+		return nil
+	})
+	return items, more, err
 }
 
 // handleACRTag serves /acr/v1/{name}/_tags/{tag}: properties, attribute
@@ -389,35 +402,20 @@ func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt r
 	if err != nil {
 		return err
 	}
-	var items []manifestItem
-	tags := map[digest.Digest][]string{}
-	err = s.store.View(r.Context(), func(tx store.Tx) error {
-		if _, err := getRepo(tx, rt.repo); err != nil {
-			return err
-		}
-		for m, err := range tx.Manifests(rt.repo, "") {
-			if err != nil {
-				return err
-			}
-			if m.Attrs.ListEnabled {
-				items = append(items, manifestItem{m})
-			}
-		}
-		for t, err := range tx.Tags(rt.repo, "") {
-			if err != nil {
-				return err
-			}
-			tags[t.Digest] = append(tags[t.Digest], t.Name)
-		}
-		return nil
+	// Manifests are listed in digest or time order, and each carries its
+	// tags, so every page needs all of them: the sorted list is kept for
+	// the following pages until the store changes.
+	all, err := cached(&s.lists, "manifests\x00"+rt.repo+"\x00"+p.orderby, func() (manifestList, error) {
+		return s.listManifests(r.Context(), rt.repo, p.orderby)
 	})
 	if err != nil {
 		return err
 	}
-	pg, more, err := pageOf(items, p)
+	pg, more, err := pageOf(all.items, p)
 	if err != nil {
 		return err
 	}
+	tags := all.tags
 	list := make([]wireManifest, 0, len(pg))
 	for _, m := range pg {
 		list = append(list, wireManifestOf(m.Manifest, tags[m.Digest]))
@@ -430,6 +428,41 @@ func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt r
 		ImageName string         `json:"imageName"`
 		Manifests []wireManifest `json:"manifests"`
 	}{r.Host, rt.repo, list})
+}
+
+// manifestList is a repository's listable manifests, sorted, with the tags
+// of each.
+type manifestList struct {
+	items []manifestItem
+	tags  map[digest.Digest][]string
+}
+
+// listManifests reads the listable manifests of repo and their tags, and
+// sorts them in orderby's order.
+func (s *Server) listManifests(ctx context.Context, repo, orderby string) (manifestList, error) {
+	l := manifestList{tags: map[digest.Digest][]string{}}
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		if _, err := getRepo(tx, repo); err != nil {
+			return err
+		}
+		for m, err := range tx.Manifests(repo, "") {
+			if err != nil {
+				return err
+			}
+			if m.Attrs.ListEnabled {
+				l.items = append(l.items, manifestItem{m})
+			}
+		}
+		for t, err := range tx.Tags(repo, "") {
+			if err != nil {
+				return err
+			}
+			l.tags[t.Digest] = append(l.tags[t.Digest], t.Name)
+		}
+		return nil
+	})
+	sortItems(l.items, orderby)
+	return l, err
 }
 
 // handleACRManifest serves /acr/v1/{name}/_manifests/{reference}, where the

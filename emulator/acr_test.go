@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/emulator/store"
 )
 
 // fakeClock returns times that advance one second per call, so ordering by
@@ -170,4 +171,72 @@ func TestACRPageSizeCap(t *testing.T) {
 	if len(v2.Tags) != n || r.Header.Get("Link") != "" {
 		t.Errorf("/v2 n=5000: got %d tags, Link %q; want %d and none", len(v2.Tags), r.Header.Get("Link"), n)
 	}
+}
+
+// TestTimeOrderedListingSeesEveryWrite checks that time-ordered listings,
+// whose sorted order the server keeps between pages, show every write made
+// since: through the API (push, retag, attribute change, delete) and
+// straight to the store through Server.Store.
+func TestTimeOrderedListingSeesEveryWrite(t *testing.T) {
+	c, srv := newClient(t, &emulator.Options{Now: fakeClock()})
+	a := c.pushImage("r", "a", "1")
+	c.pushImage("r", "b", "2")
+	c.pushImage("r", "c", "3")
+	type tagList struct{ Tags []struct{ Name string } }
+	tags := func(query string) string {
+		t.Helper()
+		var s []string
+		for _, tg := range decode[tagList](t, c.do("GET", "/acr/v1/r/_tags?"+query, nil).want(t, http.StatusOK)).Tags {
+			s = append(s, tg.Name)
+		}
+		return strings.Join(s, ",")
+	}
+	type manifestList struct {
+		Manifests []struct {
+			Digest string
+			Tags   []string
+		}
+	}
+	manifests := func(query string) string {
+		t.Helper()
+		var s []string
+		for _, m := range decode[manifestList](t, c.do("GET", "/acr/v1/r/_manifests?"+query, nil).want(t, http.StatusOK)).Manifests {
+			s = append(s, strings.Join(m.Tags, "+"))
+		}
+		return strings.Join(s, ",")
+	}
+	check := func(step, got, want string) {
+		t.Helper()
+		if got != want {
+			t.Errorf("%s: got %s, want %s", step, got, want)
+		}
+	}
+	check("first listing", tags("orderby=timedesc"), "c,b,a")
+	check("first page", tags("orderby=timedesc&n=2"), "c,b")
+	// A new tag is the newest; the next page of the old listing goes on
+	// from its cursor.
+	d := c.pushImage("r", "d", "4")
+	check("page after a push", tags("orderby=timedesc&n=2&last=b"), "a")
+	check("after a push", tags("orderby=timedesc"), "d,c,b,a")
+	check("manifests after a push", manifests("orderby=timedesc"), "d,c,b,a")
+	// Moving tag a onto d's manifest updates it.
+	c.do("PUT", "/v2/r/manifests/a", d.manifest, "Content-Type", "application/vnd.oci.image.manifest.v1+json").want(t, http.StatusCreated)
+	check("after a retag", tags("orderby=timedesc"), "a,d,c,b")
+	check("timeasc after a retag", tags("orderby=timeasc"), "b,c,d,a")
+	check("manifests after a retag", manifests("orderby=timeasc"), ",b,c,a+d")
+	// Hidden tags leave the listing.
+	c.do("PATCH", "/acr/v1/r/_tags/c", []byte(`{"listEnabled":false}`)).want(t, http.StatusOK)
+	check("after hiding c", tags("orderby=timedesc"), "a,d,b")
+	// Deletes.
+	c.do("DELETE", "/v2/r/manifests/"+a.digest.String(), nil).want(t, http.StatusAccepted)
+	check("manifests after a delete", manifests("orderby=timeasc"), "b,c,a+d")
+	c.do("DELETE", "/acr/v1/r/_tags/b", nil).want(t, http.StatusAccepted)
+	check("after deleting b", tags("orderby=timedesc"), "a,d")
+	// A write straight to the store.
+	err := srv.Registry.Store().Update(t.Context(), func(tx store.Tx) error { return tx.DeleteTag("r", "d") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("after a store write", tags("orderby=timedesc"), "a")
+	check("with a digest filter", tags("orderby=timedesc&digest="+d.digest.String()), "a")
 }

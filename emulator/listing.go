@@ -81,12 +81,9 @@ type manifestItem struct{ store.Manifest }
 func (m manifestItem) key() string        { return m.Digest.String() }
 func (m manifestItem) updated() time.Time { return m.UpdatedAt }
 
-// pageOf cuts a page out of items, sorted by name or by time. It returns the
-// page and whether more items follow. In time order the cursor is an item's
-// name; when that item is gone (deleted between pages) the position is lost,
-// and the listing fails loudly rather than ending early.
-func pageOf[T timed](items []T, p page) ([]T, bool, error) {
-	switch p.orderby {
+// sortItems sorts items in place by name, or by time when orderby asks.
+func sortItems[T timed](items []T, orderby string) {
+	switch orderby {
 	case "timedesc":
 		slices.SortStableFunc(items, func(a, b T) int {
 			return cmp.Or(b.updated().Compare(a.updated()), cmp.Compare(a.key(), b.key()))
@@ -98,6 +95,14 @@ func pageOf[T timed](items []T, p page) ([]T, bool, error) {
 	default:
 		slices.SortFunc(items, func(a, b T) int { return cmp.Compare(a.key(), b.key()) })
 	}
+}
+
+// pageOf cuts a page out of items, which sortItems has sorted in p's order,
+// without changing items. It returns the page and whether more items
+// follow. In time order the cursor is an item's name; when that item is
+// gone (deleted between pages) the position is lost, and the listing fails
+// loudly rather than ending early.
+func pageOf[T timed](items []T, p page) ([]T, bool, error) {
 	if p.last != "" {
 		if p.orderby == "" {
 			i, _ := slices.BinarySearchFunc(items, p.last, func(a T, k string) int { return cmp.Compare(a.key(), k) })

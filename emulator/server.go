@@ -41,7 +41,9 @@ type Options struct {
 	// metadata, upload sessions and the token signing key.
 	Dir string
 	// Store overrides the storage. When set, Dir only holds the signing key
-	// (if any). The server closes the store when it is closed.
+	// (if any). The server closes the store when it is closed. Because the
+	// caller may change such a store behind the server's back, the server
+	// does not keep sorted listings between requests for it.
 	Store store.Store
 
 	// Users holds NAME -> PASSWORD pairs accepted with Basic authentication
@@ -82,6 +84,9 @@ type Server struct {
 
 	uploads atomic.Int64 // open upload sessions, for MaxUploadSessions
 
+	// lists keeps time-ordered listings between their pages.
+	lists listCache
+
 	// mu serializes metadata writes that must see a consistent repository,
 	// such as manifest pushes that check references.
 	mu sync.Mutex
@@ -117,6 +122,13 @@ func New(opts *Options) (*Server, error) {
 		}
 	default:
 		s.store = store.NewMemory()
+	}
+	if o.Store == nil {
+		// The server owns this store: every write goes through it (or
+		// through Server.Store), so its version says when a kept listing
+		// is stale.
+		vs := &versionedStore{Store: s.store}
+		s.store, s.lists.store = vs, vs
 	}
 	if o.Dir != "" {
 		s.signer, err = token.LoadOrCreateSigner(filepath.Join(o.Dir, "token.key"))
