@@ -415,10 +415,9 @@ func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt r
 	if err != nil {
 		return err
 	}
-	tags := all.tags
 	list := make([]wireManifest, 0, len(pg))
 	for _, m := range pg {
-		list = append(list, wireManifestOf(m.Manifest, tags[m.Digest]))
+		list = append(list, wireManifestOf(m.Manifest, all.tags[m.Digest]))
 	}
 	if more && len(pg) > 0 {
 		setNextLink(w, "/acr/v1/"+rt.repo+"/_manifests", p, pg[len(pg)-1].Digest.String(), nil)

@@ -21,9 +21,10 @@ import (
 const (
 	// memMinChunk and memMaxChunk bound the chunks the memory store reads
 	// content into. Chunks grow with the content, so that small blobs stay
-	// small and large ones are held in 4 MiB pieces without ever being
-	// copied into one contiguous buffer. Pieces of 4 MiB hold at least one
-	// whole huge page, which adviseHuge asks the kernel for.
+	// small and large ones are held in 16 MiB pieces without ever being
+	// copied into one contiguous buffer. A 16 MiB piece holds at least seven
+	// whole huge pages, which adviseHuge asks the kernel for (4 MiB pieces
+	// got only half their memory in huge pages).
 	memMinChunk = 32 << 10
 	memMaxChunk = 16 << 20
 )
@@ -145,7 +146,7 @@ func (r *memReader) Read(p []byte) (int, error) {
 
 // WriteTo writes the rest of the blob to w straight from the stored chunks,
 // without an intermediate buffer: an HTTP response then sends each chunk
-// (up to 4 MiB) in one write, rather than copying it out 32 KiB at a time.
+// (up to 16 MiB) in one write, rather than copying it out 32 KiB at a time.
 func (r *memReader) WriteTo(w io.Writer) (int64, error) {
 	var n int64
 	for r.off < r.b.size {
