@@ -211,10 +211,9 @@ func (r *rangeFile) copyPart(k int, body io.Reader, start, length int64, done *i
 				return fmt.Errorf("acr: download of %s@%s: writing: %w", r.repo, r.d, werr)
 			}
 			*done += int64(n)
-			r.mu.Lock()
-			r.written[k] = *done
-			r.mu.Unlock()
-			r.cond.Broadcast()
+			if *done < length || head {
+				r.publish(k, *done)
+			}
 		}
 		if err != nil {
 			if *done == length && errors.Is(err, io.ErrUnexpectedEOF) {
@@ -226,11 +225,26 @@ func (r *rangeFile) copyPart(k int, body io.Reader, start, length int64, done *i
 			return fmt.Errorf("acr: download of %s@%s broke in bytes %d-%d after %d of them: %w", r.repo, r.d, start, start+length-1, *done, err)
 		}
 	}
-	// The part is complete: anything more is more than was asked for.
-	if n, _ := body.Read(buf[:1]); n > 0 && !head {
+	if head {
+		return nil
+	}
+	// The part is complete: anything more is more than was asked for. The
+	// part's last piece is published to the hasher only after this check,
+	// so that the hasher cannot finish, and cancel the context under this
+	// read, before the check has seen the end of the body.
+	if n, _ := body.Read(buf[:1]); n > 0 {
 		return fmt.Errorf("%w: %s@%s: the registry sent more than the %d bytes of range %d-%d", ErrDigestMismatch, r.repo, r.d, length, start, start+length-1)
 	}
+	r.publish(k, *done)
 	return nil
+}
+
+// publish tells the hasher that part k holds done bytes from its start.
+func (r *rangeFile) publish(k int, done int64) {
+	r.mu.Lock()
+	r.written[k] = done
+	r.mu.Unlock()
+	r.cond.Broadcast()
 }
 
 // hash reads the file back in order as far as it is written and feeds v.
