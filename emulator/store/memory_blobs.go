@@ -39,7 +39,21 @@ type memBuffer struct {
 // readFrom reads r to EOF into the buffer, feeding every byte to h. hint is
 // the expected total size, or -1. The bytes read before an error stay in the
 // buffer and in h.
+//
+// Hashing overlaps reading: the bytes read land in the buffer and stay put,
+// so a second goroutine hashes them, in order, while the next ones arrive.
+// Read then hash then read again on one goroutine made an upload cost the
+// sum of the two (1.6 s per GiB pushed by the in-process benchmark, with
+// one of the two cores idle a third of the time).
 func (b *memBuffer) readFrom(ctx context.Context, r io.Reader, h hash.Hash, hint int64) (int64, error) {
+	ph := pipedHash{h: h}
+	defer ph.close()
+	return b.readPiped(ctx, r, &ph, hint)
+}
+
+// readPiped is readFrom with the hashing handed to ph, which the caller
+// closes or detaches.
+func (b *memBuffer) readPiped(ctx context.Context, r io.Reader, ph *pipedHash, hint int64) (int64, error) {
 	var n int64
 	for {
 		if err := ctx.Err(); err != nil {
@@ -55,7 +69,7 @@ func (b *memBuffer) readFrom(ctx context.Context, r io.Reader, h hash.Hash, hint
 		}
 		m, err := r.Read(last[len(last):cap(last)])
 		if m > 0 {
-			h.Write(last[len(last) : len(last)+m])
+			ph.write(last[len(last) : len(last)+m])
 			b.chunks[len(b.chunks)-1] = last[:len(last)+m]
 			b.size += int64(m)
 			n += int64(m)
@@ -67,6 +81,99 @@ func (b *memBuffer) readFrom(ctx context.Context, r io.Reader, h hash.Hash, hint
 			return n, err
 		}
 	}
+}
+
+const (
+	// pipeMin is how much content is hashed in line before hashing moves to
+	// its own goroutine: small blobs are not worth the hand-over.
+	pipeMin = 256 << 10
+	// pipeBatch is the least a hand-over carries, unless it ends the content
+	// or a chunk, so that channel operations cost nothing next to hashing.
+	pipeBatch = 256 << 10
+)
+
+// pipedHash feeds byte slices to a hash, in order, on a goroutine of its own
+// once more than pipeMin bytes came. The slices must not change until h has
+// hashed them: close waits for that; detach does not, and returns a channel
+// closed once it is so. A pipedHash whose after is not nil hashes nothing
+// until after is closed: it continues the hashing of an earlier one.
+type pipedHash struct {
+	h       hash.Hash
+	after   <-chan struct{}
+	seen    int64
+	pending []byte // written, not yet handed over; contiguous in one chunk
+	ch      chan []byte
+	done    chan struct{}
+}
+
+func (p *pipedHash) write(s []byte) {
+	p.seen += int64(len(s))
+	if p.ch == nil && p.seen <= pipeMin && p.settled() {
+		p.h.Write(s)
+		return
+	}
+	if p.ch == nil {
+		p.ch, p.done = make(chan []byte, 64), make(chan struct{})
+		go func() {
+			defer close(p.done)
+			if p.after != nil {
+				<-p.after
+			}
+			for s := range p.ch {
+				p.h.Write(s)
+			}
+		}()
+	}
+	// s continues pending when it starts where pending ends in memory.
+	if len(p.pending) > 0 && cap(p.pending) > len(p.pending) && &p.pending[:len(p.pending)+1][len(p.pending)] == &s[0] {
+		p.pending = p.pending[:len(p.pending)+len(s)]
+	} else {
+		p.flush()
+		p.pending = s
+	}
+	if len(p.pending) >= pipeBatch {
+		p.flush()
+	}
+}
+
+func (p *pipedHash) flush() {
+	if len(p.pending) > 0 {
+		p.ch <- p.pending
+		p.pending = nil
+	}
+}
+
+// settled reports whether the hashing that p continues is over, and forgets
+// it once it is.
+func (p *pipedHash) settled() bool {
+	if p.after == nil {
+		return true
+	}
+	select {
+	case <-p.after:
+		p.after = nil
+		return true
+	default:
+		return false
+	}
+}
+
+// close hands over what is pending and waits until h has hashed it all.
+func (p *pipedHash) close() {
+	if done := p.detach(); done != nil {
+		<-done
+	}
+}
+
+// detach hands over what is pending and returns a channel that is closed
+// once h has hashed every byte written, or nil if it already has.
+func (p *pipedHash) detach() <-chan struct{} {
+	if p.ch == nil {
+		return p.after
+	}
+	p.flush()
+	close(p.ch)
+	return p.done
 }
 
 // nextChunk sizes the next chunk: the rest of the expected content plus one
@@ -318,8 +425,12 @@ type memUpload struct {
 
 	mu   sync.Mutex // serializes appends, commit and cancel
 	buf  memBuffer
-	hash hash.Hash // sha256 of buf
-	done bool
+	hash hash.Hash // sha256 of buf, once hashing is closed
+	// hashing, when not nil, is closed once hash has seen all of buf: an
+	// append returns as soon as its bytes are in buf, while they are still
+	// being hashed, so that the client's next chunk is not kept waiting.
+	hashing <-chan struct{}
+	done    bool
 }
 
 func (u *memUpload) upload() Upload {
@@ -388,7 +499,9 @@ func (s *memStore) AppendUpload(ctx context.Context, id string, offset int64, r 
 	if offset != u.buf.size {
 		return u.buf.size, fmt.Errorf("store: upload session %s holds %d bytes, not %d: %w", id, u.buf.size, offset, ErrOffsetMismatch)
 	}
-	_, err = u.buf.readFrom(ctx, r, u.hash, -1)
+	ph := pipedHash{h: u.hash, after: u.hashing}
+	_, err = u.buf.readPiped(ctx, r, &ph, -1)
+	u.hashing = ph.detach()
 	u.size.Store(u.buf.size)
 	if err != nil {
 		return u.buf.size, fmt.Errorf("store: upload session %s: reading: %w", id, err)
@@ -413,6 +526,10 @@ func (s *memStore) CommitUpload(ctx context.Context, id string, d digest.Digest,
 	defer u.mu.Unlock()
 	if u.done {
 		return 0, uploadNotFound(id)
+	}
+	if u.hashing != nil {
+		<-u.hashing
+		u.hashing = nil
 	}
 	if d.Algorithm() == digest.SHA256 {
 		h = u.hash

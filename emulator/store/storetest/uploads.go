@@ -129,6 +129,45 @@ func testUploadLarge(t *testing.T, s store.Store) {
 		t.Fatalf("CommitUpload: got %d, %v", n, err)
 	}
 	checkBlob(t, s, d, data)
+
+	// The same content from a reader that hands it over in uneven pieces,
+	// in appends that follow each other at once: a store that hashes while
+	// it reads, or after an append has returned, must still see every byte
+	// once and in order.
+	data, d = content(5<<20+77, 22)
+	u = createUpload(t, s, "r")
+	off = 0
+	for i, n := range []int{3 << 20, 1, 300 << 10, 2, 600<<10 + 5} {
+		r := &piecesReader{data: data[off : off+int64(n)], seed: uint64(i)}
+		m, err := s.AppendUpload(t.Context(), u.ID, off, r)
+		if err != nil || m != off+int64(n) {
+			t.Fatalf("AppendUpload(%d bytes in pieces at %d): got %d, %v", n, off, m, err)
+		}
+		off = m
+	}
+	off = appendUpload(t, s, u.ID, off, data[off:])
+	if n, err := s.CommitUpload(t.Context(), u.ID, d, off); err != nil || n != int64(len(data)) {
+		t.Fatalf("CommitUpload after appends in pieces: got %d, %v", n, err)
+	}
+	checkBlob(t, s, d, data)
+}
+
+// piecesReader returns data in pieces of 1 byte to 96 KiB, as a network
+// connection does.
+type piecesReader struct {
+	data []byte
+	seed uint64
+}
+
+func (r *piecesReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, io.EOF
+	}
+	r.seed = r.seed*6364136223846793005 + 1442695040888963407
+	n := min(len(p), len(r.data), 1+int(r.seed>>33)%(96<<10))
+	copy(p, r.data[:n])
+	r.data = r.data[n:]
+	return n, nil
 }
 
 func testUploadSHA512(t *testing.T, s store.Store) {
