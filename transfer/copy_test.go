@@ -295,10 +295,25 @@ func TestCopyFromLyingRegistry(t *testing.T) {
 	if ok, _ := dst.ManifestExists(t.Context(), "app", "v1"); ok {
 		t.Fatal("the destination was tagged despite the corrupt layer")
 	}
-	// To a layout, the client verifies itself.
-	layout, _ := transfer.OpenLayout(filepath.Join(t.TempDir(), "l"))
+	// To a layout, the client verifies itself, and keeps nothing of the
+	// corrupt layer: no temporary file, no blob under its digest.
+	dir := filepath.Join(t.TempDir(), "l")
+	layout, _ := transfer.OpenLayout(dir)
 	if _, err := transfer.Copy(t.Context(), transfer.Repository(src, "app"), mustTag(t, src), layout, "v1", nil); !errors.Is(err, acr.ErrDigestMismatch) {
 		t.Fatalf("copy to a layout from a lying registry: got %v, want ErrDigestMismatch", err)
+	}
+	files, err := os.ReadDir(filepath.Join(dir, "blobs", "sha256"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		info, err := f.Info()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(f.Name(), ".tmp-") || info.Size() >= 300000 {
+			t.Errorf("the failed copy left %s (%d bytes) in the layout", f.Name(), info.Size())
+		}
 	}
 }
 

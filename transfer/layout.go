@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/internal/spec"
@@ -27,6 +28,10 @@ import (
 type Layout struct {
 	dir string
 	mu  sync.Mutex // serializes index.json updates
+	// madeDirs holds the blobs/ALG directories known to exist, so that a
+	// pull of thousands of blobs creates each once instead of asking
+	// for it before every file.
+	madeDirs sync.Map
 }
 
 // OpenLayout opens the layout in dir, creating an empty one when dir does
@@ -193,14 +198,23 @@ func (l *Layout) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 		return fmt.Errorf("%w: %v", acr.ErrInvalidReference, err)
 	}
 	dst := l.blobPath(desc.Digest)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
+	dir := filepath.Dir(dst)
+	if _, ok := l.madeDirs.Load(dir); !ok {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		l.madeDirs.Store(dir, true)
 	}
-	f, err := os.CreateTemp(filepath.Dir(dst), ".tmp-"+desc.Digest.Encoded()[:12]+"-*")
+	f, err := os.CreateTemp(dir, ".tmp-"+desc.Digest.Encoded()[:12]+"-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
+	renamed := false
+	defer func() {
+		if !renamed {
+			os.Remove(f.Name())
+		}
+	}()
 	// A self-verifying source fails its last read on a mismatch: hashing
 	// again here would only cost CPU. Other sources (what Copy fetches raw
 	// for a layout, such as a registry download) are hashed here, for large
@@ -236,9 +250,10 @@ func (l *Layout) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	if n != desc.Size || (!trusted && !v.Verified()) {
 		return fmt.Errorf("%w: %s: received %d bytes that do not match %s (%d bytes)", acr.ErrDigestMismatch, l, n, desc.Digest, desc.Size)
 	}
-	if err := os.Rename(f.Name(), dst); err != nil {
+	if err := rename(f.Name(), dst); err != nil {
 		return err
 	}
+	renamed = true
 	if isManifest(desc.MediaType) {
 		return l.recordSubject(desc)
 	}
@@ -363,21 +378,34 @@ func (v *verifyingReader) Close() error { return v.c.Close() }
 
 func (v *verifyingReader) verifies() {}
 
+// rename moves a temporary file over name. Unlike os.Rename it does not
+// stat name first (to refuse renaming over a directory, which the
+// rename(2) call refuses anyway): one system call less per blob, of the
+// five a small blob costs.
+func rename(old, name string) error {
+	if err := syscall.Rename(old, name); err != nil {
+		return &os.LinkError{Op: "rename", Old: old, New: name, Err: err}
+	}
+	return nil
+}
+
 // writeFileAtomic writes data to a temporary file beside name and renames it.
 func writeFileAtomic(name string, data []byte) error {
 	f, err := os.CreateTemp(filepath.Dir(name), ".tmp-*")
 	if err != nil {
 		return err
 	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Close(); err != nil {
-		return err
+	if err == nil {
+		err = rename(f.Name(), name)
 	}
-	return os.Rename(f.Name(), name)
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }
 
 // pipelineMin is the size from which Push hashes in a second goroutine.
