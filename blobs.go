@@ -46,6 +46,12 @@ type UploadBlobOptions struct {
 // it asks the registry how much arrived and resends only the rest of the
 // chunk in hand. Memory use is bounded by the chunk size, whatever the
 // blob's size. OCI distribution spec: "Pushing a blob in chunks".
+//
+// When the registry loses the session midway (404 BLOB_UPLOAD_UNKNOWN or
+// BLOB_UPLOAD_INVALID, which ACR answers now and then during long uploads,
+// and for which its guidance is to start again), the upload starts over in
+// a new session, up to twice, if r can seek (an *os.File, a bytes.Reader)
+// or the whole content is still in hand; otherwise the error says so.
 func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts *UploadBlobOptions) (ocispec.Descriptor, error) {
 	var o UploadBlobOptions
 	if opts != nil {
@@ -57,9 +63,58 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 	if o.MediaType == "" {
 		o.MediaType = "application/octet-stream"
 	}
+	seeker, start := seekStart(r)
+	for restart := 0; ; restart++ {
+		desc, sent, err := c.uploadOnce(ctx, repo, r, o)
+		if err == nil || !sessionLost(err) || ctx.Err() != nil {
+			return desc, err
+		}
+		if seeker == nil {
+			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session after %d bytes, and the content comes from a reader that cannot seek, so it cannot be sent again; upload again with a fresh reader (an *os.File or bytes.Reader starts over by itself): %w",
+				repo, sent, err)
+		}
+		if restart == maxRestarts {
+			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session %d times; try again later: %w", repo, restart+1, err)
+		}
+		if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
+			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session, and going back to the content's start failed: %v: %w", repo, serr, err)
+		}
+	}
+}
+
+// maxRestarts bounds how often an upload starts over in a new session after
+// the registry lost the one in use.
+const maxRestarts = 2
+
+// sessionLost reports whether err is a registry's answer that the upload
+// session is gone (404 BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID): only a
+// new session, sent from the start, can go on.
+func sessionLost(err error) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound &&
+		(re.HasCode(string(spec.ErrorCodeBlobUploadUnknown)) || re.HasCode(string(spec.ErrorCodeBlobUploadInvalid)))
+}
+
+// seekStart returns r as an io.Seeker and its current offset, or nil when r
+// cannot seek (or cannot tell where it is).
+func seekStart(r io.Reader) (io.Seeker, int64) {
+	s, ok := r.(io.Seeker)
+	if !ok {
+		return nil, 0
+	}
+	at, err := s.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return nil, 0
+	}
+	return s, at
+}
+
+// uploadOnce is one attempt of UploadBlob, in one session. It returns how
+// many bytes of r it had sent when it failed.
+func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o UploadBlobOptions) (ocispec.Descriptor, int64, error) {
 	loc, minChunk, err := c.startUpload(ctx, repo)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, 0, err
 	}
 	chunk := o.ChunkSize
 	if chunk <= 0 {
@@ -81,20 +136,27 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 		}
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
 			c.cancelUpload(ctx, loc)
-			return ocispec.Descriptor{}, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)
+			return ocispec.Descriptor{}, offset, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)
 		}
 		last := rerr != nil
 		if first && last {
-			// Everything fits in one chunk: one monolithic PUT.
+			// Everything fits in one chunk: one monolithic PUT. The
+			// content is in hand, so a lost session is replaced here.
 			h.Write(buf[:n])
 			d := digest.NewDigest(digest.SHA256, h)
-			if err := c.putSingle(ctx, repo, loc, d, buf[:n]); err != nil {
-				return ocispec.Descriptor{}, err
+			err := c.putSingle(ctx, repo, loc, d, buf[:n])
+			for restart := 0; err != nil && sessionLost(err) && restart < maxRestarts && ctx.Err() == nil; restart++ {
+				if loc, _, err = c.startUpload(ctx, repo); err == nil {
+					err = c.putSingle(ctx, repo, loc, d, buf[:n])
+				}
+			}
+			if err != nil {
+				return ocispec.Descriptor{}, 0, err
 			}
 			if o.Progress != nil {
 				o.Progress(int64(n))
 			}
-			return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: int64(n)}, nil
+			return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: int64(n)}, int64(n), nil
 		}
 		if n > 0 {
 			// Hash the chunk while it is being sent: both only read buf.
@@ -104,7 +166,7 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 			<-hashed
 			if err != nil {
 				c.cancelUpload(ctx, loc)
-				return ocispec.Descriptor{}, err
+				return ocispec.Descriptor{}, offset, err
 			}
 			offset += int64(n)
 			if o.Progress != nil {
@@ -117,9 +179,9 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 	}
 	d := digest.NewDigest(digest.SHA256, h)
 	if err := c.putUpload(ctx, repo, loc, d, nil, offset); err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, offset, err
 	}
-	return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: offset}, nil
+	return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: offset}, offset, nil
 }
 
 // startUpload opens an upload session and returns its absolute Location
@@ -462,15 +524,31 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 		}
 		return c.postMonolithic(ctx, repo, desc.Digest, data)
 	}
-	loc, _, err := c.startUpload(ctx, repo)
-	if err != nil {
-		return err
-	}
-	if err := c.putStream(ctx, repo, loc, desc, r); err != nil {
+	seeker, start := seekStart(r)
+	for restart := 0; ; restart++ {
+		loc, _, err := c.startUpload(ctx, repo)
+		if err != nil {
+			return err
+		}
+		err = c.putStream(ctx, repo, loc, desc, r, seeker, start)
+		if err == nil {
+			return nil
+		}
 		c.cancelUpload(ctx, loc)
-		return err
+		if !sessionLost(err) || ctx.Err() != nil {
+			return err
+		}
+		if seeker == nil {
+			return fmt.Errorf("acr: upload of %s to %s: the registry lost the upload session, and the content comes from a reader that cannot seek, so it cannot be sent again; push again with a fresh reader: %w",
+				desc.Digest, repo, err)
+		}
+		if restart == maxRestarts {
+			return fmt.Errorf("acr: upload of %s to %s: the registry lost the upload session %d times; try again later: %w", desc.Digest, repo, restart+1, err)
+		}
+		if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
+			return fmt.Errorf("acr: upload of %s to %s: the registry lost the upload session, and going back to the content's start failed: %v: %w", desc.Digest, repo, serr, err)
+		}
 	}
-	return nil
 }
 
 // postMonolithic sends a small blob in the POST that opens the session
@@ -507,10 +585,11 @@ func (c *Client) postMonolithic(ctx context.Context, repo string, d digest.Diges
 }
 
 // putStream sends desc.Size bytes of r to the session at loc in one PUT
-// and, when the connection drops and r can seek, resumes with PUTs that
-// carry a Content-Range from the session's offset.
-func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader) error {
-	seeker, seekable := r.(io.Seeker)
+// and, when the connection drops and r can seek (seeker is r, at offset
+// start when the content begins), resumes with PUTs that carry a
+// Content-Range from the session's offset.
+func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader, seeker io.Seeker, start int64) error {
+	seekable := seeker != nil
 	var sent int64
 	for attempt := 0; ; attempt++ {
 		u := *loc
@@ -566,7 +645,7 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		if serr != nil || held > desc.Size {
 			return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
 		}
-		if _, serr := seeker.Seek(held, io.SeekStart); serr != nil {
+		if _, serr := seeker.Seek(start+held, io.SeekStart); serr != nil {
 			return fmt.Errorf("acr: upload to %s: resuming: %w", repo, serr)
 		}
 		sent, loc = held, nloc

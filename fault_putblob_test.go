@@ -3,6 +3,7 @@ package acr_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -29,7 +30,11 @@ func TestPutBlobResumesAfterCut(t *testing.T) {
 				proxy := newFaultProxy(t, srv.Host)
 				client, _ := acr.NewClient(proxy.URL, nil, nil)
 				proxy.cutAfter(upstream, int64(float64(len(data))*at), true)
-				if err := client.PutBlob(t.Context(), "put", desc, bytes.NewReader(data)); err != nil {
+				// The content starts 6 bytes into its reader, as a blob
+				// inside a larger file would: a resume seeks from there.
+				src := bytes.NewReader(append([]byte("header"), data...))
+				src.Seek(6, io.SeekStart)
+				if err := client.PutBlob(t.Context(), "put", desc, src); err != nil {
 					t.Fatalf("round %d: PutBlob: %v", i, err)
 				}
 				if n := proxy.cuts.Load(); n != 1 {

@@ -283,16 +283,19 @@ func (c *copier) transferBlob(ctx context.Context, desc ocispec.Descriptor) erro
 }
 
 // retryable reports whether a blob whose copy failed with err is worth
-// starting again: the connection broke, or the registry answered 408, 429
-// or 5xx. Refusals, mismatched content, local I/O errors and the end of
-// ctx are final.
+// starting again: the connection broke, the registry lost the upload
+// session, or it answered 408, 429 or 5xx. Refusals, mismatched content,
+// local I/O errors and the end of ctx are final.
 func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, acr.ErrDigestMismatch) {
 		return false
 	}
 	var re *acr.ResponseError
 	if errors.As(err, &re) {
-		return re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500
+		// A lost upload session (404 BLOB_UPLOAD_UNKNOWN or
+		// BLOB_UPLOAD_INVALID) is replaced by starting the blob again.
+		lost := re.StatusCode == http.StatusNotFound && (re.HasCode("BLOB_UPLOAD_UNKNOWN") || re.HasCode("BLOB_UPLOAD_INVALID"))
+		return lost || re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500
 	}
 	var ue *url.Error // only net/http returns these: the request failed on the wire
 	var ne net.Error
