@@ -45,9 +45,13 @@ func parsePage(q url.Values, def, maxN int) (page, error) {
 		p.n = maxN
 	}
 	switch p.orderby {
+	case "none":
+		// The Go SDK's "no order" value, which it sends as is; the
+		// other SDKs leave orderby out for it.
+		p.orderby = ""
 	case "", "timedesc", "timeasc":
 	default:
-		return p, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported, "orderby=%q is not supported: use timedesc or timeasc", p.orderby)
+		return p, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported, "orderby=%q is not supported: use timedesc, timeasc or none", p.orderby)
 	}
 	return p, nil
 }

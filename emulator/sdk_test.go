@@ -105,7 +105,7 @@ func TestOfficialGoSDK(t *testing.T) {
 		t.Fatalf("got tags %v, want 3", tags)
 	}
 	var manifests int
-	for pager := client.NewListManifestsPager(repo, nil); pager.More(); {
+	for pager := client.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{OrderBy: to.Ptr(azcontainerregistry.ArtifactManifestOrderByNone)}); pager.More(); {
 		page, err := pager.NextPage(ctx)
 		if err != nil {
 			t.Fatalf("list manifests: %v", err)
