@@ -14,8 +14,8 @@ import (
 
 func newManifestCmd() *cobra.Command {
 	o := &remoteOptions{}
-	cmd := newGroup("manifest", "List, show, fetch, lock and delete manifests (images and artifacts)", o)
-	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o))
+	cmd := newGroup("manifest", "List, show, fetch, lock and delete manifests (images and artifacts) and list their referrers", o)
+	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestReferrersCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o))
 	return cmd
 }
 
@@ -316,5 +316,82 @@ remove only a tag, use 'acrctl tag delete'.`,
 			return nil
 		},
 	}
+	return cmd
+}
+
+// referrerJSON is one referrer in --output json: its descriptor as the
+// registry lists it.
+type referrerJSON struct {
+	Digest       string            `json:"digest"`
+	MediaType    string            `json:"mediaType"`
+	ArtifactType string            `json:"artifactType,omitempty"`
+	Size         int64             `json:"size"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+}
+
+func newManifestReferrersCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var artifactType string
+	cmd := &cobra.Command{
+		Use:   "referrers HOST/REPO:TAG|HOST/REPO@DIGEST [--artifact-type T]",
+		Short: "List the artifacts that refer to a manifest (signatures, SBOMs, attestations)",
+		Long: `List the manifests whose subject is the given manifest: what 'acrctl attach', notation,
+cosign or oras attach to an image. It uses the OCI 1.1 referrers API and, on registries
+without it, the referrers tag schema (a tag named after the digest). --artifact-type keeps
+only the referrers of that type.`,
+		Example: `  acrctl manifest referrers myregistry.azurecr.io/app:v1
+  acrctl manifest referrers localhost:5000/app:v1 --artifact-type application/vnd.cncf.notary.signature
+  acrctl manifest referrers localhost:5000/app@sha256:4c5e... --output json | jq -r '.referrers[].digest'`,
+		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTagOrDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			subject, err := s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			if err != nil {
+				return s.explain(err)
+			}
+			refs := []referrerJSON{}
+			for d, err := range s.client.Referrers(cmd.Context(), ref.Repository, subject, artifactType) {
+				if err != nil {
+					return s.explain(err)
+				}
+				refs = append(refs, referrerJSON{Digest: d.Digest.String(), MediaType: d.MediaType, ArtifactType: d.ArtifactType,
+					Size: d.Size, Annotations: d.Annotations})
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				return writeJSON(w, struct {
+					Registry   string         `json:"registry"`
+					Repository string         `json:"repository"`
+					Subject    string         `json:"subject"`
+					Referrers  []referrerJSON `json:"referrers"`
+				}{ref.Registry, ref.Repository, subject.String(), refs})
+			}
+			if len(refs) == 0 {
+				what := "no referrers"
+				if artifactType != "" {
+					what = "no referrers of type " + artifactType
+				}
+				fmt.Fprintf(cmd.ErrOrStderr(), "%s/%s@%s has %s\n", ref.Registry, ref.Repository, subject, what)
+				return nil
+			}
+			tw := newTable(w)
+			fmt.Fprintln(tw, "DIGEST\tARTIFACT TYPE\tSIZE\tCREATED (UTC)")
+			for _, r := range refs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Digest, orDash(r.ArtifactType), formatSize(r.Size),
+					orDash(r.Annotations["org.opencontainers.image.created"]))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&artifactType, "artifact-type", "", "list only referrers of this artifact type")
+	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -97,7 +101,70 @@ func TestManifestErrors(t *testing.T) {
 		{"missing digest", []string{"manifest", "show", f.ref("hello@" + missing)}, 1, []string{"not found", "acrctl manifest list " + f.ref("hello")}},
 		{"missing repo", []string{"manifest", "list", f.ref("nope")}, 1, []string{"not found"}},
 		{"nothing to update", []string{"manifest", "update", f.ref("hello:v1")}, 2, []string{"nothing to update"}},
+		{"referrers of a missing tag", []string{"manifest", "referrers", f.ref("hello:nope")}, 1, []string{"not found", "acrctl tag list " + f.ref("hello")}},
+		{"referrers without a tag", []string{"manifest", "referrers", f.ref("hello")}, 2, []string{"names no tag or digest"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { acrctl(t, "", tc.args...).fails(t, tc.code, tc.want...) })
 	}
+}
+
+func TestManifestReferrers(t *testing.T) {
+	forEachMode(t, func(t *testing.T, f *fixture) {
+		img := f.pushImage("app", "subject", "v1")
+		f.pushImage("app", "lonely", "v2")
+		dir := t.TempDir()
+		attach := func(name, artifactType string) string {
+			p := filepath.Join(dir, name)
+			if err := os.WriteFile(p, []byte("content of "+name), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return strings.TrimSpace(f.run("", "attach", f.ref("app:v1"), p, "--artifact-type", artifactType).ok(t).stdout)
+		}
+		sig := attach("sig.txt", "application/vnd.example.sig")
+		sbom := attach("sbom.json", "application/vnd.example.sbom")
+
+		type listing struct {
+			Registry, Repository, Subject string
+			Referrers                     []referrerJSON
+		}
+		list := func(args ...string) listing {
+			r := f.run("", append([]string{"manifest", "referrers", "--output", "json"}, args...)...).ok(t)
+			var l listing
+			if err := json.Unmarshal([]byte(r.stdout), &l); err != nil {
+				t.Fatalf("referrers --output json: %v\n%s", err, r.stdout)
+			}
+			return l
+		}
+		all := list(f.ref("app:v1"))
+		if all.Subject != img.digest.String() || all.Repository != "app" {
+			t.Errorf("subject %s in %s, want %s in app", all.Subject, all.Repository, img.digest)
+		}
+		got := map[string]string{}
+		for _, r := range all.Referrers {
+			got[r.Digest] = r.ArtifactType
+		}
+		want := map[string]string{sig: "application/vnd.example.sig", sbom: "application/vnd.example.sbom"}
+		if !maps.Equal(got, want) {
+			t.Errorf("referrers of app:v1: got %v, want %v", got, want)
+		}
+		// By digest, and filtered by type.
+		only := list(f.ref("app@"+img.digest.String()), "--artifact-type", "application/vnd.example.sbom")
+		if len(only.Referrers) != 1 || only.Referrers[0].Digest != sbom {
+			t.Errorf("--artifact-type application/vnd.example.sbom: got %+v, want only %s", only.Referrers, sbom)
+		}
+		// The table names both, one per line under a header.
+		r := f.run("", "manifest", "referrers", f.ref("app:v1")).ok(t)
+		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if len(lines) != 3 || !strings.HasPrefix(lines[0], "DIGEST") || !strings.Contains(r.stdout, sig) || !strings.Contains(r.stdout, sbom) {
+			t.Errorf("referrers table:\n%s", r.stdout)
+		}
+		// An image without referrers: nothing on stdout, a note on stderr.
+		r = f.run("", "manifest", "referrers", f.ref("app:v2")).ok(t)
+		if r.stdout != "" || !strings.Contains(r.stderr, "has no referrers") {
+			t.Errorf("referrers of app:v2: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+		if l := list(f.ref("app:v2")); len(l.Referrers) != 0 {
+			t.Errorf("referrers of app:v2 in JSON: %+v", l.Referrers)
+		}
+	})
 }
