@@ -63,8 +63,8 @@
 // Responses 408, 429, 500, 502, 503 and 504, transient network errors and
 // failed token requests with those statuses are retried up to
 // Options.MaxRetries times (default 3) with exponential backoff and full
-// jitter (200 ms base, 10 s cap), or after the server's Retry-After (seconds or
-// HTTP date, capped at 60 s). A retry never outlives the request's context. Only
+// jitter (200 ms base, 1 s for a 429; 10 s cap), or after the server's
+// Retry-After (seconds or HTTP date, capped at 60 s). A retry never outlives the request's context. Only
 // requests that can be sent again are retried: GET, HEAD, PUT, DELETE and
 // OPTIONS, and POST, when their body is empty or can be rewound with
 // Request.GetBody, and any other method whose body has GetBody. A transport

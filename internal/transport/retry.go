@@ -12,11 +12,16 @@ import (
 	"time"
 )
 
-// Backoff parameters: full jitter over an exponential ceiling.
+// Backoff parameters: full jitter over an exponential ceiling. A 429
+// without Retry-After starts from a larger base: the registry is
+// throttling this client, and ACR's throttling windows last seconds, so
+// retries within the first second (200 + 400 ms at most) only add to the
+// count it is throttling on.
 const (
-	backoffBase   = 200 * time.Millisecond
-	backoffCap    = 10 * time.Second
-	maxRetryAfter = 60 * time.Second
+	backoffBase         = 200 * time.Millisecond
+	throttleBackoffBase = time.Second
+	backoffCap          = 10 * time.Second
+	maxRetryAfter       = 60 * time.Second
 )
 
 // retryStatus reports whether a status is worth retrying.
@@ -44,7 +49,7 @@ func (c *Client) retryDelay(ctx context.Context, resp *http.Response, err error,
 			if d, ok := parseRetryAfter(te.RetryAfter, c.now()); ok {
 				return c.withJitter(d), true
 			}
-			return c.backoff(n), true
+			return c.backoffFor(te.StatusCode, n), true
 		}
 		if !transient(err) {
 			return 0, false
@@ -57,15 +62,27 @@ func (c *Client) retryDelay(ctx context.Context, resp *http.Response, err error,
 	if d, ok := parseRetryAfter(resp.Header.Get("Retry-After"), c.now()); ok {
 		return c.withJitter(d), true
 	}
-	return c.backoff(n), true
+	return c.backoffFor(resp.StatusCode, n), true
+}
+
+// backoffFor is the delay before retry n after a response with status
+// code that named no delay: from throttleBackoffBase for a 429, else from
+// backoffBase.
+func (c *Client) backoffFor(code, n int) time.Duration {
+	if code == http.StatusTooManyRequests {
+		return c.backoffFrom(throttleBackoffBase, n)
+	}
+	return c.backoff(n)
 }
 
 // backoff returns a delay uniform in [0, min(cap, base·2^(n-1))): "full
 // jitter", which spreads clients that failed together.
-func (c *Client) backoff(n int) time.Duration {
+func (c *Client) backoff(n int) time.Duration { return c.backoffFrom(backoffBase, n) }
+
+func (c *Client) backoffFrom(base time.Duration, n int) time.Duration {
 	ceil := backoffCap
 	if n < 16 {
-		if d := backoffBase << (n - 1); d < ceil {
+		if d := base << (n - 1); d < ceil {
 			ceil = d
 		}
 	}

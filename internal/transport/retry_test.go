@@ -389,6 +389,32 @@ func TestRetryTokenEndpoint(t *testing.T) {
 	})
 }
 
+// TestThrottledBackoff checks the delays between retries of requests the
+// registry answers without Retry-After: a 429 (throttling) waits up to 1,
+// 2 and 4 s, a 503 up to 200, 400 and 800 ms.
+func TestThrottledBackoff(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		want   time.Duration
+	}{
+		{http.StatusTooManyRequests, 7 * time.Second},
+		{http.StatusServiceUnavailable, 1400 * time.Millisecond},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := failFirst(3, tc.status, nil)
+				c := newTestClient(t, &Options{HTTPClient: memClient(s)})
+				c.jitter = func(n int64) int64 { return n - 1 } // the top of each range
+				start := time.Now()
+				mustDo(t, c, http.MethodGet, testURL, http.StatusOK)
+				if got := time.Since(start); got != tc.want-3 {
+					t.Errorf("3 retries took %v, want %v", got, tc.want-3)
+				}
+			})
+		})
+	}
+}
+
 func TestBackoff(t *testing.T) {
 	c := newTestClient(t, nil)
 	c.jitter = func(n int64) int64 { return n - 1 } // the top of each range
