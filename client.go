@@ -26,6 +26,17 @@ const (
 	AudienceAzureGovernment = "https://containerregistry.azure.us"
 )
 
+// Azure Resource Manager audiences, which ACR also accepts in the token
+// exchange unless the registry turned off "authentication as ARM". Use them
+// where a credential cannot get tokens for the audiences above, as some
+// managed identities cannot. The .NET library names them
+// ContainerRegistryAudience.AzureResourceManager*.
+const (
+	AudienceARMPublic     = "https://management.azure.com"
+	AudienceARMChina      = "https://management.chinacloudapi.cn"
+	AudienceARMGovernment = "https://management.usgovcloudapi.net"
+)
+
 // DefaultPageSize is the number of items a listing asks for per page when
 // ClientOptions.PageSize is 0: the most ACR answers in one page. Registries
 // may answer fewer and link to the next page; ECR refuses more than 1,000.
