@@ -9,7 +9,9 @@
 package acrtest
 
 import (
+	"net/http"
 	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 
 	"github.com/acrgo/acr/emulator"
@@ -26,6 +28,10 @@ type Server struct {
 	// HTTP is the underlying test server; its Client trusts the TLS
 	// certificate of a server from NewTLSServer.
 	HTTP *httptest.Server
+	// StorageURL is the base URL of the storage server that blob downloads
+	// are redirected to, for a server from NewRedirectingServer; "" for
+	// others.
+	StorageURL string
 }
 
 // NewServer starts a registry with opts (nil: open, in memory) and stops it
@@ -40,6 +46,34 @@ func NewServer(t testing.TB, opts *emulator.Options) *Server {
 func NewTLSServer(t testing.TB, opts *emulator.Options) *Server {
 	t.Helper()
 	return start(t, opts, true)
+}
+
+// NewRedirectingServer is like NewServer, but blob downloads are answered
+// with a 307 redirect to a second server, on another origin, that plays
+// Azure Storage, as ACR redirects them: the redirect carries a signed URL,
+// and the storage server refuses requests that bring an Authorization
+// header. Clients under test must follow the redirect and leave their
+// registry credentials behind. opts.BlobStorageURL is set by this function.
+func NewRedirectingServer(t testing.TB, opts *emulator.Options) *Server {
+	t.Helper()
+	var reg atomic.Pointer[emulator.Server]
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s := reg.Load(); s != nil {
+			s.StorageHandler().ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "acrtest: the registry is not running", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(storage.Close)
+	var o emulator.Options
+	if opts != nil {
+		o = *opts
+	}
+	o.BlobStorageURL = storage.URL
+	srv := start(t, &o, false)
+	reg.Store(srv.Registry)
+	srv.StorageURL = storage.URL
+	return srv
 }
 
 func start(t testing.TB, opts *emulator.Options, tls bool) *Server {

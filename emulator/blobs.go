@@ -14,7 +14,8 @@ import (
 // handleBlob serves /v2/{name}/blobs/{digest} (OCI distribution spec:
 // "Pulling blobs", "Deleting Blobs"). Reads go through http.ServeContent,
 // which answers Range requests with 206 and, for disk stores, sends the
-// file with sendfile.
+// file with sendfile; with Options.BlobStorageURL, GETs are redirected
+// there instead (see StorageHandler).
 func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, rt route) error {
 	d, err := spec.ParseDigest(rt.ref)
 	if err != nil {
@@ -39,6 +40,10 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, rt route) er
 		})
 		if err != nil {
 			return err
+		}
+		if s.storage != nil && r.Method == http.MethodGet {
+			s.redirectBlob(w, d)
+			return nil
 		}
 		f, err := s.store.OpenBlob(r.Context(), d)
 		if errors.Is(err, store.ErrNotFound) {

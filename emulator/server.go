@@ -68,6 +68,15 @@ type Options struct {
 	// extends it.
 	BodyIdleTimeout time.Duration
 
+	// BlobStorageURL, when set, makes blob downloads (GET) answer 307
+	// Temporary Redirect to a signed URL under this base, as ACR redirects
+	// them to Azure Storage; serve Server.StorageHandler there, on another
+	// origin. HEAD requests are still answered by the registry.
+	BlobStorageURL string
+	// BlobRedirectTTL is how long a redirect's URL stays valid; 0 means
+	// DefaultBlobRedirectTTL.
+	BlobRedirectTTL time.Duration
+
 	// Logger receives one record per request at Info level. Nil is silent.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now. Tests set it.
@@ -83,6 +92,9 @@ type Server struct {
 	auth   bool
 
 	uploads atomic.Int64 // open upload sessions, for MaxUploadSessions
+
+	// storage signs blob download redirects; nil without BlobStorageURL.
+	storage *blobStorage
 
 	// lists keeps time-ordered listings between their pages.
 	lists listCache
@@ -113,6 +125,11 @@ func New(opts *Options) (*Server, error) {
 	}
 	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
 	var err error
+	if o.BlobStorageURL != "" {
+		if s.storage, err = newBlobStorage(o.BlobStorageURL, o.BlobRedirectTTL); err != nil {
+			return nil, err
+		}
+	}
 	switch {
 	case o.Store != nil:
 		s.store = o.Store

@@ -27,6 +27,7 @@ type serveFlags struct {
 	tlsCert       string
 	tlsKey        string
 	tlsSelfSigned bool
+	storageAddr   string
 	verbose       bool
 }
 
@@ -41,10 +42,16 @@ regctl work against it unchanged. State persists in --data (default: a per-user 
 directory) or lives in memory with --memory.
 
 Authentication is off unless --user, --aad-token or --anonymous-pull is given; then
-clients get ACR's bearer challenge and exchange credentials at /oauth2/token.`,
+clients get ACR's bearer challenge and exchange credentials at /oauth2/token.
+
+With --storage-addr, blob downloads are redirected (307) to a second listener that plays
+Azure Storage, as ACR redirects them: signed URLs that expire, no registry credentials
+accepted there. Use it to test that a client follows those redirects and leaves its
+registry token behind.`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin:s3cret
-  acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull`,
+  acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull
+  acrctl serve --memory --user admin:s3cret --storage-addr 127.0.0.1:5001`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), cmd, f)
@@ -60,6 +67,7 @@ clients get ACR's bearer challenge and exchange credentials at /oauth2/token.`,
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate file (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "serve TLS with this key file (with --tls-cert)")
 	fl.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve TLS with a certificate for localhost written to the data directory")
+	fl.StringVar(&f.storageAddr, "storage-addr", "", "redirect blob downloads to a storage endpoint on this HOST:PORT, as ACR does")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log one line per request to stderr")
 	cmd.MarkFlagsMutuallyExclusive("data", "memory")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
@@ -132,35 +140,53 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
 
+	scheme := "http"
+	if tlsConf != nil {
+		scheme = "https"
+	}
+	listen := func(flag, addr string) (net.Listener, error) {
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return nil, fmt.Errorf("listen on %s: %w (pick another %s, or port 0 for a free one)", addr, err, flag)
+		}
+		if tlsConf != nil {
+			ln = tls.NewListener(ln, tlsConf)
+		}
+		return ln, nil
+	}
+	var storageLn net.Listener
+	if f.storageAddr != "" {
+		var err error
+		if storageLn, err = listen("--storage-addr", f.storageAddr); err != nil {
+			return err
+		}
+		defer storageLn.Close()
+		opts.BlobStorageURL = scheme + "://" + storageLn.Addr().String()
+	}
 	srv, err := emulator.New(opts)
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	ln, err := net.Listen("tcp", f.addr)
+	ln, err := listen("--addr", f.addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w (pick another --addr, or port 0 for a free one)", f.addr, err)
+		return err
 	}
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    1 << 20,
-		TLSConfig:         tlsConf,
-		ErrorLog:          nil,
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20, TLSConfig: tlsConf}
 	}
-	scheme := "http"
-	if tlsConf != nil {
-		scheme = "https"
-		ln = tls.NewListener(ln, tlsConf)
-	}
-	url := scheme + "://" + ln.Addr().String()
+	servers := []*http.Server{newServer(srv)}
 	if !isLoopback(ln.Addr()) && tlsConf == nil && (len(f.users) > 0 || len(f.aadTokens) > 0) {
 		fmt.Fprintln(stderr, "warning: credentials will cross the network in clear text; serve TLS (--tls-cert/--tls-key)")
 	}
-	fmt.Fprintf(stdout, "listening on %s\n", url)
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	errc := make(chan error, 2)
+	go func() { errc <- servers[0].Serve(ln) }()
+	if storageLn != nil {
+		servers = append(servers, newServer(srv.StorageHandler()))
+		go func() { errc <- servers[1].Serve(storageLn) }()
+		fmt.Fprintf(stdout, "storage on %s\n", opts.BlobStorageURL)
+	}
+	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	select {
 	case err := <-errc:
 		return err
@@ -168,8 +194,10 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
+	for _, hs := range servers {
+		if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
 	}
 	fmt.Fprintln(stderr, "stopped")
 	return nil
