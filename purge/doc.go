@@ -39,6 +39,7 @@
 //     OCI spec lets referrers be pushed before their subject;
 //   - a manifest one of whose referrers keeps a tag or a lock, since
 //     deleting the subject would take that referrer with it;
+//   - with UnreferencedOnly, a manifest that has any referrer;
 //   - anything locked (deleteEnabled or writeEnabled false on the tag, the
 //     manifest, a referrer or the repository), unless IncludeLocked, which
 //     unlocks each such object just before deleting it and reports it in

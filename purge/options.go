@@ -47,6 +47,11 @@ type Options struct {
 	// UntaggedOnly deletes only manifests without tags that are older than
 	// Ago, and no tag.
 	UntaggedOnly bool
+	// UnreferencedOnly keeps every manifest that has referrers (signatures,
+	// SBOMs, attestations) out of the untagged purge: a signed image stays,
+	// with what refers to it, when its tags go. It needs Untagged or
+	// UntaggedOnly, and does not protect tags.
+	UnreferencedOnly bool
 	// IncludeLocked deletes locked tags, manifests and referrers too,
 	// unlocking each just before deleting it, and purges locked
 	// repositories, unlocking them for the purge and locking them again
@@ -116,6 +121,9 @@ func (o *Options) config() (*config, error) {
 	}
 	if o.Keep < 0 {
 		errs = append(errs, fmt.Sprintf("Keep is negative (%d)", o.Keep))
+	}
+	if o.UnreferencedOnly && !o.Untagged && !o.UntaggedOnly {
+		errs = append(errs, "UnreferencedOnly limits the purge of untagged manifests: set Untagged or UntaggedOnly with it")
 	}
 	if o.MaxDeletes < 0 {
 		errs = append(errs, fmt.Sprintf("MaxDeletes is negative (%d)", o.MaxDeletes))

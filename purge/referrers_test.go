@@ -151,3 +151,35 @@ func TestReferrerIndex(t *testing.T) {
 		t.Errorf("left: %v", e.state())
 	}
 }
+
+// TestUnreferencedOnly (acr-cli#621): with UnreferencedOnly, an untagged
+// manifest that has referrers stays with them, whatever its age; one
+// without referrers goes. Without Untagged or UntaggedOnly it is refused.
+func TestUnreferencedOnly(t *testing.T) {
+	e := newEnv(t)
+	e.at(1)
+	signed := e.image("app", "signed", "v1")
+	sig := e.referrer("app", signed, signature, "sig")
+	plain := e.image("app", "plain", "v2")
+	e.at(2)
+	e.image("app", "current", "v3")
+
+	res := e.run(30, purge.Options{Filters: filters("app:v[12]"), Ago: 10 * purge.Day, Untagged: true, UnreferencedOnly: true})
+	diff(t, "deleted", sorted(refs(res.Deleted)), sorted(append(tagRefs("app", "v1", "v2"), manifestRef(purge.KindManifest, "app", plain))))
+	if !e.has("app", signed.Digest) || !e.has("app", sig.Digest) {
+		t.Error("deleted the signed image or its signature")
+	}
+	if !hasReason(res.Kept, "app@"+signed.Digest.String(), "only manifests without referrers are purged") {
+		t.Errorf("kept: got %+v, want %s kept for its referrer", res.Kept, signed.Digest)
+	}
+
+	// Later runs keep it too; without the option it goes with its signature.
+	res = e.run(60, purge.Options{Filters: filters("app:"), Ago: 10 * purge.Day, UntaggedOnly: true, UnreferencedOnly: true})
+	diff(t, "deleted", refs(res.Deleted), []string{})
+	res = e.run(60, purge.Options{Filters: filters("app:"), Ago: 10 * purge.Day, UntaggedOnly: true})
+	diff(t, "deleted", refs(res.Deleted), []string{manifestRef(purge.KindManifest, "app", signed), manifestRef(purge.KindReferrer, "app", sig)})
+
+	if _, err := purge.Run(t.Context(), e.client, &purge.Options{Filters: filters("app:.*"), UnreferencedOnly: true}); err == nil || !strings.Contains(err.Error(), "set Untagged or UntaggedOnly") {
+		t.Errorf("UnreferencedOnly alone: got %v, want an error naming Untagged", err)
+	}
+}

@@ -389,6 +389,9 @@ func (g *graph) findBlocker(n *mnode, depth int) string {
 		if rn == nil || rn.missing {
 			continue
 		}
+		if depth == 0 && g.cfg.UnreferencedOnly {
+			return "it has the referrer " + r.String() + ", and only manifests without referrers are purged (UnreferencedOnly)"
+		}
 		if why := g.mustStay(rn); why != "" {
 			return "its referrer " + r.String() + " " + why + ", and deleting it would delete the referrer"
 		}

@@ -79,6 +79,7 @@ type purgeFlags struct {
 	keep               int
 	untagged           bool
 	untaggedOnly       bool
+	unreferencedOnly   bool
 	includeLocked      bool
 	dryRun             bool
 	concurrency        int
@@ -129,6 +130,7 @@ func newPurgeCmd() *cobra.Command {
 	fs.IntVar(&f.keep, "keep", 0, "keep this many newest matching tags per repository, whatever their age")
 	fs.BoolVar(&f.untagged, "untagged", false, "also delete manifests left without tags, older than --ago")
 	fs.BoolVar(&f.untaggedOnly, "untagged-only", false, "delete only manifests without tags older than --ago, no tag")
+	fs.BoolVar(&f.unreferencedOnly, "unreferenced-only", false, "with --untagged or --untagged-only: keep manifests that have referrers (signed or attested images)")
 	fs.BoolVar(&f.includeLocked, "include-locked", false, "unlock and delete locked tags, manifests and repositories too")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print what would be deleted and delete nothing")
 	fs.IntVar(&f.concurrency, "concurrency", purge.DefaultConcurrency, fmt.Sprintf("requests in flight, 1 to %d", purge.MaxConcurrency))
@@ -149,10 +151,12 @@ func (f *purgeFlags) options(cmd *cobra.Command) (*purge.Options, error) {
 		return nil, usageError{errors.New("--filter is required: name the tags to purge as REPO_REGEX:TAG_REGEX, such as 'app/.*:.*'")}
 	case !cmd.Flags().Changed("ago"):
 		return nil, usageError{errors.New("--ago is required: the age to delete from, such as 30d; 0 for any age")}
+	case f.unreferencedOnly && !f.untagged && !f.untaggedOnly:
+		return nil, usageError{errors.New("--unreferenced-only limits the purge of untagged manifests: add --untagged or --untagged-only")}
 	case f.untagged && f.untaggedOnly:
 		return nil, usageError{errors.New("--untagged and --untagged-only exclude each other: --untagged deletes tags and the manifests they leave untagged, --untagged-only only manifests untagged already")}
 	}
-	o := &purge.Options{Ago: f.ago.d, Keep: f.keep, Untagged: f.untagged, UntaggedOnly: f.untaggedOnly,
+	o := &purge.Options{Ago: f.ago.d, Keep: f.keep, Untagged: f.untagged, UntaggedOnly: f.untaggedOnly, UnreferencedOnly: f.unreferencedOnly,
 		IncludeLocked: f.includeLocked, DryRun: f.dryRun, Concurrency: f.concurrency, MaxDeletes: f.maxDeletes}
 	for _, s := range f.filters {
 		flt, err := purge.ParseFilter(s)

@@ -269,6 +269,7 @@ func TestPurgeUsage(t *testing.T) {
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "-1d"}, "ages cannot be negative"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "30days"}, "unknown unit"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--untagged", "--untagged-only"}, "untagged"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--unreferenced-only"}, "add --untagged or --untagged-only"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--concurrency", "0"}, "--concurrency 0"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "-o", "yaml"}, "--output"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--username", "u"}, "go together"},
