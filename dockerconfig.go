@@ -84,7 +84,7 @@ func dockerLookup(ctx context.Context, path, host string) (user, secret string, 
 			continue
 		}
 		if a.IdentityToken != "" {
-			return refreshTokenUser, a.IdentityToken, nil
+			return RefreshTokenUser, a.IdentityToken, nil
 		}
 		if a.Auth != "" {
 			raw, err := base64.StdEncoding.DecodeString(a.Auth)
@@ -106,10 +106,6 @@ func dockerLookup(ctx context.Context, path, host string) (user, secret string, 
 	}
 	return "", "", nil
 }
-
-// refreshTokenUser is the user name under which docker stores an identity
-// token; the secret is then an ACR refresh token.
-const refreshTokenUser = "00000000-0000-0000-0000-000000000000"
 
 // runCredentialHelper runs `docker-credential-NAME get` with host on stdin.
 // A helper that knows nothing of host yields no credentials.
@@ -133,7 +129,7 @@ func runCredentialHelper(ctx context.Context, name, host string) (string, string
 		return "", "", fmt.Errorf("credential helper docker-credential-%s printed no JSON credentials", name)
 	}
 	if out.Username == "<token>" {
-		return refreshTokenUser, out.Secret, nil
+		return RefreshTokenUser, out.Secret, nil
 	}
 	return out.Username, out.Secret, nil
 }

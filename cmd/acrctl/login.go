@@ -6,13 +6,16 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
+	"github.com/acrgo/acr"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
 func newLoginCmd() *cobra.Command {
 	var o remoteOptions
+	var exposeToken bool
 	cmd := &cobra.Command{
 		Use:   "login HOST",
 		Short: "Check credentials against a registry and store them in docker's config.json",
@@ -26,10 +29,17 @@ principals (application id and secret), and refresh tokens with the user name
 00000000-0000-0000-0000-000000000000. For *.azurecr.io hosts no login is needed after
 az login: acrctl uses Entra ID (DefaultAzureCredential) when nothing is stored.
 
-Without --password or --password-stdin, login prompts on a terminal.`,
+Without --password or --password-stdin, login prompts on a terminal.
+
+--expose-token stores nothing: it prints, as JSON, an ACR refresh token for the
+credential acrctl would use (Entra ID for *.azurecr.* hosts, or a stored refresh
+token), as az acr login --expose-token does, for tools that log in with the user
+name 00000000-0000-0000-0000-000000000000 and the token as password.`,
 		Example: `  acrctl login myregistry.azurecr.io -u myregistry --password-stdin < password.txt
   echo "$ACR_TOKEN" | acrctl login myregistry.azurecr.io -u mytoken --password-stdin
-  acrctl login localhost:5000 -u admin                 # prompts for the password`,
+  acrctl login localhost:5000 -u admin                 # prompts for the password
+  acrctl login myregistry.azurecr.io --expose-token | jq -r .accessToken |
+    docker login myregistry.azurecr.io -u 00000000-0000-0000-0000-000000000000 --password-stdin`,
 		Args:              exactArgs(1, "the registry HOST[:PORT]"),
 		ValidArgsFunction: completeHosts(&o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -37,12 +47,39 @@ Without --password or --password-stdin, login prompts on a terminal.`,
 			if err != nil {
 				return err
 			}
+			if exposeToken {
+				return exposeRefreshToken(cmd, &o, host)
+			}
 			return login(cmd, &o, host)
 		},
 	}
 	fs := cmd.Flags()
 	o.addFlags(fs)
+	fs.BoolVar(&exposeToken, "expose-token", false, "print an ACR refresh token as JSON instead of storing credentials")
 	return cmd
+}
+
+// exposeRefreshToken prints the refresh token that the credential acrctl
+// would use for host gives, in az acr login --expose-token's JSON shape.
+func exposeRefreshToken(cmd *cobra.Command, o *remoteOptions, host string) error {
+	s, err := o.connect(cmd, host)
+	if err != nil {
+		return err
+	}
+	tok, err := s.client.RefreshToken(cmd.Context())
+	if errors.Is(err, acr.ErrNotSupported) {
+		return fmt.Errorf("--expose-token needs a credential that gives ACR refresh tokens (Entra ID for *.azurecr.* hosts, or a stored refresh token), and %s uses %s", host, s.cred)
+	}
+	if err != nil {
+		return s.explain(err)
+	}
+	out := struct {
+		AccessToken string    `json:"accessToken"`
+		LoginServer string    `json:"loginServer"`
+		Username    string    `json:"username"`
+		ExpiresOn   time.Time `json:"expiresOn,omitzero"`
+	}{tok.Token, host, acr.RefreshTokenUser, tok.ExpiresOn.UTC()}
+	return writeJSON(cmd.OutOrStdout(), out)
 }
 
 func login(cmd *cobra.Command, o *remoteOptions, host string) error {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -11,7 +13,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
@@ -346,4 +351,46 @@ func newFixtureClient(t *testing.T, srv *acrtest.Server) *fixture {
 	}
 	f.client = c
 	return f
+}
+
+// TestLoginExposeToken: with a refresh token stored for the registry (as
+// docker login stores one), login --expose-token prints it as JSON, in az
+// acr login --expose-token's shape, and stores nothing; with an admin user
+// stored, it says what credential would give a refresh token.
+func TestLoginExposeToken(t *testing.T) {
+	const entra = "entra-access-token-for-the-test"
+	srv := acrtest.NewServer(t, &emulator.Options{AADTokens: []string{entra}, Users: map[string]string{testUser: testPassword}})
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	ec, err := acr.NewClient(srv.Host, acr.TokenCredential(staticEntra(entra)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt, err := ec.RefreshToken(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, rt.Token+"\n", "login", srv.Host, "-u", acr.RefreshTokenUser, "--password-stdin").ok(t)
+	before, _ := os.ReadFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json"))
+
+	r := acrctl(t, "", "login", srv.Host, "--expose-token").ok(t)
+	var out struct{ AccessToken, LoginServer, Username string }
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("--expose-token printed %q: %v", r.stdout, err)
+	}
+	if out.AccessToken != rt.Token || out.LoginServer != srv.Host || out.Username != acr.RefreshTokenUser {
+		t.Errorf("--expose-token printed %+v", out)
+	}
+	if after, _ := os.ReadFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")); !bytes.Equal(after, before) {
+		t.Error("--expose-token changed the docker config")
+	}
+
+	acrctl(t, testPassword+"\n", "login", srv.Host, "-u", testUser, "--password-stdin").ok(t)
+	acrctl(t, "", "login", srv.Host, "--expose-token").fails(t, 1, "--expose-token needs", "refresh token")
+}
+
+// staticEntra is an Entra ID credential that returns a fixed token.
+type staticEntra string
+
+func (s staticEntra) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(time.Hour)}, nil
 }
