@@ -1,6 +1,7 @@
 package acr
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -35,7 +36,8 @@ type UploadBlobOptions struct {
 	// registry's OCI-Chunk-Min-Length raises it.
 	ChunkSize int64
 	// Progress, when set, is called with the number of bytes the registry
-	// has acknowledged so far.
+	// has acknowledged so far. When the upload starts over in a new
+	// session, the count starts over from 0.
 	Progress func(done int64)
 }
 
@@ -65,9 +67,14 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 	}
 	seeker, start := seekStart(r)
 	for restart := 0; ; restart++ {
-		desc, sent, err := c.uploadOnce(ctx, repo, r, o)
+		desc, sent, inHand, err := c.uploadOnce(ctx, repo, r, o)
 		if err == nil || !sessionLost(err) || ctx.Err() != nil {
 			return desc, err
+		}
+		if inHand != nil && seeker == nil {
+			// All of the content was read into one chunk: send it again.
+			br := bytes.NewReader(inHand)
+			r, seeker, start = br, br, 0
 		}
 		if seeker == nil {
 			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session after %d bytes, and the content comes from a reader that cannot seek, so it cannot be sent again; upload again with a fresh reader (an *os.File or bytes.Reader starts over by itself): %w",
@@ -110,11 +117,12 @@ func seekStart(r io.Reader) (io.Seeker, int64) {
 }
 
 // uploadOnce is one attempt of UploadBlob, in one session. It returns how
-// many bytes of r it had sent when it failed.
-func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o UploadBlobOptions) (ocispec.Descriptor, int64, error) {
+// many bytes of r it had sent when it failed and, when all of the content
+// fit in one chunk, that content, which a new session can be sent.
+func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o UploadBlobOptions) (ocispec.Descriptor, int64, []byte, error) {
 	loc, minChunk, err := c.startUpload(ctx, repo)
 	if err != nil {
-		return ocispec.Descriptor{}, 0, err
+		return ocispec.Descriptor{}, 0, nil, err
 	}
 	chunk := o.ChunkSize
 	if chunk <= 0 {
@@ -136,27 +144,20 @@ func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o Upl
 		}
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
 			c.cancelUpload(ctx, loc)
-			return ocispec.Descriptor{}, offset, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)
+			return ocispec.Descriptor{}, offset, nil, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)
 		}
 		last := rerr != nil
 		if first && last {
-			// Everything fits in one chunk: one monolithic PUT. The
-			// content is in hand, so a lost session is replaced here.
+			// Everything fits in one chunk: one monolithic PUT.
 			h.Write(buf[:n])
 			d := digest.NewDigest(digest.SHA256, h)
-			err := c.putSingle(ctx, repo, loc, d, buf[:n])
-			for restart := 0; err != nil && sessionLost(err) && restart < maxRestarts && ctx.Err() == nil; restart++ {
-				if loc, _, err = c.startUpload(ctx, repo); err == nil {
-					err = c.putSingle(ctx, repo, loc, d, buf[:n])
-				}
-			}
-			if err != nil {
-				return ocispec.Descriptor{}, 0, err
+			if err := c.putSingle(ctx, repo, loc, d, buf[:n]); err != nil {
+				return ocispec.Descriptor{}, 0, buf[:n], err
 			}
 			if o.Progress != nil {
 				o.Progress(int64(n))
 			}
-			return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: int64(n)}, int64(n), nil
+			return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: int64(n)}, int64(n), nil, nil
 		}
 		if n > 0 {
 			// Hash the chunk while it is being sent: both only read buf.
@@ -166,7 +167,7 @@ func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o Upl
 			<-hashed
 			if err != nil {
 				c.cancelUpload(ctx, loc)
-				return ocispec.Descriptor{}, offset, err
+				return ocispec.Descriptor{}, offset, nil, err
 			}
 			offset += int64(n)
 			if o.Progress != nil {
@@ -179,9 +180,9 @@ func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o Upl
 	}
 	d := digest.NewDigest(digest.SHA256, h)
 	if err := c.putUpload(ctx, repo, loc, d, nil, offset); err != nil {
-		return ocispec.Descriptor{}, offset, err
+		return ocispec.Descriptor{}, offset, nil, err
 	}
-	return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: offset}, offset, nil
+	return ocispec.Descriptor{MediaType: o.MediaType, Digest: d, Size: offset}, offset, nil, nil
 }
 
 // startUpload opens an upload session and returns its absolute Location
@@ -243,6 +244,9 @@ func (c *Client) patchChunk(ctx context.Context, repo string, loc *url.URL, data
 			return loc, err // the registry refused the chunk itself
 		}
 		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
+		if sessionLost(serr) {
+			return loc, fmt.Errorf("acr: upload to %s: after a dropped connection (%v): %w", repo, err, serr)
+		}
 		if serr != nil {
 			return loc, fmt.Errorf("%w (and asking the session for its offset failed: %v)", err, serr)
 		}
@@ -295,10 +299,17 @@ func (c *Client) uploadStatus(ctx context.Context, repo string, loc *url.URL) (i
 func (c *Client) putSingle(ctx context.Context, repo string, loc *url.URL, d digest.Digest, data []byte) error {
 	err := c.putUpload(ctx, repo, loc, d, data, int64(len(data)))
 	var re *ResponseError
-	if err == nil || ctx.Err() != nil || (errors.As(err, &re) && re.StatusCode != http.StatusRequestedRangeNotSatisfiable) {
+	if err == nil || ctx.Err() != nil || errors.Is(err, ErrDigestMismatch) ||
+		(errors.As(err, &re) && re.StatusCode != http.StatusRequestedRangeNotSatisfiable) {
+		// Only a dropped connection (or a refused resend, 416) asks the
+		// session where it stands; a completed upload whose digest the
+		// registry contradicts has no session left to ask.
 		return err
 	}
 	held, nloc, serr := c.uploadStatus(ctx, repo, loc)
+	if sessionLost(serr) {
+		return fmt.Errorf("acr: upload to %s: after a dropped connection (%v): %w", repo, err, serr)
+	}
 	if serr != nil {
 		return fmt.Errorf("%w (and asking the session for its offset failed: %v)", err, serr)
 	}
@@ -502,7 +513,10 @@ const smallBlob = 1 << 20
 // PUT, without buffering or hashing on the client, so a copy pays for one
 // hash on each side. After a dropped connection a source that is an
 // io.ReadSeeker resumes from the registry's offset; other sources fail, and
-// the caller retries.
+// the caller retries. When the registry loses the session (404
+// BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID), small blobs and seekable
+// sources start over in a new session, from where r stood when PutBlob was
+// called, up to twice; other sources fail with an error that says so.
 func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
 	if err := checkRepo(repo); err != nil {
 		return err
@@ -522,7 +536,15 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 			return fmt.Errorf("%w: content is %d bytes hashing to %s, the descriptor says %s (%d bytes)",
 				ErrDigestMismatch, len(data), desc.Digest.Algorithm().FromBytes(data), desc.Digest, desc.Size)
 		}
-		return c.postMonolithic(ctx, repo, desc.Digest, data)
+		err = c.postMonolithic(ctx, repo, desc.Digest, data)
+		for restart := 0; err != nil && sessionLost(err) && restart < maxRestarts && ctx.Err() == nil; restart++ {
+			// The content is in hand: send it again in a new session.
+			var loc *url.URL
+			if loc, _, err = c.startUpload(ctx, repo); err == nil {
+				err = c.putSingle(ctx, repo, loc, desc.Digest, data)
+			}
+		}
+		return err
 	}
 	seeker, start := seekStart(r)
 	for restart := 0; ; restart++ {
@@ -642,6 +664,9 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 			}
 		}
 		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
+		if sessionLost(serr) {
+			return fmt.Errorf("acr: PUT %s: after a dropped connection (%v): %w", redactURL(&u), err, serr)
+		}
 		if serr != nil || held > desc.Size {
 			return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
 		}

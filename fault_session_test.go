@@ -25,6 +25,13 @@ import (
 type sessionLoser struct {
 	reg  *emulator.Server
 	lose func(n int) bool
+	// cut makes the losing request end in a dropped connection, after part
+	// of its body, instead of a 404: the client learns that the session
+	// is gone when it asks for the session's offset.
+	cut bool
+	// noMonolithic opens a session for a monolithic POST (as registries
+	// without monolithic uploads do), so that the blob follows in a PUT.
+	noMonolithic bool
 
 	mu    sync.Mutex
 	n     int             // session requests seen
@@ -65,6 +72,17 @@ func (s *sessionLoser) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	gone := inSession && s.lost[r.URL.Path]
 	s.mu.Unlock()
+	if lose && s.cut {
+		io.CopyN(io.Discard, r.Body, 64<<10)
+		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
+	if s.noMonolithic && r.Method == http.MethodPost && r.URL.Query().Has("digest") {
+		io.Copy(io.Discard, r.Body)
+		r.URL.RawQuery, r.Body, r.ContentLength = "", http.NoBody, 0
+	}
 	if gone {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "application/json")
@@ -143,15 +161,40 @@ func TestUploadStartsOverWhenSessionLost(t *testing.T) {
 		assertNotHeld(t, client, "lost/up", digest.FromBytes(big))
 	})
 
-	t.Run("lost every time", func(t *testing.T) {
-		s, client := newSessionLoser(t, func(int) bool { return true })
-		_, err := client.UploadBlob(t.Context(), "lost/up", bytes.NewReader(big), &acr.UploadBlobOptions{ChunkSize: mib})
-		if err == nil || !strings.Contains(err.Error(), "lost the upload session 3 times") || !errors.Is(err, acr.ErrNotFound) {
-			t.Fatalf("got %v, want the session lost 3 times", err)
+	// Lost every time: three sessions, whatever the source, then an error.
+	for _, tc := range []struct {
+		name string
+		r    func() io.Reader
+	}{
+		{"lost every time, chunked", func() io.Reader { return bytes.NewReader(big) }},
+		{"lost every time, one PUT", func() io.Reader { return bytes.NewReader(small) }},
+		{"lost every time, one PUT from a reader that cannot seek", func() io.Reader { return onlyReader{bytes.NewReader(small)} }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, client := newSessionLoser(t, func(int) bool { return true })
+			_, err := client.UploadBlob(t.Context(), "lost/up", tc.r(), &acr.UploadBlobOptions{ChunkSize: mib})
+			if err == nil || !strings.Contains(err.Error(), "lost the upload session 3 times") || !errors.Is(err, acr.ErrNotFound) {
+				t.Fatalf("got %v, want the session lost 3 times", err)
+			}
+			if s.sessions() != 3 {
+				t.Errorf("opened %d sessions, want 3", s.sessions())
+			}
+		})
+	}
+
+	// A dropped connection, after which the session is gone: the client
+	// learns it from the offset it asks for, and starts over.
+	t.Run("cut, then lost", func(t *testing.T) {
+		s, client := newSessionLoser(t, third)
+		s.cut = true
+		desc, err := client.UploadBlob(t.Context(), "lost/up", bytes.NewReader(big), &acr.UploadBlobOptions{ChunkSize: mib})
+		if err != nil {
+			t.Fatalf("upload: %v", err)
 		}
-		if s.sessions() != 3 {
-			t.Errorf("opened %d sessions, want 3", s.sessions())
+		if s.sessions() != 2 {
+			t.Errorf("opened %d sessions, want 2", s.sessions())
 		}
+		assertHeld(t, client, "lost/up", desc.Digest, big)
 	})
 }
 
@@ -179,6 +222,28 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot seek") {
 		t.Fatalf("got %v, want an error saying the reader cannot seek", err)
 	}
+
+	// A dropped connection, after which the session is gone.
+	s, client = newSessionLoser(t, func(n int) bool { return n == 1 })
+	s.cut = true
+	if err := client.PutBlob(t.Context(), "lost/put", desc, bytes.NewReader(data)); err != nil {
+		t.Fatalf("PutBlob, cut then lost: %v", err)
+	}
+	assertHeld(t, client, "lost/put", desc.Digest, data)
+
+	// A small blob, sent in a POST and a PUT, is in hand: sent again, from
+	// any reader.
+	small := randomBytes(100 << 10)
+	sdesc := ocispec.Descriptor{Digest: digest.FromBytes(small), Size: int64(len(small))}
+	s, client = newSessionLoser(t, func(n int) bool { return n == 1 })
+	s.noMonolithic = true
+	if err := client.PutBlob(t.Context(), "lost/put", sdesc, onlyReader{bytes.NewReader(small)}); err != nil {
+		t.Fatalf("PutBlob of a small blob: %v", err)
+	}
+	if s.sessions() != 2 {
+		t.Errorf("small blob: opened %d sessions, want 2", s.sessions())
+	}
+	assertHeld(t, client, "lost/put", sdesc.Digest, small)
 }
 
 // TestCopyStartsOverWhenSessionLost copies an image into a registry that

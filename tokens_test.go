@@ -2,6 +2,8 @@ package acr_test
 
 import (
 	"bytes"
+	"cmp"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -14,9 +16,10 @@ import (
 )
 
 // TestRefreshTokenHandout gets an ACR refresh token from an Entra ID
-// credential, as `az acr login --expose-token` does, and checks that other
-// clients can use it: as a docker-style password with RefreshTokenUser, and
-// as a refresh-token credential, which hands the same token back.
+// credential, as `az acr login --expose-token` does, and checks that others
+// can use it: by hand as docker does (Basic auth with RefreshTokenUser at
+// the token endpoint), and as a refresh-token credential, which hands the
+// same token back.
 func TestRefreshTokenHandout(t *testing.T) {
 	srv := acrtest.NewServer(t, &emulator.Options{AADTokens: []string{entraToken}})
 	entra := &fakeEntra{token: entraToken}
@@ -39,10 +42,35 @@ func TestRefreshTokenHandout(t *testing.T) {
 		t.Errorf("Entra ID was asked %d times, want once", n)
 	}
 
-	asPassword, _ := acr.NewClient(srv.Host, acr.BasicCredential(acr.RefreshTokenUser, rt.Token), nil)
-	desc, err := asPassword.UploadBlob(t.Context(), "app", bytes.NewReader([]byte("pushed with the handed-out token")), nil)
+	// As docker does with it: Basic auth at the token endpoint, with
+	// RefreshTokenUser as the user name, for an access token.
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet,
+		srv.URL+"/oauth2/token?service="+srv.Host+"&scope=repository:app:pull,push", nil)
+	req.SetBasicAuth(acr.RefreshTokenUser, rt.Token)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatalf("push with the refresh token as a password: %v", err)
+		t.Fatal(err)
+	}
+	var body struct {
+		AccessToken string `json:"access_token"`
+		Token       string `json:"token"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&body)
+	resp.Body.Close()
+	access := cmp.Or(body.AccessToken, body.Token)
+	if err != nil || resp.StatusCode != http.StatusOK || access == "" {
+		t.Fatalf("token endpoint with the refresh token as a password: %d, %v", resp.StatusCode, err)
+	}
+	req, _ = http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+"/v2/app/blobs/uploads/", nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	if resp, err = http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("upload with that access token: %v, %v", resp, err)
+	}
+	resp.Body.Close()
+
+	desc, err := client.UploadBlob(t.Context(), "app", bytes.NewReader([]byte("pushed by the Entra client")), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
 	asRefresh, _ := acr.NewClient(srv.Host, acr.RefreshTokenCredential(rt.Token), nil)
 	if _, ok, err := asRefresh.BlobExists(t.Context(), "app", desc.Digest); err != nil || !ok {

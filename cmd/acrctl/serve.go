@@ -156,6 +156,11 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	var storageLn net.Listener
 	if f.storageAddr != "" {
+		// The address goes into the redirects' URLs: clients must be able
+		// to reach it under that name.
+		if h, _, err := net.SplitHostPort(f.storageAddr); err != nil || h == "" || net.ParseIP(h) != nil && net.ParseIP(h).IsUnspecified() {
+			return usageError{fmt.Errorf("--storage-addr %q: want HOST:PORT with a host that clients can reach (such as 127.0.0.1:5001), since redirects name it", f.storageAddr)}
+		}
 		var err error
 		if storageLn, err = listen("--storage-addr", f.storageAddr); err != nil {
 			return err
@@ -187,17 +192,20 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		fmt.Fprintf(stdout, "storage on %s\n", opts.BlobStorageURL)
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	var serveErr error
 	select {
-	case err := <-errc:
-		return err
+	case serveErr = <-errc:
 	case <-ctx.Done():
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	for _, hs := range servers {
-		if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return err
+		if err := hs.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) && serveErr == nil {
+			serveErr = err
 		}
+	}
+	if serveErr != nil {
+		return serveErr
 	}
 	fmt.Fprintln(stderr, "stopped")
 	return nil

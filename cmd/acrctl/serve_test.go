@@ -62,3 +62,11 @@ func TestServeRedirectsBlobsToStorage(t *testing.T) {
 		t.Errorf("storage answered %d to a request with the registry's credentials, want 403", resp.StatusCode)
 	}
 }
+
+// TestServeStorageAddrNeedsReachableHost: redirects name the storage
+// address, so a wildcard or empty host is refused.
+func TestServeStorageAddrNeedsReachableHost(t *testing.T) {
+	for _, addr := range []string{":5001", "0.0.0.0:5001", "[::]:5001", "5001"} {
+		acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--storage-addr", addr).fails(t, 2, "--storage-addr", "clients can reach")
+	}
+}
