@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/acrgo/acr/internal/spec"
@@ -203,7 +204,9 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 		r := request{method: http.MethodGet, path: v2Path(repo, "referrers", d.String()), query: q, scope: scopeRepo(repo, "pull"),
 			header: http.Header{"Accept": {ocispec.MediaTypeImageIndex}}}
 		first := true
-		for desc, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]ocispec.Descriptor, error) {
+		filtered := false // the registry applied the artifactType filter
+		for desc, err := range paginate(ctx, c, r, func(dec *json.Decoder, h http.Header) ([]ocispec.Descriptor, error) {
+			filtered = slices.Contains(strings.Split(strings.ReplaceAll(h.Get(spec.HeaderFiltersApplied), " ", ""), ","), "artifactType")
 			var idx ocispec.Index
 			err := dec.Decode(&idx)
 			return idx.Manifests, err
@@ -213,8 +216,12 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 				return
 			}
 			first = false
-			if err == nil && artifactType != "" && desc.ArtifactType != artifactType {
-				continue // the registry did not filter
+			// Filter here when the registry did not. When it did, trust
+			// it: ACR lists some referrers without their artifactType
+			// (Azure/acr#784, registries with customer-managed keys),
+			// and they would all be dropped here.
+			if err == nil && artifactType != "" && !filtered && desc.ArtifactType != artifactType {
+				continue
 			}
 			if !yield(desc, err) {
 				return

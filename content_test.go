@@ -2,11 +2,18 @@ package acr_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -73,5 +80,90 @@ func TestManifestsAndReferrers(t *testing.T) {
 	}
 	if _, err := client.GetManifest(ctx, "img", sigDesc.Digest.String()); !errors.Is(err, acr.ErrNotFound) {
 		t.Fatalf("the referrer of a deleted manifest survives: %v", err)
+	}
+}
+
+// TestReferrersArtifactTypeFilter lists referrers by artifactType from
+// registries that differ in what they do with the filter: one that filters
+// and says so (OCI-Filters-Applied) but lists descriptors without their
+// artifactType, as ACR does for registries with customer-managed keys
+// (Azure/acr#784); and one that ignores the filter, so that the client
+// must filter.
+func TestReferrersArtifactTypeFilter(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		rewrite func(r *http.Request, idx *ocispec.Index, h http.Header)
+	}{
+		{"filtered, artifactType withheld", func(_ *http.Request, idx *ocispec.Index, _ http.Header) {
+			for i := range idx.Manifests {
+				idx.Manifests[i].ArtifactType = ""
+			}
+		}},
+		{"not filtered", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg, err := emulator.New(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer reg.Close()
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if !strings.Contains(r.URL.Path, "/referrers/") {
+					reg.ServeHTTP(w, r)
+					return
+				}
+				if tc.rewrite == nil {
+					r.URL.RawQuery = "" // a registry that ignores the filter
+				}
+				rec := httptest.NewRecorder()
+				reg.ServeHTTP(rec, r)
+				var idx ocispec.Index
+				if err := json.Unmarshal(rec.Body.Bytes(), &idx); err != nil {
+					t.Errorf("the emulator's referrers did not decode: %v", err)
+				}
+				for k, v := range rec.Header() {
+					w.Header()[k] = v
+				}
+				if tc.rewrite != nil {
+					tc.rewrite(r, &idx, w.Header())
+				}
+				b, _ := json.Marshal(idx)
+				w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+				w.WriteHeader(rec.Code)
+				w.Write(b)
+			}))
+			defer hs.Close()
+			client, _ := acr.NewClient(hs.URL, nil, nil)
+			ctx := t.Context()
+			cfg, _ := client.UploadBlob(ctx, "img", bytes.NewReader([]byte(`{}`)), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeEmptyJSON})
+			m := ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{}}
+			m.SchemaVersion = 2
+			subject, err := client.SetImage(ctx, "img", m, &acr.SetManifestOptions{Tag: "v1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]digest.Digest{}
+			for _, at := range []string{"application/vnd.example.signature", "application/vnd.example.sbom"} {
+				r := ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{}, Subject: &subject, ArtifactType: at}
+				r.SchemaVersion = 2
+				d, err := client.SetImage(ctx, "img", r, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want[at] = d.Digest
+			}
+			for at, d := range want {
+				var got []digest.Digest
+				for r, err := range client.Referrers(ctx, "img", subject.Digest, at) {
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = append(got, r.Digest)
+				}
+				if len(got) != 1 || got[0] != d {
+					t.Errorf("referrers of type %s: got %v, want [%s]", at, got, d)
+				}
+			}
+		})
 	}
 }

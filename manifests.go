@@ -99,7 +99,7 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 			q.Set("orderby", s)
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "metadata_read")}
-		for m, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]ManifestProperties, error) {
+		for m, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]ManifestProperties, error) {
 			var page struct {
 				Registry  string         `json:"registry"`
 				Manifests []wireManifest `json:"manifests"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"net/http"
 	"net/url"
 
 	"github.com/acrgo/acr/internal/spec"
@@ -21,8 +22,9 @@ const maxPages = 1_000_000
 // headers. A link must stay on the registry's origin and must not repeat;
 // either violation ends the listing with an error. A page whose body breaks
 // off is fetched again, up to maxResumes times. Iteration stops after the
-// first error, which is yielded.
-func paginate[T any](ctx context.Context, c *Client, first request, page func(dec *json.Decoder) ([]T, error)) iter.Seq2[T, error] {
+// first error, which is yielded. page decodes a page's items; it also gets
+// the page's response header.
+func paginate[T any](ctx context.Context, c *Client, first request, page func(dec *json.Decoder, h http.Header) ([]T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		u, err := c.url(first.path, first.query)
@@ -57,7 +59,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 				return
 			}
 			broken = 0
-			items, err := page(json.NewDecoder(bytes.NewReader(body)))
+			items, err := page(json.NewDecoder(bytes.NewReader(body)), resp.Header)
 			if err != nil {
 				yield(zero, fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
 				return

@@ -53,7 +53,7 @@ func (c *Client) Repositories(ctx context.Context) iter.Seq2[string, error] {
 			path = "/acr/v1/_catalog"
 		}
 		r := request{method: http.MethodGet, path: path, query: c.pageQuery(), scope: scopeCatalog}
-		for name, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]string, error) {
+		for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
 			var page struct {
 				Repositories []string `json:"repositories"`
 			}

@@ -99,7 +99,7 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 				return
 			}
 			r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
-			for name, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]string, error) {
+			for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
 				var page struct {
 					Tags []string `json:"tags"`
 				}
@@ -120,7 +120,7 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 			q.Set("digest", o.Digest.String())
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_tags"), query: q, scope: scopeRepo(repo, "metadata_read")}
-		for tp, err := range paginate(ctx, c, r, func(dec *json.Decoder) ([]TagProperties, error) {
+		for tp, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]TagProperties, error) {
 			var page struct {
 				Registry string    `json:"registry"`
 				Tags     []wireTag `json:"tags"`
