@@ -68,7 +68,7 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 	seeker, start := seekStart(r)
 	for restart := 0; ; restart++ {
 		desc, sent, inHand, err := c.uploadOnce(ctx, repo, r, o)
-		if err == nil || !sessionLost(err) || ctx.Err() != nil {
+		if err == nil || !errors.Is(err, ErrUploadSessionLost) || ctx.Err() != nil {
 			return desc, err
 		}
 		if inHand != nil && seeker == nil {
@@ -76,31 +76,34 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 			br := bytes.NewReader(inHand)
 			r, seeker, start = br, br, 0
 		}
-		if seeker == nil {
-			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session after %d bytes, and the content comes from a reader that cannot seek, so it cannot be sent again; upload again with a fresh reader (an *os.File or bytes.Reader starts over by itself): %w",
-				repo, sent, err)
-		}
-		if restart == maxRestarts {
-			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session %d times; try again later: %w", repo, restart+1, err)
-		}
-		if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
-			return desc, fmt.Errorf("acr: upload to %s: the registry lost the upload session, and going back to the content's start failed: %v: %w", repo, serr, err)
+		what := fmt.Sprintf("upload to %s (%d bytes sent)", repo, sent)
+		if err := startOver(seeker, start, restart, what, err); err != nil {
+			return desc, err
 		}
 	}
+}
+
+// startOver decides, after attempt restart of an upload lost its session
+// with err, whether the upload can start over: it moves seeker back to
+// start and returns nil, or returns the error to give up with. what names
+// the upload in errors.
+func startOver(seeker io.Seeker, start int64, restart int, what string, err error) error {
+	if seeker == nil {
+		return fmt.Errorf("acr: %s: the registry lost the upload session, and the content comes from a reader that cannot seek, so it cannot be sent again; upload again with a fresh reader (an *os.File or bytes.Reader starts over by itself): %w",
+			what, err)
+	}
+	if restart == maxRestarts {
+		return fmt.Errorf("acr: %s: the registry lost the upload session %d times; try again later: %w", what, restart+1, err)
+	}
+	if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
+		return fmt.Errorf("acr: %s: the registry lost the upload session, and going back to the content's start failed: %v: %w", what, serr, err)
+	}
+	return nil
 }
 
 // maxRestarts bounds how often an upload starts over in a new session after
 // the registry lost the one in use.
 const maxRestarts = 2
-
-// sessionLost reports whether err is a registry's answer that the upload
-// session is gone (404 BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID): only a
-// new session, sent from the start, can go on.
-func sessionLost(err error) bool {
-	var re *ResponseError
-	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound &&
-		(re.HasCode(string(spec.ErrorCodeBlobUploadUnknown)) || re.HasCode(string(spec.ErrorCodeBlobUploadInvalid)))
-}
 
 // seekStart returns r as an io.Seeker and its current offset, or nil when r
 // cannot seek (or cannot tell where it is).
@@ -244,11 +247,9 @@ func (c *Client) patchChunk(ctx context.Context, repo string, loc *url.URL, data
 			return loc, err // the registry refused the chunk itself
 		}
 		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
-		if sessionLost(serr) {
-			return loc, fmt.Errorf("acr: upload to %s: after a dropped connection (%v): %w", repo, err, serr)
-		}
 		if serr != nil {
-			return loc, fmt.Errorf("%w (and asking the session for its offset failed: %v)", err, serr)
+			// serr stays matchable: a lost session restarts the upload.
+			return loc, fmt.Errorf("%w (and asking the session for its offset failed: %w)", err, serr)
 		}
 		if held < offset || held > offset+int64(len(data)) {
 			return loc, fmt.Errorf("acr: upload to %s: after a dropped connection the registry holds %d bytes, outside the chunk %d-%d in hand; start the upload again: %w",
@@ -307,11 +308,8 @@ func (c *Client) putSingle(ctx context.Context, repo string, loc *url.URL, d dig
 		return err
 	}
 	held, nloc, serr := c.uploadStatus(ctx, repo, loc)
-	if sessionLost(serr) {
-		return fmt.Errorf("acr: upload to %s: after a dropped connection (%v): %w", repo, err, serr)
-	}
 	if serr != nil {
-		return fmt.Errorf("%w (and asking the session for its offset failed: %v)", err, serr)
+		return fmt.Errorf("%w (and asking the session for its offset failed: %w)", err, serr)
 	}
 	if held > int64(len(data)) {
 		return fmt.Errorf("acr: upload to %s: after a dropped connection the registry holds %d bytes of a %d-byte blob; start the upload again: %w",
@@ -537,7 +535,7 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 				ErrDigestMismatch, len(data), desc.Digest.Algorithm().FromBytes(data), desc.Digest, desc.Size)
 		}
 		err = c.postMonolithic(ctx, repo, desc.Digest, data)
-		for restart := 0; err != nil && sessionLost(err) && restart < maxRestarts && ctx.Err() == nil; restart++ {
+		for restart := 0; err != nil && errors.Is(err, ErrUploadSessionLost) && restart < maxRestarts && ctx.Err() == nil; restart++ {
 			// The content is in hand: send it again in a new session.
 			var loc *url.URL
 			if loc, _, err = c.startUpload(ctx, repo); err == nil {
@@ -557,18 +555,11 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 			return nil
 		}
 		c.cancelUpload(ctx, loc)
-		if !sessionLost(err) || ctx.Err() != nil {
+		if !errors.Is(err, ErrUploadSessionLost) || ctx.Err() != nil {
 			return err
 		}
-		if seeker == nil {
-			return fmt.Errorf("acr: upload of %s to %s: the registry lost the upload session, and the content comes from a reader that cannot seek, so it cannot be sent again; push again with a fresh reader: %w",
-				desc.Digest, repo, err)
-		}
-		if restart == maxRestarts {
-			return fmt.Errorf("acr: upload of %s to %s: the registry lost the upload session %d times; try again later: %w", desc.Digest, repo, restart+1, err)
-		}
-		if _, serr := seeker.Seek(start, io.SeekStart); serr != nil {
-			return fmt.Errorf("acr: upload of %s to %s: the registry lost the upload session, and going back to the content's start failed: %v: %w", desc.Digest, repo, serr, err)
+		if err := startOver(seeker, start, restart, "upload of "+desc.Digest.String()+" to "+repo, err); err != nil {
+			return err
 		}
 	}
 }
@@ -664,10 +655,10 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 			}
 		}
 		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
-		if sessionLost(serr) {
-			return fmt.Errorf("acr: PUT %s: after a dropped connection (%v): %w", redactURL(&u), err, serr)
+		if serr != nil {
+			return fmt.Errorf("acr: PUT %s: %w (and asking the session for its offset failed: %w)", redactURL(&u), err, serr)
 		}
-		if serr != nil || held > desc.Size {
+		if held > desc.Size {
 			return fmt.Errorf("acr: PUT %s: %w", redactURL(&u), err)
 		}
 		if _, serr := seeker.Seek(start+held, io.SeekStart); serr != nil {

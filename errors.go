@@ -15,8 +15,8 @@ import (
 )
 
 // Sentinel errors. A *ResponseError matches ErrNotFound, ErrUnauthorized,
-// ErrForbidden and ErrLocked by status and code; client-side failures wrap
-// the others. Match them with errors.Is.
+// ErrForbidden, ErrLocked and ErrUploadSessionLost by status and code;
+// client-side failures wrap the others. Match them with errors.Is.
 var (
 	// ErrNotFound reports a missing repository, tag, manifest or blob (HTTP 404).
 	ErrNotFound = errors.New("acr: not found")
@@ -37,6 +37,12 @@ var (
 	// ErrDigestMismatch reports content whose digest differs from the one
 	// expected.
 	ErrDigestMismatch = errors.New("acr: digest mismatch")
+	// ErrUploadSessionLost reports an upload session the registry no longer
+	// knows (404 BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID, which ACR
+	// answers now and then during long uploads): only a new session, sent
+	// from the start, can go on. UploadBlob, PutBlob and transfer.Copy
+	// start over by themselves where they can.
+	ErrUploadSessionLost = errors.New("acr: upload session lost")
 )
 
 // ErrorInfo is one entry of a registry's {"errors":[...]} body.
@@ -103,6 +109,8 @@ func (e *ResponseError) Is(target error) bool {
 		return e.HasCode("REGISTRY_DISALLOWED_OPERATION")
 	case ErrDigestMismatch:
 		return e.HasCode("DIGEST_INVALID") && e.StatusCode == http.StatusBadRequest
+	case ErrUploadSessionLost:
+		return e.StatusCode == http.StatusNotFound && (e.HasCode("BLOB_UPLOAD_UNKNOWN") || e.HasCode("BLOB_UPLOAD_INVALID"))
 	}
 	return false
 }

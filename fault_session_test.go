@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
 	"github.com/acrgo/acr/transfer"
 	"github.com/opencontainers/go-digest"
@@ -250,7 +251,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 // loses the session of its first blob upload: Copy fetches that blob again
 // and pushes it in a new session.
 func TestCopyStartsOverWhenSessionLost(t *testing.T) {
-	src, err := acr.NewClient(newEmulatorURL(t), nil, nil)
+	src, err := acr.NewClient(acrtest.NewServer(t, nil).URL, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,19 +270,6 @@ func TestCopyStartsOverWhenSessionLost(t *testing.T) {
 	if n := s.lostSessions(); n != 1 {
 		t.Errorf("the registry lost %d sessions, want 1", n)
 	}
-}
-
-// newEmulatorURL serves a fresh emulator for the test and returns its URL.
-func newEmulatorURL(t *testing.T) string {
-	t.Helper()
-	reg, err := emulator.New(nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { reg.Close() })
-	hs := httptest.NewServer(reg)
-	t.Cleanup(hs.Close)
-	return hs.URL
 }
 
 // assertHeld checks that repo holds data under d, read back through client

@@ -290,12 +290,12 @@ func retryable(ctx context.Context, err error) bool {
 	if ctx.Err() != nil || errors.Is(err, acr.ErrDigestMismatch) {
 		return false
 	}
+	if errors.Is(err, acr.ErrUploadSessionLost) {
+		return true // replaced by starting the blob again
+	}
 	var re *acr.ResponseError
 	if errors.As(err, &re) {
-		// A lost upload session (404 BLOB_UPLOAD_UNKNOWN or
-		// BLOB_UPLOAD_INVALID) is replaced by starting the blob again.
-		lost := re.StatusCode == http.StatusNotFound && (re.HasCode("BLOB_UPLOAD_UNKNOWN") || re.HasCode("BLOB_UPLOAD_INVALID"))
-		return lost || re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500
+		return re.StatusCode == http.StatusRequestTimeout || re.StatusCode == http.StatusTooManyRequests || re.StatusCode >= 500
 	}
 	var ue *url.Error // only net/http returns these: the request failed on the wire
 	var ne net.Error

@@ -27,12 +27,9 @@ var errNoChallenge = fmt.Errorf("%w: it has not asked for credentials (a caller 
 // known: send the registry a request first; a registry that has not
 // challenged gets ErrNoBearer.
 func (c *Client) AccessToken(ctx context.Context, u *url.URL, scopes []string) (string, time.Time, error) {
-	info, ok := c.challengeFor(origin(u))
-	if !ok {
-		return "", time.Time{}, errNoChallenge
-	}
-	if info.scheme != "bearer" {
-		return "", time.Time{}, ErrNoBearer
+	info, err := c.bearerChallenge(u)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	tok, _, err := c.fetchToken(ctx, u, info, NormalizeScopes(scopes...), 0)
 	if err != nil {
@@ -46,12 +43,9 @@ func (c *Client) AccessToken(ctx context.Context, u *url.URL, scopes []string) (
 // and renewed as for requests), or the client's own refresh token. The
 // registry's challenge must be known: send the registry a request first.
 func (c *Client) RefreshToken(ctx context.Context, u *url.URL) (string, time.Time, error) {
-	info, ok := c.challengeFor(origin(u))
-	if !ok {
-		return "", time.Time{}, errNoChallenge
-	}
-	if info.scheme != "bearer" {
-		return "", time.Time{}, ErrNoBearer
+	info, err := c.bearerChallenge(u)
+	if err != nil {
+		return "", time.Time{}, err
 	}
 	rc, err := c.resolve(ctx, u.Host)
 	if err != nil {
@@ -75,6 +69,19 @@ func (c *Client) RefreshToken(ctx context.Context, u *url.URL) (string, time.Tim
 		return rc.refreshToken, jwtExpiry(rc.refreshToken), nil
 	}
 	return "", time.Time{}, fmt.Errorf("%w: the client uses %s", ErrNoRefreshToken, rc.label())
+}
+
+// bearerChallenge returns the bearer challenge u's registry answered with,
+// or ErrNoBearer.
+func (c *Client) bearerChallenge(u *url.URL) (challengeInfo, error) {
+	info, ok := c.challengeFor(origin(u))
+	if !ok {
+		return info, errNoChallenge
+	}
+	if info.scheme != "bearer" {
+		return info, ErrNoBearer
+	}
+	return info, nil
 }
 
 // jwtExpiry is the exp claim of a JWT, or the zero time.
