@@ -60,7 +60,8 @@ type ResponseError struct {
 	URL        string
 	// Errors are the OCI error entries of the body, when it had them.
 	Errors []ErrorInfo
-	// RequestID is the registry's request id (X-Ms-Request-Id on ACR), for
+	// RequestID is the registry's request id (X-Ms-Request-Id on ACR, or
+	// X-Ms-Correlation-Request-Id where ACR sends only that), for
 	// support cases.
 	RequestID string
 	// RetryAfter is the delay the registry asked for with Retry-After
@@ -175,7 +176,7 @@ func newResponseError(resp *http.Response) error {
 }
 
 func requestID(h http.Header) string {
-	for _, k := range []string{"X-Ms-Request-Id", "X-Request-Id", "Docker-Request-Id"} {
+	for _, k := range []string{"X-Ms-Request-Id", "X-Ms-Correlation-Request-Id", "X-Request-Id", "Docker-Request-Id"} {
 		if v := h.Get(k); v != "" {
 			return v
 		}

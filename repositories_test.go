@@ -114,13 +114,7 @@ func withoutACR(t *testing.T) (*httptest.Server, *emulator.Server) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/acr/") {
-			http.NotFound(w, r)
-			return
-		}
-		reg.ServeHTTP(w, r)
-	}))
+	hs := httptest.NewServer(acrtest.PlainOCI(reg))
 	t.Cleanup(func() { hs.Close(); reg.Close() })
 	return hs, reg
 }

@@ -11,6 +11,8 @@ package acrtest
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -74,6 +76,31 @@ func NewRedirectingServer(t testing.TB, opts *emulator.Options) *Server {
 	reg.Store(srv.Registry)
 	srv.StorageURL = storage.URL
 	return srv
+}
+
+// PlainOCI wraps a registry so that it looks like a plain OCI 1.1 registry
+// that is not ACR, for testing the paths a client takes there: /acr/v1
+// answers 404, and a DELETE of a manifest by tag deletes the tag (the OCI
+// 1.1 way, which ACR, and so the emulator, refuses with 405).
+func PlainOCI(reg http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/acr/") {
+			http.NotFound(w, r)
+			return
+		}
+		if r.Method == http.MethodDelete {
+			name, ref, ok := strings.Cut(strings.TrimPrefix(r.URL.EscapedPath(), "/v2/"), "/manifests/")
+			if ok && name != "" && ref != "" && !strings.ContainsAny(ref, ":/") {
+				r = r.Clone(r.Context())
+				r.URL.Path, r.URL.RawPath = "", ""
+				if r.URL, _ = url.Parse("/acr/v1/" + name + "/_tags/" + ref); r.URL == nil {
+					http.NotFound(w, r)
+					return
+				}
+			}
+		}
+		reg.ServeHTTP(w, r)
+	})
 }
 
 func start(t testing.TB, opts *emulator.Options, tls bool) *Server {

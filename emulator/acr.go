@@ -60,7 +60,7 @@ type wireManifest struct {
 	ConfigMediaType string         `json:"configMediaType,omitempty"`
 	ArtifactType    string         `json:"artifactType,omitempty"`
 	Subject         string         `json:"subject,omitempty"`
-	Tags            []string       `json:"tags"`
+	Tags            []string       `json:"tags,omitempty"` // absent when untagged, as on ACR
 	References      []wirePlatform `json:"references,omitempty"`
 	Attrs           wireAttrs      `json:"changeableAttributes"`
 }
@@ -85,9 +85,18 @@ func (p patchAttrs) apply(a *store.Attributes) {
 	set(&a.ListEnabled, p.ListEnabled)
 }
 
-// readPatch decodes a PATCH body of changeable attributes.
-func readPatch(r *http.Request) (patchAttrs, error) {
+// readPatch decodes a PATCH body of changeable attributes for a repository
+// or something in it. A missing repository is reported first, whatever the
+// body, as ACR does (G TestClient_UpdateRepositoryProperties_wrongRepository).
+func (s *Server) readPatch(r *http.Request, repo string) (patchAttrs, error) {
 	var p patchAttrs
+	err := s.store.View(r.Context(), func(tx store.Tx) error {
+		_, err := getRepo(tx, repo)
+		return err
+	})
+	if err != nil {
+		return p, err
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
 	if err != nil {
 		return p, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported, "reading the body failed: %v", err)
@@ -110,9 +119,6 @@ func wireTagOf(t store.Tag) wireTag {
 }
 
 func wireManifestOf(m store.Manifest, tags []string) wireManifest {
-	if tags == nil {
-		tags = []string{}
-	}
 	w := wireManifest{Digest: m.Digest.String(), ImageSize: m.ImageSize, CreatedTime: spec.FormatTime(m.CreatedAt),
 		LastUpdateTime: spec.FormatTime(m.UpdatedAt), Architecture: m.Architecture, OS: m.OS, MediaType: m.MediaType,
 		ConfigMediaType: m.ConfigMediaType, ArtifactType: m.ArtifactType, Tags: tags, Attrs: toWireAttrs(m.Attrs)}
@@ -136,7 +142,7 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 		var patch patchAttrs
 		if r.Method == http.MethodPatch {
 			var err error
-			if patch, err = readPatch(r); err != nil {
+			if patch, err = s.readPatch(r, rt.repo); err != nil {
 				return err
 			}
 		}
@@ -284,7 +290,7 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 		if filter != "" {
 			extra = url.Values{"digest": {filter.String()}}
 		}
-		setNextLink(w, "/acr/v1/"+rt.repo+"/_tags", p, pg[len(pg)-1].Name, extra)
+		setNextLink(w, "/acr/v1/"+url.PathEscape(rt.repo)+"/_tags", p, pg[len(pg)-1].Name, extra)
 	}
 	return writeJSON(w, r, http.StatusOK, struct {
 		Registry  string    `json:"registry"`
@@ -330,16 +336,20 @@ func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) 
 	case http.MethodDelete:
 		s.mu.Lock()
 		defer s.mu.Unlock()
+		var d digest.Digest
 		err := s.store.Update(ctx, func(tx store.Tx) error {
 			repo, err := getRepo(tx, rt.repo)
 			if err != nil {
 				return err
 			}
-			return deleteTag(tx, repo, rt.ref, s.now().UTC())
+			d, err = deleteTag(tx, repo, rt.ref, s.now().UTC())
+			return err
 		})
 		if err != nil {
 			return err
 		}
+		// ACR names the digest the tag pointed to (G TestClient_DeleteTag).
+		w.Header().Set("X-Ms-Int-Docker-Content-Digest", d.String())
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusAccepted)
 		return nil
@@ -350,7 +360,7 @@ func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) 
 	var patch patchAttrs
 	if r.Method == http.MethodPatch {
 		var err error
-		if patch, err = readPatch(r); err != nil {
+		if patch, err = s.readPatch(r, rt.repo); err != nil {
 			return err
 		}
 	}
@@ -365,7 +375,7 @@ func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) 
 			return err
 		}
 		if !ok {
-			return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "tag %q is not in repository %q", rt.ref, rt.repo)
+			return tagUnknown()
 		}
 		if r.Method == http.MethodPatch {
 			patch.apply(&t.Attrs)
@@ -420,7 +430,7 @@ func (s *Server) handleACRManifests(w http.ResponseWriter, r *http.Request, rt r
 		list = append(list, wireManifestOf(m.Manifest, all.tags[m.Digest]))
 	}
 	if more && len(pg) > 0 {
-		setNextLink(w, "/acr/v1/"+rt.repo+"/_manifests", p, pg[len(pg)-1].Digest.String(), nil)
+		setNextLink(w, "/acr/v1/"+url.PathEscape(rt.repo)+"/_manifests", p, pg[len(pg)-1].Digest.String(), nil)
 	}
 	return writeJSON(w, r, http.StatusOK, struct {
 		Registry  string         `json:"registry"`
@@ -500,7 +510,7 @@ func (s *Server) handleACRManifest(w http.ResponseWriter, r *http.Request, rt ro
 	var patch patchAttrs
 	if r.Method == http.MethodPatch {
 		var err error
-		if patch, err = readPatch(r); err != nil {
+		if patch, err = s.readPatch(r, rt.repo); err != nil {
 			return err
 		}
 	}

@@ -21,7 +21,8 @@ func fakeClock() func() time.Time {
 	return func() time.Time { n++; return t0.Add(time.Duration(n) * time.Second) }
 }
 
-var acrTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$`)
+// acrTime is ACR's timestamp: up to 7 fractional digits, no trailing zero.
+var acrTime = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,6}[1-9])?Z$`)
 
 func TestACRRepositoryProperties(t *testing.T) {
 	c, srv := newClient(t, &emulator.Options{Now: fakeClock()})
@@ -38,7 +39,7 @@ func TestACRRepositoryProperties(t *testing.T) {
 			t.Fatalf("%s: got %+v", path, p)
 		}
 		if !acrTime.MatchString(p.CreatedTime) || !acrTime.MatchString(p.LastUpdateTime) {
-			t.Errorf("timestamps %q %q do not have 7 fractional digits", p.CreatedTime, p.LastUpdateTime)
+			t.Errorf("timestamps %q %q are not in ACR's form", p.CreatedTime, p.LastUpdateTime)
 		}
 		for _, k := range []string{"deleteEnabled", "writeEnabled", "readEnabled", "listEnabled"} {
 			if !p.ChangeableAttributes[k] {

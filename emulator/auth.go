@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,48 +26,70 @@ const refreshTokenUser = "00000000-0000-0000-0000-000000000000"
 type identity struct {
 	all    bool          // open registry, Basic user or refresh token: everything
 	claims *token.Claims // bearer access token: its access claim
+	scoped scopeMap      // Basic user limited by a scope map
 }
 
 // allows reports whether the identity may perform action on typ:name.
 func (id identity) allows(typ, name, action string) bool {
-	if id.all {
+	switch {
+	case id.all:
 		return true
+	case id.scoped != nil:
+		return typ == token.TypeRepository && slices.Contains(id.scoped.actions(name), action)
 	}
 	return id.claims != nil && id.claims.Allows(typ, name, action)
 }
 
-// requiredScope is the scope an endpoint needs, as ACR challenges for it.
-// An empty type means any authenticated identity will do (/v2/).
-func requiredScope(rt route, method string) token.Scope {
-	repo := func(action string) token.Scope {
-		return token.Scope{Type: "repository", Name: rt.repo, Actions: []string{action}}
+// requiredScopes returns the scopes an endpoint challenges for, as ACR
+// names them (../shared/docs/acr-recordings). The first scope is the one the
+// request needs; a cross-repository mount adds pull on its source, which
+// the registry checks when it mounts (without it the mount falls back to
+// a plain upload session, as the OCI spec says). GET /v2/ needs none: any
+// authenticated identity will do.
+func requiredScopes(rt route, r *http.Request) []token.Scope {
+	repo := func(actions ...string) []token.Scope {
+		return []token.Scope{{Type: token.TypeRepository, Name: rt.repo, Actions: actions}}
 	}
-	read := method == http.MethodGet || method == http.MethodHead
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	switch rt.kind {
 	case routeCatalog, routeACRCatalog:
-		return token.Scope{Type: "registry", Name: "catalog", Actions: []string{"*"}}
+		return []token.Scope{{Type: token.TypeRegistry, Name: "catalog", Actions: []string{token.ActionAll}}}
 	case routeTagsList, routeReferrers:
-		return repo("pull")
+		return repo(token.ActionPull)
 	case routeManifest, routeBlob:
 		switch {
 		case read:
-			return repo("pull")
-		case method == http.MethodDelete:
-			return repo("delete")
+			return repo(token.ActionPull)
+		case r.Method == http.MethodDelete:
+			return repo(token.ActionDelete)
 		}
-		return repo("push")
-	case routeUploadStart, routeUpload:
-		return repo("push")
+		return repo(token.ActionPull, token.ActionPush)
+	case routeUploadStart:
+		// ACR challenges uploads for pull and push (N CanGetBlobLocation,
+		// G TestBlobClient_StartUpload), and a mount for pull on its
+		// source too (G TestBlobClient_MountBlob).
+		sc := repo(token.ActionPull, token.ActionPush)
+		q := r.URL.Query()
+		if from := q.Get("from"); from != "" && q.Get("mount") != "" && from != rt.repo && spec.ValidateName(from) == nil {
+			sc = append(sc, token.Scope{Type: token.TypeRepository, Name: from, Actions: []string{token.ActionPull}})
+		}
+		return sc
+	case routeUpload:
+		// Cancelling a session needs delete (G TestBlobClient_StartUpload).
+		if r.Method == http.MethodDelete {
+			return repo(token.ActionDelete)
+		}
+		return repo(token.ActionPull, token.ActionPush)
 	case routeACRRepo, routeACRTags, routeACRTag, routeACRManifests, routeACRManifest:
 		switch {
 		case read:
-			return repo("metadata_read")
-		case method == http.MethodDelete:
-			return repo("delete")
+			return repo(token.ActionMetadataRead)
+		case r.Method == http.MethodDelete:
+			return repo(token.ActionDelete)
 		}
-		return repo("metadata_write")
+		return repo(token.ActionMetadataWrite)
 	}
-	return token.Scope{}
+	return nil
 }
 
 // authorize authenticates a request and checks the scope its endpoint
@@ -76,21 +99,18 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 	if !s.auth {
 		return identity{all: true}, nil
 	}
-	need := requiredScope(rt, r.Method)
-	challengeScope := need
-	if need.Type == "" {
-		challengeScope = token.Scope{Type: "registry", Name: "catalog", Actions: []string{"*"}}
-	}
+	need := requiredScopes(rt, r)
 	authz := r.Header.Get("Authorization")
 	scheme, cred, _ := strings.Cut(authz, " ")
+	var id identity
 	switch strings.ToLower(scheme) {
 	case "basic":
 		user, pass, ok := r.BasicAuth()
-		if ok && s.checkBasic(r, user, pass) {
-			return identity{all: true}, nil
+		if !ok || !s.checkBasic(r, user, pass) {
+			return identity{}, s.challenge(r, need, "invalid_token",
+				"authentication required: the user name or password is wrong; check the credentials given to --user, or log in again")
 		}
-		return identity{}, s.challenge(r, challengeScope, "invalid_token",
-			"authentication required: the user name or password is wrong; check the credentials given to --user, or log in again")
+		id = s.basicIdentity(user)
 	case "bearer":
 		c, err := s.signer.Verify(strings.TrimSpace(cred), s.now(), r.Host, token.GrantTypeAccessToken)
 		if err != nil {
@@ -98,17 +118,34 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 			if errors.Is(err, token.ErrExpired) {
 				msg = "authentication required: the access token has expired; get a new one from the realm"
 			}
-			return identity{}, s.challenge(r, challengeScope, "invalid_token", msg)
+			return identity{}, s.challenge(r, need, "invalid_token", msg)
 		}
-		id := identity{claims: &c}
-		if need.Type == "" || id.allows(need.Type, need.Name, need.Actions[0]) {
-			return id, nil
-		}
-		return identity{}, s.challenge(r, need, "insufficient_scope",
-			"authentication required: the access token lacks "+need.String()+"; request a token for that scope")
+		id = identity{claims: &c}
+	default:
+		return identity{}, s.challenge(r, need, "", acrUnauthorized)
 	}
-	return identity{}, s.challenge(r, challengeScope, "",
-		"authentication required, visit https://aka.ms/acr/authorization for more information.")
+	if len(need) > 0 {
+		for _, a := range need[0].Actions {
+			if !id.allows(need[0].Type, need[0].Name, a) {
+				// ACR's message is the same with or without a token;
+				// the error parameter tells the two apart.
+				return identity{}, s.challenge(r, need, "insufficient_scope", acrUnauthorized)
+			}
+		}
+	}
+	return id, nil
+}
+
+// acrUnauthorized is the message of ACR's 401 answers, with or without a
+// token (every recorded 401).
+const acrUnauthorized = "authentication required, visit https://aka.ms/acr/authorization for more information."
+
+// basicIdentity is what a user who authenticated with a password may do.
+func (s *Server) basicIdentity(user string) identity {
+	if m, ok := s.scopeMaps[user]; ok {
+		return identity{scoped: m}
+	}
+	return identity{all: true}
 }
 
 // checkBasic validates Basic credentials: a configured user, or the refresh
@@ -122,21 +159,47 @@ func (s *Server) checkBasic(r *http.Request, user, pass string) bool {
 	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(pass)) == 1
 }
 
-// challenge builds a 401 with ACR's challenge, formatted exactly as the Go
-// SDK's naive parser needs: no spaces after commas and scope always present.
-func (s *Server) challenge(r *http.Request, sc token.Scope, errCode, msg string) error {
+// challengeDetail is one entry of a 401 body's detail, with ACR's
+// capitalised keys.
+type challengeDetail struct {
+	Type   string `json:"Type"`
+	Name   string `json:"Name"`
+	Action string `json:"Action"`
+}
+
+// challenge builds a 401 with ACR's challenge: the scopes space-separated,
+// formatted exactly as the Go SDK's naive parser needs (no spaces after
+// commas), and a body with one detail entry per action. Without scopes
+// (GET /v2/) the challenge has no scope parameter and the detail is null,
+// as on ACR (G TestClient_CheckDockerV2Support).
+func (s *Server) challenge(r *http.Request, scopes []token.Scope, errCode, msg string) error {
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"
 	}
-	v := `Bearer realm="` + scheme + "://" + r.Host + `/oauth2/token",service="` + r.Host + `",scope="` + sc.String() + `"`
+	v := `Bearer realm="` + scheme + "://" + r.Host + `/oauth2/token",service="` + r.Host + `"`
+	var detail []challengeDetail
+	if len(scopes) > 0 {
+		names := make([]string, len(scopes))
+		for i, sc := range scopes {
+			names[i] = sc.String()
+			for _, a := range sc.Actions {
+				detail = append(detail, challengeDetail{Type: sc.Type, Name: sc.Name, Action: a})
+			}
+		}
+		v += `,scope="` + strings.Join(names, " ") + `"`
+	}
 	if errCode != "" {
 		v += `,error="` + errCode + `"`
 	}
-	detail := []map[string]string{{"Type": sc.Type, "Name": sc.Name, "Action": strings.Join(sc.Actions, ",")}}
 	return &apiError{status: http.StatusUnauthorized, code: spec.ErrorCodeUnauthorized, message: msg, detail: detail,
 		header: http.Header{"Www-Authenticate": {v}}}
 }
+
+// refreshTokenActions are the permissions of an Entra ID identity with full
+// rights, as ACR lists them in its refresh tokens
+// (G Test_authenticationClient_ExchangeACRRefreshTokenForACRAccessToken).
+var refreshTokenActions = []string{"read", "write", "delete", "deleted/read", "deleted/restore/action"}
 
 // handleExchange serves POST /oauth2/exchange: an Entra ID access token for
 // an ACR refresh token.
@@ -163,13 +226,12 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !known {
-		return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
-			"the Entra ID access token was not accepted: start the registry with --aad-token set to it")
+		return oauthRefused()
 	}
 	now := s.now()
 	rt, err := s.signer.Mint(token.Claims{Subject: "aad-identity", NotBefore: now, IssuedAt: now,
 		ExpiresAt: now.Add(refreshTokenTTL), Audience: r.Host, GrantType: token.GrantTypeRefreshToken,
-		Tenant: r.PostForm.Get("tenant"), Permissions: &token.Permissions{Actions: []string{"*"}, NotActions: []string{}}, Roles: []string{}})
+		Tenant: r.PostForm.Get("tenant"), Permissions: &token.Permissions{Actions: refreshTokenActions}, Roles: []string{}})
 	if err != nil {
 		return err
 	}
@@ -182,6 +244,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 // and metadata_read only).
 func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	var full, anonymous bool
+	var scoped scopeMap
 	subject := ""
 	var scopes []string
 	var service string
@@ -194,7 +257,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
 					"the user name or password is wrong; check the credentials given to --user, or log in again")
 			}
-			full, subject = true, user
+			full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 		} else {
 			anonymous = true
 		}
@@ -207,15 +270,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		switch gt := f.Get("grant_type"); gt {
 		case "refresh_token":
 			if _, err := s.signer.Verify(f.Get("refresh_token"), s.now(), r.Host, token.GrantTypeRefreshToken); err != nil {
-				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
-					"the refresh token is not valid for this registry (%v): exchange a new one at /oauth2/exchange", errors.Unwrap(err))
+				return oauthRefused()
 			}
 			full, subject = true, "aad-identity"
 		case "password":
 			user, pass := f.Get("username"), f.Get("password")
 			switch {
 			case user != "" && s.checkBasic(r, user, pass):
-				full, subject = true, user
+				full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 			case user == "" && f.Get("refresh_token") == "":
 				anonymous = true
 			default:
@@ -244,13 +306,26 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		requested = append(requested, sc...)
 	}
 	access := token.Grant(requested, func(sc token.Scope) []string {
-		if full {
-			return []string{"*"}
+		switch {
+		case full:
+			return []string{token.ActionAll}
+		case scoped != nil:
+			// A scope map grants nothing outside repositories: such a
+			// user cannot list the catalog, as on ACR.
+			if sc.Type == token.TypeRepository {
+				return scoped.actions(sc.Name)
+			}
+			return nil
 		}
-		// Anonymous pull covers reading content and its metadata: the
-		// Azure SDKs list tags anonymously through /acr/v1.
-		if sc.Type == "repository" {
-			return []string{"pull", "metadata_read"}
+		// Anonymous pull covers reading content, its metadata and the
+		// catalog (G Test_authenticationPolicy_anonymousAccess, P
+		// test_anon_access); other actions are left out of the token,
+		// and the request that needs them gets insufficient_scope.
+		switch {
+		case sc.Type == token.TypeRepository:
+			return []string{token.ActionPull, token.ActionMetadataRead}
+		case sc.Type == token.TypeRegistry && sc.Name == "catalog":
+			return []string{token.ActionAll}
 		}
 		return nil
 	})
@@ -264,6 +339,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, r, http.StatusOK, map[string]any{"access_token": at, "expires_in": int(accessTokenTTL.Seconds())})
+}
+
+// oauthRefused is ACR's answer to an Entra ID token or refresh token it does
+// not accept: 401 with an empty body and no challenge
+// (G Test_authenticationClient_*_fail).
+func oauthRefused() error {
+	return &apiError{status: http.StatusUnauthorized, bare: true}
 }
 
 // checkService refuses tokens for another registry.

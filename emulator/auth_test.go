@@ -38,9 +38,10 @@ func TestChallengeFormat(t *testing.T) {
 	if r.errorCode() != "UNAUTHORIZED" {
 		t.Errorf("got code %q", r.errorCode())
 	}
+	// GET /v2/ names no scope, as on ACR (G TestClient_CheckDockerV2Support).
 	r = c.do("GET", "/v2/", nil).want(t, http.StatusUnauthorized)
-	if !strings.Contains(r.Header.Get("Www-Authenticate"), `scope="registry:catalog:*"`) {
-		t.Errorf("the /v2/ challenge has no scope: %s", r.Header.Get("Www-Authenticate"))
+	if strings.Contains(r.Header.Get("Www-Authenticate"), `scope=`) {
+		t.Errorf("the /v2/ challenge names a scope: %s", r.Header.Get("Www-Authenticate"))
 	}
 }
 

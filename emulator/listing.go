@@ -56,8 +56,11 @@ func parsePage(q url.Values, def, maxN int) (page, error) {
 	return p, nil
 }
 
-// setNextLink writes the Link header to the next page, in ACR's form:
-// a relative URL that always carries orderby.
+// setNextLink writes the Link header to the next page, in ACR's form: a
+// relative URL without api-version that always carries orderby (empty
+// when the request had none) and an escaped last; /acr/v1 paths keep a
+// repository's '/' escaped as %2F (G TestClient_NewListTagsPager, J
+// …list_registry_manifests_by_pages, P …list_repository_names_by_page).
 func setNextLink(w http.ResponseWriter, path string, p page, last string, extra url.Values) {
 	q := url.Values{}
 	for k, v := range extra {

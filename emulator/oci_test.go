@@ -117,6 +117,8 @@ func TestManifestPushPullDelete(t *testing.T) {
 	c.do("GET", "/v2/app/manifests/"+im.digest.String(), nil).want(t, http.StatusNotFound)
 }
 
+// TestTagParamsAndDeleteByTag pushes with ?tag= and checks that a DELETE by
+// tag is refused, as ACR refuses it, and deletes nothing.
 func TestTagParamsAndDeleteByTag(t *testing.T) {
 	c, _ := newClient(t, nil)
 	im := c.pushImage("app", "v1", "one")
@@ -125,7 +127,9 @@ func TestTagParamsAndDeleteByTag(t *testing.T) {
 	if got := r.Header.Values("OCI-Tag"); len(got) != 2 {
 		t.Fatalf("got OCI-Tag %v, want a and b", got)
 	}
-	c.do("DELETE", "/v2/app/manifests/a", nil).want(t, http.StatusAccepted)
+	c.do("DELETE", "/v2/app/manifests/a", nil).want(t, http.StatusMethodNotAllowed)
+	c.do("GET", "/v2/app/manifests/a", nil).want(t, http.StatusOK)
+	c.do("DELETE", "/acr/v1/app/_tags/a", nil).want(t, http.StatusAccepted)
 	c.do("GET", "/v2/app/manifests/a", nil).want(t, http.StatusNotFound)
 	c.do("GET", "/v2/app/manifests/b", nil).want(t, http.StatusOK)
 }

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"fmt"
 	"net/http"
 	"time"
 
@@ -16,7 +17,7 @@ func getRepo(tx store.Tx, name string) (store.Repository, error) {
 		return repo, err
 	}
 	if !ok {
-		return repo, newError(http.StatusNotFound, spec.ErrorCodeNameUnknown, "repository %q is not known to the registry", name)
+		return repo, newError(http.StatusNotFound, spec.ErrorCodeNameUnknown, "repository %q is not found", name)
 	}
 	return repo, nil
 }
@@ -62,7 +63,7 @@ func resolveRef(tx store.Tx, repo, ref string) (resolved, error) {
 			return res, err
 		}
 		if !ok {
-			return res, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: tag %q is not in repository %q", ref, repo)
+			return res, manifestTagUnknown(ref)
 		}
 		res.tag = &t
 		d = t.Digest
@@ -76,6 +77,19 @@ func resolveRef(tx store.Tx, repo, ref string) (resolved, error) {
 	}
 	res.manifest = m
 	return res, nil
+}
+
+// manifestTagUnknown is ACR's 404 for a manifest requested by a tag it does
+// not have (G TestClient_GetManifest_wrongTag).
+func manifestTagUnknown(tag string) error {
+	return &apiError{status: http.StatusNotFound, code: spec.ErrorCodeManifestUnknown,
+		message: fmt.Sprintf("manifest tagged by %q is not found", tag), detail: map[string]string{"Tag": tag}}
+}
+
+// tagUnknown is ACR's 404 for tag properties of a tag it does not have
+// (G TestClient_GetTagProperties_wrongTag).
+func tagUnknown() error {
+	return newError(http.StatusNotFound, spec.ErrorCodeTagUnknown, "the specified tag does not exist")
 }
 
 // tagsOf returns the tags of repo that point at d, in name order.

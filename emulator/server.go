@@ -25,6 +25,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -57,6 +58,11 @@ type Options struct {
 	// AnonymousPull lets clients without credentials obtain pull-only tokens,
 	// as ACR's anonymous pull access does.
 	AnonymousPull bool
+	// ScopeMaps limits users of Users to some repositories and actions, as
+	// ACR's repository-scoped tokens with scope maps are limited: a user
+	// listed here may do only what its permissions say, and, as on ACR,
+	// cannot list the catalog. Users not listed may do everything.
+	ScopeMaps map[string][]RepositoryPermission
 
 	// MaxManifestSize caps manifest bodies; 0 means 4 MiB, ACR's limit.
 	MaxManifestSize int64
@@ -99,6 +105,9 @@ type Server struct {
 	// lists keeps time-ordered listings between their pages.
 	lists listCache
 
+	// scopeMaps holds the validated Options.ScopeMaps.
+	scopeMaps map[string]scopeMap
+
 	// mu serializes metadata writes that must see a consistent repository,
 	// such as manifest pushes that check references.
 	mu sync.Mutex
@@ -124,6 +133,19 @@ func New(opts *Options) (*Server, error) {
 		s.opts.BodyIdleTimeout = time.Minute
 	}
 	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
+	for user, perms := range o.ScopeMaps {
+		if _, ok := o.Users[user]; !ok {
+			return nil, fmt.Errorf("emulator: a scope map names user %q, who is not in Users: add the user with a password", user)
+		}
+		m, err := newScopeMap(user, perms)
+		if err != nil {
+			return nil, err
+		}
+		if s.scopeMaps == nil {
+			s.scopeMaps = map[string]scopeMap{}
+		}
+		s.scopeMaps[user] = m
+	}
 	var err error
 	if o.BlobStorageURL != "" {
 		if s.storage, err = newBlobStorage(o.BlobStorageURL, o.BlobRedirectTTL); err != nil {
@@ -179,6 +201,7 @@ type apiError struct {
 	message string
 	detail  any
 	header  http.Header
+	bare    bool // no body at all, as ACR's /oauth2 refusals
 }
 
 func (e *apiError) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.message) }
@@ -226,15 +249,38 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	sw := &statusWriter{ResponseWriter: w}
+	reqID := newRequestID()
+	path := r.URL.EscapedPath()
+	if !strings.HasPrefix(path, "/v2") && !strings.HasPrefix(path, "/acr/") && !strings.HasPrefix(path, "/oauth2/") {
+		// Outside its APIs ACR answers like this, with none of its
+		// headers (G TestBlobClient_CancelUpload_fail).
+		sw.Header().Set("Content-Type", "application/octet-stream")
+		sw.Header().Set("Content-Length", "9")
+		sw.WriteHeader(http.StatusNotFound)
+		io.WriteString(sw, "Not found")
+		s.logRequest(r, sw, start, reqID)
+		return
+	}
+	// The headers of every ACR answer (../shared/docs/acr-recordings,
+	// "Common headers"). X-Ms-Request-Id and the echoed client request id
+	// come with /v2 and /oauth2 answers and /acr/v1 deletes; /acr/v1 reads
+	// and updates carry only the correlation id. Strict-Transport-Security
+	// is sent over TLS only: ACR serves nothing else, and over plain http
+	// it means nothing.
 	h := sw.Header()
 	h.Set(spec.HeaderAPIVersion, "registry/2.0")
 	h.Set("X-Content-Type-Options", "nosniff")
-	reqID := newRequestID()
-	h.Set("X-Ms-Request-Id", reqID)
-	if v := r.Header.Get("X-Ms-Client-Request-Id"); v != "" && len(v) <= 128 {
-		h.Set("X-Ms-Client-Request-Id", v)
+	h.Set("X-Ms-Correlation-Request-Id", newRequestID())
+	if !strings.HasPrefix(path, "/acr/") || r.Method == http.MethodDelete {
+		h.Set("X-Ms-Request-Id", reqID)
+		if v := r.Header.Get("X-Ms-Client-Request-Id"); v != "" && len(v) <= 128 {
+			h.Set("X-Ms-Client-Request-Id", v)
+		}
 	}
-	h.Set("Access-Control-Expose-Headers", "Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Request-Id")
+	if r.TLS != nil {
+		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+	}
+	h.Set("Access-Control-Expose-Headers", "Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Correlation-Request-Id")
 
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = newIdleBody(w, r.Body, s.opts.BodyIdleTimeout)
@@ -242,6 +288,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := s.serve(sw, r); err != nil {
 		s.writeError(sw, r, err)
 	}
+	s.logRequest(r, sw, start, reqID)
+}
+
+// logRequest logs one request, when there is a logger.
+func (s *Server) logRequest(r *http.Request, sw *statusWriter, start time.Time, reqID string) {
 	if s.opts.Logger != nil {
 		s.opts.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path),
@@ -276,15 +327,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	for k, vs := range ae.header {
 		w.Header()[k] = vs
 	}
-	if r.Method == http.MethodHead {
+	if ae.bare {
+		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(ae.status)
 		return
 	}
 	body, _ := json.Marshal(spec.ErrorBody{Errors: []spec.ErrorInfo{{Code: ae.code, Message: ae.message, Detail: ae.detail}}})
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	// A HEAD answer has no body but the length the body would have had,
+	// as ACR's (G TestBlobClient_CheckChunkExists).
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(ae.status)
-	w.Write(body)
+	if r.Method != http.MethodHead {
+		w.Write(body)
+	}
 }
 
 // writeJSON writes v as a JSON body with status.
@@ -312,6 +368,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	rt := parseRoute(r.URL.EscapedPath())
 	if rt.kind == routeUnknown {
 		return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint: %s %s", r.Method, r.URL.Path)
+	}
+	if routerRefuses(rt, r) {
+		routerNotFound(w)
+		return nil
 	}
 	if rt.repo != "" {
 		if err := spec.ValidateName(rt.repo); err != nil {
@@ -362,6 +422,40 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 		return s.handleACRManifest(w, r, rt)
 	}
 	return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint")
+}
+
+// routerRefuses reports whether ACR's router would refuse the request before
+// any handler or authentication sees it: a malformed blob digest, a manifest
+// properties reference that is not a digest, and a mount with a malformed
+// digest or source repository (G TestClient_GetManifestProperties_wrongDigest,
+// TestBlobClient_GetBlob_fail, TestBlobClient_MountBlob_fail).
+func routerRefuses(rt route, r *http.Request) bool {
+	switch rt.kind {
+	case routeBlob, routeACRManifest:
+		_, err := spec.ParseDigest(rt.ref)
+		return err != nil
+	case routeUploadStart:
+		q := r.URL.Query()
+		if !q.Has("mount") {
+			return false
+		}
+		if _, err := spec.ParseDigest(q.Get("mount")); err != nil {
+			return true
+		}
+		return q.Get("from") != "" && spec.ValidateName(q.Get("from")) != nil
+	}
+	return false
+}
+
+// routerNotFound writes the 404 of ACR's router: plain text, without the
+// registry's CORS header.
+func routerNotFound(w http.ResponseWriter) {
+	h := w.Header()
+	h.Del("Access-Control-Expose-Headers")
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Content-Length", "19")
+	w.WriteHeader(http.StatusNotFound)
+	io.WriteString(w, "404 page not found\n")
 }
 
 func methodNotAllowed(r *http.Request) error {

@@ -8,6 +8,7 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -62,13 +63,18 @@ func (b *blobStorage) location(d digest.Digest, now time.Time) string {
 	return u.String()
 }
 
-// redirectBlob answers a blob GET with 307 to the blob's storage URL.
+// redirectBlob answers a blob GET with 307 to the blob's storage URL, with
+// the headers and body of ACR's redirect (N CanGetBlobLocation).
 func (s *Server) redirectBlob(w http.ResponseWriter, d digest.Digest) {
+	loc := s.storage.location(d, s.now())
+	body := `<a href="` + html.EscapeString(loc) + `">Temporary Redirect</a>.` + "\n\n"
 	h := w.Header()
-	h.Set("Location", s.storage.location(d, s.now()))
+	h.Set("Location", loc)
 	h.Set(spec.HeaderContentDigest, d.String())
-	h.Set("Content-Length", "0")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(http.StatusTemporaryRedirect)
+	io.WriteString(w, body)
 }
 
 // StorageHandler serves the blob downloads that the registry redirects to
@@ -139,8 +145,11 @@ func (s *Server) serveStorage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	defer f.Close()
+	// Azure Storage's answer behind ACR: no Docker-Content-Digest, and
+	// the blob type ACR stores layers as (G TestBlobClient_GetChunk).
 	h := w.Header()
 	h.Set("Content-Type", "application/octet-stream")
+	h.Set("X-Ms-Blob-Type", "AppendBlob")
 	h.Set("ETag", `"`+d.Encoded()[:32]+`"`)
 	http.ServeContent(blobResponse{w}, r, "", time.Time{}, f)
 	return nil

@@ -39,8 +39,11 @@ func SelfSignedCertificate(dir string) (certFile, keyFile string, err error) {
 	}
 	now := time.Now()
 	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"acrgo local registry"}},
+		SerialNumber: serial,
+		// A subject of its own per certificate: OpenSSL (Node's, Python's)
+		// cannot trust two self-signed certificates with one subject from
+		// one CA bundle.
+		Subject:               pkix.Name{CommonName: "localhost", Organization: []string{"acrgo local registry"}, SerialNumber: serial.Text(16)},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.AddDate(1, 0, 0),
 		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,

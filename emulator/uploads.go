@@ -267,6 +267,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, rt route) 
 			return err
 		}
 		s.uploads.Add(-1)
+		w.Header().Set(spec.HeaderUploadUUID, u.ID) // as ACR (G TestBlobClient_StartUpload)
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusNoContent)
 		return nil
@@ -293,7 +294,10 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, u store.Upl
 	if cr := r.Header.Get("Content-Range"); cr != "" {
 		a, b, err := spec.ParseUploadRange(cr)
 		if err != nil {
-			return u, newError(http.StatusBadRequest, spec.ErrorCodeBlobUploadInvalid, "%v", err)
+			// ACR's answer; the session survives
+			// (G TestBlobClient_CompleteUpload_uploadByChunkFailOver).
+			return u, &apiError{status: http.StatusRequestedRangeNotSatisfiable, code: spec.ErrorCodeBlobUploadRangeInvalid,
+				message: "blob upload range invalid", detail: map[string]string{"Range": cr, "Reason": "the Content-Range header format is invalid"}}
 		}
 		if a != u.Size {
 			return u, s.rangeError(w, u, "chunk starts at byte "+strconv.FormatInt(a, 10)+
@@ -357,7 +361,10 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, u store.
 	}
 	d, err := spec.ParseDigest(ds)
 	if err != nil {
-		return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
+		// ACR's answer to digest=sha256:00000000; the detail is a string
+		// here (G TestBlobClient_completeUpload_wrongDigest).
+		return &apiError{status: http.StatusBadRequest, code: spec.ErrorCodeDigestInvalid,
+			message: "provided digest did not match uploaded content", detail: "digest parsing failed"}
 	}
 	if r.ContentLength != 0 || r.Header.Get("Content-Range") != "" {
 		if u, err = s.appendChunk(w, r, u); err != nil {

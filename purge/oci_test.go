@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/purge"
 )
 
@@ -17,13 +18,7 @@ import (
 // registry would.
 func ociOnly(e *env) *acr.Client {
 	e.t.Helper()
-	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/acr/") {
-			http.NotFound(w, r)
-			return
-		}
-		e.srv.Registry.ServeHTTP(w, r)
-	}))
+	hs := httptest.NewServer(acrtest.PlainOCI(e.srv.Registry))
 	e.t.Cleanup(hs.Close)
 	c, err := acr.NewClient(hs.URL, nil, nil)
 	if err != nil {

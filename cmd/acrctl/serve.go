@@ -22,6 +22,7 @@ type serveFlags struct {
 	data          string
 	memory        bool
 	users         []string
+	scopeMaps     []string
 	aadTokens     []string
 	anonymousPull bool
 	tlsCert       string
@@ -44,6 +45,12 @@ directory) or lives in memory with --memory.
 Authentication is off unless --user, --aad-token or --anonymous-pull is given; then
 clients get ACR's bearer challenge and exchange credentials at /oauth2/token.
 
+--scope-map limits a --user to some repositories and actions, as ACR's repository-scoped
+tokens with scope maps are limited, so a pipeline can be tried with exactly the rights it
+will have on ACR. Actions are ACR's: content/read, content/write, content/delete,
+metadata/read, metadata/write; pushing needs content/read too. Such a user cannot list
+the catalog, as on ACR.
+
 With --storage-addr, blob downloads are redirected (307) to a second listener that plays
 Azure Storage, as ACR redirects them: signed URLs that expire, no registry credentials
 accepted there. Use it to test that a client follows those redirects and leaves its
@@ -51,7 +58,9 @@ registry token behind.`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin:s3cret
   acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull
-  acrctl serve --memory --user admin:s3cret --storage-addr 127.0.0.1:5001`,
+  acrctl serve --memory --user admin:s3cret --storage-addr 127.0.0.1:5001
+  acrctl serve --memory --user ci:s3cret --scope-map 'ci=app:content/read,content/write' \
+               --scope-map 'ci=team/*:content/read,metadata/read'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), cmd, f)
@@ -62,6 +71,7 @@ registry token behind.`,
 	fl.StringVar(&f.data, "data", "", "data directory (default: $XDG_DATA_HOME/acrctl/registry)")
 	fl.BoolVar(&f.memory, "memory", false, "keep everything in memory; nothing persists")
 	fl.StringArrayVar(&f.users, "user", nil, "accept Basic credentials NAME:PASSWORD (repeatable)")
+	fl.StringArrayVar(&f.scopeMaps, "scope-map", nil, "limit a --user to repositories and actions: NAME=REPO[*]:ACTION,... (repeatable)")
 	fl.StringArrayVar(&f.aadTokens, "aad-token", nil, "accept this Entra ID access token at /oauth2/exchange (repeatable)")
 	fl.BoolVar(&f.anonymousPull, "anonymous-pull", false, "let clients without credentials pull")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate file (with --tls-key)")
@@ -100,6 +110,19 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			opts.Users[name] = pass
 		}
 	}
+	for _, v := range f.scopeMaps {
+		user, perm, err := parseScopeMap(v)
+		if err != nil {
+			return usageError{err}
+		}
+		if _, ok := opts.Users[user]; !ok {
+			return usageError{fmt.Errorf("--scope-map %q: %q is not a --user: add --user %s:PASSWORD", v, user, user)}
+		}
+		if opts.ScopeMaps == nil {
+			opts.ScopeMaps = map[string][]emulator.RepositoryPermission{}
+		}
+		opts.ScopeMaps[user] = append(opts.ScopeMaps[user], perm)
+	}
 	if f.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
 	}
@@ -121,10 +144,13 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if f.tlsSelfSigned {
 		certDir := dir
 		if certDir == "" {
+			// With --memory nothing else persists: the certificate lives
+			// in a temporary directory removed when the server stops.
 			var err error
 			if certDir, err = os.MkdirTemp("", "acrctl-tls-"); err != nil {
 				return err
 			}
+			defer os.RemoveAll(certDir)
 		}
 		var err error
 		if certFile, keyFile, err = emulator.SelfSignedCertificate(certDir); err != nil {
@@ -216,6 +242,16 @@ func isLoopback(a net.Addr) bool {
 		return ta.IP.IsLoopback()
 	}
 	return false
+}
+
+// parseScopeMap parses a --scope-map value, NAME=REPO:ACTION[,ACTION...].
+func parseScopeMap(v string) (string, emulator.RepositoryPermission, error) {
+	user, rest, ok := strings.Cut(v, "=")
+	i := strings.LastIndexByte(rest, ':')
+	if !ok || user == "" || i <= 0 || i == len(rest)-1 {
+		return "", emulator.RepositoryPermission{}, fmt.Errorf("--scope-map %q: want NAME=REPO:ACTION[,ACTION...], such as ci=app:content/read,content/write", v)
+	}
+	return user, emulator.RepositoryPermission{Repository: rest[:i], Actions: strings.Split(rest[i+1:], ",")}, nil
 }
 
 // redactUser hides the password part of a --user value in messages.

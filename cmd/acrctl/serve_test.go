@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -68,5 +72,46 @@ func TestServeRedirectsBlobsToStorage(t *testing.T) {
 func TestServeStorageAddrNeedsReachableHost(t *testing.T) {
 	for _, addr := range []string{":5001", "0.0.0.0:5001", "[::]:5001", "5001"} {
 		acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--storage-addr", addr).fails(t, 2, "--storage-addr", "clients can reach")
+	}
+}
+
+// TestServeSelfSignedMemoryLeavesNothing: with --memory the self-signed
+// certificate lives in a temporary directory that a clean shutdown removes.
+func TestServeSelfSignedMemoryLeavesNothing(t *testing.T) {
+	bin := buildAcrctl(t)
+	tmp := t.TempDir()
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--memory", "--tls-self-signed")
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var cert string
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if c, ok := strings.CutPrefix(sc.Text(), "certificate: "); ok {
+			cert = c
+		}
+		if strings.HasPrefix(sc.Text(), "listening on https://") {
+			break
+		}
+	}
+	if !strings.HasPrefix(cert, tmp) {
+		t.Fatalf("certificate %q is not under TMPDIR %s", cert, tmp)
+	}
+	if _, err := os.Stat(cert); err != nil {
+		t.Fatalf("the certificate is not there while serving: %v", err)
+	}
+	go io.Copy(io.Discard, out)
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("left behind in TMPDIR: %v", left)
 	}
 }

@@ -57,12 +57,13 @@ type Claims struct {
 }
 
 // Permissions is the "permissions" claim of a refresh token: the role-based
-// actions of its subject, such as {"actions":["*"],"notActions":[]}.
+// actions of its subject. ACR capitalises its keys and sends a null
+// NotActions: {"Actions":["read","write","delete"],"NotActions":null}.
 type Permissions struct {
 	// Actions lists the permitted actions; "*" permits all.
-	Actions []string `json:"actions"`
-	// NotActions lists actions excluded from Actions.
-	NotActions []string `json:"notActions"`
+	Actions []string `json:"Actions"`
+	// NotActions lists actions excluded from Actions; nil is sent as null.
+	NotActions []string `json:"NotActions"`
 }
 
 // Allows reports whether the "access" claim grants action on the resource
@@ -120,7 +121,7 @@ func (c Claims) wire() wireClaims {
 	if c.Permissions != nil {
 		w.Permissions = &Permissions{
 			Actions:    nonNil(c.Permissions.Actions),
-			NotActions: nonNil(c.Permissions.NotActions),
+			NotActions: c.Permissions.NotActions,
 		}
 	}
 	if len(c.Access) > 0 {

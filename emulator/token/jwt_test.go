@@ -128,7 +128,7 @@ func TestMintWireFormat(t *testing.T) {
 		"aud":         testHost,
 		"version":     "1.0",
 		"grant_type":  "refresh_token",
-		"permissions": map[string]any{"actions": []any{"*"}, "notActions": []any{}},
+		"permissions": map[string]any{"Actions": []any{"*"}, "NotActions": nil},
 		"roles":       []any{},
 	}
 	if diff := cmp.Diff(want, m); diff != "" {

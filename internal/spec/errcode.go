@@ -23,6 +23,12 @@ const (
 	ErrorCodeUnsupported         ErrorCode = "UNSUPPORTED"
 	ErrorCodeTooManyRequests     ErrorCode = "TOOMANYREQUESTS"
 	ErrorCodeRangeInvalid        ErrorCode = "RANGE_INVALID"
+	// ErrorCodeTagUnknown is ACR's code for a tag that /acr/v1 does not
+	// know (not in the OCI list).
+	ErrorCodeTagUnknown ErrorCode = "TAG_UNKNOWN"
+	// ErrorCodeBlobUploadRangeInvalid is ACR's code for a malformed
+	// Content-Range on an upload chunk (not in the OCI list).
+	ErrorCodeBlobUploadRangeInvalid ErrorCode = "BLOB_UPLOAD_RANGE_INVALID"
 )
 
 // ErrorInfo is one entry of an error body.

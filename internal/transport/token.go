@@ -94,6 +94,10 @@ func (e *TokenError) Error() string {
 	if e.Message != "" {
 		b.WriteString(": " + e.Message)
 	}
+	if e.StatusCode == http.StatusUnauthorized && e.Code == "" && e.Message == "" {
+		// ACR's /oauth2 endpoints refuse with an empty body.
+		b.WriteString(" with no reason given (ACR refuses an unknown tenant, or a token that is not valid or has expired, this way)")
+	}
 	if e.Err != nil {
 		b.WriteString(": " + e.Err.Error())
 	}
