@@ -1,7 +1,10 @@
 package emulator_test
 
 import (
+	"bufio"
 	"encoding/base64"
+	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -141,4 +144,37 @@ func TestEntraIDExchange(t *testing.T) {
 	// docker login with a refresh token uses the all-zero user name.
 	c.auth = basic("00000000-0000-0000-0000-000000000000", refresh)
 	c.do("GET", "/v2/app/tags/list", nil).want(t, http.StatusOK)
+}
+
+// TestUnauthorizedBodyIsRead: a client that sends its first attempt without
+// credentials sends the body too (the Python SDK PATCHes a whole blob so);
+// the registry reads it before the 401, so the client can finish sending
+// and read the answer instead of a broken connection.
+func TestUnauthorizedBodyIsRead(t *testing.T) {
+	_, srv := newClient(t, &emulator.Options{Users: map[string]string{"u": "p"}})
+	conn, err := net.Dial("tcp", srv.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	const size = 16 << 20
+	sent := make(chan error, 1)
+	go func() {
+		_, err := fmt.Fprintf(conn, "PATCH /v2/app/blobs/uploads/x HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", srv.Host, size)
+		if err == nil {
+			_, err = conn.Write(make([]byte, size))
+		}
+		sent <- err
+	}()
+	if err := <-sent; err != nil {
+		t.Fatalf("sending the body: %v (the registry stopped reading it)", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("got %d, want 401", resp.StatusCode)
+	}
 }

@@ -386,6 +386,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	id, err := s.authorize(w, r, rt)
 	if err != nil {
+		// Clients that send a first attempt without credentials send its
+		// body too (the Python SDK PATCHes a whole blob that way), and
+		// one whose body is cut off mid-send sees a broken connection
+		// instead of the 401. Read and discard it first, as ACR's answer
+		// to such requests suggests it does (N CanGetBlobLocation), up to
+		// a bound that keeps the cost of a request limited.
+		if r.Body != nil {
+			io.CopyN(io.Discard, r.Body, maxUnauthorizedBody)
+		}
 		return err
 	}
 	switch rt.kind {
@@ -423,6 +432,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint")
 }
+
+// maxUnauthorizedBody bounds the body read and discarded before a 401.
+const maxUnauthorizedBody = 256 << 20
 
 // routerRefuses reports whether ACR's router would refuse the request before
 // any handler or authentication sees it: a malformed blob digest, a manifest

@@ -42,6 +42,10 @@ func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, rt ro
 		if err != nil {
 			return err
 		}
+		// ACR answered its one recorded mount with 202 and a plain
+		// session although the source held the blob (G
+		// TestBlobClient_MountBlob); this registry mounts when the
+		// caller may pull from the source, as the OCI spec asks.
 		if mounted {
 			return blobCreated(w, rt.repo, d)
 		}
