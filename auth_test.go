@@ -489,6 +489,10 @@ func TestAuthAnonymousPull(t *testing.T) {
 			if !errors.Is(w.err, acr.ErrUnauthorized) || !strings.Contains(w.err.Error(), "anonymous") {
 				t.Errorf("anonymous %s: got %v, want ErrUnauthorized naming the anonymous credential", w.name, w.err)
 			}
+			// The registry answers with insufficient_scope, as ACR does.
+			if !errors.Is(w.err, acr.ErrInsufficientScope) {
+				t.Errorf("anonymous %s: got %v, want ErrInsufficientScope", w.name, w.err)
+			}
 		}
 	}
 }

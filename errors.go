@@ -15,7 +15,8 @@ import (
 )
 
 // Sentinel errors. A *ResponseError matches ErrNotFound, ErrUnauthorized,
-// ErrForbidden, ErrLocked and ErrUploadSessionLost by status and code;
+// ErrInsufficientScope, ErrForbidden, ErrLocked and ErrUploadSessionLost by
+// status, code and challenge;
 // client-side failures wrap the others. Match them with errors.Is.
 var (
 	// ErrNotFound reports a missing repository, tag, manifest or blob (HTTP 404).
@@ -24,6 +25,13 @@ var (
 	ErrUnauthorized = errors.New("acr: unauthorized")
 	// ErrForbidden reports credentials that lack a permission (HTTP 403).
 	ErrForbidden = errors.New("acr: forbidden")
+	// ErrInsufficientScope reports credentials the registry accepted whose
+	// token lacks what the request needs: a 401 whose challenge says
+	// error="insufficient_scope", as ACR answers anonymous access and
+	// repository-scoped tokens outside their rights. Such an error matches
+	// ErrUnauthorized too; the fix is a credential with more rights, not
+	// another sign-in.
+	ErrInsufficientScope = errors.New("acr: insufficient scope")
 	// ErrLocked reports an operation that a lock flag (deleteEnabled,
 	// writeEnabled, readEnabled) refused: ACR's REGISTRY_DISALLOWED_OPERATION.
 	ErrLocked = errors.New("acr: disallowed by a lock")
@@ -71,6 +79,8 @@ type ResponseError struct {
 	RetryAfter time.Duration
 	// body is the start of a body that was not an OCI error document.
 	body string
+	// insufficientScope records a challenge with error="insufficient_scope".
+	insufficientScope bool
 }
 
 // maxErrorBody caps how much of an error body is read.
@@ -104,6 +114,8 @@ func (e *ResponseError) Is(target error) bool {
 		return e.StatusCode == http.StatusNotFound
 	case ErrUnauthorized:
 		return e.StatusCode == http.StatusUnauthorized
+	case ErrInsufficientScope:
+		return e.StatusCode == http.StatusUnauthorized && e.insufficientScope
 	case ErrForbidden:
 		return e.StatusCode == http.StatusForbidden
 	case ErrLocked:
@@ -161,6 +173,11 @@ func newResponseError(resp *http.Response) error {
 	defer resp.Body.Close()
 	e := &ResponseError{StatusCode: resp.StatusCode, Method: resp.Request.Method, URL: redactURL(resp.Request.URL),
 		RequestID: requestID(resp.Header), RetryAfter: transport.RetryAfter(resp.Header.Get("Retry-After"), time.Now())}
+	for _, v := range resp.Header.Values("Www-Authenticate") {
+		if strings.Contains(strings.ToLower(v), `error="insufficient_scope"`) {
+			e.insufficientScope = true
+		}
+	}
 	body := make([]byte, maxErrorBody)
 	n, _ := readFull(resp.Body, body)
 	body = body[:n]

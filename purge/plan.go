@@ -160,6 +160,10 @@ func matchingRepositories(ctx context.Context, client *acr.Client, cfg *config) 
 	}
 	var repos []string
 	for name, err := range client.Repositories(ctx) {
+		if errors.Is(err, acr.ErrInsufficientScope) {
+			return nil, fmt.Errorf("purge: listing repositories needs the catalog, which this credential may not read "+
+				"(repository-scoped tokens cannot); name each repository literally in the filters, such as app:.*: %w", err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("purge: listing repositories: %w", err)
 		}

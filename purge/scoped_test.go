@@ -2,6 +2,7 @@ package purge_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -38,16 +39,17 @@ func TestRepositoryScopedUser(t *testing.T) {
 	}
 	ctx := t.Context()
 	for _, err := range ci.Repositories(ctx) {
-		if !errors.Is(err, acr.ErrUnauthorized) {
-			t.Errorf("listing the catalog as the scoped user: got %v, want ErrUnauthorized", err)
+		if !errors.Is(err, acr.ErrInsufficientScope) || !errors.Is(err, acr.ErrUnauthorized) {
+			t.Errorf("listing the catalog as the scoped user: got %v, want ErrInsufficientScope", err)
 		}
 		break
 	}
 
 	// A repository pattern needs the catalog: the purge fails before
 	// deleting anything.
-	if _, err := purge.Run(ctx, ci, &purge.Options{Filters: filters("ap.*:.*"), Ago: 10 * purge.Day, Now: clk.Now}); !errors.Is(err, acr.ErrUnauthorized) {
-		t.Errorf("purge with a repository pattern: got %v, want ErrUnauthorized", err)
+	_, err = purge.Run(ctx, ci, &purge.Options{Filters: filters("ap.*:.*"), Ago: 10 * purge.Day, Now: clk.Now})
+	if !errors.Is(err, acr.ErrInsufficientScope) || !strings.Contains(err.Error(), "literally") {
+		t.Errorf("purge with a repository pattern: got %v, want ErrInsufficientScope with the fix", err)
 	}
 	// A literal repository filter does not.
 	res, err := purge.Run(ctx, ci, &purge.Options{Filters: filters("app:.*", "other:.*"), Ago: 10 * purge.Day, Keep: 1, Now: clk.Now})
@@ -59,7 +61,7 @@ func TestRepositoryScopedUser(t *testing.T) {
 		t.Error("a kept tag is gone")
 	}
 	for _, f := range res.Failed {
-		if f.Item.Ref() != "other" || !errors.Is(f.Err, acr.ErrUnauthorized) {
+		if f.Item.Ref() != "other" || !errors.Is(f.Err, acr.ErrInsufficientScope) {
 			t.Errorf("failed: %s: %v", f.Item.Ref(), f.Err)
 		}
 	}

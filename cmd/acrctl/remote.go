@@ -347,6 +347,10 @@ func (s *session) explain(err error) error {
 	switch {
 	case errors.Is(err, acr.ErrInvalidReference):
 		return usageError{err}
+	case errors.Is(err, acr.ErrInsufficientScope) && s.cred != "anonymous access":
+		// The credential was accepted; signing in again changes nothing.
+		return fmt.Errorf("permission denied: %s accepted %s but its rights do not cover this (insufficient_scope): %s; fix: use a credential whose role or token scope map allows it",
+			s.host, s.cred, registrySaid(err, false))
 	case errors.Is(err, acr.ErrUnauthorized):
 		msg := fmt.Sprintf("authentication failed: %s refused %s", s.host, s.cred)
 		if s.credSource != "" {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
 )
 
 func TestRepoList(t *testing.T) {
@@ -132,4 +134,22 @@ func TestRepoListAnonymous(t *testing.T) {
 // normalizeConfig replaces a fixture's docker config directory.
 func normalizeConfig(s, dir string) string {
 	return strings.ReplaceAll(s, dir, "DOCKER_CONFIG")
+}
+
+// TestRepositoryScopedUserMessages: a credential the registry accepts but
+// whose rights stop short (an ACR repository-scoped token) is told so, not
+// sent to log in again.
+func TestRepositoryScopedUserMessages(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"ci": "c"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {{Repository: "app", Actions: []string{"content/read", "metadata/read"}}}}})
+	for _, args := range [][]string{
+		{"repo", "list", srv.Host},
+		{"repo", "update", srv.Host + "/app", "--lock"},
+	} {
+		r := acrctl(t, "", append(args, "-u", "ci", "-p", "c")...).fails(t, 1, "permission denied", `accepted user "ci"`, "insufficient_scope", "scope map")
+		if strings.Contains(r.stderr, "acrctl login") {
+			t.Errorf("%v: suggests logging in again: %s", args, r.stderr)
+		}
+	}
 }
