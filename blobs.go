@@ -146,7 +146,7 @@ func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o Upl
 			n, rerr, buf = n+m, gerr, grown
 		}
 		if rerr != nil && rerr != io.EOF && rerr != io.ErrUnexpectedEOF {
-			c.cancelUpload(ctx, loc)
+			c.cancelUpload(ctx, repo, loc)
 			return ocispec.Descriptor{}, offset, nil, fmt.Errorf("acr: upload to %s: reading the content: %w", repo, rerr)
 		}
 		last := rerr != nil
@@ -169,7 +169,7 @@ func (c *Client) uploadOnce(ctx context.Context, repo string, r io.Reader, o Upl
 			loc, err = c.patchChunk(ctx, repo, loc, buf[:n], offset)
 			<-hashed
 			if err != nil {
-				c.cancelUpload(ctx, loc)
+				c.cancelUpload(ctx, repo, loc)
 				return ocispec.Descriptor{}, offset, nil, err
 			}
 			offset += int64(n)
@@ -457,11 +457,15 @@ func (r *chunkReader) Read(p []byte) (int, error) {
 func (r *chunkReader) Close() error { return nil }
 
 // cancelUpload ends a session after a failure, best effort, with 5 s of
-// its own (the caller's context may be what failed). It waits no longer
+// its own (the caller's context may be what failed). It carries the
+// session's pull,push token, as the Azure SDKs do: ACR answers that with
+// insufficient_scope for delete, which the transport then adds (G
+// TestBlobClient_StartUpload in ../shared/docs/acr-recordings), the same
+// number of round trips as a first attempt without a token. It waits no longer
 // than the caller's context lasts: once that has ended, as when the
 // registry stopped answering, the DELETE goes on in the background and the
 // caller gets its error at once.
-func (c *Client) cancelUpload(ctx context.Context, loc *url.URL) {
+func (c *Client) cancelUpload(ctx context.Context, repo string, loc *url.URL) {
 	if loc == nil {
 		return
 	}
@@ -470,7 +474,7 @@ func (c *Client) cancelUpload(ctx context.Context, loc *url.URL) {
 		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
 		defer cancel()
-		if resp, err := c.doURL(ctx, loc, request{method: http.MethodDelete, ok: []int{202, 204, 404}}); err == nil {
+		if resp, err := c.doURL(ctx, loc, request{method: http.MethodDelete, scope: scopeRepo(repo, "pull,push"), ok: []int{202, 204, 404}}); err == nil {
 			resp.Body.Close()
 		}
 	}()
@@ -554,7 +558,7 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 		if err == nil {
 			return nil
 		}
-		c.cancelUpload(ctx, loc)
+		c.cancelUpload(ctx, repo, loc)
 		if !errors.Is(err, ErrUploadSessionLost) || ctx.Err() != nil {
 			return err
 		}
@@ -793,7 +797,7 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusAccepted {
 		if loc, err := c.location(resp); err == nil {
-			c.cancelUpload(ctx, loc)
+			c.cancelUpload(ctx, repo, loc)
 		}
 		return false, nil
 	}
