@@ -328,8 +328,32 @@ func scopeRepo(repo, actions string) string { return "repository:" + repo + ":" 
 
 const scopeCatalog = "registry:catalog:*"
 
-// hasACRAPI reports whether the registry serves /acr/v1, probing once.
+// acrLoginServerSuffixes are the login-server domains of ACR in the public
+// and national clouds; registries under them serve /acr/v1 without asking.
+var acrLoginServerSuffixes = []string{".azurecr.io", ".azurecr.cn", ".azurecr.us"}
+
+// isACRLoginServer reports whether host (with an optional port) is an ACR
+// login server or data endpoint.
+func isACRLoginServer(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, s := range acrLoginServerSuffixes {
+		if strings.HasSuffix(host, s) && len(host) > len(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasACRAPI reports whether the registry serves /acr/v1: known for ACR's
+// own domains, otherwise probed once (GET /acr/v1/_catalog?n=1; any answer
+// but 404, 400 or 405, a 401 included, means the API is there).
 func (c *Client) hasACRAPI(ctx context.Context) (bool, error) {
+	if isACRLoginServer(c.host) {
+		return true, nil
+	}
 	switch c.acrAPI.Load() {
 	case 1:
 		return true, nil

@@ -19,6 +19,7 @@ type seeder struct {
 	base string
 	user string
 	pass string
+	hc   *http.Client // nil: http.DefaultClient
 }
 
 // testingTB is the part of testing.TB the seeder uses.
@@ -29,7 +30,7 @@ type testingTB interface {
 }
 
 func newSeeder(t testing.TB, srv *acrtest.Server, user, pass string) *seeder {
-	return &seeder{t: t, base: srv.URL, user: user, pass: pass}
+	return &seeder{t: t, base: srv.URL, user: user, pass: pass, hc: srv.HTTP.Client()}
 }
 
 func (s *seeder) do(method, path string, body []byte, hdr ...string) *http.Response {
@@ -44,7 +45,11 @@ func (s *seeder) do(method, path string, body []byte, hdr ...string) *http.Respo
 	for i := 0; i+1 < len(hdr); i += 2 {
 		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	resp, err := http.DefaultClient.Do(req)
+	hc := s.hc
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		s.t.Fatal(err)
 	}
