@@ -71,10 +71,14 @@ func NewRedirectingServer(t testing.TB, opts *emulator.Options) *Server {
 	if opts != nil {
 		o = *opts
 	}
-	o.BlobStorageURL = storage.URL
+	// Storage is named localhost and the registry 127.0.0.1: another host,
+	// as Azure Storage is, so that clients which keep credentials across
+	// ports of one host (Go's http.Client does) are tested as against ACR.
+	storageURL := strings.Replace(storage.URL, "://127.0.0.1:", "://localhost:", 1)
+	o.BlobStorageURL = storageURL
 	srv := start(t, &o, false)
 	reg.Store(srv.Registry)
-	srv.StorageURL = storage.URL
+	srv.StorageURL = storageURL
 	return srv
 }
 

@@ -63,25 +63,37 @@ func limitClaimed(r io.Reader, size int64) io.Reader {
 	return io.LimitReader(r, size+1)
 }
 
-// uploadIDLen is the length of an upload session ID: 16 random bytes in hex.
-const uploadIDLen = 32
-
-// newUploadID returns a random upload session ID. IDs are lowercase hex so
-// that they are safe in URLs and as file names.
+// newUploadID returns a random upload session ID: a version 4 UUID in
+// lowercase hex with hyphens, as ACR's session ids are
+// (../shared/docs/acr-recordings: "86ee771b-fc38-4e84-84cc-71c7c6ffb347"),
+// safe in URLs and as file names.
 func newUploadID() string {
-	var b [uploadIDLen / 2]byte
+	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
 }
 
-// validUploadID reports whether id could have come from newUploadID. The disk
-// store checks it before using an ID in a path.
+// validUploadID reports whether id could have come from newUploadID, or
+// from the 32-hex-digit form that earlier versions used (sessions on disk
+// survive upgrades). The disk store checks it before using an ID in a path.
 func validUploadID(id string) bool {
-	if len(id) != uploadIDLen {
+	switch len(id) {
+	case 32:
+	case 36:
+		if id[8] != '-' || id[13] != '-' || id[18] != '-' || id[23] != '-' {
+			return false
+		}
+	default:
 		return false
 	}
 	for i := 0; i < len(id); i++ {
 		c := id[i]
+		if len(id) == 36 && (i == 8 || i == 13 || i == 18 || i == 23) {
+			continue
+		}
 		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
 			return false
 		}
