@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
@@ -230,6 +231,26 @@ func verboseLogger(w io.Writer) *slog.Logger {
 }
 
 // isLoopbackHost reports whether host[:port] names this machine.
+// headToHTTPS reports whether err is a 400 to a plain-http HEAD from a
+// loopback server that speaks https: Go's TLS servers answer plain http
+// with 400 and a body that says so, but a HEAD answer has no body, so the
+// server is asked once more with a GET.
+func (s *session) headToHTTPS(err error) bool {
+	var re *acr.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusBadRequest || re.Method != http.MethodHead ||
+		s.scheme != "http" || !isLoopbackHost(s.host) {
+		return false
+	}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	resp, gerr := hc.Get("http://" + s.host + "/v2/")
+	if gerr != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	return resp.StatusCode == http.StatusBadRequest && strings.Contains(string(b), "Client sent an HTTP request to an HTTPS server")
+}
+
 func isLoopbackHost(hostport string) bool {
 	h := hostport
 	if hh, _, err := net.SplitHostPort(hostport); err == nil {
@@ -391,7 +412,7 @@ func (s *session) explain(err error) error {
 		return fmt.Errorf("cannot connect to %s: nothing listens there (%s://%s); fix: %s", s.host, s.scheme, s.host, fix)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
 		return fmt.Errorf("%s speaks plain http, not https; fix: add --plain-http", s.host)
-	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server"):
+	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server") || s.headToHTTPS(err):
 		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https", s.host)
 	case strings.Contains(err.Error(), "malformed HTTP response"):
 		return fmt.Errorf("%s did not answer http (it may speak https); fix: drop --plain-http, or pass --insecure or --ca-file for a loopback TLS registry", s.host)

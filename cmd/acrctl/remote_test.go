@@ -11,6 +11,7 @@ import (
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
 
@@ -32,6 +33,9 @@ func TestTLSFlags(t *testing.T) {
 	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", ca).ok(t)
 	acrctl(t, "", "repo", "list", srv.Host, "--insecure").ok(t)
 	acrctl(t, "", "repo", "list", srv.Host).fails(t, 1, "speaks https", "--ca-file")
+	// A HEAD's 400 has no body to say why; copies name the registry's fix too.
+	acrctl(t, "", "blob", "exists", srv.Host+"/app@"+digest.FromString("x").String()).fails(t, 1, "speaks https", "--ca-file")
+	acrctl(t, "", "copy", srv.Host+"/app:v1", "oci:"+filepath.Join(dir, "layout")+":v1").fails(t, 1, "speaks https", "--ca-file")
 	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", other).fails(t, 1, "TLS certificate of "+srv.Host+" is not trusted", "--ca-file", "--insecure")
 	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "missing.pem")).fails(t, 1, "--ca-file", "no such file")
 	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "..")).fails(t, 1, "--ca-file")

@@ -16,6 +16,18 @@ type endpoint struct {
 	target transfer.Target
 	ref    string // tag or digest within the target; may be empty
 	name   string // as the user wrote it
+	s      *session // nil for a layout
+}
+
+// explainCopy turns an error of a copy into one that names the problem and the
+// fix, by the session of the registry it came from.
+func explainCopy(err error, eps ...endpoint) error {
+	for _, ep := range eps {
+		if ep.s != nil && strings.Contains(err.Error(), "://"+ep.s.host+"/") {
+			return ep.s.explain(err)
+		}
+	}
+	return err
 }
 
 // openEndpoint parses and opens a copy argument.
@@ -42,7 +54,7 @@ func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool)
 	if err != nil {
 		return endpoint{}, err
 	}
-	return endpoint{target: transfer.Repository(s.client, ref.Repository), ref: ref.TagOrDigest(), name: arg}, nil
+	return endpoint{target: transfer.Repository(s.client, ref.Repository), ref: ref.TagOrDigest(), name: arg, s: s}, nil
 }
 
 // byteProgress sums byte progress over many pieces for one progress line.
@@ -130,7 +142,7 @@ pointing at a partial image.`,
 				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.update})
 			bar.Finish(err == nil)
 			if err != nil {
-				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, err)
+				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explainCopy(err, src, dst))
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", desc.Digest)
 			return nil
