@@ -261,7 +261,7 @@ func (c *Client) result(resp *http.Response, err error, method string, u *url.UR
 	if err != nil {
 		var te *transport.TokenError
 		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
-			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or run acrctl login %s)",
+			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or sign in to %s again)",
 				method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
 		}
 		return nil, fmt.Errorf("acr: %s %s: %w", method, redactURL(u), err)
@@ -270,8 +270,11 @@ func (c *Client) result(resp *http.Response, err error, method string, u *url.UR
 		return resp, nil
 	}
 	rerr := newResponseError(resp)
+	if errors.Is(rerr, ErrInsufficientScope) {
+		return nil, fmt.Errorf("%w (credential: %s, accepted, but its rights do not cover this; use one whose role or scope map does)", rerr, c.credKind)
+	}
 	if resp.StatusCode == http.StatusUnauthorized {
-		return nil, fmt.Errorf("%w (credential: %s; check it, or run acrctl login %s)", rerr, c.credKind, c.host)
+		return nil, fmt.Errorf("%w (credential: %s; check it, or sign in to %s again)", rerr, c.credKind, c.host)
 	}
 	return nil, rerr
 }

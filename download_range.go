@@ -52,7 +52,46 @@ func (c *Client) DownloadBlobRange(ctx context.Context, repo string, d digest.Di
 		return nil, fmt.Errorf("acr: %s@%s: the registry answered Content-Range %q for bytes %d-%d",
 			repo, d, resp.Header.Get("Content-Range"), offset, last)
 	}
-	return readCloser{&exactReader{r: resp.Body, left: end - first + 1}, resp.Body}, nil
+	return readCloser{&rangeReader{r: resp.Body, left: end - first + 1, what: fmt.Sprintf("%s@%s bytes %d-%d", repo, d, first, end)}, resp.Body}, nil
+}
+
+// rangeReader delivers exactly the left bytes a Content-Range announced,
+// and fails when the body ends early or goes on after them.
+type rangeReader struct {
+	r    io.Reader
+	left int64
+	what string
+	err  error
+}
+
+func (e *rangeReader) Read(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	if e.left == 0 {
+		var one [1]byte
+		if n, _ := io.ReadAtLeast(e.r, one[:], 1); n > 0 {
+			e.err = fmt.Errorf("acr: %s: the registry sent more bytes than its Content-Range announced", e.what)
+			return 0, e.err
+		}
+		e.err = io.EOF
+		return 0, io.EOF
+	}
+	if int64(len(p)) > e.left {
+		p = p[:e.left]
+	}
+	n, err := e.r.Read(p)
+	e.left -= int64(n)
+	if err == io.EOF && e.left > 0 {
+		err = fmt.Errorf("acr: %s: the body ended %d bytes short of its Content-Range: %w", e.what, e.left, io.ErrUnexpectedEOF)
+	}
+	if err == io.EOF {
+		err = nil
+	}
+	if err != nil {
+		e.err = err
+	}
+	return n, err
 }
 
 // readCloser reads from one reader and closes another.

@@ -74,6 +74,11 @@ func TestDownloadBlobRangeLyingRegistry(t *testing.T) {
 			w.WriteHeader(http.StatusPartialContent)
 			w.Write(data[:4])
 		},
+		"long body": func(w http.ResponseWriter) {
+			w.Header().Set("Content-Range", "bytes 2-5/10")
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[2:9])
+		},
 		"short body": func(w http.ResponseWriter) {
 			w.Header().Set("Content-Range", "bytes 2-5/10")
 			w.Header().Set("Content-Length", "4")
