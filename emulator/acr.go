@@ -157,18 +157,15 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 					return err
 				}
 			}
-			var nm, nt int
-			for _, err := range tx.Manifests(rt.repo, "") {
-				if err != nil {
-					return err
-				}
-				nm++
+			// Counted without decoding: a manifest's record holds its
+			// annotations, which may be megabytes.
+			nm, err := tx.ManifestCount(rt.repo)
+			if err != nil {
+				return err
 			}
-			for _, err := range tx.Tags(rt.repo, "") {
-				if err != nil {
-					return err
-				}
-				nt++
+			nt, err := tx.TagCount(rt.repo)
+			if err != nil {
+				return err
 			}
 			out = wireRepo(r.Host, repo, nm, nt)
 			return nil
@@ -459,6 +456,9 @@ func (s *Server) listManifests(ctx context.Context, repo, orderby string) (manif
 				return err
 			}
 			if m.Attrs.ListEnabled {
+				// Kept between pages: only what a page shows, not the
+				// annotations, which may be megabytes per manifest.
+				m.Annotations = nil
 				l.items = append(l.items, manifestItem{m})
 			}
 		}

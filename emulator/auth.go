@@ -233,7 +233,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 		ExpiresAt: now.Add(refreshTokenTTL), Audience: r.Host, GrantType: token.GrantTypeRefreshToken,
 		Tenant: r.PostForm.Get("tenant"), Permissions: &token.Permissions{Actions: refreshTokenActions}, Roles: []string{}})
 	if err != nil {
-		return err
+		return mintError(err)
 	}
 	return writeJSON(w, r, http.StatusOK, map[string]string{"refresh_token": rt})
 }
@@ -336,9 +336,19 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 	at, err := s.signer.Mint(token.Claims{Subject: subject, NotBefore: now, IssuedAt: now, ExpiresAt: now.Add(accessTokenTTL),
 		Audience: r.Host, GrantType: token.GrantTypeAccessToken, Access: access, Roles: []string{}})
 	if err != nil {
-		return err
+		return mintError(err)
 	}
 	return writeJSON(w, r, http.StatusOK, map[string]any{"access_token": at, "expires_in": int(accessTokenTTL.Seconds())})
+}
+
+// mintError turns a token that would be too large (a 20,000-character
+// repository in a scope, hundreds of scopes, a huge tenant) into a 400.
+func mintError(err error) error {
+	if errors.Is(err, token.ErrTooLarge) {
+		return newError(http.StatusBadRequest, spec.ErrorCodeUnsupported,
+			"the token asked for would be larger than %d bytes: request fewer or shorter scopes", token.MaxTokenSize)
+	}
+	return err
 }
 
 // oauthRefused is ACR's answer to an Entra ID token or refresh token it does

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/acrgo/acr/emulator/store"
@@ -64,7 +65,14 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, rt route) er
 			// the Go SDK's CheckChunkExists accepts only 200.
 			r.Header.Del("Range")
 		}
-		http.ServeContent(blobResponse{w}, r, "", time.Time{}, f)
+		size, err := f.Seek(0, io.SeekEnd)
+		if err != nil {
+			return err
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return err
+		}
+		http.ServeContent(blobResponse{&rangeErrors{ResponseWriter: w, size: size}}, r, "", time.Time{}, f)
 		return nil
 	case http.MethodDelete:
 		s.mu.Lock()
@@ -100,6 +108,47 @@ func blobUnknown(repo, d string) error {
 	// ACR's exact message, without detail (J deleteblob…nonexistent_blob).
 	return &apiError{status: http.StatusNotFound, code: spec.ErrorCodeBlobUnknown, message: "blob unknown to registry"}
 }
+
+// rangeErrors replaces the plain-text body of http.ServeContent's 416
+// answers (a Range past the end, malformed or backwards) with an OCI error
+// body and Content-Range: bytes */SIZE.
+type rangeErrors struct {
+	http.ResponseWriter
+	size    int64
+	refused bool
+}
+
+func (w *rangeErrors) WriteHeader(code int) {
+	if code != http.StatusRequestedRangeNotSatisfiable {
+		w.ResponseWriter.WriteHeader(code)
+		return
+	}
+	w.refused = true
+	body := []byte(`{"errors":[{"code":"` + string(spec.ErrorCodeRangeInvalid) + `","message":"the requested range is not satisfiable: ask for bytes within the blob's size (Content-Range says it), as bytes=FIRST-LAST"}]}`)
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("Content-Range", "bytes */"+strconv.FormatInt(w.size, 10))
+	w.ResponseWriter.WriteHeader(code)
+	w.ResponseWriter.Write(body)
+}
+
+func (w *rangeErrors) Write(p []byte) (int, error) {
+	if w.refused {
+		return len(p), nil
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+// ReadFrom keeps sendfile available through the wrapper.
+func (w *rangeErrors) ReadFrom(src io.Reader) (int64, error) {
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok && !w.refused {
+		return rf.ReadFrom(src)
+	}
+	return io.Copy(struct{ io.Writer }{w}, src)
+}
+
+func (w *rangeErrors) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // blobResponse lets http.ServeContent send a blob that the store holds in
 // memory without copying it: ServeContent copies through an

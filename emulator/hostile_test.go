@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"bytes"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -111,4 +112,153 @@ func TestUploadSessionLimit(t *testing.T) {
 	}
 	c.do("DELETE", loc, nil).want(t, http.StatusNoContent)
 	c.do("POST", "/v2/l/blobs/uploads/", nil).want(t, http.StatusAccepted)
+}
+
+// TestDeepReferrerChain: a manifest with a chain of 40 referrers, each the
+// subject of the next, is deleted with all of them (it answered 500 past
+// 16 levels).
+func TestDeepReferrerChain(t *testing.T) {
+	c, _ := newClient(t, nil)
+	im := c.pushImage("app", "v1", "root")
+	empty := c.pushBlob("app", []byte("{}"))
+	subject, size := im.digest, len(im.manifest)
+	var chain []digest.Digest
+	for i := range 40 {
+		m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.example.sig",` +
+			`"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"` + empty.String() + `","size":2},"layers":[],` +
+			`"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + subject.String() + `","size":` + itoa(size) + `},` +
+			`"annotations":{"n":"` + itoa(i) + `"}}`)
+		d := digest.FromBytes(m)
+		c.do("PUT", "/v2/app/manifests/"+d.String(), m, "Content-Type", "application/vnd.oci.image.manifest.v1+json").want(t, http.StatusCreated)
+		chain = append(chain, d)
+		subject, size = d, len(m)
+	}
+	r := c.do("DELETE", "/acr/v1/app/_manifests/"+im.digest.String(), nil).want(t, http.StatusAccepted)
+	if got := len(decode[struct{ ManifestsDeleted []string }](t, r).ManifestsDeleted); got != 41 {
+		t.Errorf("deleted %d manifests, want 41", got)
+	}
+	for _, d := range chain {
+		c.do("GET", "/v2/app/manifests/"+d.String(), nil).want(t, http.StatusNotFound)
+	}
+}
+
+// TestConcurrentCompletion: 8 completions of one session at once (clients
+// retry a completion whose answer they missed) give one 201 and 404s,
+// never a 5xx, on both stores.
+func TestConcurrentCompletion(t *testing.T) {
+	for _, dir := range []string{"", t.TempDir()} {
+		c, _ := newClient(t, &emulator.Options{Dir: dir})
+		for round := range 5 {
+			data := []byte("concurrent completion " + itoa(round))
+			d := digest.FromBytes(data)
+			loc := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
+			loc = c.do("PATCH", loc, data, "Content-Type", "application/octet-stream").want(t, http.StatusAccepted).Header.Get("Location")
+			statuses := make(chan response, 8)
+			for range 8 {
+				go func() {
+					statuses <- c.do("PUT", loc+"&digest="+d.String(), nil)
+				}()
+			}
+			created := 0
+			for range 8 {
+				r := <-statuses
+				switch {
+				case r.StatusCode == http.StatusCreated:
+					created++
+				case r.StatusCode == http.StatusNotFound && r.errorCode() == "BLOB_UPLOAD_UNKNOWN":
+				default:
+					t.Errorf("store %q: completion answered %d %s", dir, r.StatusCode, r.body)
+				}
+			}
+			if created != 1 {
+				t.Errorf("store %q: %d completions succeeded, want 1", dir, created)
+			}
+			c.do("GET", "/v2/app/blobs/"+d.String(), nil).want(t, http.StatusOK)
+		}
+	}
+}
+
+// TestBlobRangeErrors: a Range the blob cannot satisfy gets 416 with an OCI
+// error body and Content-Range naming the size (it had a text/plain body).
+func TestBlobRangeErrors(t *testing.T) {
+	for _, dir := range []string{"", t.TempDir()} {
+		c, _ := newClient(t, &emulator.Options{Dir: dir})
+		d := c.pushBlob("app", bytes.Repeat([]byte("x"), 1000))
+		for _, rg := range []string{"bytes=100000-200000", "bytes=zz", "bytes=9-2", "bytes=1000-"} {
+			r := c.do("GET", "/v2/app/blobs/"+d.String(), nil, "Range", rg).want(t, http.StatusRequestedRangeNotSatisfiable)
+			if r.errorCode() != "RANGE_INVALID" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				t.Errorf("store %q, Range %s: %s %q", dir, rg, r.Header.Get("Content-Type"), r.body)
+			}
+			if r.Header.Get("Content-Range") != "bytes */1000" {
+				t.Errorf("store %q, Range %s: Content-Range %q", dir, rg, r.Header.Get("Content-Range"))
+			}
+		}
+		r := c.do("GET", "/v2/app/blobs/"+d.String(), nil, "Range", "bytes=990-").want(t, http.StatusPartialContent)
+		if len(r.body) != 10 {
+			t.Errorf("store %q: a good range gave %d bytes", dir, len(r.body))
+		}
+	}
+}
+
+// TestUploadRangeOverflow: a Content-Range whose length overflows int64
+// is refused, whatever the body (a 10-byte chunked body was accepted).
+func TestUploadRangeOverflow(t *testing.T) {
+	c, srv := newClient(t, nil)
+	loc := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
+	req, _ := http.NewRequestWithContext(t.Context(), "PATCH", srv.URL+loc, io.MultiReader(strings.NewReader("0123456789")))
+	req.ContentLength = -1 // chunked, so no Content-Length check catches it
+	req.Header.Set("Content-Range", "0-9223372036854775807")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestedRangeNotSatisfiable || !strings.Contains(string(body), `"errors"`) {
+		t.Fatalf("got %d %s, want 416 with an OCI error", resp.StatusCode, body)
+	}
+	r := c.do("GET", loc, nil).want(t, http.StatusNoContent)
+	if r.Header.Get("Range") != "0-0" {
+		t.Errorf("the session took bytes: Range %q", r.Header.Get("Range"))
+	}
+}
+
+// TestOversizedTokenRequests: requests whose token would be too large, or
+// whose Host is absurd, get a 400 with an OCI error, not a 500.
+func TestOversizedTokenRequests(t *testing.T) {
+	c, srv := newClient(t, &emulator.Options{AnonymousPull: true, AADTokens: []string{"aad"}})
+	long := strings.Repeat("a", 20000)
+	many := make([]string, 400)
+	for i := range many {
+		many[i] = "scope=repository:r" + itoa(i) + "-" + strings.Repeat("x", 40) + ":pull"
+	}
+	for _, tc := range []struct {
+		name, method, path, body string
+		hdr                      []string
+	}{
+		{"long repository", "GET", "/oauth2/token?service=" + srv.Host + "&scope=repository:" + long + ":pull", "", nil},
+		{"400 scopes", "GET", "/oauth2/token?service=" + srv.Host + "&" + strings.Join(many, "&"), "", nil},
+		{"long tenant", "POST", "/oauth2/exchange", "grant_type=access_token&access_token=aad&service=" + srv.Host + "&tenant=" + long,
+			[]string{"Content-Type", "application/x-www-form-urlencoded"}},
+	} {
+		var body []byte
+		if tc.body != "" {
+			body = []byte(tc.body)
+		}
+		r := c.do(tc.method, tc.path, body, tc.hdr...)
+		if r.StatusCode != http.StatusBadRequest || r.errorCode() == "" {
+			t.Errorf("%s: got %d %.200s, want 400 with an OCI error", tc.name, r.StatusCode, r.body)
+		}
+	}
+	req, _ := http.NewRequestWithContext(t.Context(), "GET", srv.URL+"/v2/", nil)
+	req.Host = strings.Repeat("h", 20000)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), `"errors"`) {
+		t.Errorf("20 KB Host: got %d %.200s", resp.StatusCode, b)
+	}
 }

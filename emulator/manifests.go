@@ -98,11 +98,50 @@ type manifestDoc struct {
 	MediaType     string            `json:"mediaType"`
 	ArtifactType  string            `json:"artifactType"`
 	Config        *descriptor       `json:"config"`
-	Layers        []descriptor      `json:"layers"`
-	Manifests     []descriptor      `json:"manifests"`
+	Layers        descriptorList    `json:"layers"`
+	Manifests     descriptorList    `json:"manifests"`
 	Subject       *descriptor       `json:"subject"`
 	Annotations   map[string]string `json:"annotations"`
 }
+
+// maxDescriptors caps the layers of a manifest and the manifests of an
+// index. Docker and containerd refuse images of more than 127 layers (the
+// overlay filesystem's limit); 10,000 leaves room for wide indexes and
+// artifacts while bounding what one 4 MiB manifest costs to decode: a
+// "wide JSON bomb" of 1.4 million empty descriptors cost 250-430 MiB and
+// seconds of CPU before this limit.
+const maxDescriptors = 10000
+
+// descriptorList decodes a JSON array of descriptors one at a time and
+// fails past maxDescriptors, without materialising the rest.
+type descriptorList []descriptor
+
+func (l *descriptorList) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*l = nil
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('[') {
+		return errors.New("want an array of descriptors")
+	}
+	list := descriptorList{}
+	for dec.More() {
+		if len(list) == maxDescriptors {
+			return errTooManyDescriptors
+		}
+		var d descriptor
+		if err := dec.Decode(&d); err != nil {
+			return err
+		}
+		list = append(list, d)
+	}
+	*l = list
+	return nil
+}
+
+// errTooManyDescriptors is descriptorList's refusal.
+var errTooManyDescriptors = fmt.Errorf("more than %d descriptors in one list", maxDescriptors)
 
 // imageConfig is the part of an image configuration that ACR's manifest
 // properties report.
@@ -157,7 +196,10 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt route, i
 			"the manifest's %s digest is %s, not %s as the URL says: push it under its own digest or fix the body", alg, d, refDigest)
 	}
 	var doc manifestDoc
-	if err := json.Unmarshal(body, &doc); err != nil {
+	if err := json.Unmarshal(body, &doc); errors.Is(err, errTooManyDescriptors) {
+		return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid,
+			"the manifest lists more than %d layers or manifests: split it (an index of smaller indexes)", maxDescriptors)
+	} else if err != nil {
 		return newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "the manifest is not valid JSON: %v", err)
 	}
 	mediaType, err := manifestMediaType(r.Header.Get("Content-Type"), &doc)
@@ -498,7 +540,7 @@ func deleteManifestTx(tx store.Tx, repo store.Repository, d digest.Digest, now t
 	if !ok {
 		return del, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: %s is not in repository %q", d, repo.Name)
 	}
-	if err := deleteManifestRec(tx, repo.Name, m, &del, 0); err != nil {
+	if err := deleteCascade(tx, repo.Name, m, &del); err != nil {
 		return deleted{}, err
 	}
 	return del, nil
@@ -510,59 +552,84 @@ type deleted struct {
 	Tags      []string
 }
 
-// maxReferrerDepth bounds the cascade through referrers of referrers.
-const maxReferrerDepth = 16
+// maxCascade bounds the manifests one delete may take with it (the
+// manifest, its referrers, theirs, and so on), so that one request's work
+// stays bounded; deeper graphs are deleted from their leaves first.
+const maxCascade = 10000
 
-func deleteManifestRec(tx store.Tx, repo string, m store.Manifest, del *deleted, depth int) error {
-	if depth > maxReferrerDepth {
-		return errors.New("referrer chain is deeper than 16 levels")
+// deleteCascade deletes m with its tags and, as ACR does, its referrers
+// and theirs, however deep the chain. Every lock is checked before anything
+// is deleted; the caller's transaction makes the whole delete atomic.
+func deleteCascade(tx store.Tx, repo string, m store.Manifest, del *deleted) error {
+	type node struct {
+		m    store.Manifest
+		tags []store.Tag
 	}
-	if err := checkDelete(m.Attrs, "manifest "+m.Digest.String()); err != nil {
-		return err
-	}
-	tags, err := tagsOf(tx, repo, m.Digest)
-	if err != nil {
-		return err
-	}
-	for _, t := range tags {
-		if err := checkDelete(t.Attrs, "tag "+t.Name+" (it points at "+m.Digest.String()+")"); err != nil {
+	nodes := []node{{m: m}}
+	seen := map[digest.Digest]bool{m.Digest: true}
+	type dangling struct{ subject, referrer digest.Digest }
+	var gone []dangling
+	for i := 0; i < len(nodes); i++ {
+		cur := nodes[i].m
+		if err := checkDelete(cur.Attrs, "manifest "+cur.Digest.String()); err != nil {
 			return err
 		}
-	}
-	var refs []digest.Digest
-	for rd, err := range tx.Referrers(repo, m.Digest) {
+		tags, err := tagsOf(tx, repo, cur.Digest)
 		if err != nil {
 			return err
 		}
-		refs = append(refs, rd)
-	}
-	for _, rd := range refs {
-		rm, ok, err := tx.Manifest(repo, rd)
-		if err != nil {
-			return err
-		}
-		if ok {
-			if err := deleteManifestRec(tx, repo, rm, del, depth+1); err != nil {
+		for _, t := range tags {
+			if err := checkDelete(t.Attrs, "tag "+t.Name+" (it points at "+cur.Digest.String()+")"); err != nil {
 				return err
 			}
-		} else if err := tx.DeleteReferrer(repo, m.Digest, rd); err != nil {
+		}
+		nodes[i].tags = tags
+		for rd, err := range tx.Referrers(repo, cur.Digest) {
+			if err != nil {
+				return err
+			}
+			if seen[rd] {
+				continue
+			}
+			seen[rd] = true
+			rm, ok, err := tx.Manifest(repo, rd)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				gone = append(gone, dangling{cur.Digest, rd})
+				continue
+			}
+			if len(nodes) == maxCascade {
+				return newError(http.StatusBadRequest, spec.ErrorCodeUnsupported,
+					"deleting %s would delete more than %d manifests with its referrers: delete some of its referrers first", m.Digest, maxCascade)
+			}
+			nodes = append(nodes, node{m: rm})
+		}
+	}
+	for _, g := range gone {
+		if err := tx.DeleteReferrer(repo, g.subject, g.referrer); err != nil {
 			return err
 		}
 	}
-	for _, t := range tags {
-		if err := tx.DeleteTag(repo, t.Name); err != nil {
+	// Leaves first, so that a referrer is gone before its subject.
+	for i := len(nodes) - 1; i >= 0; i-- {
+		n := nodes[i]
+		for _, t := range n.tags {
+			if err := tx.DeleteTag(repo, t.Name); err != nil {
+				return err
+			}
+			del.Tags = append(del.Tags, t.Name)
+		}
+		if n.m.Subject != "" {
+			if err := tx.DeleteReferrer(repo, n.m.Subject, n.m.Digest); err != nil {
+				return err
+			}
+		}
+		if err := tx.DeleteManifest(repo, n.m.Digest); err != nil {
 			return err
 		}
-		del.Tags = append(del.Tags, t.Name)
+		del.Manifests = append(del.Manifests, n.m.Digest.String())
 	}
-	if m.Subject != "" {
-		if err := tx.DeleteReferrer(repo, m.Subject, m.Digest); err != nil {
-			return err
-		}
-	}
-	if err := tx.DeleteManifest(repo, m.Digest); err != nil {
-		return err
-	}
-	del.Manifests = append(del.Manifests, m.Digest.String())
 	return nil
 }

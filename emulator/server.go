@@ -251,6 +251,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	reqID := newRequestID()
 	path := r.URL.EscapedPath()
+	if len(r.Host) > maxHost {
+		// Hosts go into challenges and tokens; none is this long.
+		s.writeError(sw, r, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported,
+			"the Host header has %d characters; a registry's host:port has at most %d", len(r.Host), maxHost))
+		s.logRequest(r, sw, start, reqID)
+		return
+	}
 	if !strings.HasPrefix(path, "/v2") && !strings.HasPrefix(path, "/acr/") && !strings.HasPrefix(path, "/oauth2/") {
 		// Outside its APIs ACR answers like this, with none of its
 		// headers (G TestBlobClient_CancelUpload_fail).
@@ -432,6 +439,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 	}
 	return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint")
 }
+
+// maxHost bounds the Host header: a DNS name (253) with a port.
+const maxHost = 253 + 6
 
 // maxUnauthorizedBody bounds the body read and discarded before a 401.
 const maxUnauthorizedBody = 256 << 20

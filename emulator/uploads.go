@@ -254,12 +254,33 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, rt route) 
 		err = store.ErrNotFound
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		return &apiError{status: http.StatusNotFound, code: spec.ErrorCodeBlobUploadUnknown, detail: rt.ref,
-			message: "blob upload unknown to registry: session " + rt.ref + " does not exist in " + rt.repo + " (finished, cancelled or expired): start a new upload"}
+		return uploadUnknown(rt)
 	}
 	if err != nil {
 		return err
 	}
+	err = s.serveUpload(w, r, u)
+	if errors.Is(err, store.ErrNotFound) {
+		// Another request finished or cancelled the session meanwhile
+		// (clients retry a completion whose answer they did not see).
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			return uploadUnknown(rt)
+		}
+	}
+	return err
+}
+
+// uploadUnknown is the 404 for a session that does not exist (any more).
+func uploadUnknown(rt route) error {
+	return &apiError{status: http.StatusNotFound, code: spec.ErrorCodeBlobUploadUnknown, detail: rt.ref,
+		message: "blob upload unknown to registry: session " + rt.ref + " does not exist in " + rt.repo + " (finished, cancelled or expired): start a new upload"}
+}
+
+// serveUpload serves one request on an existing session.
+func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, u store.Upload) error {
+	ctx := r.Context()
+	var err error
 	switch r.Method {
 	case http.MethodGet:
 		setUploadHeaders(w, u)
@@ -267,7 +288,7 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, rt route) 
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	case http.MethodDelete:
-		if err := s.store.CancelUpload(ctx, u.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := s.store.CancelUpload(ctx, u.ID); err != nil {
 			return err
 		}
 		s.uploads.Add(-1)

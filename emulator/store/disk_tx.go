@@ -298,6 +298,29 @@ func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest,
 	return scanSub[Manifest](t, repo, bucketManifests, string(after))
 }
 
+// ManifestCount implements [Tx.ManifestCount].
+func (t *diskTx) ManifestCount(repo string) (int, error) { return t.count(repo, bucketManifests) }
+
+// TagCount implements [Tx.TagCount].
+func (t *diskTx) TagCount(repo string) (int, error) { return t.count(repo, bucketTags) }
+
+// count counts the keys of a repository's sub-bucket, reading no values.
+func (t *diskTx) count(repo string, kind []byte) (int, error) {
+	if err := t.checkRead(); err != nil {
+		return 0, err
+	}
+	b, err := t.sub(repo, kind, false)
+	if b == nil || err != nil {
+		return 0, err
+	}
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n, nil
+}
+
 // Tag implements [Tx.Tag].
 func (t *diskTx) Tag(repo, name string) (Tag, bool, error) {
 	return get[Tag](t, repo, bucketTags, name)

@@ -327,6 +327,28 @@ func (t *memTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, 
 	}, after, func(_ digest.Digest, m Manifest) Manifest { return cloneManifest(m) })
 }
 
+// ManifestCount implements [Tx.ManifestCount].
+func (t *memTx) ManifestCount(repo string) (int, error) {
+	if err := t.checkRead(); err != nil {
+		return 0, err
+	}
+	if rd := t.repoData(repo, false); rd != nil {
+		return rd.manifests.len(), nil
+	}
+	return 0, nil
+}
+
+// TagCount implements [Tx.TagCount].
+func (t *memTx) TagCount(repo string) (int, error) {
+	if err := t.checkRead(); err != nil {
+		return 0, err
+	}
+	if rd := t.repoData(repo, false); rd != nil {
+		return rd.tags.len(), nil
+	}
+	return 0, nil
+}
+
 // Tag implements [Tx.Tag].
 func (t *memTx) Tag(repo, name string) (Tag, bool, error) {
 	if err := t.checkRead(); err != nil {

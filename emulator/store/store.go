@@ -134,6 +134,10 @@ type Tx interface {
 	PutManifest(repo string, m Manifest) error
 	DeleteManifest(repo string, d digest.Digest) error
 	Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, error]
+	// ManifestCount and TagCount count a repository's manifests and tags
+	// without decoding them.
+	ManifestCount(repo string) (int, error)
+	TagCount(repo string) (int, error)
 
 	Tag(repo, name string) (t Tag, ok bool, err error)
 	PutTag(repo string, t Tag) error

@@ -19,6 +19,10 @@ import (
 // token without decoding it, and which [Signer.Mint] refuses to exceed.
 const MaxTokenSize = 16 << 10
 
+// ErrTooLarge reports claims that would make a token longer than
+// MaxTokenSize; [Signer.Mint] wraps it.
+var ErrTooLarge = errors.New("token: mint: too large")
+
 // clockSkew is how far in the future a token's "nbf" may lie, to tolerate
 // clocks that disagree slightly between processes.
 const clockSkew = time.Minute
@@ -102,7 +106,7 @@ func (s *Signer) Mint(c Claims) (string, error) {
 	signingInput := headerSegment + "." + payload
 	tok := signingInput + "." + base64.RawURLEncoding.EncodeToString(s.mac(signingInput))
 	if len(tok) > MaxTokenSize {
-		return "", fmt.Errorf("token: mint: token of %d bytes exceeds %d", len(tok), MaxTokenSize)
+		return "", fmt.Errorf("%w: token of %d bytes exceeds %d", ErrTooLarge, len(tok), MaxTokenSize)
 	}
 	return tok, nil
 }

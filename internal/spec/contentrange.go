@@ -41,8 +41,17 @@ func ParseUploadRange(s string) (start, end int64, err error) {
 	if end < start {
 		return 0, 0, fmt.Errorf("%w %q: end is before start", ErrInvalidRange, truncate(s))
 	}
+	if end >= MaxRangeEnd {
+		// end-start+1 must not overflow: a range this long names no
+		// real chunk.
+		return 0, 0, fmt.Errorf("%w %q: end is beyond %d", ErrInvalidRange, truncate(s), int64(MaxRangeEnd))
+	}
 	return start, end, nil
 }
+
+// MaxRangeEnd bounds the end of a parsed upload range (4 EiB), so that its
+// length end-start+1 is always a positive int64.
+const MaxRangeEnd = 1 << 62
 
 // FormatUploadRange formats the Range header a registry returns for an
 // upload session holding size bytes: "0-<size-1>", or "0-0" when empty, as

@@ -81,12 +81,13 @@ func TestParseUploadRange(t *testing.T) {
 }
 
 func FuzzParseUploadRange(f *testing.F) {
-	for _, s := range []string{"0-1", "bytes 1-2", "bytes=3-", "1-2/3", "", "-"} {
+	for _, s := range []string{"0-1", "bytes 1-2", "bytes=3-", "1-2/3", "", "-", "0-9223372036854775807"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		a, b, err := ParseUploadRange(s)
-		if err == nil && (a < 0 || b < a) {
+		// The length b-a+1 must be a positive int64.
+		if err == nil && (a < 0 || b < a || b-a+1 <= 0) {
 			t.Fatalf("ParseUploadRange(%q) = %d, %d without error", s, a, b)
 		}
 	})

@@ -253,6 +253,11 @@ func testManifests(t *testing.T, s store.Store) {
 		if _, ok, _ := tx.Manifest("nope", ms[0].Digest); ok {
 			t.Errorf("Manifest of an unknown repository: got ok")
 		}
+		for repo, want := range map[string]int{"repo": len(ms), "other": 1, "nope": 0} {
+			if n, err := tx.ManifestCount(repo); err != nil || n != want {
+				t.Errorf("ManifestCount(%s) = %d, %v; want %d", repo, n, err, want)
+			}
+		}
 		if diff := cmp.Diff(byDigest, collect(t, tx.Manifests("repo", "")), opts); diff != "" {
 			t.Errorf("Manifests mismatch (-want +got):\n%s", diff)
 		}
@@ -320,6 +325,11 @@ func testTags(t *testing.T, s store.Store) {
 			}
 			if diff := cmp.Diff(tag(n, fakeDigest(n), i), got, opts); diff != "" {
 				t.Errorf("Tag(%q) mismatch (-want +got):\n%s", n, diff)
+			}
+		}
+		for repo, want := range map[string]int{"repo": len(all), "other": 1, "nope": 0} {
+			if n, err := tx.TagCount(repo); err != nil || n != want {
+				t.Errorf("TagCount(%s) = %d, %v; want %d", repo, n, err, want)
 			}
 		}
 		if _, ok, _ := tx.Tag("repo", "elsewhere"); ok {
