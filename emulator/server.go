@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -83,6 +84,17 @@ type Options struct {
 	// DefaultBlobRedirectTTL.
 	BlobRedirectTTL time.Duration
 
+	// Throttle, when positive, answers requests beyond this many per second
+	// (a token bucket holding one second's worth) with 429 TOOMANYREQUESTS
+	// and Retry-After, as ACR throttles, and every answer carries ACR's
+	// X-Ms-Ratelimit-Remaining-Calls-Per-Second header.
+	Throttle float64
+	// FailRate is the fraction of requests, from 0 to 1, that fail: half
+	// answered 503, half with the connection cut before any answer.
+	FailRate float64
+	// Latency delays every answer.
+	Latency time.Duration
+
 	// Logger receives one record per request at Info level. Nil is silent.
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now. Tests set it.
@@ -104,6 +116,9 @@ type Server struct {
 
 	// lists keeps time-ordered listings between their pages.
 	lists listCache
+
+	// faults injects Options.Throttle, FailRate and Latency; nil for none.
+	faults *faults
 
 	// scopeMaps holds the validated Options.ScopeMaps.
 	scopeMaps map[string]scopeMap
@@ -133,6 +148,10 @@ func New(opts *Options) (*Server, error) {
 		s.opts.BodyIdleTimeout = time.Minute
 	}
 	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
+	if o.Throttle < 0 || o.FailRate < 0 || o.FailRate > 1 || o.Latency < 0 || math.IsNaN(o.Throttle) || math.IsNaN(o.FailRate) {
+		return nil, fmt.Errorf("emulator: Throttle %g, FailRate %g, Latency %v: want Throttle >= 0, FailRate from 0 to 1 and Latency >= 0", o.Throttle, o.FailRate, o.Latency)
+	}
+	s.faults = newFaults(o)
 	for user, perms := range o.ScopeMaps {
 		if _, ok := o.Users[user]; !ok {
 			return nil, fmt.Errorf("emulator: a scope map names user %q, who is not in Users: add the user with a password", user)
@@ -288,6 +307,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 	}
 	h.Set("Access-Control-Expose-Headers", "Docker-Content-Digest, WWW-Authenticate, Link, X-Ms-Correlation-Request-Id")
+	if s.faults != nil && s.faults.inject(sw, r) {
+		s.logRequest(r, sw, start, reqID)
+		return
+	}
 
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = newIdleBody(w, r.Body, s.opts.BodyIdleTimeout)

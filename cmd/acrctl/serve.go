@@ -29,6 +29,9 @@ type serveFlags struct {
 	tlsKey        string
 	tlsSelfSigned bool
 	storageAddr   string
+	throttle      float64
+	failRate      float64
+	latency       time.Duration
 	verbose       bool
 }
 
@@ -54,13 +57,18 @@ the catalog, as on ACR.
 With --storage-addr, blob downloads are redirected (307) to a second listener that plays
 Azure Storage, as ACR redirects them: signed URLs that expire, no registry credentials
 accepted there. Use it to test that a client follows those redirects and leaves its
-registry token behind.`,
+registry token behind.
+
+--throttle, --fail-rate and --latency inject ACR's throttling (429 with Retry-After and
+x-ms-ratelimit-remaining-calls-per-second), failures (503s and cut connections) and slow
+answers, so that a pipeline can prove it survives them.`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin:s3cret
   acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull
   acrctl serve --memory --user admin:s3cret --storage-addr 127.0.0.1:5001
   acrctl serve --memory --user ci:s3cret --scope-map 'ci=app:content/read,content/write' \
-               --scope-map 'ci=team/*:content/read,metadata/read'`,
+               --scope-map 'ci=team/*:content/read,metadata/read'
+  acrctl serve --memory --throttle 50 --fail-rate 0.05 --latency 20ms`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), cmd, f)
@@ -78,6 +86,9 @@ registry token behind.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "serve TLS with this key file (with --tls-cert)")
 	fl.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve TLS with a certificate for localhost written to the data directory")
 	fl.StringVar(&f.storageAddr, "storage-addr", "", "redirect blob downloads to a storage endpoint on this HOST:PORT, as ACR does")
+	fl.Float64Var(&f.throttle, "throttle", 0, "answer more than RATE requests per second with 429 and Retry-After, as ACR throttles")
+	fl.Float64Var(&f.failRate, "fail-rate", 0, "fail this fraction of requests (0 to 1): half with 503, half with a cut connection")
+	fl.DurationVar(&f.latency, "latency", 0, "delay every answer by this long")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log one line per request to stderr")
 	cmd.MarkFlagsMutuallyExclusive("data", "memory")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
@@ -99,7 +110,11 @@ func defaultDataDir() (string, error) {
 
 func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull}
+	if f.throttle < 0 || f.failRate < 0 || f.failRate > 1 || f.latency < 0 {
+		return usageError{fmt.Errorf("--throttle %g, --fail-rate %g, --latency %v: want a rate >= 0, a fraction from 0 to 1 and a duration >= 0", f.throttle, f.failRate, f.latency)}
+	}
+	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull,
+		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency}
 	if len(f.users) > 0 {
 		opts.Users = map[string]string{}
 		for _, u := range f.users {
