@@ -27,6 +27,7 @@ type identity struct {
 	all    bool          // open registry, Basic user or refresh token: everything
 	claims *token.Claims // bearer access token: its access claim
 	scoped scopeMap      // Basic user limited by a scope map
+	name   string        // the user or token subject; "" on an open registry
 }
 
 // allows reports whether the identity may perform action on typ:name.
@@ -106,7 +107,11 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 	switch strings.ToLower(scheme) {
 	case "basic":
 		user, pass, ok := r.BasicAuth()
+		if err := s.checkSignIn(r, user); err != nil {
+			return identity{}, err
+		}
 		if !ok || !s.checkBasic(r, user, pass) {
+			s.failedSignIn(r, user)
 			return identity{}, s.challenge(r, need, "invalid_token",
 				"authentication required: the user name or password is wrong; check the credentials given to --user, or log in again")
 		}
@@ -120,7 +125,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 			}
 			return identity{}, s.challenge(r, need, "invalid_token", msg)
 		}
-		id = identity{claims: &c}
+		id = identity{claims: &c, name: c.Subject}
 	default:
 		return identity{}, s.challenge(r, need, "", acrUnauthorized)
 	}
@@ -143,9 +148,9 @@ const acrUnauthorized = "authentication required, visit https://aka.ms/acr/autho
 // basicIdentity is what a user who authenticated with a password may do.
 func (s *Server) basicIdentity(user string) identity {
 	if m, ok := s.scopeMaps[user]; ok {
-		return identity{scoped: m}
+		return identity{scoped: m, name: user}
 	}
-	return identity{all: true}
+	return identity{all: true, name: user}
 }
 
 // checkBasic validates Basic credentials: a configured user, or the refresh
@@ -218,6 +223,9 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkService(r, r.PostForm.Get("service")); err != nil {
 		return err
 	}
+	if err := s.checkSignIn(r, "entra-id"); err != nil {
+		return err
+	}
 	aad := r.PostForm.Get("access_token")
 	known := false
 	for _, t := range s.opts.AADTokens {
@@ -226,6 +234,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !known {
+		s.failedSignIn(r, "entra-id")
 		return oauthRefused()
 	}
 	now := s.now()
@@ -253,7 +262,11 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		service, scopes = q.Get("service"), q["scope"]
 		if user, pass, ok := r.BasicAuth(); ok {
+			if err := s.checkSignIn(r, user); err != nil {
+				return err
+			}
 			if !s.checkBasic(r, user, pass) {
+				s.failedSignIn(r, user)
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
 					"the user name or password is wrong; check the credentials given to --user, or log in again")
 			}
@@ -269,18 +282,28 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		service, scopes = f.Get("service"), f["scope"]
 		switch gt := f.Get("grant_type"); gt {
 		case "refresh_token":
+			if err := s.checkSignIn(r, refreshTokenUser); err != nil {
+				return err
+			}
 			if _, err := s.signer.Verify(f.Get("refresh_token"), s.now(), r.Host, token.GrantTypeRefreshToken); err != nil {
+				s.failedSignIn(r, refreshTokenUser)
 				return oauthRefused()
 			}
 			full, subject = true, "aad-identity"
 		case "password":
 			user, pass := f.Get("username"), f.Get("password")
+			if user != "" {
+				if err := s.checkSignIn(r, user); err != nil {
+					return err
+				}
+			}
 			switch {
 			case user != "" && s.checkBasic(r, user, pass):
 				full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 			case user == "" && f.Get("refresh_token") == "":
 				anonymous = true
 			default:
+				s.failedSignIn(r, user)
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized, "the user name or password is wrong")
 			}
 		default:

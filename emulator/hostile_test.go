@@ -103,7 +103,7 @@ func TestOutOfOrderChunk(t *testing.T) {
 
 // TestUploadSessionLimit checks that the server caps open sessions.
 func TestUploadSessionLimit(t *testing.T) {
-	c, _ := newClient(t, &emulator.Options{MaxUploadSessions: 2})
+	c, _ := newClient(t, &emulator.Options{MaxUploadSessions: 2, MaxUploadSessionsPerClient: 2})
 	c.do("POST", "/v2/l/blobs/uploads/", nil).want(t, http.StatusAccepted)
 	loc := c.do("POST", "/v2/l/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
 	r := c.do("POST", "/v2/l/blobs/uploads/", nil).want(t, http.StatusTooManyRequests)

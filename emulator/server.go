@@ -69,6 +69,10 @@ type Options struct {
 	MaxManifestSize int64
 	// MaxUploadSessions caps concurrently open upload sessions; 0 means 1024.
 	MaxUploadSessions int
+	// MaxUploadSessionsPerClient caps the sessions one client (a user, a
+	// token subject, or an address when anonymous) may hold open, so that
+	// none can take them all; 0 means an eighth of MaxUploadSessions.
+	MaxUploadSessionsPerClient int
 	// BodyIdleTimeout ends a request whose body sends nothing for this
 	// long, so slow or stalled clients cannot hold connections and upload
 	// sessions forever; 0 means one minute. Progress, however slow,
@@ -109,7 +113,10 @@ type Server struct {
 	now    func() time.Time
 	auth   bool
 
-	uploads atomic.Int64 // open upload sessions, for MaxUploadSessions
+	uploads atomic.Int64  // open upload sessions, for MaxUploadSessions
+	owners  sessionOwners // each client's open sessions
+	// authFails throttles failed sign-ins.
+	authFails authFailures
 
 	// storage signs blob download redirects; nil without BlobStorageURL.
 	storage *blobStorage
@@ -143,6 +150,9 @@ func New(opts *Options) (*Server, error) {
 	}
 	if s.opts.MaxUploadSessions <= 0 {
 		s.opts.MaxUploadSessions = 1024
+	}
+	if s.opts.MaxUploadSessionsPerClient <= 0 {
+		s.opts.MaxUploadSessionsPerClient = max(1, s.opts.MaxUploadSessions/8)
 	}
 	if s.opts.BodyIdleTimeout <= 0 {
 		s.opts.BodyIdleTimeout = time.Minute

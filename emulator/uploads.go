@@ -70,14 +70,23 @@ func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, rt ro
 		}
 		return blobCreated(w, rt.repo, d)
 	}
+	client := clientKey(r, id)
+	if !s.owners.reserve(client, s.opts.MaxUploadSessionsPerClient) {
+		return &apiError{status: http.StatusTooManyRequests, code: spec.ErrorCodeTooManyRequests,
+			message: "too many open upload sessions for this client (" + strconv.Itoa(s.opts.MaxUploadSessionsPerClient) + "): finish or cancel some, then retry",
+			header:  http.Header{"Retry-After": {"5"}}}
+	}
 	if err := s.reserveUpload(ctx); err != nil {
+		s.owners.unreserve(client)
 		return err
 	}
 	u, err := s.store.CreateUpload(ctx, rt.repo)
 	if err != nil {
+		s.owners.unreserve(client)
 		s.uploads.Add(-1)
 		return err
 	}
+	s.owners.bind(u.ID, client)
 	setUploadHeaders(w, u)
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusAccepted)
@@ -95,6 +104,12 @@ func (s *Server) checkPushable(ctx context.Context, name string) error {
 	})
 }
 
+// endUpload counts a session as ended, for the global and per-client caps.
+func (s *Server) endUpload(id string) {
+	s.uploads.Add(-1)
+	s.owners.release(id)
+}
+
 // reserveUpload counts a new session against MaxUploadSessions, reclaiming
 // stale sessions when the limit is reached.
 func (s *Server) reserveUpload(ctx context.Context) error {
@@ -108,7 +123,7 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 			break
 		}
 		if u.StartedAt.Before(cutoff) && s.store.CancelUpload(ctx, u.ID) == nil {
-			s.uploads.Add(-1)
+			s.endUpload(u.ID)
 		}
 	}
 	if s.uploads.Load() <= int64(s.opts.MaxUploadSessions) {
@@ -291,7 +306,7 @@ func (s *Server) serveUpload(w http.ResponseWriter, r *http.Request, u store.Upl
 		if err := s.store.CancelUpload(ctx, u.ID); err != nil {
 			return err
 		}
-		s.uploads.Add(-1)
+		s.endUpload(u.ID)
 		w.Header().Set(spec.HeaderUploadUUID, u.ID) // as ACR (G TestBlobClient_StartUpload)
 		w.Header().Set("Content-Length", "0")
 		w.WriteHeader(http.StatusNoContent)
@@ -399,11 +414,11 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, u store.
 	n, err := s.store.CommitUpload(ctx, u.ID, d, -1)
 	if err != nil {
 		if errors.Is(err, store.ErrDigestMismatch) || errors.Is(err, store.ErrSizeMismatch) {
-			s.uploads.Add(-1)
+			s.endUpload(u.ID)
 		}
 		return blobWriteError(err, d)
 	}
-	s.uploads.Add(-1)
+	s.endUpload(u.ID)
 	if err := s.link(ctx, u.Repo, d, n); err != nil {
 		return err
 	}

@@ -1,0 +1,68 @@
+package emulator_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/acrgo/acr/emulator"
+	"github.com/opencontainers/go-digest"
+)
+
+// TestUploadSessionsPerClient: one client's open sessions are capped, so
+// another can still upload (the 1,024-session cap was global: one client
+// could lock everyone out for up to an hour).
+func TestUploadSessionsPerClient(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Users: map[string]string{"a": "pa", "b": "pb"},
+		MaxUploadSessions: 8, MaxUploadSessionsPerClient: 3})
+	c.auth = basic("a", "pa")
+	var locs []string
+	for range 3 {
+		locs = append(locs, c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location"))
+	}
+	r := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" || !strings.Contains(string(r.body), "for this client") {
+		t.Errorf("a's fourth session: %v %s", r.Header, r.body)
+	}
+	// b is not locked out, with a token as with Basic.
+	c.auth = "Bearer " + c.token(basic("b", "pb"), "repository:app:pull,push")
+	for range 3 {
+		c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted)
+	}
+	// Ending a session, by cancel or completion, gives its place back.
+	c.auth = basic("a", "pa")
+	c.do("DELETE", locs[0], nil).want(t, http.StatusNoContent)
+	data := []byte("done")
+	c.do("PUT", locs[1]+"&digest=sha256:"+sha256hex(data), data, "Content-Type", "application/octet-stream").want(t, http.StatusCreated)
+	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted)
+	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted)
+	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusTooManyRequests)
+}
+
+// TestSignInThrottle: after 10 failed sign-ins from one address as one
+// user, that pair gets 429 with Retry-After, even with the right password,
+// until the window ends; another user is not affected. The token endpoint
+// counts the same failures.
+func TestSignInThrottle(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Users: map[string]string{"admin": "right", "ci": "ci-pass"}})
+	for i := range 10 {
+		c.auth = basic("admin", "wrong")
+		path := "/v2/"
+		if i%2 == 1 {
+			path = "/oauth2/token?scope=registry:catalog:*"
+		}
+		c.do("GET", path, nil).want(t, http.StatusUnauthorized)
+	}
+	c.auth = basic("admin", "right")
+	r := c.do("GET", "/v2/", nil).want(t, http.StatusTooManyRequests)
+	if r.Header.Get("Retry-After") == "" || r.errorCode() != "TOOMANYREQUESTS" {
+		t.Errorf("throttled sign-in: %v %s", r.Header, r.body)
+	}
+	c.do("GET", "/oauth2/token?scope=registry:catalog:*", nil).want(t, http.StatusTooManyRequests)
+	c.auth = basic("ci", "ci-pass")
+	c.do("GET", "/v2/", nil).want(t, http.StatusOK)
+}
+
+func sha256hex(b []byte) string {
+	return digest.FromBytes(b).Encoded()
+}
