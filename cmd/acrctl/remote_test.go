@@ -118,3 +118,26 @@ func TestIsLoopbackHost(t *testing.T) {
 		}
 	}
 }
+
+// TestFlagsBeforeSubcommand: connection, output and verbosity flags work
+// before the subcommand too, as in crane, regctl, docker and kubectl.
+func TestFlagsBeforeSubcommand(t *testing.T) {
+	f := newFixture(t, true)
+	f.pushImage("app", "one", "v1")
+	r := acrctl(t, "", "-v", "--output", "json", "tag", "list", f.srv.Host+"/app").ok(t)
+	if !strings.Contains(r.stdout, `"v1"`) || !strings.Contains(r.stderr, "status=200") {
+		t.Errorf("stdout %q stderr %q", r.stdout, r.stderr)
+	}
+	acrctl(t, "", "--bogus", "tag", "list", f.srv.Host+"/app").fails(t, 2, "unknown flag: --bogus")
+	acrctl(t, "", "-v", "nosuch").fails(t, 2, "unknown")
+}
+
+// TestVersion: acrctl version and --version print the build.
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		r := acrctl(t, "", args...).ok(t)
+		if !strings.HasPrefix(r.stdout, "acrctl ") || !strings.Contains(r.stdout, "go1.") {
+			t.Errorf("%v: %q", args, r.stdout)
+		}
+	}
+}

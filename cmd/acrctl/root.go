@@ -20,7 +20,7 @@ func (e usageError) Unwrap() error { return e.err }
 // on failure, 2 on a usage error. Tests call it directly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(hoistFlags(root, args))
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return 0
@@ -45,6 +45,47 @@ func isCobraUsage(err error) bool {
 	return false
 }
 
+// hoistFlags moves flags given before the subcommand to after it, so that
+// "acrctl -v tag list HOST/REPO" works as in crane, regctl, docker and
+// kubectl; a flag the subcommand does not define is then reported by it.
+func hoistFlags(root *cobra.Command, args []string) []string {
+	i := 0
+	var lead []string
+	for i < len(args) && strings.HasPrefix(args[i], "-") && len(args[i]) > 1 && args[i] != "--" {
+		lead = append(lead, args[i])
+		i++
+		if !strings.Contains(lead[len(lead)-1], "=") && i < len(args) && takesValue(lead[len(lead)-1]) {
+			lead = append(lead, args[i])
+			i++
+		}
+	}
+	if len(lead) == 0 || lead[0] == "-h" || lead[0] == "--help" || lead[0] == "--version" {
+		return args
+	}
+	rest := args[i:]
+	cmd, _, err := root.Find(rest)
+	if err != nil || cmd == root {
+		return args
+	}
+	depth := len(strings.Fields(cmd.CommandPath())) - 1
+	if depth > len(rest) {
+		return args
+	}
+	out := append([]string{}, rest[:depth]...)
+	out = append(out, lead...)
+	return append(out, rest[depth:]...)
+}
+
+// takesValue reports whether a flag given before the subcommand takes a
+// value: the connection and output flags that do.
+func takesValue(flag string) bool {
+	switch strings.TrimLeft(flag, "-") {
+	case "u", "username", "p", "password", "ca-file", "registry-config", "output", "o":
+		return true
+	}
+	return false
+}
+
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }
 
 func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
@@ -57,7 +98,11 @@ blobs, with ACR's lock flags and metadata; or serve a local ACR-compatible regis
 New here? 'acrctl quickstart' starts a local registry and tours the client library.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       version(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	// Without a shorthand: -v means --verbose in every subcommand.
+	root.Flags().Bool("version", false, "print acrctl's version, VCS revision and Go version")
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -67,6 +112,6 @@ New here? 'acrctl quickstart' starts a local registry and tours the client libra
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go restricts it to bash, zsh and fish
 	root.AddCommand(newQuickstartCmd(), newRepoCmd(), newTagCmd(), newManifestCmd(), newBlobCmd(),
 		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd(),
-		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd(), newPurgeCmd())
+		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd(), newPurgeCmd(), newVersionCmd())
 	return root
 }

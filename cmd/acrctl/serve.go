@@ -222,8 +222,8 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20, TLSConfig: tlsConf}
 	}
 	servers := []*http.Server{newServer(srv)}
-	if !isLoopback(ln.Addr()) && tlsConf == nil && (len(f.users) > 0 || len(f.aadTokens) > 0) {
-		fmt.Fprintln(stderr, "warning: credentials will cross the network in clear text; serve TLS (--tls-cert/--tls-key)")
+	for _, w := range exposureWarnings(ln.Addr(), f, tlsConf != nil) {
+		fmt.Fprintln(stderr, "warning: "+w)
 	}
 	errc := make(chan error, 2)
 	go func() { errc <- servers[0].Serve(ln) }()
@@ -250,6 +250,22 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	fmt.Fprintln(stderr, "stopped")
 	return nil
+}
+
+// exposureWarnings says what a server on addr exposes beyond this machine.
+func exposureWarnings(addr net.Addr, f serveFlags, tls bool) []string {
+	if isLoopback(addr) {
+		return nil
+	}
+	var ws []string
+	if !tls && (len(f.users) > 0 || len(f.aadTokens) > 0) {
+		ws = append(ws, "credentials will cross the network in clear text; serve TLS (--tls-cert/--tls-key)")
+	}
+	if len(f.users) == 0 && len(f.aadTokens) == 0 && !f.anonymousPull {
+		ws = append(ws, addr.String()+" serves an open registry beyond this machine: anyone who reaches it can push and delete; "+
+			"add --user NAME:PASSWORD (or --anonymous-pull for read-only guests)")
+	}
+	return ws
 }
 
 func isLoopback(a net.Addr) bool {

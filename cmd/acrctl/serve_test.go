@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -113,5 +114,24 @@ func TestServeSelfSignedMemoryLeavesNothing(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(tmp); len(left) != 0 {
 		t.Errorf("left behind in TMPDIR: %v", left)
+	}
+}
+
+// TestServeExposureWarnings: serving beyond loopback without any auth
+// option, or with credentials over plain http, is warned about.
+func TestServeExposureWarnings(t *testing.T) {
+	any := &net.TCPAddr{IP: net.IPv4zero, Port: 5000}
+	loop := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5000}
+	if ws := exposureWarnings(any, serveFlags{}, false); len(ws) != 1 || !strings.Contains(ws[0], "open registry") {
+		t.Errorf("open on 0.0.0.0: %q", ws)
+	}
+	if ws := exposureWarnings(any, serveFlags{users: []string{"a:b"}}, false); len(ws) != 1 || !strings.Contains(ws[0], "clear text") {
+		t.Errorf("users over http on 0.0.0.0: %q", ws)
+	}
+	if ws := exposureWarnings(any, serveFlags{users: []string{"a:b"}}, true); len(ws) != 0 {
+		t.Errorf("users over TLS on 0.0.0.0: %q", ws)
+	}
+	if ws := exposureWarnings(loop, serveFlags{}, false); len(ws) != 0 {
+		t.Errorf("open on loopback: %q", ws)
 	}
 }
