@@ -72,6 +72,7 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	c := &copier{src: src, dst: dst, o: o, sem: make(chan struct{}, o.Concurrency), nodes: map[digest.Digest]*node{}, cancel: cancel}
@@ -87,6 +88,13 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 		err = c.copy(ctx, root)
 	}
 	if err != nil {
+		// A piece cancelled because another failed reports the failure,
+		// not the cancellation (a registry killed mid-push read as
+		// "interrupted"), unless the caller itself cancelled.
+		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && parent.Err() == nil &&
+			cause != nil && !errors.Is(cause, context.Canceled) {
+			err = cause
+		}
 		return ocispec.Descriptor{}, err
 	}
 	if dstRef != "" && !spec.IsDigest(dstRef) {

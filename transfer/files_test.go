@@ -2,12 +2,21 @@ package transfer_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/transfer"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -82,5 +91,43 @@ func TestPullRefusesEscapingNames(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPushReportsTheFailure: when the registry goes away mid-push, the
+// error is the failure (connection refused), not the cancellation of the
+// uploads that another one's failure stopped (it read "interrupted").
+func TestPushReportsTheFailure(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	dir := t.TempDir()
+	var list []transfer.File
+	for i, size := range []int{32 << 20, 16 << 20, 1 << 10} {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.bin", i))
+		data := make([]byte, size)
+		rand.Read(data)
+		os.WriteFile(p, data, 0o644)
+		list = append(list, transfer.File{Path: p})
+	}
+	var hs *httptest.Server
+	var once sync.Once
+	hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPatch || r.Method == http.MethodPut {
+			// The registry dies during the first upload.
+			once.Do(func() {
+				hs.Listener.Close()
+				go hs.CloseClientConnections()
+			})
+			time.Sleep(50 * time.Millisecond)
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	c, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = transfer.PushFiles(t.Context(), transfer.Repository(c, "app"), "v1", list, &transfer.PushOptions{Concurrency: 4})
+	if err == nil || errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want the connection failure", err)
 	}
 }
