@@ -21,16 +21,77 @@ func (e usageError) Unwrap() error { return e.err }
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(hoistFlags(root, args))
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {
 		return 0
 	}
+	err = cobraError(cmd, err)
 	fmt.Fprintln(stderr, "acrctl: "+oneLine(err.Error()))
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2
 	}
 	return 1
+}
+
+// cobraError rewrites cobra's own usage errors in acrctl's one-line style,
+// with the fix: its texts are multi-line or name flag groups in brackets.
+func cobraError(cmd *cobra.Command, err error) error {
+	s := strings.TrimSpace(err.Error())
+	help := "see '" + cmd.CommandPath() + " --help'"
+	var n, m int
+	switch {
+	case strings.HasPrefix(s, "unknown command "):
+		first, rest, _ := strings.Cut(s, "\n")
+		var sugg []string
+		for _, l := range strings.Split(rest, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "Did you mean") {
+				sugg = append(sugg, `"`+l+`"`)
+			}
+		}
+		msg := first
+		if len(sugg) > 0 {
+			msg += ": did you mean " + strings.Join(sugg, " or ") + "?"
+		}
+		if !strings.Contains(msg, "--help") {
+			msg += " (" + help + ")"
+		}
+		return usageError{errors.New(msg)}
+	case strings.HasPrefix(s, "if any flags in the group") && strings.Contains(s, "none of the others can be"):
+		return usageError{fmt.Errorf("%s cannot be used together: pick one (%s)", flagGroup(s), help)}
+	case strings.HasPrefix(s, "if any flags in the group") && strings.Contains(s, "must all be set"):
+		return usageError{fmt.Errorf("%s go together: give all of them (%s)", flagGroup(s), help)}
+	case strings.HasPrefix(s, "at least one of the flags in the group"):
+		return usageError{fmt.Errorf("give one of %s (%s)", strings.Replace(flagGroup(s), " and ", " or ", 1), help)}
+	}
+	usage := strings.TrimSuffix(strings.TrimSpace(cmd.UseLine()), " [flags]")
+	if k, _ := fmt.Sscanf(s, "requires at least %d arg(s), only received %d", &n, &m); k == 2 {
+		return usageError{fmt.Errorf("%s needs at least %d arguments, got %d; usage: %s (%s)", cmd.CommandPath(), n, m, usage, help)}
+	}
+	if k, _ := fmt.Sscanf(s, "accepts %d arg(s), received %d", &n, &m); k == 2 {
+		return usageError{fmt.Errorf("%s takes %d arguments, got %d; usage: %s (%s)", cmd.CommandPath(), n, m, usage, help)}
+	}
+	if k, _ := fmt.Sscanf(s, "accepts at most %d arg(s), received %d", &n, &m); k == 2 {
+		return usageError{fmt.Errorf("%s takes at most %d arguments, got %d; usage: %s (%s)", cmd.CommandPath(), n, m, usage, help)}
+	}
+	return err
+}
+
+// flagGroup turns cobra's "[data memory]" into "--data and --memory".
+func flagGroup(s string) string {
+	_, rest, ok := strings.Cut(s, "[")
+	names, _, ok2 := strings.Cut(rest, "]")
+	if !ok || !ok2 {
+		return "these flags"
+	}
+	fs := strings.Fields(names)
+	for i := range fs {
+		fs[i] = "--" + fs[i]
+	}
+	if len(fs) <= 2 {
+		return strings.Join(fs, " and ")
+	}
+	return strings.Join(fs[:len(fs)-1], ", ") + " and " + fs[len(fs)-1]
 }
 
 // isCobraUsage recognizes cobra's own argument and flag errors.

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestUsageErrors: cobra's own usage errors come out in acrctl's one-line
+// style, with the fix and exit code 2, and no cobra phrasing leaks
+// ("Did you mean this?", flag groups in brackets, "arg(s)").
+func TestUsageErrors(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"tags", "list", "x"}, []string{`unknown command "tags"`, `did you mean "tag"?`, "acrctl --help"}},
+		{[]string{"tag", "lst", "x"}, []string{`unknown command "lst"`, "acrctl tag --help"}},
+		{[]string{"serve", "--data", "x", "--memory"}, []string{"--data and --memory cannot be used together", "pick one"}},
+		{[]string{"serve", "--tls-cert", "a"}, []string{"--tls-cert and --tls-key go together"}},
+		{[]string{"push", "127.0.0.1:1/a:v1"}, []string{"acrctl push needs at least 2 arguments, got 1", "usage: acrctl push REF FILE"}},
+	} {
+		r := acrctl(t, "", tc.args...).fails(t, 2, tc.want...)
+		for _, leak := range []string{"Did you mean this", "in the group [", "arg(s)", "; ;", "\t"} {
+			if strings.Contains(r.stderr, leak) {
+				t.Errorf("%v: %q leaks %q", tc.args, r.stderr, leak)
+			}
+		}
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: more than one line: %q", tc.args, r.stderr)
+		}
+	}
+}
