@@ -212,6 +212,9 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 				}
 				del.Manifests = append(del.Manifests, m.Digest.String())
 			}
+			if err := s.softDelete().repo(tx, rt.repo, s.now().UTC()); err != nil {
+				return err
+			}
 			return tx.DeleteRepo(rt.repo)
 		})
 		s.mu.Unlock()
@@ -339,7 +342,7 @@ func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) 
 			if err != nil {
 				return err
 			}
-			d, err = deleteTag(tx, repo, rt.ref, s.now().UTC())
+			d, err = deleteTag(tx, repo, rt.ref, s.now().UTC(), s.softDelete())
 			return err
 		})
 		if err != nil {
@@ -494,7 +497,7 @@ func (s *Server) handleACRManifest(w http.ResponseWriter, r *http.Request, rt ro
 			if err != nil {
 				return err
 			}
-			if del, err = deleteManifestTx(tx, repo, res.manifest.Digest, now); err != nil {
+			if del, err = deleteManifestTx(tx, repo, res.manifest.Digest, now, s.softDelete()); err != nil {
 				return err
 			}
 			return touchRepo(tx, repo, now)

@@ -81,6 +81,12 @@ func requiredScopes(rt route, r *http.Request) []token.Scope {
 			return repo(token.ActionDelete)
 		}
 		return repo(token.ActionPull, token.ActionPush)
+	case routeDeletedCatalog:
+		return []token.Scope{{Type: token.TypeRegistry, Name: "deleted_catalog", Actions: []string{token.ActionAll}}}
+	case routeDeletedManifests, routeDeletedTags:
+		return repo("deleted_read")
+	case routeDeletedManifest:
+		return repo("deleted_read", "deleted_restore")
 	case routeACRRepo, routeACRTags, routeACRTag, routeACRManifests, routeACRManifest:
 		switch {
 		case read:

@@ -491,7 +491,7 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt route
 		if err != nil {
 			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
 		}
-		if _, err := deleteManifestTx(tx, repo, d, now); err != nil {
+		if _, err := deleteManifestTx(tx, repo, d, now, s.softDelete()); err != nil {
 			return err
 		}
 		return touchRepo(tx, repo, now)
@@ -506,7 +506,7 @@ func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt route
 
 // deleteTag removes a tag after checking the repository's and the tag's
 // locks, and returns the digest it pointed to.
-func deleteTag(tx store.Tx, repo store.Repository, name string, now time.Time) (digest.Digest, error) {
+func deleteTag(tx store.Tx, repo store.Repository, name string, now time.Time, keep softDelete) (digest.Digest, error) {
 	if err := checkDelete(repo.Attrs, "repository "+repo.Name); err != nil {
 		return "", err
 	}
@@ -520,6 +520,9 @@ func deleteTag(tx store.Tx, repo store.Repository, name string, now time.Time) (
 	if err := checkDelete(t.Attrs, "tag "+name); err != nil {
 		return "", err
 	}
+	if err := keep.tag(tx, repo.Name, t, now); err != nil {
+		return "", err
+	}
 	if err := tx.DeleteTag(repo.Name, name); err != nil {
 		return "", err
 	}
@@ -528,7 +531,7 @@ func deleteTag(tx store.Tx, repo store.Repository, name string, now time.Time) (
 
 // deleteManifestTx deletes a manifest with its tags and, as ACR does, its
 // referrers, after checking every lock involved. It returns what it deleted.
-func deleteManifestTx(tx store.Tx, repo store.Repository, d digest.Digest, now time.Time) (deleted, error) {
+func deleteManifestTx(tx store.Tx, repo store.Repository, d digest.Digest, now time.Time, keep softDelete) (deleted, error) {
 	var del deleted
 	if err := checkDelete(repo.Attrs, "repository "+repo.Name); err != nil {
 		return del, err
@@ -540,7 +543,7 @@ func deleteManifestTx(tx store.Tx, repo store.Repository, d digest.Digest, now t
 	if !ok {
 		return del, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown: %s is not in repository %q", d, repo.Name)
 	}
-	if err := deleteCascade(tx, repo.Name, m, &del); err != nil {
+	if err := deleteCascade(tx, repo.Name, m, &del, now, keep); err != nil {
 		return deleted{}, err
 	}
 	return del, nil
@@ -560,7 +563,7 @@ const maxCascade = 10000
 // deleteCascade deletes m with its tags and, as ACR does, its referrers
 // and theirs, however deep the chain. Every lock is checked before anything
 // is deleted; the caller's transaction makes the whole delete atomic.
-func deleteCascade(tx store.Tx, repo string, m store.Manifest, del *deleted) error {
+func deleteCascade(tx store.Tx, repo string, m store.Manifest, del *deleted, now time.Time, keep softDelete) error {
 	type node struct {
 		m    store.Manifest
 		tags []store.Tag
@@ -615,6 +618,9 @@ func deleteCascade(tx store.Tx, repo string, m store.Manifest, del *deleted) err
 	// Leaves first, so that a referrer is gone before its subject.
 	for i := len(nodes) - 1; i >= 0; i-- {
 		n := nodes[i]
+		if err := keep.manifest(tx, repo, n.m, n.tags, now); err != nil {
+			return err
+		}
 		for _, t := range n.tags {
 			if err := tx.DeleteTag(repo, t.Name); err != nil {
 				return err

@@ -24,6 +24,10 @@ const (
 	routeACRTag                  // /acr/v1/{name}/_tags/{reference}
 	routeACRManifests            // /acr/v1/{name}/_manifests
 	routeACRManifest             // /acr/v1/{name}/_manifests/{reference}
+	routeDeletedCatalog          // /acr/v1/_deleted/_catalog
+	routeDeletedManifests        // /acr/v1/_deleted/{name}/_manifests
+	routeDeletedTags             // /acr/v1/_deleted/{name}/_tags
+	routeDeletedManifest         // /acr/v1/_deleted/{name}/_manifests/{digest}
 	routeOAuthExchange           // /oauth2/exchange
 	routeOAuthToken              // /oauth2/token
 )
@@ -48,6 +52,8 @@ func parseRoute(escapedPath string) route {
 		return route{kind: routeCatalog}
 	case "/acr/v1/_catalog":
 		return route{kind: routeACRCatalog}
+	case "/acr/v1/_deleted/_catalog":
+		return route{kind: routeDeletedCatalog}
 	case "/oauth2/exchange":
 		return route{kind: routeOAuthExchange}
 	case "/oauth2/token":
@@ -55,6 +61,10 @@ func parseRoute(escapedPath string) route {
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, "/v2/"); ok {
 		return parseV2(rest)
+	}
+	if rest, ok := strings.CutPrefix(escapedPath, "/acr/v1/_deleted/"); ok {
+		// Repository names never start with "_", so _deleted is no name.
+		return parseDeleted(rest)
 	}
 	if rest, ok := strings.CutPrefix(escapedPath, "/acr/v1/"); ok {
 		return parseACR(rest)
@@ -119,6 +129,20 @@ func parseACR(rest string) route {
 		}
 	}
 	return mkRoute(routeACRRepo, segs, "")
+}
+
+func parseDeleted(rest string) route {
+	segs := strings.Split(rest, "/")
+	n := len(segs)
+	switch {
+	case n >= 2 && segs[n-1] == "_manifests":
+		return mkRoute(routeDeletedManifests, segs[:n-1], "")
+	case n >= 2 && segs[n-1] == "_tags":
+		return mkRoute(routeDeletedTags, segs[:n-1], "")
+	case n >= 3 && segs[n-2] == "_manifests":
+		return mkRoute(routeDeletedManifest, segs[:n-2], segs[n-1])
+	}
+	return route{}
 }
 
 // mkRoute unescapes the name segments and the reference. An empty name, an

@@ -88,6 +88,12 @@ type Options struct {
 	// DefaultBlobRedirectTTL.
 	BlobRedirectTTL time.Duration
 
+	// SoftDeleteRetention, when positive, keeps deleted manifests and tags
+	// this long, listed and restored through /acr/v1/_deleted, as ACR's
+	// soft-delete policy does; their blobs stay until it runs out (and
+	// garbage collection removes them).
+	SoftDeleteRetention time.Duration
+
 	// Throttle, when positive, answers requests beyond this many per second
 	// (a token bucket holding one second's worth) with 429 TOOMANYREQUESTS
 	// and Retry-After, as ACR throttles, and every answer carries ACR's
@@ -469,6 +475,14 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) error {
 		return s.handleACRManifests(w, r, rt)
 	case routeACRManifest:
 		return s.handleACRManifest(w, r, rt)
+	case routeDeletedCatalog:
+		return s.handleDeletedCatalog(w, r)
+	case routeDeletedManifests:
+		return s.handleDeletedList(w, r, rt, store.DeletedManifestKind)
+	case routeDeletedTags:
+		return s.handleDeletedList(w, r, rt, store.DeletedTagKind)
+	case routeDeletedManifest:
+		return s.handleRestore(w, r, rt)
 	}
 	return newError(http.StatusNotFound, spec.ErrorCodeUnsupported, "no such endpoint")
 }
@@ -486,7 +500,7 @@ const maxUnauthorizedBody = 256 << 20
 // TestBlobClient_GetBlob_fail, TestBlobClient_MountBlob_fail).
 func routerRefuses(rt route, r *http.Request) bool {
 	switch rt.kind {
-	case routeBlob, routeACRManifest:
+	case routeBlob, routeACRManifest, routeDeletedManifest:
 		_, err := spec.ParseDigest(rt.ref)
 		return err != nil
 	case routeUploadStart:

@@ -44,6 +44,9 @@ Run it while the registry is stopped: the data directory's database admits one p
 				fmt.Fprintln(out, d)
 			}
 			fmt.Fprintf(out, "%s %d blobs, %d bytes\n", verb, len(res.Removed), res.BytesFreed)
+			if res.DeletedExpired > 0 {
+				fmt.Fprintf(out, "%s %d soft-deleted manifests and tags whose retention ran out\n", verb, res.DeletedExpired)
+			}
 			return nil
 		},
 	}

@@ -29,6 +29,7 @@ type serveFlags struct {
 	tlsKey        string
 	tlsSelfSigned bool
 	storageAddr   string
+	softDelete    float64
 	throttle      float64
 	failRate      float64
 	latency       time.Duration
@@ -59,6 +60,9 @@ Azure Storage, as ACR redirects them: signed URLs that expire, no registry crede
 accepted there. Use it to test that a client follows those redirects and leaves its
 registry token behind.
 
+--soft-delete DAYS keeps deleted manifests and tags for that many days, listed and restored
+through ACR's /acr/v1/_deleted endpoints (acrctl manifest restore, az acr manifest restore).
+
 --throttle, --fail-rate and --latency inject ACR's throttling (429 with Retry-After and
 x-ms-ratelimit-remaining-calls-per-second), failures (503s and cut connections) and slow
 answers, so that a pipeline can prove it survives them.`,
@@ -86,6 +90,7 @@ answers, so that a pipeline can prove it survives them.`,
 	fl.StringVar(&f.tlsKey, "tls-key", "", "serve TLS with this key file (with --tls-cert)")
 	fl.BoolVar(&f.tlsSelfSigned, "tls-self-signed", false, "serve TLS with a certificate for localhost written to the data directory")
 	fl.StringVar(&f.storageAddr, "storage-addr", "", "redirect blob downloads to a storage endpoint on this HOST:PORT, as ACR does")
+	fl.Float64Var(&f.softDelete, "soft-delete", 0, "keep deleted manifests and tags this many DAYS, listed and restored as ACR's soft delete does")
 	fl.Float64Var(&f.throttle, "throttle", 0, "answer more than RATE requests per second with 429 and Retry-After, as ACR throttles")
 	fl.Float64Var(&f.failRate, "fail-rate", 0, "fail this fraction of requests (0 to 1): half with 503, half with a cut connection")
 	fl.DurationVar(&f.latency, "latency", 0, "delay every answer by this long")
@@ -110,11 +115,15 @@ func defaultDataDir() (string, error) {
 
 func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	if f.softDelete < 0 || f.softDelete > 90 {
+		return usageError{fmt.Errorf("--soft-delete %g: want a number of days from 0 (off) to 90, ACR's longest retention", f.softDelete)}
+	}
 	if f.throttle < 0 || f.failRate < 0 || f.failRate > 1 || f.latency < 0 {
 		return usageError{fmt.Errorf("--throttle %g, --fail-rate %g, --latency %v: want a rate >= 0, a fraction from 0 to 1 and a duration >= 0", f.throttle, f.failRate, f.latency)}
 	}
 	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull,
-		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency}
+		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency,
+		SoftDeleteRetention: time.Duration(f.softDelete * float64(24*time.Hour))}
 	if len(f.users) > 0 {
 		opts.Users = map[string]string{}
 		for _, u := range f.users {

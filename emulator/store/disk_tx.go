@@ -24,6 +24,10 @@ var (
 	bucketTags      = []byte("tags")
 	bucketLinks     = []byte("links")
 	bucketReferrers = []byte("referrers")
+	// bucketDeleted holds one bucket per repository with soft-deleted
+	// records, keyed by DeletedKey; outside "repos", so that deleting a
+	// repository keeps them.
+	bucketDeleted = []byte("deleted")
 )
 
 // scanBatch is how many entries an iterator reads per cursor pass. Between
@@ -319,6 +323,71 @@ func (t *diskTx) count(repo string, kind []byte) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// PutDeleted implements [Tx.PutDeleted].
+func (t *diskTx) PutDeleted(repo string, d Deleted) error {
+	if err := t.checkWrite(repo, d.Key); err != nil {
+		return err
+	}
+	top, err := t.tx.CreateBucketIfNotExists(bucketDeleted)
+	if err != nil {
+		return err
+	}
+	b, err := top.CreateBucketIfNotExists([]byte(repo))
+	if err != nil {
+		return err
+	}
+	return putJSON(b, []byte(d.Key), d)
+}
+
+// DeleteDeleted implements [Tx.DeleteDeleted].
+func (t *diskTx) DeleteDeleted(repo, key string) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	top := t.tx.Bucket(bucketDeleted)
+	if top == nil || repo == "" || key == "" {
+		return nil
+	}
+	b := top.Bucket([]byte(repo))
+	if b == nil {
+		return nil
+	}
+	if err := b.Delete([]byte(key)); err != nil {
+		return err
+	}
+	if k, _ := b.Cursor().First(); k == nil {
+		return top.DeleteBucket([]byte(repo))
+	}
+	return nil
+}
+
+// Deleted implements [Tx.Deleted].
+func (t *diskTx) Deleted(repo, prefix, after string) iter.Seq2[Deleted, error] {
+	bucket := func() (*bolt.Bucket, error) {
+		top := t.tx.Bucket(bucketDeleted)
+		if top == nil || repo == "" {
+			return nil, nil
+		}
+		return top.Bucket([]byte(repo)), nil
+	}
+	return scan(t, bucket, []byte(prefix), []byte(after), func(_ *bolt.Bucket, k, v []byte) (Deleted, bool, error) {
+		var d Deleted
+		if v == nil {
+			return d, false, nil
+		}
+		if err := json.Unmarshal(v, &d); err != nil {
+			return d, false, fmt.Errorf("store: corrupt deleted record %q in %q: %w", k, repo, err)
+		}
+		return d, true, nil
+	})
+}
+
+// DeletedRepos implements [Tx.DeletedRepos].
+func (t *diskTx) DeletedRepos(after string) iter.Seq2[string, error] {
+	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketDeleted), nil }, nil, []byte(after),
+		func(_ *bolt.Bucket, k, v []byte) (string, bool, error) { return string(k), v == nil, nil })
 }
 
 // Tag implements [Tx.Tag].

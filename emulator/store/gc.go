@@ -7,6 +7,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -15,6 +16,9 @@ import (
 type GCOptions struct {
 	// DryRun reports what would be removed and changes nothing.
 	DryRun bool
+	// Now is the time soft-deleted records are expired against; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 // GCResult reports what [GC] removed or, in a dry run, would remove.
@@ -26,6 +30,10 @@ type GCResult struct {
 	// LinksRemoved counts the blob links deleted because they named a
 	// removed blob.
 	LinksRemoved int
+	// DeletedExpired counts the soft-deleted manifests and tags whose
+	// retention ran out: they were removed, and their blobs with them when
+	// nothing else references them.
+	DeletedExpired int
 }
 
 // repoLister is implemented by the transactions of this package's stores:
@@ -37,7 +45,9 @@ type repoLister interface {
 
 // GC removes the blobs that no manifest references and the blob links that
 // name them. A blob is referenced when it is a manifest's own digest, one of
-// its Blobs (config and layers), or one of its Children, in any repository.
+// its Blobs (config and layers), or one of its Children, in any repository,
+// or belongs so to a soft-deleted manifest whose retention has not run out;
+// expired soft-deleted records are removed first.
 //
 // GC is offline: run it while nothing else writes to s, since a blob pushed
 // for a manifest that is not stored yet looks like garbage. It is safe to
@@ -62,8 +72,16 @@ func GC(ctx context.Context, s Store, opts *GCOptions) (GCResult, error) {
 	}
 
 	var garbage map[digest.Digest]struct{}
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
 	sweep := func(tx Tx) error {
-		referenced, err := mark(tx)
+		var err error
+		if res.DeletedExpired, err = expire(tx, now(), o.DryRun); err != nil {
+			return err
+		}
+		referenced, err := mark(tx, now())
 		if err != nil {
 			return err
 		}
@@ -126,8 +144,27 @@ func repos(tx Tx) iter.Seq2[string, error] {
 }
 
 // mark returns the set of blobs that manifests reference.
-func mark(tx Tx) (map[digest.Digest]struct{}, error) {
+func mark(tx Tx, now time.Time) (map[digest.Digest]struct{}, error) {
 	referenced := make(map[digest.Digest]struct{})
+	for repo, err := range tx.DeletedRepos("") {
+		if err != nil {
+			return nil, err
+		}
+		for d, err := range tx.Deleted(repo, DeletedManifestKind+"/", "") {
+			if err != nil {
+				return nil, err
+			}
+			if m := d.Manifest; m != nil && now.Before(d.ExpiresAt) {
+				referenced[m.Digest] = struct{}{}
+				for _, b := range m.Blobs {
+					referenced[b] = struct{}{}
+				}
+				for _, c := range m.Children {
+					referenced[c.Digest] = struct{}{}
+				}
+			}
+		}
+	}
 	for repo, err := range repos(tx) {
 		if err != nil {
 			return nil, err
@@ -146,6 +183,36 @@ func mark(tx Tx) (map[digest.Digest]struct{}, error) {
 		}
 	}
 	return referenced, nil
+}
+
+// expire removes, unless dryRun is set, the soft-deleted records whose
+// retention ran out before now, and returns how many there are.
+func expire(tx Tx, now time.Time, dryRun bool) (int, error) {
+	n := 0
+	var names []string
+	for repo, err := range tx.DeletedRepos("") {
+		if err != nil {
+			return 0, err
+		}
+		names = append(names, repo)
+	}
+	for _, repo := range names {
+		for d, err := range tx.Deleted(repo, "", "") {
+			if err != nil {
+				return n, err
+			}
+			if now.Before(d.ExpiresAt) {
+				continue
+			}
+			n++
+			if !dryRun {
+				if err := tx.DeleteDeleted(repo, d.Key); err != nil {
+					return n, err
+				}
+			}
+		}
+	}
+	return n, nil
 }
 
 // unlink deletes, unless dryRun is set, the blob links that name garbage,

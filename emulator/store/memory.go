@@ -8,6 +8,7 @@ import (
 	"iter"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -25,7 +26,7 @@ import (
 // store's blob and upload methods.
 func NewMemory() Store {
 	return &memStore{
-		meta:    memMeta{data: make(map[string]*memRepoData)},
+		meta:    memMeta{data: make(map[string]*memRepoData), deleted: make(map[string]*omap[string, Deleted])},
 		blobs:   make(map[digest.Digest]*memBlob),
 		uploads: make(map[string]*memUpload),
 	}
@@ -50,6 +51,9 @@ type memStore struct {
 type memMeta struct {
 	repos omap[string, Repository]
 	data  map[string]*memRepoData
+	// deleted holds each repository's soft-deleted records, apart from its
+	// data so that deleting the repository keeps them.
+	deleted map[string]*omap[string, Deleted]
 }
 
 type memRepoData struct {
@@ -222,6 +226,94 @@ func seq[K cmp.Ordered, V, T any](t *memTx, get func() *omap[K, V], after K, con
 			}
 		}
 	}
+}
+
+// PutDeleted implements [Tx.PutDeleted].
+func (t *memTx) PutDeleted(repo string, d Deleted) error {
+	if err := t.checkWrite(repo, d.Key); err != nil {
+		return err
+	}
+	o := t.m.deleted[repo]
+	if o == nil {
+		o = &omap[string, Deleted]{}
+		t.m.deleted[repo] = o
+		t.undo = append(t.undo, func() { delete(t.m.deleted, repo) })
+	}
+	put(t, o, d.Key, cloneDeleted(d))
+	return nil
+}
+
+// DeleteDeleted implements [Tx.DeleteDeleted].
+func (t *memTx) DeleteDeleted(repo, key string) error {
+	if err := t.checkWrite(); err != nil {
+		return err
+	}
+	if o := t.m.deleted[repo]; o != nil {
+		del(t, o, key)
+	}
+	return nil
+}
+
+// Deleted implements [Tx.Deleted].
+func (t *memTx) Deleted(repo, prefix, after string) iter.Seq2[Deleted, error] {
+	all := seq(t, func() *omap[string, Deleted] { return t.m.deleted[repo] }, after,
+		func(_ string, d Deleted) Deleted { return cloneDeleted(d) })
+	return func(yield func(Deleted, error) bool) {
+		for d, err := range all {
+			if err != nil {
+				yield(d, err)
+				return
+			}
+			if !strings.HasPrefix(d.Key, prefix) {
+				if d.Key > prefix {
+					return
+				}
+				continue
+			}
+			if !yield(d, nil) {
+				return
+			}
+		}
+	}
+}
+
+// DeletedRepos implements [Tx.DeletedRepos].
+func (t *memTx) DeletedRepos(after string) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		if err := t.checkRead(); err != nil {
+			yield("", err)
+			return
+		}
+		var names []string
+		for name, o := range t.m.deleted {
+			if o.len() > 0 && name > after {
+				names = append(names, name)
+			}
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			if t.done {
+				yield("", errTxDone)
+				return
+			}
+			if !yield(n, nil) {
+				return
+			}
+		}
+	}
+}
+
+func cloneDeleted(d Deleted) Deleted {
+	if d.Manifest != nil {
+		m := cloneManifest(*d.Manifest)
+		d.Manifest = &m
+	}
+	if d.Tag != nil {
+		tg := *d.Tag
+		d.Tag = &tg
+	}
+	d.Tags = slices.Clip(slices.Clone(d.Tags))
+	return d
 }
 
 // Repo implements [Tx.Repo].

@@ -100,6 +100,35 @@ type Tag struct {
 	Attrs     Attributes    `json:"attrs"`
 }
 
+// Deleted is a soft-deleted manifest or tag of a repository, kept until
+// ExpiresAt so that it can be restored. Records live apart from the
+// repository's content: deleting the repository keeps them.
+type Deleted struct {
+	// Key orders a repository's records and names this one: see
+	// DeletedKey.
+	Key       string    `json:"key"`
+	DeletedAt time.Time `json:"deletedAt"`
+	ExpiresAt time.Time `json:"expiresAt"`
+	// Manifest is set for a deleted manifest; Tags are the tags it had.
+	Manifest *Manifest `json:"manifest,omitempty"`
+	Tags     []string  `json:"tags,omitempty"`
+	// Tag is set for a deleted tag.
+	Tag *Tag `json:"tag,omitempty"`
+}
+
+// Kinds of soft-deleted records, the first element of their keys.
+const (
+	DeletedManifestKind = "m"
+	DeletedTagKind      = "t"
+)
+
+// DeletedKey is the key of a soft-deleted record: its kind, the digest or
+// tag name, and the deletion time, so that a repository's records sort by
+// kind, then name, then time (a tag or digest deleted twice has two).
+func DeletedKey(kind, name string, at time.Time) string {
+	return kind + "/" + name + "/" + at.UTC().Format("20060102T150405.000000000Z")
+}
+
 // BlobLink records that a blob belongs to a repository: blobs are stored once
 // per store but are visible only in the repositories that link them.
 type BlobLink struct {
@@ -152,6 +181,14 @@ type Tx interface {
 	// PutReferrer records that manifest referrer in repo has subject as its
 	// subject. Referrers yields the referrers of subject in digest order.
 	PutReferrer(repo string, subject, referrer digest.Digest) error
+	// PutDeleted and DeleteDeleted write a soft-deleted record of repo;
+	// Deleted yields repo's records in key order, from the first key with
+	// prefix after after; DeletedRepos yields the repositories that have
+	// records, in name order.
+	PutDeleted(repo string, d Deleted) error
+	DeleteDeleted(repo, key string) error
+	Deleted(repo, prefix, after string) iter.Seq2[Deleted, error]
+	DeletedRepos(after string) iter.Seq2[string, error]
 	DeleteReferrer(repo string, subject, referrer digest.Digest) error
 	Referrers(repo string, subject digest.Digest) iter.Seq2[digest.Digest, error]
 }

@@ -35,6 +35,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TagsPaging", testTagsPaging},
 		{"BlobLinks", testBlobLinks},
 		{"Referrers", testReferrers},
+		{"Deleted", testDeleted},
+		{"GCDeleted", testGCDeleted},
 		{"EmptyKeys", testEmptyKeys},
 		{"Rollback", testRollback},
 		{"RollbackPanic", testRollbackPanic},
