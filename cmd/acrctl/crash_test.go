@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
@@ -55,6 +56,29 @@ func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	}
 	t.Fatalf("acrctl serve exited before listening: %v", sc.Err())
 	return nil, ""
+}
+
+// softDeleted reports whether the registry lists a's tag, on its manifest,
+// among the soft-deleted tags.
+func softDeleted(t *testing.T, base string, a ack) bool {
+	t.Helper()
+	resp, err := http.Get(base + "/acr/v1/_deleted/" + a.repo + "/_tags?n=1000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l struct {
+		Tags []struct{ Tag, Digest string }
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		t.Fatal(err)
+	}
+	for _, tg := range l.Tags {
+		if tg.Tag == a.tag && tg.Digest == a.manifest.String() {
+			return true
+		}
+	}
+	return false
 }
 
 // ack is a push the server acknowledged.
@@ -135,7 +159,7 @@ func TestCrashConsistency(t *testing.T) {
 	dir := t.TempDir()
 	var acked, deleted []ack
 	for round := 0; round < 3; round++ {
-		cmd, base := startServe(t, bin, "--data", dir)
+		cmd, base := startServe(t, bin, "--data", dir, "--soft-delete", "1")
 		ctx, cancel := context.WithCancel(t.Context())
 		var mu sync.Mutex
 		var wg sync.WaitGroup
@@ -165,7 +189,7 @@ func TestCrashConsistency(t *testing.T) {
 				}
 				a := acked[0]
 				mu.Unlock()
-				req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/v2/"+a.repo+"/manifests/"+a.tag, nil)
+				req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, base+"/acr/v1/"+a.repo+"/_tags/"+a.tag, nil)
 				resp, err := http.DefaultClient.Do(req)
 				mu.Lock()
 				// The push leaves the checked set either way: a delete
@@ -187,7 +211,7 @@ func TestCrashConsistency(t *testing.T) {
 		wg.Wait()
 
 		// Restart and check every acknowledged push through the API.
-		cmd, base = startServe(t, bin, "--data", dir)
+		cmd, base = startServe(t, bin, "--data", dir, "--soft-delete", "1")
 		for _, a := range acked {
 			resp, err := http.Get(base + "/v2/" + a.repo + "/blobs/" + a.blob.String())
 			if err != nil {
@@ -216,6 +240,10 @@ func TestCrashConsistency(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusNotFound {
 				t.Fatalf("round %d: acknowledged delete of %s:%s came back (status %d)", round, a.repo, a.tag, resp.StatusCode)
+			}
+			// ... and is kept, soft-deleted, to be restored.
+			if !softDeleted(t, base, a) {
+				t.Fatalf("round %d: acknowledged delete of %s:%s is not among the soft-deleted tags", round, a.repo, a.tag)
 			}
 		}
 		cmd.Process.Signal(syscall.SIGTERM)
