@@ -15,8 +15,8 @@ import (
 )
 
 // Sentinel errors. A *ResponseError matches ErrNotFound, ErrUnauthorized,
-// ErrInsufficientScope, ErrForbidden, ErrLocked and ErrUploadSessionLost by
-// status, code and challenge;
+// ErrInsufficientScope, ErrForbidden, ErrLocked, ErrUploadSessionLost and
+// ErrTagInUse by status, code and challenge;
 // client-side failures wrap the others. Match them with errors.Is.
 var (
 	// ErrNotFound reports a missing repository, tag, manifest or blob (HTTP 404).
@@ -51,6 +51,10 @@ var (
 	// from the start, can go on. UploadBlob, PutBlob and transfer.Copy
 	// start over by themselves where they can.
 	ErrUploadSessionLost = errors.New("acr: upload session lost")
+	// ErrTagInUse reports a restore of a soft-deleted manifest refused
+	// because a tag to restore now points at another manifest (409
+	// TAG_IN_USE). Restore with RestoreOptions.Force to move the tag.
+	ErrTagInUse = errors.New("acr: tag in use")
 )
 
 // ErrorInfo is one entry of a registry's {"errors":[...]} body.
@@ -124,6 +128,8 @@ func (e *ResponseError) Is(target error) bool {
 		return e.HasCode("DIGEST_INVALID") && e.StatusCode == http.StatusBadRequest
 	case ErrUploadSessionLost:
 		return e.StatusCode == http.StatusNotFound && (e.HasCode("BLOB_UPLOAD_UNKNOWN") || e.HasCode("BLOB_UPLOAD_INVALID"))
+	case ErrTagInUse:
+		return e.HasCode("TAG_IN_USE")
 	}
 	return false
 }

@@ -240,7 +240,8 @@ func (s *Server) handleDeletedList(w http.ResponseWriter, r *http.Request, rt ro
 // it restores the digest's most recent deletion with the tags it had, or
 // with the one tag the body names; a tag that now points at another
 // manifest is refused (409 TAG_IN_USE) unless force is true. A manifest
-// that was never deleted, or is back already, gets only its tag restored.
+// that was never deleted, or is back already, gets only a deleted tag of
+// it restored.
 func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, rt route) error {
 	if r.Method != http.MethodPost {
 		return methodNotAllowed(r)
@@ -296,6 +297,24 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, rt route)
 		if rec == nil && !exists {
 			return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
 				"no deleted manifest %s in repository %q (or its retention ran out): list them with GET /acr/v1/_deleted/%s/_manifests", d, rt.repo, rt.repo)
+		}
+		if rec == nil {
+			// The manifest is there: only a deleted tag of it can come
+			// back, never a tag that was not deleted (which would let a
+			// token with deleted_restore, and no push, tag images).
+			found := false
+			if tag != "" {
+				for del, err := range tx.Deleted(rt.repo, store.DeletedTagKind+"/"+tag+"/", "") {
+					if err != nil {
+						return err
+					}
+					found = found || del.Tag != nil && del.Tag.Digest == d && s.live(del)
+				}
+			}
+			if !found {
+				return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
+					"manifest %s in repository %q was not deleted, and no deleted tag %q pointed at it: list them with GET /acr/v1/_deleted/%s/_tags", d, rt.repo, tag, rt.repo)
+			}
 		}
 		repo, err := ensureRepo(tx, rt.repo, now)
 		if err != nil {

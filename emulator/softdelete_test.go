@@ -191,3 +191,15 @@ func TestSoftDeleteSurvivesRestart(t *testing.T) {
 	c2.do("POST", "/acr/v1/_deleted/app/_manifests/"+im.digest.String(), nil).want(t, http.StatusOK)
 	c2.do("GET", "/v2/app/manifests/v1", nil).want(t, http.StatusOK)
 }
+
+// TestRestoreNeedsADeletion: a manifest that was never deleted cannot be
+// "restored", and no tag that was never deleted can be added that way
+// (deleted_restore is no push right).
+func TestRestoreNeedsADeletion(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{SoftDeleteRetention: time.Hour})
+	im := c.pushImage("app", "v1", "one")
+	for _, body := range []string{`{"tag":null}`, `{"tag":"brandnew"}`, `{"tag":"v1"}`} {
+		c.do("POST", "/acr/v1/_deleted/app/_manifests/"+im.digest.String(), []byte(body)).want(t, http.StatusNotFound)
+	}
+	c.do("GET", "/v2/app/manifests/brandnew", nil).want(t, http.StatusNotFound)
+}

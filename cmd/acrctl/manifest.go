@@ -15,7 +15,8 @@ import (
 func newManifestCmd() *cobra.Command {
 	o := &remoteOptions{}
 	cmd := newGroup("manifest", "List, show, fetch, lock and delete manifests (images and artifacts) and list their referrers", o)
-	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestReferrersCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o))
+	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestReferrersCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o),
+		newManifestListDeletedCmd(o), newManifestRestoreCmd(o))
 	return cmd
 }
 

@@ -23,7 +23,7 @@ func newRepoCmd() *cobra.Command {
 	o := &remoteOptions{}
 	cmd := newGroup("repo", "List, show, lock and delete repositories", o)
 	cmd.Aliases = []string{"repository"}
-	cmd.AddCommand(newRepoListCmd(o), newRepoShowCmd(o), newRepoUpdateCmd(o), newRepoDeleteCmd(o))
+	cmd.AddCommand(newRepoListCmd(o), newRepoShowCmd(o), newRepoUpdateCmd(o), newRepoDeleteCmd(o), newRepoListDeletedCmd(o))
 	return cmd
 }
 

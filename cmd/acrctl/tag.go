@@ -12,7 +12,7 @@ import (
 func newTagCmd() *cobra.Command {
 	o := &remoteOptions{}
 	cmd := newGroup("tag", "List, show, lock and delete tags", o)
-	cmd.AddCommand(newTagListCmd(o), newTagShowCmd(o), newTagUpdateCmd(o), newTagDeleteCmd(o))
+	cmd.AddCommand(newTagListCmd(o), newTagShowCmd(o), newTagUpdateCmd(o), newTagDeleteCmd(o), newTagListDeletedCmd(o))
 	return cmd
 }
 
