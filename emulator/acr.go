@@ -203,7 +203,7 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 				}
 				del.Tags = append(del.Tags, t.Name)
 			}
-			for m, err := range tx.Manifests(rt.repo, "") {
+			for m, err := range tx.ManifestSummaries(rt.repo, "") {
 				if err != nil {
 					return err
 				}
@@ -454,14 +454,13 @@ func (s *Server) listManifests(ctx context.Context, repo, orderby string) (manif
 		if _, err := getRepo(tx, repo); err != nil {
 			return err
 		}
-		for m, err := range tx.Manifests(repo, "") {
+		// Summaries: a page shows no annotations, which may be
+		// megabytes per manifest and are not even read.
+		for m, err := range tx.ManifestSummaries(repo, "") {
 			if err != nil {
 				return err
 			}
 			if m.Attrs.ListEnabled {
-				// Kept between pages: only what a page shows, not the
-				// annotations, which may be megabytes per manifest.
-				m.Annotations = nil
 				l.items = append(l.items, manifestItem{m})
 			}
 		}

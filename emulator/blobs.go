@@ -119,6 +119,17 @@ type rangeErrors struct {
 }
 
 func (w *rangeErrors) WriteHeader(code int) {
+	if code == http.StatusPartialContent {
+		// http.ServeContent answers "bytes=-0" with 206 and Content-Range
+		// bytes 1000-999/1000 (golang/go#81262); RFC 9110 makes such a
+		// range unsatisfiable.
+		// (A multipart answer to several ranges has no Content-Range.)
+		if cr := w.Header().Get("Content-Range"); cr != "" {
+			if first, last, _, err := spec.ParseContentRange(cr); err != nil || last < first {
+				code = http.StatusRequestedRangeNotSatisfiable
+			}
+		}
+	}
 	if code != http.StatusRequestedRangeNotSatisfiable {
 		w.ResponseWriter.WriteHeader(code)
 		return

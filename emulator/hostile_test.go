@@ -184,7 +184,7 @@ func TestBlobRangeErrors(t *testing.T) {
 	for _, dir := range []string{"", t.TempDir()} {
 		c, _ := newClient(t, &emulator.Options{Dir: dir})
 		d := c.pushBlob("app", bytes.Repeat([]byte("x"), 1000))
-		for _, rg := range []string{"bytes=100000-200000", "bytes=zz", "bytes=9-2", "bytes=1000-"} {
+		for _, rg := range []string{"bytes=100000-200000", "bytes=zz", "bytes=9-2", "bytes=1000-", "bytes=-0"} {
 			r := c.do("GET", "/v2/app/blobs/"+d.String(), nil, "Range", rg).want(t, http.StatusRequestedRangeNotSatisfiable)
 			if r.errorCode() != "RANGE_INVALID" || !strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 				t.Errorf("store %q, Range %s: %s %q", dir, rg, r.Header.Get("Content-Type"), r.body)

@@ -9,27 +9,27 @@ import (
 type routeKind int
 
 const (
-	routeUnknown       routeKind = iota
-	routeBase                    // /v2/
-	routeCatalog                 // /v2/_catalog
-	routeTagsList                // /v2/{name}/tags/list
-	routeManifest                // /v2/{name}/manifests/{reference}
-	routeBlob                    // /v2/{name}/blobs/{digest}
-	routeUploadStart             // /v2/{name}/blobs/uploads/
-	routeUpload                  // /v2/{name}/blobs/uploads/{id}
-	routeReferrers               // /v2/{name}/referrers/{digest}
-	routeACRCatalog              // /acr/v1/_catalog
-	routeACRRepo                 // /acr/v1/{name}
-	routeACRTags                 // /acr/v1/{name}/_tags
-	routeACRTag                  // /acr/v1/{name}/_tags/{reference}
-	routeACRManifests            // /acr/v1/{name}/_manifests
-	routeACRManifest             // /acr/v1/{name}/_manifests/{reference}
-	routeDeletedCatalog          // /acr/v1/_deleted/_catalog
-	routeDeletedManifests        // /acr/v1/_deleted/{name}/_manifests
-	routeDeletedTags             // /acr/v1/_deleted/{name}/_tags
-	routeDeletedManifest         // /acr/v1/_deleted/{name}/_manifests/{digest}
-	routeOAuthExchange           // /oauth2/exchange
-	routeOAuthToken              // /oauth2/token
+	routeUnknown          routeKind = iota
+	routeBase                       // /v2/
+	routeCatalog                    // /v2/_catalog
+	routeTagsList                   // /v2/{name}/tags/list
+	routeManifest                   // /v2/{name}/manifests/{reference}
+	routeBlob                       // /v2/{name}/blobs/{digest}
+	routeUploadStart                // /v2/{name}/blobs/uploads/
+	routeUpload                     // /v2/{name}/blobs/uploads/{id}
+	routeReferrers                  // /v2/{name}/referrers/{digest}
+	routeACRCatalog                 // /acr/v1/_catalog
+	routeACRRepo                    // /acr/v1/{name}
+	routeACRTags                    // /acr/v1/{name}/_tags
+	routeACRTag                     // /acr/v1/{name}/_tags/{reference}
+	routeACRManifests               // /acr/v1/{name}/_manifests
+	routeACRManifest                // /acr/v1/{name}/_manifests/{reference}
+	routeDeletedCatalog             // /acr/v1/_deleted/_catalog
+	routeDeletedManifests           // /acr/v1/_deleted/{name}/_manifests
+	routeDeletedTags                // /acr/v1/_deleted/{name}/_tags
+	routeDeletedManifest            // /acr/v1/_deleted/{name}/_manifests/{digest}
+	routeOAuthExchange              // /oauth2/exchange
+	routeOAuthToken                 // /oauth2/token
 )
 
 // route is a parsed request path. Repo and Ref are unescaped.

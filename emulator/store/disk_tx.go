@@ -24,6 +24,10 @@ var (
 	bucketTags      = []byte("tags")
 	bucketLinks     = []byte("links")
 	bucketReferrers = []byte("referrers")
+	// bucketAnnotations holds manifests' annotations apart from their
+	// records, keyed by digest, so that listings never read them.
+	// Records written before it existed hold them inline.
+	bucketAnnotations = []byte("annotations")
 	// bucketDeleted holds one bucket per repository with soft-deleted
 	// records, keyed by DeletedKey; outside "repos", so that deleting a
 	// repository keeps them.
@@ -284,22 +288,77 @@ func (t *diskTx) allRepos() iter.Seq2[string, error] {
 
 // Manifest implements [Tx.Manifest].
 func (t *diskTx) Manifest(repo string, d digest.Digest) (Manifest, bool, error) {
-	return get[Manifest](t, repo, bucketManifests, string(d))
+	m, ok, err := get[Manifest](t, repo, bucketManifests, string(d))
+	if err != nil || !ok {
+		return m, ok, err
+	}
+	return m, true, t.annotate(repo, &m)
+}
+
+// annotate reads m's annotations when its record does not hold them.
+func (t *diskTx) annotate(repo string, m *Manifest) error {
+	if m.Annotations != nil {
+		return nil
+	}
+	a, ok, err := get[map[string]string](t, repo, bucketAnnotations, string(m.Digest))
+	if ok {
+		m.Annotations = a
+	}
+	return err
 }
 
 // PutManifest implements [Tx.PutManifest].
 func (t *diskTx) PutManifest(repo string, m Manifest) error {
+	if len(m.Annotations) > 0 {
+		if err := t.set(repo, bucketAnnotations, string(m.Digest), m.Annotations); err != nil {
+			return err
+		}
+	} else if err := t.remove(repo, bucketAnnotations, string(m.Digest)); err != nil {
+		return err
+	}
+	m.Annotations = nil
 	return t.set(repo, bucketManifests, string(m.Digest), m)
 }
 
 // DeleteManifest implements [Tx.DeleteManifest].
 func (t *diskTx) DeleteManifest(repo string, d digest.Digest) error {
+	if err := t.remove(repo, bucketAnnotations, string(d)); err != nil {
+		return err
+	}
 	return t.remove(repo, bucketManifests, string(d))
 }
 
 // Manifests implements [Tx.Manifests].
 func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
-	return scanSub[Manifest](t, repo, bucketManifests, string(after))
+	return func(yield func(Manifest, error) bool) {
+		for m, err := range scanSub[Manifest](t, repo, bucketManifests, string(after)) {
+			if err == nil {
+				err = t.annotate(repo, &m)
+			}
+			if !yield(m, err) || err != nil {
+				return
+			}
+		}
+	}
+}
+
+// summary decodes a manifest record without its inline annotations (held
+// by records written before bucketAnnotations): struct{} takes the object
+// without allocating its strings.
+type summary struct {
+	Manifest
+	Annotations struct{} `json:"annotations"`
+}
+
+// ManifestSummaries implements [Tx.ManifestSummaries].
+func (t *diskTx) ManifestSummaries(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
+	return func(yield func(Manifest, error) bool) {
+		for s, err := range scanSub[summary](t, repo, bucketManifests, string(after)) {
+			if !yield(s.Manifest, err) || err != nil {
+				return
+			}
+		}
+	}
 }
 
 // ManifestCount implements [Tx.ManifestCount].

@@ -169,7 +169,7 @@ func mark(tx Tx, now time.Time) (map[digest.Digest]struct{}, error) {
 		if err != nil {
 			return nil, err
 		}
-		for m, err := range tx.Manifests(repo, "") {
+		for m, err := range tx.ManifestSummaries(repo, "") {
 			if err != nil {
 				return nil, err
 			}

@@ -441,6 +441,19 @@ func (t *memTx) TagCount(repo string) (int, error) {
 	return 0, nil
 }
 
+// ManifestSummaries implements [Tx.ManifestSummaries].
+func (t *memTx) ManifestSummaries(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
+	return seq(t, func() *omap[digest.Digest, Manifest] {
+		if rd := t.repoData(repo, false); rd != nil {
+			return &rd.manifests
+		}
+		return nil
+	}, after, func(_ digest.Digest, m Manifest) Manifest {
+		m.Annotations = nil
+		return cloneManifest(m)
+	})
+}
+
 // Tag implements [Tx.Tag].
 func (t *memTx) Tag(repo, name string) (Tag, bool, error) {
 	if err := t.checkRead(); err != nil {

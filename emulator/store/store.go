@@ -163,6 +163,10 @@ type Tx interface {
 	PutManifest(repo string, m Manifest) error
 	DeleteManifest(repo string, d digest.Digest) error
 	Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, error]
+	// ManifestSummaries is Manifests without their Annotations, which
+	// listings do not show and which may be megabytes per manifest: stores
+	// keep them apart and do not read them here.
+	ManifestSummaries(repo string, after digest.Digest) iter.Seq2[Manifest, error]
 	// ManifestCount and TagCount count a repository's manifests and tags
 	// without decoding them.
 	ManifestCount(repo string) (int, error)

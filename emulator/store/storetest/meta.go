@@ -258,6 +258,14 @@ func testManifests(t *testing.T, s store.Store) {
 				t.Errorf("ManifestCount(%s) = %d, %v; want %d", repo, n, err, want)
 			}
 		}
+		var summaries []store.Manifest
+		for _, m := range byDigest {
+			m.Annotations = nil
+			summaries = append(summaries, m)
+		}
+		if diff := cmp.Diff(summaries, collect(t, tx.ManifestSummaries("repo", "")), opts); diff != "" {
+			t.Errorf("ManifestSummaries mismatch (-want +got):\n%s", diff)
+		}
 		if diff := cmp.Diff(byDigest, collect(t, tx.Manifests("repo", "")), opts); diff != "" {
 			t.Errorf("Manifests mismatch (-want +got):\n%s", diff)
 		}
