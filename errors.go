@@ -83,6 +83,10 @@ type ResponseError struct {
 	RetryAfter time.Duration
 	// body is the start of a body that was not an OCI error document.
 	body string
+	// MissingScope is, for a 401 whose challenge says
+	// error="insufficient_scope", the scope that challenge asks for, such
+	// as "repository:app:delete": what the credential lacks.
+	MissingScope string
 	// insufficientScope records a challenge with error="insufficient_scope".
 	insufficientScope bool
 }
@@ -182,6 +186,11 @@ func newResponseError(resp *http.Response) error {
 	for _, v := range resp.Header.Values("Www-Authenticate") {
 		if strings.Contains(strings.ToLower(v), `error="insufficient_scope"`) {
 			e.insufficientScope = true
+			if _, rest, ok := strings.Cut(v, `scope="`); ok {
+				if sc, _, ok := strings.Cut(rest, `"`); ok {
+					e.MissingScope = oneLine(sc)
+				}
+			}
 		}
 	}
 	body := make([]byte, maxErrorBody)

@@ -3,6 +3,7 @@ package acr
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -98,19 +99,7 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 				yield(TagProperties{}, fmt.Errorf("%w: ordering and filtering tags need ACR's /acr/v1 API, which %s does not serve", ErrNotSupported, c.host))
 				return
 			}
-			r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
-			for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
-				var page struct {
-					Tags []string `json:"tags"`
-				}
-				err := dec.Decode(&page)
-				return page.Tags, err
-			}) {
-				tp := TagProperties{Registry: c.host, Repository: repo, Name: name, Permissions: Permissions{true, true, true, true}}
-				if !yield(tp, err) {
-					return
-				}
-			}
+			c.ociTags(ctx, repo, yield)
 			return
 		}
 		if s := o.Order.query(); s != "" {
@@ -120,6 +109,7 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 			q.Set("digest", o.Digest.String())
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_tags"), query: q, scope: scopeRepo(repo, "metadata_read")}
+		listed := false
 		for tp, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]TagProperties, error) {
 			var page struct {
 				Registry string    `json:"registry"`
@@ -134,9 +124,35 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 			}
 			return out, nil
 		}) {
+			if err != nil && !listed && o.Order == OrderNone && o.Digest == "" && errors.Is(err, ErrInsufficientScope) {
+				// A credential that may pull but not read metadata (an ACR
+				// token whose scope map has content/read only) still gets
+				// the names, from the OCI tag list.
+				c.ociTags(ctx, repo, yield)
+				return
+			}
+			listed = true
 			if !yield(tp, err) {
 				return
 			}
+		}
+	}
+}
+
+// ociTags yields repo's tags from the OCI tag list: names only, with the
+// lock flags unknown and reported enabled.
+func (c *Client) ociTags(ctx context.Context, repo string, yield func(TagProperties, error) bool) {
+	r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: c.pageQuery(), scope: scopeRepo(repo, "pull")}
+	for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
+		var page struct {
+			Tags []string `json:"tags"`
+		}
+		err := dec.Decode(&page)
+		return page.Tags, err
+	}) {
+		tp := TagProperties{Registry: c.host, Repository: repo, Name: name, Permissions: Permissions{true, true, true, true}}
+		if !yield(tp, err) {
+			return
 		}
 	}
 }

@@ -112,3 +112,32 @@ func TestTagsDefaultPageSize(t *testing.T) {
 		t.Errorf("listing %d tags took %d requests, want 3 (pages of %d)", len(tags), n, acr.DefaultPageSize)
 	}
 }
+
+// TestTagsWithoutMetadataRead: a credential that may pull but not read
+// metadata (an ACR token whose scope map has content/read only) lists tag
+// names from the OCI tag list; ordered listings still need metadata_read.
+func TestTagsWithoutMetadataRead(t *testing.T) {
+	srv := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"admin": "a", "ci": "c"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {{Repository: "app", Actions: []string{"content/read"}}}}})
+	newSeeder(t, srv, "admin", "a").image("app", "amd64", "one", "v1", "v2")
+	client, err := acr.NewClient(srv.URL, acr.BasicCredential("ci", "c"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for tp, err := range client.Tags(t.Context(), "app", nil) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, tp.Name)
+	}
+	if strings.Join(names, ",") != "v1,v2" {
+		t.Errorf("tags %v", names)
+	}
+	for _, err := range client.Tags(t.Context(), "app", &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}) {
+		if !errors.Is(err, acr.ErrInsufficientScope) {
+			t.Errorf("ordered listing: %v, want ErrInsufficientScope", err)
+		}
+		break
+	}
+}

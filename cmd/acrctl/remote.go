@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -231,6 +232,32 @@ func verboseLogger(w io.Writer) *slog.Logger {
 }
 
 // isLoopbackHost reports whether host[:port] names this machine.
+// scopeMapHint names the ACR scope-map actions that grant a token scope
+// such as "repository:app:pull,push", for permission errors.
+func scopeMapHint(scope string) string {
+	names := map[string]string{"pull": "content/read", "push": "content/write", "delete": "content/delete",
+		"metadata_read": "metadata/read", "metadata_write": "metadata/write"}
+	var acts []string
+	for _, sc := range strings.Fields(scope) {
+		i := strings.LastIndexByte(sc, ':')
+		if !strings.HasPrefix(sc, "repository:") || i < 0 {
+			continue
+		}
+		for _, a := range strings.Split(sc[i+1:], ",") {
+			if n, ok := names[a]; ok && !slices.Contains(acts, n) {
+				acts = append(acts, n)
+			}
+		}
+	}
+	if len(acts) == 0 {
+		if strings.Contains(scope, "registry:catalog:") {
+			return "; repository-scoped tokens never list the catalog"
+		}
+		return ""
+	}
+	return "; in a scope map: " + strings.Join(acts, ", ")
+}
+
 // headToHTTPS reports whether err is a 400 to a plain-http HEAD from a
 // loopback server that speaks https: Go's TLS servers answer plain http
 // with 400 and a body that says so, but a HEAD answer has no body, so the
@@ -370,8 +397,16 @@ func (s *session) explain(err error) error {
 		return usageError{err}
 	case errors.Is(err, acr.ErrInsufficientScope) && s.cred != "anonymous access":
 		// The credential was accepted; signing in again changes nothing.
-		return fmt.Errorf("permission denied: %s accepted %s but its rights do not cover this (insufficient_scope): %s; fix: use a credential whose role or token scope map allows it",
-			s.host, s.cred, registrySaid(err, false))
+		needs, what := "", ""
+		var re *acr.ResponseError
+		if errors.As(err, &re) {
+			what = ": " + re.Method + " " + re.URL
+			if re.MissingScope != "" {
+				needs = " (it needs " + re.MissingScope + scopeMapHint(re.MissingScope) + ")"
+			}
+		}
+		return fmt.Errorf("permission denied: %s accepted %s but its rights do not cover this%s%s; fix: use a credential whose role or token scope map allows it",
+			s.host, s.cred, needs, what)
 	case errors.Is(err, acr.ErrUnauthorized):
 		msg := fmt.Sprintf("authentication failed: %s refused %s", s.host, s.cred)
 		if s.credSource != "" {

@@ -147,7 +147,7 @@ func TestRepositoryScopedUserMessages(t *testing.T) {
 		{"repo", "list", srv.Host},
 		{"repo", "update", srv.Host + "/app", "--lock"},
 	} {
-		r := acrctl(t, "", append(args, "-u", "ci", "-p", "c")...).fails(t, 1, "permission denied", `accepted user "ci"`, "insufficient_scope", "scope map")
+		r := acrctl(t, "", append(args, "-u", "ci", "-p", "c")...).fails(t, 1, "permission denied", `accepted user "ci"`, "it needs ", "scope map allows")
 		if strings.Contains(r.stderr, "acrctl login") {
 			t.Errorf("%v: suggests logging in again: %s", args, r.stderr)
 		}
