@@ -28,13 +28,16 @@ const (
 	ActionUnlocked Action = "unlocked"
 	// ActionRelocked: a repository unlocked for the purge was locked again.
 	ActionRelocked Action = "relocked"
-	// ActionSkipped: the item changed since planning or is already gone.
+	// ActionSkipped: the item changed since planning or is already gone;
+	// in Undo, it needed no restore.
 	ActionSkipped Action = "skipped"
 	// ActionFailed: the registry refused or the request failed.
 	ActionFailed Action = "failed"
+	// ActionRestored: Undo restored the item.
+	ActionRestored Action = "restored"
 )
 
-// Event reports progress to Options.Progress.
+// Event reports progress to Options.Progress and UndoOptions.Progress.
 type Event struct {
 	Action Action
 	Item   Item
@@ -86,6 +89,10 @@ type Result struct {
 	Stop error `json:"-"`
 	// Stopped is Stop's message, for JSON.
 	Stopped string `json:"stopped,omitempty"`
+	// Recovery says whether the registry can restore the deletions, and
+	// until when; Undo restores them. It is nil in a dry run and when
+	// nothing was deleted. See Recovery for how it is found out.
+	Recovery *Recovery `json:"recovery,omitempty"`
 }
 
 // Complete reports whether the run did everything its plans asked for.
@@ -111,7 +118,9 @@ func (p *Plan) Apply(ctx context.Context, client *acr.Client) (*Result, error) {
 		a.res.Notes = append(a.res.Notes, rp.notes...)
 		a.applyRepository(ctx, rp)
 	}
-	return a.finish(), nil
+	res := a.finish()
+	checkRecovery(ctx, client, res)
+	return res, nil
 }
 
 // Run purges as Options say, one repository at a time: it plans a
@@ -155,14 +164,18 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (*Result, error
 				continue
 			}
 			a.res.NotExamined = repos[i:]
-			return a.finish(), err
+			res := a.finish()
+			checkRecovery(ctx, client, res)
+			return res, err
 		}
 		a.res.Repositories = append(a.res.Repositories, rp.name)
 		a.res.Kept = append(a.res.Kept, rp.kept...)
 		a.res.Notes = append(a.res.Notes, rp.notes...)
 		a.applyRepository(ctx, rp)
 	}
-	return a.finish(), nil
+	res := a.finish()
+	checkRecovery(ctx, client, res)
+	return res, nil
 }
 
 // deniedRepository reports whether planning a repository failed because

@@ -85,6 +85,18 @@
 // run, including MaxDeletes, and reports as deleted exactly the items a
 // real run would delete on an unchanged registry, in the same order.
 //
+// # Undo
+//
+// On a registry with soft delete (ACR's soft-delete policy; the local
+// registry's Options.SoftDeleteRetention), deleted tags and manifests can
+// be restored until the retention runs out. After a real run, Result.Recovery
+// says whether the registry lists the run's deletions as restorable, and
+// until when if it says (ACR does not), and Undo restores exactly what the
+// run deleted, from the Result or its JSON:
+//
+//	res, err := purge.Run(ctx, client, opts)                // res.Recovery.Detail: "all 16 deletions can be restored until …"
+//	undo, err := purge.Undo(ctx, client, res, nil)          // manifests as they were, then each tag onto its digest
+//
 // # Registries without /acr/v1
 //
 // Other registries report neither ages nor locks, and list no manifests.

@@ -18,9 +18,13 @@ import (
 // the first five days of 2026, and returns a client and a function that
 // stops it. In real code, connect to myregistry.azurecr.io with a
 // credential instead.
-func exampleRegistry() (func(), *acr.Client) {
+func exampleRegistry() (func(), *acr.Client) { return exampleRegistryKeeping(0) }
+
+// exampleRegistryKeeping is exampleRegistry with soft delete: it keeps
+// deleted tags and manifests for retention.
+func exampleRegistryKeeping(retention time.Duration) (func(), *acr.Client) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	reg, err := emulator.New(&emulator.Options{Now: func() time.Time { return now }})
+	reg, err := emulator.New(&emulator.Options{Now: func() time.Time { return now }, SoftDeleteRetention: retention})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -110,4 +114,36 @@ func ExampleRun() {
 	// Output:
 	// deleted app:v2
 	// deleted app:v3
+}
+
+// Undo a purge on a registry with soft delete: the result says until when
+// its deletions can be restored, and Undo restores exactly those.
+func ExampleUndo() {
+	stop, client := exampleRegistryKeeping(7 * purge.Day) // the registry's clock stays at 2026-01-06
+	defer stop()
+	ctx := context.Background()
+
+	res, err := purge.Run(ctx, client, &purge.Options{
+		Filters:  []purge.Filter{purge.MustParseFilter(`app:v[12]`)},
+		Untagged: true,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(res.Recovery.Detail)
+	undo, err := purge.Undo(ctx, client, res, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, it := range undo.Restored {
+		fmt.Println("restored", it.Kind, it.Ref())
+	}
+	fmt.Println("complete:", undo.Complete())
+	// Output:
+	// all 4 deletions can be restored until 2026-01-13T00:00:00Z
+	// restored manifest app@sha256:23add9f276d071cef9cf68eaa6e8d4a44b1e59978a651e07a647660cd7af4abe
+	// restored manifest app@sha256:a64de3b8f7ed95cfe7e326e4820d9dfec770955d9f79d15845f999a05e63b767
+	// restored tag app:v1
+	// restored tag app:v2
+	// complete: true
 }

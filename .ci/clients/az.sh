@@ -5,7 +5,15 @@
 # repository list|show|show-tags|show-manifests|update|untag|delete` and `az
 # acr manifest list|list-metadata|show|show-metadata|update-metadata|
 # list-referrers|delete`, with --username/--password, lock flags, --orderby
-# and --top, every output checked with jq against what was pushed.
+# and --top, every output checked with jq against what was pushed. Then soft
+# delete, against a second server started with --soft-delete 7: deletes by
+# az, `az acr repository list-deleted` and `az acr manifest restore` (by tag,
+# by digest, a tag in use, --force, a deleted repository), each restored
+# manifest's bytes hashed against its digest, and the answers of the two
+# listings that `az acr manifest list-deleted` and `list-deleted-tags` read,
+# which cannot run as they are (they read the retention days from Azure
+# Resource Manager): checked raw with curl and jq, and read by az's own code
+# with only that lookup stubbed (python/az_soft_delete.py).
 #
 # How az finds a local registry: with no Azure login, az builds the login
 # server as NAME + the cloud's ACR suffix (azure/cli/command_modules/acr/
@@ -71,19 +79,22 @@ timeout 60 az cloud set -n acrgo-local --only-show-errors >&2 || die "az cloud s
 REG=127
 FQ=127.0.0.1:$PORT
 CRED=(-u "$CI_USER" -p "$CI_PASS")
+SEED=$WORK/seed.json
+AZ=(az) # the soft-delete checks run some commands through python/az_soft_delete.py
 failures=0
 
 # expect DESCRIPTION JQ-FILTER AZ-ARGS...: az must succeed, and the filter,
-# given the seed as $s and the registry host as $host, must be true on its
-# JSON output (null when az printed nothing, as it does for a None result).
+# given the seed ($SEED) as $s and the registry host as $host, must be true
+# on its JSON output (null when az printed nothing, as it does for a None
+# result).
 expect() {
 	local what=$1 filter=$2
 	shift 2
-	if ! timeout 120 az "$@" --only-show-errors >"$WORK/out" 2>"$WORK/err"; then
+	if ! timeout 120 "${AZ[@]}" "$@" --only-show-errors >"$WORK/out" 2>"$WORK/err"; then
 		echo "  FAIL $what: az ${*:1:3} exited non-zero"
 		sed 's/^/       /' "$WORK/err" | tail -n 6
 		failures=$((failures + 1))
-	elif ! jq -n -e --slurpfile seed "$WORK/seed.json" --slurpfile out "$WORK/out" --arg host "$FQ" \
+	elif ! jq -n -e --slurpfile seed "$SEED" --slurpfile out "$WORK/out" --arg host "$FQ" \
 		"\$seed[0] as \$s | (\$out | if length > 1 then error(\"several JSON values\") else .[0] end) | $filter" \
 		>/dev/null 2>"$WORK/jqerr"; then
 		echo "  FAIL $what: output does not satisfy: $filter"
@@ -194,18 +205,18 @@ expect "manifest show FQDN@digest" '. == ($s.app[3].raw | fromjson)' acr manifes
 expect "manifest show of a Docker v2 image" \
 	'. == ($s.docker.raw | fromjson) and .mediaType == "application/vnd.docker.distribution.manifest.v2+json"' \
 	acr manifest show "${CRED[@]}" "$FQ/az/docker:latest"
-raw_ok() { # the bytes of --raw hash to the digest asked for
-	local got
-	got=sha256:$(timeout 120 az acr manifest show "${CRED[@]}" "$FQ/az/app@$M3" --raw --only-show-errors | sha256sum | cut -d' ' -f1)
-	[[ $got == "$M3" ]] || {
-		echo "--raw output hashes to $got"
-		return 1
-	}
+# raw_ok DESCRIPTION REF DIGEST: the bytes of az acr manifest show --raw REF
+# hash to DIGEST.
+raw_ok() {
+	local what=$1 ref=$2 want=$3 got
+	got=sha256:$(timeout 120 az acr manifest show "${CRED[@]}" "$ref" --raw --only-show-errors 2>"$WORK/err" | sha256sum | cut -d' ' -f1)
+	if [[ $got == "$want" ]]; then echo "  ok   $what"; else
+		echo "  FAIL $what: --raw output hashes to $got, want $want"
+		sed 's/^/       /' "$WORK/err" | tail -n 6
+		failures=$((failures + 1))
+	fi
 }
-if raw_ok >"$WORK/raw.log" 2>&1; then echo "  ok   manifest show --raw: bytes hash to the digest"; else
-	echo "  FAIL manifest show --raw: $(cat "$WORK/raw.log")"
-	failures=$((failures + 1))
-fi
+raw_ok "manifest show --raw: bytes hash to the digest" "$FQ/az/app@$M3" "$M3"
 expect "manifest show-metadata repo:tag" '.name == "v3" and .digest == $s.app[2].digest' \
 	acr manifest show-metadata -r $REG "${CRED[@]}" -n az/app:v3
 expect "manifest show-metadata FQDN@digest of a Docker v2 image" \
@@ -277,8 +288,131 @@ refuse "wrong password" 'access token|401|[Uu]nauthorized' \
 refuse "FQDN of another registry suffix" 'does not match the configured' \
 	acr manifest show "${CRED[@]}" "myregistry.azurecr.io/az/app:v1"
 
+echo "== soft delete (acrctl serve --soft-delete 7)"
+# start_server passes no extra flags, so it runs, for this server, a wrapper
+# named acrctl that adds --soft-delete 7 and execs the real binary.
+LOG1=$SERVER_LOG
+mkdir -p "$WORK/soft-tools"
+printf '#!/bin/bash\nexec %q "$@" --soft-delete 7\n' "$TOOLS/acrctl" >"$WORK/soft-tools/acrctl"
+chmod +x "$WORK/soft-tools/acrctl"
+TOOLS=$WORK/soft-tools start_server acrctl "$WORK/soft" data auth tls
+PORT=${SERVER_HOST##*:} FQ=127.0.0.1:${SERVER_HOST##*:} SEED=$WORK/soft.json
+export REQUESTS_CA_BUNDLE=$SERVER_CERT SSL_CERT_FILE=$SERVER_CERT
+/usr/bin/python3 "$ROOT/.ci/clients/python/rawreg.py" seed-soft "$SERVER_URL" "$CI_USER" "$CI_PASS" "$SEED" ||
+	die "seeding the soft-delete registry failed"
+timeout 60 az cloud register -n acrgo-soft --endpoint-resource-manager $NOWHERE \
+	--endpoint-active-directory $NOWHERE --endpoint-active-directory-resource-id $NOWHERE \
+	--endpoint-active-directory-graph-resource-id $NOWHERE \
+	--suffix-acr-login-server-endpoint ".0.0.1:$PORT" --only-show-errors >&2 || die "az cloud register failed"
+timeout 60 az cloud set -n acrgo-soft --only-show-errors >&2 || die "az cloud set failed"
+s() { jq -r --argjson i "$1" '.soft[$i].digest' "$SEED"; }
+S1=$(s 0) S3=$(s 2) S5=$(s 4)
+
+# What az deletes: tag v2b (m2 keeps v2), m1 with its tag v1, the untagged
+# m3, tag v4 (m4 stays), and the whole of az/softgone.
+expect "repository untag az/soft:v2b" '. == null' acr repository untag -n $REG "${CRED[@]}" --image az/soft:v2b
+expect "manifest delete az/soft:v1" '. == null' acr manifest delete -r $REG "${CRED[@]}" -n az/soft:v1 --yes
+expect "manifest delete az/soft@m3 (untagged)" '. == null' acr manifest delete -r $REG "${CRED[@]}" -n "az/soft@$S3" --yes
+expect "repository untag az/soft:v4" '. == null' acr repository untag -n $REG "${CRED[@]}" --image az/soft:v4
+expect "repository delete az/softgone" '.manifestsDeleted == [$s.gone.digest] and .tagsDeleted == ["v1"]' \
+	acr repository delete -n $REG "${CRED[@]}" --repository az/softgone --yes
+expect "deleted content is invisible: az/soft lists m2 (v2), m4 and m5, untagged" \
+	'(map(.digest) | sort) == ([$s.soft[1,3,4].digest] | sort)
+	 and (map(select(.digest == $s.soft[1].digest))[0].tags == ["v2"]) and ([.[].tags // [] | .[]] == ["v2"])' \
+	acr manifest list-metadata -r $REG "${CRED[@]}" -n az/soft
+expect "repository list: az/softgone is gone" 'index("az/softgone") == null and index("az/soft") != null' \
+	acr repository list -n $REG "${CRED[@]}"
+expect "repository list-deleted: the repositories with deleted content" '. == ["az/soft", "az/softgone"]' \
+	acr repository list-deleted -n $REG "${CRED[@]}"
+
+# wire DESCRIPTION PATH JQ-FILTER: GET PATH with Basic credentials; the
+# filter, given the seed as $s and the previous command's output as $az,
+# must be true on the answer.
+wire() {
+	local what=$1 path=$2 filter=$3
+	cp "$WORK/out" "$WORK/az.json"
+	if ! curl -sS --fail-with-body --cacert "$SERVER_CERT" -u "$CI_USER:$CI_PASS" "$SERVER_URL$path" >"$WORK/wire" 2>"$WORK/err"; then
+		echo "  FAIL $what: GET $path failed"
+		sed 's/^/       /' "$WORK/err" "$WORK/wire" | tail -n 6
+		failures=$((failures + 1))
+	elif ! jq -n -e --slurpfile seed "$SEED" --slurpfile az "$WORK/az.json" --slurpfile w "$WORK/wire" \
+		"\$seed[0] as \$s | \$az[0] as \$az | \$w[0] | $filter" >/dev/null 2>"$WORK/jqerr"; then
+		echo "  FAIL $what: GET $path does not satisfy: $filter"
+		head -c 1500 "$WORK/wire" | sed 's/^/       /'
+		echo
+		sed 's/^/       /' "$WORK/jqerr"
+		failures=$((failures + 1))
+	else
+		echo "  ok   $what"
+	fi
+}
+
+# az acr manifest list-deleted and list-deleted-tags, run by az's code with
+# ARM's retention days stubbed as 7; az reads result['deletedAt'] of each
+# entry, x['tag'] and x['digest'] of deleted tags, and computes expiresAfter
+# as deletedAt's date plus the days, which must equal the registry's own
+# expiresAfter.
+AZ=(env AZ_RETENTION_DAYS=7 /usr/bin/python3 "$ROOT/.ci/clients/python/az_soft_delete.py")
+expect "manifest list-deleted (az's code; ARM stubbed): m1 with its tag v1, and m3" \
+	'(map(.digest) | sort) == ([$s.soft[0,2].digest] | sort)
+	 and (map(select(.digest == $s.soft[0].digest))[0].tags == ["v1"])
+	 and all(.[]; (.deletedAt | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T")) and .expiresAfter > .deletedAt)' \
+	acr manifest list-deleted -r $REG "${CRED[@]}" -n az/soft
+wire "GET _deleted/az/soft/_manifests carries what az reads (manifests[].deletedAt, digest), az's expiresAfter is the registry's" \
+	/acr/v1/_deleted/az/soft/_manifests \
+	'.imageName == "az/soft" and (.manifests | length) == 2
+	 and all(.manifests[]; (.digest | type) == "string" and (.deletedAt | type) == "string")
+	 and ([.manifests[] | {digest, deletedAt, expiresAfter}] | sort) == ([$az[] | {digest, deletedAt, expiresAfter}] | sort)'
+expect "manifest list-deleted-tags (az's code; ARM stubbed): v1 -> m1, v2b -> m2, v4 -> m4" \
+	'([.[] | {tag, digest}] | sort) == ([{tag: "v1", digest: $s.soft[0].digest}, {tag: "v2b", digest: $s.soft[1].digest},
+	   {tag: "v4", digest: $s.soft[3].digest}] | sort) and all(.[]; .expiresAfter > .deletedAt)' \
+	acr manifest list-deleted-tags -r $REG "${CRED[@]}" -n az/soft
+wire "GET _deleted/az/soft/_tags carries what az reads (tags[].tag, digest, deletedAt), az's expiresAfter is the registry's" \
+	/acr/v1/_deleted/az/soft/_tags \
+	'.imageName == "az/soft" and (.tags | length) == 3
+	 and all(.tags[]; (.tag | type) == "string" and (.digest | type) == "string" and (.deletedAt | type) == "string")
+	 and ([.tags[] | {tag, digest, deletedAt, expiresAfter}] | sort) == ([$az[] | {tag, digest, deletedAt, expiresAfter}] | sort)'
+expect "manifest list-deleted-tags az/soft:v4 (az filters by tag)" 'map(.tag) == ["v4"] and .[0].digest == $s.soft[3].digest' \
+	acr manifest list-deleted-tags -r $REG "${CRED[@]}" -n az/soft:v4
+AZ=(az)
+
+# Restores: by tag (az finds the digest in the deleted tags), a tag of a
+# manifest that was never deleted, an untagged manifest by digest, a tag in
+# use (refused, then --force), and a deleted repository.
+expect "manifest restore az/soft:v1: m1 with v1" '.manifest.digest == $s.soft[0].digest' \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/soft:v1 --yes
+expect "az/soft:v1 points at m1 again" '.digest == $s.soft[0].digest and .name == "v1"' \
+	acr repository show -n $REG "${CRED[@]}" --image az/soft:v1
+raw_ok "the restored az/soft:v1 reads back byte-identical (hashes to m1)" "$FQ/az/soft:v1" "$S1"
+expect "manifest restore az/soft:v2b (m2 was never deleted: the tag alone)" '.manifest.digest == $s.soft[1].digest' \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/soft:v2b --yes
+expect "az/soft tags after: v1 v2 v2b" '. == ["v1", "v2", "v2b"]' \
+	acr repository show-tags -n $REG "${CRED[@]}" --repository az/soft
+expect "manifest restore --digest of the untagged m3" '.manifest.digest == $s.soft[2].digest' \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/soft --digest "$S3" --yes
+raw_ok "the restored m3 reads back byte-identical" "$FQ/az/soft@$S3" "$S3"
+/usr/bin/python3 "$ROOT/.ci/clients/python/rawreg.py" tag "$SERVER_URL" "$CI_USER" "$CI_PASS" az/soft v4 "$S5" ||
+	die "tagging m5 v4 failed"
+# az prints the message of the registry's error body, not its code.
+refuse "manifest restore az/soft:v4 while v4 points at m5 is refused" "points at $S5|in use|conflict" \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/soft:v4 --yes
+expect "v4 still points at m5" '.digest == $s.soft[4].digest' \
+	acr repository show -n $REG "${CRED[@]}" --image az/soft:v4
+expect "manifest restore az/soft:v4 --force moves v4 back to m4" '.manifest.digest == $s.soft[3].digest' \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/soft:v4 --force --yes
+expect "v4 points at m4 again" '.digest == $s.soft[3].digest' \
+	acr repository show -n $REG "${CRED[@]}" --image az/soft:v4
+expect "manifest restore az/softgone:v1 brings the deleted repository back" '.manifest.digest == $s.gone.digest' \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/softgone:v1 --yes
+expect "repository show-tags az/softgone: v1 again" '. == ["v1"]' \
+	acr repository show-tags -n $REG "${CRED[@]}" --repository az/softgone
+refuse "manifest restore of a digest never deleted" 'no deleted manifest|not exist|not found' \
+	acr manifest restore -r $REG "${CRED[@]}" -n az/soft --digest "sha256:$(printf '%064d' 0)" --yes
+expect "repository list-deleted: az/softgone has nothing deleted left" 'index("az/softgone") == null' \
+	acr repository list-deleted -n $REG "${CRED[@]}"
+
 if ((failures)); then
-	log "server log: $SERVER_LOG"
+	log "server logs: $LOG1 $SERVER_LOG"
 	die "az: $failures checks failed"
 fi
 echo "az: all passed"

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -57,8 +58,19 @@ notes, unlocks, skips and the summary on stderr. --output json prints one JSON
 document with the deleted items and their reasons, and what was kept, skipped,
 failed or remains.
 
+On a registry with soft delete (ACR's soft-delete policy, acrctl serve --soft-delete),
+deletions can be restored until the retention runs out: the summary, and the report of
+--output json under "recovery", say whether the registry lists the run's deletions as
+restorable and until when (ACR does not say until when: its retention days are in the
+registry's policy). acrctl purge --undo REPORT.json restores exactly what the run of
+that report deleted: untagged manifests as they were, then each tag onto the digest it
+pointed at. A tag pushed again onto another manifest since is left alone and reported,
+unless --force moves it back. What is back already is skipped, so --undo can run again.
+The host is the report's, unless given; REPORT - reads the report from stdin.
+
 Exit status: 0 when everything planned was done or --max-deletes stopped the run;
 1 when a deletion failed or --timeout or an interrupt stopped it; 2 on a usage error.
+With --undo: 0 when every deletion is back, 1 when some could not be restored.
 
 Credentials: --username and --password (--password - reads it from stdin), else those
 that docker login stored for the host. Loopback hosts are reached over plain http.`
@@ -70,7 +82,11 @@ const purgeExample = `  # What would go: tags of app/* older than 30 days, keepi
   acrctl purge myregistry.azurecr.io --filter 'app/.*:.*' --exclude '.*:release-.*' --ago 30d --keep 5 --untagged
 
   # Untagged manifests older than a week, at most 1000 deletes per run, as JSON
-  acrctl purge myregistry.azurecr.io --filter 'app/.*:' --ago 7d --untagged-only --max-deletes 1000 --output json`
+  acrctl purge myregistry.azurecr.io --filter 'app/.*:' --ago 7d --untagged-only --max-deletes 1000 --output json
+
+  # Keep the report of a run, and undo that run (on a registry with soft delete)
+  acrctl purge myregistry.azurecr.io --filter 'app/.*:.*' --ago 30d --untagged --output json > report.json
+  acrctl purge --undo report.json`
 
 // purgeFlags holds the flags of acrctl purge.
 type purgeFlags struct {
@@ -86,6 +102,8 @@ type purgeFlags struct {
 	maxDeletes         int
 	output             string
 	username, password string
+	undo               string
+	force              bool
 }
 
 // purgeDuration is a flag value in purge.ParseDuration's syntax.
@@ -111,17 +129,28 @@ func (p *purgeDuration) Set(s string) error {
 func newPurgeCmd() *cobra.Command {
 	f := &purgeFlags{}
 	cmd := &cobra.Command{
-		Use:     "purge HOST --filter REPO_REGEX:TAG_REGEX --ago DURATION [flags]",
+		Use:     "purge HOST --filter REPO_REGEX:TAG_REGEX --ago DURATION [flags]\n  acrctl purge [HOST] --undo REPORT.json [--force]",
 		Short:   "Delete old tags and untagged manifests by pattern, age and count",
 		Long:    purgeLong,
 		Example: purgeExample,
 		Args: func(cmd *cobra.Command, args []string) error {
+			if f.undo != "" {
+				if len(args) > 1 {
+					return usageError{fmt.Errorf("purge --undo takes at most one registry host (the report names it), and got %d arguments", len(args))}
+				}
+				return nil
+			}
 			if len(args) != 1 {
 				return usageError{fmt.Errorf("purge takes one registry host, such as myregistry.azurecr.io, and got %d arguments (see 'acrctl purge --help')", len(args))}
 			}
 			return nil
 		},
-		RunE: func(cmd *cobra.Command, args []string) error { return runPurge(cmd, args[0], f) },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.undo != "" {
+				return runPurgeUndo(cmd, args, f)
+			}
+			return runPurge(cmd, args[0], f)
+		},
 	}
 	fs := cmd.Flags()
 	fs.StringArrayVar(&f.filters, "filter", nil, "REPO_REGEX:TAG_REGEX of the tags to purge; repeatable (required)")
@@ -139,6 +168,8 @@ func newPurgeCmd() *cobra.Command {
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
 	fs.StringVarP(&f.username, "username", "u", "", "user name for the registry")
 	fs.StringVarP(&f.password, "password", "p", "", "password or token for the registry; - reads it from stdin")
+	fs.StringVar(&f.undo, "undo", "", "restore what the run of this --output json report deleted (soft delete); - reads it from stdin")
+	fs.BoolVar(&f.force, "force", false, "with --undo: move a tag back even when it now points at another manifest")
 	// Required and exclusive flags are checked in options, so that their
 	// errors are usage errors (exit 2) with purge's own wording.
 	return cmd
@@ -147,6 +178,8 @@ func newPurgeCmd() *cobra.Command {
 // options turns the flags into purge options.
 func (f *purgeFlags) options(cmd *cobra.Command) (*purge.Options, error) {
 	switch {
+	case f.force:
+		return nil, usageError{errors.New("--force goes with --undo: it moves restored tags back onto their manifests")}
 	case len(f.filters) == 0:
 		return nil, usageError{errors.New("--filter is required: name the tags to purge as REPO_REGEX:TAG_REGEX, such as 'app/.*:.*'")}
 	case !cmd.Flags().Changed("ago"):
@@ -257,10 +290,7 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 		} else {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
-			if err := enc.Encode(struct {
-				Registry string `json:"registry"`
-				*purge.Result
-			}{client.Host(), res}); err != nil {
+			if err := enc.Encode(purgeReport{client.Host(), res}); err != nil {
 				return err
 			}
 		}
@@ -341,6 +371,13 @@ func printPurgeSummary(w io.Writer, host string, res *purge.Result) {
 	if len(res.Skipped) > 0 {
 		fmt.Fprintf(w, "skipped %s that changed since planning or were gone\n", purgePlural(len(res.Skipped), "item"))
 	}
+	if rc := res.Recovery; rc != nil {
+		how := ""
+		if rc.Restorable > 0 {
+			how = " (acrctl manifest restore brings each back; acrctl purge --undo needs the report of --output json)"
+		}
+		fmt.Fprintf(w, "restore: %s%s\n", rc.Detail, how)
+	}
 	if res.Stop != nil {
 		why := "stopped"
 		if errors.Is(res.Stop, purge.ErrMaxDeletes) {
@@ -369,4 +406,150 @@ func purgeFirstN(ss []string, n int) []string {
 		return ss
 	}
 	return append(ss[:n:n], fmt.Sprintf("%d more", len(ss)-n))
+}
+
+// purgeReport is the --output json document of a run: the Result and the
+// registry it ran against.
+type purgeReport struct {
+	Registry string `json:"registry"`
+	*purge.Result
+}
+
+// runPurgeUndo restores what the run of the --undo report deleted.
+func runPurgeUndo(cmd *cobra.Command, args []string, f *purgeFlags) error {
+	fs := cmd.Flags()
+	for _, name := range []string{"filter", "exclude", "ago", "keep", "untagged", "untagged-only", "unreferenced-only",
+		"include-locked", "dry-run", "max-deletes"} {
+		if fs.Changed(name) {
+			return usageError{fmt.Errorf("--undo restores what the run of its report deleted and takes no --%s", name)}
+		}
+	}
+	switch {
+	case f.concurrency < 1 || f.concurrency > purge.MaxConcurrency:
+		return usageError{fmt.Errorf("--concurrency %d: want 1 to %d", f.concurrency, purge.MaxConcurrency)}
+	case f.output != "text" && f.output != "json":
+		return usageError{fmt.Errorf("--output %q: want text or json", f.output)}
+	case f.undo == "-" && f.password == "-":
+		return usageError{errors.New("--undo - and --password - both read stdin: give one of them another way")}
+	}
+	rep, err := readPurgeReport(cmd, f.undo)
+	if err != nil {
+		return err
+	}
+	host := rep.Registry
+	if len(args) == 1 && args[0] != host {
+		return usageError{fmt.Errorf("%s is the report of a run against %s, not %s: give no host to restore into %s", f.undo, rep.Registry, args[0], rep.Registry)}
+	}
+	client, err := purgeClient(cmd, host, f.username, f.password)
+	if err != nil {
+		return err
+	}
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if f.timeout.d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, f.timeout.d)
+		defer cancel()
+	}
+	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+	text := f.output == "text"
+	opts := &purge.UndoOptions{Force: f.force, Concurrency: f.concurrency}
+	if text {
+		opts.Progress = func(ev purge.Event) { printUndoEvent(stdout, stderr, ev) }
+	}
+	res, err := purge.Undo(ctx, client, rep.Result, opts)
+	if err != nil {
+		return err
+	}
+	if text {
+		printUndoSummary(stderr, client.Host(), res)
+	} else {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(struct {
+			Registry string `json:"registry"`
+			*purge.UndoResult
+		}{client.Host(), res}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case res.Stop != nil:
+		if errors.Is(res.Stop, context.DeadlineExceeded) && f.timeout.d > 0 {
+			return fmt.Errorf("stopped by --timeout %s before the undo was done; run it again to continue", purge.FormatDuration(f.timeout.d))
+		}
+		return errors.New("interrupted before the undo was done; run it again to continue")
+	case len(res.Failed) > 0:
+		return fmt.Errorf("%s could not be restored (listed %s)", purgePlural(len(res.Failed), "deletion"), purgeWhere(text))
+	}
+	return nil
+}
+
+// readPurgeReport reads and checks the report of a run: a file, or stdin
+// for "-".
+func readPurgeReport(cmd *cobra.Command, name string) (*purgeReport, error) {
+	var r io.Reader = cmd.InOrStdin()
+	if name != "-" {
+		file, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		defer file.Close()
+		r = file
+	}
+	rep := &purgeReport{Result: &purge.Result{}}
+	if err := json.NewDecoder(r).Decode(rep); err != nil {
+		return nil, fmt.Errorf("%s is not the --output json report of acrctl purge: %w", name, err)
+	}
+	switch {
+	case rep.Registry == "" || rep.Deleted == nil:
+		return nil, fmt.Errorf("%s is not the --output json report of acrctl purge: it has no registry or no deleted list", name)
+	case rep.DryRun:
+		return nil, fmt.Errorf("%s is the report of a dry run, which deleted nothing: there is nothing to undo", name)
+	}
+	return rep, nil
+}
+
+func printUndoEvent(stdout, stderr io.Writer, ev purge.Event) {
+	it := ev.Item
+	switch ev.Action {
+	case purge.ActionRestored:
+		what := "restored"
+		if it.Kind == purge.KindTag {
+			what = "restored onto " + it.Digest.String()
+		}
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", it.Kind, it.Ref(), what)
+	case purge.ActionSkipped:
+		fmt.Fprintf(stderr, "skipped %s %s: %s\n", it.Kind, it.Ref(), ev.Detail)
+	case purge.ActionFailed:
+		detail := ev.Detail
+		if errors.Is(ev.Err, acr.ErrTagInUse) {
+			detail += "; --force moves it back"
+		}
+		fmt.Fprintf(stderr, "not restored %s %s: %s\n", it.Kind, it.Ref(), detail)
+	}
+}
+
+func printUndoSummary(w io.Writer, host string, res *purge.UndoResult) {
+	for _, n := range res.Notes {
+		fmt.Fprintf(w, "note: %s\n", n)
+	}
+	count := map[purge.Kind]int{}
+	for _, it := range res.Restored {
+		count[it.Kind]++
+	}
+	fmt.Fprintf(w, "%s: restored %s, %s and %s", host, purgePlural(count[purge.KindTag], "tag"),
+		purgePlural(count[purge.KindManifest], "untagged manifest"), purgePlural(count[purge.KindReferrer], "referrer"))
+	if n := len(res.Skipped); n > 0 {
+		fmt.Fprintf(w, "; %d back already", n)
+	}
+	if n := len(res.Failed); n > 0 {
+		fmt.Fprintf(w, "; %s could not be restored", purgePlural(n, "deletion"))
+	}
+	if n := len(res.Remaining); n > 0 {
+		fmt.Fprintf(w, "; %s not attempted", purgePlural(n, "deletion"))
+	}
+	fmt.Fprintln(w)
 }

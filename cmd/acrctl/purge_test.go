@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -361,5 +363,281 @@ func TestPurgeCredentials(t *testing.T) {
 	_, errOut, code = runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d")
 	if code != 1 {
 		t.Errorf("anonymous: exit %d, stderr %s", code, errOut)
+	}
+}
+
+// snapshot is what the registry serves: "repo:tag" -> the digest and the
+// bytes a GET by tag returns, "repo@digest" -> the bytes by digest.
+func (r *purgeRegistry) snapshot() map[string]string {
+	r.t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	for repo, err := range r.client.Repositories(ctx) {
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		for tp, err := range r.client.Tags(ctx, repo, nil) {
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			m, err := r.client.GetManifest(ctx, repo, tp.Name)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			out[repo+":"+tp.Name] = tp.Digest.String() + " " + m.Digest.String() + " " + string(m.Bytes)
+		}
+		for mp, err := range r.client.Manifests(ctx, repo, nil) {
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			m, err := r.client.GetManifest(ctx, repo, mp.Digest.String())
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			out[repo+"@"+mp.Digest.String()] = string(m.Bytes)
+		}
+	}
+	return out
+}
+
+// deleted lists what the registry keeps soft-deleted in repo, through
+// the library: "tag repo:tag digest" and "manifest repo@digest", sorted.
+func (r *purgeRegistry) deleted(repo string) []string {
+	r.t.Helper()
+	ctx := context.Background()
+	var out []string
+	for dt, err := range r.client.DeletedTags(ctx, repo) {
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out = append(out, "tag "+repo+":"+dt.Name+" "+dt.Digest.String())
+	}
+	for dm, err := range r.client.DeletedManifests(ctx, repo) {
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		out = append(out, "manifest "+repo+"@"+dm.Digest.String())
+	}
+	slices.Sort(out)
+	return out
+}
+
+// undoReport is the part of purge's --output json report these tests read.
+type undoReport struct {
+	Registry string       `json:"registry"`
+	Deleted  []purge.Item `json:"deleted"`
+	Recovery *struct {
+		Restorable int       `json:"restorable"`
+		Deleted    int       `json:"deleted"`
+		Until      time.Time `json:"until"`
+		Detail     string    `json:"detail"`
+	} `json:"recovery"`
+}
+
+func (rep undoReport) deletedLines() []string {
+	var out []string
+	for _, it := range rep.Deleted {
+		if it.Kind == purge.KindTag {
+			out = append(out, "tag "+it.Ref()+" "+it.Digest.String())
+		} else {
+			out = append(out, "manifest "+it.Repository+"@"+it.Digest.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestPurgeUndo: on a registry with soft delete, purge's report says its
+// deletions can be restored and until when; the registry lists exactly
+// what it deleted; purge --undo REPORT restores all of it, and every tag
+// and manifest reads back as before the purge, byte for byte.
+func TestPurgeUndo(t *testing.T) {
+	const retention = 7 * purge.Day
+	r := newPurgeRegistry(t, &emulator.Options{SoftDeleteRetention: retention})
+	populatePurge(r)
+	before := r.snapshot()
+	deletedAt := r.daysAgo(0).now // the registry's clock during the purge (it sends 100 ns precision)
+
+	out, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:v.*", "--filter", "app:sig-.*", "--ago", "30d",
+		"--keep", "1", "--untagged", "-o", "json")
+	if code != 0 || errOut != "" {
+		t.Fatalf("purge: exit %d, stderr %q", code, errOut)
+	}
+	report := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(report, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var rep undoReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if len(rep.Deleted) != 16 { // 7 tags, 8 manifests, 1 referrer: see TestPurgeDryRunThenRun
+		t.Fatalf("deleted %d items, want 16:\n%s", len(rep.Deleted), out)
+	}
+	if rc := rep.Recovery; rc == nil || rc.Restorable != 16 || rc.Deleted != 16 || rc.Until.Sub(deletedAt.Add(retention)).Abs() > time.Microsecond ||
+		!strings.Contains(rc.Detail, "all 16 deletions can be restored until "+deletedAt.Add(retention).UTC().Format(time.RFC3339)) {
+		t.Errorf("recovery %+v, want all 16 restorable until %v", rc, deletedAt.Add(retention))
+	}
+	if got, want := r.deleted("app"), rep.deletedLines(); !slices.Equal(got, want) {
+		t.Errorf("the registry lists as deleted\n%s\nthe purge deleted\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if len(r.snapshot()) >= len(before) {
+		t.Fatal("the purge deleted nothing visible")
+	}
+
+	out, errOut, code = runPurgeCLI(t, "", "purge", "--undo", report)
+	if code != 0 {
+		t.Fatalf("undo: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 16 || !strings.Contains(errOut, r.srv.Host+": restored 7 tags, 8 untagged manifests and 1 referrer\n") {
+		t.Errorf("undo printed %d lines:\n%s\nstderr:\n%s", len(lines), out, errOut)
+	}
+	for _, it := range rep.Deleted {
+		want := fmt.Sprintf("%s\t%s\trestored", it.Kind, it.Ref())
+		if it.Kind == purge.KindTag {
+			want += " onto " + it.Digest.String()
+		}
+		if !slices.Contains(lines, want) {
+			t.Errorf("undo did not print %q", want)
+		}
+	}
+	after := r.snapshot()
+	if len(after) != len(before) {
+		t.Errorf("%d tags and manifests before the purge, %d after the undo", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Errorf("%s: before the purge %.90q, after the undo %.90q", k, v, after[k])
+		}
+	}
+	if got := r.deleted("app"); len(got) != 0 {
+		t.Errorf("still listed as deleted after the undo: %v", got)
+	}
+
+	// Again, from stdin, as JSON: everything is back already.
+	raw, _ := os.ReadFile(report)
+	out, errOut, code = runPurgeCLI(t, string(raw), "purge", r.srv.Host, "--undo", "-", "-o", "json")
+	var again struct {
+		Registry string          `json:"registry"`
+		Restored []purge.Item    `json:"restored"`
+		Skipped  []purge.Outcome `json:"skipped"`
+	}
+	if err := json.Unmarshal([]byte(out), &again); err != nil || code != 0 || errOut != "" {
+		t.Fatalf("undo again: exit %d, %v, stderr %q:\n%s", code, err, errOut, out)
+	}
+	if again.Registry != r.srv.Host || len(again.Restored) != 0 || len(again.Skipped) != 16 {
+		t.Errorf("undo again: registry %q, restored %d, skipped %d; want none restored, 16 skipped", again.Registry, len(again.Restored), len(again.Skipped))
+	}
+}
+
+// TestPurgeUndoTagInUse: a tag pushed onto another image since the purge
+// stays there and the undo says so and fails, unless --force.
+func TestPurgeUndoTagInUse(t *testing.T) {
+	r := newPurgeRegistry(t, &emulator.Options{SoftDeleteRetention: 7 * purge.Day})
+	old := r.daysAgo(50).image("app", "old", "v1")
+	other := r.daysAgo(50).image("app", "other", "v2")
+	r.daysAgo(0) // deleted now, so that the retention has not run out at the undo
+	out, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d", "-o", "json")
+	if code != 0 {
+		t.Fatalf("purge: exit %d, stderr %s", code, errOut)
+	}
+	report := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(report, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := r.daysAgo(0).image("app", "new", "v1")
+
+	out, errOut, code = runPurgeCLI(t, "", "purge", "--undo", report)
+	if code != 1 || out != "tag\tapp:v2\trestored onto "+other.Digest.String()+"\n" ||
+		!strings.Contains(errOut, "not restored tag app:v1: in use: the tag now points at "+now.Digest.String()+"; --force moves it back\n") ||
+		!strings.Contains(errOut, "acrctl: 1 deletion could not be restored (listed above)") {
+		t.Fatalf("undo: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if got := r.tagDigest("app", "v1"); got != now.Digest.String() {
+		t.Fatalf("v1 -> %s, want it left at %s", got, now.Digest)
+	}
+	out, errOut, code = runPurgeCLI(t, "", "purge", "--undo", report, "--force")
+	if code != 0 || out != "tag\tapp:v1\trestored onto "+old.Digest.String()+"\n" ||
+		!strings.Contains(errOut, "skipped tag app:v2: already points at") {
+		t.Fatalf("undo --force: exit %d\nstdout %s\nstderr %s", code, out, errOut)
+	}
+	if got := r.tagDigest("app", "v1"); got != old.Digest.String() {
+		t.Errorf("v1 -> %s, want it moved back to %s", got, old.Digest)
+	}
+}
+
+func (r *purgeRegistry) tagDigest(repo, tag string) string {
+	r.t.Helper()
+	tp, err := r.client.GetTagProperties(context.Background(), repo, tag)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return tp.Digest.String()
+}
+
+// TestPurgeUndoSummary: the text summary says whether the deletions can
+// be restored: until when with soft delete, final without.
+func TestPurgeUndoSummary(t *testing.T) {
+	for _, soft := range []bool{true, false} {
+		t.Run(fmt.Sprint("soft delete ", soft), func(t *testing.T) {
+			opts := &emulator.Options{}
+			if soft {
+				opts.SoftDeleteRetention = 7 * purge.Day
+			}
+			r := newPurgeRegistry(t, opts)
+			r.daysAgo(50).image("app", "a", "v1")
+			at := r.daysAgo(0).now
+			_, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d")
+			want := "restore: the deletion can be restored until " + at.Add(7*purge.Day).UTC().Format(time.RFC3339) + " (acrctl manifest restore"
+			if !soft {
+				want = "restore: the deletions are final"
+			}
+			if code != 0 || !strings.Contains(errOut, want) {
+				t.Errorf("exit %d, stderr:\n%s\nwant %q", code, errOut, want)
+			}
+		})
+	}
+}
+
+// TestPurgeUndoUsage: --undo takes no purge flags, at most the report's
+// host, and a report of a real run.
+func TestPurgeUndoUsage(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.json", `{"registry":"`+r.srv.Host+`","dryRun":false,"deleted":[],"repositories":[]}`)
+	dry := write("dry.json", `{"registry":"`+r.srv.Host+`","dryRun":true,"deleted":[],"repositories":[]}`)
+	other := write("other.json", `{"items":[]}`)
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"purge", "--undo", good, "--filter", "a:b"}, 2, "takes no --filter"},
+		{[]string{"purge", "--undo", good, "--ago", "1d"}, 2, "takes no --ago"},
+		{[]string{"purge", "--undo", good, "--dry-run"}, 2, "takes no --dry-run"},
+		{[]string{"purge", "--undo", good, "a", "b"}, 2, "at most one registry host"},
+		{[]string{"purge", "--undo", good, "elsewhere.azurecr.io"}, 2, "not elsewhere.azurecr.io"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--force"}, 2, "--force goes with --undo"},
+		{[]string{"purge", "--undo", dry}, 1, "dry run, which deleted nothing"},
+		{[]string{"purge", "--undo", other}, 1, "not the --output json report of acrctl purge"},
+		{[]string{"purge", "--undo", filepath.Join(dir, "missing.json")}, 1, "missing.json"},
+		{[]string{"purge", "--undo", "-", "-u", "x", "-p", "-"}, 2, "both read stdin"},
+	} {
+		_, errOut, code := runPurgeCLI(t, "", tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) || strings.Count(errOut, "\n") != 1 {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tt.args, code, errOut, tt.code, tt.want)
+		}
+	}
+	out, errOut, code := runPurgeCLI(t, "", "purge", "--undo", good)
+	if code != 0 || out != "" || errOut != r.srv.Host+": restored 0 tags, 0 untagged manifests and 0 referrers\n" {
+		t.Errorf("empty report: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
 }

@@ -6,12 +6,16 @@ CLI cannot push at all, so the checks push Docker v2 images, referrers and
 seed content with these few calls, made with `requests` and Basic credentials
 (which ACR and `acrctl serve --user` accept on every data-plane request).
 
-As a program it seeds the registry that .ci/clients/az.sh drives:
+As a program it seeds the registries that .ci/clients/az.sh drives:
 
     rawreg.py seed-az URL USER PASSWORD OUT.json
+    rawreg.py seed-soft URL USER PASSWORD OUT.json
 
 and writes what it pushed (digests, tags, push order) to OUT.json, from which
-the az checks compute what each command should print.
+the az checks compute what each command should print; and it puts a tag on
+a manifest that is in the registry already:
+
+    rawreg.py tag URL USER PASSWORD REPO TAG DIGEST
 """
 
 import hashlib
@@ -150,7 +154,36 @@ def seed_az(url, user, password, out):
         json.dump(seed, f, indent=1)
 
 
+def seed_soft(url, user, password, out):
+    """The content of az.sh's soft-delete checks: az/soft holds m1 (v1), m2
+    (v2, v2b), m3 (untagged), m4 (v4) and m5 (untagged, later tagged v4 to
+    put that tag in use); az/softgone holds one image (v1)."""
+    reg = Registry(url, user, password)
+    seed = {"soft": []}
+    for name, tags in (("m1", ["v1"]), ("m2", ["v2", "v2b"]), ("m3", []), ("m4", ["v4"]), ("m5", [])):
+        digest, body = reg.oci_image("az/soft", tags[0] if tags else None, "soft " + name)
+        for t in tags[1:]:
+            reg.push_manifest("az/soft", t, body, OCI_MANIFEST)
+        seed["soft"].append({"name": name, "digest": digest, "tags": tags})
+    gd, _ = reg.oci_image("az/softgone", "v1", "softgone")
+    seed["gone"] = {"digest": gd}
+    with open(out, "w") as f:
+        json.dump(seed, f, indent=1)
+
+
+def tag(url, user, password, repo, tag_name, digest):
+    """PUTs the bytes of the manifest digest under tag_name."""
+    reg = Registry(url, user, password)
+    r = reg._do("GET", f"/v2/{repo}/manifests/{digest}", (200,), headers={"Accept": OCI_MANIFEST})
+    reg.push_manifest(repo, tag_name, r.content, r.headers["Content-Type"])
+
+
+USAGE = """usage: rawreg.py seed-az URL USER PASSWORD OUT.json
+       rawreg.py seed-soft URL USER PASSWORD OUT.json
+       rawreg.py tag URL USER PASSWORD REPO TAG DIGEST"""
+
 if __name__ == "__main__":
-    if len(sys.argv) != 6 or sys.argv[1] != "seed-az":
-        sys.exit("usage: rawreg.py seed-az URL USER PASSWORD OUT.json")
-    seed_az(*sys.argv[2:])
+    commands = {"seed-az": (seed_az, 4), "seed-soft": (seed_soft, 4), "tag": (tag, 6)}
+    if len(sys.argv) < 2 or sys.argv[1] not in commands or len(sys.argv) - 2 != commands[sys.argv[1]][1]:
+        sys.exit(USAGE)
+    commands[sys.argv[1]][0](*sys.argv[2:])
