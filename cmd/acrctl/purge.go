@@ -72,8 +72,10 @@ Exit status: 0 when everything planned was done or --max-deletes stopped the run
 1 when a deletion failed or --timeout or an interrupt stopped it; 2 on a usage error.
 With --undo: 0 when every deletion is back, 1 when some could not be restored.
 
-Credentials: --username and --password (--password - reads it from stdin), else those
-that docker login stored for the host. Loopback hosts are reached over plain http.`
+Connection and credentials as for every command: --username with --password or
+--password-stdin (--password - also reads stdin), else what docker login, acrctl login or
+az acr login stored for the host, else Entra ID for *.azurecr.io hosts; loopback hosts
+use plain http unless --ca-file or --insecure asks for https.`
 
 const purgeExample = `  # What would go: tags of app/* older than 30 days, keeping the 5 newest
   acrctl purge myregistry.azurecr.io --filter 'app/.*:.*' --ago 30d --keep 5 --dry-run
@@ -90,20 +92,20 @@ const purgeExample = `  # What would go: tags of app/* older than 30 days, keepi
 
 // purgeFlags holds the flags of acrctl purge.
 type purgeFlags struct {
-	filters, excludes  []string
-	ago, timeout       purgeDuration
-	keep               int
-	untagged           bool
-	untaggedOnly       bool
-	unreferencedOnly   bool
-	includeLocked      bool
-	dryRun             bool
-	concurrency        int
-	maxDeletes         int
-	output             string
-	username, password string
-	undo               string
-	force              bool
+	filters, excludes []string
+	ago, timeout      purgeDuration
+	keep              int
+	untagged          bool
+	untaggedOnly      bool
+	unreferencedOnly  bool
+	includeLocked     bool
+	dryRun            bool
+	concurrency       int
+	maxDeletes        int
+	output            string
+	remote            remoteOptions
+	undo              string
+	force             bool
 }
 
 // purgeDuration is a flag value in purge.ParseDuration's syntax.
@@ -166,8 +168,7 @@ func newPurgeCmd() *cobra.Command {
 	fs.IntVar(&f.maxDeletes, "max-deletes", 0, "stop after this many deletes (tags and manifests); 0 for no bound")
 	fs.Var(&f.timeout, "timeout", "stop after this long, such as 30m; 0 for no bound")
 	fs.StringVarP(&f.output, "output", "o", "text", "output format: text or json")
-	fs.StringVarP(&f.username, "username", "u", "", "user name for the registry")
-	fs.StringVarP(&f.password, "password", "p", "", "password or token for the registry; - reads it from stdin")
+	f.remote.addFlags(fs)
 	fs.StringVar(&f.undo, "undo", "", "restore what the run of this --output json report deleted (soft delete); - reads it from stdin")
 	fs.BoolVar(&f.force, "force", false, "with --undo: move a tag back even when it now points at another manifest")
 	// Required and exclusive flags are checked in options, so that their
@@ -218,31 +219,14 @@ func (f *purgeFlags) options(cmd *cobra.Command) (*purge.Options, error) {
 	return o, nil
 }
 
-// purgeClient connects to host with --username and --password, or with
-// what docker login stored. It is local to purge until the commands share
-// one connection helper.
-func purgeClient(cmd *cobra.Command, host, username, password string) (*acr.Client, error) {
-	if password == "-" {
-		line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, fmt.Errorf("reading the password from stdin: %w", err)
-		}
-		password = strings.TrimRight(line, "\r\n")
+// purgeSession connects to host as every other command does: the same
+// connection and credential flags, docker's config, Entra ID. A --password
+// of "-" reads stdin, as purge has always allowed.
+func purgeSession(cmd *cobra.Command, host string, f *purgeFlags) (*session, error) {
+	if f.remote.password == "-" {
+		f.remote.password, f.remote.passwordStdin = "", true
 	}
-	var cred acr.Credential
-	switch {
-	case username != "" && password != "":
-		cred = acr.BasicCredential(username, password)
-	case username != "" || password != "":
-		return nil, usageError{errors.New("--username and --password go together")}
-	default:
-		c, err := acr.DockerConfigCredential("")
-		if err != nil {
-			return nil, err
-		}
-		cred = c
-	}
-	return acr.NewClient(host, cred, &acr.ClientOptions{UserAgent: "acrctl"})
+	return f.remote.connect(cmd, host)
 }
 
 func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
@@ -250,10 +234,11 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 	if err != nil {
 		return err
 	}
-	client, err := purgeClient(cmd, host, f.username, f.password)
+	s, err := purgeSession(cmd, host, f)
 	if err != nil {
 		return err
 	}
+	client := s.client
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -283,8 +268,9 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 	}
 	res, runErr := purge.Run(ctx, client, opts)
 	flush()
-	if res != nil {
-		// Also after an error: what was done before it must be reported.
+	// Also after an error: what was done before it must be reported; a run
+	// that failed before examining anything has nothing to report.
+	if res != nil && (runErr == nil || len(res.Repositories) > 0 || len(res.Deleted) > 0) {
 		if text {
 			printPurgeSummary(stderr, client.Host(), res)
 		} else {
@@ -299,7 +285,7 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 		if ctx.Err() != nil {
 			return purgeStopError(ctx, f, runErr)
 		}
-		return runErr
+		return s.explain(runErr)
 	}
 	switch {
 	case len(res.Failed) > 0:
@@ -429,7 +415,7 @@ func runPurgeUndo(cmd *cobra.Command, args []string, f *purgeFlags) error {
 		return usageError{fmt.Errorf("--concurrency %d: want 1 to %d", f.concurrency, purge.MaxConcurrency)}
 	case f.output != "text" && f.output != "json":
 		return usageError{fmt.Errorf("--output %q: want text or json", f.output)}
-	case f.undo == "-" && f.password == "-":
+	case f.undo == "-" && (f.remote.password == "-" || f.remote.passwordStdin):
 		return usageError{errors.New("--undo - and --password - both read stdin: give one of them another way")}
 	}
 	rep, err := readPurgeReport(cmd, f.undo)
@@ -440,10 +426,11 @@ func runPurgeUndo(cmd *cobra.Command, args []string, f *purgeFlags) error {
 	if len(args) == 1 && args[0] != host {
 		return usageError{fmt.Errorf("%s is the report of a run against %s, not %s: give no host to restore into %s", f.undo, rep.Registry, args[0], rep.Registry)}
 	}
-	client, err := purgeClient(cmd, host, f.username, f.password)
+	s, err := purgeSession(cmd, host, f)
 	if err != nil {
 		return err
 	}
+	client := s.client
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -461,7 +448,7 @@ func runPurgeUndo(cmd *cobra.Command, args []string, f *purgeFlags) error {
 	}
 	res, err := purge.Undo(ctx, client, rep.Result, opts)
 	if err != nil {
-		return err
+		return s.explain(err)
 	}
 	if text {
 		printUndoSummary(stderr, client.Host(), res)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
@@ -274,7 +275,7 @@ func TestPurgeUsage(t *testing.T) {
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--unreferenced-only"}, "add --untagged or --untagged-only"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--concurrency", "0"}, "--concurrency 0"},
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "-o", "yaml"}, "--output"},
-		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--username", "u"}, "go together"},
+		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--username", "u"}, "--username needs --password"},
 	} {
 		_, errOut, code := runPurgeCLI(t, "", tt.args...)
 		if code != 2 || !strings.Contains(errOut, tt.want) {
@@ -640,4 +641,24 @@ func TestPurgeUndoUsage(t *testing.T) {
 	if code != 0 || out != "" || errOut != r.srv.Host+": restored 0 tags, 0 untagged manifests and 0 referrers\n" {
 		t.Errorf("empty report: exit %d, stdout %q, stderr %q", code, out, errOut)
 	}
+}
+
+// TestPurgeConnectsAsEveryCommand: purge takes the shared connection flags
+// (--ca-file, -v before the subcommand, --password-stdin) and explains an
+// https registry addressed over http (it printed a bare 400 and could not
+// reach a registry with its own CA).
+func TestPurgeConnectsAsEveryCommand(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := acrtest.NewTLSServer(t, &emulator.Options{Users: map[string]string{"admin": "pw"}})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.HTTP.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := acrctl(t, "pw\n", "-v", "purge", srv.Host, "--filter", "app:.*", "--ago", "0", "--dry-run",
+		"--ca-file", ca, "-u", "admin", "--password-stdin").ok(t)
+	if !strings.Contains(r.stderr, "https://"+srv.Host) {
+		t.Errorf("-v logged no https exchange: %q", r.stderr)
+	}
+	acrctl(t, "", "purge", srv.Host, "--filter", "app:.*", "--ago", "0", "--dry-run", "-u", "admin", "-p", "pw").
+		fails(t, 1, "speaks https", "--ca-file")
 }

@@ -14,8 +14,8 @@ import (
 // OCI image layout directory (oci:DIR[:TAG]).
 type endpoint struct {
 	target transfer.Target
-	ref    string // tag or digest within the target; may be empty
-	name   string // as the user wrote it
+	ref    string   // tag or digest within the target; may be empty
+	name   string   // as the user wrote it
 	s      *session // nil for a layout
 }
 
