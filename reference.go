@@ -32,7 +32,12 @@ func ParseReference(s string) (Reference, error) {
 		return Reference{}, fmt.Errorf("%w %q: %s; want HOST[:PORT]/REPOSITORY[:TAG][@DIGEST]", ErrInvalidReference, s, why)
 	}
 	host, rest, ok := strings.Cut(s, "/")
-	if !ok || host == "" || rest == "" {
+	switch {
+	case host == "":
+		return bad("no registry host")
+	case rest == "" && (strings.ContainsAny(host, ".:") || host == "localhost"):
+		return bad("no repository after the host")
+	case !ok || rest == "":
 		return bad("no registry host")
 	}
 	if !strings.ContainsAny(host, ".:") && host != "localhost" {

@@ -50,30 +50,48 @@ func newScopeMap(user string, perms []RepositoryPermission) (scopeMap, error) {
 	}
 	var m scopeMap
 	for _, p := range perms {
-		e := scopeEntry{name: p.Repository}
-		if n, ok := strings.CutSuffix(p.Repository, "*"); ok {
-			e.prefix, e.name = true, n
-			if n != "" && spec.ValidateName(strings.TrimSuffix(n, "/")) != nil {
-				return nil, fmt.Errorf("emulator: scope map of user %q: %q is not a repository prefix such as team/*", user, p.Repository)
-			}
-		} else if err := spec.ValidateName(p.Repository); err != nil {
-			return nil, fmt.Errorf("emulator: scope map of user %q: %v", user, err)
-		}
-		if len(p.Actions) == 0 {
-			return nil, fmt.Errorf("emulator: scope map of user %q: repository %q has no actions", user, p.Repository)
-		}
-		for _, a := range p.Actions {
-			ta, ok := scopeMapActions[a]
-			if !ok {
-				return nil, fmt.Errorf("emulator: scope map of user %q: unknown action %q: use content/read, content/write, content/delete, metadata/read or metadata/write", user, a)
-			}
-			if !slices.Contains(e.actions, ta) {
-				e.actions = append(e.actions, ta)
-			}
+		e, err := p.entry()
+		if err != nil {
+			return nil, fmt.Errorf("emulator: scope map of user %q: %w", user, err)
 		}
 		m = append(m, e)
 	}
 	return m, nil
+}
+
+// Validate reports what is wrong with p, if anything: a repository that is
+// neither a name nor a prefix ending in "*", no actions, or an action that
+// is not one of ACR's scope-map actions.
+func (p RepositoryPermission) Validate() error {
+	_, err := p.entry()
+	return err
+}
+
+func (p RepositoryPermission) entry() (scopeEntry, error) {
+	e := scopeEntry{name: p.Repository}
+	if n, ok := strings.CutSuffix(p.Repository, "*"); ok {
+		e.prefix, e.name = true, n
+		if n != "" && spec.ValidateName(strings.TrimSuffix(n, "/")) != nil || strings.Contains(n, "*") {
+			return e, fmt.Errorf("%q is not a repository prefix such as team/* (a '*' may only end it)", p.Repository)
+		}
+	} else if strings.Contains(p.Repository, "*") {
+		return e, fmt.Errorf("%q: a '*' may only end a repository prefix, as in team/*", p.Repository)
+	} else if err := spec.ValidateName(p.Repository); err != nil {
+		return e, err
+	}
+	if len(p.Actions) == 0 {
+		return e, fmt.Errorf("repository %q has no actions", p.Repository)
+	}
+	for _, a := range p.Actions {
+		ta, ok := scopeMapActions[a]
+		if !ok {
+			return e, fmt.Errorf("unknown action %q: use content/read, content/write, content/delete, metadata/read or metadata/write", a)
+		}
+		if !slices.Contains(e.actions, ta) {
+			e.actions = append(e.actions, ta)
+		}
+	}
+	return e, nil
 }
 
 // actions returns the token actions the map grants on a repository.

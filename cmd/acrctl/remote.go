@@ -423,9 +423,12 @@ func (s *session) explain(err error) error {
 		return err
 	case errors.Is(err, acr.ErrNotFound) && s.ref != nil:
 		what, fix := s.ref.String(), "check the name"
+		var re *acr.ResponseError
 		switch {
 		case s.ref.Digest != "":
 			fix = fmt.Sprintf("check the digest; acrctl manifest list %s/%s lists the manifests", s.ref.Registry, s.ref.Repository)
+		case s.ref.Tag != "" && errors.As(err, &re) && re.HasCode("NAME_UNKNOWN"):
+			fix = fmt.Sprintf("check the repository name; acrctl repo list %s lists them", s.ref.Registry)
 		case s.ref.Tag != "":
 			fix = fmt.Sprintf("check the tag; acrctl tag list %s/%s lists the tags", s.ref.Registry, s.ref.Repository)
 		default:

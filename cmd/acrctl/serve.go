@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -118,8 +119,13 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if f.softDelete < 0 || f.softDelete > 90 {
 		return usageError{fmt.Errorf("--soft-delete %g: want a number of days from 0 (off) to 90, ACR's longest retention", f.softDelete)}
 	}
-	if f.throttle < 0 || f.failRate < 0 || f.failRate > 1 || f.latency < 0 {
-		return usageError{fmt.Errorf("--throttle %g, --fail-rate %g, --latency %v: want a rate >= 0, a fraction from 0 to 1 and a duration >= 0", f.throttle, f.failRate, f.latency)}
+	switch {
+	case f.throttle < 0 || math.IsNaN(f.throttle):
+		return usageError{fmt.Errorf("--throttle %g: want requests per second, 0 (off) or more", f.throttle)}
+	case f.failRate < 0 || f.failRate > 1 || math.IsNaN(f.failRate):
+		return usageError{fmt.Errorf("--fail-rate %g: want a fraction of requests from 0 (off) to 1", f.failRate)}
+	case f.latency < 0:
+		return usageError{fmt.Errorf("--latency %v: want a duration of 0 (off) or more, such as 20ms", f.latency)}
 	}
 	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull,
 		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency,
@@ -291,7 +297,11 @@ func parseScopeMap(v string) (string, emulator.RepositoryPermission, error) {
 	if !ok || user == "" || i <= 0 || i == len(rest)-1 {
 		return "", emulator.RepositoryPermission{}, fmt.Errorf("--scope-map %q: want NAME=REPO:ACTION[,ACTION...], such as ci=app:content/read,content/write", v)
 	}
-	return user, emulator.RepositoryPermission{Repository: rest[:i], Actions: strings.Split(rest[i+1:], ",")}, nil
+	perm := emulator.RepositoryPermission{Repository: rest[:i], Actions: strings.Split(rest[i+1:], ",")}
+	if err := perm.Validate(); err != nil {
+		return "", perm, fmt.Errorf("--scope-map %q: %v", v, err)
+	}
+	return user, perm, nil
 }
 
 // redactUser hides the password part of a --user value in messages.
