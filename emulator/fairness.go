@@ -84,7 +84,8 @@ func (o *sessionOwners) dec(client string) {
 	o.count[client]--
 }
 
-// Failed sign-ins are throttled per address and user name: after
+// Failed sign-ins are throttled per address and user name, on the
+// registry's clock (Options.Now): after
 // authFailLimit failures in authFailWindow, that pair gets 429 until the
 // window ends. A legitimate user elsewhere, or under another name, is not
 // affected.
@@ -149,7 +150,7 @@ func signInKey(r *http.Request, user string) string {
 
 // checkSignIn refuses a sign-in whose key failed too often lately.
 func (s *Server) checkSignIn(r *http.Request, user string) error {
-	wait := s.authFails.blocked(signInKey(r, user), time.Now())
+	wait := s.authFails.blocked(signInKey(r, user), s.now())
 	if wait <= 0 {
 		return nil
 	}
@@ -161,5 +162,5 @@ func (s *Server) checkSignIn(r *http.Request, user string) error {
 
 // failedSignIn counts a failed sign-in.
 func (s *Server) failedSignIn(r *http.Request, user string) {
-	s.authFails.fail(signInKey(r, user), time.Now())
+	s.authFails.fail(signInKey(r, user), s.now())
 }
