@@ -289,7 +289,20 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 	}
 	switch {
 	case len(res.Failed) > 0:
-		return fmt.Errorf("%d of the planned deletions failed (listed %s)", len(res.Failed), purgeWhere(text))
+		repos := 0
+		for _, f := range res.Failed {
+			if f.Item.Kind == purge.KindRepository {
+				repos++
+			}
+		}
+		var parts []string
+		if repos > 0 {
+			parts = append(parts, purgePlural(repos, "repository")+" could not be examined")
+		}
+		if n := len(res.Failed) - repos; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d of the planned deletions failed", n))
+		}
+		return fmt.Errorf("%s (listed %s)", strings.Join(parts, " and "), purgeWhere(text))
 	case res.Stop != nil && !errors.Is(res.Stop, purge.ErrMaxDeletes):
 		return purgeStopError(ctx, f, res.Stop)
 	}

@@ -662,3 +662,16 @@ func TestPurgeConnectsAsEveryCommand(t *testing.T) {
 	acrctl(t, "", "purge", srv.Host, "--filter", "app:.*", "--ago", "0", "--dry-run", "-u", "admin", "-p", "pw").
 		fails(t, 1, "speaks https", "--ca-file")
 }
+
+// TestPurgeRepositoryNotExamined: a repository the credential may not read
+// is reported as not examined, not as a failed deletion.
+func TestPurgeRepositoryNotExamined(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"ci": "c"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {{Repository: "app", Actions: []string{"content/read", "metadata/read"}}}}})
+	r := acrctl(t, "", "purge", srv.Host, "--filter", "apple:.*", "--ago", "0", "--dry-run", "-u", "ci", "-p", "c")
+	if r.code != 1 || !strings.Contains(r.stderr, "acrctl: 1 repository could not be examined (listed above)") ||
+		strings.Contains(r.stderr, "planned deletions") {
+		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
