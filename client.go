@@ -270,8 +270,12 @@ func (c *Client) result(resp *http.Response, err error, method string, u *url.UR
 		return resp, nil
 	}
 	rerr := newResponseError(resp)
-	if errors.Is(rerr, ErrInsufficientScope) {
-		return nil, fmt.Errorf("%w (credential: %s, accepted, but its rights do not cover this; use one whose role or scope map does)", rerr, c.credKind)
+	if re, ok := rerr.(*ResponseError); ok && errors.Is(rerr, ErrInsufficientScope) {
+		lacks := "its rights do not cover this"
+		if re.MissingScope != "" {
+			lacks = "it lacks " + re.MissingScope
+		}
+		return nil, fmt.Errorf("%w (credential: %s, accepted, but %s; use one whose role or scope map allows it)", rerr, c.credKind, lacks)
 	}
 	if resp.StatusCode == http.StatusUnauthorized {
 		return nil, fmt.Errorf("%w (credential: %s; check it, or sign in to %s again)", rerr, c.credKind, c.host)
