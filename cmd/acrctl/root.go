@@ -49,9 +49,24 @@ func cobraError(cmd *cobra.Command, err error) error {
 				sugg = append(sugg, `"`+l+`"`)
 			}
 		}
-		msg := first
+		if len(sugg) == 0 {
+			// cobra suggests only under the root; do it under groups too.
+			var typed string
+			if cmd.SuggestionsMinimumDistance <= 0 {
+				cmd.SuggestionsMinimumDistance = 2 // cobra's default, set only on the root
+			}
+			if _, err := fmt.Sscanf(first, "unknown command %q", &typed); err == nil {
+				for _, sg := range cmd.SuggestionsFor(typed) {
+					sugg = append(sugg, `"`+sg+`"`)
+				}
+			}
+		}
+		msg, see, _ := strings.Cut(first, " (see ")
 		if len(sugg) > 0 {
 			msg += ": did you mean " + strings.Join(sugg, " or ") + "?"
+		}
+		if see != "" {
+			msg += " (see " + see
 		}
 		if !strings.Contains(msg, "--help") {
 			msg += " (" + help + ")"

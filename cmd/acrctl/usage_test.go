@@ -14,7 +14,7 @@ func TestUsageErrors(t *testing.T) {
 		want []string
 	}{
 		{[]string{"tags", "list", "x"}, []string{`unknown command "tags"`, `did you mean "tag"?`, "acrctl --help"}},
-		{[]string{"tag", "lst", "x"}, []string{`unknown command "lst"`, "acrctl tag --help"}},
+		{[]string{"tag", "lst", "x"}, []string{`unknown command "lst"`, "acrctl tag --help", `did you mean "list"?`}},
 		{[]string{"serve", "--data", "x", "--memory"}, []string{"--data and --memory cannot be used together", "pick one"}},
 		{[]string{"serve", "--tls-cert", "a"}, []string{"--tls-cert and --tls-key go together"}},
 		{[]string{"push", "127.0.0.1:1/a:v1"}, []string{"acrctl push needs at least 2 arguments, got 1", "usage: acrctl push REF FILE"}},
