@@ -28,35 +28,13 @@ AAD=abuse-aad-token
 ID_FLAGS=(-user "$CI_USER:$CI_PASS" -user2 "$USER2" -victim "$VICTIM" -aad-token "$AAD")
 
 # start_abuse_server DIR: `acrctl serve --data DIR/data` with those
-# identities and anonymous pull (start_server takes no extra flags). Sets
-# SERVER_PID and SERVER_URL; the EXIT trap stops it.
+# identities and anonymous pull; the log of an earlier run in DIR is kept as
+# stderr.N, for the crash search at the end.
 start_abuse_server() {
-	local dir=$1 port i attempt
-	mkdir -p "$dir"
-	for ((attempt = 0; attempt < 3; attempt++)); do
-		port=$(free_port)
-		: >"$dir/stdout"
-		"$TOOLS/acrctl" serve --data "$dir/data" --addr "127.0.0.1:$port" \
-			--user "$CI_USER:$CI_PASS" --user "$USER2" --user "$VICTIM" \
-			--anonymous-pull --aad-token "$AAD" >"$dir/stdout" 2>>"$dir/stderr" &
-		SERVER_PID=$!
-		SERVER_PIDS+=("$SERVER_PID")
-		for ((i = 0; i < 300; i++)); do
-			grep -q '^listening on ' "$dir/stdout" && break
-			kill -0 "$SERVER_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		if grep -q '^listening on ' "$dir/stdout"; then
-			SERVER_URL=$(sed -n 's/^listening on //p' "$dir/stdout" | head -n1)
-			return 0
-		fi
-		stop_server "$SERVER_PID"
-		if ! grep -qi 'address already in use' "$dir/stderr"; then
-			sed 's/^/  /' "$dir/stderr" >&2
-			die "acrctl serve did not start"
-		fi
-	done
-	die "acrctl serve did not start"
+	local n=1
+	while [[ -e $1/stderr.$n ]]; do n=$((n + 1)); done
+	[[ -e $1/stderr ]] && mv "$1/stderr" "$1/stderr.$n"
+	start_server acrctl "$1" data auth -- --user "$USER2" --user "$VICTIM" --anonymous-pull --aad-token "$AAD"
 }
 
 failures=0
@@ -79,8 +57,8 @@ else
 	failures=$((failures + 1))
 fi
 stop_server "$SERVER_PID"
-if grep -n -m 5 -E '^panic:|fatal error:|DATA RACE' "$SRV/stderr"; then
-	echo "  FAIL the server's log shows a crash (above; $SRV/stderr)"
+if grep -n -m 5 -E '^panic:|fatal error:|DATA RACE' "$SRV"/stderr*; then
+	echo "  FAIL the server's log shows a crash (above; $SRV/stderr*)"
 	failures=$((failures + 1))
 else
 	echo "  ok   no panic or fatal error in the server's log"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the .ci/*.sh and bench/*.sh scripts. Source it; do not run it.
 #
 # It gives every script the same way to find the pinned tools, make a work
@@ -107,9 +108,10 @@ free_port() {
 
 # ---- servers -----------------------------------------------------------------
 #
-# start_server TARGET DIR [memory|data] [auth] [tls]
+# start_server TARGET DIR [memory|data] [auth] [tls] [-- FLAG...]
 #   TARGET is acrctl or reference; DIR is a fresh directory for the server's
-#   data, config, certificate and logs. Sets:
+#   data, config, certificate and logs. After --, more flags for acrctl serve
+#   (--aad-token, --anonymous-pull, --soft-delete, -v, ...). Sets:
 #     SERVER_PID   the server process (the binary itself, so /proc/PID is its own)
 #     SERVER_HOST  127.0.0.1:PORT
 #     SERVER_URL   http(s)://127.0.0.1:PORT
@@ -117,19 +119,28 @@ free_port() {
 #     SERVER_CERT  the CA/certificate file to trust when SERVER_TLS=1
 #     SERVER_AUTH  0 or 1 (credentials are $CI_USER / $CI_PASS)
 #     SERVER_LOG   the server's stderr
+#     STORAGE_URL  the storage listener's URL, when --storage-addr was given
 # shellcheck disable=SC2034 # the SERVER_* globals are read by the callers
 start_server() {
 	local target=$1 dir=$2
 	shift 2
 	local storage=memory auth=0 tls=0 opt
-	for opt in "$@"; do
+	SERVER_EXTRA=()
+	while (($#)); do
+		opt=$1
+		shift
 		case $opt in
 		memory | data) storage=$opt ;;
 		auth) auth=1 ;;
 		tls) tls=1 ;;
+		--)
+			SERVER_EXTRA=("$@")
+			break
+			;;
 		*) die "start_server: unknown option $opt" ;;
 		esac
 	done
+	[[ $target == acrctl || ${#SERVER_EXTRA[@]} == 0 ]] || die "start_server: extra flags are for acrctl only"
 	mkdir -p "$dir"
 	SERVER_AUTH=$auth SERVER_TLS=$tls SERVER_CERT=
 	case $target in
@@ -147,6 +158,7 @@ _start_acrctl() {
 	# The self-signed certificate is written into the data dir, so callers
 	# pair tls with data; the server prints where it put it either way.
 	[[ $tls == 1 ]] && args+=(--tls-self-signed)
+	args+=("${SERVER_EXTRA[@]}")
 	for ((attempt = 0; attempt < 3; attempt++)); do
 		port=$(free_port)
 		: >"$dir/stdout" # exists before the child opens it, for the polling below
@@ -164,6 +176,8 @@ _start_acrctl() {
 			SERVER_URL=$(sed -n 's/^listening on //p' "$dir/stdout" | head -n1)
 			SERVER_HOST=${SERVER_URL#*://}
 			SERVER_CERT=$(sed -n 's/^certificate: //p' "$dir/stdout" | head -n1)
+			# shellcheck disable=SC2034 # read by the callers that pass --storage-addr
+			STORAGE_URL=$(sed -n 's/^storage on //p' "$dir/stdout" | head -n1)
 			if [[ $tls == 1 ]]; then
 				[[ $SERVER_URL == https://* ]] || die "acrctl --tls-self-signed printed $SERVER_URL"
 				[[ -s $SERVER_CERT ]] || die "acrctl --tls-self-signed printed no readable 'certificate:' line"

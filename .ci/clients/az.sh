@@ -289,13 +289,8 @@ refuse "FQDN of another registry suffix" 'does not match the configured' \
 	acr manifest show "${CRED[@]}" "myregistry.azurecr.io/az/app:v1"
 
 echo "== soft delete (acrctl serve --soft-delete 7)"
-# start_server passes no extra flags, so it runs, for this server, a wrapper
-# named acrctl that adds --soft-delete 7 and execs the real binary.
 LOG1=$SERVER_LOG
-mkdir -p "$WORK/soft-tools"
-printf '#!/bin/bash\nexec %q "$@" --soft-delete 7\n' "$TOOLS/acrctl" >"$WORK/soft-tools/acrctl"
-chmod +x "$WORK/soft-tools/acrctl"
-TOOLS=$WORK/soft-tools start_server acrctl "$WORK/soft" data auth tls
+start_server acrctl "$WORK/soft" data auth tls -- --soft-delete 7
 PORT=${SERVER_HOST##*:} FQ=127.0.0.1:${SERVER_HOST##*:} SEED=$WORK/soft.json
 export REQUESTS_CA_BUNDLE=$SERVER_CERT SSL_CERT_FILE=$SERVER_CERT
 /usr/bin/python3 "$ROOT/.ci/clients/python/rawreg.py" seed-soft "$SERVER_URL" "$CI_USER" "$CI_PASS" "$SEED" ||

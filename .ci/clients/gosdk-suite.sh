@@ -82,17 +82,8 @@ if [[ ! -x $BIN || ! -x $REPORT ]]; then
 fi
 
 echo "== server"
-# start_server (lib.sh) runs $TOOLS/acrctl with --user (auth), --data and
-# --tls-self-signed but knows no --aad-token or --anonymous-pull: point TOOLS
-# at a wrapper that adds them. It execs, so SERVER_PID is acrctl itself.
 AAD_TOKEN=gosdk-aad-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-mkdir -p "$WORK/bin"
-cat >"$WORK/bin/acrctl" <<EOF
-#!/bin/sh
-exec '$TOOLS/acrctl' "\$@" --aad-token '$AAD_TOKEN' --anonymous-pull --verbose
-EOF
-chmod +x "$WORK/bin/acrctl"
-TOOLS=$WORK/bin start_server acrctl "$WORK/srv" data auth tls
+start_server acrctl "$WORK/srv" data auth tls -- --aad-token "$AAD_TOKEN" --anonymous-pull --verbose
 echo "  $SERVER_URL (--aad-token, --anonymous-pull, --user $CI_USER)"
 
 echo "== go test (live)"

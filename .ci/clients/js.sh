@@ -40,54 +40,15 @@ fi
 init_work acrgo-js
 go build -o "$TOOLS/acrctl" ./cmd/acrctl
 
-# start_acrctl DIR ARG...: `acrctl serve --data DIR/data --tls-self-signed -v
-# ARG...` on a free port (start_server has no flag for --aad-token,
-# --anonymous-pull or --storage-addr). Sets SERVER_PID, SERVER_URL and
-# SERVER_CERT, and STORAGE_URL when the server prints one; the request log is
-# DIR/stderr.
-start_acrctl() {
-	local dir=$1 port i attempt
-	shift
-	mkdir -p "$dir"
-	for ((attempt = 0; attempt < 3; attempt++)); do
-		port=$(free_port)
-		: >"$dir/stdout"
-		"$TOOLS/acrctl" serve --data "$dir/data" --tls-self-signed -v "$@" --addr "127.0.0.1:$port" \
-			>"$dir/stdout" 2>"$dir/stderr" &
-		SERVER_PID=$!
-		SERVER_PIDS+=("$SERVER_PID")
-		for ((i = 0; i < 300; i++)); do
-			grep -q '^listening on ' "$dir/stdout" && break
-			kill -0 "$SERVER_PID" 2>/dev/null || break
-			sleep 0.05
-		done
-		if grep -q '^listening on ' "$dir/stdout"; then
-			SERVER_URL=$(sed -n 's/^listening on //p' "$dir/stdout" | head -n1)
-			SERVER_CERT=$(sed -n 's/^certificate: //p' "$dir/stdout" | head -n1)
-			STORAGE_URL=$(sed -n 's/^storage on //p' "$dir/stdout" | head -n1)
-			[[ $SERVER_URL == https://* ]] || die "acrctl --tls-self-signed printed $SERVER_URL"
-			[[ -s $SERVER_CERT ]] || die "acrctl --tls-self-signed printed no readable 'certificate:' line"
-			return 0
-		fi
-		stop_server "$SERVER_PID"
-		log "acrctl serve $* --addr 127.0.0.1:$port did not start:"
-		sed 's/^/  /' "$dir/stdout" "$dir/stderr" >&2
-		grep -qi 'address already in use' "$dir/stderr" || die "acrctl failed to start"
-	done
-	die "acrctl failed to start"
-}
-
-start_acrctl "$WORK/main" --aad-token "$AAD_TOKEN" --user "$CI_USER:$CI_PASS" --storage-addr "127.0.0.1:$(free_port)"
+start_server acrctl "$WORK/main" data auth tls -- -v --aad-token "$AAD_TOKEN" --storage-addr "127.0.0.1:$(free_port)"
 MAIN_URL=$SERVER_URL MAIN_STORAGE=$STORAGE_URL
 [[ $MAIN_STORAGE == https://* ]] || die "acrctl --storage-addr printed no 'storage on https://' line"
 MAIN_CERT=$SERVER_CERT
-# Both servers serve main's certificate: --tls-self-signed reuses the one it
-# finds in its data directory. Two generated ones share a subject name, and
-# OpenSSL cannot trust two self-signed certificates with one subject from one
-# NODE_EXTRA_CA_CERTS bundle ("self-signed certificate").
+# Both servers serve main's certificate (--tls-self-signed reuses the one it
+# finds in its data directory), so that NODE_EXTRA_CA_CERTS names one file.
 mkdir -p "$WORK/anon/data/tls"
 cp "$(dirname "$MAIN_CERT")"/{cert,key}.pem "$WORK/anon/data/tls/"
-start_acrctl "$WORK/anon" --aad-token "$AAD_TOKEN" --anonymous-pull
+start_server acrctl "$WORK/anon" data tls -- -v --aad-token "$AAD_TOKEN" --anonymous-pull
 ANON_URL=$SERVER_URL
 cmp -s "$SERVER_CERT" "$MAIN_CERT" || die "the anonymous-pull server did not reuse the certificate in its data directory"
 

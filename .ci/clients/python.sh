@@ -40,34 +40,7 @@ go build -o "$TOOLS/acrctl" ./cmd/acrctl
 
 TOKEN=acrgo-entra-token-$RANDOM$RANDOM
 
-# serve DIR FLAG...: start `acrctl serve --tls-self-signed --data DIR/data`
-# with more flags on a port of its choosing (127.0.0.1:0, so no port race),
-# wait for its "listening on" line as lib.sh's start_server does, and set
-# SERVER_URL, SERVER_CERT and SERVER_PID.
-serve() {
-	local dir=$1 i
-	shift
-	mkdir -p "$dir"
-	: >"$dir/stdout"
-	"$TOOLS/acrctl" serve -v --tls-self-signed --data "$dir/data" --addr 127.0.0.1:0 "$@" \
-		>"$dir/stdout" 2>"$dir/stderr" &
-	SERVER_PID=$!
-	SERVER_PIDS+=("$SERVER_PID")
-	for ((i = 0; i < 300; i++)); do
-		grep -q '^listening on ' "$dir/stdout" && break
-		kill -0 "$SERVER_PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if ! grep -q '^listening on ' "$dir/stdout"; then
-		sed 's/^/  /' "$dir/stdout" "$dir/stderr" >&2
-		die "acrctl serve $* did not start"
-	fi
-	SERVER_URL=$(sed -n 's/^listening on //p' "$dir/stdout" | head -n1)
-	SERVER_CERT=$(sed -n 's/^certificate: //p' "$dir/stdout" | head -n1)
-	[[ $SERVER_URL == https://* && -s $SERVER_CERT ]] || die "acrctl serve printed $SERVER_URL and certificate '$SERVER_CERT'"
-}
-
-serve "$WORK/auth" --aad-token "$TOKEN" --user "$CI_USER:$CI_PASS"
+start_server acrctl "$WORK/auth" data tls -- -v --aad-token "$TOKEN" --user "$CI_USER:$CI_PASS"
 URL=$SERVER_URL CERT=$SERVER_CERT
 # The second server reuses the first one's certificate (--tls-self-signed
 # keeps a valid one it finds in its data directory), so one file trusts both.
@@ -75,7 +48,7 @@ URL=$SERVER_URL CERT=$SERVER_CERT
 # a self-signed certificate's trust anchor by subject name.)
 mkdir -p "$WORK/anon/data"
 cp -r "$(dirname "$CERT")" "$WORK/anon/data/tls"
-serve "$WORK/anon" --aad-token "$TOKEN" --anonymous-pull --storage-addr 127.0.0.1:0
+start_server acrctl "$WORK/anon" data tls -- -v --aad-token "$TOKEN" --anonymous-pull --storage-addr 127.0.0.1:0
 ANON_URL=$SERVER_URL
 cmp -s "$CERT" "$SERVER_CERT" || die "the second server made a certificate of its own"
 
