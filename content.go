@@ -114,7 +114,9 @@ type SetManifestOptions struct {
 }
 
 // SetManifest pushes manifest bytes with their media type and returns the
-// digest, verified against the one the registry answers.
+// digest, verified against the one the registry answers. An empty
+// mediaType takes the manifest's own mediaType field, else OCI's: an index
+// when the manifest lists manifests, an image manifest otherwise.
 func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, mediaType string, opts *SetManifestOptions) (digest.Digest, error) {
 	var o SetManifestOptions
 	if opts != nil {
@@ -127,13 +129,24 @@ func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, 
 		return "", fmt.Errorf("acr: the manifest is %d bytes; registries accept at most 4 MiB", len(manifest))
 	}
 	if mediaType == "" {
+		// The manifest's own mediaType, else OCI's, as the .NET SDK
+		// defaults: an index when it lists manifests, else an image
+		// manifest (the OCI image spec tells them apart so).
 		var probe struct {
-			MediaType string `json:"mediaType"`
+			MediaType string          `json:"mediaType"`
+			Manifests json.RawMessage `json:"manifests"`
 		}
-		if json.Unmarshal(manifest, &probe) != nil || probe.MediaType == "" {
-			return "", fmt.Errorf("acr: the manifest has no mediaType field: pass its media type")
+		if err := json.Unmarshal(manifest, &probe); err != nil {
+			return "", fmt.Errorf("acr: the manifest is not JSON: %w", err)
 		}
-		mediaType = probe.MediaType
+		switch {
+		case probe.MediaType != "":
+			mediaType = probe.MediaType
+		case probe.Manifests != nil:
+			mediaType = spec.MediaTypeOCIIndex
+		default:
+			mediaType = spec.MediaTypeOCIManifest
+		}
 	}
 	d := digest.FromBytes(manifest)
 	ref := d.String()

@@ -167,3 +167,37 @@ func TestReferrersArtifactTypeFilter(t *testing.T) {
 		})
 	}
 }
+
+// TestSetManifestMediaType: without a media type, SetManifest takes the
+// manifest's own, else OCI's image manifest or index, as the .NET SDK
+// defaults; the registry then serves it under that type.
+func TestSetManifestMediaType(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, err := acr.NewClient(srv.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cfg, err := client.UploadBlob(ctx, "app", strings.NewReader("{}"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	image := `{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` + cfg.Digest.String() + `","size":2},"layers":[]}`
+	d, err := client.SetManifest(ctx, "app", []byte(image), "", &acr.SetManifestOptions{Tag: "image"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := `{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` + d.String() + `","size":` + strconv.Itoa(len(image)) + `}]}`
+	if _, err := client.SetManifest(ctx, "app", []byte(index), "", &acr.SetManifestOptions{Tag: "index"}); err != nil {
+		t.Fatal(err)
+	}
+	for tag, want := range map[string]string{"image": ocispec.MediaTypeImageManifest, "index": ocispec.MediaTypeImageIndex} {
+		m, err := client.GetManifest(ctx, "app", tag)
+		if err != nil || m.MediaType != want {
+			t.Errorf("%s: %v, served as %q, want %q", tag, err, m.MediaType, want)
+		}
+	}
+	if _, err := client.SetManifest(ctx, "app", []byte("not json"), "", nil); err == nil {
+		t.Error("a manifest that is not JSON was pushed without a media type")
+	}
+}

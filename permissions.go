@@ -30,6 +30,13 @@ func Locked() PermissionsUpdate {
 	return PermissionsUpdate{CanWrite: &f, CanDelete: &f}
 }
 
+// Unlocked returns an update that sets CanWrite and CanDelete to true,
+// undoing Locked.
+func Unlocked() PermissionsUpdate {
+	t := true
+	return PermissionsUpdate{CanWrite: &t, CanDelete: &t}
+}
+
 // wireAttributes is the changeableAttributes JSON shape.
 type wireAttributes struct {
 	DeleteEnabled *bool `json:"deleteEnabled,omitempty"`

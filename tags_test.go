@@ -62,6 +62,12 @@ func TestTags(t *testing.T) {
 	if err := client.DeleteTag(ctx, "app", "b"); !errors.Is(err, acr.ErrLocked) {
 		t.Fatalf("deleting a locked tag: got %v, want ErrLocked", err)
 	}
+	if tp, err = client.UpdateTagProperties(ctx, "app", "b", acr.Unlocked()); err != nil || !tp.Permissions.CanWrite || !tp.Permissions.CanDelete {
+		t.Fatalf("unlock: %v %+v", err, tp)
+	}
+	if err := client.DeleteTag(ctx, "app", "b"); err != nil {
+		t.Fatalf("deleting an unlocked tag: %v", err)
+	}
 	if err := client.DeleteTag(ctx, "app", "a"); err != nil {
 		t.Fatal(err)
 	}
