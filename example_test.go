@@ -159,6 +159,31 @@ func ExampleClient_Manifests_deleteImages() {
 	// tags left in library/hello-world: 4
 }
 
+// The seed's "Authenticate the client": Entra ID (here a stand-in for
+// azidentity.NewDefaultAzureCredential) with the Azure Resource Manager
+// audience, which ACR accepts in its token exchange for identities that
+// cannot get containerregistry tokens.
+func ExampleNewClient() {
+	registry := exampleRegistry()
+	defer registry.Close()
+
+	// In real code: acr.NewClient("https://myregistry.azurecr.io", …).
+	client, err := acr.NewClient(registry.URL, acr.TokenCredential(entraID{}),
+		&acr.ClientOptions{Audience: acr.AudienceARMPublic})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for name, err := range client.Repositories(context.Background()) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(name)
+	}
+	// Output:
+	// library/alpine
+	// library/hello-world
+}
+
 func ExampleNewClient_nationalCloud() {
 	registry := exampleRegistry()
 	defer registry.Close()
