@@ -160,17 +160,7 @@ func parseEndpoint(endpoint string) (*url.URL, error) {
 }
 
 // isLoopbackHost reports whether host[:port] names the loopback interface.
-func isLoopbackHost(hostport string) bool {
-	h := hostport
-	if hh, _, err := net.SplitHostPort(hostport); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopbackHost(hostport string) bool { return transport.IsLoopbackHost(hostport) }
 
 // Endpoint returns the registry's base URL, such as https://myregistry.azurecr.io.
 func (c *Client) Endpoint() string { return c.endpoint.String() }

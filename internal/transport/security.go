@@ -41,6 +41,17 @@ func origin(u *url.URL) string {
 	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
+// IsLoopbackHost reports whether hostport, a host with an optional port
+// ("localhost:5000", "127.0.0.1", "[::1]:443"), names this machine: the one
+// place the client, the CLI and the transport decide it.
+func IsLoopbackHost(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	return isLoopback(strings.Trim(h, "[]"))
+}
+
 // isLoopback reports whether host (without port) is "localhost" or a
 // loopback IP address: traffic to it never leaves the machine.
 func isLoopback(host string) bool {

@@ -500,3 +500,15 @@ func TestDoValidatesRequest(t *testing.T) {
 		t.Error("Do(nil) succeeded, want an error")
 	}
 }
+
+func TestIsLoopbackHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST:5000": true, "localhost.": true, "127.0.0.1": true, "127.0.0.1:5000": true,
+		"127.8.9.1": true, "[::1]:443": true, "::1": true, "[::1]": true, "[fe80::1%lo]:5000": false,
+		"myregistry.azurecr.io": false, "10.0.0.1:5000": false, "[::]:5000": false, "0.0.0.0": false, "localhost.example.com": false,
+	} {
+		if got := IsLoopbackHost(host); got != want {
+			t.Errorf("IsLoopbackHost(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
