@@ -4,12 +4,18 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"iter"
+	"math/rand/v2"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/acrgo/acr/internal/spec"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -22,7 +28,8 @@ type File struct {
 	// Name is its title in the artifact; the default is Path's base name.
 	Name string
 	// MediaType is the layer's media type; the default is
-	// application/vnd.oci.image.layer.v1.tar.
+	// application/vnd.oci.image.layer.v1.tar, and for a directory
+	// application/vnd.oci.image.layer.v1.tar+gzip.
 	MediaType string
 }
 
@@ -38,12 +45,18 @@ type PushOptions struct {
 	Subject     *ocispec.Descriptor
 	Concurrency int
 	Progress    func(Progress)
+	// Total, when set, is told once, before anything is sent, how many
+	// bytes the push accounts for in Progress: every blob and the manifest.
+	Total func(int64)
 }
 
 // PushFiles pushes files as an OCI artifact (an image manifest with one
 // layer per file, titled with org.opencontainers.image.title) and tags it
 // ref, when ref is not empty. Files stream from disk: each is hashed in a
-// first pass, then pushed in parallel.
+// first pass, then pushed in parallel. A directory is packed as oras packs
+// one: a gzip-compressed tar of its tree under its title, annotated with
+// [AnnotationUnpack] and [AnnotationDigest] so that oras and [PullFiles]
+// unpack it.
 func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *PushOptions) (ocispec.Descriptor, error) {
 	var o PushOptions
 	if opts != nil {
@@ -62,16 +75,33 @@ func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *
 		}
 		seen[name] = true
 		mt := f.MediaType
-		if mt == "" {
-			mt = ocispec.MediaTypeImageLayer
+		ann := map[string]string{ocispec.AnnotationTitle: name}
+		var d digest.Digest
+		var size int64
+		if fi, err := os.Stat(f.Path); err == nil && fi.IsDir() {
+			if mt == "" {
+				mt = ocispec.MediaTypeImageLayerGzip
+			}
+			tmp, gz, n, td, err := packDir(f.Path, name)
+			if err != nil {
+				return ocispec.Descriptor{}, err
+			}
+			defer os.Remove(tmp)
+			d, size = gz, n
+			src.paths[d] = tmp
+			ann[AnnotationDigest] = td.String()
+			ann[AnnotationUnpack] = "true"
+		} else {
+			if mt == "" {
+				mt = ocispec.MediaTypeImageLayer
+			}
+			var err error
+			if d, size, err = hashFile(f.Path); err != nil {
+				return ocispec.Descriptor{}, err
+			}
+			src.paths[d] = f.Path
 		}
-		d, size, err := hashFile(f.Path)
-		if err != nil {
-			return ocispec.Descriptor{}, err
-		}
-		src.paths[d] = f.Path
-		layers = append(layers, ocispec.Descriptor{MediaType: mt, Digest: d, Size: size,
-			Annotations: map[string]string{ocispec.AnnotationTitle: name}})
+		layers = append(layers, ocispec.Descriptor{MediaType: mt, Digest: d, Size: size, Annotations: ann})
 	}
 	config := ocispec.DescriptorEmptyJSON
 	src.blobs[config.Digest] = config.Data
@@ -103,7 +133,21 @@ func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *
 	}
 	root := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(b), Size: int64(len(b)), ArtifactType: m.ArtifactType}
 	src.blobs[root.Digest] = b
-	return Copy(ctx, src, root.Digest.String(), dst, ref, &CopyOptions{Concurrency: o.Concurrency, Progress: o.Progress})
+	if o.Total != nil {
+		total, seen := root.Size, map[digest.Digest]bool{}
+		for _, l := range append([]ocispec.Descriptor{config}, layers...) {
+			if !seen[l.Digest] {
+				seen[l.Digest] = true
+				total += l.Size
+			}
+		}
+		o.Total(total)
+	}
+	desc, err := Copy(ctx, src, root.Digest.String(), dst, ref, &CopyOptions{Concurrency: o.Concurrency, Progress: o.Progress})
+	if err == nil {
+		desc.ArtifactType = m.ArtifactType
+	}
+	return desc, err
 }
 
 func hashFile(path string) (digest.Digest, int64, error) {
@@ -184,44 +228,155 @@ func (s *fileSource) Referrers(ctx context.Context, desc ocispec.Descriptor, art
 	return func(func(ocispec.Descriptor, error) bool) {}
 }
 
+// PullOptions configures PullFiles.
+type PullOptions struct {
+	// Platform picks a manifest when the reference names an index; without
+	// it, an index is a *[PlatformError] listing the platforms it has.
+	Platform *ocispec.Platform
+	// KeepOldFiles refuses, with an *[ExistsError], to replace a file that
+	// exists; by default existing files are replaced, as oras does.
+	KeepOldFiles bool
+	// MaxUnpackedSize caps what a directory layer may unpack to; the
+	// default is 64 GiB. Free space is checked too where it can be read.
+	MaxUnpackedSize int64
+	// Progress receives the bytes of each layer as it downloads; Total is
+	// told once, before the first download, what they add up to.
+	Progress func(Progress)
+	Total    func(int64)
+}
+
+// PlatformError is the answer to pulling an index without a platform, or
+// with one it does not have.
+type PlatformError struct {
+	Index     digest.Digest
+	Want      *ocispec.Platform
+	Platforms []ocispec.Platform
+}
+
+func (e *PlatformError) Error() string {
+	var names []string
+	for _, p := range e.Platforms {
+		names = append(names, PlatformString(p))
+	}
+	have := strings.Join(names, ", ")
+	if have == "" {
+		have = "none"
+	}
+	if e.Want == nil {
+		return fmt.Sprintf("%s is an index of platforms (%s); pick one", e.Index, have)
+	}
+	return fmt.Sprintf("index %s has no manifest for %s; it has %s", e.Index, PlatformString(*e.Want), have)
+}
+
+// PlatformString writes a platform as OS/ARCH[/VARIANT].
+func PlatformString(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// ExistsError is a destination already taken: by a file, with
+// KeepOldFiles, or by a directory where the artifact has a file.
+type ExistsError struct {
+	Path string
+	Dir  bool
+}
+
+func (e *ExistsError) Error() string {
+	if e.Dir {
+		return fmt.Sprintf("%s is a directory, in the way of a file of the artifact", e.Path)
+	}
+	return fmt.Sprintf("%s exists", e.Path)
+}
+
+// DefaultMaxUnpackedSize is PullOptions.MaxUnpackedSize's default.
+const DefaultMaxUnpackedSize = 64 << 30
+
 // PullFiles downloads the layers of the artifact ref names that carry an
 // org.opencontainers.image.title into dir, each through a temporary file
-// renamed into place once verified. Titles that are absolute, contain
-// "..", or would leave dir through a symbolic link are refused before
-// anything is written. It returns the paths written.
-func PullFiles(ctx context.Context, src Target, ref, dir string) ([]string, error) {
+// renamed into place once verified; a layer oras marked for unpacking
+// (a directory, see [PushFiles]) is unpacked into a directory of its title.
+// Before the first file is written every destination is checked: names
+// that are absolute, contain "..", or would leave dir through a symbolic
+// link, links in a directory that point outside it, directories in the way
+// and, with KeepOldFiles, existing files are refused. Files get the
+// umask's modes (a directory's files their archived modes, less the umask).
+// It returns the paths written: files and the roots of directories.
+func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptions) ([]string, error) {
+	var o PullOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.MaxUnpackedSize <= 0 {
+		o.MaxUnpackedSize = DefaultMaxUnpackedSize
+	}
 	root, err := src.Resolve(ctx, ref)
 	if err != nil {
 		return nil, err
 	}
-	rc, err := src.Fetch(ctx, root)
-	if err != nil {
-		return nil, err
-	}
-	b, err := readManifest(rc, root)
-	rc.Close()
+	b, err := fetchManifest(ctx, src, root)
 	if err != nil {
 		return nil, err
 	}
 	var m ocispec.Manifest
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("transfer: %s is not an image manifest: %w", root.Digest, err)
+		return nil, fmt.Errorf("%s is not an image manifest: %w", root.Digest, err)
+	}
+	var probe struct {
+		Manifests []json.RawMessage `json:"manifests"`
+	}
+	json.Unmarshal(b, &probe)
+	if len(probe.Manifests) > 0 || spec.IsIndex(root.MediaType) || spec.IsIndex(m.MediaType) {
+		var idx ocispec.Index
+		if err := json.Unmarshal(b, &idx); err != nil {
+			return nil, fmt.Errorf("%s is not an index: %w", root.Digest, err)
+		}
+		perr := &PlatformError{Index: root.Digest, Want: o.Platform}
+		var pick *ocispec.Descriptor
+		for _, d := range idx.Manifests {
+			if d.Platform == nil {
+				continue
+			}
+			perr.Platforms = append(perr.Platforms, *d.Platform)
+			if p := o.Platform; p != nil && pick == nil && p.OS == d.Platform.OS && p.Architecture == d.Platform.Architecture &&
+				(p.Variant == "" || p.Variant == d.Platform.Variant) {
+				pick = &d
+			}
+		}
+		if pick == nil {
+			return nil, perr
+		}
+		if b, err = fetchManifest(ctx, src, plain(*pick)); err != nil {
+			return nil, err
+		}
+		m = ocispec.Manifest{}
+		if err := json.Unmarshal(b, &m); err != nil {
+			return nil, fmt.Errorf("%s is not an image manifest: %w", pick.Digest, err)
+		}
 	}
 	if m.Config.Digest == "" {
-		return nil, fmt.Errorf("transfer: %s is an index or has no config; pull a platform's manifest", root.Digest)
+		return nil, fmt.Errorf("%s is not an image manifest: it has no config", root.Digest)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
 	}
 	absDir, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, err
 	}
+	if absDir, err = filepath.Abs(absDir); err != nil {
+		return nil, err
+	}
 	type job struct {
 		desc ocispec.Descriptor
 		path string
+		plan *unpackPlan
 	}
 	var jobs []job
+	var total int64
+	seen := map[string]bool{}
 	for _, l := range m.Layers {
 		title := l.Annotations[ocispec.AnnotationTitle]
 		if title == "" {
@@ -231,23 +386,129 @@ func PullFiles(ctx context.Context, src Target, ref, dir string) ([]string, erro
 		if err != nil {
 			return nil, err
 		}
-		jobs = append(jobs, job{l, p})
+		if seen[p] {
+			return nil, fmt.Errorf("the artifact has two files named %q", title)
+		}
+		seen[p] = true
+		unpack := l.Annotations[AnnotationUnpack] == "true"
+		if err := checkDest(absDir, p, unpack, o.KeepOldFiles); err != nil {
+			return nil, err
+		}
+		jobs = append(jobs, job{desc: l, path: p})
+		total += l.Size
+	}
+	// Directories nested in one another would unpack over each other.
+	for _, a := range jobs {
+		for _, b := range jobs {
+			if a.path != b.path && within(a.path, b.path) {
+				return nil, fmt.Errorf("the artifact's %q lies inside its %q", b.desc.Annotations[ocispec.AnnotationTitle], a.desc.Annotations[ocispec.AnnotationTitle])
+			}
+		}
+	}
+	if o.Total != nil {
+		o.Total(total)
+	}
+	report := func(p Progress) {
+		if o.Progress != nil {
+			o.Progress(p)
+		}
+	}
+	// Directories come first: they are downloaded to hidden files and
+	// read through, so that their entries are checked with the rest.
+	need := int64(0)
+	for i := range jobs {
+		j := &jobs[i]
+		if j.desc.Annotations[AnnotationUnpack] != "true" {
+			need += j.desc.Size
+			continue
+		}
+		tmp, err := fetchToTemp(ctx, src, j.desc, absDir, j.path, report)
+		if tmp != "" {
+			defer os.Remove(tmp)
+		}
+		if err != nil {
+			return nil, err
+		}
+		title := j.desc.Annotations[ocispec.AnnotationTitle]
+		j.plan, err = scanDirLayer(tmp, j.path, path.Clean(title), digest.Digest(j.desc.Annotations[AnnotationDigest]), o.KeepOldFiles, o.MaxUnpackedSize)
+		if err != nil {
+			return nil, err
+		}
+		need += j.plan.bytes
+	}
+	if free, ok := freeSpace(absDir); ok && need > free {
+		return nil, fmt.Errorf("the artifact needs %d bytes in %s, which has %d free", need, dir, free)
 	}
 	var written []string
 	for _, j := range jobs {
-		if err := os.MkdirAll(filepath.Dir(j.path), 0o755); err != nil {
-			return written, err
-		}
-		// The parent may be a link planted to escape: check again.
-		if real, err := filepath.EvalSymlinks(filepath.Dir(j.path)); err != nil || !within(absDir, real) {
-			return written, fmt.Errorf("transfer: refusing %q: its directory leaves %s", j.path, dir)
-		}
-		if err := fetchToFile(ctx, src, j.desc, j.path); err != nil {
-			return written, err
+		if j.plan != nil {
+			if err := j.plan.unpack(); err != nil {
+				return written, err
+			}
+		} else {
+			if err := os.MkdirAll(filepath.Dir(j.path), 0o777); err != nil {
+				return written, err
+			}
+			tmp, err := fetchToTemp(ctx, src, j.desc, absDir, j.path, report)
+			if err == nil {
+				err = os.Rename(tmp, j.path)
+			}
+			if err != nil {
+				if tmp != "" {
+					os.Remove(tmp)
+				}
+				return written, err
+			}
 		}
 		written = append(written, j.path)
 	}
 	return written, nil
+}
+
+// checkDest checks a destination before anything is written: every
+// directory between dir and p is a directory (not a file, not a link), p
+// is not a directory unless it is one to unpack into, and with keepOld a
+// file does not exist there yet.
+func checkDest(dir, p string, isDir, keepOld bool) error {
+	for q := filepath.Dir(p); q != dir && within(dir, q); q = filepath.Dir(q) {
+		fi, err := os.Lstat(q)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if !fi.IsDir() {
+			return fmt.Errorf("%s is in the way of %s: it is not a directory", q, p)
+		}
+	}
+	fi, err := os.Lstat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil
+	case err != nil:
+		return err
+	case isDir && fi.IsDir():
+		return nil
+	case isDir:
+		return fmt.Errorf("%s is in the way of a directory of the artifact: it is not a directory", p)
+	case fi.IsDir():
+		return &ExistsError{Path: p, Dir: true}
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return fmt.Errorf("refusing to replace the symbolic link %s", p)
+	case keepOld:
+		return &ExistsError{Path: p}
+	}
+	return nil
+}
+
+func fetchManifest(ctx context.Context, src Target, desc ocispec.Descriptor) ([]byte, error) {
+	rc, err := src.Fetch(ctx, desc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return readManifest(rc, desc)
 }
 
 // safeJoin joins a layer title to dir, refusing names that leave it.
@@ -272,31 +533,49 @@ func within(dir, p string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
-// fetchToFile writes content to path through a verified temporary file.
-func fetchToFile(ctx context.Context, src Target, desc ocispec.Descriptor, path string) error {
+// fetchToTemp downloads content into a hidden file beside path
+// (.NAME.partial-*, created with the umask's modes), verified. It returns
+// the file's name, also on error when one was created.
+func fetchToTemp(ctx context.Context, src Target, desc ocispec.Descriptor, dir, path string, report func(Progress)) (string, error) {
 	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer rc.Close()
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
-	if err != nil {
-		return err
+	tmpDir := filepath.Dir(path)
+	if _, err := os.Stat(tmpDir); err != nil {
+		tmpDir = dir
 	}
-	defer os.Remove(f.Name())
+	name, f, err := createHidden(filepath.Join(tmpDir, filepath.Base(path)), 0o666)
+	if err != nil {
+		return "", err
+	}
 	v := desc.Digest.Verifier()
-	n, err := io.CopyBuffer(io.MultiWriter(f, v), rc, copyBuffer(desc.Size))
+	cr := &countingReader{r: rc, f: func(n int64) { report(Progress{Desc: desc, Bytes: n}) }}
+	n, err := io.CopyBuffer(io.MultiWriter(f, v), cr, copyBuffer(desc.Size))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return err
+		return name, err
 	}
 	if n != desc.Size || !v.Verified() {
-		return fmt.Errorf("transfer: %s: content does not match its descriptor", desc.Digest)
+		return name, fmt.Errorf("%s: content does not match its descriptor", desc.Digest)
 	}
-	if fi, err := os.Lstat(path); err == nil && fi.Mode()&os.ModeSymlink != 0 {
-		return fmt.Errorf("transfer: refusing to replace the symbolic link %s", path)
+	report(Progress{Desc: desc, Bytes: n, Done: true})
+	return name, nil
+}
+
+// createHidden creates a new file beside path, named .NAME.partial-N, with
+// perm less the umask (os.CreateTemp would make it 0600).
+func createHidden(path string, perm fs.FileMode) (string, *os.File, error) {
+	for range 100 {
+		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.partial-%d", filepath.Base(path), rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return name, f, err
 	}
-	return os.Rename(f.Name(), path)
+	return "", nil, fmt.Errorf("could not create a temporary file beside %s", path)
 }

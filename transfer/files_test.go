@@ -45,7 +45,7 @@ func TestPushAndPullFiles(t *testing.T) {
 		t.Fatalf("manifest: %+v", im)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	written, err := transfer.PullFiles(t.Context(), transfer.Repository(c, "files"), "v1", out)
+	written, err := transfer.PullFiles(t.Context(), transfer.Repository(c, "files"), "v1", out, nil)
 	if err != nil || len(written) != 2 {
 		t.Fatalf("pull: %v %v", err, written)
 	}
@@ -82,7 +82,7 @@ func TestPullRefusesEscapingNames(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			os.MkdirAll(out, 0o755)
 			os.Symlink(outside, filepath.Join(out, "link")) // a planted link out of the directory
-			if _, err := transfer.PullFiles(ctx, transfer.Repository(c, "evil"), "v1", out); err == nil {
+			if _, err := transfer.PullFiles(ctx, transfer.Repository(c, "evil"), "v1", out, nil); err == nil {
 				t.Fatalf("title %q was accepted", title)
 			}
 			for _, p := range []string{filepath.Join(outside, "evil"), filepath.Join(filepath.Dir(out), "evil")} {

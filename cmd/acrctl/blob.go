@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -19,13 +20,15 @@ func newBlobCmd() *cobra.Command {
 	return cmd
 }
 
-// blobJSON is a blob in --output json.
+// blobJSON is a blob in --output json; imageName is the repository, as
+// ACR's API names it everywhere else.
 type blobJSON struct {
-	Registry   string `json:"registry"`
-	Repository string `json:"repository"`
-	Digest     string `json:"digest"`
-	Size       int64  `json:"size"`
-	Exists     *bool  `json:"exists,omitempty"`
+	Registry  string `json:"registry"`
+	ImageName string `json:"imageName"`
+	Digest    string `json:"digest"`
+	Size      int64  `json:"size"`
+	Exists    *bool  `json:"exists,omitempty"`
+	File      string `json:"file,omitempty"`
 }
 
 func newBlobPutCmd(o *remoteOptions) *cobra.Command {
@@ -40,7 +43,8 @@ chunks when it is large, so any size works in bounded memory. A progress line sh
 terminal (not with --no-progress or -v).`,
 		Example: `  acrctl blob put myregistry.azurecr.io/hello layer.tar.gz
   tar c ./site | acrctl blob put localhost:5000/site -
-  digest=$(acrctl blob put localhost:5000/hello config.json)`,
+  digest=$(acrctl blob put localhost:5000/hello config.json)
+  acrctl blob put localhost:5000/hello config.json -o json | jq .size`,
 		Args:              exactArgs(2, "a repository HOST/REPO and a FILE (or - for stdin)"),
 		ValidArgsFunction: completeRefsThenFiles(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -79,11 +83,14 @@ terminal (not with --no-progress or -v).`,
 			desc, err := s.client.UploadBlob(cmd.Context(), ref.Repository, r, &acr.UploadBlobOptions{Progress: p.Set})
 			p.Finish(err == nil)
 			if err != nil {
+				if errors.Is(err, acr.ErrLocked) {
+					return lockRefusal(cmd.Context(), s, ref, lockWrite, err)
+				}
 				return s.explain(err)
 			}
 			w := cmd.OutOrStdout()
 			if out.json() {
-				return writeJSON(w, blobJSON{Registry: ref.Registry, Repository: ref.Repository, Digest: desc.Digest.String(), Size: desc.Size})
+				return writeJSON(w, blobJSON{Registry: ref.Registry, ImageName: ref.Repository, Digest: desc.Digest.String(), Size: desc.Size})
 			}
 			fmt.Fprintln(w, desc.Digest)
 			return nil
@@ -95,18 +102,22 @@ terminal (not with --no-progress or -v).`,
 }
 
 func newBlobGetCmd(o *remoteOptions) *cobra.Command {
-	var output string
+	var out outputFormat
+	var file string
 	var noProgress bool
 	cmd := &cobra.Command{
-		Use:   "get HOST/REPO@DIGEST [-o FILE]",
+		Use:   "get HOST/REPO@DIGEST [--output-file FILE] [-o text|json]",
 		Short: "Download a blob to stdout or a file, verifying its digest",
-		Long: `Download a blob and verify that it hashes to its digest. With -o FILE the content goes
-to a temporary file beside FILE that is renamed into place only once verified, so FILE
-never holds partial or wrong content. Without -o it streams to stdout; a mismatch then
-fails the command after the bytes were written. Downloads resume after dropped
-connections.`,
-		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... -o layer.tar.gz
-  acrctl blob get localhost:5000/hello@sha256:4c5e... | tar tz`,
+		Long: `Download a blob and verify that it hashes to its digest. With --output-file FILE the
+content goes to a temporary file beside FILE that is renamed into place only once
+verified, so FILE never holds partial or wrong content; -o json then prints what was
+written. Without --output-file it streams to stdout; a mismatch then fails the command
+after the bytes were written. Downloads resume after dropped connections. (-o is the
+output format in every acrctl command; -o FILE, the old spelling, is refused with a
+pointer to --output-file.)`,
+		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... --output-file layer.tar.gz
+  acrctl blob get localhost:5000/hello@sha256:4c5e... | tar tz
+  acrctl blob get localhost:5000/hello@sha256:4c5e... --output-file layer.tar.gz -o json`,
 		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,8 +126,11 @@ connections.`,
 				return err
 			}
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-			if output == "" && isTerminal(stdout) {
-				return usageError{errors.New("stdout is a terminal: pass -o FILE, or pipe the blob into a program")}
+			if file == "" && out.json() {
+				return usageError{errors.New("-o json describes a blob written to a file, and without --output-file the blob itself goes to stdout: add --output-file FILE")}
+			}
+			if file == "" && isTerminal(stdout) {
+				return usageError{errors.New("stdout is a terminal: pass --output-file FILE, or pipe the blob into a program")}
 			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
@@ -130,39 +144,44 @@ connections.`,
 				// with a clear message too.
 				size, ok, err := s.client.BlobExists(ctx, ref.Repository, ref.Digest)
 				if err != nil {
-					return s.explain(err)
+					return explainDownload(ctx, s, ref, err)
 				}
 				if !ok {
 					return fmt.Errorf("%s does not exist in the registry; fix: check the digest (acrctl manifest get %s/%s:TAG lists an image's blobs)", ref, ref.Registry, ref.Repository)
 				}
 				total = size
 			}
-			if output != "" {
-				p := startProgressPolled(stderr, show, "Downloading "+filepath.Base(output), total, pollPartialFile(output))
-				n, err := s.client.DownloadBlobTo(ctx, ref.Repository, ref.Digest, output)
+			if file != "" {
+				p := startProgressPolled(stderr, show, "Downloading "+filepath.Base(file), total, pollPartialFile(file))
+				n, err := s.client.DownloadBlobTo(ctx, ref.Repository, ref.Digest, file)
 				p.Finish(err == nil)
 				if err != nil {
-					return explainDownload(s, ref, err)
+					return explainDownload(ctx, s, ref, err)
 				}
-				fmt.Fprintf(stderr, "Wrote %s (%d bytes, digest verified)\n", output, n)
+				if out.json() {
+					return writeJSON(stdout, blobJSON{Registry: ref.Registry, ImageName: ref.Repository, Digest: ref.Digest.String(), Size: n, File: file})
+				}
+				fmt.Fprintf(stderr, "Wrote %s (%d bytes, digest verified)\n", file, n)
 				return nil
 			}
 			rc, err := s.client.DownloadBlob(ctx, ref.Repository, ref.Digest)
 			if err != nil {
-				return explainDownload(s, ref, err)
+				return explainDownload(ctx, s, ref, err)
 			}
 			defer rc.Close()
 			p := startProgress(stderr, show, "Downloading "+ref.Digest.Encoded()[:12], total)
 			_, err = io.CopyBuffer(p.Writer(stdout), rc, make([]byte, 1<<20))
 			p.Finish(err == nil)
 			if err != nil {
-				return explainDownload(s, ref, err)
+				return explainDownload(ctx, s, ref, err)
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output-file", "o", "", "write the blob to this file instead of stdout")
+	cmd.Flags().StringVar(&file, "output-file", "", "write the blob to this file instead of stdout")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
+	out.hint = "-o is the output format in every acrctl command; write the blob to a file with --output-file FILE"
+	addOutputFlag(cmd, &out)
 	return cmd
 }
 
@@ -177,8 +196,11 @@ func startProgressPolled(w io.Writer, show bool, label string, total int64, poll
 	return p
 }
 
-func explainDownload(s *session, ref acr.Reference, err error) error {
+func explainDownload(ctx context.Context, s *session, ref acr.Reference, err error) error {
 	switch {
+	case errors.Is(err, acr.ErrLocked):
+		// Only the repository's flags guard a blob.
+		return lockRefusal(ctx, s, acr.Reference{Registry: ref.Registry, Repository: ref.Repository}, lockRead, err)
 	case errors.Is(err, acr.ErrDigestMismatch):
 		return fmt.Errorf("the content the registry sent for %s does not match its digest: %v; nothing verified was lost, retry, and report it to the registry's operator if it persists", ref, err)
 	case errors.Is(err, acr.ErrNotFound):
@@ -211,7 +233,7 @@ func newBlobExistsCmd(o *remoteOptions) *cobra.Command {
 			}
 			w := cmd.OutOrStdout()
 			if out.json() {
-				if err := writeJSON(w, blobJSON{Registry: ref.Registry, Repository: ref.Repository, Digest: ref.Digest.String(), Size: size, Exists: &ok}); err != nil {
+				if err := writeJSON(w, blobJSON{Registry: ref.Registry, ImageName: ref.Repository, Digest: ref.Digest.String(), Size: size, Exists: &ok}); err != nil {
 					return err
 				}
 			} else if ok {
@@ -228,12 +250,14 @@ func newBlobExistsCmd(o *remoteOptions) *cobra.Command {
 }
 
 func newBlobDeleteCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "delete HOST/REPO@DIGEST",
 		Short: "Delete a blob from a repository",
 		Long: `Delete a blob from a repository. Manifests that reference it then fail to pull, so
 delete blobs only after the manifests that use them.`,
-		Example:           `  acrctl blob delete myregistry.azurecr.io/hello@sha256:4c5e...`,
+		Example: `  acrctl blob delete myregistry.azurecr.io/hello@sha256:4c5e...
+  acrctl blob delete localhost:5000/hello@sha256:4c5e... -o json`,
 		Aliases:           []string{"rm"},
 		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
@@ -247,15 +271,27 @@ delete blobs only after the manifests that use them.`,
 				return err
 			}
 			if err := s.client.DeleteBlob(cmd.Context(), ref.Repository, ref.Digest); err != nil {
-				if errors.Is(err, acr.ErrNotFound) {
+				switch {
+				case errors.Is(err, acr.ErrNotFound):
 					return fmt.Errorf("%s does not exist, so there is nothing to delete: %v", ref, err)
+				case errors.Is(err, acr.ErrLocked):
+					// Only the repository's flags guard a blob.
+					return lockRefusal(cmd.Context(), s, acr.Reference{Registry: ref.Registry, Repository: ref.Repository}, lockDelete, err)
 				}
 				return s.explain(err)
+			}
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Registry     string   `json:"registry"`
+					ImageName    string   `json:"imageName"`
+					BlobsDeleted []string `json:"blobsDeleted"`
+				}{ref.Registry, ref.Repository, []string{ref.Digest.String()}})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Deleted blob %s\n", ref)
 			return nil
 		},
 	}
+	addOutputFlag(cmd, &out)
 	return cmd
 }
 

@@ -39,12 +39,24 @@ func TestBlobPutGetExistsDelete(t *testing.T) {
 			t.Errorf("blob get: got %d bytes, want the %d uploaded", len(r.stdout), len(data))
 		}
 		out := filepath.Join(t.TempDir(), "out.bin")
-		r = f.run("", "blob", "get", ref, "-o", out).ok(t)
+		r = f.run("", "blob", "get", ref, "--output-file", out).ok(t)
 		if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, data) {
-			t.Errorf("blob get -o: file holds %d bytes (%v), want the %d uploaded", len(got), err, len(data))
+			t.Errorf("blob get --output-file: file holds %d bytes (%v), want the %d uploaded", len(got), err, len(data))
 		}
 		if r.stdout != "" || !strings.Contains(r.stderr, "digest verified") {
-			t.Errorf("blob get -o: stdout %q, stderr %q", r.stdout, r.stderr)
+			t.Errorf("blob get --output-file: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+		// -o is the format everywhere: the old -o FILE is refused with the
+		// new flag's name, and writes nothing.
+		f.run("", "blob", "get", ref, "-o", out+".old").fails(t, 2, `"-o, --output"`, "output format", "--output-file FILE")
+		if _, err := os.Stat(out + ".old"); !os.IsNotExist(err) {
+			t.Errorf("blob get -o FILE wrote %s", out+".old")
+		}
+		f.run("", "blob", "get", ref, "-o", "json").fails(t, 2, "add --output-file FILE")
+		r = f.run("", "blob", "get", ref, "--output-file", out+".json", "-o", "json").ok(t)
+		golden(t, "blob-get.json", strings.ReplaceAll(r.stdout, out, "FILE"), f.srv.Host)
+		if r.stderr != "" {
+			t.Errorf("blob get -o json wrote %q to stderr", r.stderr)
 		}
 
 		// exists: 0 when present, 1 when absent, in text and JSON.
@@ -55,13 +67,16 @@ func TestBlobPutGetExistsDelete(t *testing.T) {
 
 		r = f.run("", "blob", "delete", ref).ok(t)
 		golden(t, "blob-delete.txt", r.stdout, f.srv.Host)
+		other = f.ref("hello@" + digest.FromString(other).String())
+		r = f.run("", "blob", "delete", other, "-o", "json").ok(t)
+		golden(t, "blob-delete.json", r.stdout, f.srv.Host)
 		f.run("", "blob", "exists", ref).fails(t, 1, "does not exist")
 		r = f.run("", "blob", "exists", ref, "--output", "json")
 		if r.code != 1 {
 			t.Errorf("blob exists of a deleted blob: exit %d, want 1", r.code)
 		}
 		golden(t, "blob-exists-absent.json", r.stdout, f.srv.Host)
-		f.run("", "blob", "get", ref, "-o", out+".2").fails(t, 1, "does not exist", "check the digest")
+		f.run("", "blob", "get", ref, "--output-file", out+".2").fails(t, 1, "does not exist", "check the digest")
 		if _, err := os.Stat(out + ".2"); !os.IsNotExist(err) {
 			t.Errorf("a failed download left %s behind", out+".2")
 		}
@@ -158,4 +173,24 @@ func TestProgressFinish(t *testing.T) {
 	if w := none.Writer(&buf); w != &buf {
 		t.Errorf("a nil bar wraps the writer")
 	}
+}
+
+// TestBlobLocks: a lock's refusal names the flag that refused and the exact
+// command that lifts it, for upload, download and delete.
+func TestBlobLocks(t *testing.T) {
+	f := newFixture(t, false)
+	img := f.pushImage("hello", "a", "v1")
+	repo := f.ref("hello")
+	blob := f.ref("hello@" + img.layers[0].String())
+	f.run("", "repo", "update", repo, "--write-enabled", "false").ok(t)
+	f.run("x", "blob", "put", repo, "-").fails(t, 1, repo+" is locked: writeEnabled is false on the repository "+repo,
+		"refused to write it (405 REGISTRY_DISALLOWED_OPERATION)", "fix: acrctl repo update "+repo+" --write-enabled true")
+	f.run("", "blob", "delete", blob).fails(t, 1, "writeEnabled is false on the repository "+repo,
+		"fix: acrctl repo update "+repo+" --write-enabled true")
+	f.run("", "repo", "update", repo, "--write-enabled", "true", "--delete-enabled", "false", "--read-enabled", "false").ok(t)
+	r := f.run("", "blob", "get", blob).fails(t, 1, "readEnabled is false on the repository "+repo, "fix: acrctl repo update "+repo+" --read-enabled true")
+	if strings.Contains(r.stderr, "...") {
+		t.Errorf("the fix has placeholders: %s", r.stderr)
+	}
+	f.run("", "blob", "delete", blob).fails(t, 1, "deleteEnabled is false", "fix: acrctl repo update "+repo+" --delete-enabled true")
 }

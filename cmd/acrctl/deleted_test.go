@@ -55,7 +55,7 @@ func seedDeletions(t *testing.T, f *fixture) map[string]testImage {
 		"three": f.pushImage("lib/x", "three", "t"),
 	}
 	f.run("", "tag", "delete", f.ref("hello:v2")).ok(t)
-	f.run("", "manifest", "delete", f.ref("hello:v1")).ok(t)
+	f.run("", "manifest", "delete", f.ref("hello:v1"), "--yes").ok(t)
 	f.run("", "repo", "delete", f.ref("lib/x"), "--yes").ok(t)
 	return imgs
 }

@@ -5,17 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
 	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/dockerconfig"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
 
 func newLoginCmd() *cobra.Command {
 	var o remoteOptions
-	var exposeToken bool
+	var exposeToken, entra bool
 	cmd := &cobra.Command{
 		Use:   "login HOST",
 		Short: "Check credentials against a registry and store them in docker's config.json",
@@ -34,10 +36,18 @@ Without --password or --password-stdin, login prompts on a terminal.
 --expose-token stores nothing: it prints, as JSON, an ACR refresh token for the
 credential acrctl would use (Entra ID for *.azurecr.* hosts, or a stored refresh
 token), as az acr login --expose-token does, for tools that log in with the user
-name 00000000-0000-0000-0000-000000000000 and the token as password.`,
+name 00000000-0000-0000-0000-000000000000 and the token as password.
+
+--entra stores no secret: it checks that Entra ID (DefaultAzureCredential) gives a
+refresh token for HOST, then names acrctl as HOST's credential helper under
+credHelpers in config.json. Docker, oras, crane, regctl and helm then run
+docker-credential-acrctl, which prints an ACR refresh token, cached in the user
+cache directory and renewed 30 minutes before it expires. docker-credential-acrctl
+must be on PATH: a symbolic link to acrctl. acrctl logout HOST removes the entry.`,
 		Example: `  acrctl login myregistry.azurecr.io -u myregistry --password-stdin < password.txt
   echo "$ACR_TOKEN" | acrctl login myregistry.azurecr.io -u mytoken --password-stdin
   acrctl login localhost:5000 -u admin                 # prompts for the password
+  acrctl login myregistry.azurecr.io --entra           # docker, oras, crane use Entra ID
   acrctl login myregistry.azurecr.io --expose-token | jq -r .accessToken |
     docker login myregistry.azurecr.io -u 00000000-0000-0000-0000-000000000000 --password-stdin`,
 		Args:              exactArgs(1, "the registry HOST[:PORT]"),
@@ -46,6 +56,12 @@ name 00000000-0000-0000-0000-000000000000 and the token as password.`,
 			host, err := parseHost(args[0])
 			if err != nil {
 				return err
+			}
+			if entra {
+				if exposeToken || o.username != "" || o.password != "" || o.passwordStdin {
+					return usageError{errors.New("--entra stores no user name or password and prints no token: drop --username, --password, --password-stdin and --expose-token")}
+				}
+				return loginEntra(cmd, &o, host)
 			}
 			if exposeToken {
 				return exposeRefreshToken(cmd, &o, host)
@@ -56,6 +72,7 @@ name 00000000-0000-0000-0000-000000000000 and the token as password.`,
 	fs := cmd.Flags()
 	o.addFlags(fs)
 	fs.BoolVar(&exposeToken, "expose-token", false, "print an ACR refresh token as JSON instead of storing credentials")
+	fs.BoolVar(&entra, "entra", false, "register acrctl as HOST's docker credential helper (credHelpers), which hands out ACR refresh tokens got through Entra ID")
 	return cmd
 }
 
@@ -138,11 +155,11 @@ func login(cmd *cobra.Command, o *remoteOptions, host string) error {
 	if err != nil {
 		return err
 	}
-	cfg, err := loadDockerConfig(path)
+	cfg, err := dockerconfig.Load(path)
 	if err != nil {
 		return err
 	}
-	where, err := cfg.store(cmd.Context(), host, o.username, password)
+	where, err := cfg.Store(cmd.Context(), host, o.username, password)
 	if err != nil {
 		return err
 	}
@@ -175,21 +192,34 @@ that has no stored credentials succeeds and says so.`,
 			if err != nil {
 				return err
 			}
-			cfg, err := loadDockerConfig(path)
+			cfg, err := dockerconfig.Load(path)
 			if err != nil {
 				return err
 			}
-			found, err := cfg.erase(cmd.Context(), host)
+			where := path
+			if h := cfg.Helper(host); h != "" {
+				where += " and " + dockerconfig.HelperPrefix + h
+			}
+			entra := cfg.CredHelpers[host] == helperName
+			if entra {
+				// Undo login --entra: forget the helper's cached token (it
+				// is this program: no need to run it) and the entry.
+				helperErase(host)
+				delete(cfg.CredHelpers, host)
+			}
+			found, err := cfg.Erase(cmd.Context(), host)
 			if err != nil {
 				return err
+			}
+			if entra {
+				if err := cfg.Save(); err != nil {
+					return err
+				}
+				found = true
 			}
 			if !found {
 				fmt.Fprintf(cmd.OutOrStdout(), "Not logged in to %s: %s stores no credentials for it\n", host, path)
 				return nil
-			}
-			where := path
-			if h := cfg.helperFor(host); h != "" {
-				where += " and docker-credential-" + h
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Removed the credentials for %s from %s\n", host, where)
 			return nil
@@ -216,11 +246,11 @@ func completeRegistries(o *remoteOptions, ref bool) cobra.CompletionFunc {
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		cfg, err := loadDockerConfig(path)
+		cfg, err := dockerconfig.Load(path)
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveNoFileComp
 		}
-		hosts := cfg.hosts()
+		hosts := cfg.Hosts()
 		if !ref {
 			return hosts, cobra.ShellCompDirectiveNoFileComp
 		}
@@ -229,4 +259,42 @@ func completeRegistries(o *remoteOptions, ref bool) cobra.CompletionFunc {
 		}
 		return hosts, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
 	}
+}
+
+// loginEntra checks that the credential helper can get a refresh token for
+// host through Entra ID (which also fills its cache), then registers it
+// under credHelpers.
+func loginEntra(cmd *cobra.Command, o *remoteOptions, host string) error {
+	if o.plainHTTP || o.insecure || o.caFile != "" {
+		return usageError{errors.New("--entra registers a helper that docker, oras and crane run, and it connects as they do (plain http to loopback hosts, https with the system's certificates elsewhere): drop --plain-http, --insecure and --ca-file")}
+	}
+	path, err := o.configPath()
+	if err != nil {
+		return err
+	}
+	cfg, err := dockerconfig.Load(path)
+	if err != nil {
+		return err
+	}
+	if _, err := helperToken(cmd.Context(), host); err != nil {
+		if errors.Is(err, dockerconfig.ErrNotFound) {
+			return fmt.Errorf("%s does not exchange Entra ID tokens for refresh tokens, so a credential helper cannot sign in to it; fix: acrctl login %s -u NAME --password-stdin; nothing was stored", host, host)
+		}
+		return fmt.Errorf("%v; nothing was stored", err)
+	}
+	if err := cfg.SetCredHelper(host, helperName); err != nil {
+		return err
+	}
+	w := cmd.OutOrStdout()
+	fmt.Fprintf(w, "Login succeeded: %s gave a refresh token for the Entra ID sign-in; %s names %s as its credential helper (credHelpers)\n", host, path, helperProgram)
+	if p, err := exec.LookPath(helperProgram); err == nil {
+		fmt.Fprintf(w, "%s is on PATH: %s\n", helperProgram, p)
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/path/to/acrctl"
+	}
+	fmt.Fprintf(w, "%s is not on PATH yet; docker, oras and crane need it: ln -s %s ~/.local/bin/%s (any directory on PATH)\n", helperProgram, exe, helperProgram)
+	return nil
 }

@@ -11,7 +11,16 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	var code int
+	switch {
+	case isHelperProgram(os.Args[0]):
+		code = credentialHelper(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case len(os.Args) > 1 && os.Args[1] == "credential-helper":
+		// Hidden: the helper for a PATH without the symlink.
+		code = credentialHelper(ctx, os.Args[2:], os.Stdin, os.Stdout, os.Stderr)
+	default:
+		code = run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	}
 	stop()
 	os.Exit(code)
 }

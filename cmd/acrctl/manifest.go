@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
 
@@ -20,40 +21,45 @@ func newManifestCmd() *cobra.Command {
 	return cmd
 }
 
-// platformJSON is a child of an index in --output json.
+// platformJSON is a child of an index in --output json, as ACR's
+// /acr/v1 API lists it under references.
 type platformJSON struct {
 	Digest       string `json:"digest"`
 	Architecture string `json:"architecture,omitempty"`
 	OS           string `json:"os,omitempty"`
 }
 
-// manifestJSON is a manifest's properties in --output json.
+// manifestJSON is a manifest's properties in --output json, with the field
+// names of ACR's /acr/v1 API, which az acr manifest list-metadata and
+// show-metadata print as is. Registry and imageName are set by manifest
+// show, update and restore only: manifest list gives them once, beside the
+// manifests, as the API does.
 type manifestJSON struct {
-	Registry         string         `json:"registry"`
-	Repository       string         `json:"repository"`
-	Digest           string         `json:"digest"`
-	Size             int64          `json:"size"`
-	MediaType        string         `json:"mediaType,omitempty"`
-	ConfigMediaType  string         `json:"configMediaType,omitempty"`
-	ArtifactType     string         `json:"artifactType,omitempty"`
-	Architecture     string         `json:"architecture,omitempty"`
-	OS               string         `json:"os,omitempty"`
-	Tags             []string       `json:"tags"`
-	RelatedArtifacts []platformJSON `json:"relatedArtifacts,omitempty"`
-	CreatedOn        time.Time      `json:"createdOn,omitzero"`
-	LastUpdatedOn    time.Time      `json:"lastUpdatedOn,omitzero"`
-	permissionsJSON
+	Registry             string          `json:"registry,omitempty"`
+	ImageName            string          `json:"imageName,omitempty"`
+	Digest               string          `json:"digest"`
+	ImageSize            int64           `json:"imageSize"`
+	CreatedTime          time.Time       `json:"createdTime,omitzero"`
+	LastUpdateTime       time.Time       `json:"lastUpdateTime,omitzero"`
+	Architecture         string          `json:"architecture,omitempty"`
+	OS                   string          `json:"os,omitempty"`
+	MediaType            string          `json:"mediaType,omitempty"`
+	ConfigMediaType      string          `json:"configMediaType,omitempty"`
+	ArtifactType         string          `json:"artifactType,omitempty"`
+	Tags                 []string        `json:"tags"`
+	References           []platformJSON  `json:"references,omitempty"`
+	ChangeableAttributes permissionsJSON `json:"changeableAttributes"`
 }
 
 func toManifestJSON(m acr.ManifestProperties) manifestJSON {
-	j := manifestJSON{Registry: m.Registry, Repository: m.Repository, Digest: m.Digest.String(), Size: m.Size, MediaType: m.MediaType,
+	j := manifestJSON{Registry: m.Registry, ImageName: m.Repository, Digest: m.Digest.String(), ImageSize: m.Size, MediaType: m.MediaType,
 		ConfigMediaType: m.ConfigMediaType, ArtifactType: m.ArtifactType, Architecture: m.Architecture, OS: m.OS, Tags: m.Tags,
-		CreatedOn: m.CreatedOn, LastUpdatedOn: m.LastUpdatedOn, permissionsJSON: toPermissionsJSON(m.Permissions)}
+		CreatedTime: m.CreatedOn, LastUpdateTime: m.LastUpdatedOn, ChangeableAttributes: toPermissionsJSON(m.Permissions)}
 	if j.Tags == nil {
 		j.Tags = []string{}
 	}
 	for _, r := range m.RelatedArtifacts {
-		j.RelatedArtifacts = append(j.RelatedArtifacts, platformJSON{Digest: r.Digest.String(), Architecture: r.Architecture, OS: r.OS})
+		j.References = append(j.References, platformJSON{Digest: r.Digest.String(), Architecture: r.Architecture, OS: r.OS})
 	}
 	return j
 }
@@ -73,7 +79,7 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 		Use:   "list HOST/REPO [--order time-desc|time-asc]",
 		Short: "List the manifests of a repository with their tags, sizes and locks (ACR)",
 		Example: `  acrctl manifest list myregistry.azurecr.io/library/hello-world --order time-desc
-  acrctl manifest list localhost:5000/hello --output json | jq -r '.manifests[] | select(.tags == []) | .digest'`,
+  acrctl manifest list localhost:5000/hello -o json | jq -r '.manifests[] | select(.tags == []) | .digest'`,
 		Aliases:           []string{"ls"},
 		Args:              exactArgs(1, "a repository HOST/REPO"),
 		ValidArgsFunction: completeRefs(o),
@@ -98,35 +104,24 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 				js := make([]manifestJSON, len(ms))
 				for i, m := range ms {
 					js[i] = toManifestJSON(m)
+					js[i].Registry, js[i].ImageName = "", ""
 				}
 				return writeJSON(w, struct {
-					Registry   string         `json:"registry"`
-					Repository string         `json:"repository"`
-					Manifests  []manifestJSON `json:"manifests"`
+					Registry  string         `json:"registry"`
+					ImageName string         `json:"imageName"`
+					Manifests []manifestJSON `json:"manifests"`
 				}{ref.Registry, ref.Repository, js})
 			}
 			if len(ms) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s has no manifests\n", ref)
 				return nil
 			}
-			perms := make([]acr.Permissions, len(ms))
-			for i, m := range ms {
-				perms[i] = m.Permissions
-			}
-			locks := anyLocked(perms...)
+			// The columns are the same whatever the locks, for scripts.
 			tw := newTable(w)
-			fmt.Fprint(tw, "DIGEST\tTAGS\tSIZE\tPLATFORM\tLAST UPDATED (UTC)")
-			if locks {
-				fmt.Fprint(tw, "\tDISABLED")
-			}
-			fmt.Fprintln(tw)
+			fmt.Fprintln(tw, "DIGEST\tTAGS\tSIZE\tPLATFORM\tLAST UPDATED (UTC)\tDISABLED")
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s", m.Digest, orDash(strings.Join(m.Tags, ",")), formatSize(m.Size),
-					platform(m.OS, m.Architecture), formatTableTime(m.LastUpdatedOn))
-				if locks {
-					fmt.Fprintf(tw, "\t%s", disabled(m.Permissions))
-				}
-				fmt.Fprintln(tw)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Digest, orDash(strings.Join(m.Tags, ",")), formatSize(m.Size),
+					platform(m.OS, m.Architecture), formatTableTime(m.LastUpdatedOn), disabled(m.Permissions))
 			}
 			return tw.Flush()
 		},
@@ -136,7 +131,7 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 	return cmd
 }
 
-func printManifest(cmd *cobra.Command, out outputFormat, m acr.ManifestProperties) error {
+func printManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperties) error {
 	w := cmd.OutOrStdout()
 	if out.json() {
 		return writeJSON(w, toManifestJSON(m))
@@ -176,7 +171,7 @@ func newManifestShowCmd(o *remoteOptions) *cobra.Command {
 		Long: `Show the properties the registry keeps about a manifest (ACR's /acr/v1 metadata). For
 the manifest's own bytes, use 'acrctl manifest get'.`,
 		Example: `  acrctl manifest show myregistry.azurecr.io/library/hello-world:latest
-  acrctl manifest show localhost:5000/hello@sha256:4c5e... --output json`,
+  acrctl manifest show localhost:5000/hello@sha256:4c5e... -o json | jq .imageSize`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -192,7 +187,7 @@ the manifest's own bytes, use 'acrctl manifest get'.`,
 			if err != nil {
 				return s.explain(err)
 			}
-			return printManifest(cmd, out, m)
+			return printManifest(cmd, &out, m)
 		},
 	}
 	addOutputFlag(cmd, &out)
@@ -200,13 +195,16 @@ the manifest's own bytes, use 'acrctl manifest get'.`,
 }
 
 func newManifestGetCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
 	var pretty bool
 	cmd := &cobra.Command{
 		Use:   "get HOST/REPO:TAG|HOST/REPO@DIGEST [--pretty]",
 		Short: "Print a manifest's exact bytes, verified against its digest",
 		Long: `Print a manifest's bytes exactly as the registry stores them, after checking that they
 hash to the digest asked for (or the one the registry announces for a tag). --pretty
-indents the JSON for reading; the digest is then of the original bytes, not the output.`,
+indents the JSON for reading; the digest is then of the original bytes, not the output.
+The manifest is itself a JSON document, so -o json prints it as -o text does: exactly
+its bytes (a manifest that is not JSON is refused with -o json).`,
 		Example: `  acrctl manifest get myregistry.azurecr.io/library/hello-world:latest --pretty
   acrctl manifest get localhost:5000/hello:v1 | jq -r '.layers[].digest'
   acrctl manifest get localhost:5000/hello@sha256:4c5e... > manifest.json`,
@@ -223,9 +221,15 @@ indents the JSON for reading; the digest is then of the original bytes, not the 
 			}
 			m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest())
 			if err != nil {
+				if errors.Is(err, acr.ErrLocked) {
+					return lockRefusal(cmd.Context(), s, ref, lockRead, err)
+				}
 				return s.explain(err)
 			}
 			body := m.Bytes
+			if out.json() && !json.Valid(body) {
+				return fmt.Errorf("the manifest %s is not JSON, so -o json cannot print it; drop -o json for the raw bytes", m.Digest)
+			}
 			if pretty {
 				var buf bytes.Buffer
 				if err := json.Indent(&buf, m.Bytes, "", "  "); err != nil {
@@ -239,6 +243,8 @@ indents the JSON for reading; the digest is then of the original bytes, not the 
 		},
 	}
 	cmd.Flags().BoolVar(&pretty, "pretty", false, "indent the JSON")
+	out.hint = "the manifest is JSON either way; redirect stdout to write it to a file"
+	addOutputFlag(cmd, &out)
 	return cmd
 }
 
@@ -273,7 +279,7 @@ listings. --lock sets write and delete off, --unlock on. Prints the new properti
 			if err != nil {
 				return s.explain(err)
 			}
-			return printManifest(cmd, out, m)
+			return printManifest(cmd, &out, m)
 		},
 	}
 	locks.addFlags(cmd, "manifest")
@@ -282,14 +288,18 @@ listings. --lock sets write and delete off, --unlock on. Prints the new properti
 }
 
 func newManifestDeleteCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	var yes bool
 	cmd := &cobra.Command{
-		Use:   "delete HOST/REPO:TAG|HOST/REPO@DIGEST",
+		Use:   "delete HOST/REPO:TAG|HOST/REPO@DIGEST [--yes]",
 		Short: "Delete a manifest with every tag that points at it",
 		Long: `Delete a manifest, named by digest or by a tag (resolved to its digest first), with
 every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. To
-remove only a tag, use 'acrctl tag delete'.`,
+remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
+names the manifest, or the manifest has tags or referrers), it asks for confirmation on
+a terminal, as repo delete does; pass --yes in scripts.`,
 		Example: `  acrctl manifest delete myregistry.azurecr.io/library/hello-world@sha256:4c5e...
-  acrctl manifest delete localhost:5000/hello:v1`,
+  acrctl manifest delete localhost:5000/hello:v1 --yes -o json`,
 		Aliases:           []string{"rm"},
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
@@ -302,22 +312,85 @@ remove only a tag, use 'acrctl tag delete'.`,
 			if err != nil {
 				return err
 			}
-			d, err := s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			ctx := cmd.Context()
+			d, err := s.client.ResolveDigest(ctx, ref.Repository, ref.TagOrDigest())
 			if err != nil {
 				return s.explain(err)
 			}
-			if err := s.client.DeleteManifest(cmd.Context(), ref.Repository, d.String()); err != nil {
+			name := ref.Registry + "/" + ref.Repository + "@" + d.String()
+			tags, more := manifestDeleteScope(cmd, s, ref, d)
+			if more != "" {
+				if err := confirm(cmd, o, yes, name+" "+more); err != nil {
+					return err
+				}
+			}
+			if err := s.client.DeleteManifest(ctx, ref.Repository, d.String()); err != nil {
 				if errors.Is(err, acr.ErrLocked) {
-					return fmt.Errorf("a lock protects %s@%s or one of its tags, so the registry refused to delete it: %s; fix: acrctl manifest update %s/%s@%s --unlock, and unlock its locked tags",
-						ref.Registry+"/"+ref.Repository, d, registrySaid(err, false), ref.Registry, ref.Repository, d)
+					return lockRefusal(ctx, s, ref, lockDelete, err)
 				}
 				return s.explain(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s/%s@%s\n", ref.Registry, ref.Repository, d)
+			if out.json() {
+				if tags == nil {
+					tags = []string{}
+				}
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Registry         string   `json:"registry"`
+					ImageName        string   `json:"imageName"`
+					ManifestsDeleted []string `json:"manifestsDeleted"`
+					TagsDeleted      []string `json:"tagsDeleted"`
+				}{ref.Registry, ref.Repository, []string{d.String()}, tags})
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
 			return nil
 		},
 	}
+	addYesFlag(cmd, &yes)
+	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// manifestDeleteScope returns the tags deleting manifest d takes with it,
+// and, when that is more than the user named, what more in words ("" when
+// nothing more goes). What cannot be found out counts as more.
+func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d digest.Digest) ([]string, string) {
+	ctx := cmd.Context()
+	var tags []string
+	var more []string
+	known := true
+	if m, err := s.client.GetManifestProperties(ctx, ref.Repository, d.String()); err == nil {
+		tags = m.Tags
+	} else if ref.Tag != "" {
+		tags, known = []string{ref.Tag}, false
+	} else {
+		known = false
+	}
+	switch {
+	case len(tags) == 1 && tags[0] == ref.Tag && known:
+		more = append(more, "with its only tag "+ref.Tag)
+	case len(tags) > 0 && known:
+		more = append(more, "with its tags "+strings.Join(tags, ", "))
+	case ref.Tag != "":
+		more = append(more, "(which "+ref.Tag+" points at) with every tag that points at it")
+	case !known:
+		more = append(more, "with every tag that points at it")
+	}
+	n, err := 0, error(nil)
+	for _, e := range s.client.Referrers(ctx, ref.Repository, d, "") {
+		if err = e; err != nil {
+			break
+		}
+		n++
+	}
+	switch {
+	case err != nil:
+		more = append(more, "and any referrers (signatures, SBOMs)")
+	case n == 1:
+		more = append(more, "and its referrer")
+	case n > 1:
+		more = append(more, fmt.Sprintf("and its %d referrers", n))
+	}
+	return tags, strings.Join(more, " ")
 }
 
 // referrerJSON is one referrer in --output json: its descriptor as the
@@ -342,7 +415,7 @@ without it, the referrers tag schema (a tag named after the digest). --artifact-
 only the referrers of that type.`,
 		Example: `  acrctl manifest referrers myregistry.azurecr.io/app:v1
   acrctl manifest referrers localhost:5000/app:v1 --artifact-type application/vnd.cncf.notary.signature
-  acrctl manifest referrers localhost:5000/app@sha256:4c5e... --output json | jq -r '.referrers[].digest'`,
+  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.referrers[].digest'`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {

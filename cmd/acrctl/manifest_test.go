@@ -64,25 +64,103 @@ func TestManifestGet(t *testing.T) {
 func TestManifestUpdateAndDelete(t *testing.T) {
 	forEachMode(t, func(t *testing.T, f *fixture) {
 		imgs := pushTags(f)
+		byDigest := f.ref("hello@" + imgs["v1"].digest.String())
 		r := f.run("", "manifest", "update", f.ref("hello:v1"), "--lock").ok(t)
 		golden(t, "manifest-update.txt", r.stdout, f.srv.Host)
-		f.run("", "manifest", "delete", f.ref("hello:v1")).fails(t, 1, "lock",
-			"fix: acrctl manifest update "+f.ref("hello@"+imgs["v1"].digest.String())+" --unlock")
-		r = f.run("", "manifest", "update", f.ref("hello@"+imgs["v1"].digest.String()), "--delete-enabled", "true", "--write-enabled", "true", "--output", "json").ok(t)
+		f.run("", "manifest", "delete", f.ref("hello:v1"), "--yes").fails(t, 1, f.ref("hello:v1")+" is locked",
+			"writeEnabled and deleteEnabled are false on the manifest "+byDigest, "fix: acrctl manifest update "+byDigest+" --unlock")
+		r = f.run("", "manifest", "update", byDigest, "--delete-enabled", "true", "--write-enabled", "true", "--output", "json").ok(t)
 		golden(t, "manifest-update.json", r.stdout, f.srv.Host)
-		r = f.run("", "manifest", "delete", f.ref("hello:v1")).ok(t)
+		// A locked tag of the manifest refuses too, and is named.
+		f.run("", "tag", "update", f.ref("hello:v1"), "--delete-enabled", "false").ok(t)
+		f.run("", "manifest", "delete", byDigest, "--yes").fails(t, 1, "deleteEnabled is false on the tag "+f.ref("hello:v1"),
+			"fix: acrctl tag update "+f.ref("hello:v1")+" --delete-enabled true")
+		f.run("", "tag", "update", f.ref("hello:v1"), "--delete-enabled", "true").ok(t)
+		r = f.run("", "manifest", "delete", f.ref("hello:v1"), "--yes").ok(t)
 		golden(t, "manifest-delete.txt", r.stdout, f.srv.Host)
 		if _, err := f.client.GetManifest(t.Context(), "hello", imgs["v1"].digest.String()); !errors.Is(err, acr.ErrNotFound) {
 			t.Errorf("after delete: got %v, want ErrNotFound", err)
 		}
 		// Deleting by digest removes every tag pointing at it.
-		f.run("", "manifest", "rm", f.ref("hello@"+imgs["v3"].digest.String())).ok(t)
+		r = f.run("", "manifest", "rm", f.ref("hello@"+imgs["v3"].digest.String()), "-y", "-o", "json").ok(t)
+		golden(t, "manifest-delete.json", r.stdout, f.srv.Host)
 		for _, tag := range []string{"v3", "latest"} {
 			if _, err := f.client.GetTagProperties(t.Context(), "hello", tag); !errors.Is(err, acr.ErrNotFound) {
 				t.Errorf("tag %s after its manifest was deleted: got %v, want ErrNotFound", tag, err)
 			}
 		}
 	})
+}
+
+// TestManifestDeleteConfirms: a manifest delete that takes more than was
+// named (the manifest behind a tag, its other tags, its referrers) asks on
+// a terminal and needs --yes elsewhere, as repo delete does; an untagged
+// manifest named by digest goes without a question.
+func TestManifestDeleteConfirms(t *testing.T) {
+	f := newFixture(t, false)
+	imgs := pushTags(f)
+	untagged := f.pushImage("hello", "untagged")
+	gone := func(d string) bool {
+		_, err := f.client.GetManifest(t.Context(), "hello", d)
+		return errors.Is(err, acr.ErrNotFound)
+	}
+	v3 := f.ref("hello@" + imgs["v3"].digest.String())
+	// Not a terminal, no --yes: a usage error that says what would go.
+	f.run("", "manifest", "delete", f.ref("hello:v1")).fails(t, 2, "deleting "+f.ref("hello@"+imgs["v1"].digest.String())+" with its only tag v1",
+		"pass --yes to confirm")
+	f.run("", "manifest", "delete", v3).fails(t, 2, "with its tags latest, v3", "--yes")
+	if gone(imgs["v1"].digest.String()) || gone(imgs["v3"].digest.String()) {
+		t.Fatal("a refused delete deleted")
+	}
+	// On a terminal: the question, and only y deletes.
+	defer func(old func(any) bool) { stdinIsTerminal = old }(stdinIsTerminal)
+	stdinIsTerminal = func(any) bool { return true }
+	r := f.run("n\n", "manifest", "delete", v3)
+	if want := "Delete " + v3 + " with its tags latest, v3? [y/N] acrctl: not confirmed; nothing deleted\n"; r.code != 1 || r.stderr != want {
+		t.Errorf("answering n: exit %d, stderr %q; want 1, %q", r.code, r.stderr, want)
+	}
+	if gone(imgs["v3"].digest.String()) {
+		t.Fatal("deleted without a yes")
+	}
+	f.run("y\n", "manifest", "delete", v3).ok(t)
+	if !gone(imgs["v3"].digest.String()) {
+		t.Error("not deleted after y")
+	}
+	stdinIsTerminal = func(any) bool { return false }
+	// Nothing more than named: no question.
+	f.run("", "manifest", "delete", f.ref("hello@"+untagged.digest.String())).ok(t)
+	// A referrer goes with its subject: that is more.
+	sub := f.pushImage("signed", "s")
+	f.run("", "attach", f.ref("signed@"+sub.digest.String()), writeTemp(t, "sig.json", "{}"), "--artifact-type", "application/vnd.example.sig").ok(t)
+	f.run("", "manifest", "delete", f.ref("signed@"+sub.digest.String())).fails(t, 2, "and its referrer", "--yes")
+}
+
+// writeTemp writes content to a file name in a temporary directory.
+func writeTemp(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestManifestGetJSON: -o json prints the manifest itself, byte for byte.
+func TestManifestGetJSON(t *testing.T) {
+	f := newFixture(t, false)
+	imgs := pushTags(f)
+	r := f.run("", "manifest", "get", f.ref("hello:v2"), "-o", "json").ok(t)
+	if r.stdout != string(imgs["v2"].bytes) {
+		t.Errorf("-o json: got %q, want the manifest's bytes %q", r.stdout, imgs["v2"].bytes)
+	}
+	f.run("", "manifest", "get", f.ref("hello:v2"), "-o", "m.json").fails(t, 2, "want text or json", "redirect stdout")
+	// A read lock names its flag and the command that lifts it.
+	f.run("", "tag", "update", f.ref("hello:v2"), "--read-enabled", "false").ok(t)
+	r = f.run("", "manifest", "get", f.ref("hello:v2")).fails(t, 1, "readEnabled is false on the tag "+f.ref("hello:v2"),
+		"fix: acrctl tag update "+f.ref("hello:v2")+" --read-enabled true")
+	if strings.Contains(r.stderr, "...") {
+		t.Errorf("the fix has placeholders: %s", r.stderr)
+	}
 }
 
 func TestManifestErrors(t *testing.T) {

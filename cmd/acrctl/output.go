@@ -2,7 +2,9 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -17,33 +19,65 @@ import (
 	"golang.org/x/term"
 )
 
-// outputFormat is the --output flag: text tables or one JSON document.
-type outputFormat string
+// outputFormat is the -o/--output flag: the format of what a command
+// prints, as in az (-o json). One meaning in every acrctl command; files and
+// directories are named by --output-file and --output-dir.
+type outputFormat struct {
+	v     string
+	names bool   // the command accepts -o name
+	hint  string // added to the error for a value that is no format
+}
 
 func (o *outputFormat) String() string {
-	if *o == "" {
+	if o.v == "" {
 		return "text"
 	}
-	return string(*o)
+	return o.v
 }
 
 func (o *outputFormat) Set(s string) error {
-	switch s {
-	case "text", "json":
-		*o = outputFormat(s)
+	switch {
+	case s == "text", s == "json", s == "name" && o.names:
+		o.v = s
 		return nil
 	}
-	return fmt.Errorf("want text or json")
+	want := "want text or json"
+	if o.names {
+		want = "want text, json or name"
+	}
+	if o.hint != "" {
+		want += "; " + o.hint
+	}
+	return errors.New(want)
 }
 
 func (o *outputFormat) Type() string { return "format" }
 
-func (o *outputFormat) json() bool { return *o == "json" }
+func (o *outputFormat) json() bool { return o.v == "json" }
 
-// addOutputFlag registers --output on cmd.
+// namesOnly reports -o name: one name per line, nothing else.
+func (o *outputFormat) namesOnly() bool { return o.v == "name" }
+
+// outputUsage is the help text of -o/--output.
+const outputUsage = "output format: text (for people) or json (one document, ACR's field names)"
+
+// addOutputFlag registers -o/--output on cmd.
 func addOutputFlag(cmd *cobra.Command, o *outputFormat) {
-	cmd.Flags().Var(o, "output", "output format: text (a table) or json (one document with stable field names)")
-	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"text", "json"}, cobra.ShellCompDirectiveNoFileComp))
+	values := []string{"text", "json"}
+	usage := outputUsage
+	if o.names {
+		values = append(values, "name")
+		usage = "output format: text (for people), json (one document, ACR's field names) or name (one name per line, for scripts)"
+	}
+	cmd.Flags().VarP(o, "output", "o", usage)
+	cmd.RegisterFlagCompletionFunc("output", cobra.FixedCompletions(values, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// addNamesOutputFlag registers -o/--output with the name format, for
+// listings of names (tags, repositories).
+func addNamesOutputFlag(cmd *cobra.Command, o *outputFormat) {
+	o.names = true
+	addOutputFlag(cmd, o)
 }
 
 // writeJSON writes v as one indented JSON document.
@@ -95,17 +129,6 @@ func formatTableTime(t time.Time) string {
 	return t.UTC().Format(time.DateTime)
 }
 
-// anyLocked reports whether any of ps has a lock flag off, so that tables
-// show the LOCKS column only when it says something.
-func anyLocked(ps ...acr.Permissions) bool {
-	for _, p := range ps {
-		if disabled(p) != "-" {
-			return true
-		}
-	}
-	return false
-}
-
 // formatSize prints a byte count in binary units.
 func formatSize(n int64) string {
 	const unit = 1024
@@ -150,13 +173,13 @@ func disabled(p acr.Permissions) string {
 	return strings.Join(off, ",")
 }
 
-// permissionsJSON is the lock flags in JSON, named as ACR and the
-// --*-enabled flags name them.
+// permissionsJSON is the lock flags in JSON, as ACR's /acr/v1 API (and so
+// az acr) names them: the object changeableAttributes.
 type permissionsJSON struct {
 	DeleteEnabled bool `json:"deleteEnabled"`
 	WriteEnabled  bool `json:"writeEnabled"`
-	ListEnabled   bool `json:"listEnabled"`
 	ReadEnabled   bool `json:"readEnabled"`
+	ListEnabled   bool `json:"listEnabled"`
 }
 
 func toPermissionsJSON(p acr.Permissions) permissionsJSON {
@@ -243,3 +266,162 @@ func isTerminal(w any) bool {
 
 var _ pflag.Value = (*optBool)(nil)
 var _ pflag.Value = (*outputFormat)(nil)
+
+// stdinIsTerminal decides whether a deletion may ask for confirmation;
+// tests replace it to answer the question.
+var stdinIsTerminal = isTerminal
+
+// confirm lets a deletion that takes more than the user named go ahead:
+// with --yes, or when the user answers y on a terminal. Without a terminal
+// (or when stdin carries the password) it is a usage error naming --yes, so
+// that a script never deletes more than it said by accident.
+func confirm(cmd *cobra.Command, o *remoteOptions, yes bool, what string) error {
+	if yes {
+		return nil
+	}
+	if !stdinIsTerminal(cmd.InOrStdin()) || o.passwordStdin {
+		return usageError{fmt.Errorf("deleting %s: pass --yes to confirm", what)}
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s? [y/N] ", what)
+	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+		return errors.New("not confirmed; nothing deleted")
+	}
+	return nil
+}
+
+// addYesFlag registers -y/--yes.
+func addYesFlag(cmd *cobra.Command, yes *bool) {
+	cmd.Flags().BoolVarP(yes, "yes", "y", false, "delete without asking (needed when stdin is not a terminal)")
+}
+
+// lockOp is what a lock refused.
+type lockOp int
+
+const (
+	lockDelete lockOp = iota // delete: refused by writeEnabled or deleteEnabled false
+	lockWrite                // push, overwrite or move: writeEnabled false
+	lockRead                 // pull: readEnabled false
+)
+
+func (op lockOp) verb() string {
+	switch op {
+	case lockDelete:
+		return "delete"
+	case lockWrite:
+		return "write"
+	}
+	return "read"
+}
+
+// lockedObject is one object whose lock flags may refuse an operation.
+type lockedObject struct {
+	kind, name string // "repo", "tag" or "manifest"; its reference
+	perms      acr.Permissions
+}
+
+// lift returns the flags off that refuse op on the object, by their JSON
+// name, and the acrctl command that lifts them; "" when none does.
+func (l lockedObject) lift(op lockOp) (flags, command string) {
+	p := l.perms
+	var off, args []string
+	switch op {
+	case lockDelete:
+		if !p.CanWrite {
+			off = append(off, "writeEnabled")
+		}
+		if !p.CanDelete {
+			off = append(off, "deleteEnabled")
+		}
+		switch len(off) {
+		case 2:
+			args = []string{"--unlock"}
+		case 1:
+			args = []string{"--" + map[string]string{"writeEnabled": "write-enabled", "deleteEnabled": "delete-enabled"}[off[0]], "true"}
+		}
+	case lockWrite:
+		if !p.CanWrite {
+			off, args = []string{"writeEnabled"}, []string{"--write-enabled", "true"}
+		}
+	case lockRead:
+		if !p.CanRead {
+			off, args = []string{"readEnabled"}, []string{"--read-enabled", "true"}
+		}
+	}
+	if len(off) == 0 {
+		return "", ""
+	}
+	return strings.Join(off, " and "), "acrctl " + l.kind + " update " + l.name + " " + strings.Join(args, " ")
+}
+
+// lockRefusal explains err, a refusal by a lock flag (acr.ErrLocked), of op
+// on ref. It reads the lock flags of the repository, the tag and the
+// manifest (and, for a delete, of the manifest's other tags, which go with
+// it), and names each flag that is off with the exact command that lifts
+// it. When the flags cannot be read, the fix names the commands to try.
+func lockRefusal(ctx context.Context, s *session, ref acr.Reference, op lockOp, err error) error {
+	named := ref.String()
+	repo := ref.Registry + "/" + ref.Repository
+	var objs []lockedObject
+	if ref.Tag != "" {
+		if t, err := s.client.GetTagProperties(ctx, ref.Repository, ref.Tag); err == nil {
+			objs = append(objs, lockedObject{"tag", repo + ":" + t.Name, t.Permissions})
+			if ref.Digest == "" {
+				ref.Digest = t.Digest
+			}
+		}
+	}
+	if ref.Digest != "" {
+		if m, err := s.client.GetManifestProperties(ctx, ref.Repository, ref.Digest.String()); err == nil {
+			objs = append(objs, lockedObject{"manifest", repo + "@" + m.Digest.String(), m.Permissions})
+			if op == lockDelete {
+				for _, name := range m.Tags {
+					if name == ref.Tag {
+						continue
+					}
+					if t, err := s.client.GetTagProperties(ctx, ref.Repository, name); err == nil {
+						objs = append(objs, lockedObject{"tag", repo + ":" + name, t.Permissions})
+					}
+				}
+			}
+		}
+	}
+	if p, err := s.client.GetRepositoryProperties(ctx, ref.Repository); err == nil {
+		objs = append(objs, lockedObject{"repo", repo, p.Permissions})
+	}
+	var why, fixes []string
+	for _, o := range objs {
+		if flags, command := o.lift(op); command != "" {
+			verb := " is false on "
+			if strings.Contains(flags, " and ") {
+				verb = " are false on "
+			}
+			why = append(why, flags+verb+map[string]string{"repo": "the repository", "tag": "the tag", "manifest": "the manifest"}[o.kind]+" "+o.name)
+			fixes = append(fixes, command)
+		}
+	}
+	if len(fixes) == 0 {
+		// The flags could not be read, or changed since.
+		fix := "acrctl repo update " + repo + " --unlock"
+		if ref.Tag != "" {
+			fix = "acrctl tag update " + repo + ":" + ref.Tag + " --unlock, or " + fix
+		} else if ref.Digest != "" {
+			fix = "acrctl manifest update " + repo + "@" + ref.Digest.String() + " --unlock, or " + fix
+		}
+		if op == lockRead {
+			fix = strings.ReplaceAll(fix, "--unlock", "--read-enabled true")
+		}
+		return fmt.Errorf("%s is locked, so the registry refused to %s it: %s; fix: %s", named, op.verb(), registrySaid(err, false), fix)
+	}
+	// The flags say it all; the registry's own words (on the local
+	// registry, a generic hint) would only repeat them.
+	said := "ErrLocked"
+	var re *acr.ResponseError
+	if errors.As(err, &re) {
+		said = strconv.Itoa(re.StatusCode)
+		if len(re.Errors) > 0 {
+			said += " " + re.Errors[0].Code
+		}
+	}
+	return fmt.Errorf("%s is locked: %s, so the registry refused to %s it (%s); fix: %s", named, strings.Join(why, ", "), op.verb(), said, strings.Join(fixes, ", then "))
+}

@@ -19,8 +19,8 @@ import (
 type progressBar struct {
 	w     io.Writer
 	label string
-	total int64 // -1: unknown
-	width int   // terminal columns
+	total atomic.Int64 // -1: unknown
+	width int          // terminal columns
 	done  atomic.Int64
 	start time.Time
 	now   func() time.Time
@@ -48,8 +48,18 @@ func startProgress(w io.Writer, show bool, label string, total int64) *progressB
 }
 
 func newProgressBar(w io.Writer, label string, total int64, width int, now func() time.Time) *progressBar {
-	return &progressBar{w: w, label: label, total: total, width: width, start: now(), now: now,
+	p := &progressBar{w: w, label: label, width: width, start: now(), now: now,
 		stop: make(chan struct{}), stopped: make(chan struct{})}
+	p.total.Store(total)
+	return p
+}
+
+// SetTotal records the total once it is known (-1: unknown), so that the
+// line shows a bar and a percentage.
+func (p *progressBar) SetTotal(n int64) {
+	if p != nil {
+		p.total.Store(n)
+	}
 }
 
 // showProgress decides whether to draw progress: only on a terminal, and
@@ -135,8 +145,8 @@ func (p *progressBar) Finish(ok bool) {
 		close(p.stop)
 		<-p.stopped
 		if ok {
-			if p.total >= 0 {
-				p.done.Store(p.total)
+			if t := p.total.Load(); t >= 0 {
+				p.done.Store(t)
 			}
 			p.draw()
 			fmt.Fprintln(p.w)
@@ -148,26 +158,26 @@ func (p *progressBar) Finish(ok bool) {
 
 // line renders the progress line to fit the terminal width.
 func (p *progressBar) line() string {
-	done := p.done.Load()
+	done, total := p.done.Load(), p.total.Load()
 	elapsed := p.now().Sub(p.start)
 	rate := ""
 	if s := elapsed.Seconds(); s >= 0.05 {
 		rate = formatSize(int64(float64(done)/s)) + "/s"
 	}
 	var stats string
-	if p.total >= 0 {
+	if total >= 0 {
 		pct := 100.0
-		if p.total > 0 {
-			pct = 100 * float64(min(done, p.total)) / float64(p.total)
+		if total > 0 {
+			pct = 100 * float64(min(done, total)) / float64(total)
 		}
-		stats = fmt.Sprintf("%3.0f%%  %s / %s  %s", pct, formatSize(done), formatSize(p.total), rate)
+		stats = fmt.Sprintf("%3.0f%%  %s / %s  %s", pct, formatSize(done), formatSize(total), rate)
 	} else {
 		stats = fmt.Sprintf("%s  %s  %s", formatSize(done), rate, elapsed.Round(time.Second))
 	}
 	label := p.label
 	room := p.width - 1 - len(stats) - 2
 	barWidth := 0
-	if p.total >= 0 {
+	if total >= 0 {
 		barWidth = min(30, room-len(label)-3)
 	}
 	if barWidth < 10 {
@@ -184,8 +194,8 @@ func (p *progressBar) line() string {
 	b.WriteString(label)
 	if barWidth > 0 {
 		filled := barWidth
-		if p.total > 0 {
-			filled = int(int64(barWidth) * min(done, p.total) / p.total)
+		if total > 0 {
+			filled = int(int64(barWidth) * min(done, total) / total)
 		}
 		b.WriteString("  [")
 		b.WriteString(strings.Repeat("=", filled))

@@ -47,8 +47,9 @@ images, list repositories, list tags newest first without credentials, lock a ta
 see a delete refused, delete all but the newest three images, download an image and
 verify every digest, delete a manifest and a blob.
 
-Each step prints what it did and what it verified; the command exits 0 only when every
-step verified. With --keep-running the registry keeps serving afterwards, until Ctrl-C,
+Each step names the library calls it makes and the acrctl commands that do the same,
+then prints what it did and what it verified; the command exits 0 only when every step
+verified. With --keep-running the registry keeps serving afterwards, until Ctrl-C,
 and the command prints how to point acrctl at it.`,
 		Example: `  acrctl quickstart
   acrctl quickstart --keep-running --addr 127.0.0.1:5000
@@ -136,27 +137,48 @@ func quickstart(ctx context.Context, cmd *cobra.Command, f quickstartFlags) erro
 	fmt.Fprintf(out, "Started a local registry at http://%s\n", reg)
 	fmt.Fprintf(out, "  data in %s\n", dir)
 	fmt.Fprintf(out, "  authentication on: user %q; anonymous pull allowed\n", user)
-	fmt.Fprintf(out, "The tour follows the Azure Container Registry SDK samples with the acr library.\n")
+	fmt.Fprintf(out, "The tour follows the Azure Container Registry SDK samples with the acr library;\n")
+	fmt.Fprintf(out, "each step names the library calls it makes and the acrctl commands that do the same.\n")
 
 	t := &tour{w: out, ctx: ctx, client: client, anon: anon, reg: reg}
 	if err := t.cleanEarlierRun(); err != nil {
 		return err
 	}
+	// Each step names the library calls it makes and the acrctl commands
+	// that do the same from a shell.
+	self, base := selfName(), reg+"/"+quickstartRepo
 	steps := []struct {
 		title string
+		lib   string
+		cli   []string
 		run   func() (string, error)
 	}{
-		{"Upload images: config and layers with UploadBlob, manifests with SetImage", t.upload},
-		{"List repositories", t.listRepositories},
-		{"List tags newest first, with anonymous access", t.listTagsAnonymously},
-		{"Lock a tag (CanWrite=false, CanDelete=false) and try to delete it", t.lockTag},
-		{"Delete images older than the newest three", t.deleteOldImages},
-		{"Download image :latest and verify every digest", t.download},
-		{"Delete a manifest", t.deleteManifest},
-		{"Delete blobs: the layers of the deleted manifest", t.deleteBlobs},
+		{"Upload images: config and layers with UploadBlob, manifests with SetImage",
+			"client.UploadBlob, client.SetImage, client.ResolveDigest",
+			[]string{"blob put " + base + " FILE", "copy oci:DIR:v1 " + base + ":v1"}, t.upload},
+		{"List repositories", "client.Repositories", []string{"repo list " + reg}, t.listRepositories},
+		{"List tags newest first, with anonymous access",
+			"client.Tags with TagsOptions{Order: acr.OrderLastUpdatedDesc}, then TagsOptions{Digest: ...}; client.DeleteTag",
+			[]string{"tag list " + base + " --order time-desc", "tag list " + base + " --digest " + "DIGEST"}, t.listTagsAnonymously},
+		{"Lock a tag (CanWrite=false, CanDelete=false) and try to delete it",
+			"client.UpdateTagProperties, client.DeleteTag (acr.ErrLocked), client.GetTagProperties",
+			[]string{"tag update " + base + ":latest --lock", "tag delete " + base + ":latest", "tag update " + base + ":latest --unlock"}, t.lockTag},
+		{"Delete images older than the newest three",
+			"client.Manifests with ManifestsOptions{Order: acr.OrderLastUpdatedDesc}, client.DeleteTag, client.DeleteManifest",
+			[]string{"manifest list " + base + " --order time-desc", "manifest delete " + base + "@DIGEST --yes"}, t.deleteOldImages},
+		{"Download image :latest and verify every digest", "client.GetManifest, Manifest.Image, client.DownloadBlobTo",
+			[]string{"manifest get " + base + ":latest", "blob get " + base + "@DIGEST --output-file FILE"}, t.download},
+		{"Delete a manifest", "client.DeleteManifest, client.GetManifest, client.ResolveDigest (acr.ErrNotFound)",
+			[]string{"manifest delete " + base + ":v3 --yes"}, t.deleteManifest},
+		{"Delete blobs: the layers of the deleted manifest", "client.DeleteBlob, client.BlobExists",
+			[]string{"blob delete " + base + "@DIGEST", "blob exists " + base + "@DIGEST"}, t.deleteBlobs},
 	}
 	for i, s := range steps {
 		fmt.Fprintf(out, "\n[%d/%d] %s\n", i+1, len(steps), s.title)
+		fmt.Fprintf(out, "      library: %s\n", s.lib)
+		for _, c := range s.cli {
+			fmt.Fprintf(out, "      acrctl:  %s %s\n", self, c)
+		}
 		verified, err := s.run()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -184,7 +206,6 @@ func quickstart(ctx context.Context, cmd *cobra.Command, f quickstartFlags) erro
 		pf.Close()
 		passNote = pf.Name()
 	}
-	self := selfName()
 	fmt.Fprintf(out, "\nThe registry keeps serving at %s until Ctrl-C. From another terminal:\n", reg)
 	fmt.Fprintf(out, "  # anonymous pull is on:\n")
 	fmt.Fprintf(out, "  %s tag list %s/%s --order time-desc\n", self, reg, quickstartRepo)

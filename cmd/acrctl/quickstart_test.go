@@ -2,11 +2,15 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acrgo/acr"
 )
 
 // TestQuickstart runs the README's first command end to end: a real
@@ -108,4 +112,44 @@ func TestQuickstartUsage(t *testing.T) {
 	acrctl(t, "", "quickstart", "--addr", "0.0.0.0:0").fails(t, 2, "loopback")
 	acrctl(t, "", "quickstart", "--user", "nopassword").fails(t, 2, "NAME:PASSWORD")
 	acrctl(t, "", "quickstart", "extra").fails(t, 2, "unknown command")
+}
+
+// TestQuickstartNamesRealCalls: the library calls and acrctl commands each
+// step names exist, and the commands parse with the flags given.
+func TestQuickstartNamesRealCalls(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	r := acrctl(t, "", "quickstart").ok(t)
+	client := reflect.TypeOf(&acr.Client{})
+	var libs, clis int
+	for _, line := range strings.Split(r.stdout, "\n") {
+		line = strings.TrimSpace(line)
+		if rest, ok := strings.CutPrefix(line, "library: "); ok {
+			for _, call := range regexp.MustCompile(`\b(client|Manifest)\.([A-Z]\w+)`).FindAllStringSubmatch(rest, -1) {
+				libs++
+				typ := client
+				if call[1] == "Manifest" {
+					typ = reflect.TypeOf(acr.Manifest{})
+				}
+				if _, ok := typ.MethodByName(call[2]); !ok {
+					t.Errorf("step names %s.%s, which %s does not have", call[1], call[2], typ)
+				}
+			}
+		}
+		if rest, ok := strings.CutPrefix(line, "acrctl:  "+selfName()+" "); ok {
+			clis++
+			args := strings.Fields(rest)
+			root := newRootCmd(strings.NewReader(""), io.Discard, io.Discard)
+			cmd, flags, err := root.Find(args)
+			if err != nil || cmd == root || !cmd.Runnable() || cmd.HasSubCommands() {
+				t.Errorf("%q: not an acrctl command (%v)", rest, err)
+				continue
+			}
+			if err := cmd.ParseFlags(flags); err != nil {
+				t.Errorf("%q: %v", rest, err)
+			}
+		}
+	}
+	if libs < 16 || clis < 13 {
+		t.Errorf("found %d library calls and %d acrctl commands in the tour, want every step to name both:\n%s", libs, clis, r.stdout)
+	}
 }

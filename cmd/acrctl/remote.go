@@ -22,6 +22,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/dockerconfig"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -181,12 +182,19 @@ func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credenti
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := loadDockerConfig(path)
+	cfg, err := dockerconfig.Load(path)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.hasCredentials(s.host) {
+	if h := cfg.CredHelpers[s.host]; h != "" {
+		s.cred = "the credential helper " + dockerconfig.HelperPrefix + h + " that " + path + " names for " + s.host
+		return acr.DockerConfigCredential(path)
+	}
+	if cfg.HasCredentials(s.host) {
 		s.cred = "the credentials stored for " + s.host + " in " + path
+		if cfg.CredsStore != "" {
+			s.cred = "the credentials stored for " + s.host + " in " + dockerconfig.HelperPrefix + cfg.CredsStore + " (credsStore in " + path + ")"
+		}
 		return acr.DockerConfigCredential(path)
 	}
 	if isAzureHost(s.host) {
@@ -200,7 +208,7 @@ func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credenti
 	}
 	if cfg.CredsStore != "" {
 		// The store may know the host without config.json naming it.
-		s.cred = "the credential store docker-credential-" + cfg.CredsStore + " named in " + path
+		s.cred = "the credential store " + dockerconfig.HelperPrefix + cfg.CredsStore + " named in " + path
 		return acr.DockerConfigCredential(path)
 	}
 	s.cred = "anonymous access"
@@ -213,7 +221,7 @@ func (o *remoteOptions) configPath() (string, error) {
 	if o.registryConfig != "" {
 		return o.registryConfig, nil
 	}
-	p, err := acr.DockerConfigPath()
+	p, err := dockerconfig.DefaultPath()
 	if err != nil {
 		return "", fmt.Errorf("locate docker's config.json (set DOCKER_CONFIG or pass --registry-config): %w", err)
 	}

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/acrgo/acr"
@@ -27,27 +25,30 @@ func newRepoCmd() *cobra.Command {
 	return cmd
 }
 
-// repositoryJSON is a repository in --output json.
+// repositoryJSON is a repository in --output json, with the field names
+// of ACR's /acr/v1 API, which az acr repository show prints as is.
 type repositoryJSON struct {
-	Registry      string    `json:"registry"`
-	Name          string    `json:"name"`
-	CreatedOn     time.Time `json:"createdOn,omitzero"`
-	LastUpdatedOn time.Time `json:"lastUpdatedOn,omitzero"`
-	ManifestCount int       `json:"manifestCount"`
-	TagCount      int       `json:"tagCount"`
-	permissionsJSON
+	Registry             string          `json:"registry"`
+	ImageName            string          `json:"imageName"`
+	CreatedTime          time.Time       `json:"createdTime,omitzero"`
+	LastUpdateTime       time.Time       `json:"lastUpdateTime,omitzero"`
+	ManifestCount        int             `json:"manifestCount"`
+	TagCount             int             `json:"tagCount"`
+	ChangeableAttributes permissionsJSON `json:"changeableAttributes"`
 }
 
 func newRepoListCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	cmd := &cobra.Command{
-		Use:   "list HOST",
+		Use:   "list HOST [-o text|json|name]",
 		Short: "List the repositories of a registry",
-		Long: `List the repositories of a registry in name order: through ACR's /acr/v1/_catalog, or the
-OCI /v2/_catalog on other registries. The credential needs catalog access (on ACR, a
-role or token with registry:catalog:*).`,
+		Long: `List the repositories of a registry in name order, one per line: through ACR's
+/acr/v1/_catalog, or the OCI /v2/_catalog on other registries. The credential needs
+catalog access (on ACR, a role or token with registry:catalog:*). -o name keeps to one
+name per line whatever the text output becomes; -o json prints the catalog's document.`,
 		Example: `  acrctl repo list myregistry.azurecr.io
-  acrctl repo list localhost:5000 --output json | jq -r '.repositories[]'`,
+  acrctl repo list localhost:5000 -o name | grep ^library/
+  acrctl repo list localhost:5000 -o json | jq -r '.repositories[]'`,
 		Aliases:           []string{"ls"},
 		Args:              exactArgs(1, "the registry HOST[:PORT]"),
 		ValidArgsFunction: completeHosts(o),
@@ -80,7 +81,7 @@ role or token with registry:catalog:*).`,
 			return nil
 		},
 	}
-	addOutputFlag(cmd, &out)
+	addNamesOutputFlag(cmd, &out)
 	return cmd
 }
 
@@ -90,7 +91,7 @@ func newRepoShowCmd(o *remoteOptions) *cobra.Command {
 		Use:   "show HOST/REPO",
 		Short: "Show a repository's properties: counts, times and lock flags (ACR)",
 		Example: `  acrctl repo show myregistry.azurecr.io/library/hello-world
-  acrctl repo show localhost:5000/hello --output json`,
+  acrctl repo show localhost:5000/hello -o json | jq .changeableAttributes`,
 		Args:              exactArgs(1, "a repository HOST/REPO"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -106,18 +107,18 @@ func newRepoShowCmd(o *remoteOptions) *cobra.Command {
 			if err != nil {
 				return s.explain(err)
 			}
-			return printRepository(cmd, out, p)
+			return printRepository(cmd, &out, p)
 		},
 	}
 	addOutputFlag(cmd, &out)
 	return cmd
 }
 
-func printRepository(cmd *cobra.Command, out outputFormat, p acr.RepositoryProperties) error {
+func printRepository(cmd *cobra.Command, out *outputFormat, p acr.RepositoryProperties) error {
 	w := cmd.OutOrStdout()
 	if out.json() {
-		return writeJSON(w, repositoryJSON{Registry: p.Registry, Name: p.Name, CreatedOn: p.CreatedOn, LastUpdatedOn: p.LastUpdatedOn,
-			ManifestCount: p.ManifestCount, TagCount: p.TagCount, permissionsJSON: toPermissionsJSON(p.Permissions)})
+		return writeJSON(w, repositoryJSON{Registry: p.Registry, ImageName: p.Name, CreatedTime: p.CreatedOn, LastUpdateTime: p.LastUpdatedOn,
+			ManifestCount: p.ManifestCount, TagCount: p.TagCount, ChangeableAttributes: toPermissionsJSON(p.Permissions)})
 	}
 	tw := newTable(w)
 	fmt.Fprintf(tw, "Registry:\t%s\n", p.Registry)
@@ -162,7 +163,7 @@ repository from listings. Prints the new properties.`,
 			if err != nil {
 				return s.explain(err)
 			}
-			return printRepository(cmd, out, p)
+			return printRepository(cmd, &out, p)
 		},
 	}
 	locks.addFlags(cmd, "repository's content")
@@ -180,7 +181,7 @@ func newRepoDeleteCmd(o *remoteOptions) *cobra.Command {
 protects anything inside; lift it with 'acrctl repo update REPO --unlock' (or the tag's or
 manifest's update command). Asks for confirmation on a terminal; pass --yes in scripts.`,
 		Example: `  acrctl repo delete myregistry.azurecr.io/old/api
-  acrctl repo delete localhost:5000/hello --yes --output json`,
+  acrctl repo delete localhost:5000/hello --yes -o json`,
 		Aliases:           []string{"rm"},
 		Args:              exactArgs(1, "a repository HOST/REPO"),
 		ValidArgsFunction: completeRefs(o),
@@ -189,15 +190,8 @@ manifest's update command). Asks for confirmation on a terminal; pass --yes in s
 			if err != nil {
 				return err
 			}
-			if !yes {
-				if !isTerminal(cmd.InOrStdin()) || o.passwordStdin {
-					return usageError{fmt.Errorf("deleting %s removes all its tags and manifests: pass --yes to confirm", ref)}
-				}
-				fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s with all its tags and manifests? [y/N] ", ref)
-				line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
-					return errors.New("not confirmed; nothing deleted")
-				}
+			if err := confirm(cmd, o, yes, ref.String()+" with all its tags and manifests"); err != nil {
+				return err
 			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
@@ -221,7 +215,7 @@ manifest's update command). Asks for confirmation on a terminal; pass --yes in s
 				}
 				return writeJSON(w, struct {
 					Registry         string   `json:"registry"`
-					Repository       string   `json:"repository"`
+					ImageName        string   `json:"imageName"`
 					ManifestsDeleted []string `json:"manifestsDeleted"`
 					TagsDeleted      []string `json:"tagsDeleted"`
 				}{ref.Registry, ref.Repository, manifests, d.Tags})
@@ -230,7 +224,7 @@ manifest's update command). Asks for confirmation on a terminal; pass --yes in s
 			return nil
 		},
 	}
-	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "delete without asking")
+	addYesFlag(cmd, &yes)
 	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -45,7 +45,8 @@ func TestRepoUpdate(t *testing.T) {
 			t.Errorf("got permissions %+v, want write and list off", p.Permissions)
 		}
 		// The repository lock refuses deleting a tag inside it.
-		f.run("", "tag", "delete", f.ref("hello:v1")).fails(t, 1, "locked", "--unlock")
+		f.run("", "tag", "delete", f.ref("hello:v1")).fails(t, 1, f.ref("hello:v1")+" is locked: writeEnabled is false on the repository "+f.ref("hello"),
+			"fix: acrctl repo update "+f.ref("hello")+" --write-enabled true")
 		r = f.run("", "repo", "update", f.ref("hello"), "--unlock", "--list-enabled", "true", "--output", "json").ok(t)
 		golden(t, "repo-update.json", r.stdout, f.srv.Host)
 		f.run("", "tag", "delete", f.ref("hello:v1")).ok(t)
@@ -90,7 +91,8 @@ func TestRepoErrors(t *testing.T) {
 		{"bad name", []string{"repo", "show", f.ref("Hello")}, 2, []string{"invalid reference"}},
 		{"unknown subcommand", []string{"repo", "lsit"}, 2, []string{`unknown command "lsit"`}},
 		{"unknown flag", []string{"repo", "list", f.srv.Host, "--bogus"}, 2, []string{"unknown flag: --bogus"}},
-		{"bad output", []string{"repo", "list", f.srv.Host, "--output", "yaml"}, 2, []string{"want text or json"}},
+		{"bad output", []string{"repo", "list", f.srv.Host, "--output", "yaml"}, 2, []string{"want text, json or name"}},
+		{"no name format", []string{"repo", "show", f.ref("hello"), "-o", "name"}, 2, []string{"want text or json"}},
 		{"nothing to update", []string{"repo", "update", f.ref("hello")}, 2, []string{"nothing to update"}},
 		{"lock and unlock", []string{"repo", "update", f.ref("hello"), "--lock", "--unlock"}, 2, []string{"lock", "unlock"}},
 		{"password without user", []string{"repo", "list", f.srv.Host, "-p", "x"}, 2, []string{"need --username"}},
@@ -151,5 +153,17 @@ func TestRepositoryScopedUserMessages(t *testing.T) {
 		if strings.Contains(r.stderr, "acrctl login") {
 			t.Errorf("%v: suggests logging in again: %s", args, r.stderr)
 		}
+	}
+}
+
+// TestPasswordThatIsAWord: redaction masks the secret where it is echoed,
+// not the registry's own words: with password "user", the refusal reads
+// "the user name or password is wrong", not "the [REDACTED] name".
+func TestPasswordThatIsAWord(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	srv := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"admin": "s3cret-Pa55word"}})
+	r := acrctl(t, "", "repo", "list", srv.Host, "-u", "admin", "-p", "user").fails(t, 1, "authentication failed", "user name or password is wrong")
+	if strings.Contains(r.stderr, "REDACTED") {
+		t.Errorf("a registry phrase was masked: %s", r.stderr)
 	}
 }

@@ -48,20 +48,23 @@ func addOrderFlag(cmd *cobra.Command, f *orderFlag, what string) {
 	cmd.RegisterFlagCompletionFunc("order", cobra.FixedCompletions([]string{"time-desc\tnewest first", "time-asc\toldest first"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// tagJSON is a tag in --output json.
+// tagJSON is a tag in --output json, with the field names of ACR's
+// /acr/v1 API, which az acr repository show and show-tags --detail print as
+// is. Registry and imageName are set by tag show and tag update only: tag
+// list gives them once, beside the tags, as the API does.
 type tagJSON struct {
-	Registry      string    `json:"registry"`
-	Repository    string    `json:"repository"`
-	Name          string    `json:"name"`
-	Digest        string    `json:"digest,omitempty"`
-	CreatedOn     time.Time `json:"createdOn,omitzero"`
-	LastUpdatedOn time.Time `json:"lastUpdatedOn,omitzero"`
-	permissionsJSON
+	Registry             string          `json:"registry,omitempty"`
+	ImageName            string          `json:"imageName,omitempty"`
+	Name                 string          `json:"name"`
+	Digest               string          `json:"digest,omitempty"`
+	CreatedTime          time.Time       `json:"createdTime,omitzero"`
+	LastUpdateTime       time.Time       `json:"lastUpdateTime,omitzero"`
+	ChangeableAttributes permissionsJSON `json:"changeableAttributes"`
 }
 
 func toTagJSON(t acr.TagProperties) tagJSON {
-	return tagJSON{Registry: t.Registry, Repository: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedOn: t.CreatedOn,
-		LastUpdatedOn: t.LastUpdatedOn, permissionsJSON: toPermissionsJSON(t.Permissions)}
+	return tagJSON{Registry: t.Registry, ImageName: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedTime: t.CreatedOn,
+		LastUpdateTime: t.LastUpdatedOn, ChangeableAttributes: toPermissionsJSON(t.Permissions)}
 }
 
 func newTagListCmd(o *remoteOptions) *cobra.Command {
@@ -69,15 +72,18 @@ func newTagListCmd(o *remoteOptions) *cobra.Command {
 	var order orderFlag
 	var digestFilter string
 	cmd := &cobra.Command{
-		Use:   "list HOST/REPO [--order time-desc|time-asc] [--digest D]",
+		Use:   "list HOST/REPO [--order time-desc|time-asc] [--digest D] [-o text|json|name]",
 		Short: "List the tags of a repository with their digests, times and locks",
 		Long: `List the tags of a repository. On ACR (and the local registry) each tag comes with the
-digest it points at, its last update and the lock flags that are off; --order sorts by
-last update and --digest keeps the tags of one manifest. On other registries only names
-are listed, in name order.`,
+digest it points at, its last update and the lock flags that are off (DISABLED, - when
+none is); --order sorts by last update and --digest keeps the tags of one manifest. On
+other registries only names are listed, in name order. -o name prints one tag name per
+line, as crane ls and oras repo tags do; -o json prints ACR's fields (az acr repository
+show-tags --detail).`,
 		Example: `  acrctl tag list myregistry.azurecr.io/library/hello-world --order time-desc
   acrctl tag list localhost:5000/hello --digest sha256:4c5e...
-  acrctl tag list localhost:5000/hello --output json | jq -r '.tags[].name'`,
+  acrctl tag list localhost:5000/hello -o name | xargs -I{} echo localhost:5000/hello:{}
+  acrctl tag list localhost:5000/hello -o json | jq -r '.tags[].name'`,
 		Aliases:           []string{"ls"},
 		Args:              exactArgs(1, "a repository HOST/REPO"),
 		ValidArgsFunction: completeRefs(o),
@@ -106,12 +112,20 @@ are listed, in name order.`,
 				js := make([]tagJSON, len(tags))
 				for i, t := range tags {
 					js[i] = toTagJSON(t)
+					js[i].Registry, js[i].ImageName = "", ""
 				}
 				return writeJSON(w, struct {
-					Registry   string    `json:"registry"`
-					Repository string    `json:"repository"`
-					Tags       []tagJSON `json:"tags"`
+					Registry  string    `json:"registry"`
+					ImageName string    `json:"imageName"`
+					Tags      []tagJSON `json:"tags"`
 				}{ref.Registry, ref.Repository, js})
+			}
+			if out.namesOnly() {
+				tw := newTable(w)
+				for _, t := range tags {
+					fmt.Fprintln(tw, t.Name)
+				}
+				return tw.Flush()
 			}
 			if len(tags) == 0 {
 				if d != "" {
@@ -121,34 +135,23 @@ are listed, in name order.`,
 				}
 				return nil
 			}
-			perms := make([]acr.Permissions, len(tags))
-			for i, t := range tags {
-				perms[i] = t.Permissions
-			}
-			locks := anyLocked(perms...)
+			// The columns are the same whatever the tags' locks, so that
+			// scripts reading them by position keep working.
 			tw := newTable(w)
-			fmt.Fprint(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)")
-			if locks {
-				fmt.Fprint(tw, "\tDISABLED")
-			}
-			fmt.Fprintln(tw)
+			fmt.Fprintln(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)\tDISABLED")
 			for _, t := range tags {
-				fmt.Fprintf(tw, "%s\t%s\t%s", t.Name, orDash(t.Digest.String()), formatTableTime(t.LastUpdatedOn))
-				if locks {
-					fmt.Fprintf(tw, "\t%s", disabled(t.Permissions))
-				}
-				fmt.Fprintln(tw)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, orDash(t.Digest.String()), formatTableTime(t.LastUpdatedOn), disabled(t.Permissions))
 			}
 			return tw.Flush()
 		},
 	}
 	addOrderFlag(cmd, &order, "name")
 	cmd.Flags().StringVar(&digestFilter, "digest", "", "list only the tags that point at this manifest digest")
-	addOutputFlag(cmd, &out)
+	addNamesOutputFlag(cmd, &out)
 	return cmd
 }
 
-func printTag(cmd *cobra.Command, out outputFormat, t acr.TagProperties) error {
+func printTag(cmd *cobra.Command, out *outputFormat, t acr.TagProperties) error {
 	w := cmd.OutOrStdout()
 	if out.json() {
 		return writeJSON(w, toTagJSON(t))
@@ -170,7 +173,7 @@ func newTagShowCmd(o *remoteOptions) *cobra.Command {
 		Use:   "show HOST/REPO:TAG",
 		Short: "Show a tag's properties: digest, times and lock flags (ACR)",
 		Example: `  acrctl tag show myregistry.azurecr.io/library/hello-world:latest
-  acrctl tag show localhost:5000/hello:v1 --output json | jq -r .digest`,
+  acrctl tag show localhost:5000/hello:v1 -o json | jq -r .digest`,
 		Args:              exactArgs(1, "a tag HOST/REPO:TAG"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -186,7 +189,7 @@ func newTagShowCmd(o *remoteOptions) *cobra.Command {
 			if err != nil {
 				return s.explain(err)
 			}
-			return printTag(cmd, out, t)
+			return printTag(cmd, &out, t)
 		},
 	}
 	addOutputFlag(cmd, &out)
@@ -225,7 +228,7 @@ it; --list-enabled false hides it from listings. --lock sets write and delete of
 			if err != nil {
 				return s.explain(err)
 			}
-			return printTag(cmd, out, t)
+			return printTag(cmd, &out, t)
 		},
 	}
 	locks.addFlags(cmd, "tag")
@@ -234,14 +237,15 @@ it; --list-enabled false hides it from listings. --lock sets write and delete of
 }
 
 func newTagDeleteCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "delete HOST/REPO:TAG",
 		Short: "Delete a tag; the manifest it points at stays",
 		Long: `Delete a tag. The manifest it points at stays, reachable by digest and by its other
-tags; delete it with 'acrctl manifest delete'. A locked tag is refused: unlock it first
-with 'acrctl tag update REF --unlock'.`,
+tags; delete it with 'acrctl manifest delete'. A locked tag is refused, and the error
+names the lock flag that refused and the command that lifts it.`,
 		Example: `  acrctl tag delete myregistry.azurecr.io/library/hello-world:old
-  acrctl tag delete localhost:5000/hello:v1`,
+  acrctl tag delete localhost:5000/hello:v1 -o json`,
 		Aliases:           []string{"rm"},
 		Args:              exactArgs(1, "a tag HOST/REPO:TAG"),
 		ValidArgsFunction: completeRefs(o),
@@ -256,13 +260,21 @@ with 'acrctl tag update REF --unlock'.`,
 			}
 			if err := s.client.DeleteTag(cmd.Context(), ref.Repository, ref.Tag); err != nil {
 				if errors.Is(err, acr.ErrLocked) {
-					return fmt.Errorf("%s is locked, so the registry refused to delete it: %s; fix: acrctl tag update %s --unlock (or acrctl repo update %s/%s --unlock if the repository is locked)", ref, registrySaid(err, false), ref, ref.Registry, ref.Repository)
+					return lockRefusal(cmd.Context(), s, ref, lockDelete, err)
 				}
 				return s.explain(err)
+			}
+			if out.json() {
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Registry    string   `json:"registry"`
+					ImageName   string   `json:"imageName"`
+					TagsDeleted []string `json:"tagsDeleted"`
+				}{ref.Registry, ref.Repository, []string{ref.Tag}})
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Deleted tag %s\n", ref)
 			return nil
 		},
 	}
+	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -36,19 +36,34 @@ func TestTagList(t *testing.T) {
 		}
 		// JSON parses into the documented shape.
 		r := f.run("", "tag", "ls", f.ref("hello"), "--output", "json").ok(t)
+		// The field names are ACR's /acr/v1 ones, which az acr repository
+		// show-tags --detail prints.
 		var doc struct {
-			Repository string `json:"repository"`
-			Tags       []struct {
-				Name         string `json:"name"`
-				Digest       string `json:"digest"`
-				WriteEnabled bool   `json:"writeEnabled"`
+			ImageName string `json:"imageName"`
+			Tags      []struct {
+				Name                 string `json:"name"`
+				Digest               string `json:"digest"`
+				LastUpdateTime       string `json:"lastUpdateTime"`
+				ChangeableAttributes struct {
+					WriteEnabled bool `json:"writeEnabled"`
+				} `json:"changeableAttributes"`
 			} `json:"tags"`
 		}
 		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil {
 			t.Fatal(err)
 		}
-		if doc.Repository != "hello" || len(doc.Tags) != 4 || doc.Tags[0].Name != "latest" || doc.Tags[0].Digest != imgs["v3"].digest.String() || !doc.Tags[0].WriteEnabled {
+		if doc.ImageName != "hello" || len(doc.Tags) != 4 || doc.Tags[0].Name != "latest" || doc.Tags[0].Digest != imgs["v3"].digest.String() ||
+			!doc.Tags[0].ChangeableAttributes.WriteEnabled || doc.Tags[0].LastUpdateTime == "" {
 			t.Errorf("got %+v", doc)
+		}
+		// -o name: one name per line, nothing else, in the listing's order.
+		r = f.run("", "tag", "list", f.ref("hello"), "-o", "name", "--order", "time-asc").ok(t)
+		if r.stdout != "v1\nv2\nv3\nlatest\n" && r.stdout != "v1\nv2\nlatest\nv3\n" {
+			t.Errorf("-o name printed %q, want v1 v2 then v3 and latest, one per line", r.stdout)
+		}
+		r = f.run("", "tag", "list", f.ref("hello"), "-o", "name", "--digest", imgs["v3"].digest.String()).ok(t)
+		if r.stdout != "latest\nv3\n" {
+			t.Errorf("-o name --digest printed %q", r.stdout)
 		}
 	})
 }
@@ -84,7 +99,12 @@ func TestTagUpdateAndDelete(t *testing.T) {
 		r = f.run("", "tag", "list", f.ref("hello"), "--digest", imgs["v3"].digest.String()).ok(t)
 		golden(t, "tag-list-locked.txt", r.stdout, f.srv.Host)
 		f.run("", "tag", "delete", f.ref("hello:latest")).fails(t, 1, f.ref("hello:latest")+" is locked", "REGISTRY_DISALLOWED_OPERATION",
-			"fix: acrctl tag update "+f.ref("hello:latest")+" --unlock")
+			"writeEnabled and deleteEnabled are false on the tag "+f.ref("hello:latest"), "fix: acrctl tag update "+f.ref("hello:latest")+" --unlock")
+		// The table's columns do not depend on the locks.
+		r = f.run("", "tag", "list", f.ref("hello")).ok(t)
+		if lines := strings.Split(r.stdout, "\n"); !strings.HasSuffix(strings.TrimSpace(lines[0]), "DISABLED") || !strings.Contains(r.stdout, "write,delete") {
+			t.Errorf("tag list with a locked tag:\n%s", r.stdout)
+		}
 		if _, err := f.client.GetTagProperties(t.Context(), "hello", "latest"); err != nil {
 			t.Fatalf("the locked tag is gone: %v", err)
 		}
@@ -92,6 +112,8 @@ func TestTagUpdateAndDelete(t *testing.T) {
 		golden(t, "tag-update.json", r.stdout, f.srv.Host)
 		r = f.run("", "tag", "delete", f.ref("hello:latest")).ok(t)
 		golden(t, "tag-delete.txt", r.stdout, f.srv.Host)
+		r = f.run("", "tag", "delete", f.ref("hello:v2"), "-o", "json").ok(t)
+		golden(t, "tag-delete.json", r.stdout, f.srv.Host)
 		if _, err := f.client.GetTagProperties(t.Context(), "hello", "latest"); !errors.Is(err, acr.ErrNotFound) {
 			t.Errorf("after delete: got %v, want ErrNotFound", err)
 		}

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -17,6 +19,7 @@ type endpoint struct {
 	ref    string   // tag or digest within the target; may be empty
 	name   string   // as the user wrote it
 	s      *session // nil for a layout
+	dir    string   // the layout's directory
 }
 
 // explainCopy turns an error of a copy into one that names the problem and the
@@ -44,7 +47,7 @@ func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool)
 		if err != nil {
 			return endpoint{}, err
 		}
-		return endpoint{target: l, ref: tag, name: arg}, nil
+		return endpoint{target: l, ref: tag, name: arg, dir: dir}, nil
 	}
 	ref, err := parseRef(arg, refAny)
 	if err != nil {
@@ -58,22 +61,42 @@ func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool)
 }
 
 // byteProgress sums byte progress over many pieces for one progress line.
+// Its total is the one given, or, when pieces turn up that it did not
+// count (referrers, found while copying), the sum of all pieces seen.
 type byteProgress struct {
-	mu   sync.Mutex
-	per  map[string]int64
-	sum  int64
-	set  func(int64)
-	done int
+	mu       sync.Mutex
+	per      map[string]int64
+	sum      int64
+	set      func(int64)
+	done     int
+	bar      *progressBar
+	base     int64 // the total given; -1 until then
+	seenSize int64 // sizes of the pieces seen
 }
 
-func newByteProgress(set func(int64)) *byteProgress {
-	return &byteProgress{per: map[string]int64{}, set: set}
+func newByteProgress(bar *progressBar) *byteProgress {
+	return &byteProgress{per: map[string]int64{}, set: bar.Set, bar: bar, base: -1}
+}
+
+// total records the bytes the whole transfer accounts for.
+func (b *byteProgress) total(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.base = n
+	b.bar.SetTotal(max(n, b.seenSize))
 }
 
 func (b *byteProgress) update(p transfer.Progress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	k := p.Desc.Digest.String()
+	if _, ok := b.per[k]; !ok {
+		b.per[k] = 0
+		b.seenSize += p.Desc.Size
+		if b.base >= 0 && b.seenSize > b.base {
+			b.bar.SetTotal(b.seenSize)
+		}
+	}
 	if p.Bytes > b.per[k] {
 		b.sum += p.Bytes - b.per[k]
 		b.per[k] = p.Bytes
@@ -84,11 +107,64 @@ func (b *byteProgress) update(p transfer.Progress) {
 	b.set(b.sum)
 }
 
+// parsePlatform reads OS/ARCH[/VARIANT].
+func parsePlatform(s string) (ocispec.Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || slices.Contains(parts, "") {
+		return ocispec.Platform{}, usageError{fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT], such as linux/arm64", s)}
+	}
+	p := ocispec.Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+// pushedJSON is what push, copy and attach print with --output json.
+type pushedJSON struct {
+	Registry     string   `json:"registry,omitempty"`
+	Repository   string   `json:"repository,omitempty"`
+	Layout       string   `json:"layout,omitempty"`
+	Digest       string   `json:"digest"`
+	MediaType    string   `json:"mediaType"`
+	ArtifactType string   `json:"artifactType,omitempty"`
+	Size         int64    `json:"size"`
+	Tags         []string `json:"tags"`
+	Subject      string   `json:"subject,omitempty"`
+}
+
+// printPushed prints the manifest a command wrote: its digest, or with
+// --output json its properties.
+func printPushed(cmd *cobra.Command, out outputFormat, j pushedJSON, desc ocispec.Descriptor, tag string) error {
+	if !out.json() {
+		_, err := fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
+		return err
+	}
+	j.Digest, j.MediaType, j.Size, j.ArtifactType = desc.Digest.String(), desc.MediaType, desc.Size, desc.ArtifactType
+	j.Tags = []string{}
+	if tag != "" && !strings.Contains(tag, ":") {
+		j.Tags = append(j.Tags, tag)
+	}
+	return writeJSON(cmd.OutOrStdout(), j)
+}
+
+// endpointJSON names where an endpoint is, for pushedJSON.
+func endpointJSON(ep endpoint, arg string) pushedJSON {
+	if ep.s == nil {
+		return pushedJSON{Layout: ep.dir}
+	}
+	if ref, err := parseRef(arg, refAny); err == nil {
+		return pushedJSON{Registry: ref.Registry, Repository: ref.Repository}
+	}
+	return pushedJSON{}
+}
+
 func newCopyCmd() *cobra.Command {
 	o := &remoteOptions{}
 	var platforms []string
 	var referrers, noProgress bool
 	var concurrency int
+	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "copy SRC DST",
 		Short: "Copy an image or artifact, with everything it references, between registries and OCI layouts",
@@ -98,22 +174,21 @@ HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG] (wi
 the layout's only manifest). Blobs move in
 parallel, each once; what DST already has is skipped; blobs within one registry are
 mounted rather than moved; the tag is set last, so an interrupted copy never leaves a tag
-pointing at a partial image.`,
+pointing at a partial image. On a terminal a progress line shows the bytes done of the
+total, with a percentage (not with --no-progress or -v). It prints the digest of what it
+copied, or with --output json its digest, media type, size and tags.`,
 		Example: `  acrctl copy docker.io/library/alpine:3.20 myregistry.azurecr.io/alpine:3.20
   acrctl copy myregistry.azurecr.io/app:v1 oci:./app-layout:v1 --referrers
   acrctl copy oci:./app-layout:v1 localhost:5000/app:v1
-  acrctl copy myregistry.azurecr.io/app:v1 localhost:5000/app:v1-arm --platform linux/arm64`,
+  acrctl copy myregistry.azurecr.io/app:v1 localhost:5000/app:v1-arm --platform linux/arm64
+  acrctl copy localhost:5000/app:v1 localhost:5000/app:stable --output json`,
 		Args: exactArgs(2, "a source and a destination (registry references or oci:DIR[:TAG])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var plats []ocispec.Platform
 			for _, p := range platforms {
-				os, arch, ok := strings.Cut(p, "/")
-				if !ok || os == "" || arch == "" {
-					return usageError{fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT], such as linux/arm64", p)}
-				}
-				pl := ocispec.Platform{OS: os, Architecture: arch}
-				if a, v, ok := strings.Cut(arch, "/"); ok {
-					pl.Architecture, pl.Variant = a, v
+				pl, err := parsePlatform(p)
+				if err != nil {
+					return err
 				}
 				plats = append(plats, pl)
 			}
@@ -136,16 +211,23 @@ pointing at a partial image.`,
 			if dstRef == "" {
 				return usageError{fmt.Errorf("%q names no tag; give the destination one, such as %s:latest", args[1], args[1])}
 			}
-			bar := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Copying", -1)
-			bp := newByteProgress(bar.Set)
+			show := showProgress(cmd.ErrOrStderr(), noProgress, o.verbose)
+			bar := startProgress(cmd.ErrOrStderr(), show, "Copying", -1)
+			bp := newByteProgress(bar)
+			if show {
+				// Reading the manifests twice costs little beside the
+				// blobs; without them the line has no total.
+				if n, err := transfer.GraphSize(cmd.Context(), src.target, src.ref, plats); err == nil {
+					bp.total(n)
+				}
+			}
 			desc, err := transfer.Copy(cmd.Context(), src.target, src.ref, dst.target, dstRef,
 				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.update})
 			bar.Finish(err == nil)
 			if err != nil {
 				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explainCopy(err, src, dst))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%s\n", desc.Digest)
-			return nil
+			return printPushed(cmd, out, endpointJSON(dst, args[1]), desc, dstRef)
 		},
 	}
 	o.addFlags(cmd.Flags())
@@ -153,6 +235,7 @@ pointing at a partial image.`,
 	cmd.Flags().BoolVar(&referrers, "referrers", false, "also copy referrers (signatures, SBOMs), recursively")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 0, "blobs in flight at once (default 8)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
+	addOutputFlag(cmd, &out)
 	return cmd
 }
 
@@ -184,13 +267,21 @@ func newPushCmd() *cobra.Command {
 	var artifactType, config string
 	var annotations []string
 	var noProgress bool
+	var out outputFormat
 	cmd := &cobra.Command{
-		Use:   "push REF FILE[:MEDIATYPE]...",
-		Short: "Push files as an OCI artifact",
+		Use:   "push REF FILE[:MEDIATYPE]|DIR...",
+		Short: "Push files and directories as an OCI artifact",
 		Long: `Push files as one OCI artifact: an image manifest with a layer per file, each titled with
-its file name (org.opencontainers.image.title) so that pull restores it.`,
+its file name (org.opencontainers.image.title) so that pull restores it. A directory is
+packed as oras packs one: a tar+gzip layer titled with the directory's name and annotated
+io.deis.oras.content.unpack=true, which acrctl pull and oras pull unpack. On a terminal a
+progress line shows the bytes done of the total, with a percentage (not with --no-progress
+or -v). It prints the manifest's digest, or with --output json its digest, media type, size
+and tags.`,
 		Example: `  acrctl push localhost:5000/docs:v1 README.md guide.pdf:application/pdf --artifact-type application/vnd.example.docs
-  acrctl push myregistry.azurecr.io/models/bert:v2 model.onnx --annotation org.opencontainers.image.source=https://example.com`,
+  acrctl push localhost:5000/site:v1 ./public
+  acrctl push myregistry.azurecr.io/models/bert:v2 model.onnx --annotation org.opencontainers.image.source=https://example.com
+  acrctl push localhost:5000/docs:v2 README.md --output json`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := parseRef(args[0], refTag)
@@ -211,15 +302,15 @@ its file name (org.opencontainers.image.title) so that pull restores it.`,
 				return err
 			}
 			bar := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Pushing", -1)
-			bp := newByteProgress(bar.Set)
+			bp := newByteProgress(bar)
 			desc, err := transfer.PushFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.Tag, files,
-				&transfer.PushOptions{ArtifactType: artifactType, Annotations: ann, Config: cf.Path, ConfigMediaType: cf.MediaType, Progress: bp.update})
+				&transfer.PushOptions{ArtifactType: artifactType, Annotations: ann, Config: cf.Path, ConfigMediaType: cf.MediaType,
+					Progress: bp.update, Total: bp.total})
 			bar.Finish(err == nil)
 			if err != nil {
 				return s.explain(err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
-			return nil
+			return printPushed(cmd, out, pushedJSON{Registry: ref.Registry, Repository: ref.Repository}, desc, ref.Tag)
 		},
 	}
 	o.addFlags(cmd.Flags())
@@ -227,53 +318,108 @@ its file name (org.opencontainers.image.title) so that pull restores it.`,
 	cmd.Flags().StringArrayVar(&annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
 	cmd.Flags().StringVar(&config, "config", "", "config file FILE[:MEDIATYPE] (default: the empty JSON object)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
+	addOutputFlag(cmd, &out)
 	return cmd
 }
 
 func newPullCmd() *cobra.Command {
 	o := &remoteOptions{}
-	var dir string
+	var dir, platform string
+	var keepOld, noProgress bool
 	cmd := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Pull the files of an OCI artifact into a directory",
 		Long: `Pull the layers of an artifact that carry file names (org.opencontainers.image.title) into
-a directory. Names that are absolute, contain '..' or would leave the directory through a
-link are refused; each file is verified before it is renamed into place.`,
-		Example: `  acrctl pull localhost:5000/docs:v1 -o ./docs`,
-		Args:    exactArgs(1, "a reference HOST/REPO:TAG or HOST/REPO@DIGEST"),
+a directory; a layer oras marks for unpacking (io.deis.oras.content.unpack=true, as push DIR
+and oras push DIR make) is unpacked into a directory of its name. For an index, --platform
+picks the manifest. Every destination is checked before the first file is written: names
+that are absolute, contain '..' or would leave the directory through a link, links in a
+directory that point outside it, and directories in the way are refused. Existing files are
+replaced, as oras does, unless --keep-old-files. Files get the modes the umask allows;
+each is verified before it is renamed into place. On a terminal a progress line shows the
+bytes done of the total, with a percentage (not with --no-progress or -v).`,
+		Example: `  acrctl pull localhost:5000/docs:v1 -o ./docs
+  acrctl pull localhost:5000/tools:v1 --platform linux/arm64
+  acrctl pull localhost:5000/site:v1 --keep-old-files`,
+		Args: exactArgs(1, "a reference HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := parseRef(args[0], refTagOrDigest)
 			if err != nil {
 				return err
 			}
+			var plat *ocispec.Platform
+			if platform != "" {
+				p, err := parsePlatform(platform)
+				if err != nil {
+					return err
+				}
+				plat = &p
+			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
 				return err
 			}
-			written, err := transfer.PullFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.TagOrDigest(), dir)
-			if err != nil {
-				return s.explain(err)
-			}
+			bar := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Pulling", -1)
+			bp := newByteProgress(bar)
+			written, err := transfer.PullFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.TagOrDigest(), dir,
+				&transfer.PullOptions{Platform: plat, KeepOldFiles: keepOld, Progress: bp.update, Total: bp.total})
+			bar.Finish(err == nil)
 			for _, p := range written {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
+			}
+			if err != nil {
+				return explainPull(s, args[0], err)
 			}
 			return nil
 		},
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().StringVarP(&dir, "output-dir", "o", ".", "directory to write the files into")
+	cmd.Flags().StringVar(&platform, "platform", "", "the platform to pull from an index, OS/ARCH[/VARIANT]")
+	cmd.Flags().BoolVarP(&keepOld, "keep-old-files", "k", false, "refuse to replace existing files (as oras pull -k); by default they are replaced")
+	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
 	return cmd
+}
+
+// explainPull says how to get past an index or an existing file.
+func explainPull(s *session, arg string, err error) error {
+	var pe *transfer.PlatformError
+	if errors.As(err, &pe) {
+		var names []string
+		for _, p := range pe.Platforms {
+			names = append(names, transfer.PlatformString(p))
+		}
+		example := "linux/amd64"
+		if len(names) > 0 {
+			example = names[0]
+		}
+		if pe.Want == nil {
+			return fmt.Errorf("%s is an index of %d platforms (%s); fix: pick one with --platform, such as acrctl pull %s --platform %s",
+				arg, len(names), strings.Join(names, ", "), arg, example)
+		}
+		return fmt.Errorf("%s has no manifest for %s; fix: --platform one of %s", arg, transfer.PlatformString(*pe.Want), strings.Join(names, ", "))
+	}
+	var ee *transfer.ExistsError
+	if errors.As(err, &ee) {
+		if ee.Dir {
+			return fmt.Errorf("%s is a directory where the artifact has a file; nothing was written; fix: move it, or pull into another directory with -o", ee.Path)
+		}
+		return fmt.Errorf("%s exists; nothing was written; fix: remove it, pull into another directory with -o, or leave out --keep-old-files to replace it", ee.Path)
+	}
+	return s.explain(err)
 }
 
 func newAttachCmd() *cobra.Command {
 	o := &remoteOptions{}
 	var artifactType string
 	var annotations []string
+	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "attach REF FILE[:MEDIATYPE]... --artifact-type T",
 		Short: "Attach files to an image as a referrer (a signature, an SBOM)",
 		Example: `  acrctl attach localhost:5000/app:v1 sbom.spdx.json --artifact-type application/spdx+json
-  acrctl attach myregistry.azurecr.io/app@sha256:... sig.json --artifact-type application/vnd.example.signature`,
+  acrctl attach myregistry.azurecr.io/app@sha256:... sig.json --artifact-type application/vnd.example.signature
+  acrctl attach localhost:5000/app:v1 sbom.spdx.json --artifact-type application/spdx+json --output json`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if artifactType == "" {
@@ -305,12 +451,12 @@ func newAttachCmd() *cobra.Command {
 			if err != nil {
 				return s.explain(err)
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), desc.Digest)
-			return nil
+			return printPushed(cmd, out, pushedJSON{Registry: ref.Registry, Repository: ref.Repository, Subject: subject.Digest.String()}, desc, "")
 		},
 	}
 	o.addFlags(cmd.Flags())
 	cmd.Flags().StringVar(&artifactType, "artifact-type", "", "the attachment's type (required)")
 	cmd.Flags().StringArrayVar(&annotations, "annotation", nil, "manifest annotation KEY=VALUE (repeatable)")
+	addOutputFlag(cmd, &out)
 	return cmd
 }

@@ -9,10 +9,12 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
@@ -579,12 +581,119 @@ func clean(s string, n int) string {
 	return s
 }
 
-// mask replaces every occurrence of a secret in s.
+// registryPhrases are wordings registries use in their own error messages.
+// A secret that is one of their words (a password "user" or "password") is
+// not masked inside them: "the user name or password is wrong" is the
+// registry speaking, not an echo of the credential. Matched case-insensitively.
+var registryPhrases = []string{
+	"user name or password",
+	"username or password",
+	"user name and password",
+	"username and password",
+	"authentication required",
+	"access token",
+	"refresh token",
+	"use refresh_token or password",
+	"for more information",
+	"check the credentials given to --user",
+	"log in again",
+}
+
+// mask replaces each secret in s with "[REDACTED]" where it appears as a
+// whole token: the characters on either side, if any, are not letters or
+// digits, so that a password "user" masks "user" but not "username". Also
+// masked: a secret's URL-escaped form and its whitespace-collapsed form (as
+// clean leaves server text), and a secret cut short by clean's "…". A
+// secret inside one of registryPhrases is left alone. Empty secrets are
+// ignored.
 func mask(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[REDACTED]")
+	type span struct{ from, to int }
+	var spans []span
+	lower := strings.ToLower(s)
+	var phrases []span
+	for _, p := range registryPhrases {
+		for i := 0; ; {
+			j := strings.Index(lower[i:], p)
+			if j < 0 {
+				break
+			}
+			phrases = append(phrases, span{i + j, i + j + len(p)})
+			i += j + 1
 		}
 	}
-	return s
+	inPhrase := func(from, to int) bool {
+		for _, p := range phrases {
+			if from >= p.from && to <= p.to {
+				return true
+			}
+		}
+		return false
+	}
+	add := func(from, to int) {
+		if wordBoundary(s, from, to) && !inPhrase(from, to) {
+			spans = append(spans, span{from, to})
+		}
+	}
+	for _, sec := range secrets {
+		if strings.TrimSpace(sec) == "" {
+			continue
+		}
+		forms := []string{sec, strings.Join(strings.Fields(sec), " "), url.QueryEscape(sec), url.PathEscape(sec)}
+		for k, f := range forms {
+			if f == "" || slices.Contains(forms[:k], f) {
+				continue
+			}
+			for i := 0; ; {
+				j := strings.Index(s[i:], f)
+				if j < 0 {
+					break
+				}
+				add(i+j, i+j+len(f))
+				i += j + 1
+			}
+			// clean cut the message inside the secret: mask the part
+			// before the ellipsis.
+			if rest, ok := strings.CutSuffix(s, "…"); ok {
+				for n := len(f) - 1; n >= 4; n-- {
+					if strings.HasSuffix(rest, f[:n]) {
+						add(len(rest)-n, len(rest))
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(spans) == 0 {
+		return s
+	}
+	slices.SortFunc(spans, func(a, b span) int { return a.from - b.from })
+	var b strings.Builder
+	last := 0
+	for i := 0; i < len(spans); {
+		from, to := spans[i].from, spans[i].to
+		for i++; i < len(spans) && spans[i].from < to; i++ {
+			to = max(to, spans[i].to)
+		}
+		b.WriteString(s[last:from])
+		b.WriteString("[REDACTED]")
+		last = to
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// wordBoundary reports whether s[from:to] is a whole token: neither the
+// character before nor the one after is a letter or digit.
+func wordBoundary(s string, from, to int) bool {
+	if from > 0 {
+		if r, _ := utf8.DecodeLastRuneInString(s[:from]); unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return false
+		}
+	}
+	if to < len(s) {
+		if r, _ := utf8.DecodeRuneInString(s[to:]); unicode.IsLetter(r) || unicode.IsDigit(r) {
+			return false
+		}
+	}
+	return true
 }

@@ -635,3 +635,40 @@ func TestStreamingBodyIsAuthorizedUpFront(t *testing.T) {
 		t.Errorf("server got bodies %q after %d token fetches, want the body once after 1", got, tokens.Load())
 	}
 }
+
+// TestMask checks both sides of redaction: every echo of a secret is
+// masked, and nothing else is (a password that is a common word left
+// registry messages unreadable: "the [REDACTED] name or password").
+func TestMask(t *testing.T) {
+	tests := []struct {
+		name, in string
+		secrets  []string
+		want     string
+	}{
+		{"phrase kept", "the user name or password is wrong", []string{"user"}, "the user name or password is wrong"},
+		{"phrase kept, case", "Incorrect Username or Password", []string{"Password"}, "Incorrect Username or Password"},
+		{"ACR phrase kept", "authentication required, visit https://aka.ms/acr/authorization for more information.", []string{"required"},
+			"authentication required, visit https://aka.ms/acr/authorization for more information."},
+		{"echo beside the phrase masked", "the user name or password is wrong for user", []string{"user"}, "the user name or password is wrong for [REDACTED]"},
+		{"part of a word kept", "username rejected; users: 3", []string{"user"}, "username rejected; users: 3"},
+		{"whole token masked", "no access for s3cret-Pa55", []string{"s3cret-Pa55"}, "no access for [REDACTED]"},
+		{"quoted", `password "s3cret-Pa55" rejected`, []string{"s3cret-Pa55"}, `password "[REDACTED]" rejected`},
+		{"after a colon", "basic admin:s3cret-Pa55.", []string{"s3cret-Pa55"}, "basic admin:[REDACTED]."},
+		{"every echo", "pw=abcd1234&again=abcd1234", []string{"abcd1234"}, "pw=[REDACTED]&again=[REDACTED]"},
+		{"short secret", "bad pin 42 for 421", []string{"42"}, "bad pin [REDACTED] for 421"},
+		{"url-escaped", "rejected p%40ss+w%2Frd", []string{"p@ss w/rd"}, "rejected [REDACTED]"},
+		{"collapsed spaces", "rejected two words", []string{"two  words"}, "rejected [REDACTED]"},
+		{"cut by clean", "rejected token eyJhbGciOi…", []string{"eyJhbGciOiJSUzI1NiJ9.payload.sig"}, "rejected token [REDACTED]…"},
+		{"overlapping secrets", "token abc.def.ghi", []string{"abc.def.ghi", "def"}, "token [REDACTED]"},
+		{"unicode neighbours", "mot de passe ésecretä refusé, secret ok", []string{"secret"}, "mot de passe ésecretä refusé, [REDACTED] ok"},
+		{"empty secret", "nothing to hide", []string{"", " "}, "nothing to hide"},
+		{"whole message", "s3cret", []string{"s3cret"}, "[REDACTED]"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := mask(tt.in, tt.secrets...); got != tt.want {
+				t.Errorf("mask(%q, %q) = %q, want %q", tt.in, tt.secrets, got, tt.want)
+			}
+		})
+	}
+}
