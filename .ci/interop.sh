@@ -60,12 +60,12 @@ same "$SRC/big.bin" "$WORK/c1-big.bin" "acrctl -> crane"
 
 echo "== oras and regctl push; acrctl pulls"
 step "oras push" bash -c "cd '$SRC' && oras push --plain-http '$H/interop/oras:v1' ${FILES[*]} --artifact-type $AT"
-step "acrctl pull (oras)" acrctl pull "$H/interop/oras:v1" -o "$WORK/a1"
+step "acrctl pull (oras)" acrctl pull "$H/interop/oras:v1" --output-dir "$WORK/a1"
 for f in "${FILES[@]}"; do same "$SRC/$f" "$WORK/a1/$f" "oras -> acrctl"; done
 args=()
 for f in "${FILES[@]}"; do args+=(-f "$f" -m application/octet-stream); done
 step "regctl artifact put" bash -c "cd '$SRC' && regctl artifact put --artifact-type $AT --file-title ${args[*]} '$H/interop/regctl:v1'"
-step "acrctl pull (regctl)" acrctl pull "$H/interop/regctl:v1" -o "$WORK/a2"
+step "acrctl pull (regctl)" acrctl pull "$H/interop/regctl:v1" --output-dir "$WORK/a2"
 for f in "${FILES[@]}"; do same "$SRC/$f" "$WORK/a2/$f" "regctl -> acrctl"; done
 step "crane append" bash -c "cd '$SRC' && tar cf '$WORK/files.tar' ${FILES[*]} && crane append --insecure --oci-empty-base -f '$WORK/files.tar' -t '$H/interop/crane:v1'"
 step "acrctl copy crane's image" acrctl copy "$H/interop/crane:v1" "$H/interop/crane-copy:v1" --no-progress
@@ -79,7 +79,7 @@ step "oras reads acrctl's layout" oras cp --from-oci-layout "$WORK/L-acr:v1" "$H
 step "regctl reads acrctl's layout" regctl image copy "ocidir://$WORK/L-acr:v1" "$H/interop/via-regctl:v1"
 step "crane reads acrctl's layout" crane push --insecure "$WORK/L-acr" "$H/interop/via-crane:v1"
 for via in oras regctl; do
-	step "acrctl pull via-$via" acrctl pull "$H/interop/via-$via:v1" -o "$WORK/via-$via"
+	step "acrctl pull via-$via" acrctl pull "$H/interop/via-$via:v1" --output-dir "$WORK/via-$via"
 	for f in "${FILES[@]}"; do same "$SRC/$f" "$WORK/via-$via/$f" "acrctl layout -> $via"; done
 done
 want=$(crane digest --insecure "$H/interop/acr:v1")
@@ -91,7 +91,7 @@ step "acrctl reads oras's layout" acrctl copy "oci:$WORK/L-oras:v1" "$H/interop/
 step "acrctl reads regctl's layout" acrctl copy "oci:$WORK/L-regctl:v1" "$H/interop/from-regctl-layout:v1" --no-progress
 step "acrctl reads crane's layout (untagged)" acrctl copy "oci:$WORK/L-crane" "$H/interop/from-crane-layout:v1" --no-progress
 for t in oras regctl; do
-	step "acrctl pull from-$t-layout" acrctl pull "$H/interop/from-$t-layout:v1" -o "$WORK/fl-$t"
+	step "acrctl pull from-$t-layout" acrctl pull "$H/interop/from-$t-layout:v1" --output-dir "$WORK/fl-$t"
 	for f in "${FILES[@]}"; do same "$SRC/$f" "$WORK/fl-$t/$f" "$t layout -> acrctl"; done
 done
 step "crane's image survives its layout through acrctl" test "$(crane digest --insecure "$H/interop/from-crane-layout:v1")" = "$(crane digest --insecure "$H/interop/crane:v1")"

@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/acrgo/acr/emulator/store"
 	"github.com/acrgo/acr/internal/spec"
@@ -14,10 +15,18 @@ const errorCodeDisallowed spec.ErrorCode = "REGISTRY_DISALLOWED_OPERATION"
 // disallowed builds ACR's refusal for an operation a lock forbids. The
 // message names the object, the flag that refused it and how to lift it.
 func disallowed(op, object, flag string) error {
+	kind, _, _ := strings.Cut(object, " ")
+	acrctl, az := "repo", "acr repository update"
+	switch kind {
+	case "tag":
+		acrctl = "tag"
+	case "manifest":
+		acrctl, az = "manifest", "acr manifest update-metadata"
+	}
 	return newError(http.StatusMethodNotAllowed, errorCodeDisallowed,
 		"The operation is disallowed on this registry, repository or image: cannot %s %s because its %s is false; "+
-			"set %s to true with PATCH /acr/v1/... (acrctl ... update --%s true) first",
-		op, object, flag, flag, flagOption(flag))
+			"set it to true first: PATCH its /acr/v1 properties with {\"%s\":true} (acrctl %s update REF --%s true, or az %s --%s true)",
+		op, object, flag, flag, acrctl, flagOption(flag), az, flagOption(flag))
 }
 
 func flagOption(flag string) string {

@@ -32,28 +32,27 @@ func explainDeleted(s *session, err error, what string) error {
 	return fmt.Errorf("%s refused to list %s: %s; fix: %s", s.host, what, registrySaid(err, true), softDeleteFix)
 }
 
-// deletedManifestJSON is a deleted manifest in --output json.
+// deletedManifestJSON is a deleted manifest in --output json, with the
+// field names of az acr manifest list-deleted (the registry's, and az's
+// expiresAfter).
 type deletedManifestJSON struct {
-	Registry      string    `json:"registry"`
-	Repository    string    `json:"repository"`
-	Digest        string    `json:"digest"`
-	Size          int64     `json:"size"`
-	MediaType     string    `json:"mediaType,omitempty"`
-	Tags          []string  `json:"tags"`
-	CreatedOn     time.Time `json:"createdOn,omitzero"`
-	LastUpdatedOn time.Time `json:"lastUpdatedOn,omitzero"`
-	DeletedOn     time.Time `json:"deletedOn"`
-	ExpiresOn     time.Time `json:"expiresOn,omitzero"`
+	Digest         string    `json:"digest"`
+	ImageSize      int64     `json:"imageSize"`
+	MediaType      string    `json:"mediaType,omitempty"`
+	Tags           []string  `json:"tags"`
+	CreatedTime    time.Time `json:"createdTime,omitzero"`
+	LastUpdateTime time.Time `json:"lastUpdateTime,omitzero"`
+	DeletedAt      time.Time `json:"deletedAt"`
+	ExpiresAfter   time.Time `json:"expiresAfter,omitzero"`
 }
 
-// deletedTagJSON is a deleted tag in --output json.
+// deletedTagJSON is a deleted tag in --output json, with the field names
+// of az acr manifest list-deleted-tags.
 type deletedTagJSON struct {
-	Registry   string    `json:"registry"`
-	Repository string    `json:"repository"`
-	Name       string    `json:"name"`
-	Digest     string    `json:"digest"`
-	DeletedOn  time.Time `json:"deletedOn"`
-	ExpiresOn  time.Time `json:"expiresOn,omitzero"`
+	Tag          string    `json:"tag"`
+	Digest       string    `json:"digest"`
+	DeletedAt    time.Time `json:"deletedAt"`
+	ExpiresAfter time.Time `json:"expiresAfter,omitzero"`
 }
 
 func newRepoListDeletedCmd(o *remoteOptions) *cobra.Command {
@@ -146,16 +145,16 @@ deleted/read permission.`,
 			if out.json() {
 				js := make([]deletedManifestJSON, len(ms))
 				for i, m := range ms {
-					js[i] = deletedManifestJSON{Registry: m.Registry, Repository: m.Repository, Digest: m.Digest.String(), Size: m.Size,
-						MediaType: m.MediaType, Tags: m.Tags, CreatedOn: m.CreatedOn, LastUpdatedOn: m.LastUpdatedOn,
-						DeletedOn: m.DeletedOn, ExpiresOn: m.ExpiresOn}
+					js[i] = deletedManifestJSON{Digest: m.Digest.String(), ImageSize: m.Size,
+						MediaType: m.MediaType, Tags: m.Tags, CreatedTime: m.CreatedOn, LastUpdateTime: m.LastUpdatedOn,
+						DeletedAt: m.DeletedOn, ExpiresAfter: m.ExpiresOn}
 					if js[i].Tags == nil {
 						js[i].Tags = []string{}
 					}
 				}
 				return writeJSON(w, struct {
 					Registry   string                `json:"registry"`
-					Repository string                `json:"repository"`
+					Repository string                `json:"imageName"`
 					Manifests  []deletedManifestJSON `json:"manifests"`
 				}{ref.Registry, ref.Repository, js})
 			}
@@ -238,12 +237,11 @@ HOST/REPO:TAG' brings back. The credential needs the deleted/read permission.`,
 			if out.json() {
 				js := make([]deletedTagJSON, len(ts))
 				for i, t := range ts {
-					js[i] = deletedTagJSON{Registry: t.Registry, Repository: t.Repository, Name: t.Name, Digest: t.Digest.String(),
-						DeletedOn: t.DeletedOn, ExpiresOn: t.ExpiresOn}
+					js[i] = deletedTagJSON{Tag: t.Name, Digest: t.Digest.String(), DeletedAt: t.DeletedOn, ExpiresAfter: t.ExpiresOn}
 				}
 				return writeJSON(w, struct {
 					Registry   string           `json:"registry"`
-					Repository string           `json:"repository"`
+					Repository string           `json:"imageName"`
 					Tags       []deletedTagJSON `json:"tags"`
 				}{ref.Registry, ref.Repository, js})
 			}

@@ -106,8 +106,8 @@ func TestDeletedLists(t *testing.T) {
 				Manifests []struct {
 					Digest    string    `json:"digest"`
 					Tags      []string  `json:"tags"`
-					DeletedOn time.Time `json:"deletedOn"`
-					ExpiresOn time.Time `json:"expiresOn"`
+					DeletedOn time.Time `json:"deletedAt"`
+					ExpiresOn time.Time `json:"expiresAfter"`
 				} `json:"manifests"`
 			}
 			if err := json.Unmarshal([]byte(r.stdout), &ms); err != nil {
@@ -120,9 +120,9 @@ func TestDeletedLists(t *testing.T) {
 			r = f.run("", "tag", "list-deleted", f.ref("hello"), "--output", "json").ok(t)
 			var ts struct {
 				Tags []struct {
-					Name      string    `json:"name"`
+					Name      string    `json:"tag"`
 					Digest    string    `json:"digest"`
-					DeletedOn time.Time `json:"deletedOn"`
+					DeletedOn time.Time `json:"deletedAt"`
 				} `json:"tags"`
 			}
 			if err := json.Unmarshal([]byte(r.stdout), &ts); err != nil {

@@ -104,7 +104,7 @@ func TestPushPullDirectory(t *testing.T) {
 		}
 
 		out := filepath.Join(t.TempDir(), "out")
-		r := f.run("", "pull", f.ref("dir:v1"), "-o", out).ok(t)
+		r := f.run("", "pull", f.ref("dir:v1"), "--output-dir", out).ok(t)
 		if !strings.Contains(r.stdout, filepath.Join(out, "site")+"\n") {
 			t.Errorf("pull printed %q, not the directory it unpacked", r.stdout)
 		}
@@ -120,7 +120,7 @@ func TestPushPullDirectory(t *testing.T) {
 		// Existing files are replaced by default, as oras does.
 		os.WriteFile(filepath.Join(out, "notes.txt"), []byte("changed\n"), 0o644)
 		os.WriteFile(filepath.Join(out, "site/a.txt"), []byte("changed\n"), 0o644)
-		f.run("", "pull", f.ref("dir:v1"), "-o", out).ok(t)
+		f.run("", "pull", f.ref("dir:v1"), "--output-dir", out).ok(t)
 		sameTree(t, filepath.Join(src, "site"), filepath.Join(out, "site"))
 		if b, _ := os.ReadFile(filepath.Join(out, "notes.txt")); string(b) != "notes\n" {
 			t.Errorf("notes.txt was not replaced: %q", b)
@@ -128,14 +128,14 @@ func TestPushPullDirectory(t *testing.T) {
 		// --keep-old-files refuses, naming the file, and writes nothing.
 		os.WriteFile(filepath.Join(out, "site/a.txt"), []byte("mine\n"), 0o644)
 		os.Remove(filepath.Join(out, "notes.txt"))
-		f.run("", "pull", f.ref("dir:v1"), "-o", out, "--keep-old-files").fails(t, 1, filepath.Join(out, "site/a.txt")+" exists", "--keep-old-files")
+		f.run("", "pull", f.ref("dir:v1"), "--output-dir", out, "--keep-old-files").fails(t, 1, filepath.Join(out, "site/a.txt")+" exists", "--keep-old-files")
 		if _, err := os.Stat(filepath.Join(out, "notes.txt")); err == nil {
 			t.Errorf("a refused pull wrote notes.txt")
 		}
 		if b, _ := os.ReadFile(filepath.Join(out, "site/a.txt")); string(b) != "mine\n" {
 			t.Errorf("--keep-old-files replaced a.txt: %q", b)
 		}
-		f.run("", "pull", f.ref("dir:v1"), "-o", out, "-k").fails(t, 1, "a.txt exists")
+		f.run("", "pull", f.ref("dir:v1"), "--output-dir", out, "-k").fails(t, 1, "a.txt exists")
 	})
 }
 
@@ -148,7 +148,7 @@ func TestPullChecksEveryPathFirst(t *testing.T) {
 	f.run("", "push", f.ref("two:v1"), filepath.Join(src, "a.txt"), filepath.Join(src, "b.txt")).ok(t)
 	out := t.TempDir()
 	os.Mkdir(filepath.Join(out, "b.txt"), 0o755) // a directory in the way of the second file
-	f.run("", "pull", f.ref("two:v1"), "-o", out).fails(t, 1, filepath.Join(out, "b.txt")+" is a directory")
+	f.run("", "pull", f.ref("two:v1"), "--output-dir", out).fails(t, 1, filepath.Join(out, "b.txt")+" is a directory")
 	if entries, _ := os.ReadDir(out); len(entries) != 1 {
 		t.Errorf("a refused pull left %d entries, want only the directory in the way", len(entries))
 	}
@@ -233,7 +233,7 @@ func TestPullRefusesHostileDirectories(t *testing.T) {
 			blob := tarGz(t, append(tc.entries, tarEntry{name: "d/ok.txt", typ: tar.TypeReg, data: "ok"})...)
 			pushLayers(t, f, "evil", tc.name, map[string][]byte{"d": blob, "plain.txt": []byte("plain")}, map[string]map[string]string{"d": unpack})
 			out := filepath.Join(t.TempDir(), "out")
-			f.run("", "pull", f.ref("evil:"+tc.name), "-o", out).fails(t, 1, tc.want)
+			f.run("", "pull", f.ref("evil:"+tc.name), "--output-dir", out).fails(t, 1, tc.want)
 			entries, _ := os.ReadDir(out)
 			if len(entries) != 0 {
 				t.Errorf("a refused pull wrote %d entries into the output directory", len(entries))
@@ -260,8 +260,8 @@ func TestPullUnpackLimit(t *testing.T) {
 	// A wrong tar digest annotation is refused too.
 	pushLayers(t, f, "bomb", "v2", map[string][]byte{"d": blob}, map[string]map[string]string{"d": {"io.deis.oras.content.unpack": "true",
 		"io.deis.oras.content.digest": digest.FromString("other").String()}})
-	f.run("", "pull", f.ref("bomb:v2"), "-o", out).fails(t, 1, "io.deis.oras.content.digest")
-	f.run("", "pull", f.ref("bomb:v1"), "-o", out).ok(t)
+	f.run("", "pull", f.ref("bomb:v2"), "--output-dir", out).fails(t, 1, "io.deis.oras.content.digest")
+	f.run("", "pull", f.ref("bomb:v1"), "--output-dir", out).ok(t)
 	if fi, err := os.Stat(filepath.Join(out, "d/zeros")); err != nil || fi.Size() != 1<<20 {
 		t.Fatalf("d/zeros: %v", err)
 	}
@@ -287,10 +287,10 @@ func TestPullPlatform(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
-	f.run("", "pull", f.ref("multi:v1"), "-o", out).fails(t, 1, "linux/amd64, linux/arm64/v8", "--platform")
-	f.run("", "pull", f.ref("multi:v1"), "-o", out, "--platform", "linux/s390x").fails(t, 1, "no manifest for linux/s390x", "linux/amd64")
-	f.run("", "pull", f.ref("multi:v1"), "-o", out, "--platform", "linux").fails(t, 2, "OS/ARCH")
-	f.run("", "pull", f.ref("multi:v1"), "-o", out, "--platform", "linux/arm64").ok(t)
+	f.run("", "pull", f.ref("multi:v1"), "--output-dir", out).fails(t, 1, "linux/amd64, linux/arm64/v8", "--platform")
+	f.run("", "pull", f.ref("multi:v1"), "--output-dir", out, "--platform", "linux/s390x").fails(t, 1, "no manifest for linux/s390x", "linux/amd64")
+	f.run("", "pull", f.ref("multi:v1"), "--output-dir", out, "--platform", "linux").fails(t, 2, "OS/ARCH")
+	f.run("", "pull", f.ref("multi:v1"), "--output-dir", out, "--platform", "linux/arm64").ok(t)
 	if b, err := os.ReadFile(filepath.Join(out, "linux-arm64-v8.txt")); err != nil || string(b) != "linux/arm64/v8" {
 		t.Fatalf("--platform linux/arm64 pulled %q, %v", b, err)
 	}
@@ -350,4 +350,19 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestPullOutputFlag: -o is the output format for pull too; -o DIR is a
+// usage error that names --output-dir, and -o json lists what was written.
+func TestPullOutputFlag(t *testing.T) {
+	f := newFixture(t, false)
+	src := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(src, []byte("a\n"), 0o644)
+	f.run("", "push", f.ref("files:v1"), src).ok(t)
+	out := t.TempDir()
+	f.run("", "pull", f.ref("files:v1"), "-o", out).fails(t, 2, "--output-dir DIR")
+	r := f.run("", "pull", f.ref("files:v1"), "--output-dir", out, "-o", "json").ok(t)
+	if !strings.Contains(r.stdout, `"files": [`) || !strings.Contains(r.stdout, filepath.Join(out, "a.txt")) {
+		t.Errorf("pull -o json: %s", r.stdout)
+	}
 }

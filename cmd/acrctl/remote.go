@@ -23,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/dockerconfig"
+	"github.com/acrgo/acr/internal/transport"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -286,17 +287,7 @@ func (s *session) headToHTTPS(err error) bool {
 	return resp.StatusCode == http.StatusBadRequest && strings.Contains(string(b), "Client sent an HTTP request to an HTTPS server")
 }
 
-func isLoopbackHost(hostport string) bool {
-	h := hostport
-	if hh, _, err := net.SplitHostPort(hostport); err == nil {
-		h = hh
-	}
-	if strings.EqualFold(h, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(h, "[]"))
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopbackHost(hostport string) bool { return transport.IsLoopbackHost(hostport) }
 
 // azureClouds maps ACR login server suffixes to their cloud and audience.
 var azureClouds = []struct {

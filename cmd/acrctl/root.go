@@ -26,7 +26,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	err = cobraError(cmd, err)
-	fmt.Fprintln(stderr, "acrctl: "+oneLine(err.Error()))
+	fmt.Fprintln(stderr, "acrctl: "+dropPackagePrefixes(oneLine(err.Error())))
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2
@@ -160,6 +160,27 @@ func takesValue(flag string) bool {
 		return true
 	}
 	return false
+}
+
+// packagePrefixes are the "pkg: " prefixes the library's packages put on
+// their errors, which mean nothing to a user of acrctl.
+var packagePrefixes = []string{"acr: ", "transfer: ", "purge: ", "dockerconfig: ", "emulator: ", "store: "}
+
+// dropPackagePrefixes removes the library's package prefixes where they
+// start a message or one of its ": "-separated parts.
+func dropPackagePrefixes(s string) string {
+	for changed := true; changed; {
+		changed = false
+		for _, p := range packagePrefixes {
+			if t, ok := strings.CutPrefix(s, p); ok {
+				s, changed = t, true
+			}
+			if strings.Contains(s, ": "+p) {
+				s, changed = strings.ReplaceAll(s, ": "+p, ": "), true
+			}
+		}
+	}
+	return s
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ") }

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 
+	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/transfer"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -42,6 +47,11 @@ func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool)
 		}
 		if dir == "" {
 			return endpoint{}, usageError{fmt.Errorf("%q: give a directory: oci:DIR[:TAG]", arg)}
+		}
+		if !create {
+			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+				return endpoint{}, fmt.Errorf("%s is not an OCI image layout (no oci-layout file in %s); fix: check the path", arg, dir)
+			}
 		}
 		l, err := transfer.OpenLayout(dir)
 		if err != nil {
@@ -184,6 +194,9 @@ copied, or with --output json its digest, media type, size and tags.`,
   acrctl copy localhost:5000/app:v1 localhost:5000/app:stable --output json`,
 		Args: exactArgs(2, "a source and a destination (registry references or oci:DIR[:TAG])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if concurrency < 0 || concurrency > 64 {
+				return usageError{fmt.Errorf("--concurrency %d: want 1 to 64 blobs in flight (0 for the default, 8)", concurrency)}
+			}
 			var plats []ocispec.Platform
 			for _, p := range platforms {
 				pl, err := parsePlatform(p)
@@ -199,6 +212,16 @@ copied, or with --output json its digest, media type, size and tags.`,
 			_, srcLayout := src.target.(*transfer.Layout)
 			if src.ref == "" && !srcLayout {
 				return usageError{fmt.Errorf("%q names no tag or digest; give one, such as %s:latest", args[0], args[0])}
+			}
+			// A layout this copy creates is removed again if the copy
+			// fails: a typo must not leave an empty layout behind.
+			newLayout := ""
+			if d, ok := strings.CutPrefix(args[1], "oci:"); ok {
+				if d, _, _ = strings.Cut(d, ":"); d != "" {
+					if _, err := os.Stat(d); errors.Is(err, fs.ErrNotExist) {
+						newLayout = d
+					}
+				}
 			}
 			dst, err := openEndpoint(cmd, o, args[1], true)
 			if err != nil {
@@ -225,6 +248,9 @@ copied, or with --output json its digest, media type, size and tags.`,
 				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.update})
 			bar.Finish(err == nil)
 			if err != nil {
+				if newLayout != "" {
+					os.RemoveAll(newLayout)
+				}
 				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explainCopy(err, src, dst))
 			}
 			return printPushed(cmd, out, endpointJSON(dst, args[1]), desc, dstRef)
@@ -308,6 +334,9 @@ and tags.`,
 					Progress: bp.update, Total: bp.total})
 			bar.Finish(err == nil)
 			if err != nil {
+				if errors.Is(err, acr.ErrLocked) {
+					return lockRefusal(cmd.Context(), s, ref, lockWrite, err)
+				}
 				return s.explain(err)
 			}
 			return printPushed(cmd, out, pushedJSON{Registry: ref.Registry, Repository: ref.Repository}, desc, ref.Tag)
@@ -326,6 +355,7 @@ func newPullCmd() *cobra.Command {
 	o := &remoteOptions{}
 	var dir, platform string
 	var keepOld, noProgress bool
+	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "pull REF",
 		Short: "Pull the files of an OCI artifact into a directory",
@@ -338,9 +368,9 @@ directory that point outside it, and directories in the way are refused. Existin
 replaced, as oras does, unless --keep-old-files. Files get the modes the umask allows;
 each is verified before it is renamed into place. On a terminal a progress line shows the
 bytes done of the total, with a percentage (not with --no-progress or -v).`,
-		Example: `  acrctl pull localhost:5000/docs:v1 -o ./docs
+		Example: `  acrctl pull localhost:5000/docs:v1 --output-dir ./docs
   acrctl pull localhost:5000/tools:v1 --platform linux/arm64
-  acrctl pull localhost:5000/site:v1 --keep-old-files`,
+  acrctl pull localhost:5000/site:v1 --keep-old-files --output json`,
 		Args: exactArgs(1, "a reference HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ref, err := parseRef(args[0], refTagOrDigest)
@@ -364,6 +394,20 @@ bytes done of the total, with a percentage (not with --no-progress or -v).`,
 			written, err := transfer.PullFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.TagOrDigest(), dir,
 				&transfer.PullOptions{Platform: plat, KeepOldFiles: keepOld, Progress: bp.update, Total: bp.total})
 			bar.Finish(err == nil)
+			if out.v == "json" {
+				if err != nil {
+					return explainPull(s, args[0], err)
+				}
+				if written == nil {
+					written = []string{}
+				}
+				return writeJSON(cmd.OutOrStdout(), struct {
+					Registry   string   `json:"registry"`
+					Repository string   `json:"repository"`
+					Reference  string   `json:"reference"`
+					Files      []string `json:"files"`
+				}{ref.Registry, ref.Repository, ref.TagOrDigest(), written})
+			}
 			for _, p := range written {
 				fmt.Fprintln(cmd.OutOrStdout(), p)
 			}
@@ -374,7 +418,9 @@ bytes done of the total, with a percentage (not with --no-progress or -v).`,
 		},
 	}
 	o.addFlags(cmd.Flags())
-	cmd.Flags().StringVarP(&dir, "output-dir", "o", ".", "directory to write the files into")
+	cmd.Flags().StringVar(&dir, "output-dir", ".", "directory to write the files into")
+	out.hint = "-o is the output format, as everywhere in acrctl; write the files into a directory with --output-dir DIR"
+	addOutputFlag(cmd, &out)
 	cmd.Flags().StringVar(&platform, "platform", "", "the platform to pull from an index, OS/ARCH[/VARIANT]")
 	cmd.Flags().BoolVarP(&keepOld, "keep-old-files", "k", false, "refuse to replace existing files (as oras pull -k); by default they are replaced")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
@@ -399,12 +445,17 @@ func explainPull(s *session, arg string, err error) error {
 		}
 		return fmt.Errorf("%s has no manifest for %s; fix: --platform one of %s", arg, transfer.PlatformString(*pe.Want), strings.Join(names, ", "))
 	}
+	if errors.Is(err, acr.ErrLocked) {
+		if ref, perr := parseRef(arg, refTagOrDigest); perr == nil {
+			return lockRefusal(context.Background(), s, ref, lockRead, err)
+		}
+	}
 	var ee *transfer.ExistsError
 	if errors.As(err, &ee) {
 		if ee.Dir {
-			return fmt.Errorf("%s is a directory where the artifact has a file; nothing was written; fix: move it, or pull into another directory with -o", ee.Path)
+			return fmt.Errorf("%s is a directory where the artifact has a file; nothing was written; fix: move it, or pull into another directory with --output-dir", ee.Path)
 		}
-		return fmt.Errorf("%s exists; nothing was written; fix: remove it, pull into another directory with -o, or leave out --keep-old-files to replace it", ee.Path)
+		return fmt.Errorf("%s exists; nothing was written; fix: remove it, pull into another directory with --output-dir, or leave out --keep-old-files to replace it", ee.Path)
 	}
 	return s.explain(err)
 }

@@ -26,7 +26,7 @@ func TestPushPullCopyAttach(t *testing.T) {
 			t.Fatalf("push printed %q, not a digest", out.stdout)
 		}
 		pulled := filepath.Join(t.TempDir(), "pulled")
-		f.run("", "pull", f.ref("art:v1"), "-o", pulled).ok(t)
+		f.run("", "pull", f.ref("art:v1"), "--output-dir", pulled).ok(t)
 		for n, b := range files {
 			if got, err := os.ReadFile(filepath.Join(pulled, n)); err != nil || !bytes.Equal(got, b) {
 				t.Fatalf("%s differs after push and pull", n)
@@ -53,4 +53,27 @@ func TestPushPullCopyAttach(t *testing.T) {
 		f.run("", "copy", f.ref("copied:v2"), f.ref("x:y"), "--platform", "linux").fails(t, 2, "OS/ARCH")
 		f.run("", "copy", f.ref("copied"), f.ref("x:y")).fails(t, 2, "no tag or digest")
 	})
+}
+
+// TestCopyRefusesWithoutLeftovers: a source layout that does not exist is
+// an error that creates nothing (it left two empty layouts), a copy that
+// fails removes the layout it created, --concurrency is checked, and no
+// package prefix reaches the message.
+func TestCopyRefusesWithoutLeftovers(t *testing.T) {
+	f := newFixture(t, false)
+	dir := t.TempDir()
+	typo, out := filepath.Join(dir, "typo"), filepath.Join(dir, "out")
+	r := f.run("", "copy", "oci:"+typo+":v1", "oci:"+out+":v1").fails(t, 1, "is not an OCI image layout", "check the path")
+	r2 := f.run("", "copy", f.ref("nope:v1"), "oci:"+out+":v1").fails(t, 1, "not found")
+	for _, p := range []string{typo, out} {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("%s was left behind", p)
+		}
+	}
+	for _, msg := range []string{r.stderr, r2.stderr} {
+		if strings.Contains(msg, "transfer: ") || strings.Contains(msg, "acr: ") {
+			t.Errorf("package prefix in %q", msg)
+		}
+	}
+	f.run("", "copy", f.ref("a:v1"), f.ref("b:v1"), "--concurrency", "-1").fails(t, 2, "--concurrency -1")
 }
