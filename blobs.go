@@ -463,14 +463,16 @@ func (r *chunkReader) Close() error { return nil }
 // TestBlobClient_StartUpload in ../shared/docs/acr-recordings), the same
 // number of round trips as a first attempt without a token. It waits no longer
 // than the caller's context lasts: once that has ended, as when the
-// registry stopped answering, the DELETE goes on in the background and the
-// caller gets its error at once.
+// registry stopped answering, the DELETE goes on in the background (see
+// Client.Drain) and the caller gets its error at once.
 func (c *Client) cancelUpload(ctx context.Context, repo string, loc *url.URL) {
 	if loc == nil {
 		return
 	}
 	done := make(chan struct{})
+	c.background.Add(1)
 	go func() {
+		defer c.background.Done()
 		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
 		defer cancel()

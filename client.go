@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/acrgo/acr/internal/transport"
@@ -94,6 +95,27 @@ type Client struct {
 	// acrAPI records whether the registry serves ACR's /acr/v1 API:
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
 	acrAPI atomic.Int32
+
+	// background counts work that outlives the calls that started it:
+	// the cancelling of upload sessions a failed upload left open.
+	background sync.WaitGroup
+}
+
+// Drain waits, until ctx ends, for the client's background work to finish:
+// the DELETEs that cancel the upload sessions of failed or interrupted
+// uploads, which go on after the call that failed has returned. A program
+// about to exit calls it (with a short timeout) so that an interrupted
+// push leaves no session open on the registry. It reports ctx's error when
+// the wait was cut short.
+func (c *Client) Drain(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { c.background.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewClient creates a client for the registry at endpoint, such as

@@ -114,7 +114,40 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 		return nil, err
 	}
 	s.client = c
+	if ctx := cmd.Context(); ctx != nil {
+		if open, ok := ctx.Value(sessionsKey{}).(*openSessions); ok {
+			open.add(s)
+		}
+	}
 	return s, nil
+}
+
+// sessionsKey is the context key of a run's openSessions.
+type sessionsKey struct{}
+
+// openSessions are the sessions a run connected, drained before it ends so
+// that an interrupted push cancels its upload sessions on the registry.
+type openSessions struct {
+	mu   sync.Mutex
+	list []*session
+}
+
+func (o *openSessions) add(s *session) {
+	o.mu.Lock()
+	o.list = append(o.list, s)
+	o.mu.Unlock()
+}
+
+// drain waits up to timeout for every session's background work (the
+// cancelling of abandoned upload sessions).
+func (o *openSessions) drain(timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, s := range o.list {
+		s.client.Drain(ctx)
+	}
 }
 
 // httpClient returns an HTTP client for --insecure or --ca-file.

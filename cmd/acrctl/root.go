@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 )
@@ -21,7 +22,11 @@ func (e usageError) Unwrap() error { return e.err }
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(hoistFlags(root, args))
-	cmd, err := root.ExecuteContextC(ctx)
+	open := &openSessions{}
+	cmd, err := root.ExecuteContextC(context.WithValue(ctx, sessionsKey{}, open))
+	// An interrupted push leaves upload sessions open; their cancels run
+	// in the background, given a moment before the process exits.
+	open.drain(3 * time.Second)
 	if err == nil {
 		return 0
 	}

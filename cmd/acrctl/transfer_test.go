@@ -2,10 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/acrgo/acr/emulator"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -76,4 +84,45 @@ func TestCopyRefusesWithoutLeftovers(t *testing.T) {
 		}
 	}
 	f.run("", "copy", f.ref("a:v1"), f.ref("b:v1"), "--concurrency", "-1").fails(t, 2, "--concurrency -1")
+}
+
+// TestInterruptedPushCancelsSessions: Ctrl-C during a push (the context
+// cancelled mid-upload) leaves no upload session open on the registry: the
+// cancels that run in the background get their moment before acrctl ends.
+func TestInterruptedPushCancelsSessions(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	reg, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var once sync.Once
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodPatch || r.Method == http.MethodPut) && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			once.Do(cancel) // the user presses Ctrl-C while the first upload is under way
+			time.Sleep(100 * time.Millisecond)
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	big := filepath.Join(t.TempDir(), "big.bin")
+	data := make([]byte, 24<<20)
+	rand.Read(data)
+	os.WriteFile(big, data, 0o644)
+	var out, errb bytes.Buffer
+	host := strings.TrimPrefix(hs.URL, "http://")
+	if code := run(ctx, []string{"push", host + "/app:v1", big}, strings.NewReader(""), &out, &errb); code == 0 {
+		t.Fatalf("the interrupted push succeeded: %s", out.String())
+	}
+	n := 0
+	for _, err := range reg.Store().Uploads(t.Context()) {
+		if err == nil {
+			n++
+		}
+	}
+	if n != 0 {
+		t.Errorf("%d upload sessions left open after the interrupted push (stderr %q)", n, errb.String())
+	}
 }
