@@ -119,7 +119,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 		if !ok || !s.checkBasic(r, user, pass) {
 			s.failedSignIn(r, user)
 			return identity{}, s.challenge(r, need, "invalid_token",
-				"authentication required: the user name or password is wrong; check the credentials given to --user, or log in again")
+				"authentication required: the user name or password is wrong: check them, or log in again")
 		}
 		id = s.basicIdentity(user)
 	case "bearer":
@@ -274,7 +274,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 			if !s.checkBasic(r, user, pass) {
 				s.failedSignIn(r, user)
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
-					"the user name or password is wrong; check the credentials given to --user, or log in again")
+					"the user name or password is wrong: check them, or log in again")
 			}
 			full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 		} else {

@@ -48,7 +48,7 @@ func TestBlobPutGetExistsDelete(t *testing.T) {
 		}
 		// -o is the format everywhere: the old -o FILE is refused with the
 		// new flag's name, and writes nothing.
-		f.run("", "blob", "get", ref, "-o", out+".old").fails(t, 2, `"-o, --output"`, "output format", "--output-file FILE")
+		f.run("", "blob", "get", ref, "-o", out+".old").fails(t, 2, `--output "`, "output format", "--output-file FILE")
 		if _, err := os.Stat(out + ".old"); !os.IsNotExist(err) {
 			t.Errorf("blob get -o FILE wrote %s", out+".old")
 		}

@@ -67,7 +67,7 @@ func TestReferenceRegistryCLI(t *testing.T) {
 	// ACR's metadata commands say that this registry lacks the API.
 	acrctl(t, "", "repo", "show", ref("")).fails(t, 1, "not supported", "/acr/v1")
 	acrctl(t, "", "tag", "list", ref(""), "--order", "time-desc").fails(t, 1, "not supported")
-	acrctl(t, "", "manifest", "delete", ref("@"+img.digest.String())).ok(t)
+	acrctl(t, "", "manifest", "delete", ref("@"+img.digest.String()), "--yes").ok(t)
 	acrctl(t, "", "blob", "delete", ref("@"+d.String())).ok(t)
 	acrctl(t, "", "blob", "exists", ref("@"+d.String())).fails(t, 1, "does not exist")
 }

@@ -420,11 +420,16 @@ func (s *session) explain(err error) error {
 		return errors.New("interrupted")
 	}
 	login := fmt.Sprintf("run acrctl login %s (or pass --username with --password-stdin)", s.host)
+	var helperMissing *dockerconfig.HelperMissingError
 	if e := s.entra.lastErr(); e != nil {
 		return fmt.Errorf("Entra ID sign-in failed, so %s could not be reached with %s: %s; fix: run az login (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET), or %s",
 			s.host, s.cred, firstLines(e.Error(), 3), login)
 	}
 	switch {
+	case errors.As(err, &helperMissing):
+		return fmt.Errorf("docker's config names the credential helper %s for %s, and it is not on PATH; fix: install it "+
+			"(for acrctl's own Entra ID helper: acrctl login %s --entra), or remove its credHelpers or credsStore entry from config.json",
+			helperMissing.Program, s.host, s.host)
 	case errors.Is(err, acr.ErrInvalidReference):
 		return usageError{err}
 	case errors.Is(err, acr.ErrInsufficientScope) && s.cred != "anonymous access":

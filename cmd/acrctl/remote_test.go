@@ -141,3 +141,19 @@ func TestVersion(t *testing.T) {
 		}
 	}
 }
+
+// TestMissingCredentialHelper: a credential helper that docker's config
+// names but that is not installed is named, with the fix, in one line
+// without the library's package prefixes.
+func TestMissingCredentialHelper(t *testing.T) {
+	srv := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"a": "b"}})
+	dir := t.TempDir()
+	t.Setenv("DOCKER_CONFIG", dir)
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"credHelpers":{"`+srv.Host+`":"acrgo-missing"}}`), 0o600)
+	for _, args := range [][]string{{"repo", "list", srv.Host}, {"tag", "list", srv.Host + "/app"}} {
+		r := acrctl(t, "", args...).fails(t, 1, "docker-credential-acrgo-missing", "not on PATH", "fix: install it")
+		if strings.Contains(r.stderr, "transport:") || strings.Contains(r.stderr, "acr:") {
+			t.Errorf("%v: %q", args, r.stderr)
+		}
+	}
+}

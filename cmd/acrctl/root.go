@@ -84,6 +84,16 @@ func cobraError(cmd *cobra.Command, err error) error {
 	case strings.HasPrefix(s, "at least one of the flags in the group"):
 		return usageError{fmt.Errorf("give one of %s (%s)", strings.Replace(flagGroup(s), " and ", " or ", 1), help)}
 	}
+	var val, flag, why string
+	if k, _ := fmt.Sscanf(s, "invalid argument %q for %q flag: ", &val, &flag); k == 2 {
+		_, why, _ = strings.Cut(s, " flag: ")
+		name := flag
+		if i := strings.LastIndex(flag, "--"); i >= 0 {
+			name = flag[i:]
+		}
+		why = strings.TrimSuffix(why, " ("+help+")")
+		return usageError{fmt.Errorf("%s %q: %s (%s)", name, val, why, help)}
+	}
 	usage := strings.TrimSuffix(strings.TrimSpace(cmd.UseLine()), " [flags]")
 	if k, _ := fmt.Sscanf(s, "requires at least %d arg(s), only received %d", &n, &m); k == 2 {
 		return usageError{fmt.Errorf("%s needs at least %d arguments, got %d; usage: %s (%s)", cmd.CommandPath(), n, m, usage, help)}
@@ -169,7 +179,7 @@ func takesValue(flag string) bool {
 
 // packagePrefixes are the "pkg: " prefixes the library's packages put on
 // their errors, which mean nothing to a user of acrctl.
-var packagePrefixes = []string{"acr: ", "transfer: ", "purge: ", "dockerconfig: ", "emulator: ", "store: "}
+var packagePrefixes = []string{"acr: ", "transfer: ", "transport: ", "purge: ", "dockerconfig: ", "emulator: ", "store: "}
 
 // dropPackagePrefixes removes the library's package prefixes where they
 // start a message or one of its ": "-separated parts.

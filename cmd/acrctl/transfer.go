@@ -320,7 +320,15 @@ and tags.`,
 			}
 			var files []transfer.File
 			for _, a := range args[1:] {
-				files = append(files, parseFileArg(a))
+				fa := parseFileArg(a)
+				if _, err := os.Stat(fa.Path); err != nil {
+					var pe *fs.PathError
+					if errors.As(err, &pe) {
+						err = pe.Err
+					}
+					return fmt.Errorf("%s: %v; fix: check the path (nothing was pushed)", fa.Path, err)
+				}
+				files = append(files, fa)
 			}
 			cf := parseFileArg(config)
 			s, err := o.connectRef(cmd, ref)
@@ -495,7 +503,15 @@ func newAttachCmd() *cobra.Command {
 			}
 			var files []transfer.File
 			for _, a := range args[1:] {
-				files = append(files, parseFileArg(a))
+				fa := parseFileArg(a)
+				if _, err := os.Stat(fa.Path); err != nil {
+					var pe *fs.PathError
+					if errors.As(err, &pe) {
+						err = pe.Err
+					}
+					return fmt.Errorf("%s: %v; fix: check the path (nothing was pushed)", fa.Path, err)
+				}
+				files = append(files, fa)
 			}
 			desc, err := transfer.PushFiles(cmd.Context(), repo, "", files,
 				&transfer.PushOptions{ArtifactType: artifactType, Annotations: ann, Subject: &subject})
