@@ -105,6 +105,10 @@ type helperCred struct {
 	ExpiresOn time.Time `json:",omitzero"`
 }
 
+// entraHost reports whether host may receive an Entra ID access token: an
+// ACR login server of a known cloud, or a loopback address.
+func entraHost(host string) bool { return isAzureHost(host) || isLoopbackHost(host) }
+
 // serverHost reduces the protocol's server URL to host[:port].
 func serverHost(server string) string {
 	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
@@ -127,6 +131,11 @@ func helperGet(ctx context.Context, server string, stdout io.Writer) error {
 // helperToken returns host's cached refresh token while it has more than
 // helperRenew left, or else a new one, which it caches.
 func helperToken(ctx context.Context, host string) (string, error) {
+	if !entraHost(host) {
+		// The token exchange hands the registry an Entra ID access token;
+		// only Azure's registries (and a local emulator) may see one.
+		return "", dockerconfig.ErrNotFound
+	}
 	path, cacheErr := helperCachePath(host)
 	if cacheErr == nil {
 		var c helperCred

@@ -354,3 +354,22 @@ func TestCredentialHelperTools(t *testing.T) {
 		t.Errorf("pulled %q, %v", b, err)
 	}
 }
+
+// TestCredentialHelperForeignHost: the helper and login --entra never get an
+// Entra ID token for a host that is neither an ACR login server nor
+// loopback, since the token exchange would hand it to that host; docker is
+// told there are no credentials and goes on anonymously.
+func TestCredentialHelperForeignHost(t *testing.T) {
+	f := useFakeEntra(t, "entra-token-not-for-strangers")
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	for _, host := range []string{"registry.example.com", "ghcr.io", "evil.azurecr.io.example.com", "azurecr.io.attacker.net:443"} {
+		out, code := runHelper(t, "https://"+host+"\n", "get")
+		if code != 1 || !strings.Contains(out, "credentials not found") {
+			t.Errorf("get %s: exit %d, %q; want docker's not-found answer", host, code, out)
+		}
+		acrctl(t, "", "login", host, "--entra").fails(t, 2, "only to Azure Container Registry login servers", "--password-stdin")
+	}
+	if n := f.calls(); n != 0 {
+		t.Errorf("an Entra ID token was requested %d times for foreign hosts", n)
+	}
+}

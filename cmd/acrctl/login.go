@@ -268,6 +268,9 @@ func loginEntra(cmd *cobra.Command, o *remoteOptions, host string) error {
 	if o.plainHTTP || o.insecure || o.caFile != "" {
 		return usageError{errors.New("--entra registers a helper that docker, oras and crane run, and it connects as they do (plain http to loopback hosts, https with the system's certificates elsewhere): drop --plain-http, --insecure and --ca-file")}
 	}
+	if !entraHost(host) {
+		return usageError{fmt.Errorf("--entra signs in with an Entra ID token, which acrctl sends only to Azure Container Registry login servers (*.azurecr.io, *.azurecr.cn, *.azurecr.us) and loopback hosts, not to %s; fix: acrctl login %s -u NAME --password-stdin", host, host)}
+	}
 	path, err := o.configPath()
 	if err != nil {
 		return err
