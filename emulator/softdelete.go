@@ -298,23 +298,19 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, rt route)
 			return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
 				"no deleted manifest %s in repository %q (or its retention ran out): list them with GET /acr/v1/_deleted/%s/_manifests", d, rt.repo, rt.repo)
 		}
-		if rec == nil {
-			// The manifest is there: only a deleted tag of it can come
-			// back, never a tag that was not deleted (which would let a
-			// token with deleted_restore, and no push, tag images).
-			found := false
-			if tag != "" {
-				for del, err := range tx.Deleted(rt.repo, store.DeletedTagKind+"/"+tag+"/", "") {
-					if err != nil {
-						return err
-					}
-					found = found || del.Tag != nil && del.Tag.Digest == d && s.live(del)
-				}
-			}
-			if !found {
+		if tag != "" {
+			// Only a deleted tag of this manifest can come back, never
+			// another name (which would let a token with deleted_restore,
+			// and no push, tag images or, with force, move tags).
+			if del, _, err := s.deletedTag(tx, rt.repo, tag, d); err != nil {
+				return err
+			} else if del == nil {
 				return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
-					"manifest %s in repository %q was not deleted, and no deleted tag %q pointed at it: list them with GET /acr/v1/_deleted/%s/_tags", d, rt.repo, tag, rt.repo)
+					"no deleted tag %q pointed at %s in repository %q (or its retention ran out): list them with GET /acr/v1/_deleted/%s/_tags", tag, d, rt.repo, rt.repo)
 			}
+		} else if rec == nil {
+			return newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
+				"manifest %s in repository %q was not deleted: name the deleted tag to restore, as in {\"tag\":\"v1\"}; list them with GET /acr/v1/_deleted/%s/_tags", d, rt.repo, rt.repo)
 		}
 		repo, err := ensureRepo(tx, rt.repo, now)
 		if err != nil {
@@ -373,11 +369,23 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, rt route)
 					return err
 				}
 			}
-			if err := putTag(tx, rt.repo, name, d, now); err != nil {
+			del, key, err := s.deletedTag(tx, rt.repo, name, d)
+			if err != nil {
 				return err
 			}
-			if err := s.forgetDeletedTag(tx, rt.repo, name, d); err != nil {
+			if !ok && del != nil {
+				// The tag comes back with the locks it had.
+				err = tx.PutTag(rt.repo, store.Tag{Name: name, Digest: d, CreatedAt: now, UpdatedAt: now, Attrs: del.Attrs})
+			} else {
+				err = putTag(tx, rt.repo, name, d, now)
+			}
+			if err != nil {
 				return err
+			}
+			if del != nil {
+				if err := tx.DeleteDeleted(rt.repo, key); err != nil {
+					return err
+				}
 			}
 		}
 		ts, err := tagsOf(tx, rt.repo, d)
@@ -399,20 +407,18 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, rt route)
 	}{r.Host, rt.repo, wireManifestOf(restored, tags)})
 }
 
-// forgetDeletedTag removes the most recent live deletion record of tag
-// name on d, once that tag is restored.
-func (s *Server) forgetDeletedTag(tx store.Tx, repo, name string, d digest.Digest) error {
+// deletedTag returns the most recent live deletion record of tag name on d,
+// and its key, or nil if there is none.
+func (s *Server) deletedTag(tx store.Tx, repo, name string, d digest.Digest) (*store.Tag, string, error) {
+	var tag *store.Tag
 	var key string
 	for del, err := range tx.Deleted(repo, store.DeletedTagKind+"/"+name+"/", "") {
 		if err != nil {
-			return err
+			return nil, "", err
 		}
 		if del.Tag != nil && del.Tag.Digest == d && s.live(del) {
-			key = del.Key
+			tag, key = del.Tag, del.Key
 		}
 	}
-	if key == "" {
-		return nil
-	}
-	return tx.DeleteDeleted(repo, key)
+	return tag, key, nil
 }

@@ -203,3 +203,31 @@ func TestRestoreNeedsADeletion(t *testing.T) {
 	}
 	c.do("GET", "/v2/app/manifests/brandnew", nil).want(t, http.StatusNotFound)
 }
+
+// TestRestoreOnlyItsTags: restoring a deleted manifest brings back only tags
+// it had, with the locks they had; naming another tag, even with force, is
+// refused and moves nothing (restore needs deleted_restore, not push).
+func TestRestoreOnlyItsTags(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{SoftDeleteRetention: time.Hour})
+	old := c.pushImage("app", "v1", "one")
+	prod := c.pushImage("app", "prod", "two")
+	c.do("PATCH", "/acr/v1/app/_tags/v1", []byte(`{"listEnabled":false}`)).want(t, http.StatusOK)
+	c.do("DELETE", "/acr/v1/app/_manifests/"+old.digest.String(), nil).want(t, http.StatusAccepted)
+
+	for _, body := range []string{`{"tag":"prod"}`, `{"tag":"brandnew"}`} {
+		r := c.do("POST", "/acr/v1/_deleted/app/_manifests/"+old.digest.String()+"?force=true", []byte(body)).want(t, http.StatusNotFound)
+		if !strings.Contains(string(r.body), "no deleted tag") {
+			t.Errorf("restore %s: %s", body, r.body)
+		}
+	}
+	if got := c.do("GET", "/acr/v1/app/_tags/prod", nil).want(t, http.StatusOK); !strings.Contains(string(got.body), prod.digest.String()) {
+		t.Errorf("a refused restore moved prod: %s", got.body)
+	}
+	c.do("GET", "/acr/v1/app/_tags/brandnew", nil).want(t, http.StatusNotFound)
+
+	c.do("POST", "/acr/v1/_deleted/app/_manifests/"+old.digest.String(), []byte(`{"tag":"v1"}`)).want(t, http.StatusOK)
+	r := c.do("GET", "/acr/v1/app/_tags/v1", nil).want(t, http.StatusOK)
+	if !strings.Contains(string(r.body), old.digest.String()) || !strings.Contains(string(r.body), `"listEnabled":false`) {
+		t.Errorf("restored tag v1: %s; want it on %s with listEnabled false, as it was deleted", r.body, old.digest)
+	}
+}
