@@ -152,6 +152,7 @@ func scanDirLayer(blob, root, title string, want digest.Digest, keepOld bool, li
 	tr := tar.NewReader(r)
 	plan := &unpackPlan{root: root, blob: blob}
 	kinds := map[string]byte{} // destination -> tar type, for entries seen so far
+	var links []unpackLink
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -199,6 +200,9 @@ func scanDirLayer(blob, root, title string, want digest.Digest, keepOld bool, li
 			return nil, fmt.Errorf("refusing the directory %q: it unpacks to more than %d bytes", title, limit)
 		}
 		plan.bytes += h.Size
+		if len(plan.entries) >= maxUnpackEntries {
+			return nil, fmt.Errorf("refusing the directory %q: it holds more than %d entries", title, maxUnpackEntries)
+		}
 		if h.Typeflag == tar.TypeSymlink {
 			target := h.Linkname
 			if filepath.IsAbs(target) || strings.HasPrefix(target, "/") {
@@ -207,6 +211,7 @@ func scanDirLayer(blob, root, title string, want digest.Digest, keepOld bool, li
 			if t := filepath.Join(filepath.Dir(dest), filepath.FromSlash(target)); !within(root, t) {
 				return nil, fmt.Errorf("refusing the link %q of the directory %q: it points outside, to %q", h.Name, title, target)
 			}
+			links = append(links, unpackLink{name: h.Name, path: dest, target: target})
 		}
 		if _, dup := kinds[dest]; dup && !(h.Typeflag == tar.TypeDir && kinds[dest] == tar.TypeDir) {
 			return nil, fmt.Errorf("refusing the directory %q: it holds %q twice", title, h.Name)
@@ -227,6 +232,20 @@ func scanDirLayer(blob, root, title string, want digest.Digest, keepOld bool, li
 		hc := *h
 		plan.entries = append(plan.entries, unpackEntry{h: &hc, path: dest})
 	}
+	// A link's target is checked lexically above; resolved on disk it must
+	// not pass through another link (a/up -> .., a/out -> up/..), in the
+	// archive, wherever it comes in it, or already in the output directory.
+	for _, l := range links {
+		p := filepath.Dir(l.path)
+		parts := strings.Split(l.target, "/")
+		for _, c := range parts[:len(parts)-1] {
+			p = filepath.Join(p, c)
+			fi, err := os.Lstat(p)
+			if kinds[p] == tar.TypeSymlink || err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				return nil, fmt.Errorf("refusing the link %q of the directory %q: its target %q goes through the link %s", l.name, title, l.target, p)
+			}
+		}
+	}
 	if _, err := io.Copy(io.Discard, r); err != nil {
 		return nil, err
 	}
@@ -235,6 +254,13 @@ func scanDirLayer(blob, root, title string, want digest.Digest, keepOld bool, li
 	}
 	return plan, nil
 }
+
+// maxUnpackEntries caps the entries of one directory layer, whose plan is
+// held in memory until it is written.
+const maxUnpackEntries = 1 << 20
+
+// unpackLink is a symbolic link a scan found.
+type unpackLink struct{ name, path, target string }
 
 // unpack writes the entries a scan checked. Files go through a temporary
 // file renamed into place; modes come from the archive, less the umask.

@@ -226,6 +226,8 @@ func TestPullRefusesHostileDirectories(t *testing.T) {
 		{"link-out", []tarEntry{{name: "d/", typ: tar.TypeDir}, {name: "d/l", typ: tar.TypeSymlink, link: "../../x"}}, "points outside"},
 		{"link-abs", []tarEntry{{name: "d/", typ: tar.TypeDir}, {name: "d/l", typ: tar.TypeSymlink, link: "/etc"}}, "absolute path"},
 		{"through-link", []tarEntry{{name: "d/", typ: tar.TypeDir}, {name: "d/l", typ: tar.TypeSymlink, link: "."}, {name: "d/l/f", typ: tar.TypeReg, data: "x"}}, "not a directory"},
+		{"link-chain", []tarEntry{{name: "d/", typ: tar.TypeDir}, {name: "d/a/", typ: tar.TypeDir}, {name: "d/a/up", typ: tar.TypeSymlink, link: ".."}, {name: "d/a/out", typ: tar.TypeSymlink, link: "up/../evil.txt"}}, "goes through the link"},
+		{"link-chain-late", []tarEntry{{name: "d/", typ: tar.TypeDir}, {name: "d/a/", typ: tar.TypeDir}, {name: "d/a/out", typ: tar.TypeSymlink, link: "up/../evil.txt"}, {name: "d/a/up", typ: tar.TypeSymlink, link: ".."}}, "goes through the link"},
 		{"hardlink", []tarEntry{{name: "d/", typ: tar.TypeDir}, {name: "d/h", typ: tar.TypeLink, link: "/etc/passwd"}}, "hard links"},
 	}
 	for _, tc := range cases {
