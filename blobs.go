@@ -470,9 +470,9 @@ func (c *Client) cancelUpload(ctx context.Context, repo string, loc *url.URL) {
 		return
 	}
 	done := make(chan struct{})
-	c.background.Add(1)
+	c.background.start()
 	go func() {
-		defer c.background.Done()
+		defer c.background.done()
 		defer close(done)
 		ctx, cancel := context.WithTimeout(context.Background(), 5e9)
 		defer cancel()

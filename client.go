@@ -98,7 +98,48 @@ type Client struct {
 
 	// background counts work that outlives the calls that started it:
 	// the cancelling of upload sessions a failed upload left open.
-	background sync.WaitGroup
+	background backgroundWork
+}
+
+// backgroundWork counts running background tasks. Unlike a WaitGroup it
+// may be waited on while tasks start: each Drain waits for the count to
+// reach zero, through a channel closed when it does.
+type backgroundWork struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{} // closed when n drops to zero; nil while n is zero
+}
+
+// start counts a task in.
+func (b *backgroundWork) start() {
+	b.mu.Lock()
+	if b.n == 0 {
+		b.idle = make(chan struct{})
+	}
+	b.n++
+	b.mu.Unlock()
+}
+
+// done counts a task out.
+func (b *backgroundWork) done() {
+	b.mu.Lock()
+	if b.n--; b.n == 0 {
+		close(b.idle)
+		b.idle = nil
+	}
+	b.mu.Unlock()
+}
+
+// wait returns a channel that is closed when no task is running.
+func (b *backgroundWork) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.idle == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return b.idle
 }
 
 // Drain waits, until ctx ends, for the client's background work to finish:
@@ -108,10 +149,14 @@ type Client struct {
 // push leaves no session open on the registry. It reports ctx's error when
 // the wait was cut short.
 func (c *Client) Drain(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { c.background.Wait(); close(done) }()
+	idle := c.background.wait()
 	select {
-	case <-done:
+	case <-idle:
+		return nil // nothing to wait for, even with ctx ended
+	default:
+	}
+	select {
+	case <-idle:
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
