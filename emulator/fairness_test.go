@@ -66,3 +66,19 @@ func TestSignInThrottle(t *testing.T) {
 func sha256hex(b []byte) string {
 	return digest.FromBytes(b).Encoded()
 }
+
+// TestUploadSessionsPerClientReclaimed: a client at its cap whose sessions
+// went stale (a crashed CI job's) gets them reclaimed instead of a 429.
+func TestUploadSessionsPerClientReclaimed(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
+	var stale []string
+	for range 2 {
+		stale = append(stale, c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location"))
+	}
+	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusTooManyRequests)
+	t.Cleanup(emulator.SetStaleUpload(0))
+	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted)
+	for _, loc := range stale {
+		c.do("GET", loc, nil).want(t, http.StatusNotFound)
+	}
+}

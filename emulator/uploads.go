@@ -17,9 +17,9 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// staleUpload is the age after which an idle upload session may be
-// reclaimed when the session limit is reached.
-const staleUpload = time.Hour
+// staleUpload is the age after which an upload session may be reclaimed
+// when the global or the client's session cap is reached; tests change it.
+var staleUpload = time.Hour
 
 // handleUploadStart serves POST /v2/{name}/blobs/uploads/ (OCI distribution
 // spec: "Pushing a blob monolithically", "Pushing a blob in chunks",
@@ -71,7 +71,8 @@ func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, rt ro
 		return blobCreated(w, rt.repo, d)
 	}
 	client := clientKey(r, id)
-	if !s.owners.reserve(client, s.opts.MaxUploadSessionsPerClient) {
+	if !s.owners.reserve(client, s.opts.MaxUploadSessionsPerClient) &&
+		(s.reclaimStale(ctx) == 0 || !s.owners.reserve(client, s.opts.MaxUploadSessionsPerClient)) {
 		return &apiError{status: http.StatusTooManyRequests, code: spec.ErrorCodeTooManyRequests,
 			message: "too many open upload sessions for this client (" + strconv.Itoa(s.opts.MaxUploadSessionsPerClient) + "): finish or cancel some, then retry",
 			header:  http.Header{"Retry-After": {"5"}}}
@@ -116,16 +117,7 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 	if s.uploads.Add(1) <= int64(s.opts.MaxUploadSessions) {
 		return nil
 	}
-	// Stores stamp sessions with the real clock, not Options.Now.
-	cutoff := time.Now().Add(-staleUpload)
-	for u, err := range s.store.Uploads(ctx) {
-		if err != nil {
-			break
-		}
-		if u.StartedAt.Before(cutoff) && s.store.CancelUpload(ctx, u.ID) == nil {
-			s.endUpload(u.ID)
-		}
-	}
+	s.reclaimStale(ctx)
 	if s.uploads.Load() <= int64(s.opts.MaxUploadSessions) {
 		return nil
 	}
@@ -133,6 +125,24 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 	return &apiError{status: http.StatusTooManyRequests, code: spec.ErrorCodeTooManyRequests,
 		message: "too many open upload sessions (" + strconv.Itoa(s.opts.MaxUploadSessions) + "): finish or cancel some, then retry",
 		header:  http.Header{"Retry-After": {"5"}}}
+}
+
+// reclaimStale cancels the sessions idle for staleUpload, when a cap is
+// reached, and reports how many it cancelled.
+func (s *Server) reclaimStale(ctx context.Context) int {
+	// Stores stamp sessions with the real clock, not Options.Now.
+	cutoff := time.Now().Add(-staleUpload)
+	n := 0
+	for u, err := range s.store.Uploads(ctx) {
+		if err != nil {
+			break
+		}
+		if u.StartedAt.Before(cutoff) && s.store.CancelUpload(ctx, u.ID) == nil {
+			s.endUpload(u.ID)
+			n++
+		}
+	}
+	return n
 }
 
 // mount links blob d into repo from the repository from, or, when from is
