@@ -113,11 +113,9 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 	switch strings.ToLower(scheme) {
 	case "basic":
 		user, pass, ok := r.BasicAuth()
-		if err := s.checkSignIn(r, user); err != nil {
+		if good, err := s.signIn(r, user, func() bool { return ok && s.checkBasic(r, user, pass) }); err != nil {
 			return identity{}, err
-		}
-		if !ok || !s.checkBasic(r, user, pass) {
-			s.failedSignIn(r, user)
+		} else if !good {
 			return identity{}, s.challenge(r, need, "invalid_token",
 				"authentication required: the user name or password is wrong: check them, or log in again")
 		}
@@ -229,18 +227,20 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkService(r, r.PostForm.Get("service")); err != nil {
 		return err
 	}
-	if err := s.checkSignIn(r, "entra-id"); err != nil {
+	aad := r.PostForm.Get("access_token")
+	known, err := s.signIn(r, "entra-id", func() bool {
+		known := false
+		for _, t := range s.opts.AADTokens {
+			if aad != "" && subtle.ConstantTimeCompare([]byte(t), []byte(aad)) == 1 {
+				known = true
+			}
+		}
+		return known
+	})
+	if err != nil {
 		return err
 	}
-	aad := r.PostForm.Get("access_token")
-	known := false
-	for _, t := range s.opts.AADTokens {
-		if aad != "" && subtle.ConstantTimeCompare([]byte(t), []byte(aad)) == 1 {
-			known = true
-		}
-	}
 	if !known {
-		s.failedSignIn(r, "entra-id")
 		return oauthRefused()
 	}
 	now := s.now()
@@ -268,11 +268,9 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()
 		service, scopes = q.Get("service"), q["scope"]
 		if user, pass, ok := r.BasicAuth(); ok {
-			if err := s.checkSignIn(r, user); err != nil {
+			if good, err := s.signIn(r, user, func() bool { return s.checkBasic(r, user, pass) }); err != nil {
 				return err
-			}
-			if !s.checkBasic(r, user, pass) {
-				s.failedSignIn(r, user)
+			} else if !good {
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
 					"the user name or password is wrong: check them, or log in again")
 			}
@@ -288,29 +286,33 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		service, scopes = f.Get("service"), f["scope"]
 		switch gt := f.Get("grant_type"); gt {
 		case "refresh_token":
-			if err := s.checkSignIn(r, refreshTokenUser); err != nil {
+			good, err := s.signIn(r, refreshTokenUser, func() bool {
+				_, err := s.signer.Verify(f.Get("refresh_token"), s.now(), r.Host, token.GrantTypeRefreshToken)
+				return err == nil
+			})
+			if err != nil {
 				return err
 			}
-			if _, err := s.signer.Verify(f.Get("refresh_token"), s.now(), r.Host, token.GrantTypeRefreshToken); err != nil {
-				s.failedSignIn(r, refreshTokenUser)
+			if !good {
 				return oauthRefused()
 			}
 			full, subject = true, "aad-identity"
 		case "password":
 			user, pass := f.Get("username"), f.Get("password")
-			if user != "" {
-				if err := s.checkSignIn(r, user); err != nil {
-					return err
-				}
-			}
 			switch {
-			case user != "" && s.checkBasic(r, user, pass):
-				full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 			case user == "" && f.Get("refresh_token") == "":
 				anonymous = true
-			default:
-				s.failedSignIn(r, user)
+			case user == "":
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized, "the user name or password is wrong")
+			default:
+				good, err := s.signIn(r, user, func() bool { return s.checkBasic(r, user, pass) })
+				if err != nil {
+					return err
+				}
+				if !good {
+					return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized, "the user name or password is wrong")
+				}
+				full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 			}
 		default:
 			return newError(http.StatusBadRequest, spec.ErrorCodeUnsupported, "grant_type %q is not supported: use refresh_token or password", gt)

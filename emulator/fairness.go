@@ -96,51 +96,73 @@ const (
 	authFailKeys = 10000
 )
 
-// authFailures counts failed sign-ins per key in fixed windows.
+// authFailures counts failed sign-ins per key in fixed windows. A sign-in
+// in progress counts as a failure until it succeeds, so that concurrent
+// guesses cannot all pass the check before the first is counted.
 type authFailures struct {
 	mu   sync.Mutex
 	keys map[string]*failWindow
 }
 
 type failWindow struct {
-	start time.Time
-	n     int
+	start   time.Time
+	n       int // failures in the window
+	pending int // sign-ins under way
 }
 
-// blocked returns how long key must wait, or 0.
-func (a *authFailures) blocked(key string, now time.Time) time.Duration {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	w := a.keys[key]
-	if w == nil || now.Sub(w.start) >= authFailWindow || w.n < authFailLimit {
-		return 0
-	}
-	return w.start.Add(authFailWindow).Sub(now)
-}
+// overflowKey is the key every new key shares while the table is full of
+// keys with failures in their window: under a flood of names the throttle
+// holds on (new names share ten attempts a window) rather than forget.
+const overflowKey = "\x00overflow"
 
-// fail counts one failure of key.
-func (a *authFailures) fail(key string, now time.Time) {
+// begin starts a sign-in as key: it returns how long key must wait, or 0
+// and the key under which end must count the outcome.
+func (a *authFailures) begin(key string, now time.Time) (string, time.Duration) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.keys == nil {
 		a.keys = map[string]*failWindow{}
 	}
 	w := a.keys[key]
-	if w == nil || now.Sub(w.start) >= authFailWindow {
-		if w == nil && len(a.keys) >= authFailKeys {
-			for k, v := range a.keys {
-				if now.Sub(v.start) >= authFailWindow {
-					delete(a.keys, k)
-				}
-			}
-			if len(a.keys) >= authFailKeys {
-				clear(a.keys) // under a flood of keys, forget rather than grow
+	if w == nil && len(a.keys) >= authFailKeys {
+		for k, v := range a.keys {
+			if now.Sub(v.start) >= authFailWindow && v.pending == 0 {
+				delete(a.keys, k)
 			}
 		}
-		w = &failWindow{start: now}
-		a.keys[key] = w
+		if len(a.keys) >= authFailKeys {
+			key, w = overflowKey, a.keys[overflowKey]
+		}
 	}
-	w.n++
+	if w == nil || now.Sub(w.start) >= authFailWindow {
+		if w == nil {
+			w = &failWindow{}
+			a.keys[key] = w
+		}
+		w.start, w.n = now, 0
+	}
+	if w.n+w.pending >= authFailLimit {
+		return "", max(time.Second, w.start.Add(authFailWindow).Sub(now))
+	}
+	w.pending++
+	return key, 0
+}
+
+// end counts the outcome of a sign-in begin let through.
+func (a *authFailures) end(key string, failed bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	w := a.keys[key]
+	if w == nil {
+		return
+	}
+	w.pending--
+	if failed {
+		w.n++
+	}
+	if w.n == 0 && w.pending == 0 {
+		delete(a.keys, key)
+	}
 }
 
 // signInKey is the throttle's key for a sign-in as user from r.
@@ -148,19 +170,18 @@ func signInKey(r *http.Request, user string) string {
 	return remoteHost(r) + "\x00" + user
 }
 
-// checkSignIn refuses a sign-in whose key failed too often lately.
-func (s *Server) checkSignIn(r *http.Request, user string) error {
-	wait := s.authFails.blocked(signInKey(r, user), s.now())
-	if wait <= 0 {
-		return nil
+// signIn runs check, the verification of a sign-in as user from r, unless
+// that address and user failed too often lately; it reports check's
+// verdict, or a 429 error naming the wait.
+func (s *Server) signIn(r *http.Request, user string, check func() bool) (bool, error) {
+	key, wait := s.authFails.begin(signInKey(r, user), s.now())
+	if wait > 0 {
+		secs := max(1, int(wait.Seconds()+0.999))
+		return false, &apiError{status: http.StatusTooManyRequests, code: spec.ErrorCodeTooManyRequests,
+			message: "too many failed sign-ins from this address for this user: wait " + strconv.Itoa(secs) + " s, and check the credentials",
+			header:  http.Header{"Retry-After": {strconv.Itoa(secs)}}}
 	}
-	secs := max(1, int(wait.Seconds()+0.999))
-	return &apiError{status: http.StatusTooManyRequests, code: spec.ErrorCodeTooManyRequests,
-		message: "too many failed sign-ins from this address for this user: wait " + strconv.Itoa(secs) + " s, and check the credentials",
-		header:  http.Header{"Retry-After": {strconv.Itoa(secs)}}}
-}
-
-// failedSignIn counts a failed sign-in.
-func (s *Server) failedSignIn(r *http.Request, user string) {
-	s.authFails.fail(signInKey(r, user), s.now())
+	ok := check()
+	s.authFails.end(key, !ok)
+	return ok, nil
 }

@@ -1,8 +1,10 @@
 package emulator_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/acrgo/acr/emulator"
@@ -80,5 +82,56 @@ func TestUploadSessionsPerClientReclaimed(t *testing.T) {
 	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted)
 	for _, loc := range stale {
 		c.do("GET", loc, nil).want(t, http.StatusNotFound)
+	}
+}
+
+// TestSignInThrottleConcurrent: guesses sent at once get no more tries
+// than guesses sent one by one (a sign-in under way counts until it
+// succeeds).
+func TestSignInThrottleConcurrent(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Users: map[string]string{"admin": "right"}})
+	var mu sync.Mutex
+	codes := map[int]int{}
+	var wg sync.WaitGroup
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := c.do("GET", "/v2/", nil, "Authorization", basic("admin", "wrong"))
+			mu.Lock()
+			codes[r.StatusCode]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if codes[http.StatusUnauthorized] > 10 || codes[http.StatusUnauthorized]+codes[http.StatusTooManyRequests] != 40 {
+		t.Errorf("40 concurrent wrong passwords: %v; want at most 10 checked (401), the rest 429", codes)
+	}
+}
+
+// TestSignInThrottleFlood: failures under ten thousand user names do not
+// reset the throttle; new names then share ten tries a window, and a name
+// already tracked keeps its own count.
+func TestSignInThrottleFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("ten thousand sign-ins")
+	}
+	c, _ := newClient(t, &emulator.Options{Users: map[string]string{"admin": "right"}})
+	for range 9 {
+		c.do("GET", "/v2/", nil, "Authorization", basic("admin", "wrong")).want(t, http.StatusUnauthorized)
+	}
+	for i := range 10000 {
+		c.do("GET", "/v2/", nil, "Authorization", basic(fmt.Sprintf("u%d", i), "x"))
+	}
+	c.do("GET", "/v2/", nil, "Authorization", basic("admin", "wrong")).want(t, http.StatusUnauthorized)
+	c.do("GET", "/v2/", nil, "Authorization", basic("admin", "right")).want(t, http.StatusTooManyRequests)
+	refused := 0
+	for i := range 20 {
+		if c.do("GET", "/v2/", nil, "Authorization", basic(fmt.Sprintf("new%d", i), "guess")).StatusCode == http.StatusUnauthorized {
+			refused++
+		}
+	}
+	if refused > 10 {
+		t.Errorf("while the table is full, %d guesses under new names were checked; want at most 10 a window", refused)
 	}
 }
