@@ -273,7 +273,6 @@ func verboseLogger(w io.Writer) *slog.Logger {
 		}}))
 }
 
-// isLoopbackHost reports whether host[:port] names this machine.
 // scopeMapHint names the ACR scope-map actions that grant a token scope
 // such as "repository:app:pull,push", for permission errors.
 func scopeMapHint(scope string) string {
@@ -320,6 +319,7 @@ func (s *session) headToHTTPS(err error) bool {
 	return resp.StatusCode == http.StatusBadRequest && strings.Contains(string(b), "Client sent an HTTP request to an HTTPS server")
 }
 
+// isLoopbackHost reports whether host[:port] names this machine.
 func isLoopbackHost(hostport string) bool { return transport.IsLoopbackHost(hostport) }
 
 // azureClouds maps ACR login server suffixes to their cloud and audience.
