@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/acrgo/acr/internal/atomicfile"
 )
 
 // TokenUser is the user name with which credential helpers, and docker's
@@ -133,9 +135,10 @@ func Load(path string) (*Config, error) {
 // Path returns the file the config was read from and is saved to.
 func (c *Config) Path() string { return c.path }
 
-// hostOf reduces an auths key to a host[:port], as docker's
-// ConvertToHostname does: "https://host/v1/" is "host".
-func hostOf(key string) string {
+// Hostname reduces an auths key or a credential helper's server URL to
+// host[:port], as docker's ConvertToHostname does: "https://host/v1/" is
+// "host".
+func Hostname(key string) string {
 	key = strings.TrimPrefix(strings.TrimPrefix(key, "https://"), "http://")
 	h, _, _ := strings.Cut(key, "/")
 	return h
@@ -149,7 +152,7 @@ func (c *Config) authKeys(host string) []string {
 	}
 	var others []string
 	for k := range c.Auths {
-		if k != host && hostOf(k) == host {
+		if k != host && Hostname(k) == host {
 			others = append(others, k)
 		}
 	}
@@ -177,7 +180,7 @@ func (c *Config) HasCredentials(host string) bool {
 func (c *Config) Hosts() []string {
 	seen := map[string]bool{}
 	for k := range c.Auths {
-		if h := hostOf(k); h != "" {
+		if h := Hostname(k); h != "" {
 			seen[h] = true
 		}
 	}
@@ -331,24 +334,8 @@ func (c *Config) Save() error {
 	if fi, err := os.Stat(c.path); err == nil {
 		mode = fi.Mode().Perm()
 	}
-	f, err := os.CreateTemp(dir, ".config.json.tmp-*")
-	if err != nil {
-		return fmt.Errorf("write docker config: %w", err)
-	}
-	tmp := f.Name()
-	_, werr := f.Write(append(data, '\n'))
-	if werr == nil {
-		werr = f.Chmod(mode)
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, c.path)
-	}
-	if werr != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write docker config %s: %w", c.path, werr)
+	if err := atomicfile.WriteFile(c.path, append(data, '\n'), mode); err != nil {
+		return fmt.Errorf("write docker config %s: %w", c.path, err)
 	}
 	return nil
 }

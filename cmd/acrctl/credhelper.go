@@ -16,6 +16,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/dockerconfig"
+	"github.com/acrgo/acr/internal/atomicfile"
 )
 
 // The docker credential helper. Docker, oras, crane, regctl and helm run
@@ -110,11 +111,7 @@ type helperCred struct {
 func entraHost(host string) bool { return isAzureHost(host) || isLoopbackHost(host) }
 
 // serverHost reduces the protocol's server URL to host[:port].
-func serverHost(server string) string {
-	s := strings.TrimPrefix(strings.TrimPrefix(server, "https://"), "http://")
-	h, _, _ := strings.Cut(s, "/")
-	return strings.ToLower(h)
-}
+func serverHost(server string) string { return strings.ToLower(dockerconfig.Hostname(server)) }
 
 func helperGet(ctx context.Context, server string, stdout io.Writer) error {
 	host := serverHost(server)
@@ -197,23 +194,7 @@ func writeHelperCache(path string, c helperCred) {
 		return
 	}
 	b, _ := json.Marshal(c)
-	f, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return
-	}
-	_, werr := f.Write(b)
-	if werr == nil {
-		werr = f.Chmod(0o600)
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(f.Name(), path)
-	}
-	if werr != nil {
-		os.Remove(f.Name())
-	}
+	atomicfile.WriteFile(path, b, 0o600)
 }
 
 // helperErase forgets the cached token; the Entra ID sign-in itself stays.
