@@ -15,6 +15,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -125,16 +126,16 @@ func TestDownloadBlobToPartsResume(t *testing.T) {
 	newSeeder(t, srv, "", "").blob("parts/c", data)
 	for _, at := range []int64{part / 3, part + part/2} {
 		t.Run(fmt.Sprintf("cut every connection after %d bytes", at), func(t *testing.T) {
-			proxy := newFaultProxy(t, srv.Host)
+			proxy := faulttest.NewProxy(t, srv.Host)
 			client, _ := acr.NewClient(proxy.URL, nil, &acr.ClientOptions{DownloadParts: 4, DownloadPartSize: part})
-			proxy.cutAfter(downstream, at, false)
+			proxy.CutAfter(faulttest.Downstream, at, false)
 			if got := downloadVia(t, client, "parts/c", d, true); !bytes.Equal(got, data) {
 				t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
 			}
-			if proxy.cuts.Load() == 0 {
+			if proxy.Cuts() == 0 {
 				t.Fatal("the proxy cut no connection")
 			}
-			if sent := proxy.down.Load(); sent > int64(len(data))+int64(len(data))/2 {
+			if sent := proxy.Forwarded(faulttest.Downstream); sent > int64(len(data))+int64(len(data))/2 {
 				t.Errorf("forwarded %d bytes for a %d-byte blob: parts restarted instead of resuming", sent, len(data))
 			}
 		})

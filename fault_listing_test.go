@@ -9,7 +9,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/google/go-cmp/cmp"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -208,7 +208,7 @@ func duplicates(keys []string) []string {
 // lists listPageSize items a page, and has it learn that the registry
 // serves /acr/v1, so that the first bytes after a fault is armed are
 // those of the listing's first page.
-func newListingClient(t testing.TB, proxy *faultProxy, opts acr.ClientOptions) *acr.Client {
+func newListingClient(t testing.TB, proxy *faulttest.Proxy, opts acr.ClientOptions) *acr.Client {
 	t.Helper()
 	opts.PageSize = listPageSize
 	client, err := acr.NewClient(proxy.URL, nil, &opts)
@@ -226,19 +226,15 @@ func newListingClient(t testing.TB, proxy *faultProxy, opts acr.ClientOptions) *
 
 // pageBytes measures, over a clean run of l through proxy, the bytes that
 // cross it in direction d per page.
-func pageBytes(t testing.TB, proxy *faultProxy, client *acr.Client, l listing, d direction) int64 {
+func pageBytes(t testing.TB, proxy *faulttest.Proxy, client *acr.Client, l listing, d faulttest.Direction) int64 {
 	t.Helper()
-	proxy.cutAfter(d, 0, false)
+	proxy.CutAfter(d, 0, false)
 	for _, err := range l.list(t.Context(), client) {
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	n := proxy.down.Load()
-	if d == upstream {
-		n = proxy.up.Load()
-	}
-	return n / int64(l.pages)
+	return proxy.Forwarded(d) / int64(l.pages)
 }
 
 // TestListingSurvivesCuts pages through repositories, tags (by name and
@@ -265,14 +261,14 @@ func TestListingSurvivesCuts(t *testing.T) {
 	const maxCuts = 3
 	for _, l := range listings {
 		want := wantKeys(t, http.DefaultClient, srv.URL, l)
-		for _, d := range []direction{downstream, upstream} {
+		for _, d := range []faulttest.Direction{faulttest.Downstream, faulttest.Upstream} {
 			for seed := range uint64(3) {
 				name := fmt.Sprintf("%s/random/responses/seed %d", l.name, seed)
-				if d == upstream {
+				if d == faulttest.Upstream {
 					name = fmt.Sprintf("%s/random/requests/seed %d", l.name, seed)
 				}
 				t.Run(name, func(t *testing.T) {
-					proxy := newFaultProxy(t, srv.Host)
+					proxy := faulttest.NewProxy(t, srv.Host)
 					client := newListingClient(t, proxy, acr.ClientOptions{})
 					per := pageBytes(t, proxy, client, l, d)
 					rnd := rand.New(rand.NewPCG(seed, uint64(len(l.name))))
@@ -280,11 +276,11 @@ func TestListingSurvivesCuts(t *testing.T) {
 					// the start) put about two cuts in three pages.
 					next := func() int64 { return 1 + rnd.Int64N(per*3/2) }
 					cuts := 0
-					proxy.cutAfter(d, next(), true)
+					proxy.CutAfter(d, next(), true)
 					rearm := func() {
-						if proxy.cuts.Load() > 0 && cuts < maxCuts-1 {
+						if proxy.Cuts() > 0 && cuts < maxCuts-1 {
 							cuts++
-							proxy.cutAfter(d, next(), true)
+							proxy.CutAfter(d, next(), true)
 						}
 					}
 					ctx, cancel := context.WithTimeout(t.Context(), listDeadline)
@@ -292,7 +288,7 @@ func TestListingSurvivesCuts(t *testing.T) {
 					start := time.Now()
 					got, err := collectKeys(ctx, client, l, rearm)
 					took := time.Since(start)
-					cuts += int(proxy.cuts.Load())
+					cuts += proxy.Cuts()
 					t.Logf("%d cuts, %d bytes a page, %v: %d items, %v", cuts, per, took.Round(time.Millisecond), len(got), err)
 					if cuts == 0 {
 						t.Fatal("the proxy cut no connection")
@@ -302,35 +298,35 @@ func TestListingSurvivesCuts(t *testing.T) {
 			}
 		}
 		t.Run(l.name+"/every connection", func(t *testing.T) {
-			proxy := newFaultProxy(t, srv.Host)
+			proxy := faulttest.NewProxy(t, srv.Host)
 			client := newListingClient(t, proxy, acr.ClientOptions{})
-			per := pageBytes(t, proxy, client, l, downstream)
-			proxy.cutAfter(downstream, per*5/2, false)
+			per := pageBytes(t, proxy, client, l, faulttest.Downstream)
+			proxy.CutAfter(faulttest.Downstream, per*5/2, false)
 			ctx, cancel := context.WithTimeout(t.Context(), listDeadline)
 			defer cancel()
 			start := time.Now()
 			got, err := collectKeys(ctx, client, l, nil)
 			took := time.Since(start)
-			t.Logf("%d cuts, %v: %d items, %v", proxy.cuts.Load(), took.Round(time.Millisecond), len(got), err)
-			if proxy.cuts.Load() == 0 {
+			t.Logf("%d cuts, %v: %d items, %v", proxy.Cuts(), took.Round(time.Millisecond), len(got), err)
+			if proxy.Cuts() == 0 {
 				t.Fatal("the proxy cut no connection")
 			}
 			checkListing(t, l, got, err, want, took, true)
 		})
 		t.Run(l.name+"/gives up", func(t *testing.T) {
-			proxy := newFaultProxy(t, srv.Host)
+			proxy := faulttest.NewProxy(t, srv.Host)
 			client := newListingClient(t, proxy, acr.ClientOptions{})
 			// The last bytes of the first page's body never arrive.
 			first := firstPageBytes(t, proxy, client, l)
-			proxy.cutAfter(downstream, first-8, false)
+			proxy.CutAfter(faulttest.Downstream, first-8, false)
 			ctx, cancel := context.WithTimeout(t.Context(), listDeadline)
 			defer cancel()
 			start := time.Now()
 			got, err := collectKeys(ctx, client, l, nil)
 			took := time.Since(start)
-			t.Logf("%d cuts, %v: %d items, %v", proxy.cuts.Load(), took.Round(time.Millisecond), len(got), err)
+			t.Logf("%d cuts, %v: %d items, %v", proxy.Cuts(), took.Round(time.Millisecond), len(got), err)
 			if err == nil {
-				t.Fatalf("the listing completed through %d cuts; the test meant to break every page", proxy.cuts.Load())
+				t.Fatalf("the listing completed through %d cuts; the test meant to break every page", proxy.Cuts())
 			}
 			checkListing(t, l, got, err, want, took, false)
 			if took > listDeadline/4 {
@@ -342,16 +338,16 @@ func TestListingSurvivesCuts(t *testing.T) {
 
 // firstPageBytes measures the bytes of l's first page response through
 // proxy.
-func firstPageBytes(t testing.TB, proxy *faultProxy, client *acr.Client, l listing) int64 {
+func firstPageBytes(t testing.TB, proxy *faulttest.Proxy, client *acr.Client, l listing) int64 {
 	t.Helper()
-	proxy.cutAfter(downstream, 0, false)
+	proxy.CutAfter(faulttest.Downstream, 0, false)
 	for _, err := range l.list(t.Context(), client) {
 		if err != nil {
 			t.Fatal(err)
 		}
 		break
 	}
-	return proxy.down.Load()
+	return proxy.Forwarded(faulttest.Downstream)
 }
 
 // pageKeyed puts a storm in front of a registry so that it tells the pages
@@ -359,8 +355,8 @@ func firstPageBytes(t testing.TB, proxy *faultProxy, client *acr.Client, l listi
 // Range, and pages differ only in their query. The query travels to the
 // storm in the Range header, which is taken out before the registry sees
 // the request.
-func pageKeyed(reg http.Handler, s *storm) http.Handler {
-	s.h = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func pageKeyed(reg http.Handler, s *faulttest.Storm) http.Handler {
+	s.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r.Header.Del("Range")
 		reg.ServeHTTP(w, r)
 	})
@@ -397,23 +393,23 @@ func TestListingRidesOutThrottling(t *testing.T) {
 						t.Fatal(err)
 					}
 					defer reg.Close()
-					hc := &http.Client{Transport: handlerTransport{reg}}
+					hc := faulttest.HandlerClient(reg)
 					direct, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: hc})
 					seedListings(t, direct)
 					want := wantKeys(t, hc, "http://127.0.0.1:5000", l)
-					s := &storm{fails: tc.fails, match: tc.match}
+					s := &faulttest.Storm{Fails: tc.fails, Match: tc.match}
 					client, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{PageSize: listPageSize,
-						HTTPClient: &http.Client{Transport: handlerTransport{pageKeyed(reg, s)}}})
+						HTTPClient: faulttest.HandlerClient(pageKeyed(reg, s))})
 					ctx, cancel := context.WithTimeout(t.Context(), listDeadline*3) // Retry-After adds up
 					defer cancel()
 					start := time.Now()
 					got, err := collectKeys(ctx, client, l, nil)
 					took := time.Since(start)
-					t.Logf("%d failed requests, %v of bubble time: %d items, %v", s.count(), took, len(got), err)
-					s.checkWaited(t)
+					t.Logf("%d failed requests, %v of bubble time: %d items, %v", s.Failed(), took, len(got), err)
+					s.CheckWaited(t)
 					if tc.fails <= 3 {
 						checkListing(t, l, got, err, want, took, true)
-						if n := s.count(); n < l.pages {
+						if n := s.Failed(); n < l.pages {
 							t.Errorf("%d requests failed; the test meant to fail at least %d", n, l.pages)
 						}
 						if took < 4*time.Second {
@@ -442,23 +438,22 @@ func TestListingRidesOutThrottling(t *testing.T) {
 // after its first item. Then it checks that no goroutine or file
 // descriptor outlives them.
 func TestNoLeaksAfterListingFaults(t *testing.T) {
-	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
-	func() {
+	faulttest.NoLeaks(t, func() {
 		reg, err := emulator.New(&emulator.Options{Now: steppingClock()})
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer reg.Close()
-		seed, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{reg}}})
+		seed, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(reg)})
 		seedListings(t, seed)
 		rnd := rand.New(rand.NewPCG(1, 2))
 		for _, fails := range []int{3, 100} {
-			s := &storm{fails: fails, retryAfter: "0"}
+			s := &faulttest.Storm{Fails: fails, RetryAfter: "0"}
 			if fails > 3 {
-				s.match = notFirstPage
+				s.Match = notFirstPage
 			}
 			hs := httptest.NewServer(pageKeyed(reg, s))
-			proxy := newFaultProxy(t, hs.Listener.Addr().String())
+			proxy := faulttest.NewProxy(t, hs.Listener.Addr().String())
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			client := newListingClient(t, proxy, acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
 			for _, l := range listings {
@@ -467,7 +462,7 @@ func TestNoLeaksAfterListingFaults(t *testing.T) {
 					at   int64
 					once bool
 				}{{0, false}, {1 + rnd.Int64N(4*first), true}, {first - 8, false}} {
-					proxy.cutAfter(downstream, cut.at, cut.once)
+					proxy.CutAfter(faulttest.Downstream, cut.at, cut.once)
 					ctx, cancel := context.WithTimeout(t.Context(), listDeadline)
 					_, err := collectKeys(ctx, client, l, nil)
 					cancel()
@@ -475,7 +470,7 @@ func TestNoLeaksAfterListingFaults(t *testing.T) {
 						t.Logf("%s, storm of %d, cut at %d: %v", l.name, fails, cut.at, err)
 					}
 				}
-				proxy.cutAfter(downstream, 0, false)
+				proxy.CutAfter(faulttest.Downstream, 0, false)
 				for _, err := range l.list(t.Context(), client) {
 					if err == nil {
 						break // abandoned after the first item
@@ -483,15 +478,8 @@ func TestNoLeaksAfterListingFaults(t *testing.T) {
 				}
 			}
 			tr.CloseIdleConnections()
-			proxy.close()
+			proxy.Close()
 			hs.Close()
 		}
-	}()
-	if g := settle(baseG); g > baseG {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines remain, %d before:\n%s", g, baseG, buf[:runtime.Stack(buf, true)])
-	}
-	if fd := openFDs(t); fd > baseFD+2 {
-		t.Fatalf("%d file descriptors open, %d before", fd, baseFD)
-	}
+	})
 }

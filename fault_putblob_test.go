@@ -8,6 +8,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -27,9 +28,9 @@ func TestPutBlobResumesAfterCut(t *testing.T) {
 		t.Run(fmt.Sprintf("%.0f%%", at*100), func(t *testing.T) {
 			for i := range rounds {
 				srv := acrtest.NewServer(t, nil)
-				proxy := newFaultProxy(t, srv.Host)
+				proxy := faulttest.NewProxy(t, srv.Host)
 				client, _ := acr.NewClient(proxy.URL, nil, nil)
-				proxy.cutAfter(upstream, int64(float64(len(data))*at), true)
+				proxy.CutAfter(faulttest.Upstream, int64(float64(len(data))*at), true)
 				// The content starts 6 bytes into its reader, as a blob
 				// inside a larger file would: a resume seeks from there.
 				src := bytes.NewReader(append([]byte("header"), data...))
@@ -37,7 +38,7 @@ func TestPutBlobResumesAfterCut(t *testing.T) {
 				if err := client.PutBlob(t.Context(), "put", desc, src); err != nil {
 					t.Fatalf("round %d: PutBlob: %v", i, err)
 				}
-				if n := proxy.cuts.Load(); n != 1 {
+				if n := proxy.Cuts(); n != 1 {
 					t.Fatalf("round %d: the proxy cut %d connections, want 1", i, n)
 				}
 				assertStored(t, srv, "put", desc.Digest, data)

@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -63,9 +63,9 @@ var hungUpload = stallCase{name: "UploadBlob/registry stops answering", up: true
 
 // arm sets proxy to stall tc's transfer for dur; a hung upload arms it
 // itself, in its progress callback.
-func (tc stallCase) arm(proxy *faultProxy, dur time.Duration) {
+func (tc stallCase) arm(proxy *faulttest.Proxy, dur time.Duration) {
 	if !tc.hang {
-		proxy.stallAfter(tc.dir(), tc.offset(), dur, true)
+		proxy.StallAfter(tc.dir(), tc.offset(), dur, true)
 	}
 }
 
@@ -73,23 +73,23 @@ func (tc stallCase) arm(proxy *faultProxy, dur time.Duration) {
 func (tc stallCase) offset() int64 { return max(int64(float64(tc.size)*tc.at), 1) }
 
 // dir is the direction in which tc's payload travels.
-func (tc stallCase) dir() direction {
+func (tc stallCase) dir() faulttest.Direction {
 	if tc.up {
-		return upstream
+		return faulttest.Upstream
 	}
-	return downstream
+	return faulttest.Downstream
 }
 
 // run performs tc's transfer of data in repo, which must hold data for a
 // download, through proxy. It returns the digest the client reports and,
 // for a download, the bytes delivered. dir receives DownloadBlobTo's file.
-func (tc stallCase) run(ctx context.Context, client *acr.Client, proxy *faultProxy, repo string, data []byte, dir string) (digest.Digest, []byte, error) {
+func (tc stallCase) run(ctx context.Context, client *acr.Client, proxy *faulttest.Proxy, repo string, data []byte, dir string) (digest.Digest, []byte, error) {
 	if tc.up {
 		opts := &acr.UploadBlobOptions{ChunkSize: tc.chunk}
 		if tc.hang {
 			var once sync.Once
 			opts.Progress = func(int64) {
-				once.Do(func() { proxy.stallAfter(downstream, 1, stallForever, false) })
+				once.Do(func() { proxy.StallAfter(faulttest.Downstream, 1, faulttest.StallForever, false) })
 			}
 		}
 		desc, err := client.UploadBlob(ctx, repo, bytes.NewReader(data), opts)
@@ -131,12 +131,12 @@ func TestStallFailsAtDeadline(t *testing.T) {
 			if !tc.up {
 				newSeeder(t, srv, "", "").blob(stallRepo, data)
 			}
-			proxy := newFaultProxy(t, srv.Host)
+			proxy := faulttest.NewProxy(t, srv.Host)
 			client, err := acr.NewClient(proxy.URL, nil, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.arm(proxy, stallForever)
+			tc.arm(proxy, faulttest.StallForever)
 			dir := t.TempDir()
 			ctx, cancel := context.WithTimeout(t.Context(), stallDeadline)
 			defer cancel()
@@ -144,7 +144,7 @@ func TestStallFailsAtDeadline(t *testing.T) {
 			_, _, err = tc.run(ctx, client, proxy, stallRepo, data, dir)
 			took := time.Since(start)
 			t.Logf("after %v: %v", took.Round(time.Millisecond), err)
-			if n := proxy.stalls.Load(); n != 1 && !tc.hang {
+			if n := proxy.Stalls(); n != 1 && !tc.hang {
 				t.Fatalf("the proxy stalled %d connections, want 1", n)
 			} else if n == 0 {
 				t.Fatal("the proxy stalled no connection")
@@ -229,7 +229,7 @@ func TestShortStallCompletes(t *testing.T) {
 				if !tc.up {
 					newSeeder(t, srv, "", "").blob(stallRepo, data)
 				}
-				proxy := newFaultProxy(t, srv.Host)
+				proxy := faulttest.NewProxy(t, srv.Host)
 				client, _ := acr.NewClient(proxy.URL, nil, nil)
 				tc.arm(proxy, shortStall)
 				dir := t.TempDir()
@@ -241,21 +241,20 @@ func TestShortStallCompletes(t *testing.T) {
 				if err != nil {
 					t.Fatalf("after %v: %v", took, err)
 				}
-				if n := proxy.stalls.Load(); n != 1 {
+				if n := proxy.Stalls(); n != 1 {
 					t.Fatalf("the proxy stalled %d connections, want 1", n)
 				}
 				if took < shortStall {
 					t.Errorf("the transfer took %v, less than the %v stall", took, shortStall)
 				}
-				if n := proxy.cuts.Load(); n != 0 {
+				if n := proxy.Cuts(); n != 0 {
 					t.Errorf("the proxy cut %d connections, want none", n)
 				}
 				if got != want {
 					t.Fatalf("got %s, want %s", got, want)
 				}
-				moved := proxy.down.Load()
+				moved := proxy.Forwarded(tc.dir())
 				if tc.up {
-					moved = proxy.up.Load()
 					assertStored(t, srv, stallRepo, want, data)
 				} else if !bytes.Equal(body, data) {
 					t.Fatalf("got %d bytes that differ from the blob's %d", len(body), len(data))
@@ -281,12 +280,11 @@ func TestShortStallCompletes(t *testing.T) {
 // goroutine or file descriptor outlives them (as TestNoLeaksAfterFaults
 // does for cuts).
 func TestNoLeaksAfterStalls(t *testing.T) {
-	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
-	func() {
+	faulttest.NoLeaks(t, func() {
 		srv := acrtest.NewServer(t, nil)
 		defer srv.HTTP.Close()
-		proxy := newFaultProxy(t, srv.Host)
-		defer proxy.close()
+		proxy := faulttest.NewProxy(t, srv.Host)
+		defer proxy.Close()
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
 		client, err := acr.NewClient(proxy.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
@@ -300,20 +298,20 @@ func TestNoLeaksAfterStalls(t *testing.T) {
 				newSeeder(t, srv, "", "").blob("leak", blobs[tc.size])
 			}
 		}
-		for _, stall := range []time.Duration{stallForever, 100 * time.Millisecond} {
+		for _, stall := range []time.Duration{faulttest.StallForever, 100 * time.Millisecond} {
 			for _, tc := range stallCases {
 				tc.arm(proxy, stall)
 				// A stall that never ends must fail at the deadline; a
 				// short one must be waited out, with room for a loaded
 				// machine (go test -race runs packages side by side).
 				deadline := 500 * time.Millisecond
-				if stall != stallForever {
+				if stall != faulttest.StallForever {
 					deadline = 10 * time.Second
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), deadline)
 				_, _, err := tc.run(ctx, client, proxy, "leak", blobs[tc.size], t.TempDir())
 				cancel()
-				if (err == nil) != (stall != stallForever) {
+				if (err == nil) != (stall != faulttest.StallForever) {
 					t.Fatalf("%s, stall of %v: got %v", tc.name, stall, err)
 				}
 			}
@@ -326,12 +324,5 @@ func TestNoLeaksAfterStalls(t *testing.T) {
 			t.Fatalf("%s: got no error", hungUpload.name)
 		}
 		tr.CloseIdleConnections()
-	}()
-	if g := settle(baseG); g > baseG {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines remain, %d before:\n%s", g, baseG, buf[:runtime.Stack(buf, true)])
-	}
-	if fd := openFDs(t); fd > baseFD+2 {
-		t.Fatalf("%d file descriptors open, %d before", fd, baseFD)
-	}
+	})
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -51,12 +52,12 @@ func TestUploadResumesAfterCut(t *testing.T) {
 		for _, at := range cutPoints {
 			t.Run(fmt.Sprintf("%s/%.0f%%", tc.name, at*100), func(t *testing.T) {
 				srv := acrtest.NewServer(t, nil)
-				proxy := newFaultProxy(t, srv.Host)
+				proxy := faulttest.NewProxy(t, srv.Host)
 				client, err := acr.NewClient(proxy.URL, nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				proxy.cutAfter(upstream, int64(float64(tc.size)*at), true)
+				proxy.CutAfter(faulttest.Upstream, int64(float64(tc.size)*at), true)
 				desc, err := client.UploadBlob(t.Context(), "fault/up", bytes.NewReader(data), &acr.UploadBlobOptions{ChunkSize: tc.chunk})
 				if err != nil {
 					t.Fatalf("upload: %v", err)
@@ -64,10 +65,10 @@ func TestUploadResumesAfterCut(t *testing.T) {
 				if desc.Digest != want || desc.Size != int64(tc.size) {
 					t.Fatalf("got %s (%d bytes), want %s (%d bytes)", desc.Digest, desc.Size, want, tc.size)
 				}
-				if n := proxy.cuts.Load(); n != 1 {
+				if n := proxy.Cuts(); n != 1 {
 					t.Fatalf("the proxy cut %d connections, want 1", n)
 				}
-				sent, limit := proxy.up.Load(), int64(tc.size)+tc.chunk
+				sent, limit := proxy.Forwarded(faulttest.Upstream), int64(tc.size)+tc.chunk
 				t.Logf("forwarded %d bytes client to server for a %d-byte blob (%.2fx)", sent, tc.size, float64(sent)/float64(tc.size))
 				if sent >= limit {
 					t.Errorf("forwarded %d bytes, want < %d (blob + one chunk): the upload restarted", sent, limit)
@@ -111,17 +112,17 @@ func TestDownloadResumesAfterCut(t *testing.T) {
 				name = fmt.Sprintf("DownloadBlobTo/%.0f%%", at*100)
 			}
 			t.Run(name, func(t *testing.T) {
-				proxy := newFaultProxy(t, srv.Host)
+				proxy := faulttest.NewProxy(t, srv.Host)
 				client, _ := acr.NewClient(proxy.URL, nil, nil)
-				proxy.cutAfter(downstream, int64(float64(size)*at), true)
+				proxy.CutAfter(faulttest.Downstream, int64(float64(size)*at), true)
 				got := downloadVia(t, client, "fault/down", d, to)
 				if !bytes.Equal(got, data) {
 					t.Fatalf("got %d bytes that differ from the blob's %d", len(got), size)
 				}
-				if n := proxy.cuts.Load(); n != 1 {
+				if n := proxy.Cuts(); n != 1 {
 					t.Fatalf("the proxy cut %d connections, want 1", n)
 				}
-				recv := proxy.down.Load()
+				recv := proxy.Forwarded(faulttest.Downstream)
 				t.Logf("forwarded %d bytes server to client for a %d-byte blob", recv, size)
 				if recv >= size+margin {
 					t.Errorf("forwarded %d bytes, want < %d: the download restarted", recv, size+margin)
@@ -131,22 +132,22 @@ func TestDownloadResumesAfterCut(t *testing.T) {
 	}
 	t.Run("cut on every connection", func(t *testing.T) {
 		// Each connection carries 30 % of the blob: four resumes.
-		proxy := newFaultProxy(t, srv.Host)
+		proxy := faulttest.NewProxy(t, srv.Host)
 		client, _ := acr.NewClient(proxy.URL, nil, nil)
-		proxy.cutAfter(downstream, size*3/10, false)
+		proxy.CutAfter(faulttest.Downstream, size*3/10, false)
 		if got := downloadVia(t, client, "fault/down", d, true); !bytes.Equal(got, data) {
 			t.Fatalf("got %d bytes that differ from the blob's %d", len(got), size)
 		}
-		if n := proxy.cuts.Load(); n < 3 {
+		if n := proxy.Cuts(); n < 3 {
 			t.Fatalf("the proxy cut %d connections, want at least 3", n)
 		}
 	})
 	t.Run("gives up", func(t *testing.T) {
 		// Each connection carries 2 % of the blob: more resumes than the
 		// client allows itself. It fails, and leaves no file.
-		proxy := newFaultProxy(t, srv.Host)
+		proxy := faulttest.NewProxy(t, srv.Host)
 		client, _ := acr.NewClient(proxy.URL, nil, nil)
-		proxy.cutAfter(downstream, size/50, false)
+		proxy.CutAfter(faulttest.Downstream, size/50, false)
 		dir := t.TempDir()
 		_, err := client.DownloadBlobTo(t.Context(), "fault/down", d, filepath.Join(dir, "blob"))
 		if err == nil || !strings.Contains(err.Error(), "broke after") {
@@ -349,29 +350,6 @@ func (h headerRewriter) WriteHeader(code int) {
 	h.ResponseWriter.WriteHeader(code)
 }
 
-// handlerTransport serves requests in memory with a handler, so that a
-// client and the registry can run in a synctest bubble, whose clock only
-// moves when every goroutine waits.
-type handlerTransport struct{ h http.Handler }
-
-func (ht handlerTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	sr := req.Clone(req.Context())
-	sr.Host = req.URL.Host
-	sr.RequestURI = req.URL.RequestURI()
-	sr.RemoteAddr = "127.0.0.1:40000"
-	if sr.Body == nil {
-		sr.Body = http.NoBody
-	}
-	rec := httptest.NewRecorder()
-	ht.h.ServeHTTP(rec, sr)
-	if req.Body != nil {
-		req.Body.Close()
-	}
-	resp := rec.Result()
-	resp.Request = req
-	return resp, nil
-}
-
 // TestUploadRidesOutThrottlingAndOutages throttles an upload with a 429
 // and Retry-After, then answers a storm of 503s: the client waits as told,
 // backs off, and completes. It runs in a synctest bubble: no real sleeps.
@@ -414,7 +392,7 @@ func TestUploadRidesOutThrottlingAndOutages(t *testing.T) {
 			mu.Unlock()
 			reg.ServeHTTP(w, r)
 		})
-		client, err := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{h}}})
+		client, err := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(h)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,43 +4,21 @@ import (
 	"bytes"
 	"io"
 	"net/http"
-	"os"
-	"runtime"
 	"testing"
-	"time"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/faulttest"
 )
-
-// openFDs counts this process's open file descriptors.
-func openFDs(t *testing.T) int {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Skip("no /proc/self/fd on this system")
-	}
-	return len(entries)
-}
-
-// settle waits for goroutines to wind down to at most want.
-func settle(want int) int {
-	n := runtime.NumGoroutine()
-	for i := 0; i < 100 && n > want; i++ {
-		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
-	}
-	return n
-}
 
 // TestNoLeaksAfterFaults runs uploads and downloads through connections cut
 // at several points, lets them finish or fail, and checks that no goroutine
 // or file descriptor outlives them.
 func TestNoLeaksAfterFaults(t *testing.T) {
-	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
-	func() {
+	faulttest.NoLeaks(t, func() {
 		srv := acrtest.NewServer(t, nil)
-		proxy := newFaultProxy(t, srv.Host)
-		defer proxy.close()
+		proxy := faulttest.NewProxy(t, srv.Host)
+		defer proxy.Close()
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
 		client, err := acr.NewClient(proxy.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}, MaxRetries: -1})
@@ -49,12 +27,12 @@ func TestNoLeaksAfterFaults(t *testing.T) {
 		}
 		data := randomBytes(10 * mib) // above asyncHashMin: the download hashes in a goroutine
 		for i, at := range cutPoints {
-			proxy.cutAfter(upstream, int64(float64(len(data))*at), true)
+			proxy.CutAfter(faulttest.Upstream, int64(float64(len(data))*at), true)
 			desc, err := client.UploadBlob(t.Context(), "leak", bytes.NewReader(data), &acr.UploadBlobOptions{ChunkSize: 2 * mib})
 			if err != nil {
 				t.Fatalf("upload %d: %v", i, err)
 			}
-			proxy.cutAfter(downstream, int64(float64(len(data))*at), true)
+			proxy.CutAfter(faulttest.Downstream, int64(float64(len(data))*at), true)
 			rc, err := client.DownloadBlob(t.Context(), "leak", desc.Digest)
 			if err != nil {
 				t.Fatal(err)
@@ -68,15 +46,9 @@ func TestNoLeaksAfterFaults(t *testing.T) {
 			rc.Close()
 		}
 		tr.CloseIdleConnections()
+		// The test server's cleanup runs at the end of the test, after
+		// the check: everything of the client, the proxy and its
+		// connections must be gone once this returns.
 		srv.HTTP.Close()
-	}()
-	// The test server's cleanup runs at the end of the test; everything of
-	// the client, the proxy and its connections must be gone now.
-	if g := settle(baseG); g > baseG {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines remain, %d before:\n%s", g, baseG, buf[:runtime.Stack(buf, true)])
-	}
-	if fd := openFDs(t); fd > baseFD+2 {
-		t.Fatalf("%d file descriptors open, %d before", fd, baseFD)
-	}
+	})
 }

@@ -1,4 +1,4 @@
-package acr_test
+package faulttest
 
 import (
 	"errors"
@@ -10,23 +10,25 @@ import (
 	"time"
 )
 
-// direction names one half of a proxied connection.
-type direction int
+// Direction names one half of a proxied connection.
+type Direction int
 
 const (
-	upstream   direction = iota // client to server: request bodies
-	downstream                  // server to client: response bodies
+	// Upstream is client to server: requests and their bodies.
+	Upstream Direction = iota
+	// Downstream is server to client: responses and their bodies.
+	Downstream
 )
 
-// stallForever, as the length of a stall, holds the connection until
+// StallForever, as the length of a stall, holds the connection until
 // either side closes it or the proxy stops.
-const stallForever time.Duration = -1
+const StallForever time.Duration = -1
 
-// faultProxy is a TCP proxy between the client and a server that breaks
+// Proxy is a TCP proxy between the client and a server that breaks
 // or stalls connections on purpose. It counts the bytes it forwards in
 // each direction, so tests can tell a resumed transfer from a restarted
 // one.
-type faultProxy struct {
+type Proxy struct {
 	// URL is the proxy's base URL, http://127.0.0.1:PORT: a loopback host,
 	// so that the client sends credentials over it.
 	URL string
@@ -35,59 +37,75 @@ type faultProxy struct {
 	target string
 
 	mu        sync.Mutex
-	dir       direction
+	dir       Direction
 	at        int64         // break when this many bytes have gone in dir; <= 0 never
-	stall     time.Duration // 0: break by cutting; else stall this long, or stallForever
+	stall     time.Duration // 0: break by cutting; else stall this long, or StallForever
 	firstOnly bool          // break only once, counting bytes across connections
 	fired     bool          // a firstOnly break has happened
 	armed     int           // arm calls so far, to stall a connection once per arming
 	conns     map[net.Conn]bool
 	closed    bool
 
-	up, down atomic.Int64 // bytes forwarded
-	cuts     atomic.Int32 // connections cut
-	stalls   atomic.Int32 // stalls begun
+	up, down atomic.Int64 // bytes forwarded since the last arming
+	cuts     atomic.Int32 // connections cut since the last arming
+	stalls   atomic.Int32 // stalls begun since the last arming
 	wg       sync.WaitGroup
 }
 
-// newFaultProxy starts a proxy to the server at target (host:port) and
+// NewProxy starts a proxy to the server at target (host:port) and
 // stops it when t ends.
-func newFaultProxy(t testing.TB, target string) *faultProxy {
+func NewProxy(t testing.TB, target string) *Proxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &faultProxy{URL: "http://" + ln.Addr().String(), ln: ln, target: target, conns: map[net.Conn]bool{}}
+	p := &Proxy{URL: "http://" + ln.Addr().String(), ln: ln, target: target, conns: map[net.Conn]bool{}}
 	p.wg.Add(1)
 	go p.serve()
-	t.Cleanup(p.close)
+	t.Cleanup(p.Close)
 	return p
 }
 
-// cutAfter arms the proxy: the connection carrying byte n in direction d
+// CutAfter arms the proxy: the connection carrying byte n in direction d
 // is closed after forwarding n bytes. With once, bytes are counted across
 // all connections from now on and only the first cut happens; otherwise
 // every connection is cut after n bytes of its own.
-func (p *faultProxy) cutAfter(d direction, n int64, once bool) {
+func (p *Proxy) CutAfter(d Direction, n int64, once bool) {
 	p.arm(d, n, 0, once)
 }
 
-// stallAfter arms the proxy like cutAfter, but instead of closing the
+// StallAfter arms the proxy like CutAfter, but instead of closing the
 // connection it stops forwarding in direction d after byte n, for dur or,
-// with stallForever, until the connection ends. While stalled the proxy
+// with StallForever, until the connection ends. While stalled the proxy
 // goes on reading what the sender sends, so that it notices when either
 // side gives up and closes; it forwards none of it until the stall is
 // over, then all of it. The other direction flows on. A connection
 // stalls at most once in each direction per call.
-func (p *faultProxy) stallAfter(d direction, n int64, dur time.Duration, once bool) {
+func (p *Proxy) StallAfter(d Direction, n int64, dur time.Duration, once bool) {
 	if dur == 0 {
-		panic("stallAfter: a stall of 0 is no stall; use stallForever to stall until the connection ends")
+		panic("faulttest: StallAfter: a stall of 0 is no stall; use StallForever to stall until the connection ends")
 	}
 	p.arm(d, n, dur, once)
 }
 
-func (p *faultProxy) arm(d direction, n int64, stall time.Duration, once bool) {
+// Forwarded returns how many bytes the proxy has forwarded in direction d
+// since it was last armed (or started), over all connections.
+func (p *Proxy) Forwarded(d Direction) int64 {
+	if d == Downstream {
+		return p.down.Load()
+	}
+	return p.up.Load()
+}
+
+// Cuts returns how many connections the proxy has cut since it was last
+// armed.
+func (p *Proxy) Cuts() int { return int(p.cuts.Load()) }
+
+// Stalls returns how many stalls have begun since the proxy was last armed.
+func (p *Proxy) Stalls() int { return int(p.stalls.Load()) }
+
+func (p *Proxy) arm(d Direction, n int64, stall time.Duration, once bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.dir, p.at, p.stall, p.firstOnly, p.fired = d, n, stall, once, false
@@ -98,7 +116,9 @@ func (p *faultProxy) arm(d direction, n int64, stall time.Duration, once bool) {
 	p.stalls.Store(0)
 }
 
-func (p *faultProxy) close() {
+// Close stops the proxy and closes every connection through it. NewProxy
+// arranges for it to run when the test ends; calling it earlier is safe.
+func (p *Proxy) Close() {
 	p.ln.Close()
 	p.mu.Lock()
 	p.closed = true
@@ -109,7 +129,7 @@ func (p *faultProxy) close() {
 	p.wg.Wait()
 }
 
-func (p *faultProxy) serve() {
+func (p *Proxy) serve() {
 	defer p.wg.Done()
 	for {
 		c, err := p.ln.Accept()
@@ -133,14 +153,14 @@ func (p *faultProxy) serve() {
 		p.mu.Unlock()
 		pc := &proxiedConn{p: p, client: c, server: s}
 		p.wg.Add(2)
-		go pc.pipe(upstream, s, c)
-		go pc.pipe(downstream, c, s)
+		go pc.pipe(Upstream, s, c)
+		go pc.pipe(Downstream, c, s)
 	}
 }
 
 // proxiedConn is one client connection and its server connection.
 type proxiedConn struct {
-	p              *faultProxy
+	p              *Proxy
 	client, server net.Conn
 	n              [2]int64 // bytes forwarded on this connection, by direction
 	stalled        [2]int   // the arming under which this connection last stalled, by direction
@@ -164,7 +184,7 @@ func (pc *proxiedConn) kill() {
 // allow returns how many of n bytes in direction d may still be forwarded
 // before the armed fault, and what to do after them: cut the connection,
 // or stall it for the duration returned (non-zero).
-func (pc *proxiedConn) allow(d direction, n int) (m int, cut bool, stall time.Duration) {
+func (pc *proxiedConn) allow(d Direction, n int) (m int, cut bool, stall time.Duration) {
 	p := pc.p
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -174,7 +194,7 @@ func (pc *proxiedConn) allow(d direction, n int) (m int, cut bool, stall time.Du
 	done := pc.n[d]
 	if p.firstOnly {
 		done = p.up.Load()
-		if d == downstream {
+		if d == Downstream {
 			done = p.down.Load()
 		}
 	}
@@ -191,12 +211,12 @@ func (pc *proxiedConn) allow(d direction, n int) (m int, cut bool, stall time.Du
 
 // forward writes b to dst, counting what went. It kills the connection
 // and returns false when the write fails.
-func (pc *proxiedConn) forward(d direction, dst net.Conn, b []byte) bool {
+func (pc *proxiedConn) forward(d Direction, dst net.Conn, b []byte) bool {
 	if len(b) == 0 {
 		return true
 	}
 	counter := &pc.p.up
-	if d == downstream {
+	if d == Downstream {
 		counter = &pc.p.down
 	}
 	// Count before writing, so that the counters include every byte the
@@ -212,7 +232,7 @@ func (pc *proxiedConn) forward(d direction, dst net.Conn, b []byte) bool {
 	return true
 }
 
-func (pc *proxiedConn) pipe(d direction, dst, src net.Conn) {
+func (pc *proxiedConn) pipe(d Direction, dst, src net.Conn) {
 	defer pc.p.wg.Done()
 	buf := make([]byte, 64<<10)
 	stalled := false
@@ -245,7 +265,7 @@ func (pc *proxiedConn) pipe(d direction, dst, src net.Conn) {
 				pc.p.stalls.Add(1)
 				stalled = true
 				held = append(held[:0], buf[m:n]...)
-				if stall != stallForever {
+				if stall != StallForever {
 					// The read that is due when the stall ends fails
 					// with a timeout, which ends it.
 					src.SetReadDeadline(time.Now().Add(stall))

@@ -1,4 +1,4 @@
-package acr_test
+package transfer_test
 
 import (
 	"bytes"
@@ -6,10 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"runtime"
-	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,6 +14,7 @@ import (
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/acrgo/acr/transfer"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -94,19 +92,19 @@ func TestCopySurvivesCuts(t *testing.T) {
 	im := pushCopyImage(t, seed, "app", copyLayers...)
 	for _, side := range []struct {
 		name string
-		d    direction
-	}{{"source", downstream}, {"destination", upstream}} {
+		d    faulttest.Direction
+	}{{"source", faulttest.Downstream}, {"destination", faulttest.Upstream}} {
 		for _, at := range cutPoints {
 			t.Run(fmt.Sprintf("%s/%.0f%%", side.name, at*100), func(t *testing.T) {
-				psrc, pdst := newFaultProxy(t, src.Host), newFaultProxy(t, dst.Host)
+				psrc, pdst := faulttest.NewProxy(t, src.Host), faulttest.NewProxy(t, dst.Host)
 				proxy := psrc
-				if side.d == upstream {
+				if side.d == faulttest.Upstream {
 					proxy = pdst
 				}
 				from, _ := acr.NewClient(psrc.URL, nil, nil)
 				to, _ := acr.NewClient(pdst.URL, nil, nil)
 				repo := fmt.Sprintf("mirror/%s-%.0f", side.name, at*100)
-				proxy.cutAfter(side.d, int64(float64(im.size)*at), true)
+				proxy.CutAfter(side.d, int64(float64(im.size)*at), true)
 				ctx, cancel := context.WithTimeout(t.Context(), copyDeadline)
 				defer cancel()
 				start := time.Now()
@@ -114,7 +112,7 @@ func TestCopySurvivesCuts(t *testing.T) {
 				if err != nil {
 					t.Fatalf("Copy after %v: %v", time.Since(start), err)
 				}
-				if n := proxy.cuts.Load(); n != 1 {
+				if n := proxy.Cuts(); n != 1 {
 					t.Fatalf("the proxy cut %d connections, want 1", n)
 				}
 				if got.Digest != im.root.Digest {
@@ -137,21 +135,21 @@ func TestCopyGivesUpClearly(t *testing.T) {
 	pushCopyImage(t, seed, "app", copyLayers...)
 	for _, tc := range []struct {
 		name string
-		d    direction
+		d    faulttest.Direction
 		want string
 	}{
-		{"source", downstream, "broke after"},
-		{"destination", upstream, "push sha256:"},
+		{"source", faulttest.Downstream, "broke after"},
+		{"destination", faulttest.Upstream, "push sha256:"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			psrc, pdst := newFaultProxy(t, src.Host), newFaultProxy(t, dst.Host)
+			psrc, pdst := faulttest.NewProxy(t, src.Host), faulttest.NewProxy(t, dst.Host)
 			proxy := psrc
-			if tc.d == upstream {
+			if tc.d == faulttest.Upstream {
 				proxy = pdst
 			}
 			from, _ := acr.NewClient(psrc.URL, nil, nil)
 			to, _ := acr.NewClient(pdst.URL, nil, nil)
-			proxy.cutAfter(tc.d, 300<<10, false)
+			proxy.CutAfter(tc.d, 300<<10, false)
 			ctx, cancel := context.WithTimeout(t.Context(), copyDeadline)
 			defer cancel()
 			start := time.Now()
@@ -176,119 +174,11 @@ func TestCopyGivesUpClearly(t *testing.T) {
 	}
 }
 
-// storm answers bursts of 429 and 503 with Retry-After in front of a
-// registry: the first attempts of every third request (by method, path,
-// digest and Range) fail, up to three in a row, which the client's default of three
-// retries rides out. The PUT that completes a blob upload fails once per
-// blob, with a 429: when it streams the blob, the transport cannot send it
-// again, and Copy starts the blob once more after the Retry-After.
-type storm struct {
-	h http.Handler
-	// fails is how many attempts of a chosen request fail; always > 3
-	// fails them forever.
-	fails int
-	// match, when set, limits the storm to the requests it accepts.
-	match func(*http.Request) bool
-	// retryAfter, when set, replaces every Retry-After, so that a storm
-	// over real connections ends quickly.
-	retryAfter string
-
-	mu     sync.Mutex
-	n      int                  // requests seen
-	seen   map[string]int       // failed attempts by request
-	due    map[string]time.Time // when a request told to wait may return
-	failed int
-	early  int // requests that returned before their Retry-After
-}
-
-func (s *storm) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	key := r.Method + " " + r.URL.Path + " " + q.Get("digest") + q.Get("mount") + " " + r.Header.Get("Range")
-	fails := s.fails
-	putBlob := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && fails <= 3
-	if putBlob {
-		// A PUT that streams a blob cannot be sent again; Copy starts the
-		// blob once more, in a new session. Fail it once per blob.
-		key, fails = "PUT blob "+q.Get("digest"), 1
-	}
-	now := time.Now()
-	s.mu.Lock()
-	if s.seen == nil {
-		s.seen, s.due = map[string]int{}, map[string]time.Time{}
-	}
-	if due, ok := s.due[key]; ok && now.Before(due) {
-		s.early++
-	}
-	delete(s.due, key)
-	k, ok := s.seen[key]
-	if !ok && (s.match == nil || s.match(r)) {
-		s.n++
-		if s.n%3 == 1 || putBlob {
-			ok = true
-		}
-	}
-	fail := ok && (k < fails || s.fails > 3)
-	if ok {
-		s.seen[key] = k + 1
-	}
-	h := w.Header()
-	if fail {
-		s.failed++
-		switch k % 3 {
-		case 0:
-			h.Set("Retry-After", "3")
-		case 1:
-			h.Set("Retry-After", "1")
-		}
-		if s.retryAfter != "" {
-			h.Set("Retry-After", s.retryAfter)
-		}
-		// The POST that opens a session is the same request for every
-		// blob: a concurrent one is not a retry.
-		opens := r.Method == http.MethodPost && q.Get("digest") == "" && q.Get("mount") == ""
-		if secs, err := strconv.Atoi(h.Get("Retry-After")); err == nil && !opens {
-			s.due[key] = now.Add(time.Duration(secs) * time.Second)
-		}
-	}
-	s.mu.Unlock()
-	if !fail {
-		s.h.ServeHTTP(w, r)
-		return
-	}
-	h.Set("Content-Type", "application/json")
-	switch k % 3 {
-	case 0:
-		w.WriteHeader(http.StatusTooManyRequests)
-		w.Write([]byte(`{"errors":[{"code":"TOOMANYREQUESTS","message":"throttled"}]}`))
-	case 1:
-		w.WriteHeader(http.StatusServiceUnavailable)
-		w.Write([]byte(`{"errors":[{"code":"UNAVAILABLE","message":"busy"}]}`))
-	default:
-		w.WriteHeader(http.StatusServiceUnavailable)
-	}
-}
-
-func (s *storm) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.failed
-}
-
-// checkWaited fails t if a request came back before its Retry-After.
-func (s *storm) checkWaited(t *testing.T) {
-	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.early > 0 {
-		t.Errorf("%d requests came back before the Retry-After they were given", s.early)
-	}
-}
-
 // newStormClient returns a client of reg served in memory through a storm.
-func newStormClient(t testing.TB, reg http.Handler, s *storm, host string) *acr.Client {
+func newStormClient(t testing.TB, reg http.Handler, s *faulttest.Storm, host string) *acr.Client {
 	t.Helper()
-	s.h = reg
-	c, err := acr.NewClient("http://"+host, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{s}}})
+	s.Handler = reg
+	c, err := acr.NewClient("http://"+host, nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(s)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,12 +207,12 @@ func TestCopyRidesOutThrottling(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer dst.Close()
-				seed, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{src}}})
+				seed, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(src)})
 				im := pushCopyImage(t, seed, "app", copyLayers...)
-				ss, ds := &storm{fails: 3}, &storm{fails: tc.fails}
+				ss, ds := &faulttest.Storm{Fails: 3}, &faulttest.Storm{Fails: tc.fails}
 				if tc.fails > 3 {
 					// Endless at the destination, for blob uploads only.
-					ds.match = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/uploads/") }
+					ds.Match = func(r *http.Request) bool { return strings.Contains(r.URL.Path, "/blobs/uploads/") }
 				}
 				from := newStormClient(t, src, ss, "127.0.0.1:5000")
 				to := newStormClient(t, dst, ds, "127.0.0.1:5001")
@@ -331,7 +221,7 @@ func TestCopyRidesOutThrottling(t *testing.T) {
 				start := time.Now()
 				got, err := transfer.Copy(ctx, transfer.Repository(from, "app"), "v1", transfer.Repository(to, "mirror"), "v1", nil)
 				took := time.Since(start)
-				t.Logf("%d + %d failed requests, %v of bubble time: %v", ss.count(), ds.count(), took, err)
+				t.Logf("%d + %d failed requests, %v of bubble time: %v", ss.Failed(), ds.Failed(), took, err)
 				if tc.fails > 3 {
 					var re *acr.ResponseError
 					if !errors.As(err, &re) || (re.StatusCode != http.StatusTooManyRequests && re.StatusCode != http.StatusServiceUnavailable) {
@@ -348,15 +238,15 @@ func TestCopyRidesOutThrottling(t *testing.T) {
 				if got.Digest != im.root.Digest {
 					t.Fatalf("Copy returned %s, want %s", got.Digest, im.root.Digest)
 				}
-				if n := ss.count() + ds.count(); n < 10 {
+				if n := ss.Failed() + ds.Failed(); n < 10 {
 					t.Errorf("%d requests failed; the test meant to fail at least 10", n)
 				}
 				if took < 4*time.Second {
 					t.Errorf("Copy took %v; a request throttled with Retry-After 3 and then 1 waits at least 4 s", took)
 				}
-				ss.checkWaited(t)
-				ds.checkWaited(t)
-				check, _ := acr.NewClient("http://127.0.0.1:5001", nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{dst}}})
+				ss.CheckWaited(t)
+				ds.CheckWaited(t)
+				check, _ := acr.NewClient("http://127.0.0.1:5001", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(dst)})
 				for d, data := range im.blobs {
 					rc, err := check.DownloadBlob(t.Context(), "mirror", d)
 					if err != nil {
@@ -379,16 +269,15 @@ func TestCopyRidesOutThrottling(t *testing.T) {
 // up, and checks that no goroutine or file descriptor
 // outlives them (as TestNoLeaksAfterFaults does for single transfers).
 func TestNoLeaksAfterCopyFaults(t *testing.T) {
-	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
-	func() {
+	faulttest.NoLeaks(t, func() {
 		src, dst := acrtest.NewServer(t, nil), acrtest.NewServer(t, nil)
 		defer src.HTTP.Close()
 		defer dst.HTTP.Close()
 		seed, _ := acr.NewClient(src.URL, nil, nil)
 		im := pushCopyImage(t, seed, "app", copyLayers...)
-		psrc, pdst := newFaultProxy(t, src.Host), newFaultProxy(t, dst.Host)
-		defer psrc.close()
-		defer pdst.close()
+		psrc, pdst := faulttest.NewProxy(t, src.Host), faulttest.NewProxy(t, dst.Host)
+		defer psrc.Close()
+		defer pdst.Close()
 		tr := http.DefaultTransport.(*http.Transport).Clone()
 		defer tr.CloseIdleConnections()
 		hc := &http.Client{Transport: tr}
@@ -405,20 +294,20 @@ func TestNoLeaksAfterCopyFaults(t *testing.T) {
 		registry := transfer.Repository(from, "app")
 		for i, run := range []struct {
 			src  transfer.Target
-			p    *faultProxy
-			d    direction
+			p    *faulttest.Proxy
+			d    faulttest.Direction
 			at   int64
 			once bool
 		}{
-			{registry, psrc, downstream, im.size / 2, true},
-			{registry, pdst, upstream, im.size / 2, true},
-			{registry, pdst, upstream, 300 << 10, false}, // gives up
-			{layout, pdst, upstream, im.size / 2, true},
-			{layout, pdst, upstream, 300 << 10, false},
+			{registry, psrc, faulttest.Downstream, im.size / 2, true},
+			{registry, pdst, faulttest.Upstream, im.size / 2, true},
+			{registry, pdst, faulttest.Upstream, 300 << 10, false}, // gives up
+			{layout, pdst, faulttest.Upstream, im.size / 2, true},
+			{layout, pdst, faulttest.Upstream, 300 << 10, false},
 		} {
-			psrc.cutAfter(downstream, 0, false)
-			pdst.cutAfter(upstream, 0, false)
-			run.p.cutAfter(run.d, run.at, run.once)
+			psrc.CutAfter(faulttest.Downstream, 0, false)
+			pdst.CutAfter(faulttest.Upstream, 0, false)
+			run.p.CutAfter(run.d, run.at, run.once)
 			ctx, cancel := context.WithTimeout(t.Context(), copyDeadline)
 			_, err := transfer.Copy(ctx, run.src, "v1", transfer.Repository(to, fmt.Sprintf("mirror/%d", i)), "v1", nil)
 			cancel()
@@ -427,12 +316,39 @@ func TestNoLeaksAfterCopyFaults(t *testing.T) {
 			}
 		}
 		tr.CloseIdleConnections()
-	}()
-	if g := settle(baseG); g > baseG {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines remain, %d before:\n%s", g, baseG, buf[:runtime.Stack(buf, true)])
+	})
+}
+
+// TestCopyStartsOverWhenSessionLost copies an image into a registry that
+// loses the session of its first blob upload: Copy fetches that blob again
+// and pushes it in a new session.
+func TestCopyStartsOverWhenSessionLost(t *testing.T) {
+	src, err := acr.NewClient(acrtest.NewServer(t, nil).URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if fd := openFDs(t); fd > baseFD+2 {
-		t.Fatalf("%d file descriptors open, %d before", fd, baseFD)
+	img := pushCopyImage(t, src, "app", 2*mib, 3*mib)
+	reg, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	s := faulttest.NewSessionLoser(t, reg, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }})
+	dst, err := acr.NewClient(s.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := transfer.Copy(t.Context(), transfer.Repository(src, "app"), "v1", transfer.Repository(dst, "app"), "v1", nil)
+	if err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+	if got.Digest != img.root.Digest {
+		t.Fatalf("copied %s, want %s", got.Digest, img.root.Digest)
+	}
+	for d, b := range img.blobs {
+		assertHeld(t, dst, "app", d, b)
+	}
+	if n := s.Lost(); n != 1 {
+		t.Errorf("the registry lost %d sessions, want 1", n)
 	}
 }

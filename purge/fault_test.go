@@ -1,4 +1,4 @@
-package acr_test
+package purge_test
 
 import (
 	"context"
@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/acrgo/acr/purge"
 	"github.com/google/go-cmp/cmp"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -98,16 +98,16 @@ func TestPurgeRidesOutThrottling(t *testing.T) {
 					t.Fatal(err)
 				}
 				defer reg.Close()
-				direct, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{reg}}})
+				direct, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(reg)})
 				seedPurge(t, direct)
-				s := &storm{fails: tc.fails, match: tc.match}
-				client := newStormClient(t, reg, s, "127.0.0.1:5000")
+				s := &faulttest.Storm{Handler: reg, Fails: tc.fails, Match: tc.match}
+				client, _ := acr.NewClient("http://127.0.0.1:5000", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(s)})
 				ctx, cancel := context.WithTimeout(t.Context(), purgeDeadline)
 				defer cancel()
 				start := time.Now()
 				res, err := purge.Run(ctx, client, purgeOptions())
 				took := time.Since(start)
-				t.Logf("%d failed requests, %v of bubble time", s.count(), took)
+				t.Logf("%d failed requests, %v of bubble time", s.Failed(), took)
 				if took >= purgeDeadline {
 					t.Fatalf("the purge ran into its deadline (%v)", err)
 				}
@@ -124,13 +124,13 @@ func TestPurgeRidesOutThrottling(t *testing.T) {
 					if len(res.Deleted) != 8 {
 						t.Errorf("deleted %d items, want 4 tags and their 4 manifests", len(res.Deleted))
 					}
-					if n := s.count(); n < 10 {
+					if n := s.Failed(); n < 10 {
 						t.Errorf("%d requests failed; the test meant to fail at least 10", n)
 					}
 					if took < 4*time.Second {
 						t.Errorf("the purge took %v; a request throttled with Retry-After 3 and then 1 waits at least 4 s", took)
 					}
-					s.checkWaited(t)
+					s.CheckWaited(t)
 				case "endless on deletes":
 					if err != nil || len(res.Failed) == 0 {
 						t.Fatalf("Run: %v with %d failures; want the failed deletes in Result.Failed", err, len(res.Failed))
@@ -166,19 +166,18 @@ func TestPurgeRidesOutThrottling(t *testing.T) {
 // storms that end and storms that do not (with Retry-After: 0, to run
 // quickly), and checks that no goroutine or file descriptor outlives them.
 func TestNoLeaksAfterPurgeFaults(t *testing.T) {
-	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
-	func() {
+	faulttest.NoLeaks(t, func() {
 		for _, fails := range []int{3, 100} {
 			reg, err := emulator.New(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			s := &storm{fails: fails, retryAfter: "0"}
-			s.h = reg
+			s := &faulttest.Storm{Fails: fails, RetryAfter: "0"}
+			s.Handler = reg
 			hs := httptest.NewServer(s)
 			tr := http.DefaultTransport.(*http.Transport).Clone()
 			client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
-			direct, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: handlerTransport{reg}}})
+			direct, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(reg)})
 			for i := 1; i <= 4; i++ {
 				cfg, err := direct.UploadBlob(t.Context(), "app", strings.NewReader(fmt.Sprint(i)), nil)
 				if err != nil {
@@ -202,12 +201,5 @@ func TestNoLeaksAfterPurgeFaults(t *testing.T) {
 			hs.Close()
 			reg.Close()
 		}
-	}()
-	if g := settle(baseG); g > baseG {
-		buf := make([]byte, 1<<16)
-		t.Fatalf("%d goroutines remain, %d before:\n%s", g, baseG, buf[:runtime.Stack(buf, true)])
-	}
-	if fd := openFDs(t); fd > baseFD+2 {
-		t.Fatalf("%d file descriptors open, %d before", fd, baseFD)
-	}
+	})
 }
