@@ -31,7 +31,7 @@ const (
 // packed; anything else is refused. It returns the temporary file's path,
 // the digest and size of the compressed file and the digest of the tar.
 func packDir(dir, name string) (tmp string, gz digest.Digest, size int64, tarDigest digest.Digest, err error) {
-	f, err := os.CreateTemp("", "acrctl-push-*.tar.gz")
+	f, err := os.CreateTemp("", "transfer-push-*.tar.gz")
 	if err != nil {
 		return "", "", 0, "", err
 	}
