@@ -206,7 +206,7 @@ func ExampleNewClient_nationalCloud() {
 }
 
 // fatalTB lets the test seeder run inside examples.
-type fatalTB struct{ testingTB }
+type fatalTB struct{}
 
 func (fatalTB) Helper()                   {}
 func (fatalTB) Fatal(args ...any)         { log.Fatal(args...) }

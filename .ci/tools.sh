@@ -4,7 +4,8 @@
 # binary is missing or was built from another version.
 #
 # Usage: .ci/tools.sh          (ACRCTL=skip: peers only, used by the other
-#                               scripts, which build acrctl themselves)
+#                               scripts, which build acrctl themselves;
+#                               ONLY=NAME: just the pin NAME, e.g. staticcheck)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -17,6 +18,7 @@ PINS=(
 	crane=github.com/google/go-containerregistry/cmd/crane@v0.22.1
 	oras=oras.land/oras/cmd/oras@v1.3.6
 	regctl=github.com/regclient/regclient/cmd/regctl@v0.11.7
+	staticcheck=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 )
 CONFORMANCE=github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 
@@ -27,12 +29,21 @@ pinned() {
 
 for pin in "${PINS[@]}"; do
 	name=${pin%%=*} mod=${pin#*=}
+	if [[ -n ${ONLY:-} && $name != "$ONLY" ]]; then
+		continue
+	fi
 	if pinned "$TOOLS/$name" "${mod##*@}"; then
 		continue
 	fi
 	log "installing $mod"
 	GOBIN=$TOOLS go install "$mod"
 done
+
+if [[ -n ${ONLY:-} ]]; then
+	[[ -x $TOOLS/$ONLY ]] || { log "no pin named $ONLY"; exit 1; }
+	log "ok  .tools/$ONLY"
+	exit 0
+fi
 
 # The conformance suite is a main package inside its own module; `go install
 # module@version` would work too, but measuring.md builds it from a scratch
@@ -59,6 +70,6 @@ else
 	log "warning: ./cmd/acrctl does not exist yet; .tools/acrctl not built"
 fi
 
-for t in registry crane oras regctl conformance acrctl; do
+for t in registry crane oras regctl staticcheck conformance acrctl; do
 	if [[ -x $TOOLS/$t ]]; then log "ok  .tools/$t"; fi
 done

@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
 	"github.com/acrgo/acr/emulator"
@@ -192,7 +192,7 @@ func sdkBlobArea(t *testing.T) {
 			t.Fatal(err)
 		}
 		var raw *http.Response
-		if _, err := e.blobs.CancelUpload(runtime.WithCaptureResponse(ctx, &raw), *up.Location, nil); err != nil {
+		if _, err := e.blobs.CancelUpload(policy.WithCaptureResponse(ctx, &raw), *up.Location, nil); err != nil {
 			t.Fatalf("CancelUpload: %v", err)
 		}
 		if got := raw.Header.Get("Docker-Upload-Uuid"); got != sdkStr(start.DockerUploadUUID) {
@@ -385,7 +385,7 @@ func sdkBlobRedirectArea(t *testing.T) {
 	d := e.pushBlob(t, e.blobs, repo, data, 1000)
 
 	var raw *http.Response
-	resp, err := e.blobs.GetBlob(runtime.WithCaptureResponse(ctx, &raw), repo, d, nil)
+	resp, err := e.blobs.GetBlob(policy.WithCaptureResponse(ctx, &raw), repo, d, nil)
 	if err != nil {
 		t.Fatalf("GetBlob through the redirect: %v", err)
 	}

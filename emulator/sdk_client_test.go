@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
@@ -93,7 +94,7 @@ func sdkClientArea(t *testing.T) {
 				for _, accept := range []string{string(im.mediaType), both + ", " + ocispec.MediaTypeImageIndex} {
 					what := "GetManifest " + ref + " Accept " + accept
 					var raw *http.Response
-					resp, err := e.client.GetManifest(runtime.WithCaptureResponse(ctx, &raw), repo, ref,
+					resp, err := e.client.GetManifest(policy.WithCaptureResponse(ctx, &raw), repo, ref,
 						&azcontainerregistry.ClientGetManifestOptions{Accept: to.Ptr(accept)})
 					if err != nil {
 						t.Errorf("%s: %v", what, err)
@@ -256,7 +257,7 @@ func sdkClientArea(t *testing.T) {
 		// (G TestClient_NewListRepositoriesPager, P …list_repository_names_by_page).
 		var raw *http.Response
 		pager := e.client.NewListRepositoriesPager(&azcontainerregistry.ClientListRepositoriesOptions{MaxNum: to.Ptr[int32](2)})
-		if _, err := pager.NextPage(runtime.WithCaptureResponse(ctx, &raw)); err != nil {
+		if _, err := pager.NextPage(policy.WithCaptureResponse(ctx, &raw)); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := raw.Header.Get("Link"), `</acr/v1/_catalog?last=busybox&n=2&orderby=>; rel="next"`; got != want {
@@ -319,7 +320,7 @@ func sdkClientArea(t *testing.T) {
 		}
 		var raw *http.Response
 		pager := e.client.NewListTagsPager(repo, &azcontainerregistry.ClientListTagsOptions{MaxNum: to.Ptr[int32](1)})
-		if _, err := pager.NextPage(runtime.WithCaptureResponse(ctx, &raw)); err != nil {
+		if _, err := pager.NextPage(policy.WithCaptureResponse(ctx, &raw)); err != nil {
 			t.Fatal(err)
 		}
 		if got, want := raw.Header.Get("Link"), `</acr/v1/library%2Fhello-world/_tags?last=latest&n=1&orderby=>; rel="next"`; got != want {
@@ -383,7 +384,7 @@ func sdkClientArea(t *testing.T) {
 		// in the Link and last is escaped.
 		var raw *http.Response
 		pager := e.client.NewListManifestsPager(repo, &azcontainerregistry.ClientListManifestsOptions{MaxNum: to.Ptr[int32](2)})
-		if _, err := pager.NextPage(runtime.WithCaptureResponse(ctx, &raw)); err != nil {
+		if _, err := pager.NextPage(policy.WithCaptureResponse(ctx, &raw)); err != nil {
 			t.Fatal(err)
 		}
 		want := `</acr/v1/library%2Fhello-world/_manifests?last=` + strings.Replace(byDigest[1].digest, ":", "%3A", 1) + `&n=2&orderby=>; rel="next"`
@@ -504,7 +505,7 @@ func sdkClientArea(t *testing.T) {
 
 	t.Run("DeleteTag", func(t *testing.T) {
 		var raw *http.Response
-		if _, err := e.client.DeleteTag(runtime.WithCaptureResponse(ctx, &raw), repo, "v3", nil); err != nil {
+		if _, err := e.client.DeleteTag(policy.WithCaptureResponse(ctx, &raw), repo, "v3", nil); err != nil {
 			t.Fatalf("DeleteTag v3: %v", err)
 		}
 		sdkWantCaptured(t, "DeleteTag v3", raw, http.StatusAccepted, "")
@@ -522,7 +523,7 @@ func sdkClientArea(t *testing.T) {
 		}
 		// The SDK takes ACR's 404 for success.
 		raw = nil
-		if _, err := e.client.DeleteTag(runtime.WithCaptureResponse(ctx, &raw), repo, "v3", nil); err != nil {
+		if _, err := e.client.DeleteTag(policy.WithCaptureResponse(ctx, &raw), repo, "v3", nil); err != nil {
 			t.Fatalf("DeleteTag v3 again: %v", err)
 		}
 		sdkWantCaptured(t, "DeleteTag v3 again", raw, http.StatusNotFound, "TAG_UNKNOWN")
@@ -537,7 +538,7 @@ func sdkClientArea(t *testing.T) {
 		for _, im := range []sdkImage{untagged, index} {
 			what := "DeleteManifest " + im.digest
 			var raw *http.Response
-			if _, err := e.client.DeleteManifest(runtime.WithCaptureResponse(ctx, &raw), repo, im.digest, nil); err != nil {
+			if _, err := e.client.DeleteManifest(policy.WithCaptureResponse(ctx, &raw), repo, im.digest, nil); err != nil {
 				t.Fatalf("%s: %v", what, err)
 			}
 			sdkWantCaptured(t, what, raw, http.StatusAccepted, "")
@@ -546,7 +547,7 @@ func sdkClientArea(t *testing.T) {
 			_, err = e.client.GetManifest(ctx, repo, im.digest, &azcontainerregistry.ClientGetManifestOptions{Accept: to.Ptr(string(im.mediaType))})
 			sdkWantError(t, "GetManifest after "+what, err, http.StatusNotFound, "MANIFEST_UNKNOWN")
 			raw = nil
-			if _, err := e.client.DeleteManifest(runtime.WithCaptureResponse(ctx, &raw), repo, im.digest, nil); err != nil {
+			if _, err := e.client.DeleteManifest(policy.WithCaptureResponse(ctx, &raw), repo, im.digest, nil); err != nil {
 				t.Fatalf("%s again: %v", what, err)
 			}
 			sdkWantCaptured(t, what+" again", raw, http.StatusNotFound, "MANIFEST_UNKNOWN")
@@ -562,7 +563,7 @@ func sdkClientArea(t *testing.T) {
 
 	t.Run("DeleteRepository", func(t *testing.T) {
 		var raw *http.Response
-		if _, err := e.client.DeleteRepository(runtime.WithCaptureResponse(ctx, &raw), "alpine", nil); err != nil {
+		if _, err := e.client.DeleteRepository(policy.WithCaptureResponse(ctx, &raw), "alpine", nil); err != nil {
 			t.Fatalf("DeleteRepository alpine: %v", err)
 		}
 		sdkWantCaptured(t, "DeleteRepository alpine", raw, http.StatusAccepted, "")
@@ -584,7 +585,7 @@ func sdkClientArea(t *testing.T) {
 			t.Errorf("catalog after DeleteRepository: got %v, want %v", names, want)
 		}
 		raw = nil
-		if _, err := e.client.DeleteRepository(runtime.WithCaptureResponse(ctx, &raw), "alpine", nil); err != nil {
+		if _, err := e.client.DeleteRepository(policy.WithCaptureResponse(ctx, &raw), "alpine", nil); err != nil {
 			t.Fatalf("DeleteRepository alpine again: %v", err)
 		}
 		sdkWantCaptured(t, "DeleteRepository alpine again", raw, http.StatusNotFound, "NAME_UNKNOWN")

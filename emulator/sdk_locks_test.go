@@ -7,7 +7,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/containers/azcontainerregistry"
@@ -148,7 +148,7 @@ func sdkLocksArea(t *testing.T) {
 		}
 		repoFlags(azcontainerregistry.RepositoryWriteableProperties{CanDelete: yes}, [4]bool{true, true, true, true})
 		var raw *http.Response
-		if _, err := e.client.DeleteRepository(runtime.WithCaptureResponse(ctx, &raw), repo, nil); err != nil {
+		if _, err := e.client.DeleteRepository(policy.WithCaptureResponse(ctx, &raw), repo, nil); err != nil {
 			t.Fatalf("DeleteRepository after unlocking: %v", err)
 		}
 		sdkWantCaptured(t, "DeleteRepository after unlocking", raw, http.StatusAccepted, "")

@@ -186,7 +186,6 @@ type tarEntry struct {
 	name, link string
 	typ        byte
 	data       string
-	size       int64
 }
 
 func tarGz(t *testing.T, entries ...tarEntry) []byte {

@@ -384,6 +384,7 @@ func newEntraCredential(host string) (*entraCredential, error) {
 	}
 	cred, err := azidentity.NewDefaultAzureCredential(&o)
 	if err != nil {
+		//lint:ignore ST1005 Entra ID is a product name, capitalised wherever it stands.
 		return nil, fmt.Errorf("Entra ID: %w; run az login, or acrctl login %s -u NAME --password-stdin", err, host)
 	}
 	return &entraCredential{cred: cred}, nil
@@ -422,6 +423,7 @@ func (s *session) explain(err error) error {
 	login := fmt.Sprintf("run acrctl login %s (or pass --username with --password-stdin)", s.host)
 	var helperMissing *dockerconfig.HelperMissingError
 	if e := s.entra.lastErr(); e != nil {
+		//lint:ignore ST1005 Entra ID is a product name, capitalised wherever it stands.
 		return fmt.Errorf("Entra ID sign-in failed, so %s could not be reached with %s: %s; fix: run az login (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET), or %s",
 			s.host, s.cred, firstLines(e.Error(), 3), login)
 	}

@@ -57,10 +57,6 @@ func names[T any](items []T, name func(T) string) []string {
 
 func repoName(r store.Repository) string { return r.Name }
 func tagName(t store.Tag) string         { return t.Name }
-func manifestName(m store.Manifest) string {
-	return string(m.Digest)
-}
-func linkName(l store.BlobLink) string { return string(l.Digest) }
 
 func testRepos(t *testing.T, s store.Store) {
 	view(t, s, func(tx store.Tx) error {

@@ -123,7 +123,7 @@ func testUploadLarge(t *testing.T, s store.Store) {
 	for _, n := range []int{700 << 10, 1<<20 + 3, 1, 5 << 19, 0, 1 << 20} {
 		off = appendUpload(t, s, u.ID, off, data[off:off+int64(n)])
 	}
-	off = appendUpload(t, s, u.ID, off, data[off:])
+	appendUpload(t, s, u.ID, off, data[off:])
 	n, err := s.CommitUpload(t.Context(), u.ID, d, int64(len(data)))
 	if err != nil || n != int64(len(data)) {
 		t.Fatalf("CommitUpload: got %d, %v", n, err)
