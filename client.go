@@ -379,14 +379,6 @@ func jsonBody(v any) ([]byte, http.Header) {
 	return b, http.Header{"Content-Type": {"application/json"}}
 }
 
-func readFull(r io.Reader, buf []byte) (int, error) {
-	n, err := io.ReadFull(r, buf)
-	if err == io.ErrUnexpectedEOF || err == io.EOF {
-		err = nil
-	}
-	return n, err
-}
-
 // scopeRepo formats a repository scope.
 func scopeRepo(repo, actions string) string { return "repository:" + repo + ":" + actions }
 

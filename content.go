@@ -243,11 +243,6 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 	}
 }
 
-func isNotFound(err error) bool {
-	var re *ResponseError
-	return asResponseError(err, &re) && re.StatusCode == http.StatusNotFound
-}
-
 // referrersByTag reads the referrers tag schema's index.
 func (c *Client) referrersByTag(ctx context.Context, repo string, d digest.Digest, artifactType string, yield func(ocispec.Descriptor, error) bool) {
 	tag := strings.ReplaceAll(d.String(), ":", "-")

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -194,7 +195,8 @@ func newResponseError(resp *http.Response) error {
 		}
 	}
 	body := make([]byte, maxErrorBody)
-	n, _ := readFull(resp.Body, body)
+	// A short body, or one that breaks off, is read as far as it goes.
+	n, _ := io.ReadFull(resp.Body, body)
 	body = body[:n]
 	var doc struct {
 		Errors []ErrorInfo `json:"errors"`
@@ -205,6 +207,13 @@ func newResponseError(resp *http.Response) error {
 		e.body = string(body)
 	}
 	return e
+}
+
+// isNotFound reports whether err is the registry's 404, whatever its OCI
+// code.
+func isNotFound(err error) bool {
+	var re *ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusNotFound
 }
 
 func requestID(h http.Header) string {

@@ -3,7 +3,6 @@ package acr
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -212,8 +211,6 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) e
 	resp.Body.Close()
 	return nil
 }
-
-func asResponseError(err error, target **ResponseError) bool { return errors.As(err, target) }
 
 // ManifestExists reports whether repo holds the manifest a tag or digest
 // names, with one HEAD request.

@@ -218,7 +218,7 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag string) error {
 	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", tag), scope: scopeRepo(repo, "delete")})
 	if err != nil {
 		var re *ResponseError
-		if asResponseError(err, &re) && (re.StatusCode == http.StatusBadRequest || re.StatusCode == http.StatusMethodNotAllowed) {
+		if errors.As(err, &re) && (re.StatusCode == http.StatusBadRequest || re.StatusCode == http.StatusMethodNotAllowed) {
 			return fmt.Errorf("%w: %s does not delete tags (OCI 1.1 DELETE by tag answered %d); delete the manifest by digest instead: %w", ErrNotSupported, c.host, re.StatusCode, err)
 		}
 		return err
