@@ -54,7 +54,9 @@ type UploadBlobOptions struct {
 // and for which its guidance is to start again), the upload starts over in
 // a new session, up to twice, if r can seek (an *os.File, a bytes.Reader)
 // or the whole content is still in hand; otherwise the error says so.
-func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts *UploadBlobOptions) (ocispec.Descriptor, error) {
+func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts *UploadBlobOptions) (_ ocispec.Descriptor, err error) {
+	ctx, endSpan := c.span(ctx, "Client.UploadBlob")
+	defer func() { endSpan(err) }()
 	var o UploadBlobOptions
 	if opts != nil {
 		o = *opts
@@ -488,7 +490,9 @@ func (c *Client) cancelUpload(ctx context.Context, repo string, loc *url.URL) {
 
 // PushBlob uploads a blob whose descriptor is known, skipping the upload
 // when the repository already has it. See PutBlob.
-func (c *Client) PushBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
+func (c *Client) PushBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) (err error) {
+	ctx, endSpan := c.span(ctx, "Client.PushBlob")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return err
 	}
@@ -521,7 +525,9 @@ const smallBlob = 1 << 20
 // BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID), small blobs and seekable
 // sources start over in a new session, from where r stood when PutBlob was
 // called, up to twice; other sources fail with an error that says so.
-func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) error {
+func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) (err error) {
+	ctx, endSpan := c.span(ctx, "Client.PutBlob")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return err
 	}
@@ -758,7 +764,9 @@ func (e *exactReader) atEOF(err error) error {
 }
 
 // BlobExists reports whether repo holds the blob, with its size.
-func (c *Client) BlobExists(ctx context.Context, repo string, d digest.Digest) (int64, bool, error) {
+func (c *Client) BlobExists(ctx context.Context, repo string, d digest.Digest) (_ int64, _ bool, err error) {
+	ctx, endSpan := c.span(ctx, "Client.BlobExists")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return 0, false, err
 	}
@@ -780,7 +788,9 @@ func (c *Client) BlobExists(ctx context.Context, repo string, d digest.Digest) (
 // MountBlob links a blob from repository from into repo without moving
 // bytes, and reports whether the registry did it; when it did not (the
 // blob is not there, or the credential cannot read from), upload instead.
-func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (bool, error) {
+func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Digest) (_ bool, err error) {
+	ctx, endSpan := c.span(ctx, "Client.MountBlob")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return false, err
 	}
@@ -807,7 +817,9 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 }
 
 // DeleteBlob removes a blob from a repository.
-func (c *Client) DeleteBlob(ctx context.Context, repo string, d digest.Digest) error {
+func (c *Client) DeleteBlob(ctx context.Context, repo string, d digest.Digest) (err error) {
+	ctx, endSpan := c.span(ctx, "Client.DeleteBlob")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return err
 	}

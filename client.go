@@ -16,6 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
+
+	"github.com/acrgo/acr/internal/trace"
 	"github.com/acrgo/acr/internal/transport"
 )
 
@@ -77,6 +80,17 @@ type ClientOptions struct {
 	// DownloadPartSize is the size of those ranges; 0 means
 	// DefaultDownloadPartSize.
 	DownloadPartSize int64
+	// TracingProvider receives a span per operation (kind internal, named
+	// like "Client.GetManifest") and per HTTP attempt (kind client, named
+	// "HTTP GET"; retries, token requests and challenges included), after
+	// the Azure SDK's tracing conventions. For OpenTelemetry use
+	// azotel.NewTracingProvider (module
+	// github.com/Azure/azure-sdk-for-go/sdk/tracing/azotel). Attributes
+	// carry URLs with secret query values redacted and never a header but
+	// request ids and the User-Agent. While tracing, each request carries a
+	// random x-ms-client-request-id, recorded as az.client_request_id. The
+	// zero value traces nothing.
+	TracingProvider tracing.Provider
 }
 
 // Client talks to one registry. It is immutable and safe for concurrent
@@ -88,6 +102,7 @@ type Client struct {
 	tr       *transport.Client
 	pageSize int
 	credKind string
+	tracer   tracing.Tracer
 	// downloadParts and downloadPartSize configure DownloadBlobTo.
 	downloadParts    int
 	downloadPartSize int64
@@ -184,12 +199,13 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	if o.UserAgent != "" {
 		ua = o.UserAgent + " " + ua
 	}
+	tracer := trace.NewTracer(o.TracingProvider)
 	tr, err := transport.New(&transport.Options{HTTPClient: o.HTTPClient, Logger: o.Logger, UserAgent: ua,
-		MaxRetries: o.MaxRetries, Audience: o.Audience, AllowInsecure: o.AllowInsecure, Credential: tc})
+		MaxRetries: o.MaxRetries, Audience: o.Audience, AllowInsecure: o.AllowInsecure, Credential: tc, Tracer: tracer})
 	if err != nil {
 		return nil, fmt.Errorf("acr: %w", err)
 	}
-	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred)}
+	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred), tracer: tracer}
 	if c.pageSize <= 0 {
 		c.pageSize = DefaultPageSize
 	}

@@ -56,7 +56,9 @@ func (m Manifest) Index() (ocispec.Index, error) {
 // manifest type the client knows, refuses bodies over 4 MiB, and verifies
 // the digest: against the requested digest, or the registry's
 // Docker-Content-Digest for a tag.
-func (c *Client) GetManifest(ctx context.Context, repo, tagOrDigest string) (Manifest, error) {
+func (c *Client) GetManifest(ctx context.Context, repo, tagOrDigest string) (_ Manifest, err error) {
+	ctx, endSpan := c.span(ctx, "Client.GetManifest")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return Manifest{}, err
 	}
@@ -117,7 +119,9 @@ type SetManifestOptions struct {
 // digest, verified against the one the registry answers. An empty
 // mediaType takes the manifest's own mediaType field, else OCI's: an index
 // when the manifest lists manifests, an image manifest otherwise.
-func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, mediaType string, opts *SetManifestOptions) (digest.Digest, error) {
+func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, mediaType string, opts *SetManifestOptions) (_ digest.Digest, err error) {
+	ctx, endSpan := c.span(ctx, "Client.SetManifest")
+	defer func() { endSpan(err) }()
 	var o SetManifestOptions
 	if opts != nil {
 		o = *opts
@@ -169,7 +173,9 @@ func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, 
 }
 
 // SetImage marshals an OCI image manifest or index and pushes it.
-func (c *Client) SetImage(ctx context.Context, repo string, v any, opts *SetManifestOptions) (ocispec.Descriptor, error) {
+func (c *Client) SetImage(ctx context.Context, repo string, v any, opts *SetManifestOptions) (_ ocispec.Descriptor, err error) {
+	ctx, endSpan := c.span(ctx, "Client.SetImage")
+	defer func() { endSpan(err) }()
 	var mt string
 	switch m := v.(type) {
 	case ocispec.Manifest:
@@ -202,6 +208,8 @@ func (c *Client) SetImage(ctx context.Context, repo string, v any, opts *SetMani
 // the first error, which is yielded.
 func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, artifactType string) iter.Seq2[ocispec.Descriptor, error] {
 	return func(yield func(ocispec.Descriptor, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.Referrers", yield)
+		defer endSpan()
 		if err := checkRepo(repo); err != nil {
 			yield(ocispec.Descriptor{}, err)
 			return

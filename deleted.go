@@ -101,6 +101,8 @@ func deletedPath(repo string, rest ...string) string {
 // error, which is yielded.
 func (c *Client) DeletedRepositories(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.DeletedRepositories", yield)
+		defer endSpan()
 		if err := c.needACR(ctx, "listing deleted repositories"); err != nil {
 			yield("", err)
 			return
@@ -126,6 +128,8 @@ func (c *Client) DeletedRepositories(ctx context.Context) iter.Seq2[string, erro
 // Iteration stops after the first error, which is yielded.
 func (c *Client) DeletedManifests(ctx context.Context, repo string) iter.Seq2[DeletedManifest, error] {
 	return func(yield func(DeletedManifest, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.DeletedManifests", yield)
+		defer endSpan()
 		if err := checkRepo(repo); err != nil {
 			yield(DeletedManifest{}, err)
 			return
@@ -165,6 +169,8 @@ func (c *Client) DeletedManifests(ctx context.Context, repo string) iter.Seq2[De
 // Iteration stops after the first error, which is yielded.
 func (c *Client) DeletedTags(ctx context.Context, repo string) iter.Seq2[DeletedTag, error] {
 	return func(yield func(DeletedTag, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.DeletedTags", yield)
+		defer endSpan()
 		if err := checkRepo(repo); err != nil {
 			yield(DeletedTag{}, err)
 			return
@@ -217,7 +223,9 @@ type RestoreOptions struct {
 // ErrNotFound. A tag that now points at another manifest fails with an
 // error matching ErrTagInUse unless opts.Force is set; nothing is restored
 // then.
-func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Digest, opts *RestoreOptions) (ManifestProperties, error) {
+func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Digest, opts *RestoreOptions) (_ ManifestProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.RestoreManifest")
+	defer func() { endSpan(err) }()
 	var o RestoreOptions
 	if opts != nil {
 		o = *opts

@@ -45,6 +45,14 @@
 // flag refused the operation). Invalid names, tags and digests fail with
 // [ErrInvalidReference] before any request is sent.
 //
+// # Tracing
+//
+// Set [ClientOptions.TracingProvider] (for OpenTelemetry, the Azure SDK's
+// azotel.NewTracingProvider) for a span per operation, such as
+// "Client.GetManifest", and per HTTP attempt, after the Azure SDK's tracing
+// conventions; packages transfer and purge add a span per operation, such
+// as "transfer.Copy", above the client's.
+//
 // # Testing
 //
 // Package acrtest runs an ACR-compatible registry in process:

@@ -20,7 +20,9 @@ import (
 // with ErrDigestMismatch, so a caller that reads to io.EOF has verified
 // bytes. After a dropped connection it resumes with a Range request from
 // the byte it reached. The caller closes the reader.
-func (c *Client) DownloadBlob(ctx context.Context, repo string, d digest.Digest) (io.ReadCloser, error) {
+func (c *Client) DownloadBlob(ctx context.Context, repo string, d digest.Digest) (_ io.ReadCloser, err error) {
+	ctx, endSpan := c.span(ctx, "Client.DownloadBlob")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return nil, err
 	}
@@ -39,7 +41,9 @@ func (c *Client) DownloadBlob(ctx context.Context, repo string, d digest.Digest)
 // consumers that verify the digest themselves, such as a registry that the
 // content is pushed to: hashing on both sides would double the CPU spent.
 // The caller closes the reader.
-func (c *Client) FetchBlob(ctx context.Context, repo string, d digest.Digest) (io.ReadCloser, error) {
+func (c *Client) FetchBlob(ctx context.Context, repo string, d digest.Digest) (_ io.ReadCloser, err error) {
+	ctx, endSpan := c.span(ctx, "Client.FetchBlob")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return nil, err
 	}
@@ -314,7 +318,9 @@ func (b *blobReader) Close() error {
 // larger than ClientOptions.DownloadPartSize comes in that many byte ranges
 // at once (ClientOptions.DownloadParts) when the registry serves ranges,
 // each resuming on its own after a dropped connection.
-func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Digest, path string) (int64, error) {
+func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Digest, path string) (_ int64, err error) {
+	ctx, endSpan := c.span(ctx, "Client.DownloadBlobTo")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return 0, err
 	}

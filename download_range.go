@@ -20,7 +20,9 @@ import (
 // DownloadBlob or DownloadBlobTo for verified content. A registry that
 // ignores Range and sends the whole blob is read past offset. The caller
 // closes the reader.
-func (c *Client) DownloadBlobRange(ctx context.Context, repo string, d digest.Digest, offset, length int64) (io.ReadCloser, error) {
+func (c *Client) DownloadBlobRange(ctx context.Context, repo string, d digest.Digest, offset, length int64) (_ io.ReadCloser, err error) {
+	ctx, endSpan := c.span(ctx, "Client.DownloadBlobRange")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return nil, err
 	}

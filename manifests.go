@@ -85,6 +85,8 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 		o = *opts
 	}
 	return func(yield func(ManifestProperties, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.Manifests", yield)
+		defer endSpan()
 		if err := checkRepo(repo); err != nil {
 			yield(ManifestProperties{}, err)
 			return
@@ -121,13 +123,17 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 
 // GetManifestProperties returns the properties of the manifest a tag or
 // digest names (ACR only).
-func (c *Client) GetManifestProperties(ctx context.Context, repo, tagOrDigest string) (ManifestProperties, error) {
+func (c *Client) GetManifestProperties(ctx context.Context, repo, tagOrDigest string) (_ ManifestProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.GetManifestProperties")
+	defer func() { endSpan(err) }()
 	return c.manifestRequest(ctx, http.MethodGet, repo, tagOrDigest, nil)
 }
 
 // UpdateManifestProperties changes the lock flags of the manifest a tag or
 // digest names and returns its new properties (ACR only).
-func (c *Client) UpdateManifestProperties(ctx context.Context, repo, tagOrDigest string, update PermissionsUpdate) (ManifestProperties, error) {
+func (c *Client) UpdateManifestProperties(ctx context.Context, repo, tagOrDigest string, update PermissionsUpdate) (_ ManifestProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.UpdateManifestProperties")
+	defer func() { endSpan(err) }()
 	return c.manifestRequest(ctx, http.MethodPatch, repo, tagOrDigest, &update)
 }
 
@@ -172,7 +178,9 @@ var manifestAccept = strings.Join([]string{spec.MediaTypeOCIManifest, spec.Media
 
 // ResolveDigest returns the digest of the manifest a tag names, with one
 // HEAD request. A digest is returned as is, after validation.
-func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (digest.Digest, error) {
+func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (_ digest.Digest, err error) {
+	ctx, endSpan := c.span(ctx, "Client.ResolveDigest")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return "", err
 	}
@@ -199,7 +207,9 @@ func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (d
 // that points at it; on ACR its referrers (signatures, SBOMs) go with it.
 // A tag is resolved to its digest first, since registries delete manifests
 // by digest only.
-func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) error {
+func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (err error) {
+	ctx, endSpan := c.span(ctx, "Client.DeleteManifest")
+	defer func() { endSpan(err) }()
 	d, err := c.ResolveDigest(ctx, repo, tagOrDigest)
 	if err != nil {
 		return err
@@ -214,7 +224,9 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) e
 
 // ManifestExists reports whether repo holds the manifest a tag or digest
 // names, with one HEAD request.
-func (c *Client) ManifestExists(ctx context.Context, repo, tagOrDigest string) (bool, error) {
+func (c *Client) ManifestExists(ctx context.Context, repo, tagOrDigest string) (_ bool, err error) {
+	ctx, endSpan := c.span(ctx, "Client.ManifestExists")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return false, err
 	}

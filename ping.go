@@ -12,7 +12,9 @@ import (
 // passes, since the API base needs no scope.
 //
 // OCI distribution spec: "Determining support".
-func (c *Client) Ping(ctx context.Context) error {
+func (c *Client) Ping(ctx context.Context) (err error) {
+	ctx, endSpan := c.span(ctx, "Client.Ping")
+	defer func() { endSpan(err) }()
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/v2/"})
 	if err != nil {
 		return err

@@ -45,6 +45,8 @@ func (w wireRepository) properties() RepositoryProperties {
 // range lists afresh.
 func (c *Client) Repositories(ctx context.Context) iter.Seq2[string, error] {
 	return func(yield func(string, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.Repositories", yield)
+		defer endSpan()
 		path := "/v2/_catalog"
 		if ok, err := c.hasACRAPI(ctx); err != nil {
 			yield("", err)
@@ -68,7 +70,9 @@ func (c *Client) Repositories(ctx context.Context) iter.Seq2[string, error] {
 }
 
 // GetRepositoryProperties returns a repository's properties (ACR only).
-func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (RepositoryProperties, error) {
+func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (_ RepositoryProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.GetRepositoryProperties")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return RepositoryProperties{}, err
 	}
@@ -76,13 +80,15 @@ func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (Repo
 		return RepositoryProperties{}, err
 	}
 	var w wireRepository
-	_, err := c.doJSON(ctx, request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
+	_, err = c.doJSON(ctx, request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
 	return w.properties(), err
 }
 
 // UpdateRepositoryProperties changes a repository's lock flags and returns
 // its new properties (ACR only).
-func (c *Client) UpdateRepositoryProperties(ctx context.Context, repo string, update PermissionsUpdate) (RepositoryProperties, error) {
+func (c *Client) UpdateRepositoryProperties(ctx context.Context, repo string, update PermissionsUpdate) (_ RepositoryProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.UpdateRepositoryProperties")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return RepositoryProperties{}, err
 	}
@@ -91,7 +97,7 @@ func (c *Client) UpdateRepositoryProperties(ctx context.Context, repo string, up
 	}
 	body, hdr := jsonBody(update.wire())
 	var w wireRepository
-	_, err := c.doJSON(ctx, request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
+	_, err = c.doJSON(ctx, request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
 		scope: scopeRepo(repo, "metadata_write")}, &w)
 	return w.properties(), err
 }
@@ -105,7 +111,9 @@ type DeletedRepository struct {
 // DeleteRepository deletes a repository with all its tags and manifests
 // (ACR only). The registry refuses it when any lock protects something
 // inside; the error then matches ErrLocked.
-func (c *Client) DeleteRepository(ctx context.Context, repo string) (DeletedRepository, error) {
+func (c *Client) DeleteRepository(ctx context.Context, repo string) (_ DeletedRepository, err error) {
+	ctx, endSpan := c.span(ctx, "Client.DeleteRepository")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return DeletedRepository{}, err
 	}
@@ -116,6 +124,6 @@ func (c *Client) DeleteRepository(ctx context.Context, repo string) (DeletedRepo
 		Manifests []digest.Digest `json:"manifestsDeleted"`
 		Tags      []string        `json:"tagsDeleted"`
 	}
-	_, err := c.doJSON(ctx, request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
+	_, err = c.doJSON(ctx, request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
 	return DeletedRepository{Manifests: w.Manifests, Tags: w.Tags}, err
 }

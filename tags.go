@@ -78,6 +78,8 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 		o = *opts
 	}
 	return func(yield func(TagProperties, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.Tags", yield)
+		defer endSpan()
 		if err := checkRepo(repo); err != nil {
 			yield(TagProperties{}, err)
 			return
@@ -158,13 +160,17 @@ func (c *Client) ociTags(ctx context.Context, repo string, yield func(TagPropert
 }
 
 // GetTagProperties returns a tag's properties (ACR only).
-func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (TagProperties, error) {
+func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (_ TagProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.GetTagProperties")
+	defer func() { endSpan(err) }()
 	return c.tagRequest(ctx, http.MethodGet, repo, tag, nil)
 }
 
 // UpdateTagProperties changes a tag's lock flags and returns its new
 // properties (ACR only).
-func (c *Client) UpdateTagProperties(ctx context.Context, repo, tag string, update PermissionsUpdate) (TagProperties, error) {
+func (c *Client) UpdateTagProperties(ctx context.Context, repo, tag string, update PermissionsUpdate) (_ TagProperties, err error) {
+	ctx, endSpan := c.span(ctx, "Client.UpdateTagProperties")
+	defer func() { endSpan(err) }()
 	return c.tagRequest(ctx, http.MethodPatch, repo, tag, &update)
 }
 
@@ -196,7 +202,9 @@ func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, updat
 // DeleteTag deletes a tag; the manifest it points at stays. On registries
 // without ACR's API it uses the OCI 1.1 DELETE of a manifest by tag, and
 // returns ErrNotSupported when the registry refuses that.
-func (c *Client) DeleteTag(ctx context.Context, repo, tag string) error {
+func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (err error) {
+	ctx, endSpan := c.span(ctx, "Client.DeleteTag")
+	defer func() { endSpan(err) }()
 	if err := checkRepo(repo); err != nil {
 		return err
 	}

@@ -31,7 +31,9 @@ type Token struct {
 // the client's own refresh token. A client with Basic credentials or none
 // gets ErrNotSupported, as does a registry that does not use bearer tokens.
 // The token is a secret: do not log it.
-func (c *Client) RefreshToken(ctx context.Context) (Token, error) {
+func (c *Client) RefreshToken(ctx context.Context) (_ Token, err error) {
+	ctx, endSpan := c.span(ctx, "Client.RefreshToken")
+	defer func() { endSpan(err) }()
 	if err := c.Ping(ctx); err != nil {
 		return Token{}, err
 	}
@@ -43,7 +45,9 @@ func (c *Client) RefreshToken(ctx context.Context) (Token, error) {
 // "repository:app:pull,push" or "registry:catalog:*", got with the client's
 // credential as its own requests get theirs. A registry that does not use
 // bearer tokens gets ErrNotSupported. The token is a secret: do not log it.
-func (c *Client) AccessToken(ctx context.Context, scopes ...string) (Token, error) {
+func (c *Client) AccessToken(ctx context.Context, scopes ...string) (_ Token, err error) {
+	ctx, endSpan := c.span(ctx, "Client.AccessToken")
+	defer func() { endSpan(err) }()
 	if err := c.Ping(ctx); err != nil {
 		return Token{}, err
 	}

@@ -107,7 +107,9 @@ func (r *Result) Complete() bool {
 // changed since planning. With Options.DryRun it deletes nothing and
 // reports what it would delete. The error is non-nil only for an unusable
 // plan; failed deletions are in Result.Failed.
-func (p *Plan) Apply(ctx context.Context, client *acr.Client) (*Result, error) {
+func (p *Plan) Apply(ctx context.Context, client *acr.Client) (_ *Result, err error) {
+	ctx, endSpan := startSpan(ctx, client, "purge.Apply")
+	defer func() { endSpan(err) }()
 	if p == nil || p.cfg == nil {
 		return nil, errors.New("purge: Apply needs a plan made by NewPlan")
 	}
@@ -131,7 +133,9 @@ func (p *Plan) Apply(ctx context.Context, client *acr.Client) (*Result, error) {
 // hides is reported in Result.Failed and skipped. The error is non-nil
 // when the options are invalid or planning fails otherwise, with the
 // Result so far; failed deletions are in Result.Failed.
-func Run(ctx context.Context, client *acr.Client, opts *Options) (*Result, error) {
+func Run(ctx context.Context, client *acr.Client, opts *Options) (_ *Result, err error) {
+	ctx, endSpan := startSpan(ctx, client, "purge.Run")
+	defer func() { endSpan(err) }()
 	cfg, err := opts.config()
 	if err != nil {
 		return nil, err

@@ -121,7 +121,9 @@ type repoPlan struct {
 // NewPlan examines every repository that a filter names and returns what
 // a purge would delete, changing nothing. Its memory grows with the plan;
 // for registry-wide purges, Run holds one repository's plan at a time.
-func NewPlan(ctx context.Context, client *acr.Client, opts *Options) (*Plan, error) {
+func NewPlan(ctx context.Context, client *acr.Client, opts *Options) (_ *Plan, err error) {
+	ctx, endSpan := startSpan(ctx, client, "purge.NewPlan")
+	defer func() { endSpan(err) }()
 	cfg, err := opts.config()
 	if err != nil {
 		return nil, err

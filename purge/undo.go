@@ -81,7 +81,9 @@ func (r *UndoResult) Complete() bool {
 // UndoResult.Notes lists such items. The error is non-nil only for an
 // unusable result or options; restores that failed are in
 // UndoResult.Failed.
-func Undo(ctx context.Context, client *acr.Client, res *Result, opts *UndoOptions) (*UndoResult, error) {
+func Undo(ctx context.Context, client *acr.Client, res *Result, opts *UndoOptions) (_ *UndoResult, err error) {
+	ctx, endSpan := startSpan(ctx, client, "purge.Undo")
+	defer func() { endSpan(err) }()
 	var o UndoOptions
 	if opts != nil {
 		o = *opts

@@ -60,7 +60,9 @@ type Progress struct {
 // dstRef there (no tag when dstRef is empty or a digest). It returns the
 // root's descriptor, which differs from the source's only when Platforms
 // selected part of an index.
-func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef string, opts *CopyOptions) (ocispec.Descriptor, error) {
+func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef string, opts *CopyOptions) (_ ocispec.Descriptor, err error) {
+	ctx, endSpan := startSpan(ctx, "transfer.Copy", src, dst)
+	defer func() { endSpan(err) }()
 	var o CopyOptions
 	if opts != nil {
 		o = *opts

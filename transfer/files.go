@@ -57,7 +57,9 @@ type PushOptions struct {
 // one: a gzip-compressed tar of its tree under its title, annotated with
 // [AnnotationUnpack] and [AnnotationDigest] so that oras and [PullFiles]
 // unpack it.
-func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *PushOptions) (ocispec.Descriptor, error) {
+func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *PushOptions) (_ ocispec.Descriptor, err error) {
+	ctx, endSpan := startSpan(ctx, "transfer.PushFiles", dst)
+	defer func() { endSpan(err) }()
 	var o PushOptions
 	if opts != nil {
 		o = *opts
@@ -304,7 +306,9 @@ const DefaultMaxUnpackedSize = 64 << 30
 // and, with KeepOldFiles, existing files are refused. Files get the
 // umask's modes (a directory's files their archived modes, less the umask).
 // It returns the paths written: files and the roots of directories.
-func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptions) ([]string, error) {
+func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptions) (_ []string, err error) {
+	ctx, endSpan := startSpan(ctx, "transfer.PullFiles", src)
+	defer func() { endSpan(err) }()
 	var o PullOptions
 	if opts != nil {
 		o = *opts

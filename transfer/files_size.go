@@ -15,7 +15,9 @@ import (
 // reads the manifests, which are small, and none of the blobs. When several
 // platforms make Copy write a new index, the source index's size stands in
 // for it.
-func GraphSize(ctx context.Context, src Target, ref string, platforms []ocispec.Platform) (int64, error) {
+func GraphSize(ctx context.Context, src Target, ref string, platforms []ocispec.Platform) (_ int64, err error) {
+	ctx, endSpan := startSpan(ctx, "transfer.GraphSize", src)
+	defer func() { endSpan(err) }()
 	root, err := src.Resolve(ctx, ref)
 	if err != nil {
 		return 0, err

@@ -94,7 +94,8 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 	if o.plainHTTP && (o.insecure || o.caFile != "") {
 		return nil, usageError{errors.New("--plain-http turns TLS off, so --insecure and --ca-file do not apply: pass one or the other")}
 	}
-	opts := &acr.ClientOptions{UserAgent: "acrctl", AllowInsecure: o.plainHTTP, Audience: audienceFor(host)}
+	opts := &acr.ClientOptions{UserAgent: "acrctl", AllowInsecure: o.plainHTTP, Audience: audienceFor(host),
+		TracingProvider: tracingProvider(cmd.Context())}
 	if o.insecure || o.caFile != "" {
 		hc, err := o.httpClient()
 		if err != nil {

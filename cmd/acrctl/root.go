@@ -23,6 +23,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(hoistFlags(root, args))
 	open := &openSessions{}
+	tp, stopTracing := tracingFromEnv(stderr)
+	defer stopTracing()
+	ctx = context.WithValue(ctx, tracingKey{}, tp)
 	cmd, err := root.ExecuteContextC(context.WithValue(ctx, sessionsKey{}, open))
 	// An interrupted push leaves upload sessions open; their cancels run
 	// in the background, given a moment before the process exits.

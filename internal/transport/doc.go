@@ -79,4 +79,13 @@
 // values other than well-known harmless ones are replaced), status, attempt
 // number, duration and request id. No token, password or Authorization header
 // is ever logged or put in an error.
+//
+// # Tracing
+//
+// With Options.Tracer enabled, every HTTP exchange (each attempt, challenge
+// answer and token request) is a span of kind client, "HTTP GET" and so on,
+// the child of the span in the request's context, with the attributes of
+// package trace: the redacted URL, server address and port, status, the
+// client request id it sends in x-ms-client-request-id (only while
+// tracing), the registry's request id and, for failures, error.type.
 package transport

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 )
 
 // DefaultAudience is the Entra ID audience of Azure Container Registry in
@@ -51,6 +53,10 @@ type Options struct {
 	// Credential holds the secrets for the registry. The zero value is
 	// anonymous.
 	Credential Credential
+	// Tracer starts a span (kind client) per HTTP exchange, token requests
+	// and retries included, as a child of the span in the request's
+	// context. The zero value traces nothing.
+	Tracer tracing.Tracer
 }
 
 // Client sends requests to a registry, authenticating and retrying them.
@@ -65,6 +71,7 @@ type Client struct {
 	allowInsecure bool
 	cred          Credential
 	kind          credKind
+	tracer        tracing.Tracer
 
 	// Clock and randomness; tests replace them (or run in a synctest bubble).
 	now    func() time.Time
@@ -98,6 +105,7 @@ func New(opts *Options) (*Client, error) {
 		allowInsecure: o.AllowInsecure,
 		cred:          o.Credential,
 		kind:          kind,
+		tracer:        o.Tracer,
 		now:           time.Now,
 		sleep:         sleepContext,
 		jitter:        rand.Int64N,
@@ -292,12 +300,14 @@ func (c *Client) send(ctx context.Context, kind string, r *http.Request, attempt
 	if r.Header.Get("User-Agent") == "" {
 		r.Header.Set("User-Agent", c.userAgent)
 	}
+	r, end := c.startHTTP(r, attempt)
 	start := c.now()
 	resp, err := c.hc.Do(r)
 	if err != nil {
 		resp = nil // after a refused redirect the response body is already closed
 		err = redactError(err)
 	}
+	end(resp, err)
 	c.logExchange(ctx, kind, r, resp, err, attempt, c.now().Sub(start))
 	return resp, err
 }
