@@ -100,7 +100,7 @@ func tree(spans tracetest.SpanStubs) string {
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""
@@ -180,7 +180,7 @@ func TestTraceOperationError(t *testing.T) {
 	for _, s := range tr.exp.GetSpans() {
 		dump += s.Status.Description
 		for _, kv := range s.Attributes {
-			dump += kv.Value.Emit()
+			dump += kv.Value.String()
 		}
 	}
 	for _, secret := range []string{tracePass, base64.StdEncoding.EncodeToString([]byte(traceUser + ":" + tracePass))} {

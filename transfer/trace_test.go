@@ -120,7 +120,7 @@ func TestCopyTrace(t *testing.T) {
 	for _, s := range spans {
 		attrs := map[string]string{}
 		for _, kv := range s.Attributes {
-			attrs[string(kv.Key)] = kv.Value.Emit()
+			attrs[string(kv.Key)] = kv.Value.String()
 		}
 		if attrs["az.namespace"] != "Microsoft.ContainerRegistry" {
 			t.Errorf("span %q: az.namespace = %q, want Microsoft.ContainerRegistry", s.Name, attrs["az.namespace"])
@@ -244,12 +244,12 @@ func dumpSpans(spans tracetest.SpanStubs) string {
 	for _, s := range spans {
 		fmt.Fprintf(&b, "%s %s %s\n", s.Name, s.Status.Code, s.Status.Description)
 		for _, kv := range s.Attributes {
-			fmt.Fprintf(&b, "  %s=%s\n", kv.Key, kv.Value.Emit())
+			fmt.Fprintf(&b, "  %s=%s\n", kv.Key, kv.Value.String())
 		}
 		for _, ev := range s.Events {
 			fmt.Fprintf(&b, "  event %s\n", ev.Name)
 			for _, kv := range ev.Attributes {
-				fmt.Fprintf(&b, "    %s=%s\n", kv.Key, kv.Value.Emit())
+				fmt.Fprintf(&b, "    %s=%s\n", kv.Key, kv.Value.String())
 			}
 		}
 	}
