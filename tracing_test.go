@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -274,21 +273,6 @@ func TestTraceOff(t *testing.T) {
 	}
 	if ids.Load() != 1 || len(exp.GetSpans()) != 2 {
 		t.Errorf("a traced client sent %d client request ids and made %d spans, want 1 and 2", ids.Load(), len(exp.GetSpans()))
-	}
-}
-
-// TestTracingNeedsNoOpenTelemetry checks that the library's packages do
-// not depend on OpenTelemetry: only azcore's tracing abstraction, so that
-// programs that do not trace do not build it in.
-func TestTracingNeedsNoOpenTelemetry(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "github.com/acrgo/acr", "github.com/acrgo/acr/transfer", "github.com/acrgo/acr/purge").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, d := range strings.Fields(string(out)) {
-		if strings.HasPrefix(d, "go.opentelemetry.io/") || strings.Contains(d, "/tracing/azotel") {
-			t.Errorf("the library depends on %s; OpenTelemetry belongs to tests and programs", d)
-		}
 	}
 }
 
