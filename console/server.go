@@ -132,7 +132,7 @@ func securityHeaders(h http.Header) {
 		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Cross-Origin-Resource-Policy", "same-origin")
 }
@@ -270,13 +270,15 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *sessi
 // checkCSRF checks a state-changing request: its form's csrf field must be
 // the session's token, and its Origin, when sent, this server.
 func (s *Server) checkCSRF(r *http.Request, want string) bool {
-	if o := r.Header.Get("Origin"); o != "" {
+	// Browsers send Origin "null" where the referrer policy hides it;
+	// Sec-Fetch-Site then still tells a cross-site request.
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
 			return false
 		}
 	}
-	if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
 		return false
 	}
 	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
