@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/emulator/store"
 	"github.com/chromedp/chromedp"
 )
 
@@ -328,4 +330,42 @@ func TestBrowserTenThousandTags(t *testing.T) {
 	if next := b.text("table.tags tbody tr"); next == top {
 		t.Errorf("the next page starts with %q, as the first did", next)
 	}
+}
+
+// TestBrowserTenThousandRepositories: the repositories page of a registry
+// with 10,000 repositories shows its first 50 at once, pages on with
+// "Next", and filters over all of them as you type.
+func TestBrowserTenThousandRepositories(t *testing.T) {
+	r := localRegistry(t, nil)
+	now := time.Now().UTC()
+	err := r.reg.Registry.Store().Update(t.Context(), func(tx store.Tx) error {
+		for i := range 10_000 {
+			name := fmt.Sprintf("many/r%05d", i)
+			if err := tx.PutRepo(store.Repository{Name: name, CreatedAt: now, UpdatedAt: now, Attrs: store.DefaultAttributes()}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := newTab(t)
+	b.open(r.URL + "?token=" + r.console.NewToken())
+	start := time.Now()
+	b.open(r.URL)
+	first := time.Since(start)
+	rows, err := chromedp.Run(b.ctx, chromedp.Evaluate[int](`document.querySelectorAll("table.repos tbody tr").length`))
+	if err != nil || rows != reposPerPage {
+		t.Fatalf("first screen shows %d rows (%v), want %d", rows, err, reposPerPage)
+	}
+	t.Logf("10,000 repositories: first screen in %v (navigation to load event)", first.Round(time.Millisecond))
+	b.wantText("table.repos", "many/r00000", "many/r00049")
+	b.click("#next")
+	b.wantText("table.repos", "many/r00050", "many/r00099")
+	b.do(chromedp.SendKeys(chromedp.CSS("#filter"), "r09998"))
+	if _, err := chromedp.Run(b.ctx, chromedp.Poll[bool](`document.querySelectorAll("table.repos tbody tr").length === 1`)); err != nil {
+		t.Fatalf("filtering for r09998: %v", err)
+	}
+	b.wantText("table.repos", "many/r09998")
 }
