@@ -92,6 +92,17 @@ func TestBrowserLocalRegistry(t *testing.T) {
 		t.Error("a lock without the CSRF token locked the tag")
 	}
 
+	// A locked tag's delete is refused, and the page says why.
+	b.click(`tr[data-tag="v1"] button.lock`)
+	b.click(`tr[data-tag="v1"] a.delete`)
+	b.click(`#confirm-delete`)
+	b.wantText("body", "unlock")
+	if _, err := c.ResolveDigest(ctx, "app/web", "v1"); err != nil {
+		t.Fatalf("a locked tag was deleted: %v", err)
+	}
+	b.open(r.URL + "repo?name=app/web")
+	b.click(`tr[data-tag="v1"] button.unlock`)
+
 	// Delete a tag: cancelled, then confirmed.
 	b.click(`tr[data-tag="v2"] a.delete`)
 	b.wantText("#confirm-text", "deletes the tag v2 of app/web", "stays")
@@ -120,8 +131,14 @@ func TestBrowserLocalRegistry(t *testing.T) {
 		t.Errorf("after the manifest's delete, v1: %v, want not found", err)
 	}
 
-	// Restore it from the deleted items.
+	// Restore it, and the deleted tag v2, from the deleted items.
 	b.click(`#tab-deleted`)
+	b.wantText(`tr[data-deleted-tag="v2"]`, "v2")
+	b.click(`tr[data-deleted-tag="v2"] button.restore`)
+	b.wantText(".flash", "Restored tag v2")
+	if _, err := c.ResolveDigest(ctx, "app/web", "v2"); err != nil {
+		t.Errorf("after the restore, v2: %v", err)
+	}
 	b.wantText(`tr[data-digest="`+f.image.Digest.String()+`"]`, "v1")
 	b.click(`tr[data-digest="` + f.image.Digest.String() + `"] button.restore`)
 	b.wantText(".flash", "Restored manifest", "with tags v1")

@@ -142,11 +142,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ss *session, 
 
 // failed shows a registry's error.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request, ss *session, what string, err error) {
-	status := http.StatusBadGateway
-	fix := "Check that the registry is reachable and try again."
-	if isAuthError(err) {
-		status, fix = http.StatusUnauthorized, "The registry refused the credentials; sign in again, or run acrctl login and restart the console."
-	}
+	status, fix := errorStatus(err)
 	s.render(w, r, ss, status, "error", "Error", errorData{what + ": " + errorText(err), fix})
 }
 
@@ -252,6 +248,8 @@ type repoData struct {
 	Tags      []tagRow
 	Manifests []manifestRow
 	Deleted   any
+	// DeletedTags are the soft-deleted tags, most recent first.
+	DeletedTags any
 	// NoDeleted says why the registry has no deleted items to show.
 	NoDeleted string
 	Err       string
@@ -287,6 +285,11 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		var rows any
 		rows, d.More, d.NoDeleted, err = listDeleted(ctx, c, d.Name, rowsPerPage)
 		d.Deleted = rows
+		if err == nil && d.NoDeleted == "" {
+			var tags any
+			tags, _, err = listDeletedTags(ctx, c, d.Name, rowsPerPage)
+			d.DeletedTags = tags
+		}
 	default:
 		d.View = "tags"
 		d.Tags, d.More, err = listTags(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage, d.ACR)
@@ -409,18 +412,21 @@ func (s *Server) lockAction(w http.ResponseWriter, r *http.Request, ss *session)
 }
 
 func (s *Server) restoreAction(w http.ResponseWriter, r *http.Request, ss *session) {
-	repo, _, d, err := target(r)
-	if err != nil || d == "" {
+	repo, tag := r.PostFormValue("repo"), r.PostFormValue("tag")
+	d, err := digest.Parse(r.PostFormValue("digest"))
+	if err != nil || repo == "" {
 		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to restore: name a repository and a digest.", "Use the restore buttons of a repository's deleted items.")
 		return
 	}
-	p, err := restoreManifest(r.Context(), ss.client, repo, d)
+	p, err := restoreManifest(r.Context(), ss.client, repo, d, tag)
 	if err != nil {
 		s.failed(w, r, ss, "Restoring", err)
 		return
 	}
 	msg := "Restored manifest " + shortDigest(d)
-	if len(p.Tags) > 0 {
+	if tag != "" {
+		msg = "Restored tag " + tag + " onto " + shortDigest(d)
+	} else if len(p.Tags) > 0 {
 		msg += " with tags " + strings.Join(p.Tags, ", ")
 	}
 	s.setFlash(ss, msg+".")

@@ -348,9 +348,36 @@ func setLock(ctx context.Context, c *acr.Client, repo, tag string, d digest.Dige
 	return err
 }
 
-func restoreManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest) (acr.ManifestProperties, error) {
-	return c.RestoreManifest(ctx, repo, d, nil)
+// restoreManifest restores a deleted manifest with the tags it had, or,
+// with tag, that deleted tag onto d (whether or not d was deleted).
+func restoreManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest, tag string) (acr.ManifestProperties, error) {
+	return c.RestoreManifest(ctx, repo, d, &acr.RestoreOptions{Tag: tag})
 }
+
+// listDeletedTags returns up to n soft deletions of a repository's tags,
+// the most recent first.
+func listDeletedTags(ctx context.Context, c *acr.Client, repo string, n int) ([]acr.DeletedTag, bool, error) {
+	var rows []acr.DeletedTag
+	more := false
+	for t, err := range c.DeletedTags(ctx, repo) {
+		if err != nil {
+			return rows, false, err
+		}
+		if len(rows) == maxDeletedTags {
+			more = true
+			break
+		}
+		rows = append(rows, t)
+	}
+	slices.SortStableFunc(rows, func(a, b acr.DeletedTag) int { return b.DeletedOn.Compare(a.DeletedOn) })
+	if len(rows) > n {
+		rows, more = rows[:n], true
+	}
+	return rows, more, nil
+}
+
+// maxDeletedTags bounds the deleted tags read to sort them by date.
+const maxDeletedTags = 10_000
 
 // storageUse is what the storage page charts.
 type storageUse struct {
@@ -488,6 +515,27 @@ func pullHost(c *acr.Client) string { return c.Host() }
 func errorText(err error) string {
 	s := strings.ReplaceAll(err.Error(), "\n", " ")
 	return strings.ReplaceAll(s, "acr: ", "")
+}
+
+// errorStatus is the HTTP status and the advice for a registry's error.
+func errorStatus(err error) (int, string) {
+	switch {
+	case isAuthError(err):
+		return 401, "The registry refused the credentials; sign in again, or run acrctl login and restart the console."
+	case errors.Is(err, acr.ErrInsufficientScope), errors.Is(err, acr.ErrForbidden):
+		return 403, "The credentials lack this right on the registry; use an identity that has it."
+	case errors.Is(err, acr.ErrLocked):
+		return 409, "A lock forbids it: unlock the tag, manifest or repository first."
+	case errors.Is(err, acr.ErrTagInUse):
+		return 409, "The tag now points at another manifest; delete or move it first."
+	case errors.Is(err, acr.ErrNotFound):
+		return 404, "It may have been deleted meanwhile; go back and reload."
+	case errors.Is(err, acr.ErrInvalidReference):
+		return 400, "The registry listed a name that is not a valid reference; the console cannot open it."
+	case errors.Is(err, acr.ErrNotSupported):
+		return 501, "This registry does not offer it."
+	}
+	return 502, "Check that the registry is reachable and try again."
 }
 
 // isAuthError reports an error that another sign-in could fix.
