@@ -200,7 +200,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			}
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: pre, Value: "", Path: s.prefix, MaxAge: -1})
+		http.SetCookie(w, &http.Cookie{Name: pre, Value: "", Path: s.prefix, MaxAge: -1, HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 		s.startSession(w, r, client, user)
 		http.Redirect(w, r, next, http.StatusSeeOther)
 	default:

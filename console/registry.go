@@ -388,7 +388,8 @@ type storageUse struct {
 	// Shared is Logical - Unique: what sharing layers saves.
 	Shared int64
 	Blobs  int
-	// Capped says the walk stopped at maxStorageManifests.
+	// Capped says the walk stopped at maxStorageManifests or
+	// maxStorageRepos.
 	Capped bool
 	Errs   []string
 }
@@ -400,8 +401,12 @@ type repoUse struct {
 	Manifests int
 }
 
-// maxStorageManifests bounds the manifests the storage page reads.
-const maxStorageManifests = 5000
+// Bounds of the storage page's walk: it reads every manifest, so a large
+// registry is measured in part (and says so).
+const (
+	maxStorageManifests = 5000
+	maxStorageRepos     = 1000
+)
 
 // measureStorage reads every manifest (up to maxStorageManifests) of every
 // repository and adds up the blobs they reference: each blob once per
@@ -413,6 +418,10 @@ func measureStorage(ctx context.Context, c *acr.Client) storageUse {
 	for repo, err := range c.Repositories(ctx) {
 		if err != nil {
 			u.Errs = append(u.Errs, errorText(err))
+			break
+		}
+		if len(u.Repos) == maxStorageRepos {
+			u.Capped = true
 			break
 		}
 		ru := repoUse{Name: repo}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -122,48 +123,68 @@ func TestConsoleLoopbackOnly(t *testing.T) {
 }
 
 // TestServeConsole: acrctl serve prints the console's URL beside the
-// registry's and serves it under /console/, asking for the registry's
-// users; --no-console leaves it out.
+// registry's and serves it under /console/, over http and https, asking
+// for the registry's users; --no-console leaves it out.
 func TestServeConsole(t *testing.T) {
-	r := startRun(t, "serve", "--memory", "--addr", "127.0.0.1:0", "--user", testUser+":"+testPassword)
-	base := r.line(t, "listening on ")
-	cu := r.line(t, "console on ")
-	if cu != base+"/console/" {
-		t.Fatalf("console URL %q, want %q", cu, base+"/console/")
+	for _, tlsMode := range []bool{false, true} {
+		args := []string{"serve", "--memory", "--addr", "127.0.0.1:0", "--user", testUser + ":" + testPassword}
+		if tlsMode {
+			args = append(args, "--tls-self-signed")
+		}
+		r := startRun(t, args...)
+		base := r.line(t, "listening on ")
+		cu := r.line(t, "console on ")
+		t.Logf("registry %s, console %s", base, cu)
+		if cu != base+"/console/" {
+			t.Fatalf("console URL %q, want %q", cu, base+"/console/")
+		}
+		hc := noRedirects()
+		var copts *acr.ClientOptions
+		if tlsMode {
+			// The test trusts the self-signed certificate of its own server.
+			tr := &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+			hc.Transport = tr
+			copts = &acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}}
+		}
+		host := strings.TrimPrefix(strings.TrimPrefix(base, "http://"), "https://")
+		c, err := acr.NewClient(base[:strings.Index(base, "://")+3]+host, acr.BasicCredential(testUser, testPassword), copts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		(&fixture{t: t, client: c}).pushImage("team/app", "a", "v1")
+		code, _, h := fetch(t, hc, cu)
+		if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/console/login") {
+			t.Fatalf("unsigned visit: %d to %q, want the sign-in form", code, h.Get("Location"))
+		}
+		_, form, _ := fetch(t, hc, base+"/console/login")
+		const field = `name="csrf" value="`
+		i := strings.Index(form, field)
+		if i < 0 {
+			t.Fatal("the sign-in form has no CSRF field")
+		}
+		tok := form[i+len(field):]
+		tok = tok[:strings.IndexByte(tok, '"')]
+		resp, err := hc.PostForm(base+"/console/login", url.Values{"csrf": {tok}, "username": {testUser}, "password": {testPassword}, "next": {"/console/"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("sign-in (tls %v): %d, want 303", tlsMode, resp.StatusCode)
+		}
+		for _, sc := range resp.Header.Values("Set-Cookie") {
+			if tlsMode && !strings.Contains(sc, "Secure") {
+				t.Errorf("cookie over https %q: want Secure", sc)
+			}
+		}
+		if code, body, _ := fetch(t, hc, cu); code != 200 || !strings.Contains(body, "team/app") {
+			t.Fatalf("signed in (tls %v): %d, want 200 listing team/app", tlsMode, code)
+		}
+		r.stop()
 	}
-	c, err := acr.NewClient(strings.TrimPrefix(base, "http://"), acr.BasicCredential(testUser, testPassword), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	(&fixture{t: t, client: c}).pushImage("team/app", "a", "v1")
-	hc := noRedirects()
-	code, _, h := fetch(t, hc, cu)
-	if code != http.StatusSeeOther || !strings.HasPrefix(h.Get("Location"), "/console/login") {
-		t.Fatalf("unsigned visit: %d to %q, want the sign-in form", code, h.Get("Location"))
-	}
-	_, form, _ := fetch(t, hc, base+"/console/login")
-	const field = `name="csrf" value="`
-	i := strings.Index(form, field)
-	if i < 0 {
-		t.Fatal("the sign-in form has no CSRF field")
-	}
-	tok := form[i+len(field):]
-	tok = tok[:strings.IndexByte(tok, '"')]
-	resp, err := hc.PostForm(base+"/console/login", url.Values{"csrf": {tok}, "username": {testUser}, "password": {testPassword}, "next": {"/console/"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in: %d, want 303", resp.StatusCode)
-	}
-	if code, body, _ := fetch(t, hc, cu); code != 200 || !strings.Contains(body, "team/app") {
-		t.Fatalf("signed in: %d, want 200 listing team/app", code)
-	}
-	r.stop()
 
-	r = startRun(t, "serve", "--memory", "--addr", "127.0.0.1:0", "--no-console")
-	base = r.line(t, "listening on ")
+	r := startRun(t, "serve", "--memory", "--addr", "127.0.0.1:0", "--no-console")
+	base := r.line(t, "listening on ")
 	if code, _, _ := fetch(t, noRedirects(), base+"/console/"); code != http.StatusNotFound {
 		t.Errorf("--no-console: /console/ answered %d, want 404", code)
 	}
