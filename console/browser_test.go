@@ -59,7 +59,7 @@ func TestBrowserLocalRegistry(t *testing.T) {
 	b.wantText("#annotations", xssScript, xssImg)
 	b.ranNothing()
 	b.wantText("#referrers", "application/vnd.cncf.notary.signature", "application/vnd.in-toto+json", "2026-01-02T03:04:05Z")
-	b.wantText("#raw", `"schemaVersion": 2`)
+	b.wantText("#raw", `"schemaVersion": 2`, `"com.example.note"`)
 	b.wantText("#pull-docker", "docker pull "+r.reg.Host+"/app/web@"+f.image.Digest.String())
 	b.do(chromedp.Click(chromedp.CSS(`button.copy[data-copy="pull-oras"]`)))
 	b.waitText(`button.copy[data-copy="pull-oras"]`, "Copied")

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -225,14 +226,11 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 	} else if im, err := m.Image(); err == nil {
 		v.Image = &im
 	}
-	var buf strings.Builder
-	var pretty json.RawMessage
-	if json.Unmarshal(m.Bytes, &pretty) == nil {
-		if b, err := json.MarshalIndent(pretty, "", "  "); err == nil {
-			buf.Write(b)
-		}
-	}
-	if buf.Len() == 0 {
+	// json.Indent keeps the manifest's own string escapes, so the page
+	// shows its text as stored (html/template escapes it for the page).
+	var buf bytes.Buffer
+	if json.Indent(&buf, m.Bytes, "", "  ") != nil {
+		buf.Reset()
 		buf.Write(m.Bytes)
 	}
 	v.Pretty = buf.String()
