@@ -189,3 +189,11 @@ func TestServeConsole(t *testing.T) {
 		t.Errorf("--no-console: /console/ answered %d, want 404", code)
 	}
 }
+
+// TestConsoleRefusedCredential: a credential the registry refuses stops
+// acrctl console at start, with the fix, instead of on the first page.
+func TestConsoleRefusedCredential(t *testing.T) {
+	f := newFixture(t, true)
+	r := f.run("", "console", f.srv.Host, "-u", testUser, "-p", "wrong-password")
+	r.fails(t, 1, testUser, "acrctl login")
+}
