@@ -124,11 +124,15 @@ func TestBrowserLocalRegistry(t *testing.T) {
 	// Delete a manifest: the confirmation names the tag that goes with it.
 	b.open(r.URL + "repo?name=app/web&view=manifests")
 	b.click(`tr[data-digest="` + f.image.Digest.String() + `"] a.delete`)
-	b.wantText("#confirm-text", f.image.Digest.String(), "and its 1 tag", "v1", "1 referrer")
+	b.wantText("#confirm-text", f.image.Digest.String(), "and its 1 tag", "v1", "takes along 2 referrers",
+		f.sig.Digest.String(), f.att.Digest.String())
 	b.click(`#confirm-delete`)
 	b.wantText(".flash", "Deleted manifest")
 	if _, err := c.ResolveDigest(ctx, "app/web", "v1"); !errors.Is(err, acr.ErrNotFound) {
 		t.Errorf("after the manifest's delete, v1: %v, want not found", err)
+	}
+	if ok, err := c.ManifestExists(ctx, "app/web", f.att.Digest.String()); ok || err != nil {
+		t.Errorf("after the manifest's delete, its nested referrer exists: %v, %v; want it gone, as the confirmation said", ok, err)
 	}
 
 	// Restore it, and the deleted tag v2, from the deleted items.

@@ -293,8 +293,19 @@ type deleteTarget struct {
 	// false where the registry cannot list them (no /acr/v1).
 	Tags      []string
 	TagsKnown bool
-	// Referrers counts the manifests whose subject the manifest is.
-	Referrers int
+	// Referrers are the manifests whose subject the manifest is, and
+	// theirs. On ACR (Cascade) a delete takes them and their tags along;
+	// other registries usually keep them.
+	Referrers []goneReferrer
+	Cascade   bool
+	// More says there are more referrers than the console lists.
+	More bool
+}
+
+// goneReferrer is a referrer a manifest's delete takes along.
+type goneReferrer struct {
+	ocispec.Descriptor
+	Tags []string
 }
 
 func describeDelete(ctx context.Context, c *acr.Client, repo, tag string, d digest.Digest) (deleteTarget, error) {
@@ -310,17 +321,28 @@ func describeDelete(ctx context.Context, c *acr.Client, repo, tag string, d dige
 	p, err := c.GetManifestProperties(ctx, repo, d.String())
 	switch {
 	case err == nil:
-		t.Tags, t.TagsKnown = p.Tags, true
+		t.Tags, t.TagsKnown, t.Cascade = p.Tags, true, true
 	case errors.Is(err, acr.ErrNotSupported):
 	default:
 		return t, err
 	}
-	for _, err := range c.Referrers(ctx, repo, d, "") {
-		if err != nil {
-			break
+	tree, incomplete := referrersTree(ctx, c, repo, d)
+	t.More = incomplete != ""
+	var flatten func([]*referrer)
+	flatten = func(nodes []*referrer) {
+		for _, n := range nodes {
+			g := goneReferrer{Descriptor: n.Descriptor}
+			if t.Cascade {
+				if p, err := c.GetManifestProperties(ctx, repo, n.Digest.String()); err == nil {
+					g.Tags = p.Tags
+				}
+			}
+			t.Referrers = append(t.Referrers, g)
+			t.More = t.More || n.Err != ""
+			flatten(n.Children)
 		}
-		t.Referrers++
 	}
+	flatten(tree)
 	return t, nil
 }
 
