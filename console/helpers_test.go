@@ -111,7 +111,8 @@ func (s *seeder) fixture() fixture {
 	s.image("app/web", "v2", "amd64", "base2", nil)
 	f.sig = s.referrer("app/web", "application/vnd.cncf.notary.signature", f.image,
 		map[string]string{"org.opencontainers.image.created": "2026-01-02T03:04:05Z"})
-	f.att = s.referrer("app/web", "application/vnd.in-toto+json", f.sig, nil)
+	f.att = s.referrer("app/web", "application/vnd.in-toto+json", f.sig,
+		map[string]string{"org.opencontainers.image.created": xssScript})
 	arm := s.image("app/multi", "", "arm64", "armlayer", nil)
 	amd := s.image("app/multi", "", "amd64", "base", nil)
 	f.index = s.index("app/multi", "latest", amd, arm)

@@ -284,9 +284,10 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		d.Manifests, d.More, err = listManifests(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
 	case "deleted":
 		var rows any
-		rows, d.More, d.NoDeleted, err = listDeleted(ctx, c, d.Name, rowsPerPage)
+		rows, d.More, d.NoDeleted, err = listDeleted(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
 		d.Deleted = rows
-		if err == nil && d.NoDeleted == "" {
+		// Deleted tags, the most recent first, on the first page only.
+		if err == nil && d.NoDeleted == "" && d.Page == 0 {
 			var tags any
 			tags, _, err = listDeletedTags(ctx, c, d.Name, rowsPerPage)
 			d.DeletedTags = tags

@@ -180,9 +180,10 @@ func hasACR(ctx context.Context, c *acr.Client, repo string) (bool, error) {
 	return err == nil, err
 }
 
-// listDeleted returns a repository's soft-deleted manifests, or the reason
-// the registry has none to offer.
-func listDeleted(ctx context.Context, c *acr.Client, repo string, n int) (rows []acr.DeletedManifest, more bool, unsupported string, err error) {
+// listDeleted returns a repository's soft-deleted manifests from offset
+// skip on, up to n, or the reason the registry has none to offer.
+func listDeleted(ctx context.Context, c *acr.Client, repo string, skip, n int) (rows []acr.DeletedManifest, more bool, unsupported string, err error) {
+	i := 0
 	for m, err := range c.DeletedManifests(ctx, repo) {
 		if err != nil {
 			if errors.Is(err, acr.ErrUnauthorized) || errors.Is(err, acr.ErrForbidden) {
@@ -192,6 +193,9 @@ func listDeleted(ctx context.Context, c *acr.Client, repo string, n int) (rows [
 				return nil, false, errorText(err), nil
 			}
 			return rows, false, "", err
+		}
+		if i++; i <= skip {
+			continue
 		}
 		if len(rows) == n {
 			return rows, true, "", nil
