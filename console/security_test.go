@@ -176,3 +176,28 @@ func TestSignIn(t *testing.T) {
 		t.Error("a page carries the password")
 	}
 }
+
+// TestRoutes: the mount point without its slash redirects, static files
+// need no session but carry the same headers, a page's state-changing
+// route refuses GET, and a prefix must be a directory.
+func TestRoutes(t *testing.T) {
+	u, _ := mounted(t, &emulator.Options{})
+	hc := browserless(t)
+	resp, _ := get(t, hc, strings.TrimSuffix(u, "/"))
+	if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != "/console/" {
+		t.Errorf("/console: %d to %q, want a redirect to /console/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := get(t, hc, u+"static/console.js")
+	if resp.StatusCode != 200 || !strings.Contains(body, "use strict") || resp.Header.Get("Content-Security-Policy") == "" {
+		t.Errorf("static script: %d, CSP %q; want 200 with the CSP", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	if resp, _ := get(t, hc, u+"lock"); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET lock: %d, want 405", resp.StatusCode)
+	}
+	if _, err := New(&Options{Client: &acr.Client{}, Prefix: "/console"}); err == nil || !strings.Contains(err.Error(), "start and end with /") {
+		t.Errorf("prefix /console: %v, want an error asking for a trailing /", err)
+	}
+	if _, err := New(&Options{}); err == nil || !strings.Contains(err.Error(), "exactly one") {
+		t.Errorf("no client: %v, want an error naming the options", err)
+	}
+}
