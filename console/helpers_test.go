@@ -3,10 +3,8 @@ package console
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"sync"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -118,44 +116,6 @@ func (s *seeder) fixture() fixture {
 	f.index = s.index("app/multi", "latest", amd, arm)
 	s.image("tools/cli", "1.0", "amd64", "base", nil)
 	return f
-}
-
-// manyTags tags one image n times, a few pushes at once.
-func (s *seeder) manyTags(repo string, n int) {
-	s.t.Helper()
-	d := s.image(repo, "t00000", "amd64", "many", nil)
-	m, err := s.c.GetManifest(s.ctx, repo, d.Digest.String())
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 8)
-	next := make(chan int)
-	for range 8 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				if _, err := s.c.SetManifest(s.ctx, repo, m.Bytes, m.MediaType, &acr.SetManifestOptions{Tag: fmt.Sprintf("t%05d", i)}); err != nil {
-					select {
-					case errs <- err:
-					default:
-					}
-					return
-				}
-			}
-		}()
-	}
-	for i := 1; i < n; i++ {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	select {
-	case err := <-errs:
-		s.t.Fatal(err)
-	default:
-	}
 }
 
 // registry is a registry under test with a console in front of it.
