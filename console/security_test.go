@@ -4,11 +4,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
 )
 
@@ -199,5 +201,38 @@ func TestRoutes(t *testing.T) {
 	}
 	if _, err := New(&Options{}); err == nil || !strings.Contains(err.Error(), "exactly one") {
 		t.Errorf("no client: %v, want an error naming the options", err)
+	}
+}
+
+// TestLoopbackOnly: with LoopbackOnly, as acrctl console sets it, a request
+// for another host name (DNS rebinding) is refused before anything else.
+func TestLoopbackOnly(t *testing.T) {
+	reg := acrtest.NewServer(t, nil)
+	c, err := acr.NewClient(reg.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := New(&Options{Client: c, LoopbackOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(cs)
+	t.Cleanup(hs.Close)
+	for host, allowed := range map[string]bool{"evil.example:80": false, "127.0.0.1.evil.example": false,
+		"localhost:1": true, "127.0.0.1": true, "[::1]:8080": true} {
+		req, _ := http.NewRequest("GET", hs.URL+"/?token="+cs.NewToken(), nil)
+		req.Host = host
+		resp, err := browserless(t).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		want := http.StatusMisdirectedRequest
+		if allowed {
+			want = http.StatusSeeOther // the token accepted
+		}
+		if resp.StatusCode != want {
+			t.Errorf("Host %s: %d, want %d", host, resp.StatusCode, want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -35,6 +36,10 @@ type Options struct {
 	// Prefix is the path the console is served under, such as "/console/";
 	// "" means "/". It must start and end with "/".
 	Prefix string
+	// LoopbackOnly refuses requests whose Host header is not a loopback
+	// address or localhost, so that a web page whose name an attacker
+	// points at 127.0.0.1 (DNS rebinding) cannot read the console.
+	LoopbackOnly bool
 	// Logger receives a record per refused or failed request; nil is
 	// silent. It never receives a token or credential.
 	Logger *slog.Logger
@@ -140,6 +145,11 @@ func securityHeaders(h http.Header) {
 // ServeHTTP serves the console's pages under its prefix.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
+	if s.opts.LoopbackOnly && !loopbackHost(r.Host) {
+		s.log.Info("console: refused a request for another host name", "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, "the console answers only to 127.0.0.1, [::1] and localhost", http.StatusMisdirectedRequest)
+		return
+	}
 	if !strings.HasPrefix(r.URL.Path, s.prefix) {
 		if r.URL.Path+"/" == s.prefix {
 			http.Redirect(w, r, s.prefix, http.StatusFound)
@@ -302,4 +312,18 @@ func (s *Server) takeFlash(ss *session) string {
 	f := ss.flash
 	ss.flash = ""
 	return f
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }

@@ -70,7 +70,7 @@ func runConsole(cmd *cobra.Command, o *remoteOptions, host, addr string, open bo
 	if err := s.client.Ping(ctx); err != nil {
 		return s.explain(err)
 	}
-	cs, err := console.New(&console.Options{Client: s.client})
+	cs, err := console.New(&console.Options{Client: s.client, LoopbackOnly: true})
 	if err != nil {
 		return err
 	}
