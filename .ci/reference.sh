@@ -15,7 +15,7 @@ for mode in open auth; do
 	env=(ACRGO_REFERENCE_URL="$SERVER_URL")
 	[[ $mode == auth ]] && env+=(ACRGO_REFERENCE_USER="$CI_USER" ACRGO_REFERENCE_PASSWORD="$CI_PASS")
 	log "reference registry ($mode) at $SERVER_URL"
-	env "${env[@]}" go test -count=1 -run 'TestReferenceRegistry' -v . ./transfer/ ./cmd/acrctl/ | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' || {
+	env "${env[@]}" go test -count=1 -run 'TestReferenceRegistry' -v . ./transfer/ ./cmd/acrctl/ ./console/ | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' || {
 		log "reference tests failed ($mode)"
 		exit 1
 	}

@@ -227,6 +227,6 @@ New here? 'acrctl quickstart' starts a local registry and tours the client libra
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go restricts it to bash, zsh and fish
 	root.AddCommand(newQuickstartCmd(), newRepoCmd(), newTagCmd(), newManifestCmd(), newBlobCmd(),
 		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd(),
-		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd(), newPurgeCmd(), newVersionCmd())
+		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd(), newPurgeCmd(), newConsoleCmd(), newVersionCmd())
 	return root
 }

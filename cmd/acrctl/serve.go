@@ -35,6 +35,7 @@ type serveFlags struct {
 	failRate      float64
 	latency       time.Duration
 	verbose       bool
+	noConsole     bool
 }
 
 func newServeCmd() *cobra.Command {
@@ -66,7 +67,11 @@ through ACR's /acr/v1/_deleted endpoints (acrctl manifest restore, az acr manife
 
 --throttle, --fail-rate and --latency inject ACR's throttling (429 with Retry-After and
 x-ms-ratelimit-remaining-calls-per-second), failures (503s and cut connections) and slow
-answers, so that a pipeline can prove it survives them.`,
+answers, so that a pipeline can prove it survives them.
+
+The web console is served under /console/ on the same port (its URL is printed at start):
+it browses this registry with the registry's own auth, so with --user it asks for a user
+name and password. --no-console turns it off.`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin:s3cret
   acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull
@@ -96,6 +101,7 @@ answers, so that a pipeline can prove it survives them.`,
 	fl.Float64Var(&f.failRate, "fail-rate", 0, "fail this fraction of requests (0 to 1): half with 503, half with a cut connection")
 	fl.DurationVar(&f.latency, "latency", 0, "delay every answer by this long")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log one line per request to stderr")
+	fl.BoolVar(&f.noConsole, "no-console", false, "do not serve the web console under /console/")
 	cmd.MarkFlagsMutuallyExclusive("data", "memory")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-self-signed")
@@ -236,7 +242,22 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20, TLSConfig: tlsConf}
 	}
-	servers := []*http.Server{newServer(srv)}
+	var handler http.Handler = srv
+	consoleURL := ""
+	if !f.noConsole {
+		// The console reaches the registry in process; the address only
+		// names it, as clients do (a wildcard address is not one).
+		self := ln.Addr().String()
+		if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
+			self = net.JoinHostPort("127.0.0.1", fmt.Sprint(ta.Port))
+		}
+		authOn := len(opts.Users) > 0 || len(opts.AADTokens) > 0
+		if handler, err = mountConsole(srv, scheme+"://"+self, tlsConf != nil, serveAuth{authOn: authOn}); err != nil {
+			return err
+		}
+		consoleURL = scheme + "://" + self + consoleMount
+	}
+	servers := []*http.Server{newServer(handler)}
 	for _, w := range exposureWarnings(ln.Addr(), f, tlsConf != nil) {
 		fmt.Fprintln(stderr, "warning: "+w)
 	}
@@ -248,6 +269,9 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		fmt.Fprintf(stdout, "storage on %s\n", opts.BlobStorageURL)
 	}
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
+	if consoleURL != "" {
+		fmt.Fprintf(stdout, "console on %s\n", consoleURL)
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:

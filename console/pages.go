@@ -1,0 +1,491 @@
+package console
+
+import (
+	"bytes"
+	"crypto/subtle"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Page sizes: a screen's worth, so the first screen of a repository with
+// 10,000 tags needs one page of the registry's listing.
+const (
+	reposPerPage = 50
+	rowsPerPage  = 100
+)
+
+var funcs = template.FuncMap{
+	"size":  humanSize,
+	"when":  func(t time.Time) string { return formatTime(t) },
+	"short": shortDigest,
+	"add":   func(a, b int) int { return a + b },
+	"mul":   func(a, b int) int { return a * b },
+	"int64": func(n int) int64 { return int64(n) },
+	"annotations": func(m manifestView) map[string]string {
+		switch {
+		case m.Image != nil:
+			return m.Image.Annotations
+		case m.Index != nil:
+			return m.Index.Annotations
+		}
+		return nil
+	},
+	"dict": func(kv ...any) map[string]any {
+		d := map[string]any{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			d[kv[i].(string)] = kv[i+1]
+		}
+		return d
+	},
+	"bar": func(n, max int64) int {
+		if max <= 0 {
+			return 0
+		}
+		return int(n * 400 / max)
+	},
+}
+
+// pages holds one template per page, each with the layout.
+var pages = map[string]*template.Template{}
+
+func init() {
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, n := range names {
+		if n == "templates/layout.html" {
+			continue
+		}
+		t := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", n))
+		pages[strings.TrimSuffix(strings.TrimPrefix(n, "templates/"), ".html")] = t
+	}
+}
+
+func (s *Server) routes() {
+	p := s.prefix
+	m := http.NewServeMux()
+	static, _ := fs.Sub(staticFS, "static")
+	m.Handle("GET "+p+"static/", http.StripPrefix(p+"static/", http.FileServerFS(static)))
+	m.HandleFunc(p+"login", s.login)
+	m.HandleFunc("POST "+p+"logout", s.authed(s.logout))
+	m.HandleFunc("GET "+p+"{$}", s.authed(s.reposPage))
+	m.HandleFunc("GET "+p+"repo", s.authed(s.repoPage))
+	m.HandleFunc("GET "+p+"manifest", s.authed(s.manifestPage))
+	m.HandleFunc("GET "+p+"delete", s.authed(s.deletePage))
+	m.HandleFunc("POST "+p+"delete", s.authed(s.deleteAction))
+	m.HandleFunc("POST "+p+"lock", s.authed(s.lockAction))
+	m.HandleFunc("POST "+p+"restore", s.authed(s.restoreAction))
+	m.HandleFunc("GET "+p+"storage", s.authed(s.storagePage))
+	s.mux = m
+}
+
+// view is what every page's template gets: the layout's fields and the
+// page's own Data.
+type view struct {
+	Title  string
+	P      string // the prefix, for links
+	CSRF   string
+	User   string
+	Host   string
+	Flash  string
+	Signed bool
+	// CanSignOut is true where signing out means something: a signed-in
+	// user, not the one client of acrctl console.
+	CanSignOut bool
+	Data       any
+}
+
+func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, status int, page, title string, data any) {
+	t := pages[page]
+	v := view{Title: title, P: s.prefix, Data: data}
+	if ss != nil {
+		v.CSRF, v.User, v.Host, v.Signed = ss.csrf, ss.user, pullHost(ss.client), true
+		v.CanSignOut = s.opts.SignIn != nil
+		v.Flash = s.takeFlash(ss)
+	}
+	var buf bytes.Buffer
+	name := "layout.html"
+	if page == "repos" && r.FormValue("fragment") == "1" {
+		name = "rows"
+	}
+	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
+		s.log.Error("console: template", "page", page, "err", err)
+		http.Error(w, "the console failed to draw this page", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+type errorData struct{ Message, Fix string }
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ss *session, status int, msg, fix string) {
+	s.render(w, r, ss, status, "error", "Error", errorData{msg, fix})
+}
+
+// failed shows a registry's error.
+func (s *Server) failed(w http.ResponseWriter, r *http.Request, ss *session, what string, err error) {
+	status, fix := errorStatus(err)
+	s.render(w, r, ss, status, "error", "Error", errorData{what + ": " + errorText(err), fix})
+}
+
+type loginData struct {
+	Next, Token, Error, Username string
+}
+
+// login serves the sign-in form of a console that asks for credentials.
+func (s *Server) login(w http.ResponseWriter, r *http.Request) {
+	if s.opts.SignIn == nil {
+		http.Redirect(w, r, s.prefix, http.StatusSeeOther)
+		return
+	}
+	next := r.FormValue("next")
+	if !strings.HasPrefix(next, s.prefix) || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		next = s.prefix
+	}
+	const pre = "acrconsole_login"
+	switch r.Method {
+	case http.MethodGet, http.MethodHead:
+		tok := randomString()
+		http.SetCookie(w, &http.Cookie{Name: pre, Value: tok, Path: s.prefix, HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		s.render(w, r, nil, http.StatusOK, "login", "Sign in", loginData{Next: next, Token: tok})
+	case http.MethodPost:
+		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+		c, err := r.Cookie(pre)
+		got := r.PostFormValue("csrf")
+		if err != nil || got == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(got)) != 1 {
+			s.errorPage(w, r, nil, http.StatusForbidden, "Refused: the sign-in form lacks its CSRF token.",
+				"Sign in from the console's own form: reload it and try again.")
+			return
+		}
+		user, pass := r.PostFormValue("username"), r.PostFormValue("password")
+		fail := func(msg string) {
+			tok := randomString()
+			http.SetCookie(w, &http.Cookie{Name: pre, Value: tok, Path: s.prefix, HttpOnly: true,
+				SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			s.render(w, r, nil, http.StatusUnauthorized, "login", "Sign in", loginData{Next: next, Token: tok, Error: msg, Username: user})
+		}
+		if user == "" || pass == "" {
+			fail("Enter a user name and a password.")
+			return
+		}
+		client, err := s.opts.SignIn(r.Context(), user, pass)
+		if err == nil {
+			err = signIn(r.Context(), client)
+		}
+		if err != nil {
+			s.log.Info("console: sign-in refused", "user", user, "err", errorText(err))
+			if isAuthError(err) {
+				fail("The registry refused that user name and password.")
+			} else {
+				fail("Sign-in failed: " + errorText(err))
+			}
+			return
+		}
+		http.SetCookie(w, &http.Cookie{Name: pre, Value: "", Path: s.prefix, MaxAge: -1, HttpOnly: true,
+			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		s.startSession(w, r, client, user)
+		http.Redirect(w, r, next, http.StatusSeeOther)
+	default:
+		w.Header().Set("Allow", "GET, POST")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+	}
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request, ss *session) {
+	s.endSession(w, r)
+	http.Redirect(w, r, s.prefix+"login", http.StatusSeeOther)
+}
+
+type reposData struct {
+	Q     string
+	Rows  []repoRow
+	ACR   bool
+	Next  string
+	After string
+}
+
+func (s *Server) reposPage(w http.ResponseWriter, r *http.Request, ss *session) {
+	q, after := r.FormValue("q"), r.FormValue("after")
+	names, more, err := listRepositories(r.Context(), ss.client, q, after, reposPerPage)
+	if err != nil && len(names) == 0 {
+		s.failed(w, r, ss, "Listing repositories", err)
+		return
+	}
+	d := reposData{Q: q, After: after, Rows: describeRepositories(r.Context(), ss.client, names)}
+	for _, row := range d.Rows {
+		d.ACR = d.ACR || row.ACR
+	}
+	if more {
+		d.Next = names[len(names)-1]
+	}
+	s.render(w, r, ss, http.StatusOK, "repos", "Repositories", d)
+}
+
+type repoData struct {
+	Name      string
+	View      string
+	ACR       bool
+	Page      int
+	More      bool
+	Tags      []tagRow
+	Manifests []manifestRow
+	Deleted   any
+	// DeletedTags are the soft-deleted tags, most recent first.
+	DeletedTags any
+	// NoDeleted says why the registry has no deleted items to show.
+	NoDeleted string
+	Err       string
+}
+
+func pageNumber(r *http.Request) int {
+	n, err := strconv.Atoi(r.FormValue("page"))
+	if err != nil || n < 0 || n > 1_000_000 {
+		return 0
+	}
+	return n
+}
+
+func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
+	ctx, c := r.Context(), ss.client
+	d := repoData{Name: r.FormValue("name"), View: r.FormValue("view"), Page: pageNumber(r)}
+	if d.Name == "" {
+		s.errorPage(w, r, ss, http.StatusBadRequest, "No repository named.", "Pick one on the repositories page.")
+		return
+	}
+	var err error
+	if d.ACR, err = hasACR(ctx, c, d.Name); err != nil {
+		s.failed(w, r, ss, "Reading repository "+d.Name, err)
+		return
+	}
+	if !d.ACR && d.View != "tags" && d.View != "" {
+		d.View = "tags"
+	}
+	switch d.View {
+	case "manifests":
+		d.Manifests, d.More, err = listManifests(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
+	case "deleted":
+		var rows any
+		rows, d.More, d.NoDeleted, err = listDeleted(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
+		d.Deleted = rows
+		// Deleted tags, the most recent first, on the first page only.
+		if err == nil && d.NoDeleted == "" && d.Page == 0 {
+			var tags any
+			tags, _, err = listDeletedTags(ctx, c, d.Name, rowsPerPage)
+			d.DeletedTags = tags
+		}
+	default:
+		d.View = "tags"
+		d.Tags, d.More, err = listTags(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage, d.ACR)
+	}
+	if err != nil {
+		d.Err = errorText(err)
+	}
+	s.render(w, r, ss, http.StatusOK, "repo", d.Name, d)
+}
+
+type manifestData struct {
+	Repo string
+	Ref  string
+	M    manifestView
+	Refs []*referrer
+	// RefsErr says why the tree is incomplete.
+	RefsErr string
+	Pull    []pullCommand
+}
+
+type pullCommand struct{ ID, Tool, Command string }
+
+func (s *Server) manifestPage(w http.ResponseWriter, r *http.Request, ss *session) {
+	ctx, c := r.Context(), ss.client
+	d := manifestData{Repo: r.FormValue("repo"), Ref: r.FormValue("ref")}
+	m, err := getManifest(ctx, c, d.Repo, d.Ref)
+	if err != nil {
+		s.failed(w, r, ss, "Reading manifest "+d.Repo+" "+d.Ref, err)
+		return
+	}
+	d.M = m
+	d.Refs, d.RefsErr = referrersTree(ctx, c, d.Repo, m.Digest)
+	ref := pullHost(c) + "/" + d.Repo + "@" + m.Digest.String()
+	d.Pull = []pullCommand{{"pull-acrctl", "acrctl", "acrctl pull " + ref}, {"pull-oras", "oras", "oras pull " + ref},
+		{"pull-docker", "docker", "docker pull " + ref}}
+	s.render(w, r, ss, http.StatusOK, "manifest", d.Repo+"@"+shortDigest(m.Digest), d)
+}
+
+// target reads the repository, tag and digest a form names.
+func target(r *http.Request) (repo, tag string, d digest.Digest, err error) {
+	repo, tag = r.FormValue("repo"), r.FormValue("tag")
+	if ds := r.FormValue("digest"); ds != "" {
+		if d, err = digest.Parse(ds); err != nil {
+			return "", "", "", fmt.Errorf("digest %q: %v", ds, err)
+		}
+	}
+	if repo == "" || (tag == "") == (d == "") {
+		return "", "", "", fmt.Errorf("name a repository and either a tag or a digest")
+	}
+	return repo, tag, d, nil
+}
+
+func (s *Server) deletePage(w http.ResponseWriter, r *http.Request, ss *session) {
+	repo, tag, d, err := target(r)
+	if err != nil {
+		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to delete: "+err.Error()+".", "Use the delete buttons of a repository's page.")
+		return
+	}
+	t, err := describeDelete(r.Context(), ss.client, repo, tag, d)
+	if err != nil {
+		s.failed(w, r, ss, "Reading what the delete would remove", err)
+		return
+	}
+	s.render(w, r, ss, http.StatusOK, "delete", "Delete?", t)
+}
+
+func (s *Server) deleteAction(w http.ResponseWriter, r *http.Request, ss *session) {
+	repo, tag, d, err := target(r)
+	if err != nil {
+		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to delete: "+err.Error()+".", "Use the delete buttons of a repository's page.")
+		return
+	}
+	if r.PostFormValue("confirm") != "yes" {
+		s.errorPage(w, r, ss, http.StatusBadRequest, "Not deleted: the delete was not confirmed.", "Confirm on the delete page.")
+		return
+	}
+	var msg string
+	if tag != "" {
+		err, msg = deleteTag(r.Context(), ss.client, repo, tag), "Deleted tag "+tag+"."
+	} else {
+		err, msg = deleteManifest(r.Context(), ss.client, repo, d), "Deleted manifest "+d.String()+" and its tags."
+	}
+	if err != nil {
+		s.failed(w, r, ss, "Deleting", err)
+		return
+	}
+	s.setFlash(ss, msg)
+	view := "tags"
+	if tag == "" {
+		view = r.PostFormValue("view")
+	}
+	http.Redirect(w, r, s.prefix+"repo?"+url.Values{"name": {repo}, "view": {view}}.Encode(), http.StatusSeeOther)
+}
+
+func (s *Server) lockAction(w http.ResponseWriter, r *http.Request, ss *session) {
+	repo, tag, d, err := target(r)
+	if err != nil {
+		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to lock: "+err.Error()+".", "Use the lock buttons of a repository's page.")
+		return
+	}
+	lock := r.PostFormValue("lock") == "1"
+	if err := setLock(r.Context(), ss.client, repo, tag, d, lock); err != nil {
+		s.failed(w, r, ss, "Changing the lock", err)
+		return
+	}
+	what := "tag " + tag
+	if tag == "" {
+		what = "manifest " + shortDigest(d)
+	}
+	if lock {
+		s.setFlash(ss, "Locked "+what+": it can be neither overwritten nor deleted.")
+	} else {
+		s.setFlash(ss, "Unlocked "+what+".")
+	}
+	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")}}.Encode()
+	if r.PostFormValue("back") == "manifest" {
+		back = s.prefix + "manifest?" + url.Values{"repo": {repo}, "ref": {d.String()}}.Encode()
+	}
+	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+func (s *Server) restoreAction(w http.ResponseWriter, r *http.Request, ss *session) {
+	repo, tag := r.PostFormValue("repo"), r.PostFormValue("tag")
+	d, err := digest.Parse(r.PostFormValue("digest"))
+	if err != nil || repo == "" {
+		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to restore: name a repository and a digest.", "Use the restore buttons of a repository's deleted items.")
+		return
+	}
+	p, err := restoreManifest(r.Context(), ss.client, repo, d, tag)
+	if err != nil {
+		s.failed(w, r, ss, "Restoring", err)
+		return
+	}
+	msg := "Restored manifest " + shortDigest(d)
+	if tag != "" {
+		msg = "Restored tag " + tag + " onto " + shortDigest(d)
+	} else if len(p.Tags) > 0 {
+		msg += " with tags " + strings.Join(p.Tags, ", ")
+	}
+	s.setFlash(ss, msg+".")
+	http.Redirect(w, r, s.prefix+"repo?"+url.Values{"name": {repo}, "view": {"deleted"}}.Encode(), http.StatusSeeOther)
+}
+
+type storageData struct {
+	storageUse
+	Max    int64
+	Top    []repoUse
+	Others int
+}
+
+func (s *Server) storagePage(w http.ResponseWriter, r *http.Request, ss *session) {
+	u := measureStorage(r.Context(), ss.client)
+	d := storageData{storageUse: u, Top: u.Repos}
+	if len(d.Top) > 20 {
+		d.Top, d.Others = d.Top[:20], len(d.Top)-20
+	}
+	if len(d.Top) > 0 {
+		d.Max = d.Top[0].Size
+	}
+	if d.Unique > d.Max {
+		d.Max = d.Unique
+	}
+	if d.Logical > d.Max {
+		d.Max = d.Logical
+	}
+	s.render(w, r, ss, http.StatusOK, "storage", "Storage", d)
+}
+
+func humanSize(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return strconv.FormatInt(n, 10) + " B"
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "—"
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func shortDigest(d digest.Digest) string {
+	s := d.String()
+	if i := strings.IndexByte(s, ':'); i >= 0 && len(s) > i+13 {
+		return s[:i+13]
+	}
+	return s
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }

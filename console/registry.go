@@ -1,0 +1,577 @@
+package console
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// This file is the console's only contact with the client library: every
+// page asks a registry through these functions, so a change in the
+// library's listing signatures is adapted here alone.
+
+// repoRow is one line of the repositories page.
+type repoRow struct {
+	Name string
+	// ACR is false when the registry has no /acr/v1 metadata API; the
+	// counts, size and date are then unknown.
+	ACR           bool
+	ManifestCount int
+	TagCount      int
+	Size          int64
+	// SizeCapped says Size stops at maxSizeManifests manifests.
+	SizeCapped    bool
+	LastUpdatedOn time.Time
+	Err           string
+}
+
+// maxSizeManifests bounds the manifests summed for a repository's size on
+// the repositories page, so one huge repository does not hold up a screen.
+const maxSizeManifests = 2000
+
+// listRepositories returns up to n repository names after the name after
+// whose names contain q (case-insensitively), and whether more follow. It
+// stops listing as soon as it has them.
+func listRepositories(ctx context.Context, c *acr.Client, q, after string, n int) ([]string, bool, error) {
+	q = strings.ToLower(q)
+	var names []string
+	for name, err := range c.Repositories(ctx) {
+		if err != nil {
+			return names, false, err
+		}
+		if after != "" && name <= after {
+			continue
+		}
+		if q != "" && !strings.Contains(strings.ToLower(name), q) {
+			continue
+		}
+		if len(names) == n {
+			return names, true, nil
+		}
+		names = append(names, name)
+	}
+	return names, false, nil
+}
+
+// describeRepositories fills the rows of names, a few repositories at once.
+func describeRepositories(ctx context.Context, c *acr.Client, names []string) []repoRow {
+	rows := make([]repoRow, len(names))
+	sem := make(chan struct{}, 8)
+	var wg sync.WaitGroup
+	for i, name := range names {
+		rows[i].Name = name
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			rows[i] = describeRepository(ctx, c, name)
+		}()
+	}
+	wg.Wait()
+	return rows
+}
+
+func describeRepository(ctx context.Context, c *acr.Client, name string) repoRow {
+	row := repoRow{Name: name}
+	p, err := c.GetRepositoryProperties(ctx, name)
+	if errors.Is(err, acr.ErrNotSupported) {
+		return row
+	}
+	if err != nil {
+		row.Err = errorText(err)
+		return row
+	}
+	row.ACR, row.ManifestCount, row.TagCount, row.LastUpdatedOn = true, p.ManifestCount, p.TagCount, p.LastUpdatedOn
+	i := 0
+	for m, err := range c.Manifests(ctx, name, nil) {
+		if err != nil {
+			row.Err = errorText(err)
+			break
+		}
+		if i++; i > maxSizeManifests {
+			row.SizeCapped = true
+			break
+		}
+		row.Size += m.Size
+	}
+	return row
+}
+
+// tagRow is one line of a repository's tags.
+type tagRow struct {
+	Name          string
+	Digest        digest.Digest
+	LastUpdatedOn time.Time
+	Locked        bool
+	Permissions   acr.Permissions
+}
+
+// listTags returns the tags from offset skip on, up to n, newest first where
+// the registry can order them (by name otherwise), and whether more follow.
+// ordered is false on registries without /acr/v1, which list names only.
+func listTags(ctx context.Context, c *acr.Client, repo string, skip, n int, ordered bool) ([]tagRow, bool, error) {
+	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}
+	if !ordered {
+		opts = nil
+	}
+	var rows []tagRow
+	i := 0
+	for t, err := range c.Tags(ctx, repo, opts) {
+		if err != nil {
+			return rows, false, err
+		}
+		if i++; i <= skip {
+			continue
+		}
+		if len(rows) == n {
+			return rows, true, nil
+		}
+		rows = append(rows, tagRow{Name: t.Name, Digest: t.Digest, LastUpdatedOn: t.LastUpdatedOn,
+			Permissions: t.Permissions, Locked: locked(t.Permissions)})
+	}
+	return rows, false, nil
+}
+
+// manifestRow is one line of a repository's manifests.
+type manifestRow struct {
+	acr.ManifestProperties
+	Locked bool
+}
+
+// listManifests is listTags for manifests (ACR only).
+func listManifests(ctx context.Context, c *acr.Client, repo string, skip, n int) ([]manifestRow, bool, error) {
+	var rows []manifestRow
+	i := 0
+	for m, err := range c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc}) {
+		if err != nil {
+			return rows, false, err
+		}
+		if i++; i <= skip {
+			continue
+		}
+		if len(rows) == n {
+			return rows, true, nil
+		}
+		rows = append(rows, manifestRow{m, locked(m.Permissions)})
+	}
+	return rows, false, nil
+}
+
+// locked reports whether flags are what acrctl's --lock sets: neither
+// write nor delete enabled.
+func locked(p acr.Permissions) bool { return !p.CanWrite && !p.CanDelete }
+
+// hasACR reports whether the registry serves ACR's /acr/v1 API, asking
+// about repo.
+func hasACR(ctx context.Context, c *acr.Client, repo string) (bool, error) {
+	_, err := c.GetRepositoryProperties(ctx, repo)
+	if errors.Is(err, acr.ErrNotSupported) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// listDeleted returns a repository's soft-deleted manifests from offset
+// skip on, up to n, or the reason the registry has none to offer.
+func listDeleted(ctx context.Context, c *acr.Client, repo string, skip, n int) (rows []acr.DeletedManifest, more bool, unsupported string, err error) {
+	i := 0
+	for m, err := range c.DeletedManifests(ctx, repo) {
+		if err != nil {
+			if errors.Is(err, acr.ErrUnauthorized) || errors.Is(err, acr.ErrForbidden) {
+				return rows, false, "", err
+			}
+			if len(rows) == 0 {
+				return nil, false, errorText(err), nil
+			}
+			return rows, false, "", err
+		}
+		if i++; i <= skip {
+			continue
+		}
+		if len(rows) == n {
+			return rows, true, "", nil
+		}
+		rows = append(rows, m)
+	}
+	return rows, false, "", nil
+}
+
+// manifestView is what the manifest page shows.
+type manifestView struct {
+	acr.Manifest
+	// Props are ACR's properties, when the registry has /acr/v1.
+	Props  *acr.ManifestProperties
+	Locked bool
+	Image  *ocispec.Manifest
+	Index  *ocispec.Index
+	// Pretty is the manifest indented; Raw is false when it is not JSON.
+	Pretty string
+}
+
+func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifestView, error) {
+	m, err := c.GetManifest(ctx, repo, ref)
+	if err != nil {
+		return manifestView{}, err
+	}
+	v := manifestView{Manifest: m}
+	if m.IsIndex() {
+		if ix, err := m.Index(); err == nil {
+			v.Index = &ix
+		}
+	} else if im, err := m.Image(); err == nil {
+		v.Image = &im
+	}
+	// json.Indent keeps the manifest's own string escapes, so the page
+	// shows its text as stored (html/template escapes it for the page).
+	var buf bytes.Buffer
+	if json.Indent(&buf, m.Bytes, "", "  ") != nil {
+		buf.Reset()
+		buf.Write(m.Bytes)
+	}
+	v.Pretty = buf.String()
+	if p, err := c.GetManifestProperties(ctx, repo, m.Digest.String()); err == nil {
+		v.Props, v.Locked = &p, locked(p.Permissions)
+	}
+	return v, nil
+}
+
+// referrer is a node of a manifest's referrers tree.
+type referrer struct {
+	ocispec.Descriptor
+	Children []*referrer
+	Err      string
+}
+
+// Bounds of the referrers tree: nested signatures of signatures are
+// rare, and a hostile registry must not make a page endless.
+const (
+	maxReferrerDepth = 4
+	maxReferrerNodes = 200
+)
+
+// referrersTree lists the referrers of d, and theirs, breadth first.
+func referrersTree(ctx context.Context, c *acr.Client, repo string, d digest.Digest) ([]*referrer, string) {
+	count := 0
+	var walk func(d digest.Digest, depth int, seen map[digest.Digest]bool) ([]*referrer, string)
+	walk = func(d digest.Digest, depth int, seen map[digest.Digest]bool) ([]*referrer, string) {
+		var out []*referrer
+		for desc, err := range c.Referrers(ctx, repo, d, "") {
+			if err != nil {
+				return out, errorText(err)
+			}
+			if count++; count > maxReferrerNodes {
+				return out, "more referrers than the console draws (" + itoa(maxReferrerNodes) + ")"
+			}
+			out = append(out, &referrer{Descriptor: desc})
+		}
+		slices.SortStableFunc(out, func(a, b *referrer) int { return strings.Compare(a.ArtifactType, b.ArtifactType) })
+		if depth < maxReferrerDepth {
+			for _, r := range out {
+				if seen[r.Digest] {
+					continue
+				}
+				seen[r.Digest] = true
+				r.Children, r.Err = walk(r.Digest, depth+1, seen)
+			}
+		}
+		return out, ""
+	}
+	return walk(d, 1, map[digest.Digest]bool{d: true})
+}
+
+// deleteTarget is what a delete removes, for its confirmation.
+type deleteTarget struct {
+	Repo   string
+	Tag    string
+	Digest digest.Digest
+	// Tags are the tags a manifest's delete takes with it; TagsKnown is
+	// false where the registry cannot list them (no /acr/v1).
+	Tags      []string
+	TagsKnown bool
+	// Referrers are the manifests whose subject the manifest is, and
+	// theirs. On ACR (Cascade) a delete takes them and their tags along;
+	// other registries usually keep them.
+	Referrers []goneReferrer
+	Cascade   bool
+	// More says there are more referrers than the console lists.
+	More bool
+}
+
+// goneReferrer is a referrer a manifest's delete takes along.
+type goneReferrer struct {
+	ocispec.Descriptor
+	Tags []string
+}
+
+func describeDelete(ctx context.Context, c *acr.Client, repo, tag string, d digest.Digest) (deleteTarget, error) {
+	t := deleteTarget{Repo: repo, Tag: tag, Digest: d}
+	if tag != "" {
+		dg, err := c.ResolveDigest(ctx, repo, tag)
+		if err != nil {
+			return t, err
+		}
+		t.Digest = dg
+		return t, nil
+	}
+	p, err := c.GetManifestProperties(ctx, repo, d.String())
+	switch {
+	case err == nil:
+		t.Tags, t.TagsKnown, t.Cascade = p.Tags, true, true
+	case errors.Is(err, acr.ErrNotSupported):
+	default:
+		return t, err
+	}
+	tree, incomplete := referrersTree(ctx, c, repo, d)
+	t.More = incomplete != ""
+	var flatten func([]*referrer)
+	flatten = func(nodes []*referrer) {
+		for _, n := range nodes {
+			g := goneReferrer{Descriptor: n.Descriptor}
+			if t.Cascade {
+				if p, err := c.GetManifestProperties(ctx, repo, n.Digest.String()); err == nil {
+					g.Tags = p.Tags
+				}
+			}
+			t.Referrers = append(t.Referrers, g)
+			t.More = t.More || n.Err != ""
+			flatten(n.Children)
+		}
+	}
+	flatten(tree)
+	return t, nil
+}
+
+func deleteTag(ctx context.Context, c *acr.Client, repo, tag string) error {
+	return c.DeleteTag(ctx, repo, tag)
+}
+
+func deleteManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest) error {
+	return c.DeleteManifest(ctx, repo, d.String())
+}
+
+// setLock locks or unlocks a tag, or a manifest when tag is "".
+func setLock(ctx context.Context, c *acr.Client, repo, tag string, d digest.Digest, lock bool) error {
+	u := acr.Unlocked()
+	if lock {
+		u = acr.Locked()
+	}
+	if tag != "" {
+		_, err := c.UpdateTagProperties(ctx, repo, tag, u)
+		return err
+	}
+	_, err := c.UpdateManifestProperties(ctx, repo, d.String(), u)
+	return err
+}
+
+// restoreManifest restores a deleted manifest with the tags it had, or,
+// with tag, that deleted tag onto d (whether or not d was deleted).
+func restoreManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest, tag string) (acr.ManifestProperties, error) {
+	return c.RestoreManifest(ctx, repo, d, &acr.RestoreOptions{Tag: tag})
+}
+
+// listDeletedTags returns up to n soft deletions of a repository's tags,
+// the most recent first.
+func listDeletedTags(ctx context.Context, c *acr.Client, repo string, n int) ([]acr.DeletedTag, bool, error) {
+	var rows []acr.DeletedTag
+	more := false
+	for t, err := range c.DeletedTags(ctx, repo) {
+		if err != nil {
+			return rows, false, err
+		}
+		if len(rows) == maxDeletedTags {
+			more = true
+			break
+		}
+		rows = append(rows, t)
+	}
+	slices.SortStableFunc(rows, func(a, b acr.DeletedTag) int { return b.DeletedOn.Compare(a.DeletedOn) })
+	if len(rows) > n {
+		rows, more = rows[:n], true
+	}
+	return rows, more, nil
+}
+
+// maxDeletedTags bounds the deleted tags read to sort them by date.
+const maxDeletedTags = 10_000
+
+// storageUse is what the storage page charts.
+type storageUse struct {
+	Repos []repoUse
+	// Unique is the registry's bytes counting each blob once; Logical sums
+	// every repository's own.
+	Unique, Logical int64
+	// Shared is Logical - Unique: what sharing layers saves.
+	Shared int64
+	Blobs  int
+	// Capped says the walk stopped at maxStorageManifests or
+	// maxStorageRepos.
+	Capped bool
+	Errs   []string
+}
+
+// repoUse is one repository's storage: its distinct blobs' bytes.
+type repoUse struct {
+	Name      string
+	Size      int64
+	Manifests int
+}
+
+// Bounds of the storage page's walk: it reads every manifest, so a large
+// registry is measured in part (and says so).
+const (
+	maxStorageManifests = 5000
+	maxStorageRepos     = 1000
+)
+
+// measureStorage reads every manifest (up to maxStorageManifests) of every
+// repository and adds up the blobs they reference: each blob once per
+// repository, and once for the registry.
+func measureStorage(ctx context.Context, c *acr.Client) storageUse {
+	var u storageUse
+	global := map[digest.Digest]int64{}
+	read := 0
+	for repo, err := range c.Repositories(ctx) {
+		if err != nil {
+			u.Errs = append(u.Errs, errorText(err))
+			break
+		}
+		if len(u.Repos) == maxStorageRepos {
+			u.Capped = true
+			break
+		}
+		ru := repoUse{Name: repo}
+		local := map[digest.Digest]int64{}
+		var refs []string
+		manifests := c.Manifests(ctx, repo, nil)
+		acrAPI := true
+		for m, err := range manifests {
+			if errors.Is(err, acr.ErrNotSupported) {
+				acrAPI = false
+				break
+			}
+			if err != nil {
+				u.Errs = append(u.Errs, repo+": "+errorText(err))
+				break
+			}
+			refs = append(refs, m.Digest.String())
+		}
+		if !acrAPI {
+			for t, err := range c.Tags(ctx, repo, nil) {
+				if err != nil {
+					u.Errs = append(u.Errs, repo+": "+errorText(err))
+					break
+				}
+				refs = append(refs, t.Name)
+			}
+		}
+		seen := map[digest.Digest]bool{}
+		for len(refs) > 0 && !u.Capped {
+			ref := refs[0]
+			refs = refs[1:]
+			if read++; read > maxStorageManifests {
+				u.Capped = true
+				break
+			}
+			m, err := c.GetManifest(ctx, repo, ref)
+			if err != nil {
+				u.Errs = append(u.Errs, repo+": "+errorText(err))
+				continue
+			}
+			if seen[m.Digest] {
+				continue
+			}
+			seen[m.Digest] = true
+			ru.Manifests++
+			local[m.Digest] = int64(len(m.Bytes))
+			if m.IsIndex() {
+				if ix, err := m.Index(); err == nil && !acrAPI {
+					for _, ch := range ix.Manifests {
+						refs = append(refs, ch.Digest.String())
+					}
+				}
+				continue
+			}
+			im, err := m.Image()
+			if err != nil {
+				continue
+			}
+			local[im.Config.Digest] = im.Config.Size
+			for _, l := range im.Layers {
+				local[l.Digest] = l.Size
+			}
+		}
+		for d, n := range local {
+			ru.Size += n
+			global[d] = n
+		}
+		u.Logical += ru.Size
+		u.Repos = append(u.Repos, ru)
+		if u.Capped {
+			break
+		}
+	}
+	for _, n := range global {
+		u.Unique += n
+	}
+	u.Blobs = len(global)
+	u.Shared = u.Logical - u.Unique
+	slices.SortFunc(u.Repos, func(a, b repoUse) int {
+		if a.Size != b.Size {
+			if a.Size > b.Size {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return u
+}
+
+// signIn checks a client's credentials with a request that needs them.
+func signIn(ctx context.Context, c *acr.Client) error {
+	return c.Ping(ctx)
+}
+
+// pullHost is the registry's host as pull commands name it.
+func pullHost(c *acr.Client) string { return c.Host() }
+
+// errorText is an error for a page: one line, the library's prefix dropped.
+func errorText(err error) string {
+	s := strings.ReplaceAll(err.Error(), "\n", " ")
+	return strings.ReplaceAll(s, "acr: ", "")
+}
+
+// errorStatus is the HTTP status and the advice for a registry's error.
+func errorStatus(err error) (int, string) {
+	switch {
+	case isAuthError(err):
+		return 401, "The registry refused the credentials; sign in again, or run acrctl login and restart the console."
+	case errors.Is(err, acr.ErrInsufficientScope), errors.Is(err, acr.ErrForbidden):
+		return 403, "The credentials lack this right on the registry; use an identity that has it."
+	case errors.Is(err, acr.ErrLocked):
+		return 409, "A lock forbids it: unlock the tag, manifest or repository first."
+	case errors.Is(err, acr.ErrTagInUse):
+		return 409, "The tag now points at another manifest; delete or move it first."
+	case errors.Is(err, acr.ErrNotFound):
+		return 404, "It may have been deleted meanwhile; go back and reload."
+	case errors.Is(err, acr.ErrInvalidReference):
+		return 400, "The registry listed a name that is not a valid reference; the console cannot open it."
+	case errors.Is(err, acr.ErrNotSupported):
+		return 501, "This registry does not offer it."
+	}
+	return 502, "Check that the registry is reachable and try again."
+}
+
+// isAuthError reports an error that another sign-in could fix.
+func isAuthError(err error) bool {
+	return errors.Is(err, acr.ErrUnauthorized) && !errors.Is(err, acr.ErrInsufficientScope)
+}

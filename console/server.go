@@ -1,0 +1,329 @@
+package console
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/acrgo/acr"
+)
+
+// Options configure a console. Exactly one of Client and SignIn is set.
+type Options struct {
+	// Client browses the registry for every session. Visitors get a
+	// session only with a one-time token from Server.NewToken, unless Open
+	// is set.
+	Client *acr.Client
+	// Open, with Client, gives every visitor a session without a token:
+	// for a registry that has no authentication of its own, where the
+	// console can do nothing a visitor could not do with the registry's
+	// API directly.
+	Open bool
+	// SignIn, when set, makes the console ask for a user name and password
+	// and returns a client that uses them. The console checks them with a
+	// request and keeps the client on the server: the credentials never
+	// go back to the browser.
+	SignIn func(ctx context.Context, username, password string) (*acr.Client, error)
+	// Prefix is the path the console is served under, such as "/console/";
+	// "" means "/". It must start and end with "/".
+	Prefix string
+	// LoopbackOnly refuses requests whose Host header is not a loopback
+	// address or localhost, so that a web page whose name an attacker
+	// points at 127.0.0.1 (DNS rebinding) cannot read the console.
+	LoopbackOnly bool
+	// Logger receives a record per refused or failed request; nil is
+	// silent. It never receives a token or credential.
+	Logger *slog.Logger
+}
+
+// Server serves the console. It is safe for concurrent use.
+type Server struct {
+	opts   Options
+	prefix string
+	mux    *http.ServeMux
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	tokens   map[string]time.Time
+	sessions map[string]*session
+}
+
+// session is a signed-in browser: its client and CSRF token stay here; the
+// browser holds only the session's random id, in an HttpOnly cookie.
+type session struct {
+	client   *acr.Client
+	user     string
+	csrf     string
+	lastSeen time.Time
+	flash    string
+}
+
+// Lifetimes and bounds of tokens and sessions.
+const (
+	tokenTTL    = 24 * time.Hour
+	sessionIdle = 12 * time.Hour
+	maxSessions = 1000
+	maxTokens   = 100
+)
+
+// New returns a console server.
+func New(opts *Options) (*Server, error) {
+	if opts == nil {
+		return nil, errors.New("console: nil options: set Options.Client or Options.SignIn")
+	}
+	o := *opts
+	if (o.Client == nil) == (o.SignIn == nil) {
+		return nil, errors.New("console: set exactly one of Options.Client (one client for all) and Options.SignIn (each visitor signs in)")
+	}
+	if o.Open && o.Client == nil {
+		return nil, errors.New("console: Options.Open needs Options.Client")
+	}
+	if o.Prefix == "" {
+		o.Prefix = "/"
+	}
+	if !strings.HasPrefix(o.Prefix, "/") || !strings.HasSuffix(o.Prefix, "/") {
+		return nil, errors.New("console: Options.Prefix " + o.Prefix + " must start and end with /, such as /console/")
+	}
+	s := &Server{opts: o, prefix: o.Prefix, log: o.Logger, tokens: map[string]time.Time{}, sessions: map[string]*session{}}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.routes()
+	return s, nil
+}
+
+// Prefix is the path the console is served under.
+func (s *Server) Prefix() string { return s.prefix }
+
+// NewToken returns a random one-time token: the first request to the
+// console that carries it as ?token= gets a session, and the token is
+// spent. Tokens not used expire after a day.
+func (s *Server) NewToken() string {
+	t := randomString()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	for k, exp := range s.tokens {
+		if now.After(exp) || len(s.tokens) >= maxTokens {
+			delete(s.tokens, k)
+		}
+	}
+	s.tokens[t] = now.Add(tokenTTL)
+	return t
+}
+
+const cookieName = "acrconsole"
+
+func randomString() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// securityHeaders are on every answer: a strict CSP (scripts and styles
+// only from the console's own files, nothing inline), no framing, no
+// referrer (a one-time token must not leak), no caching.
+func securityHeaders(h http.Header) {
+	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "same-origin")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Cross-Origin-Resource-Policy", "same-origin")
+}
+
+// ServeHTTP serves the console's pages under its prefix.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	securityHeaders(w.Header())
+	if s.opts.LoopbackOnly && !loopbackHost(r.Host) {
+		s.log.Info("console: refused a request for another host name", "host", r.Host, "remote", r.RemoteAddr)
+		http.Error(w, "the console answers only to 127.0.0.1, [::1] and localhost", http.StatusMisdirectedRequest)
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, s.prefix) {
+		if r.URL.Path+"/" == s.prefix {
+			http.Redirect(w, r, s.prefix, http.StatusFound)
+			return
+		}
+		http.NotFound(w, r)
+		return
+	}
+	if !strings.HasPrefix(r.URL.Path, s.prefix+"static/") {
+		w.Header().Set("Cache-Control", "no-store")
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// sessionOf returns the request's session, or nil.
+func (s *Server) sessionOf(r *http.Request) *session {
+	c, err := r.Cookie(cookieName)
+	if err != nil || c.Value == "" {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ss := s.sessions[c.Value]
+	if ss == nil {
+		return nil
+	}
+	if time.Since(ss.lastSeen) > sessionIdle {
+		delete(s.sessions, c.Value)
+		return nil
+	}
+	ss.lastSeen = time.Now()
+	return ss
+}
+
+// startSession makes a session for client and sets its cookie.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *acr.Client, user string) *session {
+	id := randomString()
+	ss := &session{client: c, user: user, csrf: randomString(), lastSeen: time.Now()}
+	s.mu.Lock()
+	if len(s.sessions) >= maxSessions {
+		var oldest string
+		for k, v := range s.sessions {
+			if oldest == "" || v.lastSeen.Before(s.sessions[oldest].lastSeen) {
+				oldest = k
+			}
+		}
+		delete(s.sessions, oldest)
+	}
+	s.sessions[id] = ss
+	s.mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: s.prefix, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+	return ss
+}
+
+func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
+	if c, err := r.Cookie(cookieName); err == nil {
+		s.mu.Lock()
+		delete(s.sessions, c.Value)
+		s.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: s.prefix, MaxAge: -1, HttpOnly: true,
+		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
+// spendToken reports whether t is a live one-time token, and spends it.
+func (s *Server) spendToken(t string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, exp := range s.tokens {
+		if subtle.ConstantTimeCompare([]byte(k), []byte(t)) == 1 {
+			delete(s.tokens, k)
+			return time.Now().Before(exp)
+		}
+	}
+	return false
+}
+
+// authed wraps a page handler: it finds or makes the session, exchanges a
+// one-time token, sends visitors without a session to sign in, and checks
+// the CSRF token of every state-changing request.
+func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *session)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if t := r.URL.Query().Get("token"); t != "" {
+			if !s.spendToken(t) {
+				s.log.Info("console: refused a used or unknown one-time token", "remote", r.RemoteAddr)
+				s.errorPage(w, r, nil, http.StatusForbidden, "This sign-in link was used already or is not valid.",
+					"A link works once. Restart acrctl console for a new one, or open the console in the browser that used it.")
+				return
+			}
+			s.startSession(w, r, s.opts.Client, "")
+			q := r.URL.Query()
+			q.Del("token")
+			u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+			http.Redirect(w, r, u.String(), http.StatusSeeOther)
+			return
+		}
+		ss := s.sessionOf(r)
+		if ss == nil {
+			switch {
+			case s.opts.Open:
+				ss = s.startSession(w, r, s.opts.Client, "")
+			case s.opts.SignIn != nil:
+				next := r.URL.Path
+				if r.Method == http.MethodGet && r.URL.RawQuery != "" {
+					next += "?" + r.URL.RawQuery
+				}
+				http.Redirect(w, r, s.prefix+"login?next="+url.QueryEscape(next), http.StatusSeeOther)
+				return
+			default:
+				s.errorPage(w, r, nil, http.StatusUnauthorized, "Open the console with the link acrctl console printed.",
+					"That link carries a one-time token that signs this browser in. Without it, the console shows nothing, since it acts with your registry credentials.")
+				return
+			}
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if !s.checkCSRF(r, ss.csrf) {
+				s.log.Info("console: refused a request without its CSRF token", "path", r.URL.Path, "remote", r.RemoteAddr)
+				s.errorPage(w, r, ss, http.StatusForbidden, "Refused: the request lacks the console's CSRF token.",
+					"Changes are accepted only from the console's own forms. Reload the page and try again.")
+				return
+			}
+		}
+		h(w, r, ss)
+	}
+}
+
+// checkCSRF checks a state-changing request: its form's csrf field must be
+// the session's token, and its Origin, when sent, this server.
+func (s *Server) checkCSRF(r *http.Request, want string) bool {
+	// Browsers send Origin "null" where the referrer policy hides it;
+	// Sec-Fetch-Site then still tells a cross-site request.
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
+	got := r.PostFormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// setFlash keeps a message for the session's next page.
+func (s *Server) setFlash(ss *session, msg string) {
+	s.mu.Lock()
+	ss.flash = msg
+	s.mu.Unlock()
+}
+
+func (s *Server) takeFlash(ss *session) string {
+	if ss == nil {
+		return ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f := ss.flash
+	ss.flash = ""
+	return f
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(hostport string) bool {
+	h := hostport
+	if hh, _, err := net.SplitHostPort(hostport); err == nil {
+		h = hh
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
