@@ -2,6 +2,7 @@ package acr_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -46,7 +47,7 @@ func TestUploadAndDownloadBlob(t *testing.T) {
 			if desc.Digest != digest.FromBytes(data) || desc.Size != int64(tc.size) || progress != int64(tc.size) {
 				t.Fatalf("got %+v progress %d", desc, progress)
 			}
-			rc, err := client.DownloadBlob(ctx, "blobs", desc.Digest)
+			rc, err := client.DownloadBlob(ctx, "blobs", desc.Digest, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +57,7 @@ func TestUploadAndDownloadBlob(t *testing.T) {
 				t.Fatalf("download: %v, %d bytes", err, len(got))
 			}
 			path := filepath.Join(t.TempDir(), "blob")
-			if n, err := client.DownloadBlobTo(ctx, "blobs", desc.Digest, path); err != nil || n != int64(tc.size) {
+			if n, err := downloadFile(ctx, client, "blobs", desc.Digest, path, nil); err != nil || n != int64(tc.size) {
 				t.Fatalf("DownloadBlobTo: %v %d", err, n)
 			}
 			if onDisk, _ := os.ReadFile(path); !bytes.Equal(onDisk, data) {
@@ -66,21 +67,23 @@ func TestUploadAndDownloadBlob(t *testing.T) {
 	}
 }
 
-func TestPushBlobExistsMountDelete(t *testing.T) {
+func TestUploadKnownBlobExistsMountDelete(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	client, _ := acr.NewClient(srv.URL, nil, nil)
 	ctx := t.Context()
 	data := []byte("known content")
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if err := client.PushBlob(ctx, "src", desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
+	desc := ocispec.Descriptor{MediaType: "application/vnd.example", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	var progress []int64
+	got, err := client.UploadBlob(ctx, "src", bytes.NewReader(data), &acr.UploadBlobOptions{Descriptor: &desc,
+		Progress: func(n int64) { progress = append(progress, n) }})
+	if err != nil || got.Digest != desc.Digest || got.Size != desc.Size || got.MediaType != desc.MediaType {
+		t.Fatalf("UploadBlob with a Descriptor: got %+v, %v; want %+v", got, err, desc)
 	}
-	// A second push finds it and sends nothing; a reader that fails proves it.
-	if err := client.PushBlob(ctx, "src", desc, iotestErrReader{}); err != nil {
-		t.Fatalf("push of an existing blob read the content: %v", err)
+	if len(progress) == 0 || progress[len(progress)-1] != desc.Size {
+		t.Errorf("progress %v, want it to end at %d", progress, desc.Size)
 	}
 	bad := ocispec.Descriptor{Digest: digest.FromString("other"), Size: int64(len(data))}
-	if err := client.PushBlob(ctx, "src", bad, bytes.NewReader(data)); !errors.Is(err, acr.ErrDigestMismatch) {
+	if err := putBlob(ctx, client, "src", bad, bytes.NewReader(data)); !errors.Is(err, acr.ErrDigestMismatch) {
 		t.Fatalf("push with a wrong descriptor: got %v, want ErrDigestMismatch", err)
 	}
 	if _, ok, _ := client.BlobExists(ctx, "src", bad.Digest); ok {
@@ -107,9 +110,11 @@ func TestPushBlobExistsMountDelete(t *testing.T) {
 	}
 }
 
-type iotestErrReader struct{}
-
-func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("must not be read") }
+// putBlob uploads content whose descriptor is known.
+func putBlob(ctx context.Context, client *acr.Client, repo string, desc ocispec.Descriptor, r io.Reader) error {
+	_, err := client.UploadBlob(ctx, repo, r, &acr.UploadBlobOptions{Descriptor: &desc})
+	return err
+}
 
 func TestPutBlobStreamsAndVerifies(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
@@ -129,7 +134,7 @@ func TestPutBlobStreamsAndVerifies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := client.PutBlob(ctx, "put", tc.desc, bytes.NewReader(tc.src))
+			err := putBlob(ctx, client, "put", tc.desc, bytes.NewReader(tc.src))
 			if !errors.Is(err, acr.ErrDigestMismatch) {
 				t.Fatalf("got %v, want ErrDigestMismatch", err)
 			}
@@ -138,7 +143,7 @@ func TestPutBlobStreamsAndVerifies(t *testing.T) {
 			}
 		})
 	}
-	if err := client.PutBlob(ctx, "put", desc, bytes.NewReader(data)); err != nil {
+	if err := putBlob(ctx, client, "put", desc, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	if n, ok, err := client.BlobExists(ctx, "put", desc.Digest); err != nil || !ok || n != desc.Size {

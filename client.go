@@ -68,15 +68,6 @@ type ClientOptions struct {
 	// AllowInsecure permits sending credentials over plain http to a host
 	// that is not loopback. Do not set it outside isolated test networks.
 	AllowInsecure bool
-	// DownloadParts is the number of byte ranges DownloadBlobTo fetches at
-	// once for a blob larger than DownloadPartSize, when the registry
-	// serves ranges; the content is still hashed once, in order, and
-	// verified before the file appears. 0 means 4; 1 downloads in one
-	// stream.
-	DownloadParts int
-	// DownloadPartSize is the size of those ranges; 0 means
-	// DefaultDownloadPartSize.
-	DownloadPartSize int64
 }
 
 // Client talks to one registry. It is immutable and safe for concurrent
@@ -88,9 +79,6 @@ type Client struct {
 	tr       *transport.Client
 	pageSize int
 	credKind string
-	// downloadParts and downloadPartSize configure DownloadBlobTo.
-	downloadParts    int
-	downloadPartSize int64
 
 	// acrAPI records whether the registry serves ACR's /acr/v1 API:
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
@@ -192,13 +180,6 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred)}
 	if c.pageSize <= 0 {
 		c.pageSize = DefaultPageSize
-	}
-	c.downloadParts, c.downloadPartSize = o.DownloadParts, o.DownloadPartSize
-	if c.downloadParts <= 0 {
-		c.downloadParts = 4
-	}
-	if c.downloadPartSize <= 0 {
-		c.downloadPartSize = DefaultDownloadPartSize
 	}
 	return c, nil
 }

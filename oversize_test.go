@@ -77,7 +77,7 @@ func TestOversizePutBlob(t *testing.T) {
 	d := digest.FromBytes(data)
 	for _, size := range oversizeClaims {
 		err := bounded(t, fmt.Sprintf("PutBlob claiming %d bytes", size), func(ctx context.Context) error {
-			return client.PutBlob(ctx, "big", ocispec.Descriptor{Digest: d, Size: size}, strings.NewReader(string(data)))
+			return putBlob(ctx, client, "big", ocispec.Descriptor{Digest: d, Size: size}, strings.NewReader(string(data)))
 		})
 		if err != nil && !errors.Is(err, acr.ErrDigestMismatch) {
 			t.Errorf("got %v, want ErrDigestMismatch", err)
@@ -185,7 +185,7 @@ func TestOversizeDownloads(t *testing.T) {
 			}
 		}
 		bounded(t, fmt.Sprintf("DownloadBlob announcing %d bytes", size), func(ctx context.Context) error {
-			rc, err := client.DownloadBlob(ctx, "app", layer)
+			rc, err := client.DownloadBlob(ctx, "app", layer, nil)
 			if err != nil {
 				return err
 			}
@@ -195,7 +195,7 @@ func TestOversizeDownloads(t *testing.T) {
 		})
 		dir := t.TempDir()
 		bounded(t, fmt.Sprintf("DownloadBlobTo announcing %d bytes", size), func(ctx context.Context) error {
-			_, err := client.DownloadBlobTo(ctx, "app", layer, filepath.Join(dir, "blob"))
+			_, err := downloadFile(ctx, client, "app", layer, filepath.Join(dir, "blob"), nil)
 			return err
 		})
 		assertEmptyDir(t, dir)

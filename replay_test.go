@@ -269,7 +269,7 @@ var replayCases = []replayCase{
 				id             int
 				offset, length int64
 			}{{35, 0, 1000}, {36, 1000, 1000}} {
-				rc, err := c.DownloadBlobRange(e.ctx, "alpine", replayAlpineConfig, x.offset, x.length)
+				rc, err := c.DownloadBlob(e.ctx, "alpine", replayAlpineConfig, &acr.DownloadBlobOptions{Offset: x.offset, Length: x.length})
 				if err != nil {
 					e.t.Fatalf("DownloadBlobRange(%d, %d): %v", x.offset, x.length, err)
 				}
@@ -291,9 +291,9 @@ var replayCases = []replayCase{
 	// range 1000-1999, which ACR answered as 1000-1471/1472.
 	{name: "go/GetChunk-parts", file: "TestBlobClient_GetChunk.json", aad: "Sanitized", borrow: []int{19}, serves: "32 33 34 19b 36",
 		run: func(e *replayEnv) {
-			c := e.client(e.entra(), &acr.ClientOptions{DownloadParts: 2, DownloadPartSize: 1000})
+			c := e.client(e.entra(), nil)
 			path := filepath.Join(e.t.TempDir(), "config")
-			n, err := c.DownloadBlobTo(e.ctx, "alpine", replayAlpineConfig, path)
+			n, err := downloadFile(e.ctx, c, "alpine", replayAlpineConfig, path, &acr.DownloadBlobToOptions{Parts: 2, PartSize: 1000})
 			b, _ := os.ReadFile(path)
 			if err != nil || n != 1472 || replayDigest(b) != replayAlpineConfig {
 				e.t.Errorf("DownloadBlobTo = %d, %v; file %d bytes %s", n, err, len(b), replayDigest(b))
