@@ -150,3 +150,83 @@ func TestPutBlobStreamsAndVerifies(t *testing.T) {
 		t.Fatalf("after PutBlob: %v %v %d", err, ok, n)
 	}
 }
+
+// progressLog records the counts a Progress hook is told and checks that
+// they never go back.
+type progressLog struct {
+	t    *testing.T
+	what string
+	seen []int64
+}
+
+func (p *progressLog) hook(n int64) {
+	if k := len(p.seen); k > 0 && n < p.seen[k-1] {
+		p.t.Errorf("%s: progress went back from %d to %d", p.what, p.seen[k-1], n)
+	}
+	p.seen = append(p.seen, n)
+}
+
+func (p *progressLog) check(want int64) {
+	p.t.Helper()
+	if len(p.seen) == 0 || p.seen[len(p.seen)-1] != want {
+		p.t.Errorf("%s: progress %v, want it to end at %d", p.what, p.seen[max(len(p.seen)-3, 0):], want)
+	}
+}
+
+// TestProgressHooks runs every blob transfer with a Progress hook: counts
+// only grow and end at the bytes moved.
+func TestProgressHooks(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, _ := acr.NewClient(srv.URL, nil, nil)
+	ctx := t.Context()
+	data := randomBytes(9*mib + 7)
+
+	up := &progressLog{t: t, what: "UploadBlob in chunks"}
+	desc, err := client.UploadBlob(ctx, "progress", bytes.NewReader(data), &acr.UploadBlobOptions{ChunkSize: 2 * mib, Progress: up.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.check(int64(len(data)))
+	if len(up.seen) < 5 {
+		t.Errorf("UploadBlob in 2 MiB chunks told progress %d times, want once a chunk", len(up.seen))
+	}
+
+	known := &progressLog{t: t, what: "UploadBlob with a Descriptor"}
+	if _, err := client.UploadBlob(ctx, "progress2", bytes.NewReader(data), &acr.UploadBlobOptions{Descriptor: &desc, Progress: known.hook}); err != nil {
+		t.Fatal(err)
+	}
+	known.check(int64(len(data)))
+
+	down := &progressLog{t: t, what: "DownloadBlob"}
+	rc, err := client.DownloadBlob(ctx, "progress", desc.Digest, &acr.DownloadBlobOptions{Progress: down.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	down.check(int64(len(data)))
+
+	ranged := &progressLog{t: t, what: "DownloadBlob of a range"}
+	rc, err = client.DownloadBlob(ctx, "progress", desc.Digest, &acr.DownloadBlobOptions{Offset: mib, Length: 3 * mib, Progress: ranged.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data[mib:4*mib]) {
+		t.Fatalf("range: %d bytes, %v", len(got), err)
+	}
+	ranged.check(3 * mib)
+
+	var sink bytes.Buffer
+	to := &progressLog{t: t, what: "DownloadBlobTo"}
+	if n, err := client.DownloadBlobTo(ctx, "progress", desc.Digest, &sink, &acr.DownloadBlobToOptions{Progress: to.hook}); err != nil || n != int64(len(data)) {
+		t.Fatalf("DownloadBlobTo: %d, %v", n, err)
+	}
+	to.check(int64(len(data)))
+	if !bytes.Equal(sink.Bytes(), data) {
+		t.Fatal("DownloadBlobTo wrote other bytes than the blob's")
+	}
+}

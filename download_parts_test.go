@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
@@ -254,5 +255,52 @@ func proxyTo(w http.ResponseWriter, r *http.Request, target *url.URL, drop ...st
 		if err != nil {
 			return
 		}
+	}
+}
+
+// TestDownloadBlobToPartsOverlap checks that parts really run at once: the
+// registry holds each ranged answer until a second ranged request is in
+// flight (or 5 s pass), and records the most it saw at once. Parts fetched
+// one after another would see one at a time and each wait out the 5 s.
+func TestDownloadBlobToPartsOverlap(t *testing.T) {
+	const part = 1 * mib
+	data := randomBytes(6*part + 3)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/e", data)
+	target, _ := url.Parse(srv.URL)
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	inFlight, most := 0, 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") == "" {
+			proxyTo(w, r, target)
+			return
+		}
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		cond.Broadcast()
+		deadline := time.Now().Add(5 * time.Second)
+		stop := time.AfterFunc(5*time.Second, cond.Broadcast)
+		for inFlight < 2 && most < 2 && time.Now().Before(deadline) {
+			cond.Wait()
+		}
+		stop.Stop()
+		mu.Unlock()
+		proxyTo(w, r, target)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer hs.Close()
+	client, _ := acr.NewClient(hs.URL, nil, nil)
+	if got := downloadParts(t, client, "parts/e", d, &acr.DownloadBlobToOptions{Parts: 3, PartSize: part}); !bytes.Equal(got, data) {
+		t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2 {
+		t.Fatalf("at most %d ranged request in flight at once, want parts to overlap", most)
 	}
 }
