@@ -10,8 +10,10 @@
 # B C D E A, ...). Before each timed run, dirty pages are synced and 1.5 GiB of
 # warm pages are put on the free list (written and deleted; see the note on
 # paged-out memory in bench/run.sh), and the last run's file is deleted. Each
-# output is checked for the blob's size. Prints a markdown table of medians
-# (min-max) in seconds and each client's ratio to acrctl.
+# output is checked for the blob's size. Prints markdown tables of medians
+# (min-max) of wall time and of the client's CPU time (user + system, from
+# /usr/bin/time; steadier than wall time on a shared machine), in seconds,
+# with each client's ratio to acrctl.
 #
 # Usage: bench/blobget.sh
 #   RUNS=5 SIZE_MIB=512 SERVERS="acrctl reference" CLIENTS="acrctl oras crane regctl curl"
@@ -62,7 +64,7 @@ run() {
 	esac
 }
 
-RESULTS=$WORK/results.tsv # server client secs
+RESULTS=$WORK/results.tsv # server client wall_secs cpu_secs
 : >"$RESULTS"
 for s in $SERVERS; do
 	case $s in
@@ -84,15 +86,17 @@ for s in $SERVERS; do
 			head -c 1536M /dev/zero >"$WORK/ballast"
 			rm -f "$WORK/ballast"
 			t0=$EPOCHREALTIME
-			if ! run "$c" "$SERVER_HOST" "$out"; then
+			if ! /usr/bin/time -o "$WORK/time.out" -f '%U %S' bash -c "$(declare -f run); $(declare -p REPO DIGEST ACRCTL_FLAGS); run $c $SERVER_HOST $out"; then
 				die "$c failed against $s"
 			fi
 			t1=$EPOCHREALTIME
 			got=$(stat -c %s "$out")
 			((got == SIZE)) || die "$c wrote $got bytes, want $SIZE"
+			read -r user sys <"$WORK/time.out"
 			secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
-			printf '%s\t%s\t%s\n' "$s" "$c" "$secs" >>"$RESULTS"
-			line+=" $c=${secs}s"
+			cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
+			printf '%s\t%s\t%s\t%s\n' "$s" "$c" "$secs" "$cpu" >>"$RESULTS"
+			line+=" $c=${secs}s(cpu ${cpu}s)"
 		done
 		rm -f "$WORK"/out-*
 		log "$line"
@@ -105,24 +109,26 @@ import statistics, sys
 path, size, runs, clients = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 rows = {}
 for line in open(path):
-    s, c, secs = line.split("\t")
-    rows.setdefault(s, {}).setdefault(c, []).append(float(secs))
-print(f"blob get of {size} MiB to a file, median of {runs} (min-max), seconds; ratio = time / acrctl's")
-print()
-print("| server | " + " | ".join(clients) + " |")
-print("|---" * (len(clients) + 1) + "|")
-for s, byc in rows.items():
-    base = statistics.median(byc["acrctl"]) if "acrctl" in byc else None
-    cells = []
-    for c in clients:
-        v = byc.get(c)
-        if not v:
-            cells.append("")
-            continue
-        m = statistics.median(v)
-        cell = f"{m:.2f} ({min(v):.2f}-{max(v):.2f})"
-        if base and c != "acrctl":
-            cell += f" x{m / base:.2f}"
-        cells.append(cell)
-    print(f"| {s} | " + " | ".join(cells) + " |")
+    s, c, wall, cpu = line.split("\t")
+    rows.setdefault(s, {}).setdefault(c, []).append((float(wall), float(cpu)))
+for k, what in ((0, "wall time"), (1, "client CPU time (user + system)")):
+    print(f"blob get of {size} MiB to a file: {what}, median of {runs} (min-max), seconds; xN = median / acrctl's")
+    print()
+    print("| server | " + " | ".join(clients) + " |")
+    print("|---" * (len(clients) + 1) + "|")
+    for s, byc in rows.items():
+        base = statistics.median(v[k] for v in byc["acrctl"]) if "acrctl" in byc else None
+        cells = []
+        for c in clients:
+            v = [x[k] for x in byc.get(c, [])]
+            if not v:
+                cells.append("")
+                continue
+            m = statistics.median(v)
+            cell = f"{m:.2f} ({min(v):.2f}-{max(v):.2f})"
+            if base and c != "acrctl":
+                cell += f" x{m / base:.2f}"
+            cells.append(cell)
+        print(f"| {s} | " + " | ".join(cells) + " |")
+    print()
 PY
