@@ -113,7 +113,10 @@ func newBlobGetCmd(o *remoteOptions) *cobra.Command {
 content goes to a temporary file beside FILE that is renamed into place only once
 verified, so FILE never holds partial or wrong content; -o json then prints what was
 written. Without --output-file it streams to stdout; a mismatch then fails the command
-after the bytes were written. Downloads resume after dropped connections. (-o is the
+after the bytes were written. Downloads resume after dropped connections. The content
+is hashed while it is written, in one stream; --parts N fetches a blob of more than
+32 MiB in N byte ranges at once, which is slower from a near registry and faster over
+a long link, where one connection cannot fill the line. (-o is the
 output format in every acrctl command; -o FILE, the old spelling, is refused with a
 pointer to --output-file.)`,
 		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... --output-file layer.tar.gz
@@ -152,10 +155,10 @@ pointer to --output-file.)`,
 				}
 				total = size
 			}
-			opts := &acr.DownloadBlobToOptions{Parts: parts}
+			opts := &acr.DownloadBlobToOptions{}
 			if file != "" {
 				p := startProgress(stderr, show, "Downloading "+filepath.Base(file), total)
-				opts.Progress = p.Set
+				opts.Parts, opts.Progress = parts, p.Set
 				n, err := downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, opts)
 				p.Finish(err == nil)
 				if err != nil {
