@@ -116,7 +116,9 @@ func putBlob(ctx context.Context, client *acr.Client, repo string, desc ocispec.
 	return err
 }
 
-func TestPutBlobStreamsAndVerifies(t *testing.T) {
+// TestUploadBlobWithDescriptor streams content under a known descriptor:
+// content that does not match it is refused and stores nothing.
+func TestUploadBlobWithDescriptor(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	client, _ := acr.NewClient(srv.URL, nil, nil)
 	ctx := t.Context()
@@ -147,7 +149,7 @@ func TestPutBlobStreamsAndVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	if n, ok, err := client.BlobExists(ctx, "put", desc.Digest); err != nil || !ok || n != desc.Size {
-		t.Fatalf("after PutBlob: %v %v %d", err, ok, n)
+		t.Fatalf("after UploadBlob with a Descriptor: %v %v %d", err, ok, n)
 	}
 }
 
