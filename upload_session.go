@@ -19,10 +19,9 @@ import (
 // Location. UploadBlob does all of this in one call and is what most
 // callers want. OCI distribution spec: "Pushing a blob in chunks".
 //
-// The registry decides how long an idle session lives (ACR and the
-// reference registry keep one for about an hour without requests). A
-// BlobUpload is safe for concurrent use, but chunks must arrive in order:
-// write from one goroutine.
+// The registry decides how long an idle session lives: finish or cancel
+// sessions rather than leave them. A BlobUpload is safe for concurrent use,
+// but chunks must arrive in order: write from one goroutine.
 type BlobUpload struct {
 	c        *Client
 	repo     string
