@@ -25,8 +25,10 @@ const DefaultDownloadPartSize = 32 << 20
 // from a loopback registry (bench/blobget.sh). They win where one
 // connection's throughput is bounded by its round trips: over a link of
 // 20 ms with 2 MiB windows (BenchmarkDownloadBlobTo, 256 MiB, two runs),
-// 4 parts were 1.7-2.4x as fast as one stream and 8 parts 2.5-3.3x, while
-// on loopback 2 to 8 parts took 3-28% longer than one stream.
+// 4 parts were 1.7-2.4x as fast as one stream and 8 parts 2.5-3.3x; on
+// loopback parts won in one run and lost by up to 28% in the other, and
+// acrctl blob get from the reference registry took longer with 4 parts in
+// each of 3 alternating runs.
 const DefaultDownloadParts = 1
 
 // DownloadBlobToOptions configures DownloadBlobTo.
