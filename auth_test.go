@@ -322,7 +322,8 @@ func exerciseAll(t *testing.T, client *acr.Client, repo string) {
 	step("UploadBlob (chunked)", err)
 	extra := []byte("pushed with a known descriptor")
 	extraDesc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(extra), Size: int64(len(extra))}
-	step("PushBlob", client.PushBlob(ctx, repo, extraDesc, bytes.NewReader(extra)))
+	_, err = client.UploadBlob(ctx, repo, bytes.NewReader(extra), &acr.UploadBlobOptions{Descriptor: &extraDesc})
+	step("UploadBlob (known descriptor)", err)
 	m := ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{layer}}
 	m.SchemaVersion = 2
 	desc, err := client.SetImage(ctx, repo, m, &acr.SetManifestOptions{Tag: "v1"})
@@ -344,7 +345,7 @@ func exerciseAll(t *testing.T, client *acr.Client, repo string) {
 	if !ok || size != layer.Size {
 		t.Fatalf("BlobExists: got %v %d, want true %d", ok, size, layer.Size)
 	}
-	rc, err := client.DownloadBlob(ctx, repo, layer.Digest)
+	rc, err := client.DownloadBlob(ctx, repo, layer.Digest, nil)
 	step("DownloadBlob", err)
 	data, err := io.ReadAll(rc)
 	rc.Close()
@@ -353,7 +354,7 @@ func exerciseAll(t *testing.T, client *acr.Client, repo string) {
 		t.Fatal("DownloadBlob: the bytes differ")
 	}
 	path := filepath.Join(t.TempDir(), "layer")
-	_, err = client.DownloadBlobTo(ctx, repo, layer.Digest, path)
+	_, err = downloadFile(ctx, client, repo, layer.Digest, path, nil)
 	step("DownloadBlobTo", err)
 	_, err = client.ResolveDigest(ctx, repo, "v1")
 	step("ResolveDigest", err)
@@ -426,7 +427,7 @@ func TestAuthAnonymousPull(t *testing.T) {
 		}{
 			{"GetManifest", func() error { _, err := client.GetManifest(ctx, "public/app", "v1"); return err }()},
 			{"DownloadBlob", func() error {
-				rc, err := client.DownloadBlob(ctx, "public/app", ld)
+				rc, err := client.DownloadBlob(ctx, "public/app", ld, nil)
 				if err != nil {
 					return err
 				}

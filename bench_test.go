@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"runtime"
 	"runtime/metrics"
 	"sync"
@@ -311,8 +310,8 @@ func (nullRegistry) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // BenchmarkDownloadBlob streams a blob with DownloadBlob into a 1 MiB
-// buffer (a caller copying to a file or socket), and with DownloadBlobTo
-// into a file.
+// buffer (a caller copying to a file or socket). BenchmarkDownloadBlobTo
+// writes to files.
 func BenchmarkDownloadBlob(b *testing.B) {
 	sha256Rate()
 	for _, bs := range blobSizes {
@@ -335,35 +334,12 @@ func BenchmarkDownloadBlob(b *testing.B) {
 			}
 			tm.report(b, bs.size)
 		})
-		for _, parts := range []int{1, 4} {
-			// parts=1 streams; parts=4 fetches 32 MiB ranges in parallel
-			// (the default) once a blob spans more than one.
-			client, err := acr.NewClient(br.URL, nil, &acr.ClientOptions{DownloadParts: parts})
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Run(fmt.Sprintf("%s/to-file/parts=%d", bs.name, parts), func(b *testing.B) {
-				b.SetBytes(bs.size)
-				var tm transferMetrics
-				dir := b.TempDir()
-				b.StopTimer()
-				for i := 0; i < b.N; i++ {
-					path := filepath.Join(dir, fmt.Sprint("blob", i))
-					tm.measure(b, func() {
-						if n, err := client.DownloadBlobTo(b.Context(), "bench/down", desc.Digest, path); err != nil || n != bs.size {
-							b.Fatalf("DownloadBlobTo: %v (%d bytes)", err, n)
-						}
-					})
-				}
-				tm.report(b, bs.size)
-			})
-		}
 		br.stop()
 	}
 }
 
 func streamBlob(b *testing.B, client *acr.Client, d digest.Digest, buf []byte, size int64) {
-	rc, err := client.DownloadBlob(b.Context(), "bench/down", d)
+	rc, err := client.DownloadBlob(b.Context(), "bench/down", d, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -30,30 +30,50 @@ const maxResumes = 8
 // UploadBlobOptions configures UploadBlob.
 type UploadBlobOptions struct {
 	// MediaType goes into the returned descriptor; the default is
-	// application/octet-stream.
+	// Descriptor's, else application/octet-stream.
 	MediaType string
-	// ChunkSize is the size of each PATCH; 0 means DefaultChunkSize. The
-	// registry's OCI-Chunk-Min-Length raises it.
+	// Descriptor, when set, is the content's digest and size, known
+	// beforehand (a copy from another registry, an OCI layout): the
+	// content then streams in one PUT, without buffering or hashing on
+	// the client, so a copy pays for one hash on each side; the registry
+	// verifies digest and size. Content longer or shorter than
+	// Descriptor.Size fails before it is committed. Blobs up to 1 MiB are
+	// read into memory, checked and sent in one monolithic POST where the
+	// registry accepts it.
+	Descriptor *ocispec.Descriptor
+	// ChunkSize is the size of each PATCH when the digest is not known;
+	// 0 means DefaultChunkSize. The registry's OCI-Chunk-Min-Length
+	// raises it.
 	ChunkSize int64
-	// Progress, when set, is called with the number of bytes the registry
-	// has acknowledged so far. When the upload starts over in a new
+	// Progress, when set, is called with the number of bytes sent so far:
+	// acknowledged by the registry, chunk by chunk, or with Descriptor,
+	// handed to the connection. When the upload starts over in a new
 	// session, the count starts over from 0.
 	Progress func(done int64)
 }
 
-// UploadBlob uploads the content of r to repo in one pass, hashing as it
-// sends, and returns its descriptor. Content that fits in one chunk goes in
-// one monolithic PUT; larger content goes in chunks (PATCH with
-// Content-Range), each hashed while it is sent. After a dropped connection
-// it asks the registry how much arrived and resends only the rest of the
-// chunk in hand. Memory use is bounded by the chunk size, whatever the
-// blob's size. OCI distribution spec: "Pushing a blob in chunks".
+// UploadBlob uploads the content of r to repo and returns its descriptor.
+// It does not ask whether the repository has the blob already: BlobExists
+// does.
 //
+// Without Descriptor it reads r in one pass, hashing as it sends. Content
+// that fits in one chunk goes in one monolithic PUT; larger content goes
+// in chunks (PATCH with Content-Range), each hashed while it is sent.
+// Memory use is bounded by the chunk size, whatever the blob's size. OCI
+// distribution spec: "Pushing a blob in chunks". With Descriptor the
+// content streams in one PUT ("Pushing a blob monolithically"), and the
+// registry stores nothing when it does not match, which fails with
+// ErrDigestMismatch.
+//
+// After a dropped connection it asks the registry how much arrived and
+// resends only the rest (with Descriptor, when r is an io.ReadSeeker).
 // When the registry loses the session midway (404 BLOB_UPLOAD_UNKNOWN or
 // BLOB_UPLOAD_INVALID, which ACR answers now and then during long uploads,
 // and for which its guidance is to start again), the upload starts over in
 // a new session, up to twice, if r can seek (an *os.File, a bytes.Reader)
-// or the whole content is still in hand; otherwise the error says so.
+// or the whole content is still in hand; otherwise the error says so. To
+// control the session yourself (resume it from another process, say), use
+// StartUpload.
 func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts *UploadBlobOptions) (_ ocispec.Descriptor, err error) {
 	ctx, endSpan := c.span(ctx, "Client.UploadBlob")
 	defer func() { endSpan(err) }()
@@ -63,6 +83,16 @@ func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts 
 	}
 	if err := checkRepo(repo); err != nil {
 		return ocispec.Descriptor{}, err
+	}
+	if o.Descriptor != nil {
+		desc := *o.Descriptor
+		if o.MediaType != "" {
+			desc.MediaType = o.MediaType
+		}
+		if desc.MediaType == "" {
+			desc.MediaType = "application/octet-stream"
+		}
+		return desc, c.putBlob(ctx, repo, desc, r, o.Progress)
 	}
 	if o.MediaType == "" {
 		o.MediaType = "application/octet-stream"
@@ -488,54 +518,25 @@ func (c *Client) cancelUpload(ctx context.Context, repo string, loc *url.URL) {
 	}
 }
 
-// PushBlob uploads a blob whose descriptor is known, skipping the upload
-// when the repository already has it. See PutBlob.
-func (c *Client) PushBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) (err error) {
-	ctx, endSpan := c.span(ctx, "Client.PushBlob")
-	defer func() { endSpan(err) }()
-	if err := checkRepo(repo); err != nil {
-		return err
-	}
-	if err := desc.Digest.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidReference, err)
-	}
-	if _, ok, err := c.BlobExists(ctx, repo, desc.Digest); err != nil {
-		return err
-	} else if ok {
-		return nil
-	}
-	return c.PutBlob(ctx, repo, desc, r)
-}
-
-// smallBlob is the size up to which PutBlob reads a blob into memory and
+// smallBlob is the size up to which putBlob reads a blob into memory and
 // sends it in a single request.
 const smallBlob = 1 << 20
 
-// PutBlob uploads a blob whose descriptor is known, without checking
-// whether the repository has it. The registry verifies digest and size and
-// stores nothing on a mismatch, which fails with ErrDigestMismatch; content
-// that is longer or shorter than desc.Size fails before it is committed.
-//
-// Small blobs (up to 1 MiB) go in one monolithic POST where the registry
-// accepts it, else in a POST and a PUT. Larger blobs stream from r in one
-// PUT, without buffering or hashing on the client, so a copy pays for one
-// hash on each side. After a dropped connection a source that is an
+// putBlob is UploadBlob for content whose descriptor is known. Small blobs
+// (up to 1 MiB) go in one monolithic POST where the registry accepts it,
+// else in a POST and a PUT. Larger blobs stream from r in one PUT, without
+// buffering or hashing. After a dropped connection a source that is an
 // io.ReadSeeker resumes from the registry's offset; other sources fail, and
-// the caller retries. When the registry loses the session (404
-// BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID), small blobs and seekable
-// sources start over in a new session, from where r stood when PutBlob was
-// called, up to twice; other sources fail with an error that says so.
-func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader) (err error) {
-	ctx, endSpan := c.span(ctx, "Client.PutBlob")
-	defer func() { endSpan(err) }()
-	if err := checkRepo(repo); err != nil {
-		return err
-	}
+// the caller retries. When the registry loses the session, small blobs and
+// seekable sources start over in a new session, from where r stood when
+// putBlob was called, up to twice; other sources fail with an error that
+// says so. progress, when set, is told the bytes sent so far.
+func (c *Client) putBlob(ctx context.Context, repo string, desc ocispec.Descriptor, r io.Reader, progress func(int64)) error {
 	if err := desc.Digest.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidReference, err)
+		return fmt.Errorf("%w: UploadBlobOptions.Descriptor: %v", ErrInvalidReference, err)
 	}
 	if desc.Size < 0 {
-		return fmt.Errorf("%w: negative size %d", ErrInvalidReference, desc.Size)
+		return fmt.Errorf("%w: UploadBlobOptions.Descriptor: negative size %d", ErrInvalidReference, desc.Size)
 	}
 	if desc.Size <= smallBlob {
 		data, err := io.ReadAll(io.LimitReader(r, desc.Size+1))
@@ -554,6 +555,9 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 				err = c.putSingle(ctx, repo, loc, desc.Digest, data)
 			}
 		}
+		if err == nil && progress != nil {
+			progress(desc.Size)
+		}
 		return err
 	}
 	seeker, start := seekStart(r)
@@ -562,7 +566,7 @@ func (c *Client) PutBlob(ctx context.Context, repo string, desc ocispec.Descript
 		if err != nil {
 			return err
 		}
-		err = c.putStream(ctx, repo, loc, desc, r, seeker, start)
+		err = c.putStream(ctx, repo, loc, desc, r, seeker, start, progress)
 		if err == nil {
 			return nil
 		}
@@ -613,7 +617,7 @@ func (c *Client) postMonolithic(ctx context.Context, repo string, d digest.Diges
 // and, when the connection drops and r can seek (seeker is r, at offset
 // start when the content begins), resumes with PUTs that carry a
 // Content-Range from the session's offset.
-func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader, seeker io.Seeker, start int64) error {
+func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader, seeker io.Seeker, start int64, progress func(int64)) error {
 	seekable := seeker != nil
 	var sent int64
 	for attempt := 0; ; attempt++ {
@@ -622,7 +626,7 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		q.Set("digest", desc.Digest.String())
 		u.RawQuery = q.Encode()
 		body := &exactReader{r: r, left: desc.Size - sent}
-		rb := &revocableReader{r: body}
+		rb := &revocableReader{r: body, progress: progress, sent: sent}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rb)
 		if err != nil {
 			return err
@@ -682,10 +686,13 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 
 // revocableReader passes reads to r until it is revoked. Revoking waits
 // for a read in progress, and later reads fail.
+// When progress is set, it is told sent plus the bytes read so far.
 type revocableReader struct {
-	mu      sync.Mutex
-	r       io.Reader
-	revoked bool
+	mu       sync.Mutex
+	r        io.Reader
+	revoked  bool
+	progress func(int64)
+	sent     int64
 }
 
 func (b *revocableReader) Read(p []byte) (int, error) {
@@ -694,7 +701,12 @@ func (b *revocableReader) Read(p []byte) (int, error) {
 	if b.revoked {
 		return 0, errBodyRevoked
 	}
-	return b.r.Read(p)
+	n, err := b.r.Read(p)
+	if n > 0 && b.progress != nil {
+		b.sent += int64(n)
+		b.progress(b.sent)
+	}
+	return n, err
 }
 
 func (b *revocableReader) revoke() {

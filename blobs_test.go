@@ -2,6 +2,7 @@ package acr_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -46,7 +47,7 @@ func TestUploadAndDownloadBlob(t *testing.T) {
 			if desc.Digest != digest.FromBytes(data) || desc.Size != int64(tc.size) || progress != int64(tc.size) {
 				t.Fatalf("got %+v progress %d", desc, progress)
 			}
-			rc, err := client.DownloadBlob(ctx, "blobs", desc.Digest)
+			rc, err := client.DownloadBlob(ctx, "blobs", desc.Digest, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +57,7 @@ func TestUploadAndDownloadBlob(t *testing.T) {
 				t.Fatalf("download: %v, %d bytes", err, len(got))
 			}
 			path := filepath.Join(t.TempDir(), "blob")
-			if n, err := client.DownloadBlobTo(ctx, "blobs", desc.Digest, path); err != nil || n != int64(tc.size) {
+			if n, err := downloadFile(ctx, client, "blobs", desc.Digest, path, nil); err != nil || n != int64(tc.size) {
 				t.Fatalf("DownloadBlobTo: %v %d", err, n)
 			}
 			if onDisk, _ := os.ReadFile(path); !bytes.Equal(onDisk, data) {
@@ -66,21 +67,23 @@ func TestUploadAndDownloadBlob(t *testing.T) {
 	}
 }
 
-func TestPushBlobExistsMountDelete(t *testing.T) {
+func TestUploadKnownBlobExistsMountDelete(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	client, _ := acr.NewClient(srv.URL, nil, nil)
 	ctx := t.Context()
 	data := []byte("known content")
-	desc := ocispec.Descriptor{MediaType: "application/octet-stream", Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if err := client.PushBlob(ctx, "src", desc, bytes.NewReader(data)); err != nil {
-		t.Fatal(err)
+	desc := ocispec.Descriptor{MediaType: "application/vnd.example", Digest: digest.FromBytes(data), Size: int64(len(data))}
+	var progress []int64
+	got, err := client.UploadBlob(ctx, "src", bytes.NewReader(data), &acr.UploadBlobOptions{Descriptor: &desc,
+		Progress: func(n int64) { progress = append(progress, n) }})
+	if err != nil || got.Digest != desc.Digest || got.Size != desc.Size || got.MediaType != desc.MediaType {
+		t.Fatalf("UploadBlob with a Descriptor: got %+v, %v; want %+v", got, err, desc)
 	}
-	// A second push finds it and sends nothing; a reader that fails proves it.
-	if err := client.PushBlob(ctx, "src", desc, iotestErrReader{}); err != nil {
-		t.Fatalf("push of an existing blob read the content: %v", err)
+	if len(progress) == 0 || progress[len(progress)-1] != desc.Size {
+		t.Errorf("progress %v, want it to end at %d", progress, desc.Size)
 	}
 	bad := ocispec.Descriptor{Digest: digest.FromString("other"), Size: int64(len(data))}
-	if err := client.PushBlob(ctx, "src", bad, bytes.NewReader(data)); !errors.Is(err, acr.ErrDigestMismatch) {
+	if err := putBlob(ctx, client, "src", bad, bytes.NewReader(data)); !errors.Is(err, acr.ErrDigestMismatch) {
 		t.Fatalf("push with a wrong descriptor: got %v, want ErrDigestMismatch", err)
 	}
 	if _, ok, _ := client.BlobExists(ctx, "src", bad.Digest); ok {
@@ -107,11 +110,15 @@ func TestPushBlobExistsMountDelete(t *testing.T) {
 	}
 }
 
-type iotestErrReader struct{}
+// putBlob uploads content whose descriptor is known.
+func putBlob(ctx context.Context, client *acr.Client, repo string, desc ocispec.Descriptor, r io.Reader) error {
+	_, err := client.UploadBlob(ctx, repo, r, &acr.UploadBlobOptions{Descriptor: &desc})
+	return err
+}
 
-func (iotestErrReader) Read([]byte) (int, error) { return 0, errors.New("must not be read") }
-
-func TestPutBlobStreamsAndVerifies(t *testing.T) {
+// TestUploadBlobWithDescriptor streams content under a known descriptor:
+// content that does not match it is refused and stores nothing.
+func TestUploadBlobWithDescriptor(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	client, _ := acr.NewClient(srv.URL, nil, nil)
 	ctx := t.Context()
@@ -129,7 +136,7 @@ func TestPutBlobStreamsAndVerifies(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := client.PutBlob(ctx, "put", tc.desc, bytes.NewReader(tc.src))
+			err := putBlob(ctx, client, "put", tc.desc, bytes.NewReader(tc.src))
 			if !errors.Is(err, acr.ErrDigestMismatch) {
 				t.Fatalf("got %v, want ErrDigestMismatch", err)
 			}
@@ -138,10 +145,90 @@ func TestPutBlobStreamsAndVerifies(t *testing.T) {
 			}
 		})
 	}
-	if err := client.PutBlob(ctx, "put", desc, bytes.NewReader(data)); err != nil {
+	if err := putBlob(ctx, client, "put", desc, bytes.NewReader(data)); err != nil {
 		t.Fatal(err)
 	}
 	if n, ok, err := client.BlobExists(ctx, "put", desc.Digest); err != nil || !ok || n != desc.Size {
-		t.Fatalf("after PutBlob: %v %v %d", err, ok, n)
+		t.Fatalf("after UploadBlob with a Descriptor: %v %v %d", err, ok, n)
+	}
+}
+
+// progressLog records the counts a Progress hook is told and checks that
+// they never go back.
+type progressLog struct {
+	t    *testing.T
+	what string
+	seen []int64
+}
+
+func (p *progressLog) hook(n int64) {
+	if k := len(p.seen); k > 0 && n < p.seen[k-1] {
+		p.t.Errorf("%s: progress went back from %d to %d", p.what, p.seen[k-1], n)
+	}
+	p.seen = append(p.seen, n)
+}
+
+func (p *progressLog) check(want int64) {
+	p.t.Helper()
+	if len(p.seen) == 0 || p.seen[len(p.seen)-1] != want {
+		p.t.Errorf("%s: progress %v, want it to end at %d", p.what, p.seen[max(len(p.seen)-3, 0):], want)
+	}
+}
+
+// TestProgressHooks runs every blob transfer with a Progress hook: counts
+// only grow and end at the bytes moved.
+func TestProgressHooks(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, _ := acr.NewClient(srv.URL, nil, nil)
+	ctx := t.Context()
+	data := randomBytes(9*mib + 7)
+
+	up := &progressLog{t: t, what: "UploadBlob in chunks"}
+	desc, err := client.UploadBlob(ctx, "progress", bytes.NewReader(data), &acr.UploadBlobOptions{ChunkSize: 2 * mib, Progress: up.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up.check(int64(len(data)))
+	if len(up.seen) < 5 {
+		t.Errorf("UploadBlob in 2 MiB chunks told progress %d times, want once a chunk", len(up.seen))
+	}
+
+	known := &progressLog{t: t, what: "UploadBlob with a Descriptor"}
+	if _, err := client.UploadBlob(ctx, "progress2", bytes.NewReader(data), &acr.UploadBlobOptions{Descriptor: &desc, Progress: known.hook}); err != nil {
+		t.Fatal(err)
+	}
+	known.check(int64(len(data)))
+
+	down := &progressLog{t: t, what: "DownloadBlob"}
+	rc, err := client.DownloadBlob(ctx, "progress", desc.Digest, &acr.DownloadBlobOptions{Progress: down.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	down.check(int64(len(data)))
+
+	ranged := &progressLog{t: t, what: "DownloadBlob of a range"}
+	rc, err = client.DownloadBlob(ctx, "progress", desc.Digest, &acr.DownloadBlobOptions{Offset: mib, Length: 3 * mib, Progress: ranged.hook})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil || !bytes.Equal(got, data[mib:4*mib]) {
+		t.Fatalf("range: %d bytes, %v", len(got), err)
+	}
+	ranged.check(3 * mib)
+
+	var sink bytes.Buffer
+	to := &progressLog{t: t, what: "DownloadBlobTo"}
+	if n, err := client.DownloadBlobTo(ctx, "progress", desc.Digest, &sink, &acr.DownloadBlobToOptions{Progress: to.hook}); err != nil || n != int64(len(data)) {
+		t.Fatalf("DownloadBlobTo: %d, %v", n, err)
+	}
+	to.check(int64(len(data)))
+	if !bytes.Equal(sink.Bytes(), data) {
+		t.Fatal("DownloadBlobTo wrote other bytes than the blob's")
 	}
 }

@@ -71,15 +71,6 @@ type ClientOptions struct {
 	// AllowInsecure permits sending credentials over plain http to a host
 	// that is not loopback. Do not set it outside isolated test networks.
 	AllowInsecure bool
-	// DownloadParts is the number of byte ranges DownloadBlobTo fetches at
-	// once for a blob larger than DownloadPartSize, when the registry
-	// serves ranges; the content is still hashed once, in order, and
-	// verified before the file appears. 0 means 4; 1 downloads in one
-	// stream.
-	DownloadParts int
-	// DownloadPartSize is the size of those ranges; 0 means
-	// DefaultDownloadPartSize.
-	DownloadPartSize int64
 	// TracingProvider receives a span per operation (kind internal, named
 	// like "Client.GetManifest") and per HTTP attempt (kind client, named
 	// "HTTP GET"; retries, token requests and challenges included), after
@@ -103,9 +94,6 @@ type Client struct {
 	pageSize int
 	credKind string
 	tracer   tracing.Tracer
-	// downloadParts and downloadPartSize configure DownloadBlobTo.
-	downloadParts    int
-	downloadPartSize int64
 
 	// acrAPI records whether the registry serves ACR's /acr/v1 API:
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
@@ -208,13 +196,6 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred), tracer: tracer}
 	if c.pageSize <= 0 {
 		c.pageSize = DefaultPageSize
-	}
-	c.downloadParts, c.downloadPartSize = o.DownloadParts, o.DownloadPartSize
-	if c.downloadParts <= 0 {
-		c.downloadParts = 4
-	}
-	if c.downloadPartSize <= 0 {
-		c.downloadPartSize = DefaultDownloadPartSize
 	}
 	return c, nil
 }

@@ -2,6 +2,7 @@ package acr_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,12 +13,46 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/opencontainers/go-digest"
 )
+
+// downloadFile downloads a blob into a new file at path with
+// DownloadBlobTo, and removes the file when that fails, as a caller does.
+func downloadFile(ctx context.Context, client *acr.Client, repo string, d digest.Digest, path string, opts *acr.DownloadBlobToOptions) (int64, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return 0, err
+	}
+	n, err := client.DownloadBlobTo(ctx, repo, d, f, opts)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(path)
+	}
+	return n, err
+}
+
+// downloadParts downloads a blob with DownloadBlobTo and opts into a file
+// and returns the file's content.
+func downloadParts(t *testing.T, client *acr.Client, repo string, d digest.Digest, opts *acr.DownloadBlobToOptions) []byte {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "blob")
+	n, err := downloadFile(t.Context(), client, repo, d, path, opts)
+	if err != nil {
+		t.Fatalf("DownloadBlobTo: %v", err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || int64(len(got)) != n {
+		t.Fatalf("DownloadBlobTo reported %d bytes; the file has %d (%v)", n, len(got), err)
+	}
+	return got
+}
 
 // rangeLog records the Range headers of the blob GETs a client sends.
 type rangeLog struct {
@@ -45,11 +80,17 @@ func TestDownloadBlobToParts(t *testing.T) {
 	newSeeder(t, srv, "", "").blob("parts/a", data)
 
 	log := &rangeLog{}
-	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log},
-		DownloadParts: 3, DownloadPartSize: part})
+	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log}})
 	dir := t.TempDir()
 	path := filepath.Join(dir, "blob")
-	n, err := client.DownloadBlobTo(t.Context(), "parts/a", d, path)
+	var progress []int64
+	n, err := downloadFile(t.Context(), client, "parts/a", d, path, &acr.DownloadBlobToOptions{Parts: 3, PartSize: part,
+		Progress: func(n int64) {
+			if len(progress) > 0 && n < progress[len(progress)-1] {
+				t.Errorf("progress went back from %d to %d", progress[len(progress)-1], n)
+			}
+			progress = append(progress, n)
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +117,8 @@ func TestDownloadBlobToParts(t *testing.T) {
 			t.Errorf("no request for %s among %q", w, gotRanges)
 		}
 	}
-	ents, _ := os.ReadDir(dir)
-	if len(ents) != 1 {
-		t.Errorf("the directory holds %d entries, want only the blob", len(ents))
+	if len(progress) == 0 || progress[len(progress)-1] != int64(len(data)) {
+		t.Errorf("progress ended at %v, want %d", progress[len(progress)-1:], len(data))
 	}
 }
 
@@ -105,8 +145,8 @@ func TestDownloadBlobToSmallBlobOneRequest(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			log := &rangeLog{}
-			client, _ := acr.NewClient(tc.base, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log}, DownloadPartSize: tc.part})
-			if got := downloadVia(t, client, "parts/b", d, true); !bytes.Equal(got, data) {
+			client, _ := acr.NewClient(tc.base, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log}})
+			if got := downloadParts(t, client, "parts/b", d, &acr.DownloadBlobToOptions{Parts: 4, PartSize: tc.part}); !bytes.Equal(got, data) {
 				t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
 			}
 			if len(log.ranges) != 1 || log.ranges[0] != "" {
@@ -127,9 +167,9 @@ func TestDownloadBlobToPartsResume(t *testing.T) {
 	for _, at := range []int64{part / 3, part + part/2} {
 		t.Run(fmt.Sprintf("cut every connection after %d bytes", at), func(t *testing.T) {
 			proxy := faulttest.NewProxy(t, srv.Host)
-			client, _ := acr.NewClient(proxy.URL, nil, &acr.ClientOptions{DownloadParts: 4, DownloadPartSize: part})
+			client, _ := acr.NewClient(proxy.URL, nil, nil)
 			proxy.CutAfter(faulttest.Downstream, at, false)
-			if got := downloadVia(t, client, "parts/c", d, true); !bytes.Equal(got, data) {
+			if got := downloadParts(t, client, "parts/c", d, &acr.DownloadBlobToOptions{Parts: 4, PartSize: part}); !bytes.Equal(got, data) {
 				t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
 			}
 			if proxy.Cuts() == 0 {
@@ -143,8 +183,7 @@ func TestDownloadBlobToPartsResume(t *testing.T) {
 }
 
 // TestDownloadBlobToPartsLie serves one range with wrong bytes, or more
-// bytes than asked for: the download fails with ErrDigestMismatch and
-// leaves no file.
+// bytes than asked for: the download fails with ErrDigestMismatch.
 func TestDownloadBlobToPartsLie(t *testing.T) {
 	const part = 1 * mib
 	data := randomBytes(4*part + 9)
@@ -180,9 +219,9 @@ func TestDownloadBlobToPartsLie(t *testing.T) {
 				proxyTo(w, r, target)
 			}))
 			defer hs.Close()
-			client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{DownloadParts: 2, DownloadPartSize: part})
+			client, _ := acr.NewClient(hs.URL, nil, nil)
 			dir := t.TempDir()
-			_, err := client.DownloadBlobTo(t.Context(), "parts/d", d, filepath.Join(dir, "blob"))
+			_, err := downloadFile(t.Context(), client, "parts/d", d, filepath.Join(dir, "blob"), &acr.DownloadBlobToOptions{Parts: 2, PartSize: part})
 			if !errors.Is(err, acr.ErrDigestMismatch) {
 				t.Fatalf("got %v, want ErrDigestMismatch", err)
 			}
@@ -217,5 +256,52 @@ func proxyTo(w http.ResponseWriter, r *http.Request, target *url.URL, drop ...st
 		if err != nil {
 			return
 		}
+	}
+}
+
+// TestDownloadBlobToPartsOverlap checks that parts really run at once: the
+// registry holds each ranged answer until a second ranged request is in
+// flight (or 5 s pass), and records the most it saw at once. Parts fetched
+// one after another would see one at a time and each wait out the 5 s.
+func TestDownloadBlobToPartsOverlap(t *testing.T) {
+	const part = 1 * mib
+	data := randomBytes(6*part + 3)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/e", data)
+	target, _ := url.Parse(srv.URL)
+	var mu sync.Mutex
+	cond := sync.NewCond(&mu)
+	inFlight, most := 0, 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Range") == "" {
+			proxyTo(w, r, target)
+			return
+		}
+		mu.Lock()
+		inFlight++
+		most = max(most, inFlight)
+		cond.Broadcast()
+		deadline := time.Now().Add(5 * time.Second)
+		stop := time.AfterFunc(5*time.Second, cond.Broadcast)
+		for inFlight < 2 && most < 2 && time.Now().Before(deadline) {
+			cond.Wait()
+		}
+		stop.Stop()
+		mu.Unlock()
+		proxyTo(w, r, target)
+		mu.Lock()
+		inFlight--
+		mu.Unlock()
+	}))
+	defer hs.Close()
+	client, _ := acr.NewClient(hs.URL, nil, nil)
+	if got := downloadParts(t, client, "parts/e", d, &acr.DownloadBlobToOptions{Parts: 3, PartSize: part}); !bytes.Equal(got, data) {
+		t.Fatalf("got %d bytes that differ from the blob's %d", len(got), len(data))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2 {
+		t.Fatalf("at most %d ranged request in flight at once, want parts to overlap", most)
 	}
 }

@@ -11,30 +11,23 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// DownloadBlobRange streams up to length bytes of a blob from offset, with
-// one ranged GET, as the Go SDK's GetChunk does: for reading a header or an
-// index inside a large layer, or splitting a download across processes.
-// Fewer bytes come when the blob ends first; an offset at or past the end
-// fails. The bytes are checked against the range the registry says it sent,
-// but not against the digest, which only the whole blob can be: use
-// DownloadBlob or DownloadBlobTo for verified content. A registry that
-// ignores Range and sends the whole blob is read past offset. The caller
-// closes the reader.
-func (c *Client) DownloadBlobRange(ctx context.Context, repo string, d digest.Digest, offset, length int64) (_ io.ReadCloser, err error) {
-	ctx, endSpan := c.span(ctx, "Client.DownloadBlobRange")
-	defer func() { endSpan(err) }()
-	if err := checkRepo(repo); err != nil {
-		return nil, err
+// downloadRange is DownloadBlob for a byte range: one ranged GET, whose
+// bytes are checked against the Content-Range the registry answers. A
+// registry that ignores Range and sends the whole blob is read past the
+// offset.
+func (c *Client) downloadRange(ctx context.Context, repo string, d digest.Digest, o DownloadBlobOptions) (io.ReadCloser, error) {
+	offset, length := o.Offset, o.Length
+	if offset < 0 || length < 0 || offset > 1<<62 || length > 1<<62 {
+		return nil, fmt.Errorf("acr: DownloadBlob of %s@%s: Offset %d and Length %d: want Offset >= 0 and Length >= 0 (0: to the end)", repo, d, offset, length)
 	}
-	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	rg := "bytes=" + strconv.FormatInt(offset, 10) + "-"
+	last := int64(-1) // open-ended
+	if length > 0 {
+		last = offset + length - 1
+		rg += strconv.FormatInt(last, 10)
 	}
-	if offset < 0 || length <= 0 || offset > 1<<62 || length > 1<<62 {
-		return nil, fmt.Errorf("acr: DownloadBlobRange: offset %d and length %d: want offset >= 0 and length > 0", offset, length)
-	}
-	last := offset + length - 1
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: v2Path(repo, "blobs", d.String()), scope: scopeRepo(repo, "pull"),
-		header: http.Header{"Range": {"bytes=" + strconv.FormatInt(offset, 10) + "-" + strconv.FormatInt(last, 10)}},
+		header: http.Header{"Range": {rg}},
 		ok:     []int{http.StatusPartialContent, http.StatusOK}})
 	if err != nil {
 		return nil, err
@@ -46,15 +39,44 @@ func (c *Client) DownloadBlobRange(ctx context.Context, repo string, d digest.Di
 			return nil, fmt.Errorf("acr: %s@%s has no byte at offset %d (the registry sent the whole blob, which ended first): %w",
 				repo, d, offset, err)
 		}
-		return readCloser{io.LimitReader(resp.Body, length), resp.Body}, nil
+		var r io.Reader = resp.Body
+		if length > 0 {
+			r = io.LimitReader(resp.Body, length)
+		}
+		return readCloser{progressReader{r: r, f: o.Progress}.wrap(), resp.Body}, nil
 	}
 	first, end, _, err := spec.ParseContentRange(resp.Header.Get("Content-Range"))
-	if err != nil || first != offset || end > last || end < first {
+	if err != nil || first != offset || (last >= 0 && end > last) || end < first {
 		resp.Body.Close()
-		return nil, fmt.Errorf("acr: %s@%s: the registry answered Content-Range %q for bytes %d-%d",
-			repo, d, resp.Header.Get("Content-Range"), offset, last)
+		return nil, fmt.Errorf("acr: %s@%s: the registry answered Content-Range %q for %s",
+			repo, d, resp.Header.Get("Content-Range"), rg)
 	}
-	return readCloser{&rangeReader{r: resp.Body, left: end - first + 1, what: fmt.Sprintf("%s@%s bytes %d-%d", repo, d, first, end)}, resp.Body}, nil
+	rr := &rangeReader{r: resp.Body, left: end - first + 1, what: fmt.Sprintf("%s@%s bytes %d-%d", repo, d, first, end)}
+	return readCloser{progressReader{r: rr, f: o.Progress}.wrap(), resp.Body}, nil
+}
+
+// progressReader tells f the running total after each read.
+type progressReader struct {
+	r io.Reader
+	f func(int64)
+	n int64
+}
+
+// wrap returns r itself when there is no f to tell.
+func (p progressReader) wrap() io.Reader {
+	if p.f == nil {
+		return p.r
+	}
+	return &p
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 {
+		p.n += int64(n)
+		p.f(p.n)
+	}
+	return n, err
 }
 
 // rangeReader delivers exactly the left bytes a Content-Range announced,

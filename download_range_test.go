@@ -41,7 +41,7 @@ func TestDownloadBlobRange(t *testing.T) {
 			{1471, 1, data[1471:]},
 			{17, 300, data[17:317]},
 		} {
-			rc, err := client.DownloadBlobRange(ctx, "app", d, tc.offset, tc.length)
+			rc, err := client.DownloadBlob(ctx, "app", d, &acr.DownloadBlobOptions{Offset: tc.offset, Length: tc.length})
 			if err != nil {
 				t.Fatalf("%s: range %d+%d: %v", name, tc.offset, tc.length, err)
 			}
@@ -51,13 +51,13 @@ func TestDownloadBlobRange(t *testing.T) {
 				t.Errorf("%s: range %d+%d: got %d bytes (%v), want %d", name, tc.offset, tc.length, len(got), err, len(tc.want))
 			}
 		}
-		if _, err := client.DownloadBlobRange(ctx, "app", d, 1472, 10); err == nil {
+		if _, err := client.DownloadBlob(ctx, "app", d, &acr.DownloadBlobOptions{Offset: 1472, Length: 10}); err == nil {
 			t.Errorf("%s: a range past the end was served", name)
 		}
 	}
 	client, _ := acr.NewClient(srv.URL, nil, nil)
-	for _, bad := range [][2]int64{{-1, 10}, {0, 0}, {0, -5}} {
-		if _, err := client.DownloadBlobRange(ctx, "app", d, bad[0], bad[1]); err == nil {
+	for _, bad := range [][2]int64{{-1, 10}, {0, -5}} {
+		if _, err := client.DownloadBlob(ctx, "app", d, &acr.DownloadBlobOptions{Offset: bad[0], Length: bad[1]}); err == nil {
 			t.Errorf("offset %d length %d accepted", bad[0], bad[1])
 		}
 	}
@@ -95,7 +95,7 @@ func TestDownloadBlobRangeLyingRegistry(t *testing.T) {
 			answer(w)
 		}))
 		client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{MaxRetries: -1})
-		rc, err := client.DownloadBlobRange(t.Context(), "app", digest.FromBytes(data), 2, 4)
+		rc, err := client.DownloadBlob(t.Context(), "app", digest.FromBytes(data), &acr.DownloadBlobOptions{Offset: 2, Length: 4})
 		if err == nil {
 			got, rerr := io.ReadAll(rc)
 			rc.Close()

@@ -49,7 +49,7 @@ var (
 	// ErrUploadSessionLost reports an upload session the registry no longer
 	// knows (404 BLOB_UPLOAD_UNKNOWN or BLOB_UPLOAD_INVALID, which ACR
 	// answers now and then during long uploads): only a new session, sent
-	// from the start, can go on. UploadBlob, PutBlob and transfer.Copy
+	// from the start, can go on. UploadBlob and transfer.Copy
 	// start over by themselves where they can.
 	ErrUploadSessionLost = errors.New("acr: upload session lost")
 	// ErrTagInUse reports a restore of a soft-deleted manifest refused

@@ -86,13 +86,23 @@ func ExampleClient_DownloadBlobTo() {
 	if err := os.WriteFile(filepath.Join(path, "manifest.json"), result.Bytes, 0o644); err != nil {
 		log.Fatal(err)
 	}
-	// Download the config and the layers; each is verified against its
-	// digest before it lands in its file.
-	if _, err := client.DownloadBlobTo(ctx, sampleRepository, manifest.Config.Digest, filepath.Join(path, "config.json")); err != nil {
-		log.Fatal(err)
-	}
-	for _, layer := range manifest.Layers {
-		if _, err := client.DownloadBlobTo(ctx, sampleRepository, layer.Digest, filepath.Join(path, layer.Digest.Encoded())); err != nil {
+	// Download the config and the layers into files; each is hashed while
+	// it is written and verified against its digest.
+	blobs := append([]ocispec.Descriptor{manifest.Config}, manifest.Layers...)
+	for i, blob := range blobs {
+		name := blob.Digest.Encoded()
+		if i == 0 {
+			name = "config.json"
+		}
+		f, err := os.Create(filepath.Join(path, name))
+		if err != nil {
+			log.Fatal(err)
+		}
+		_, err = client.DownloadBlobTo(ctx, sampleRepository, blob.Digest, f, nil)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			log.Fatal(err)
 		}
 	}

@@ -48,7 +48,7 @@ func TestInjectedFailures(t *testing.T) {
 		if _, err := client.SetImage(ctx, "app", m, &acr.SetManifestOptions{Tag: "v" + string(rune('0'+i))}); err != nil {
 			t.Fatalf("manifest: %v", err)
 		}
-		rc, err := client.DownloadBlob(ctx, "app", desc.Digest)
+		rc, err := client.DownloadBlob(ctx, "app", desc.Digest, nil)
 		if err != nil {
 			t.Fatalf("download %d bytes: %v", size, err)
 		}

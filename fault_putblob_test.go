@@ -35,7 +35,7 @@ func TestPutBlobResumesAfterCut(t *testing.T) {
 				// inside a larger file would: a resume seeks from there.
 				src := bytes.NewReader(append([]byte("header"), data...))
 				src.Seek(6, io.SeekStart)
-				if err := client.PutBlob(t.Context(), "put", desc, src); err != nil {
+				if err := putBlob(t.Context(), client, "put", desc, src); err != nil {
 					t.Fatalf("round %d: PutBlob: %v", i, err)
 				}
 				if n := proxy.Cuts(); n != 1 {

@@ -134,7 +134,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 	// The content starts 5 bytes into the reader.
 	r := bytes.NewReader(append([]byte("junk!"), data...))
 	r.Seek(5, io.SeekStart)
-	if err := client.PutBlob(t.Context(), "lost/put", desc, r); err != nil {
+	if err := putBlob(t.Context(), client, "lost/put", desc, r); err != nil {
 		t.Fatalf("PutBlob: %v", err)
 	}
 	if s.Sessions() != 2 {
@@ -144,14 +144,14 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 
 	// From a reader that cannot seek, the error says what to do.
 	_, client = newSessionLoser(t, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }})
-	err := client.PutBlob(t.Context(), "lost/put", desc, onlyReader{bytes.NewReader(data)})
+	err := putBlob(t.Context(), client, "lost/put", desc, onlyReader{bytes.NewReader(data)})
 	if err == nil || !strings.Contains(err.Error(), "cannot seek") {
 		t.Fatalf("got %v, want an error saying the reader cannot seek", err)
 	}
 
 	// A dropped connection, after which the session is gone.
 	_, client = newSessionLoser(t, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }, Cut: true})
-	if err := client.PutBlob(t.Context(), "lost/put", desc, bytes.NewReader(data)); err != nil {
+	if err := putBlob(t.Context(), client, "lost/put", desc, bytes.NewReader(data)); err != nil {
 		t.Fatalf("PutBlob, cut then lost: %v", err)
 	}
 	assertHeld(t, client, "lost/put", desc.Digest, data)
@@ -161,7 +161,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 	small := randomBytes(100 << 10)
 	sdesc := ocispec.Descriptor{Digest: digest.FromBytes(small), Size: int64(len(small))}
 	s, client = newSessionLoser(t, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }, NoMonolithic: true})
-	if err := client.PutBlob(t.Context(), "lost/put", sdesc, onlyReader{bytes.NewReader(small)}); err != nil {
+	if err := putBlob(t.Context(), client, "lost/put", sdesc, onlyReader{bytes.NewReader(small)}); err != nil {
 		t.Fatalf("PutBlob of a small blob: %v", err)
 	}
 	if s.Sessions() != 2 {
@@ -174,7 +174,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 // (which verifies the digest).
 func assertHeld(t *testing.T, client *acr.Client, repo string, d digest.Digest, data []byte) {
 	t.Helper()
-	rc, err := client.DownloadBlob(t.Context(), repo, d)
+	rc, err := client.DownloadBlob(t.Context(), repo, d, nil)
 	if err != nil {
 		t.Fatalf("download %s: %v", d, err)
 	}

@@ -98,13 +98,13 @@ func (tc stallCase) run(ctx context.Context, client *acr.Client, proxy *faulttes
 	d := digest.FromBytes(data)
 	if tc.to {
 		path := filepath.Join(dir, "blob")
-		if _, err := client.DownloadBlobTo(ctx, repo, d, path); err != nil {
+		if _, err := downloadFile(ctx, client, repo, d, path, nil); err != nil {
 			return "", nil, err
 		}
 		got, err := os.ReadFile(path)
 		return d, got, err
 	}
-	rc, err := client.DownloadBlob(ctx, repo, d)
+	rc, err := client.DownloadBlob(ctx, repo, d, nil)
 	if err != nil {
 		return "", nil, err
 	}

@@ -149,7 +149,7 @@ func TestDownloadResumesAfterCut(t *testing.T) {
 		client, _ := acr.NewClient(proxy.URL, nil, nil)
 		proxy.CutAfter(faulttest.Downstream, size/50, false)
 		dir := t.TempDir()
-		_, err := client.DownloadBlobTo(t.Context(), "fault/down", d, filepath.Join(dir, "blob"))
+		_, err := downloadFile(t.Context(), client, "fault/down", d, filepath.Join(dir, "blob"), nil)
 		if err == nil || !strings.Contains(err.Error(), "broke after") {
 			t.Fatalf("got %v, want an error saying the download broke", err)
 		}
@@ -163,7 +163,7 @@ func downloadVia(t *testing.T, client *acr.Client, repo string, d digest.Digest,
 	t.Helper()
 	if to {
 		path := filepath.Join(t.TempDir(), "blob")
-		n, err := client.DownloadBlobTo(t.Context(), repo, d, path)
+		n, err := downloadFile(t.Context(), client, repo, d, path, nil)
 		if err != nil {
 			t.Fatalf("DownloadBlobTo: %v", err)
 		}
@@ -173,7 +173,7 @@ func downloadVia(t *testing.T, client *acr.Client, repo string, d digest.Digest,
 		}
 		return got
 	}
-	rc, err := client.DownloadBlob(t.Context(), repo, d)
+	rc, err := client.DownloadBlob(t.Context(), repo, d, nil)
 	if err != nil {
 		t.Fatalf("DownloadBlob: %v", err)
 	}
@@ -297,7 +297,7 @@ func TestLyingServer(t *testing.T) {
 				}
 			}
 			var err error
-			if rc, err0 := client.DownloadBlob(t.Context(), "lie", d); err0 != nil {
+			if rc, err0 := client.DownloadBlob(t.Context(), "lie", d, nil); err0 != nil {
 				err = err0
 			} else {
 				_, err = io.Copy(io.Discard, rc)
@@ -305,7 +305,7 @@ func TestLyingServer(t *testing.T) {
 			}
 			check("DownloadBlob", err)
 			dir := t.TempDir()
-			_, err = client.DownloadBlobTo(t.Context(), "lie", d, filepath.Join(dir, "blob"))
+			_, err = downloadFile(t.Context(), client, "lie", d, filepath.Join(dir, "blob"), nil)
 			check("DownloadBlobTo", err)
 			assertEmptyDir(t, dir)
 		})

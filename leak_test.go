@@ -33,7 +33,7 @@ func TestNoLeaksAfterFaults(t *testing.T) {
 				t.Fatalf("upload %d: %v", i, err)
 			}
 			proxy.CutAfter(faulttest.Downstream, int64(float64(len(data))*at), true)
-			rc, err := client.DownloadBlob(t.Context(), "leak", desc.Digest)
+			rc, err := client.DownloadBlob(t.Context(), "leak", desc.Digest, nil)
 			if err != nil {
 				t.Fatal(err)
 			}

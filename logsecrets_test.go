@@ -126,7 +126,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		desc, err := client.UploadBlob(ctx, repo, bytes.NewReader(randomBytes(2*mib+1)), &acr.UploadBlobOptions{ChunkSize: mib})
 		lc.err(err)
 		if err == nil {
-			rc, err := client.DownloadBlob(ctx, repo, desc.Digest)
+			rc, err := client.DownloadBlob(ctx, repo, desc.Digest, nil)
 			lc.err(err)
 			if err == nil {
 				_, err = io.Copy(io.Discard, rc)

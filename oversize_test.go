@@ -27,7 +27,7 @@ func TestOversizePutBlob(t *testing.T) {
 	d := digest.FromBytes(data)
 	for _, size := range faulttest.OversizeClaims {
 		err := faulttest.Bounded(t, fmt.Sprintf("PutBlob claiming %d bytes", size), func(ctx context.Context) error {
-			return client.PutBlob(ctx, "big", ocispec.Descriptor{Digest: d, Size: size}, strings.NewReader(string(data)))
+			return putBlob(ctx, client, "big", ocispec.Descriptor{Digest: d, Size: size}, strings.NewReader(string(data)))
 		})
 		if err != nil && !errors.Is(err, acr.ErrDigestMismatch) {
 			t.Errorf("got %v, want ErrDigestMismatch", err)
@@ -56,7 +56,7 @@ func TestOversizeDownloads(t *testing.T) {
 			}
 		}
 		faulttest.Bounded(t, fmt.Sprintf("DownloadBlob announcing %d bytes", size), func(ctx context.Context) error {
-			rc, err := client.DownloadBlob(ctx, "app", layer)
+			rc, err := client.DownloadBlob(ctx, "app", layer, nil)
 			if err != nil {
 				return err
 			}
@@ -66,7 +66,7 @@ func TestOversizeDownloads(t *testing.T) {
 		})
 		dir := t.TempDir()
 		faulttest.Bounded(t, fmt.Sprintf("DownloadBlobTo announcing %d bytes", size), func(ctx context.Context) error {
-			_, err := client.DownloadBlobTo(ctx, "app", layer, filepath.Join(dir, "blob"))
+			_, err := downloadFile(ctx, client, "app", layer, filepath.Join(dir, "blob"), nil)
 			return err
 		})
 		assertEmptyDir(t, dir)

@@ -20,7 +20,7 @@ import (
 // TestCopyFollowsStorageRedirects copies a whole image the same way.)
 func TestDownloadsFollowStorageRedirects(t *testing.T) {
 	srv := acrtest.NewRedirectingServer(t, &emulator.Options{Users: map[string]string{"admin": "s3cret"}})
-	client, err := acr.NewClient(srv.Host, acr.BasicCredential("admin", "s3cret"), &acr.ClientOptions{DownloadPartSize: mib, DownloadParts: 3})
+	client, err := acr.NewClient(srv.Host, acr.BasicCredential("admin", "s3cret"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func TestDownloadsFollowStorageRedirects(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	rc, err := client.DownloadBlob(t.Context(), "app", desc.Digest)
+	rc, err := client.DownloadBlob(t.Context(), "app", desc.Digest, nil)
 	if err != nil {
 		t.Fatalf("DownloadBlob: %v", err)
 	}
@@ -41,7 +41,7 @@ func TestDownloadsFollowStorageRedirects(t *testing.T) {
 	}
 
 	path := filepath.Join(t.TempDir(), "blob")
-	if n, err := client.DownloadBlobTo(t.Context(), "app", desc.Digest, path); err != nil || n != int64(len(data)) {
+	if n, err := downloadFile(t.Context(), client, "app", desc.Digest, path, &acr.DownloadBlobToOptions{Parts: 3, PartSize: mib}); err != nil || n != int64(len(data)) {
 		t.Fatalf("DownloadBlobTo in ranges: %d bytes, %v", n, err)
 	}
 	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, data) {

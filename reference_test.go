@@ -50,7 +50,7 @@ func TestReferenceRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatalf("monolithic upload: %v", err)
 	}
-	rc, err := c.DownloadBlob(ctx, repo, layer.Digest)
+	rc, err := c.DownloadBlob(ctx, repo, layer.Digest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -880,7 +880,7 @@ func (e *replayEnv) recorded(id int, request bool, v any) {
 // download reads a whole blob with DownloadBlob.
 func (e *replayEnv) download(c *acr.Client, repo, d string) []byte {
 	e.t.Helper()
-	rc, err := c.DownloadBlob(e.ctx, repo, digest.Digest(d))
+	rc, err := c.DownloadBlob(e.ctx, repo, digest.Digest(d), nil)
 	if err != nil {
 		e.t.Fatalf("DownloadBlob(%s@%s): %v", repo, d, err)
 	}

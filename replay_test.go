@@ -258,7 +258,7 @@ var replayCases = []replayCase{
 				e.t.Errorf("DeleteBlob: %v", err)
 			}
 		}},
-	// DownloadBlobRange reads the two chunks the SDK read: 0-999 (206,
+	// DownloadBlob with Offset and Length reads the two chunks the SDK read: 0-999 (206,
 	// bytes 0-999/1472) and 1000-1999, which ACR cut to the blob's end
 	// (1000-1471/1472).
 	{name: "go/GetChunk", file: "TestBlobClient_GetChunk.json", aad: "Sanitized", serves: "32 33 34 35 36",
@@ -269,15 +269,15 @@ var replayCases = []replayCase{
 				id             int
 				offset, length int64
 			}{{35, 0, 1000}, {36, 1000, 1000}} {
-				rc, err := c.DownloadBlobRange(e.ctx, "alpine", replayAlpineConfig, x.offset, x.length)
+				rc, err := c.DownloadBlob(e.ctx, "alpine", replayAlpineConfig, &acr.DownloadBlobOptions{Offset: x.offset, Length: x.length})
 				if err != nil {
-					e.t.Fatalf("DownloadBlobRange(%d, %d): %v", x.offset, x.length, err)
+					e.t.Fatalf("DownloadBlob(Offset %d, Length %d): %v", x.offset, x.length, err)
 				}
 				got, err := io.ReadAll(rc)
 				rc.Close()
 				want, werr := replayResponseBody(e.srv.rec.all[x.id])
 				if err != nil || werr != nil || !bytes.Equal(got, want) {
-					e.t.Errorf("DownloadBlobRange(%d, %d) = %d bytes, %v; want the %d bytes ACR sent (%v)", x.offset, x.length, len(got), err, len(want), werr)
+					e.t.Errorf("DownloadBlob(Offset %d, Length %d) = %d bytes, %v; want the %d bytes ACR sent (%v)", x.offset, x.length, len(got), err, len(want), werr)
 				}
 				all = append(all, got...)
 			}
@@ -291,9 +291,9 @@ var replayCases = []replayCase{
 	// range 1000-1999, which ACR answered as 1000-1471/1472.
 	{name: "go/GetChunk-parts", file: "TestBlobClient_GetChunk.json", aad: "Sanitized", borrow: []int{19}, serves: "32 33 34 19b 36",
 		run: func(e *replayEnv) {
-			c := e.client(e.entra(), &acr.ClientOptions{DownloadParts: 2, DownloadPartSize: 1000})
+			c := e.client(e.entra(), nil)
 			path := filepath.Join(e.t.TempDir(), "config")
-			n, err := c.DownloadBlobTo(e.ctx, "alpine", replayAlpineConfig, path)
+			n, err := downloadFile(e.ctx, c, "alpine", replayAlpineConfig, path, &acr.DownloadBlobToOptions{Parts: 2, PartSize: 1000})
 			b, _ := os.ReadFile(path)
 			if err != nil || n != 1472 || replayDigest(b) != replayAlpineConfig {
 				e.t.Errorf("DownloadBlobTo = %d, %v; file %d bytes %s", n, err, len(b), replayDigest(b))

@@ -50,7 +50,7 @@ func TestUploadLocationOnAnotherOrigin(t *testing.T) {
 			t.Fatalf("upload of %d bytes: got %v, want a refusal of the other origin", size, err)
 		}
 		data := make([]byte, size)
-		err = client.PutBlob(t.Context(), "x", ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(size)}, bytes.NewReader(data))
+		err = putBlob(t.Context(), client, "x", ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(size)}, bytes.NewReader(data))
 		if err == nil {
 			t.Fatalf("PutBlob of %d bytes followed a Location to another origin", size)
 		}

@@ -115,7 +115,7 @@ func TestCopyRegistryToRegistryWithReferrers(t *testing.T) {
 	if err != nil || m.Digest != index.Digest {
 		t.Fatalf("tag in destination: %v %s", err, m.Digest)
 	}
-	rc, err := dst.DownloadBlob(t.Context(), "mirror/app", mustImage(t, src, "app", arm).Layers[1].Digest)
+	rc, err := dst.DownloadBlob(t.Context(), "mirror/app", mustImage(t, src, "app", arm).Layers[1].Digest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -248,7 +248,7 @@ func TestCopyRidesOutThrottling(t *testing.T) {
 				ds.CheckWaited(t)
 				check, _ := acr.NewClient("http://127.0.0.1:5001", nil, &acr.ClientOptions{HTTPClient: faulttest.HandlerClient(dst)})
 				for d, data := range im.blobs {
-					rc, err := check.DownloadBlob(t.Context(), "mirror", d)
+					rc, err := check.DownloadBlob(t.Context(), "mirror", d, nil)
 					if err != nil {
 						t.Fatal(err)
 					}

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/internal/spec"
 
 	"github.com/opencontainers/go-digest"
@@ -539,17 +540,37 @@ func within(dir, p string) bool {
 
 // fetchToTemp downloads content into a hidden file beside path
 // (.NAME.partial-*, created with the umask's modes), verified. It returns
-// the file's name, also on error when one was created.
+// the file's name, also on error when one was created. From a registry the
+// blob comes through DownloadBlobTo, which hashes while it writes.
 func fetchToTemp(ctx context.Context, src Target, desc ocispec.Descriptor, dir, path string, report func(Progress)) (string, error) {
+	tmpDir := filepath.Dir(path)
+	if _, err := os.Stat(tmpDir); err != nil {
+		tmpDir = dir
+	}
+	if r, ok := src.(*repository); ok && !isManifest(desc.MediaType) {
+		name, f, err := createHidden(filepath.Join(tmpDir, filepath.Base(path)), 0o666)
+		if err != nil {
+			return "", err
+		}
+		n, err := r.client.DownloadBlobTo(ctx, r.repo, desc.Digest, f,
+			&acr.DownloadBlobToOptions{Progress: func(n int64) { report(Progress{Desc: desc, Bytes: n}) }})
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil && n != desc.Size {
+			err = fmt.Errorf("%s: the registry sent %d bytes, the descriptor says %d", desc.Digest, n, desc.Size)
+		}
+		if err != nil {
+			return name, err
+		}
+		report(Progress{Desc: desc, Bytes: n, Done: true})
+		return name, nil
+	}
 	rc, err := src.Fetch(ctx, desc)
 	if err != nil {
 		return "", err
 	}
 	defer rc.Close()
-	tmpDir := filepath.Dir(path)
-	if _, err := os.Stat(tmpDir); err != nil {
-		tmpDir = dir
-	}
 	name, f, err := createHidden(filepath.Join(tmpDir, filepath.Base(path)), 0o666)
 	if err != nil {
 		return "", err

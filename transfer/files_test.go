@@ -45,9 +45,28 @@ func TestPushAndPullFiles(t *testing.T) {
 		t.Fatalf("manifest: %+v", im)
 	}
 	out := filepath.Join(t.TempDir(), "out")
-	written, err := transfer.PullFiles(t.Context(), transfer.Repository(c, "files"), "v1", out, nil)
+	var total int64
+	last := map[string]int64{} // per file: the last count reported
+	done := map[string]bool{}
+	written, err := transfer.PullFiles(t.Context(), transfer.Repository(c, "files"), "v1", out, &transfer.PullOptions{
+		Total: func(n int64) { total = n },
+		Progress: func(p transfer.Progress) {
+			name := p.Desc.Annotations[ocispec.AnnotationTitle]
+			if p.Bytes < last[name] {
+				t.Errorf("%s: progress went back from %d to %d", name, last[name], p.Bytes)
+			}
+			last[name], done[name] = p.Bytes, done[name] || p.Done
+		}})
 	if err != nil || len(written) != 2 {
 		t.Fatalf("pull: %v %v", err, written)
+	}
+	if want := int64(len(files["hello.txt"]) + len(files["data.bin"])); total != want {
+		t.Errorf("Total told %d, want %d", total, want)
+	}
+	for name, data := range files {
+		if last[name] != int64(len(data)) || !done[name] {
+			t.Errorf("%s: progress ended at %d (done %v), want %d and done", name, last[name], done[name], len(data))
+		}
 	}
 	for name, data := range files {
 		got, err := os.ReadFile(filepath.Join(out, name))

@@ -42,7 +42,7 @@ func assertStored(t *testing.T, srv *acrtest.Server, repo string, d digest.Diges
 // (which verifies the digest).
 func assertHeld(t *testing.T, client *acr.Client, repo string, d digest.Digest, data []byte) {
 	t.Helper()
-	rc, err := client.DownloadBlob(t.Context(), repo, d)
+	rc, err := client.DownloadBlob(t.Context(), repo, d, nil)
 	if err != nil {
 		t.Fatalf("download %s: %v", d, err)
 	}

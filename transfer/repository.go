@@ -45,7 +45,7 @@ func (r *repository) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.Rea
 		}
 		return selfVerifying{io.NopCloser(bytes.NewReader(m.Bytes))}, nil // GetManifest verified it
 	}
-	rc, err := r.client.DownloadBlob(ctx, r.repo, desc.Digest)
+	rc, err := r.client.DownloadBlob(ctx, r.repo, desc.Digest, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +57,7 @@ func (r *repository) fetchRaw(ctx context.Context, desc ocispec.Descriptor) (io.
 	if isManifest(desc.MediaType) {
 		return r.Fetch(ctx, desc)
 	}
-	return r.client.FetchBlob(ctx, r.repo, desc.Digest)
+	return r.client.DownloadBlob(ctx, r.repo, desc.Digest, &acr.DownloadBlobOptions{Unverified: true})
 }
 
 func (r *repository) Exists(ctx context.Context, desc ocispec.Descriptor) (bool, error) {
@@ -77,8 +77,9 @@ func (r *repository) Push(ctx context.Context, desc ocispec.Descriptor, rd io.Re
 		_, err = r.client.SetManifest(ctx, r.repo, b, desc.MediaType, nil)
 		return err
 	}
-	// Copy asked Exists already: PutBlob does not ask again.
-	return r.client.PutBlob(ctx, r.repo, desc, rd)
+	// Copy asked Exists already: UploadBlob does not ask again.
+	_, err := r.client.UploadBlob(ctx, r.repo, rd, &acr.UploadBlobOptions{Descriptor: &desc})
+	return err
 }
 
 func (r *repository) Tag(ctx context.Context, desc ocispec.Descriptor, ref string) error {

@@ -154,7 +154,7 @@ func TestCopyTrace(t *testing.T) {
 			t.Errorf("unexpected span %q", s.Name)
 		}
 	}
-	for _, op := range []string{"Client.GetManifest", "Client.BlobExists", "Client.FetchBlob", "Client.PutBlob",
+	for _, op := range []string{"Client.GetManifest", "Client.BlobExists", "Client.DownloadBlob", "Client.UploadBlob",
 		"Client.ManifestExists", "Client.SetManifest", "Client.Referrers"} {
 		if ops[op] == 0 {
 			t.Errorf("no %s span under transfer.Copy; got %v", op, ops)

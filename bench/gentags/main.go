@@ -87,7 +87,7 @@ func viaAPI(ctx context.Context, url, repo string, n, conc int) error {
 		return err
 	}
 	desc := ocispec.Descriptor{MediaType: configMediaType, Digest: digest.FromBytes(emptyConfig), Size: int64(len(emptyConfig))}
-	if err := client.PushBlob(ctx, repo, desc, strings.NewReader(string(emptyConfig))); err != nil {
+	if _, err := client.UploadBlob(ctx, repo, strings.NewReader(string(emptyConfig)), &acr.UploadBlobOptions{Descriptor: &desc}); err != nil {
 		return fmt.Errorf("pushing the config: %w", err)
 	}
 	var next atomic.Int64

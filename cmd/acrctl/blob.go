@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
 
@@ -105,6 +105,7 @@ func newBlobGetCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	var file string
 	var noProgress bool
+	var parts int
 	cmd := &cobra.Command{
 		Use:   "get HOST/REPO@DIGEST [--output-file FILE] [-o text|json]",
 		Short: "Download a blob to stdout or a file, verifying its digest",
@@ -112,7 +113,10 @@ func newBlobGetCmd(o *remoteOptions) *cobra.Command {
 content goes to a temporary file beside FILE that is renamed into place only once
 verified, so FILE never holds partial or wrong content; -o json then prints what was
 written. Without --output-file it streams to stdout; a mismatch then fails the command
-after the bytes were written. Downloads resume after dropped connections. (-o is the
+after the bytes were written. Downloads resume after dropped connections. The content
+is hashed while it is written, in one stream; --parts N fetches a blob of more than
+32 MiB in N byte ranges at once, which is slower from a near registry and faster over
+a long link, where one connection cannot fill the line. (-o is the
 output format in every acrctl command; -o FILE, the old spelling, is refused with a
 pointer to --output-file.)`,
 		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... --output-file layer.tar.gz
@@ -151,9 +155,11 @@ pointer to --output-file.)`,
 				}
 				total = size
 			}
+			opts := &acr.DownloadBlobToOptions{}
 			if file != "" {
-				p := startProgressPolled(stderr, show, "Downloading "+filepath.Base(file), total, pollPartialFile(file))
-				n, err := s.client.DownloadBlobTo(ctx, ref.Repository, ref.Digest, file)
+				p := startProgress(stderr, show, "Downloading "+filepath.Base(file), total)
+				opts.Parts, opts.Progress = parts, p.Set
+				n, err := downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, opts)
 				p.Finish(err == nil)
 				if err != nil {
 					return explainDownload(ctx, s, ref, err)
@@ -164,13 +170,9 @@ pointer to --output-file.)`,
 				fmt.Fprintf(stderr, "Wrote %s (%d bytes, digest verified)\n", file, n)
 				return nil
 			}
-			rc, err := s.client.DownloadBlob(ctx, ref.Repository, ref.Digest)
-			if err != nil {
-				return explainDownload(ctx, s, ref, err)
-			}
-			defer rc.Close()
 			p := startProgress(stderr, show, "Downloading "+ref.Digest.Encoded()[:12], total)
-			_, err = io.CopyBuffer(p.Writer(stdout), rc, make([]byte, 1<<20))
+			opts.Progress = p.Set
+			_, err = s.client.DownloadBlobTo(ctx, ref.Repository, ref.Digest, stdout, opts)
 			p.Finish(err == nil)
 			if err != nil {
 				return explainDownload(ctx, s, ref, err)
@@ -179,21 +181,33 @@ pointer to --output-file.)`,
 		},
 	}
 	cmd.Flags().StringVar(&file, "output-file", "", "write the blob to this file instead of stdout")
+	cmd.Flags().IntVar(&parts, "parts", 0, "with --output-file, fetch a large blob in this many byte ranges at once (helps on high-latency links; 0: the library's default)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
 	out.hint = "-o is the output format in every acrctl command; write the blob to a file with --output-file FILE"
 	addOutputFlag(cmd, &out)
 	return cmd
 }
 
-// startProgressPolled is startProgress for progress read by poll.
-func startProgressPolled(w io.Writer, show bool, label string, total int64, poll func() (int64, bool)) *progressBar {
-	if !show {
-		return nil
+// downloadToFile downloads a blob into a temporary file beside path
+// (.NAME.partial-*) and renames it into place once verified, so that path
+// never holds partial or wrong content.
+func downloadToFile(ctx context.Context, client *acr.Client, repo string, d digest.Digest, path string, opts *acr.DownloadBlobToOptions) (int64, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+	if err != nil {
+		return 0, err
 	}
-	p := newProgressBar(w, label, total, terminalWidth(w), time.Now)
-	p.poll = poll
-	go p.loop()
-	return p
+	n, err := client.DownloadBlobTo(ctx, repo, d, f, opts)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return n, err
+	}
+	return n, nil
 }
 
 func explainDownload(ctx context.Context, s *session, ref acr.Reference, err error) error {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,9 +27,6 @@ type progressBar struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	stopped  chan struct{}
-	// poll, when set, is called before each redraw to read progress that
-	// arrives without callbacks (a file growing on disk).
-	poll func() (int64, bool)
 }
 
 // progressInterval is how often the line is redrawn.
@@ -126,11 +122,6 @@ func (p *progressBar) loop() {
 }
 
 func (p *progressBar) draw() {
-	if p.poll != nil {
-		if n, ok := p.poll(); ok {
-			p.done.Store(max(n, p.done.Load()))
-		}
-	}
 	fmt.Fprint(p.w, "\r"+p.line()+"\x1b[K")
 }
 
@@ -208,24 +199,4 @@ func (p *progressBar) line() string {
 	b.WriteString("  ")
 	b.WriteString(strings.TrimRight(stats, " "))
 	return b.String()
-}
-
-// pollPartialFile reads how far acr.Client.DownloadBlobTo has come: it
-// writes a hidden temporary file beside the destination (.NAME.partial-*)
-// and renames it into place when the content is verified. Large blobs come
-// in parallel ranges, so the file is sparse until done: what counts is the
-// space it holds, not its size.
-func pollPartialFile(dest string) func() (int64, bool) {
-	pattern := filepath.Join(filepath.Dir(dest), "."+filepath.Base(dest)+".partial-*")
-	return func() (int64, bool) {
-		matches, _ := filepath.Glob(pattern)
-		var best int64
-		found := false
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err == nil && fi.ModTime().After(time.Now().Add(-time.Hour)) {
-				best, found = max(best, allocated(fi)), true
-			}
-		}
-		return best, found
-	}
 }

@@ -527,7 +527,7 @@ func (t *tour) download() (string, error) {
 	}
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
-		n, err := t.client.DownloadBlobTo(t.ctx, quickstartRepo, f.desc.Digest, path)
+		n, err := downloadToFile(t.ctx, t.client, quickstartRepo, f.desc.Digest, path, nil)
 		if err != nil {
 			return "", err
 		}

@@ -33,7 +33,7 @@ func TestServeRedirectsBlobsToStorage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rc, err := client.DownloadBlob(t.Context(), "app", desc.Digest)
+	rc, err := client.DownloadBlob(t.Context(), "app", desc.Digest, nil)
 	if err != nil {
 		t.Fatalf("download through the redirect: %v", err)
 	}
