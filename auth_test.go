@@ -283,6 +283,22 @@ func credentialCases() []credentialCase {
 		{"docker config identitytoken", func(t testing.TB, as *authServer) acr.Credential {
 			return docker(t, writeDockerConfig(t, as.Host, map[string]string{"identitytoken": as.refreshToken(t)}))
 		}},
+		{"docker credential helper identitytoken (<token> user)", func(t testing.TB, as *authServer) acr.Credential {
+			// A helper that answers as docker-credential-acr-env and az acr
+			// login's helpers do for an identity token: user "<token>".
+			dir := t.TempDir()
+			script := "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread host\n" +
+				`printf '{"ServerURL":"%s","Username":"<token>","Secret":"%s"}' "$host" '` + as.refreshToken(t) + "'\n"
+			if err := os.WriteFile(filepath.Join(dir, "docker-credential-acrgotest"), []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			t.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
+			path := filepath.Join(t.TempDir(), "config.json")
+			if err := os.WriteFile(path, []byte(`{"credHelpers":{"`+as.Host+`":"acrgotest"}}`), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return docker(t, path)
+		}},
 	}
 }
 
