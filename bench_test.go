@@ -70,7 +70,7 @@ func BenchmarkListTags(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	img, err := m.GetManifest(b.Context(), "bench/tags", d.String())
+	img, err := m.GetManifest(b.Context(), "bench/tags", d.String(), nil)
 	if err != nil {
 		b.Fatal(err)
 	}

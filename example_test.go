@@ -60,7 +60,7 @@ func ExampleClient_Repositories() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for name, err := range client.Repositories(ctx) {
+	for name, err := range client.Repositories(ctx, nil) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -129,7 +129,7 @@ func ExampleClient_Manifests_deleteImages() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for repo, err := range client.Repositories(ctx) {
+	for repo, err := range client.Repositories(ctx, nil) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -173,7 +173,7 @@ func ExampleNewClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for name, err := range client.Repositories(context.Background()) {
+	for name, err := range client.Repositories(context.Background(), nil) {
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -365,7 +365,7 @@ var replayCases = []replayCase{
 		}},
 	{name: "go/GetManifest", file: "TestClient_GetManifest.json", aad: "Sanitized", serves: "82 83 84 85",
 		run: func(e *replayEnv) {
-			m, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "3.17.1")
+			m, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "3.17.1", nil)
 			if err != nil || m.Digest != "sha256:93d5a28ff72d288d69b5997b8ba47396d2cbb62a72b5d87cd3351094b5d578a0" ||
 				m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" || len(m.Bytes) != 528 {
 				e.t.Fatalf("GetManifest = %s %s %d bytes, %v", m.Digest, m.MediaType, len(m.Bytes), err)
@@ -396,7 +396,7 @@ var replayCases = []replayCase{
 		}},
 	{name: "go/GetManifest_wrongTag", file: "TestClient_GetManifest_wrongTag.json", aad: "Sanitized", serves: "93 94 95 96",
 		run: func(e *replayEnv) {
-			_, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "wrong-tag")
+			_, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "wrong-tag", nil)
 			e.wantError(err, acr.ErrNotFound, http.StatusNotFound, "MANIFEST_UNKNOWN", `manifest tagged by "wrong-tag" is not found`)
 			var re *acr.ResponseError
 			if errors.As(err, &re) && len(re.Errors) > 0 && string(re.Errors[0].Detail) != `{"Tag":"wrong-tag"}` {
@@ -426,13 +426,13 @@ var replayCases = []replayCase{
 			_, err := e.client(e.entra(), nil).GetTagProperties(e.ctx, "alpine", "wrong-tag")
 			e.wantError(err, acr.ErrNotFound, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist")
 		}},
-	// The probe is the recorded first page (n=1); the listing then asks
-	// for that page again.
-	{name: "go/NewListRepositoriesPager", file: "TestClient_NewListRepositoriesPager.json", aad: "Sanitized", probe: replayProbeRecorded,
-		repeat: []int{112}, serves: "109 110 111 112 112r 113 114",
+	// A listing does not probe: its first page tells that the API is
+	// there.
+	{name: "go/NewListRepositoriesPager", file: "TestClient_NewListRepositoriesPager.json", aad: "Sanitized",
+		serves: "109 110 111 112 113 114",
 		run: func(e *replayEnv) {
 			var got []string
-			for name, err := range e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Repositories(e.ctx) {
+			for name, err := range e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Repositories(e.ctx, nil) {
 				if err != nil {
 					e.t.Fatalf("Repositories: %v", err)
 				}
@@ -446,8 +446,8 @@ var replayCases = []replayCase{
 	// SDK then listed by time without n, which a second client with the
 	// default page size replays: it starts unauthenticated, so it is served
 	// the challenge, exchange and token again.
-	{name: "go/NewListTagsPager", file: "TestClient_NewListTagsPager.json", aad: "Sanitized", probe: replayProbeSynth, clients: 2,
-		repeat: []int{115, 116}, serves: "probe 115 116 117 118 119 120 probe 115r 116r 117r 121 122",
+	{name: "go/NewListTagsPager", file: "TestClient_NewListTagsPager.json", aad: "Sanitized", clients: 2,
+		repeat: []int{115, 116}, serves: "115 116 117 118 119 120 115r 116r 117r 121 122",
 		run: func(e *replayEnv) {
 			got, err := replayCollect(e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Tags(e.ctx, "alpine", nil))
 			want := []struct{ name, digest, created string }{
@@ -545,11 +545,11 @@ var replayCases = []replayCase{
 	// refuses (entry 5: anonymous users hold no metadata_write); the client
 	// asks again, gets a new token and sends the PATCH once more: both are
 	// served the refusals, entries 3 and 5 (the insufficient_scope rule).
-	{name: "go/anonymousAccess", file: "Test_authenticationPolicy_anonymousAccess.json", probe: replayProbeSynth,
-		serves: "probe 136 137 138 140 139 140r 141",
+	{name: "go/anonymousAccess", file: "Test_authenticationPolicy_anonymousAccess.json",
+		serves: "136 137 138 140 139 140r 141",
 		run: func(e *replayEnv) {
 			c := e.client(nil, nil)
-			got, err := replayCollect(c.Repositories(e.ctx))
+			got, err := replayCollect(c.Repositories(e.ctx, nil))
 			if want := []string{"alpine", "hello-world", "nginx", "ubuntu"}; err != nil || !slices.Equal(got, want) {
 				e.t.Errorf("anonymous Repositories = %v, %v; want %v", got, err, want)
 			}
@@ -564,9 +564,9 @@ var replayCases = []replayCase{
 
 	// JS SDK 1.1.0-beta.4 (host Sanitized.azurecr.io, realm myregistry.azurecr.io).
 	{name: "js/list_repositories_with_anonymous_access", file: "recording_should_list_repositories_with_anonymous_access.json",
-		probe: replayProbeSynth, serves: "probe 142 143 144",
+		serves: "142 143 144",
 		run: func(e *replayEnv) {
-			got, err := replayCollect(e.client(nil, nil).Repositories(e.ctx))
+			got, err := replayCollect(e.client(nil, nil).Repositories(e.ctx, nil))
 			if err != nil || !slices.Equal(got, []string{"library/hello-world"}) {
 				e.t.Errorf("anonymous Repositories = %v, %v", got, err)
 			}
@@ -606,7 +606,7 @@ var replayCases = []replayCase{
 			if err != nil || d != want {
 				e.t.Fatalf("SetManifest = %s, %v", d, err)
 			}
-			m, err := c.GetManifest(e.ctx, "oci-artifact", "my_artifact")
+			m, err := c.GetManifest(e.ctx, "oci-artifact", "my_artifact", nil)
 			if err != nil || m.Digest != want || !bytes.Equal(m.Bytes, manifest.Bytes()) || m.MediaType != "application/vnd.oci.image.manifest.v1+json" {
 				e.t.Fatalf("GetManifest = %s %s, %v", m.Digest, m.MediaType, err)
 			}
@@ -622,7 +622,7 @@ var replayCases = []replayCase{
 		}},
 	// The SDK read two pages; so does the replay, then it stops.
 	{name: "js/list_registry_manifests_by_pages", file: "recording_should_list_registry_manifests_by_pages.json", aad: "SecretPlaceholder",
-		probe: replayProbeSynth, serves: "probe 166 167 168 169 170",
+		serves: "166 167 168 169 170",
 		run: func(e *replayEnv) {
 			var got []acr.ManifestProperties
 			for m, err := range e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Manifests(e.ctx, "library/hello-world", nil) {
@@ -706,9 +706,9 @@ var replayCases = []replayCase{
 			}
 		}},
 	{name: "python/list_repository_names_by_page", file: "test_anon_access.pyTestContainerRegistryClienttest_list_repository_names_by_page.json",
-		probe: replayProbeSynth, serves: "probe 193 194 195 198",
+		serves: "193 194 195 198",
 		run: func(e *replayEnv) {
-			got, err := replayCollect(e.client(nil, &acr.ClientOptions{PageSize: 2}).Repositories(e.ctx))
+			got, err := replayCollect(e.client(nil, &acr.ClientOptions{PageSize: 2}).Repositories(e.ctx, nil))
 			if want := []string{"library/alpine", "library/busybox", "library/hello-world"}; err != nil || !slices.Equal(got, want) {
 				e.t.Errorf("Repositories = %v, %v; want %v", got, err, want)
 			}

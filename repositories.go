@@ -2,7 +2,6 @@ package acr
 
 import (
 	"context"
-	"encoding/json"
 	"iter"
 	"net/http"
 	"time"
@@ -40,30 +39,32 @@ func (w wireRepository) properties() RepositoryProperties {
 
 // Repositories yields the names of the registry's repositories in name
 // order, page by page. It uses ACR's /acr/v1/_catalog, or the OCI
-// /v2/_catalog on other registries. Iteration stops after the first error,
-// which is yielded. The sequence can be ranged over more than once; each
-// range lists afresh.
-func (c *Client) Repositories(ctx context.Context) iter.Seq2[string, error] {
+// /v2/_catalog on other registries. Resume a stopped listing with
+// opts.Last set to the last name received. Iteration stops after the first
+// error, which is yielded. The sequence can be ranged over more than once;
+// each range lists afresh.
+func (c *Client) Repositories(ctx context.Context, opts *ListOptions) iter.Seq2[string, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+	}
 	return func(yield func(string, error) bool) {
-		path := "/v2/_catalog"
-		if ok, err := c.hasACRAPI(ctx); err != nil {
+		q, err := c.pageQuery(o.PageSize, o.Last)
+		if err != nil {
 			yield("", err)
 			return
-		} else if ok {
-			path = "/acr/v1/_catalog"
 		}
-		r := request{method: http.MethodGet, path: path, query: c.pageQuery(), scope: scopeCatalog}
-		for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
-			var page struct {
-				Repositories []string `json:"repositories"`
-			}
-			err := dec.Decode(&page)
-			return page.Repositories, err
-		}) {
-			if !yield(name, err) {
-				return
+		page := func(body []byte, _ http.Header) ([]string, error) { return decodeNames(body, "repositories") }
+		oci := func(yield func(string, error) bool) {
+			r := request{method: http.MethodGet, path: "/v2/_catalog", query: q, scope: scopeCatalog}
+			for name, err := range paginate(ctx, c, r, page) {
+				if !yield(name, err) {
+					return
+				}
 			}
 		}
+		r := request{method: http.MethodGet, path: "/acr/v1/_catalog", query: q, scope: scopeCatalog}
+		listACR(ctx, c, r, page, "", oci, yield)
 	}
 }
 

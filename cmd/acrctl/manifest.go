@@ -219,7 +219,7 @@ its bytes (a manifest that is not JSON is refused with -o json).`,
 			if err != nil {
 				return err
 			}
-			m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest(), nil)
 			if err != nil {
 				if errors.Is(err, acr.ErrLocked) {
 					return lockRefusal(cmd.Context(), s, ref, lockRead, err)

@@ -62,7 +62,7 @@ name per line whatever the text output becomes; -o json prints the catalog's doc
 				return err
 			}
 			names := []string{}
-			for name, err := range s.client.Repositories(cmd.Context()) {
+			for name, err := range s.client.Repositories(cmd.Context(), nil) {
 				if err != nil {
 					return s.explain(err)
 				}
