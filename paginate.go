@@ -44,8 +44,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 				yield(zero, err)
 				return
 			}
-			body, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
-			resp.Body.Close()
+			body, err := readBody(resp)
 			if err != nil {
 				// The connection broke after the headers, past the
 				// transport's retries: fetch the page again, as downloads
@@ -190,4 +189,20 @@ func decodeNames(body []byte, key string) ([]string, error) {
 		return nil, err
 	}
 	return names, nil
+}
+
+// readBody reads and closes a listing page's body, up to maxJSONBody, in
+// one allocation when the registry sent its length.
+func readBody(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	if n := resp.ContentLength; n >= 0 && n <= maxJSONBody {
+		// net/http holds the body to its Content-Length: a body cut
+		// short fails here with io.ErrUnexpectedEOF.
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
 }

@@ -1,6 +1,7 @@
 package acr
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -140,7 +141,8 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
 	r := jsonread.New(body)
 	var registry string
-	var tags []TagProperties
+	// One tag per digest field: the page's length, without growing.
+	tags := make([]TagProperties, 0, bytes.Count(body, []byte(`"digest"`)))
 	err := r.Object(func(key []byte) error {
 		switch {
 		case jsonread.Match(key, "registry"):
