@@ -65,6 +65,26 @@ func TestTagList(t *testing.T) {
 		if r.stdout != "latest\nv3\n" {
 			t.Errorf("-o name --digest printed %q", r.stdout)
 		}
+		// -o name alone: the names-only listing, in name order; --last
+		// resumes after a tag, whatever the page size.
+		for _, args := range [][]string{{"-o", "name"}, {"-o", "name", "--page-size", "1"}} {
+			r = f.run("", append([]string{"tag", "list", f.ref("hello")}, args...)...).ok(t)
+			if r.stdout != "latest\nv1\nv2\nv3\n" {
+				t.Errorf("%v printed %q, want latest v1 v2 v3", args, r.stdout)
+			}
+		}
+		r = f.run("", "tag", "list", f.ref("hello"), "-o", "name", "--last", "v1", "--page-size", "1").ok(t)
+		if r.stdout != "v2\nv3\n" {
+			t.Errorf("-o name --last v1 printed %q, want v2 v3", r.stdout)
+		}
+		r = f.run("", "tag", "list", f.ref("hello"), "--last", "v2", "--page-size", "2").ok(t)
+		if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "v3 ") {
+			t.Errorf("--last v2 printed %q, want the header and v3", r.stdout)
+		}
+		r = f.run("", "manifest", "list", f.ref("hello"), "--last", imgs["v3"].digest.String(), "-o", "json").ok(t)
+		if strings.Contains(r.stdout, imgs["v3"].digest.String()) {
+			t.Errorf("manifest list --last %s lists it: %s", imgs["v3"].digest, r.stdout)
+		}
 	})
 }
 
