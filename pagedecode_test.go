@@ -3,6 +3,7 @@ package acr
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -156,6 +157,50 @@ func FuzzDecodeNames(f *testing.F) {
 		}
 		if d := cmp.Diff(page.Tags, got, cmpopts.EquateEmpty()); err == nil && d != "" {
 			t.Fatalf("decodeNames(%q) differs from encoding/json (-want +got):\n%s", body, d)
+		}
+	})
+}
+
+// tagPage1000 is a page of 1,000 tags as ACR (and the emulator) sends it.
+var tagPage1000 = func() []byte {
+	var b bytes.Buffer
+	b.WriteString(`{"registry":"myregistry.azurecr.io","imageName":"bench/tags","tags":[`)
+	for i := range 1000 {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, `{"name":"t%05d","digest":"sha256:%064x","createdTime":"2026-12-06T02:42:44.%07dZ","lastUpdateTime":"2026-12-06T02:42:44.%07dZ","signed":false,"changeableAttributes":{"deleteEnabled":true,"writeEnabled":true,"readEnabled":true,"listEnabled":true}}`,
+			i, i, i*37, i*37)
+	}
+	b.WriteString(`]}`)
+	return b.Bytes()
+}()
+
+// BenchmarkDecodeTagPage compares decoding a page of 1,000 tags with
+// decodeTagPage and with encoding/json (the wire structs it replaced).
+func BenchmarkDecodeTagPage(b *testing.B) {
+	b.Run("jsonread", func(b *testing.B) {
+		b.SetBytes(int64(len(tagPage1000)))
+		for b.Loop() {
+			if tags, err := decodeTagPage(tagPage1000, "bench/tags"); err != nil || len(tags) != 1000 {
+				b.Fatal(len(tags), err)
+			}
+		}
+	})
+	b.Run("encoding-json", func(b *testing.B) {
+		b.SetBytes(int64(len(tagPage1000)))
+		for b.Loop() {
+			var page struct {
+				Registry string    `json:"registry"`
+				Tags     []wireTag `json:"tags"`
+			}
+			if err := json.Unmarshal(tagPage1000, &page); err != nil {
+				b.Fatal(err)
+			}
+			out := make([]TagProperties, len(page.Tags))
+			for i, t := range page.Tags {
+				out[i] = t.properties(page.Registry, "bench/tags")
+			}
 		}
 	})
 }

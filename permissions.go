@@ -83,6 +83,8 @@ func (f *flag) read(r *jsonread.Reader) error {
 	return err
 }
 
+var attributeFields = []string{"deleteEnabled", "writeEnabled", "listEnabled", "readEnabled"}
+
 // read reads a changeableAttributes object; null unsets every flag, and a
 // second object updates the first, as encoding/json decodes them.
 func (a *attributes) read(r *jsonread.Reader) error {
@@ -91,14 +93,14 @@ func (a *attributes) read(r *jsonread.Reader) error {
 		return err
 	}
 	return r.Object(func(key []byte) error {
-		switch {
-		case jsonread.Match(key, "deleteEnabled"):
+		switch jsonread.Field(key, attributeFields) {
+		case "deleteEnabled":
 			return a.deleteEnabled.read(r)
-		case jsonread.Match(key, "writeEnabled"):
+		case "writeEnabled":
 			return a.writeEnabled.read(r)
-		case jsonread.Match(key, "listEnabled"):
+		case "listEnabled":
 			return a.listEnabled.read(r)
-		case jsonread.Match(key, "readEnabled"):
+		case "readEnabled":
 			return a.readEnabled.read(r)
 		}
 		return r.Skip()

@@ -135,14 +135,18 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 	}
 }
 
+// tagFields are the fields of a listed tag that decodeTagPage reads.
+var tagFields = []string{"name", "digest", "createdTime", "lastUpdateTime", "changeableAttributes"}
+
 // decodeTagPage decodes a page of ACR's tag listing:
 // {"registry":..., "imageName":..., "tags":[{"name":..., "digest":...,
 // "createdTime":..., "lastUpdateTime":..., "changeableAttributes":{...}}]}.
 func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
 	r := jsonread.New(body)
 	var registry string
-	// One tag per digest field: the page's length, without growing.
-	tags := make([]TagProperties, 0, bytes.Count(body, []byte(`"digest"`)))
+	// A tag and its changeableAttributes are two objects: half the
+	// braces is about the page's length (counting a byte is cheap).
+	tags := make([]TagProperties, 0, bytes.Count(body, []byte{'{'})/2)
 	err := r.Object(func(key []byte) error {
 		switch {
 		case jsonread.Match(key, "registry"):
@@ -157,16 +161,16 @@ func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
 				t := TagProperties{Repository: repo}
 				var a attributes
 				err := r.Object(func(key []byte) error {
-					switch {
-					case jsonread.Match(key, "name"):
+					switch jsonread.Field(key, tagFields) {
+					case "name":
 						return r.ReadString(&t.Name)
-					case jsonread.Match(key, "digest"):
+					case "digest":
 						return r.ReadString((*string)(&t.Digest))
-					case jsonread.Match(key, "createdTime"):
+					case "createdTime":
 						return r.ReadTime(&t.CreatedOn)
-					case jsonread.Match(key, "lastUpdateTime"):
+					case "lastUpdateTime":
 						return r.ReadTime(&t.LastUpdatedOn)
-					case jsonread.Match(key, "changeableAttributes"):
+					case "changeableAttributes":
 						return a.read(r)
 					}
 					return r.Skip()

@@ -232,6 +232,9 @@ func (r *Reader) key() ([]byte, error) {
 func (r *Reader) scanString() (raw []byte, escaped bool, err error) {
 	start := r.i + 1
 	for i := start; i < len(r.b); i++ {
+		if plain[r.b[i]] {
+			continue
+		}
 		switch c := r.b[i]; {
 		case c == '"':
 			r.i = i + 1
@@ -262,6 +265,15 @@ func (r *Reader) scanString() (raw []byte, escaped bool, err error) {
 	r.i = len(r.b)
 	return nil, false, r.syntax("unterminated string")
 }
+
+// plain marks the bytes that stand for themselves in a string: not a quote,
+// a backslash or a control character.
+var plain = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex4(b []byte) bool {
 	for _, c := range b {
@@ -528,4 +540,21 @@ func (r *Reader) skip(depth int) error {
 // matches them, case-insensitively.
 func Match(key []byte, field string) bool {
 	return string(key) == field || bytes.EqualFold(key, []byte(field))
+}
+
+// Field returns the field of fields that key names, matched as
+// encoding/json matches them: exactly, else case-insensitively (the first
+// such field); "" when none matches.
+func Field(key []byte, fields []string) string {
+	for _, f := range fields {
+		if string(key) == f {
+			return f
+		}
+	}
+	for _, f := range fields {
+		if bytes.EqualFold(key, []byte(f)) {
+			return f
+		}
+	}
+	return ""
 }
