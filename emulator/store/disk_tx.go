@@ -464,7 +464,6 @@ func (t *diskTx) DeleteTag(repo, name string) error {
 	return t.remove(repo, bucketTags, name)
 }
 
-
 // BlobLink implements [Tx.BlobLink].
 func (t *diskTx) BlobLink(repo string, d digest.Digest) (BlobLink, bool, error) {
 	return get[BlobLink](t, repo, bucketLinks, string(d))
