@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/acrgo/acr"
 	"github.com/spf13/cobra"
@@ -175,12 +177,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 			}
 			// The columns are the same whatever the tags' locks, so that
 			// scripts reading them by position keep working.
-			tw := newTable(w)
-			fmt.Fprintln(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)\tDISABLED")
-			for _, t := range tags {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, orDash(t.Digest.String()), formatTableTime(t.LastUpdatedOn), disabled(t.Permissions))
-			}
-			return tw.Flush()
+			return writeTagTable(w, tags)
 		},
 	}
 	addOrderFlag(cmd, &order, "name")
@@ -316,4 +313,64 @@ names the lock flag that refused and the command that lifts it.`,
 	}
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// writeTagTable prints tag list's table, aligned as newTable aligns
+// columns (two spaces after the widest cell), but row by row without
+// tabwriter's cell buffering and fmt: a listing of 10,000 tags spent a
+// third of its client time in them (BenchmarkTagList).
+func writeTagTable(w io.Writer, tags []acr.TagProperties) error {
+	header := [4]string{"TAG", "DIGEST", "LAST UPDATED (UTC)", "DISABLED"}
+	var width [3]int
+	for i := range width {
+		width[i] = len(header[i])
+	}
+	timeWidth := func(t time.Time) int {
+		if t.IsZero() {
+			return 1
+		}
+		if y := t.UTC().Year(); y >= 0 && y <= 9999 {
+			return len(time.DateTime)
+		}
+		return utf8.RuneCountInString(formatTableTime(t))
+	}
+	for _, t := range tags {
+		width[0] = max(width[0], utf8.RuneCountInString(t.Name))
+		width[1] = max(width[1], utf8.RuneCountInString(orDash(t.Digest.String())))
+		width[2] = max(width[2], timeWidth(t.LastUpdatedOn))
+	}
+	bw := bufio.NewWriterSize(w, 64<<10)
+	line := make([]byte, 0, 256)
+	cell := func(s string, col int) {
+		line = append(line, s...)
+		for n := utf8.RuneCountInString(s); n < width[col]+2; n++ {
+			line = append(line, ' ')
+		}
+	}
+	cell(header[0], 0)
+	cell(header[1], 1)
+	cell(header[2], 2)
+	line = append(line, header[3]...)
+	line = append(line, '\n')
+	bw.Write(line)
+	for _, t := range tags {
+		line = line[:0]
+		cell(t.Name, 0)
+		cell(orDash(t.Digest.String()), 1)
+		if t.LastUpdatedOn.IsZero() {
+			cell("-", 2)
+		} else {
+			n := len(line)
+			line = t.LastUpdatedOn.UTC().AppendFormat(line, time.DateTime)
+			for w := utf8.RuneCount(line[n:]); w < width[2]+2; w++ {
+				line = append(line, ' ')
+			}
+		}
+		line = append(line, disabled(t.Permissions)...)
+		line = append(line, '\n')
+		if _, err := bw.Write(line); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
 }

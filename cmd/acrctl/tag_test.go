@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
 )
 
 // pushTags pushes three images: v1, then v2, then v3 also tagged latest.
@@ -165,5 +169,32 @@ func TestTagErrors(t *testing.T) {
 		{"missing tag delete", []string{"tag", "delete", f.ref("hello:nope")}, 1, []string{"not found"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { acrctl(t, "", tc.args...).fails(t, tc.code, tc.want...) })
+	}
+}
+
+// TestWriteTagTable holds writeTagTable to the tabwriter table it replaced.
+func TestWriteTagTable(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("x", 3600))
+	tags := []acr.TagProperties{
+		{Name: "v1", Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), LastUpdatedOn: at, Permissions: acr.Permissions{CanDelete: true, CanWrite: true, CanList: true, CanRead: true}},
+		{Name: "a-much-longer-tag-name", LastUpdatedOn: time.Time{}, Permissions: acr.Permissions{CanList: true}},
+		{Name: "ünïcode", Digest: digest.Digest("sha256:" + strings.Repeat("b", 64)), LastUpdatedOn: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for n := range len(tags) + 1 {
+		var want, got bytes.Buffer
+		tw := newTable(&want)
+		fmt.Fprintln(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)\tDISABLED")
+		for _, t := range tags[:n] {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, orDash(t.Digest.String()), formatTableTime(t.LastUpdatedOn), disabled(t.Permissions))
+		}
+		if err := tw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeTagTable(&got, tags[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d tags:\n got %q\nwant %q", n, got.String(), want.String())
+		}
 	}
 }
