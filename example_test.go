@@ -71,6 +71,40 @@ func ExampleClient_Repositories() {
 	// library/hello-world
 }
 
+// A listing stopped part way resumes from the last item received, here
+// the names of library/hello-world's tags, three at a time.
+func ExampleClient_TagNames_resume() {
+	registry := exampleRegistry()
+	defer registry.Close()
+	ctx := context.Background()
+
+	client, err := acr.NewClient(registry.URL, acr.TokenCredential(entraID{}), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	last := ""
+	for {
+		var batch []string
+		for name, err := range client.TagNames(ctx, "library/hello-world", &acr.ListOptions{PageSize: 3, Last: last}) {
+			if err != nil {
+				log.Fatal(err)
+			}
+			batch = append(batch, name)
+			if len(batch) == 3 {
+				break // stop; the next round resumes after the last name
+			}
+		}
+		if len(batch) == 0 {
+			break
+		}
+		fmt.Println(batch)
+		last = batch[len(batch)-1]
+	}
+	// Output:
+	// [latest v1 v2]
+	// [v3 v4 v5]
+}
+
 func ExampleClient_Tags_anonymous() {
 	registry := exampleRegistry()
 	defer registry.Close()
