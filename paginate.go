@@ -1,6 +1,7 @@
 package acr
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +33,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 			return
 		}
 		seen := map[string]bool{}
+		var buf []byte // the page bodies, one after the other: page decoders copy what they keep
 		broken := 0 // attempts at the current page whose body broke off
 		for n := 0; ; n++ {
 			if n == maxPages {
@@ -44,7 +46,8 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 				yield(zero, err)
 				return
 			}
-			body, err := readBody(resp)
+			body, err := readBody(resp, buf[:0])
+			buf = body
 			if err != nil {
 				// The connection broke after the headers, past the
 				// transport's retries: fetch the page again, as downloads
@@ -191,18 +194,24 @@ func decodeNames(body []byte, key string) ([]string, error) {
 	return names, nil
 }
 
-// readBody reads and closes a listing page's body, up to maxJSONBody, in
-// one allocation when the registry sent its length.
-func readBody(resp *http.Response) ([]byte, error) {
+// readBody reads and closes a listing page's body, up to maxJSONBody, into
+// buf's storage when it is large enough: in one allocation at most when
+// the registry sent the body's length.
+func readBody(resp *http.Response, buf []byte) ([]byte, error) {
 	defer resp.Body.Close()
 	if n := resp.ContentLength; n >= 0 && n <= maxJSONBody {
 		// net/http holds the body to its Content-Length: a body cut
 		// short fails here with io.ErrUnexpectedEOF.
-		buf := make([]byte, n)
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {
 			return nil, err
 		}
 		return buf, nil
 	}
-	return io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
+	w := bytes.NewBuffer(buf)
+	_, err := w.ReadFrom(io.LimitReader(resp.Body, maxJSONBody))
+	return w.Bytes(), err
 }
