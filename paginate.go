@@ -34,7 +34,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 		}
 		seen := map[string]bool{}
 		var buf []byte // the page bodies, one after the other: page decoders copy what they keep
-		broken := 0 // attempts at the current page whose body broke off
+		broken := 0    // attempts at the current page whose body broke off
 		for n := 0; ; n++ {
 			if n == maxPages {
 				yield(zero, fmt.Errorf("acr: listing %s: more than %d pages; giving up", redactURL(u), maxPages))
