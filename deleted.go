@@ -239,9 +239,6 @@ func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Dige
 		}
 		tag = &o.Tag
 	}
-	if err := c.needACR(ctx, "restoring a deleted manifest"); err != nil {
-		return ManifestProperties{}, err
-	}
 	// force is spelt True or False, as az sends Python's booleans: the
 	// only spelling known to work on ACR.
 	force := "False"
@@ -257,7 +254,7 @@ func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Dige
 		Registry string       `json:"registry"`
 		Manifest wireManifest `json:"manifest"`
 	}
-	if _, err := c.doJSON(ctx, r, &w); err != nil {
+	if err := c.acrJSON(ctx, "restoring a deleted manifest", r, &w); err != nil {
 		return ManifestProperties{}, err
 	}
 	return w.Manifest.properties(w.Registry, repo), nil

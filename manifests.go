@@ -249,13 +249,10 @@ func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, 
 	if err := checkTagOrDigest(ref); err != nil {
 		return ManifestProperties{}, err
 	}
-	if err := c.needACR(ctx, "manifest properties"); err != nil {
-		return ManifestProperties{}, err
-	}
 	// ACR's manifest endpoints take digests: resolve a tag first, as the
 	// .NET SDK does.
 	if !spec.IsDigest(ref) {
-		t, err := c.GetTagProperties(ctx, repo, ref)
+		t, err := c.tagRequest(ctx, http.MethodGet, repo, ref, nil, "manifest properties")
 		if err != nil {
 			return ManifestProperties{}, err
 		}
@@ -270,7 +267,7 @@ func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, 
 		Registry string       `json:"registry"`
 		Manifest wireManifest `json:"manifest"`
 	}
-	if _, err := c.doJSON(ctx, r, &w); err != nil {
+	if err := c.acrJSON(ctx, "manifest properties", r, &w); err != nil {
 		return ManifestProperties{}, err
 	}
 	return w.Manifest.properties(w.Registry, repo), nil

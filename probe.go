@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/acrgo/acr/internal/spec"
 )
 
 // acrLoginServerSuffixes are the login-server domains of ACR in the public
@@ -49,9 +51,10 @@ func (c *Client) knownACRAPI() int32 {
 
 // hasACRAPI reports whether the registry serves /acr/v1: known for ACR's
 // own domains, otherwise probed once (GET /acr/v1/_catalog?n=1; any answer
-// but 404, 400 or 405, a 401 included, means the API is there). Listings do
-// not probe: they call /acr/v1 straight away and learn from its answer (see
-// acrAnswered).
+// but 404, 400 or 405, a 401 included, means the API is there). Calls do
+// not probe first: they send their /acr/v1 request straight away and learn
+// from its answer (acrAnswered), which probes only when that answer leaves
+// it open.
 func (c *Client) hasACRAPI(ctx context.Context) (bool, error) {
 	switch c.knownACRAPI() {
 	case acrAPIYes:
@@ -79,13 +82,16 @@ func (c *Client) setACRAPI(has bool) {
 	}
 }
 
-// acrAnswered learns from the first answer of an /acr/v1 listing sent while
-// it was unknown whether the registry serves that API, and reports whether
-// it does; err is the listing's first error, nil when a page arrived. A
-// page, a 401 or a 403 mean yes (as for the probe); a 400, 404 or 405 that
-// is not an OCI error document (a plain "404 page not found") means no. An
-// OCI error could be ACR's own answer (a repository that does not exist, a
-// soft-delete policy that is off), so only then is the registry probed.
+// acrAnswered learns from the answer of an /acr/v1 call sent while it was
+// unknown whether the registry serves that API, and reports whether it
+// does; err is the call's error, nil when it succeeded. Success, a 401 or a
+// 403 mean yes (as for the probe), and so does a 404 saying that the
+// repository, tag or manifest does not exist (NAME_UNKNOWN, TAG_UNKNOWN,
+// MANIFEST_UNKNOWN: only an API that parsed the path answers so); a 400,
+// 404 or 405 that is not an OCI error document (a plain "404 page not
+// found") means no. Other OCI errors could be either (ACR refusing a
+// request, another registry's catch-all), so only then is the registry
+// probed.
 func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 	if err == nil {
 		c.setACRAPI(true)
@@ -97,6 +103,15 @@ func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 	}
 	switch re.StatusCode {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed:
+		for _, e := range re.Errors {
+			switch spec.ErrorCode(e.Code) {
+			case spec.ErrorCodeNameUnknown, spec.ErrorCodeTagUnknown, spec.ErrorCodeManifestUnknown:
+				if re.StatusCode == http.StatusNotFound {
+					c.setACRAPI(true)
+					return true, nil
+				}
+			}
+		}
 		if len(re.Errors) == 0 {
 			c.setACRAPI(false)
 			return false, nil
@@ -108,14 +123,30 @@ func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 	return true, nil // an error of the listing, not of the API's absence
 }
 
-// needACR returns ErrNotSupported when the registry lacks /acr/v1.
-func (c *Client) needACR(ctx context.Context, what string) error {
-	ok, err := c.hasACRAPI(ctx)
-	if err != nil {
-		return err
+// notSupported is the error of a call that needs /acr/v1 on a registry
+// without it.
+func (c *Client) notSupported(what string) error {
+	return fmt.Errorf("%w: %s needs Azure Container Registry's /acr/v1 metadata API, which %s does not serve", ErrNotSupported, what, c.host)
+}
+
+// acrJSON sends an /acr/v1 request and decodes its JSON answer into out.
+// While it is unknown whether the registry serves /acr/v1, the answer
+// tells (acrAnswered) instead of a probe; on a registry without the API
+// the call fails with ErrNotSupported naming what.
+func (c *Client) acrJSON(ctx context.Context, what string, r request, out any) error {
+	known := c.knownACRAPI()
+	if known == acrAPINo {
+		return c.notSupported(what)
 	}
-	if !ok {
-		return fmt.Errorf("%w: %s needs Azure Container Registry's /acr/v1 metadata API, which %s does not serve", ErrNotSupported, what, c.host)
+	_, err := c.doJSON(ctx, r, out)
+	if known == acrAPIUnknown {
+		has, perr := c.acrAnswered(ctx, err)
+		if perr != nil {
+			return perr
+		}
+		if !has {
+			return c.notSupported(what)
+		}
 	}
-	return nil
+	return err
 }

@@ -73,11 +73,8 @@ func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (Repo
 	if err := checkRepo(repo); err != nil {
 		return RepositoryProperties{}, err
 	}
-	if err := c.needACR(ctx, "repository properties"); err != nil {
-		return RepositoryProperties{}, err
-	}
 	var w wireRepository
-	_, err := c.doJSON(ctx, request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
+	err := c.acrJSON(ctx, "repository properties", request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
 	return w.properties(), err
 }
 
@@ -87,12 +84,9 @@ func (c *Client) UpdateRepositoryProperties(ctx context.Context, repo string, up
 	if err := checkRepo(repo); err != nil {
 		return RepositoryProperties{}, err
 	}
-	if err := c.needACR(ctx, "updating repository properties"); err != nil {
-		return RepositoryProperties{}, err
-	}
 	body, hdr := jsonBody(update.wire())
 	var w wireRepository
-	_, err := c.doJSON(ctx, request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
+	err := c.acrJSON(ctx, "updating repository properties", request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
 		scope: scopeRepo(repo, "metadata_write")}, &w)
 	return w.properties(), err
 }
@@ -110,13 +104,10 @@ func (c *Client) DeleteRepository(ctx context.Context, repo string) (DeletedRepo
 	if err := checkRepo(repo); err != nil {
 		return DeletedRepository{}, err
 	}
-	if err := c.needACR(ctx, "deleting a repository"); err != nil {
-		return DeletedRepository{}, err
-	}
 	var w struct {
 		Manifests []digest.Digest `json:"manifestsDeleted"`
 		Tags      []string        `json:"tagsDeleted"`
 	}
-	_, err := c.doJSON(ctx, request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
+	err := c.acrJSON(ctx, "deleting a repository", request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
 	return DeletedRepository{Manifests: w.Manifests, Tags: w.Tags}, err
 }

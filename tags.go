@@ -240,23 +240,22 @@ func (c *Client) ociTags(ctx context.Context, repo string, pageSize int, last st
 
 // GetTagProperties returns a tag's properties (ACR only).
 func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (TagProperties, error) {
-	return c.tagRequest(ctx, http.MethodGet, repo, tag, nil)
+	return c.tagRequest(ctx, http.MethodGet, repo, tag, nil, "tag properties")
 }
 
 // UpdateTagProperties changes a tag's lock flags and returns its new
 // properties (ACR only).
 func (c *Client) UpdateTagProperties(ctx context.Context, repo, tag string, update PermissionsUpdate) (TagProperties, error) {
-	return c.tagRequest(ctx, http.MethodPatch, repo, tag, &update)
+	return c.tagRequest(ctx, http.MethodPatch, repo, tag, &update, "updating tag properties")
 }
 
-func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, update *PermissionsUpdate) (TagProperties, error) {
+// tagRequest gets or updates a tag's properties; what names the operation
+// in an ErrNotSupported.
+func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, update *PermissionsUpdate, what string) (TagProperties, error) {
 	if err := checkRepo(repo); err != nil {
 		return TagProperties{}, err
 	}
 	if err := checkTag(tag); err != nil {
-		return TagProperties{}, err
-	}
-	if err := c.needACR(ctx, "tag properties"); err != nil {
 		return TagProperties{}, err
 	}
 	r := request{method: method, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "metadata_read")}
@@ -268,7 +267,7 @@ func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, updat
 		Registry string  `json:"registry"`
 		Tag      wireTag `json:"tag"`
 	}
-	if _, err := c.doJSON(ctx, r, &w); err != nil {
+	if err := c.acrJSON(ctx, what, r, &w); err != nil {
 		return TagProperties{}, err
 	}
 	return w.Tag.properties(w.Registry, repo), nil
@@ -284,17 +283,13 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag string) error {
 	if err := checkTag(tag); err != nil {
 		return err
 	}
-	acr, err := c.hasACRAPI(ctx)
-	if err != nil {
-		return err
-	}
-	if acr {
-		resp, err := c.do(ctx, request{method: http.MethodDelete, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "delete")})
-		if err != nil {
+	if known := c.knownACRAPI(); known != acrAPINo {
+		// ACR's own delete, which also serves to find out whether the
+		// registry has /acr/v1 when that is not known yet.
+		err := c.acrJSON(ctx, "", request{method: http.MethodDelete, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "delete")}, nil)
+		if !errors.Is(err, ErrNotSupported) || known == acrAPIYes {
 			return err
 		}
-		resp.Body.Close()
-		return nil
 	}
 	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", tag), scope: scopeRepo(repo, "delete")})
 	if err != nil {
