@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -380,65 +379,5 @@ func jsonBody(v any) ([]byte, http.Header) {
 func scopeRepo(repo, actions string) string { return "repository:" + repo + ":" + actions }
 
 const scopeCatalog = "registry:catalog:*"
-
-// acrLoginServerSuffixes are the login-server domains of ACR in the public
-// and national clouds; registries under them serve /acr/v1 without asking.
-var acrLoginServerSuffixes = []string{".azurecr.io", ".azurecr.cn", ".azurecr.us"}
-
-// isACRLoginServer reports whether host (with an optional port) is an ACR
-// login server or data endpoint.
-func isACRLoginServer(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(host, "."))
-	for _, s := range acrLoginServerSuffixes {
-		if strings.HasSuffix(host, s) && len(host) > len(s) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasACRAPI reports whether the registry serves /acr/v1: known for ACR's
-// own domains, otherwise probed once (GET /acr/v1/_catalog?n=1; any answer
-// but 404, 400 or 405, a 401 included, means the API is there).
-func (c *Client) hasACRAPI(ctx context.Context) (bool, error) {
-	if isACRLoginServer(c.host) {
-		return true, nil
-	}
-	switch c.acrAPI.Load() {
-	case 1:
-		return true, nil
-	case 2:
-		return false, nil
-	}
-	resp, err := c.do(ctx, request{method: http.MethodGet, path: "/acr/v1/_catalog", query: url.Values{"n": {"1"}},
-		scope: scopeCatalog, ok: []int{200, 401, 403, 404, 400, 405}})
-	if err != nil {
-		return false, err
-	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, maxJSONBody))
-	resp.Body.Close()
-	has := resp.StatusCode == 200 || resp.StatusCode == 401 || resp.StatusCode == 403
-	if has {
-		c.acrAPI.Store(1)
-	} else {
-		c.acrAPI.Store(2)
-	}
-	return has, nil
-}
-
-// needACR returns ErrNotSupported when the registry lacks /acr/v1.
-func (c *Client) needACR(ctx context.Context, what string) error {
-	ok, err := c.hasACRAPI(ctx)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("%w: %s needs Azure Container Registry's /acr/v1 metadata API, which %s does not serve", ErrNotSupported, what, c.host)
-	}
-	return nil
-}
 
 func itoa(n int) string { return strconv.Itoa(n) }

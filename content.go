@@ -52,21 +52,45 @@ func (m Manifest) Index() (ocispec.Index, error) {
 	return v, json.Unmarshal(m.Bytes, &v)
 }
 
-// GetManifest fetches a manifest by tag or digest. It accepts every
-// manifest type the client knows, refuses bodies over 4 MiB, and verifies
-// the digest: against the requested digest, or the registry's
-// Docker-Content-Digest for a tag.
-func (c *Client) GetManifest(ctx context.Context, repo, tagOrDigest string) (_ Manifest, err error) {
+// GetManifestOptions configures GetManifest.
+type GetManifestOptions struct {
+	// MediaTypes are the manifest media types accepted, sent as the Accept
+	// header in this order of preference. Empty means every type the
+	// client knows: OCI image manifest and index, Docker v2 schema 2
+	// manifest and manifest list. A registry may still answer another
+	// type; the Manifest's MediaType says which it sent.
+	MediaTypes []string
+}
+
+// GetManifest fetches a manifest by tag or digest. It accepts the media
+// types of opts (by default every manifest type the client knows), refuses
+// bodies over 4 MiB, and verifies the digest: against the requested
+// digest, or the registry's Docker-Content-Digest for a tag; a body that
+// does not match fails with an error matching ErrDigestMismatch.
+func (c *Client) GetManifest(ctx context.Context, repo, tagOrDigest string, opts *GetManifestOptions) (_ Manifest, err error) {
 	ctx, endSpan := c.span(ctx, "Client.GetManifest")
 	defer func() { endSpan(err) }()
+	var o GetManifestOptions
+	if opts != nil {
+		o = *opts
+	}
 	if err := checkRepo(repo); err != nil {
 		return Manifest{}, err
 	}
 	if err := checkTagOrDigest(tagOrDigest); err != nil {
 		return Manifest{}, err
 	}
+	accept := manifestAccept
+	if len(o.MediaTypes) > 0 {
+		for _, mt := range o.MediaTypes {
+			if _, _, err := mime.ParseMediaType(mt); err != nil || strings.ContainsAny(mt, ",;") {
+				return Manifest{}, fmt.Errorf("acr: GetManifestOptions.MediaTypes: %q is not a media type (want one such as %s)", mt, spec.MediaTypeOCIManifest)
+			}
+		}
+		accept = strings.Join(o.MediaTypes, ", ")
+	}
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: v2Path(repo, "manifests", tagOrDigest),
-		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull")})
+		header: http.Header{"Accept": {accept}}, scope: scopeRepo(repo, "pull")})
 	if err != nil {
 		return Manifest{}, err
 	}
@@ -172,27 +196,33 @@ func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, 
 	return d, nil
 }
 
-// SetImage marshals an OCI image manifest or index and pushes it.
-func (c *Client) SetImage(ctx context.Context, repo string, v any, opts *SetManifestOptions) (_ ocispec.Descriptor, err error) {
+// SetImage marshals an OCI image manifest and pushes it, with the media
+// type of its MediaType field, or OCI's image manifest type when that is
+// empty (which it then fills in). Push an index with SetIndex, and other
+// manifests as bytes with SetManifest.
+func (c *Client) SetImage(ctx context.Context, repo string, m ocispec.Manifest, opts *SetManifestOptions) (_ ocispec.Descriptor, err error) {
 	ctx, endSpan := c.span(ctx, "Client.SetImage")
 	defer func() { endSpan(err) }()
-	var mt string
-	switch m := v.(type) {
-	case ocispec.Manifest:
-		mt = m.MediaType
-		if mt == "" {
-			m.MediaType, mt = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageManifest
-			v = m
-		}
-	case ocispec.Index:
-		mt = m.MediaType
-		if mt == "" {
-			m.MediaType, mt = ocispec.MediaTypeImageIndex, ocispec.MediaTypeImageIndex
-			v = m
-		}
-	default:
-		return ocispec.Descriptor{}, fmt.Errorf("acr: SetImage takes an ocispec.Manifest or ocispec.Index, not %T", v)
+	if m.MediaType == "" {
+		m.MediaType = ocispec.MediaTypeImageManifest
 	}
+	return c.setJSON(ctx, repo, m, m.MediaType, opts)
+}
+
+// SetIndex marshals an OCI image index and pushes it, with the media type
+// of its MediaType field, or OCI's index type when that is empty (which it
+// then fills in).
+func (c *Client) SetIndex(ctx context.Context, repo string, idx ocispec.Index, opts *SetManifestOptions) (_ ocispec.Descriptor, err error) {
+	ctx, endSpan := c.span(ctx, "Client.SetIndex")
+	defer func() { endSpan(err) }()
+	if idx.MediaType == "" {
+		idx.MediaType = ocispec.MediaTypeImageIndex
+	}
+	return c.setJSON(ctx, repo, idx, idx.MediaType, opts)
+}
+
+// setJSON marshals v and pushes it as a manifest of media type mt.
+func (c *Client) setJSON(ctx context.Context, repo string, v any, mt string, opts *SetManifestOptions) (ocispec.Descriptor, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return ocispec.Descriptor{}, err
@@ -226,10 +256,10 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 			header: http.Header{"Accept": {ocispec.MediaTypeImageIndex}}}
 		first := true
 		filtered := false // the registry applied the artifactType filter
-		for desc, err := range paginate(ctx, c, r, func(dec *json.Decoder, h http.Header) ([]ocispec.Descriptor, error) {
+		for desc, err := range paginate(ctx, c, r, func(body []byte, h http.Header) ([]ocispec.Descriptor, error) {
 			filtered = slices.Contains(strings.Split(strings.ReplaceAll(h.Get(spec.HeaderFiltersApplied), " ", ""), ","), "artifactType")
 			var idx ocispec.Index
-			err := dec.Decode(&idx)
+			err := json.Unmarshal(body, &idx)
 			return idx.Manifests, err
 		}) {
 			if err != nil && first && isNotFound(err) {
@@ -254,7 +284,7 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 // referrersByTag reads the referrers tag schema's index.
 func (c *Client) referrersByTag(ctx context.Context, repo string, d digest.Digest, artifactType string, yield func(ocispec.Descriptor, error) bool) {
 	tag := strings.ReplaceAll(d.String(), ":", "-")
-	m, err := c.GetManifest(ctx, repo, tag)
+	m, err := c.GetManifest(ctx, repo, tag, nil)
 	if isNotFound(err) {
 		return
 	}

@@ -36,7 +36,7 @@ func TestManifestsAndReferrers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := client.GetManifest(ctx, "img", "v1")
+	got, err := client.GetManifest(ctx, "img", "v1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +78,7 @@ func TestManifestsAndReferrers(t *testing.T) {
 	if err := client.DeleteManifest(ctx, "img", desc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.GetManifest(ctx, "img", sigDesc.Digest.String()); !errors.Is(err, acr.ErrNotFound) {
+	if _, err := client.GetManifest(ctx, "img", sigDesc.Digest.String(), nil); !errors.Is(err, acr.ErrNotFound) {
 		t.Fatalf("the referrer of a deleted manifest survives: %v", err)
 	}
 }
@@ -192,7 +192,7 @@ func TestSetManifestMediaType(t *testing.T) {
 		t.Fatal(err)
 	}
 	for tag, want := range map[string]string{"image": ocispec.MediaTypeImageManifest, "index": ocispec.MediaTypeImageIndex} {
-		m, err := client.GetManifest(ctx, "app", tag)
+		m, err := client.GetManifest(ctx, "app", tag, nil)
 		if err != nil || m.MediaType != want {
 			t.Errorf("%s: %v, served as %q, want %q", tag, err, m.MediaType, want)
 		}

@@ -96,37 +96,41 @@ func deletedPath(repo string, rest ...string) string {
 
 // DeletedRepositories yields, in name order and page by page, the names
 // of the repositories that hold soft-deleted manifests or tags (ACR only).
+// Resume a stopped listing with opts.Last set to the last name received.
 // The credential needs the registry:deleted_catalog:* scope, which ACR
 // grants with the deleted/read permission. Iteration stops after the first
 // error, which is yielded.
-func (c *Client) DeletedRepositories(ctx context.Context) iter.Seq2[string, error] {
+func (c *Client) DeletedRepositories(ctx context.Context, opts *ListOptions) iter.Seq2[string, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+	}
 	return func(yield func(string, error) bool) {
 		ctx, yield, endSpan := iterSpan(c, ctx, "Client.DeletedRepositories", yield)
 		defer endSpan()
-		if err := c.needACR(ctx, "listing deleted repositories"); err != nil {
+		q, err := c.pageQuery(o.PageSize, o.Last)
+		if err != nil {
 			yield("", err)
 			return
 		}
-		r := request{method: http.MethodGet, path: "/acr/v1/_deleted/_catalog", query: c.pageQuery(), scope: scopeDeletedCatalog}
-		for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
-			var page struct {
-				Repositories []string `json:"repositories"`
-			}
-			err := dec.Decode(&page)
-			return page.Repositories, err
-		}) {
-			if !yield(name, err) {
-				return
-			}
-		}
+		r := request{method: http.MethodGet, path: "/acr/v1/_deleted/_catalog", query: q, scope: scopeDeletedCatalog}
+		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]string, error) {
+			return decodeNames(body, "repositories")
+		}, "listing deleted repositories", nil, yield)
 	}
 }
 
 // DeletedManifests yields the soft deletions of a repository's manifests,
 // page by page, in digest order and, for one digest, oldest deletion first
-// (ACR only). The credential needs the repository's deleted_read action.
+// (ACR only). Resume a stopped listing with opts.Last set to the Digest of
+// the last deletion received: the listing goes on after every deletion of
+// that digest. The credential needs the repository's deleted_read action.
 // Iteration stops after the first error, which is yielded.
-func (c *Client) DeletedManifests(ctx context.Context, repo string) iter.Seq2[DeletedManifest, error] {
+func (c *Client) DeletedManifests(ctx context.Context, repo string, opts *ListOptions) iter.Seq2[DeletedManifest, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+	}
 	return func(yield func(DeletedManifest, error) bool) {
 		ctx, yield, endSpan := iterSpan(c, ctx, "Client.DeletedManifests", yield)
 		defer endSpan()
@@ -134,17 +138,18 @@ func (c *Client) DeletedManifests(ctx context.Context, repo string) iter.Seq2[De
 			yield(DeletedManifest{}, err)
 			return
 		}
-		if err := c.needACR(ctx, "listing deleted manifests"); err != nil {
+		q, err := c.pageQuery(o.PageSize, o.Last)
+		if err != nil {
 			yield(DeletedManifest{}, err)
 			return
 		}
-		r := request{method: http.MethodGet, path: deletedPath(repo, "_manifests"), query: c.pageQuery(), scope: scopeRepo(repo, "deleted_read")}
-		for m, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]DeletedManifest, error) {
+		r := request{method: http.MethodGet, path: deletedPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "deleted_read")}
+		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]DeletedManifest, error) {
 			var page struct {
 				Registry  string                `json:"registry"`
 				Manifests []wireDeletedManifest `json:"manifests"`
 			}
-			if err := dec.Decode(&page); err != nil {
+			if err := json.Unmarshal(body, &page); err != nil {
 				return nil, err
 			}
 			out := make([]DeletedManifest, len(page.Manifests))
@@ -154,20 +159,22 @@ func (c *Client) DeletedManifests(ctx context.Context, repo string) iter.Seq2[De
 					DeletedOn: w.DeletedAt, ExpiresOn: w.ExpiresAfter}
 			}
 			return out, nil
-		}) {
-			if !yield(m, err) {
-				return
-			}
-		}
+		}, "listing deleted manifests", nil, yield)
 	}
 }
 
 // DeletedTags yields the soft deletions of a repository's tags, page by
 // page, in tag order and, for one tag, oldest deletion first, so that the
 // last entry of a tag is its most recent deletion, the one az restores
-// (ACR only). The credential needs the repository's deleted_read action.
+// (ACR only). Resume a stopped listing with opts.Last set to the Name of
+// the last deletion received: the listing goes on after every deletion of
+// that tag. The credential needs the repository's deleted_read action.
 // Iteration stops after the first error, which is yielded.
-func (c *Client) DeletedTags(ctx context.Context, repo string) iter.Seq2[DeletedTag, error] {
+func (c *Client) DeletedTags(ctx context.Context, repo string, opts *ListOptions) iter.Seq2[DeletedTag, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+	}
 	return func(yield func(DeletedTag, error) bool) {
 		ctx, yield, endSpan := iterSpan(c, ctx, "Client.DeletedTags", yield)
 		defer endSpan()
@@ -175,17 +182,18 @@ func (c *Client) DeletedTags(ctx context.Context, repo string) iter.Seq2[Deleted
 			yield(DeletedTag{}, err)
 			return
 		}
-		if err := c.needACR(ctx, "listing deleted tags"); err != nil {
+		q, err := c.pageQuery(o.PageSize, o.Last)
+		if err != nil {
 			yield(DeletedTag{}, err)
 			return
 		}
-		r := request{method: http.MethodGet, path: deletedPath(repo, "_tags"), query: c.pageQuery(), scope: scopeRepo(repo, "deleted_read")}
-		for t, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]DeletedTag, error) {
+		r := request{method: http.MethodGet, path: deletedPath(repo, "_tags"), query: q, scope: scopeRepo(repo, "deleted_read")}
+		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]DeletedTag, error) {
 			var page struct {
 				Registry string           `json:"registry"`
 				Tags     []wireDeletedTag `json:"tags"`
 			}
-			if err := dec.Decode(&page); err != nil {
+			if err := json.Unmarshal(body, &page); err != nil {
 				return nil, err
 			}
 			out := make([]DeletedTag, len(page.Tags))
@@ -194,11 +202,7 @@ func (c *Client) DeletedTags(ctx context.Context, repo string) iter.Seq2[Deleted
 					DeletedOn: w.DeletedAt, ExpiresOn: w.ExpiresAfter}
 			}
 			return out, nil
-		}) {
-			if !yield(t, err) {
-				return
-			}
-		}
+		}, "listing deleted tags", nil, yield)
 	}
 }
 
@@ -243,9 +247,6 @@ func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Dige
 		}
 		tag = &o.Tag
 	}
-	if err := c.needACR(ctx, "restoring a deleted manifest"); err != nil {
-		return ManifestProperties{}, err
-	}
 	// force is spelt True or False, as az sends Python's booleans: the
 	// only spelling known to work on ACR.
 	force := "False"
@@ -261,7 +262,7 @@ func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Dige
 		Registry string       `json:"registry"`
 		Manifest wireManifest `json:"manifest"`
 	}
-	if _, err := c.doJSON(ctx, r, &w); err != nil {
+	if err := c.acrJSON(ctx, "restoring a deleted manifest", r, &w); err != nil {
 		return ManifestProperties{}, err
 	}
 	return w.Manifest.properties(w.Registry, repo), nil

@@ -102,7 +102,7 @@ func TestDeletedWire(t *testing.T) {
 	}
 	ctx := t.Context()
 	var repos []string
-	for name, err := range client.DeletedRepositories(ctx) {
+	for name, err := range client.DeletedRepositories(ctx, nil) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func TestDeletedWire(t *testing.T) {
 	}
 
 	var ms []acr.DeletedManifest
-	for m, err := range client.DeletedManifests(ctx, "lib/x") {
+	for m, err := range client.DeletedManifests(ctx, "lib/x", nil) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -142,7 +142,7 @@ func TestDeletedWire(t *testing.T) {
 	}
 
 	var ts []acr.DeletedTag
-	for tg, err := range client.DeletedTags(ctx, "lib/x") {
+	for tg, err := range client.DeletedTags(ctx, "lib/x", nil) {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,12 +179,12 @@ func TestDeletedWire(t *testing.T) {
 			t.Errorf("RestoreManifest(%q, %q, tag %q): got %v, want ErrInvalidReference", tc.repo, tc.d, tc.tag, err)
 		}
 	}
-	for _, err := range client.DeletedTags(ctx, "Bad") {
+	for _, err := range client.DeletedTags(ctx, "Bad", nil) {
 		if !errors.Is(err, acr.ErrInvalidReference) {
 			t.Errorf("DeletedTags(Bad): got %v, want ErrInvalidReference", err)
 		}
 	}
-	for _, err := range client.DeletedManifests(ctx, "Bad") {
+	for _, err := range client.DeletedManifests(ctx, "Bad", nil) {
 		if !errors.Is(err, acr.ErrInvalidReference) {
 			t.Errorf("DeletedManifests(Bad): got %v, want ErrInvalidReference", err)
 		}
@@ -222,10 +222,10 @@ func TestDeletedAndRestore(t *testing.T) {
 	c := s.image("lib/x", "arm64", "c", "t")
 	client, _ := acr.NewClient(srv.URL, nil, nil)
 	ctx := t.Context()
-	if got := collect(t, client.DeletedRepositories(ctx)); len(got) != 0 {
+	if got := collect(t, client.DeletedRepositories(ctx, nil)); len(got) != 0 {
 		t.Fatalf("before any deletion, deleted repositories: %q", got)
 	}
-	original, err := client.GetManifest(ctx, "app", a.String())
+	original, err := client.GetManifest(ctx, "app", a.String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -241,10 +241,10 @@ func TestDeletedAndRestore(t *testing.T) {
 	if err := client.DeleteManifest(ctx, "lib/x", c.String()); err != nil {
 		t.Fatal(err)
 	}
-	if got := collect(t, client.DeletedRepositories(ctx)); !slices.Equal(got, []string{"app", "lib/x"}) {
+	if got := collect(t, client.DeletedRepositories(ctx, nil)); !slices.Equal(got, []string{"app", "lib/x"}) {
 		t.Errorf("deleted repositories: got %q, want [app lib/x]", got)
 	}
-	ms := collect(t, client.DeletedManifests(ctx, "app"))
+	ms := collect(t, client.DeletedManifests(ctx, "app", nil))
 	if len(ms) != 1 {
 		t.Fatalf("deleted manifests of app: got %+v, want a alone", ms)
 	}
@@ -254,7 +254,7 @@ func TestDeletedAndRestore(t *testing.T) {
 		!m.DeletedOn.After(m.LastUpdatedOn) || m.ExpiresOn.Sub(m.DeletedOn) != retention {
 		t.Errorf("deleted manifest a: got %+v", m)
 	}
-	ts := collect(t, client.DeletedTags(ctx, "app"))
+	ts := collect(t, client.DeletedTags(ctx, "app", nil))
 	if len(ts) != 2 || ts[0].Name != "latest" || ts[1].Name != "v1" || ts[0].Digest != a || ts[1].Digest != a ||
 		ts[0].Registry != srv.Host || ts[0].Repository != "app" {
 		t.Fatalf("deleted tags of app: got %+v, want latest and v1, both on a", ts)
@@ -265,7 +265,7 @@ func TestDeletedAndRestore(t *testing.T) {
 			ts[1].DeletedOn, ts[1].ExpiresOn, ts[0].DeletedOn, m.DeletedOn)
 	}
 	// Deleted content is invisible to the other APIs.
-	if _, err := client.GetManifest(ctx, "app", a.String()); !errors.Is(err, acr.ErrNotFound) {
+	if _, err := client.GetManifest(ctx, "app", a.String(), nil); !errors.Is(err, acr.ErrNotFound) {
 		t.Errorf("GetManifest of a deleted manifest: got %v, want ErrNotFound", err)
 	}
 	var live []string
@@ -282,7 +282,7 @@ func TestDeletedAndRestore(t *testing.T) {
 	if _, err := client.RestoreManifest(ctx, "app", a, nil); !errors.Is(err, acr.ErrTagInUse) {
 		t.Fatalf("restore while latest names b: got %v, want ErrTagInUse", err)
 	}
-	if _, err := client.GetManifest(ctx, "app", a.String()); !errors.Is(err, acr.ErrNotFound) {
+	if _, err := client.GetManifest(ctx, "app", a.String(), nil); !errors.Is(err, acr.ErrNotFound) {
 		t.Errorf("after the refused restore, a: got %v, want still deleted", err)
 	}
 	if d, err := client.ResolveDigest(ctx, "app", "latest"); err != nil || d != b {
@@ -296,14 +296,14 @@ func TestDeletedAndRestore(t *testing.T) {
 	if p.Digest != a || p.Registry != srv.Host || p.Repository != "app" || !slices.Equal(p.Tags, []string{"latest"}) || p.Size != m.Size {
 		t.Errorf("restored properties: got %+v", p)
 	}
-	got, err := client.GetManifest(ctx, "app", "latest")
+	got, err := client.GetManifest(ctx, "app", "latest", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got.Digest != a || !bytes.Equal(got.Bytes, original.Bytes) || got.MediaType != original.MediaType {
 		t.Errorf("after restore, latest reads %s (%d bytes), want a %s (%d bytes)", got.Digest, len(got.Bytes), a, len(original.Bytes))
 	}
-	if ms := collect(t, client.DeletedManifests(ctx, "app")); len(ms) != 0 {
+	if ms := collect(t, client.DeletedManifests(ctx, "app", nil)); len(ms) != 0 {
 		t.Errorf("a is restored but still listed as deleted: %+v", ms)
 	}
 	// The deleted tag v1 goes back onto a, which is live again.
@@ -324,7 +324,7 @@ func TestDeletedAndRestore(t *testing.T) {
 	if err := client.DeleteManifest(ctx, "lib/x", c.String()); err != nil {
 		t.Fatal(err)
 	}
-	xs := collect(t, client.DeletedManifests(ctx, "lib/x"))
+	xs := collect(t, client.DeletedManifests(ctx, "lib/x", nil))
 	if len(xs) != 2 || xs[0].Digest != c || xs[1].Digest != c || !xs[0].DeletedOn.Before(xs[1].DeletedOn) ||
 		!slices.Equal(xs[0].Tags, []string{"t"}) || !slices.Equal(xs[1].Tags, []string{"u"}) {
 		t.Fatalf("c deleted twice: got %+v, want two entries, tags [t] then [u]", xs)
@@ -385,11 +385,11 @@ func TestDeletedPaging(t *testing.T) {
 	ct := &countingTransport{suffix: ""}
 	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{PageSize: 2, HTTPClient: &http.Client{Transport: ct}})
 
-	repos := collect(t, client.DeletedRepositories(ctx))
+	repos := collect(t, client.DeletedRepositories(ctx, nil))
 	if want := []string{"app", "r0", "r1", "r2", "r3", "r4"}; !slices.Equal(repos, want) {
 		t.Errorf("deleted repositories in pages of 2: got %q, want %q", repos, want)
 	}
-	ms := collect(t, client.DeletedManifests(ctx, "app"))
+	ms := collect(t, client.DeletedManifests(ctx, "app", nil))
 	var gotDigests []digest.Digest
 	for _, m := range ms {
 		gotDigests = append(gotDigests, m.Digest)
@@ -399,7 +399,7 @@ func TestDeletedPaging(t *testing.T) {
 	if !slices.Equal(gotDigests, wantDigests) {
 		t.Errorf("deleted manifests in pages of 2: got %v, want %v (digest order)", gotDigests, wantDigests)
 	}
-	ts := collect(t, client.DeletedTags(ctx, "app"))
+	ts := collect(t, client.DeletedTags(ctx, "app", nil))
 	var names []string
 	for _, tg := range ts {
 		names = append(names, tg.Name)
@@ -433,7 +433,7 @@ func ExampleClient_RestoreManifest() {
 	// The registry keeps it: find the most recent deletion of the tag
 	// (the last in the listing) and restore its manifest with its tags.
 	var last acr.DeletedTag
-	for t, err := range client.DeletedTags(ctx, "library/hello-world") {
+	for t, err := range client.DeletedTags(ctx, "library/hello-world", nil) {
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -5,7 +5,7 @@
 // parameter:
 //
 //	client, err := acr.NewClient("https://myregistry.azurecr.io", acr.TokenCredential(cred), nil)
-//	for name, err := range client.Repositories(ctx) { ... }
+//	for name, err := range client.Repositories(ctx, nil) { ... }
 //	for tag, err := range client.Tags(ctx, "library/hello", &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}) { ... }
 //	_, err = client.UpdateTagProperties(ctx, "library/hello", "v1", acr.Locked())
 //
@@ -27,14 +27,20 @@
 //
 // Listings are iterators (iter.Seq2[T, error]) that fetch page by page and
 // follow the registry's Link headers; iteration stops after the first
-// error, which is yielded.
+// error, which is yielded. Each takes its page size and a continuation
+// point: [ListOptions] (or the same fields of [TagsOptions] and
+// [ManifestsOptions]), whose Last is the name, tag or digest of the last
+// item a stopped listing received. [Client.TagNames] lists tag names only,
+// the fastest way to list tags.
 //
 // # ACR and other registries
 //
 // Repository, tag and manifest properties, lock flags and ordering use
-// ACR's /acr/v1 API. The client probes for it once per Client; on other
-// registries Repositories and Tags fall back to the OCI catalog and tag
-// list, DeleteTag to the OCI 1.1 delete by tag, and the rest returns
+// ACR's /acr/v1 API. On hosts that are not ACR's own domains the client
+// finds out once per Client whether the registry serves it: a listing's
+// first answer tells, and other calls probe. On other registries
+// Repositories and Tags fall back to the OCI catalog and tag list,
+// DeleteTag to the OCI 1.1 delete by tag, and the rest returns
 // [ErrNotSupported].
 //
 // # Errors

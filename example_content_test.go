@@ -75,7 +75,7 @@ func ExampleClient_DownloadBlobTo() {
 	defer os.RemoveAll(path)
 
 	// Download the manifest to obtain the list of files in the image.
-	result, err := client.GetManifest(ctx, sampleRepository, sampleTag)
+	result, err := client.GetManifest(ctx, sampleRepository, sampleTag, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func ExampleClient_DeleteManifest() {
 	}
 	uploadSampleImage(ctx, client)
 
-	result, err := client.GetManifest(ctx, sampleRepository, sampleTag)
+	result, err := client.GetManifest(ctx, sampleRepository, sampleTag, nil)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func ExampleClient_DeleteBlob() {
 	}
 	uploadSampleImage(ctx, client)
 
-	result, err := client.GetManifest(ctx, sampleRepository, sampleTag)
+	result, err := client.GetManifest(ctx, sampleRepository, sampleTag, nil)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func ExampleClient_Repositories() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for name, err := range client.Repositories(ctx) {
+	for name, err := range client.Repositories(ctx, nil) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -69,6 +69,40 @@ func ExampleClient_Repositories() {
 	// Output:
 	// library/alpine
 	// library/hello-world
+}
+
+// A listing stopped part way resumes from the last item received, here
+// the names of library/hello-world's tags, three at a time.
+func ExampleClient_TagNames_resume() {
+	registry := exampleRegistry()
+	defer registry.Close()
+	ctx := context.Background()
+
+	client, err := acr.NewClient(registry.URL, acr.TokenCredential(entraID{}), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	last := ""
+	for {
+		var batch []string
+		for name, err := range client.TagNames(ctx, "library/hello-world", &acr.ListOptions{PageSize: 3, Last: last}) {
+			if err != nil {
+				log.Fatal(err)
+			}
+			batch = append(batch, name)
+			if len(batch) == 3 {
+				break // stop; the next round resumes after the last name
+			}
+		}
+		if len(batch) == 0 {
+			break
+		}
+		fmt.Println(batch)
+		last = batch[len(batch)-1]
+	}
+	// Output:
+	// [latest v1 v2]
+	// [v3 v4 v5]
 }
 
 func ExampleClient_Tags_anonymous() {
@@ -129,7 +163,7 @@ func ExampleClient_Manifests_deleteImages() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for repo, err := range client.Repositories(ctx) {
+	for repo, err := range client.Repositories(ctx, nil) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -173,7 +207,7 @@ func ExampleNewClient() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	for name, err := range client.Repositories(context.Background()) {
+	for name, err := range client.Repositories(context.Background(), nil) {
 		if err != nil {
 			log.Fatal(err)
 		}

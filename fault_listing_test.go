@@ -80,7 +80,7 @@ type listing struct {
 
 var listings = []listing{
 	{"Repositories", "/acr/v1/_catalog?n=1000", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
-		return c.Repositories(ctx)
+		return c.Repositories(ctx, nil)
 	}, 7},
 	{"Tags", "/acr/v1/list%2Fapp/_tags?n=1000", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
 		return keysOf(c.Tags(ctx, "list/app", nil), func(tp acr.TagProperties) string { return tp.Name })
@@ -215,7 +215,7 @@ func newListingClient(t testing.TB, proxy *faulttest.Proxy, opts acr.ClientOptio
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, err := range client.Repositories(t.Context()) {
+	for _, err := range client.Repositories(t.Context(), nil) {
 		if err != nil {
 			t.Fatal(err)
 		}

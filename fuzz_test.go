@@ -115,7 +115,7 @@ func FuzzResponseError(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = client.GetManifest(t.Context(), "repo", "v1")
+		_, err = client.GetManifest(t.Context(), "repo", "v1", nil)
 		var re *acr.ResponseError
 		if !errors.As(err, &re) {
 			// 401 may be taken as a challenge without one: an error of its own.

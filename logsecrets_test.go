@@ -137,12 +137,12 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 		for _, err := range client.Tags(ctx, "secret/base", nil) {
 			lc.err(err)
 		}
-		for _, err := range client.Repositories(ctx) {
+		for _, err := range client.Repositories(ctx, nil) {
 			lc.err(err)
 		}
-		_, err = client.GetManifest(ctx, "secret/base", "v0")
+		_, err = client.GetManifest(ctx, "secret/base", "v0", nil)
 		lc.err(err)
-		_, err = client.GetManifest(ctx, "secret/base", "missing")
+		_, err = client.GetManifest(ctx, "secret/base", "missing", nil)
 		lc.err(err)
 		as.Clock.Advance(80 * time.Minute) // the next call meets an expired token
 		_, err = client.GetTagProperties(ctx, "secret/base", "v0")
@@ -203,7 +203,7 @@ func TestTokenEndpointEchoIsMasked(t *testing.T) {
 	lc := &logCapture{}
 	for _, cred := range []acr.Credential{acr.BasicCredential("user", password), acr.RefreshTokenCredential(refresh)} {
 		client, _ := acr.NewClient(hs.URL, cred, &acr.ClientOptions{Logger: lc.logger()})
-		_, err := client.GetManifest(t.Context(), "app", "v1")
+		_, err := client.GetManifest(t.Context(), "app", "v1", nil)
 		if err == nil {
 			t.Fatal("got no error from a realm that refuses everything")
 		}

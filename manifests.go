@@ -2,13 +2,13 @@ package acr
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/acrgo/acr/internal/jsonread"
 	"github.com/acrgo/acr/internal/spec"
 	"github.com/opencontainers/go-digest"
 )
@@ -71,9 +71,16 @@ func (w wireManifest) properties(registry, repo string) ManifestProperties {
 	return m
 }
 
-// ManifestsOptions orders the manifests listed.
+// ManifestsOptions orders and pages the manifests listed.
 type ManifestsOptions struct {
 	Order Order
+	// PageSize is the number of manifests asked per page; 0 means the
+	// client's ClientOptions.PageSize.
+	PageSize int
+	// Last resumes the listing after the manifest of this digest, in the
+	// listing's order: pass the Digest of the last manifest received to
+	// continue a listing that was stopped.
+	Last digest.Digest
 }
 
 // Manifests yields the manifests of a repository with their properties,
@@ -91,34 +98,137 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 			yield(ManifestProperties{}, err)
 			return
 		}
-		if err := c.needACR(ctx, "listing manifests"); err != nil {
+		if o.Last != "" {
+			if err := o.Last.Validate(); err != nil {
+				yield(ManifestProperties{}, fmt.Errorf("%w: Last: %v", ErrInvalidReference, err))
+				return
+			}
+		}
+		q, err := c.pageQuery(o.PageSize, o.Last.String())
+		if err != nil {
 			yield(ManifestProperties{}, err)
 			return
 		}
-		q := c.pageQuery()
 		if s := o.Order.query(); s != "" {
 			q.Set("orderby", s)
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "metadata_read")}
-		for m, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]ManifestProperties, error) {
-			var page struct {
-				Registry  string         `json:"registry"`
-				Manifests []wireManifest `json:"manifests"`
+		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]ManifestProperties, error) {
+			return decodeManifestPage(body, repo)
+		}, "listing manifests", nil, yield)
+	}
+}
+
+// decodeManifestPage decodes a page of ACR's manifest listing:
+// {"registry":..., "imageName":..., "manifests":[{"digest":...,
+// "imageSize":..., ...}]}, with the fields of wireManifest.
+func decodeManifestPage(body []byte, repo string) ([]ManifestProperties, error) {
+	r := jsonread.New(body)
+	var registry string
+	var out []ManifestProperties
+	err := r.Object(func(key []byte) error {
+		if !jsonread.Match(key, "manifests") {
+			if jsonread.Match(key, "registry") {
+				return r.ReadString(&registry)
 			}
-			if err := dec.Decode(&page); err != nil {
-				return nil, err
-			}
-			out := make([]ManifestProperties, len(page.Manifests))
-			for i, w := range page.Manifests {
-				out[i] = w.properties(page.Registry, repo)
-			}
-			return out, nil
-		}) {
-			if !yield(m, err) {
-				return
-			}
+			return r.Skip()
+		}
+		out = out[:0]
+		if null, err := r.Null(); null || err != nil {
+			out = nil
+			return err
+		}
+		return r.Array(func() error {
+			m := ManifestProperties{Repository: repo}
+			var a attributes
+			err := r.Object(func(key []byte) error {
+				switch {
+				case jsonread.Match(key, "digest"):
+					return r.ReadString((*string)(&m.Digest))
+				case jsonread.Match(key, "imageSize"):
+					return r.ReadInt(&m.Size)
+				case jsonread.Match(key, "createdTime"):
+					return r.ReadTime(&m.CreatedOn)
+				case jsonread.Match(key, "lastUpdateTime"):
+					return r.ReadTime(&m.LastUpdatedOn)
+				case jsonread.Match(key, "architecture"):
+					return r.ReadString(&m.Architecture)
+				case jsonread.Match(key, "os"):
+					return r.ReadString(&m.OS)
+				case jsonread.Match(key, "mediaType"):
+					return r.ReadString(&m.MediaType)
+				case jsonread.Match(key, "configMediaType"):
+					return r.ReadString(&m.ConfigMediaType)
+				case jsonread.Match(key, "artifactType"):
+					return r.ReadString(&m.ArtifactType)
+				case jsonread.Match(key, "tags"):
+					return readStrings(r, &m.Tags)
+				case jsonread.Match(key, "references"):
+					m.RelatedArtifacts = m.RelatedArtifacts[:0]
+					if null, err := r.Null(); null || err != nil {
+						m.RelatedArtifacts = nil
+						return err
+					}
+					return r.Array(func() error {
+						var p ArtifactPlatform
+						err := r.Object(func(key []byte) error {
+							switch {
+							case jsonread.Match(key, "digest"):
+								return r.ReadString((*string)(&p.Digest))
+							case jsonread.Match(key, "architecture"):
+								return r.ReadString(&p.Architecture)
+							case jsonread.Match(key, "os"):
+								return r.ReadString(&p.OS)
+							}
+							return r.Skip()
+						})
+						m.RelatedArtifacts = append(m.RelatedArtifacts, p)
+						return err
+					})
+				case jsonread.Match(key, "changeableAttributes"):
+					return a.read(r)
+				}
+				return r.Skip()
+			})
+			m.Permissions = a.permissions()
+			out = append(out, m)
+			return err
+		})
+	})
+	if err == nil {
+		err = r.End()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range out {
+		out[i].Registry = registry
+		if len(out[i].RelatedArtifacts) == 0 {
+			out[i].RelatedArtifacts = nil
 		}
 	}
+	return out, nil
+}
+
+// readStrings reads an array of strings into p, as encoding/json decodes
+// one into a []string: null sets nil, and null elements are "".
+func readStrings(r *jsonread.Reader, p *[]string) error {
+	if null, err := r.Null(); null || err != nil {
+		*p = nil
+		return err
+	}
+	s := (*p)[:0]
+	if s == nil {
+		s = []string{}
+	}
+	err := r.Array(func() error {
+		var v string
+		err := r.ReadString(&v)
+		s = append(s, v)
+		return err
+	})
+	*p = s
+	return err
 }
 
 // GetManifestProperties returns the properties of the manifest a tag or
@@ -144,13 +254,10 @@ func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, 
 	if err := checkTagOrDigest(ref); err != nil {
 		return ManifestProperties{}, err
 	}
-	if err := c.needACR(ctx, "manifest properties"); err != nil {
-		return ManifestProperties{}, err
-	}
 	// ACR's manifest endpoints take digests: resolve a tag first, as the
 	// .NET SDK does.
 	if !spec.IsDigest(ref) {
-		t, err := c.GetTagProperties(ctx, repo, ref)
+		t, err := c.tagRequest(ctx, http.MethodGet, repo, ref, nil, "manifest properties")
 		if err != nil {
 			return ManifestProperties{}, err
 		}
@@ -165,7 +272,7 @@ func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, 
 		Registry string       `json:"registry"`
 		Manifest wireManifest `json:"manifest"`
 	}
-	if _, err := c.doJSON(ctx, r, &w); err != nil {
+	if err := c.acrJSON(ctx, "manifest properties", r, &w); err != nil {
 		return ManifestProperties{}, err
 	}
 	return w.Manifest.properties(w.Registry, repo), nil

@@ -71,7 +71,7 @@ func TestOversizeDownloads(t *testing.T) {
 		})
 		assertEmptyDir(t, dir)
 		faulttest.Bounded(t, fmt.Sprintf("GetManifest announcing %d bytes", size), func(ctx context.Context) error {
-			_, err := client.GetManifest(ctx, "app", "v1")
+			_, err := client.GetManifest(ctx, "app", "v1", nil)
 			return err
 		})
 	}

@@ -3,13 +3,13 @@ package acr
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
 	"net/url"
 
+	"github.com/acrgo/acr/internal/jsonread"
 	"github.com/acrgo/acr/internal/spec"
 )
 
@@ -22,9 +22,9 @@ const maxPages = 1_000_000
 // headers. A link must stay on the registry's origin and must not repeat;
 // either violation ends the listing with an error. A page whose body breaks
 // off is fetched again, up to maxResumes times. Iteration stops after the
-// first error, which is yielded. page decodes a page's items; it also gets
-// the page's response header.
-func paginate[T any](ctx context.Context, c *Client, first request, page func(dec *json.Decoder, h http.Header) ([]T, error)) iter.Seq2[T, error] {
+// first error, which is yielded. page decodes a page's items from its body;
+// it also gets the page's response header.
+func paginate[T any](ctx context.Context, c *Client, first request, page func(body []byte, h http.Header) ([]T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		u, err := c.url(first.path, first.query)
@@ -33,7 +33,8 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 			return
 		}
 		seen := map[string]bool{}
-		broken := 0 // attempts at the current page whose body broke off
+		var buf []byte // the page bodies, one after the other: page decoders copy what they keep
+		broken := 0    // attempts at the current page whose body broke off
 		for n := 0; ; n++ {
 			if n == maxPages {
 				yield(zero, fmt.Errorf("acr: listing %s: more than %d pages; giving up", redactURL(u), maxPages))
@@ -45,8 +46,8 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 				yield(zero, err)
 				return
 			}
-			body, err := io.ReadAll(io.LimitReader(resp.Body, maxJSONBody))
-			resp.Body.Close()
+			body, err := readBody(resp, buf[:0])
+			buf = body
 			if err != nil {
 				// The connection broke after the headers, past the
 				// transport's retries: fetch the page again, as downloads
@@ -59,7 +60,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 				return
 			}
 			broken = 0
-			items, err := page(json.NewDecoder(bytes.NewReader(body)), resp.Header)
+			items, err := page(body, resp.Header)
 			if err != nil {
 				yield(zero, fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
 				return
@@ -91,5 +92,126 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(de
 	}
 }
 
-// pageQuery starts a listing query with the page size.
-func (c *Client) pageQuery() url.Values { return url.Values{"n": {itoa(c.pageSize)}} }
+// ListOptions pages a listing: Repositories, DeletedRepositories,
+// TagNames, DeletedTags and DeletedManifests take it as is; Tags and
+// Manifests carry the same two fields in their own options.
+type ListOptions struct {
+	// PageSize is the number of items asked per page; 0 means the client's
+	// ClientOptions.PageSize. Registries may answer fewer (ACR at most
+	// 1,000) and link to the next page, which the listing follows.
+	PageSize int
+	// Last resumes a listing after the item it names: the listing starts
+	// with the item that follows it in the listing's order. To stop a
+	// listing and continue it later, keep the name, tag or digest of the
+	// last item received (each listing's documentation says which) and
+	// pass it here.
+	Last string
+}
+
+// pageQuery starts a listing query with the page size (the client's when
+// pageSize is 0) and the cursor last.
+func (c *Client) pageQuery(pageSize int, last string) (url.Values, error) {
+	if pageSize < 0 {
+		return nil, fmt.Errorf("acr: page size %d: want 0 (the client's default, %d) or more", pageSize, c.pageSize)
+	}
+	if pageSize == 0 {
+		pageSize = c.pageSize
+	}
+	q := url.Values{"n": {itoa(pageSize)}}
+	if last != "" {
+		q.Set("last", last)
+	}
+	return q, nil
+}
+
+// listACR yields an /acr/v1 listing. While it is unknown whether the
+// registry serves that API, the listing's first answer tells (acrAnswered)
+// instead of a probe; on a registry without the API, fallback lists instead,
+// or, when fallback is nil, the listing fails with ErrNotSupported naming
+// what. Iteration stops after the first error, which is yielded.
+func listACR[T any](ctx context.Context, c *Client, r request, page func(body []byte, h http.Header) ([]T, error),
+	what string, fallback func(yield func(T, error) bool), yield func(T, error) bool) {
+	var zero T
+	noAPI := func() {
+		if fallback != nil {
+			fallback(yield)
+			return
+		}
+		yield(zero, fmt.Errorf("%w: %s needs Azure Container Registry's /acr/v1 metadata API, which %s does not serve", ErrNotSupported, what, c.host))
+	}
+	known := c.knownACRAPI()
+	if known == acrAPINo {
+		noAPI()
+		return
+	}
+	first := known == acrAPIUnknown
+	for it, err := range paginate(ctx, c, r, page) {
+		if first {
+			first = false
+			has, perr := c.acrAnswered(ctx, err)
+			if perr != nil {
+				yield(zero, perr)
+				return
+			}
+			if !has {
+				noAPI()
+				return
+			}
+		}
+		if !yield(it, err) {
+			return
+		}
+	}
+}
+
+// decodeNames decodes a page that lists names under key, such as
+// {"repositories":[...]} or {"name":..., "tags":[...]}.
+func decodeNames(body []byte, key string) ([]string, error) {
+	r := jsonread.New(body)
+	var names []string
+	err := r.Object(func(k []byte) error {
+		if !jsonread.Match(k, key) {
+			return r.Skip()
+		}
+		names = names[:0]
+		if null, err := r.Null(); null || err != nil {
+			names = nil
+			return err
+		}
+		return r.Array(func() error {
+			var s string
+			err := r.ReadString(&s)
+			names = append(names, s)
+			return err
+		})
+	})
+	if err == nil {
+		err = r.End()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// readBody reads and closes a listing page's body, up to maxJSONBody, into
+// buf's storage when it is large enough: in one allocation at most when
+// the registry sent the body's length.
+func readBody(resp *http.Response, buf []byte) ([]byte, error) {
+	defer resp.Body.Close()
+	if n := resp.ContentLength; n >= 0 && n <= maxJSONBody {
+		// net/http holds the body to its Content-Length: a body cut
+		// short fails here with io.ErrUnexpectedEOF.
+		if int64(cap(buf)) < n {
+			buf = make([]byte, n)
+		}
+		buf = buf[:n]
+		if _, err := io.ReadFull(resp.Body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	w := bytes.NewBuffer(buf)
+	_, err := w.ReadFrom(io.LimitReader(resp.Body, maxJSONBody))
+	return w.Bytes(), err
+}

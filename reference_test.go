@@ -68,7 +68,7 @@ func TestReferenceRegistry(t *testing.T) {
 	if _, err := c.SetImage(ctx, repo, m, &acr.SetManifestOptions{Tag: "v2"}); err != nil {
 		t.Fatal(err)
 	}
-	gm, err := c.GetManifest(ctx, repo, "v1")
+	gm, err := c.GetManifest(ctx, repo, "v1", nil)
 	if err != nil || gm.Digest != desc.Digest {
 		t.Fatalf("GetManifest: %v", err)
 	}
@@ -83,7 +83,7 @@ func TestReferenceRegistry(t *testing.T) {
 		t.Fatalf("tags: got %v", names)
 	}
 	found := false
-	for r, err := range c.Repositories(ctx) {
+	for r, err := range c.Repositories(ctx, nil) {
 		if err != nil {
 			t.Fatal(err)
 		}

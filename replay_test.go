@@ -172,13 +172,15 @@ func TestReplayACRRecordings(t *testing.T) {
 	t.Logf("replay covered %d of %d exchanges", len(covered), len(rec.all))
 }
 
-// Probe modes: how the client's ACR-API probe (GET /acr/v1/_catalog?n=1,
-// sent once per client before its first /acr/v1 call) is answered. The
-// SDKs know they talk to ACR and never probe.
+// Probe modes: how the client's ACR-API probe (GET /acr/v1/_catalog?n=1)
+// is answered. The replay's hosts are not ACR's domains, but the client
+// sends its /acr/v1 calls straight away and learns from their answers, as
+// the SDKs (which know they talk to ACR) do; it probes only when an answer
+// leaves the question open, which no recording does.
 const (
 	replayProbeNone     = iota // the client must not probe
 	replayProbeSynth           // a synthetic 200 {"repositories":[]}: ACR API present, and no challenge learnt, so the recorded flow follows as the SDK saw it
-	replayProbeAbsent          // a synthetic 404: the client takes the registry for one without /acr/v1
+	replayProbeAbsent          // a synthetic plain 404 to the first /acr/v1 request: the client takes the registry for one without /acr/v1
 	replayProbeRecorded        // the probe is a recorded request of the file
 )
 
@@ -338,14 +340,15 @@ var replayCases = []replayCase{
 			}
 		}},
 	// The SDK deleted a manifest by tag; the client does that only on a
-	// registry without /acr/v1 (OCI 1.1 DELETE by tag), so the probe says so.
+	// registry without /acr/v1 (OCI 1.1 DELETE by tag): its first try, ACR's
+	// DELETE of the tag, gets the plain 404 that says so.
 	{name: "go/DeleteManifest_wrongDigest", file: "TestClient_DeleteManifest_wrongDigest.json", aad: "Sanitized", probe: replayProbeAbsent,
 		serves: "probe404 70 71 72 73",
 		run: func(e *replayEnv) {
 			err := e.client(e.entra(), nil).DeleteTag(e.ctx, "alpine", "error-digest")
 			e.wantError(err, acr.ErrNotSupported, http.StatusMethodNotAllowed, "UNSUPPORTED", "A manifest can only be deleted by digest.")
 		}},
-	{name: "go/DeleteRepository", file: "TestClient_DeleteRepository.json", aad: "Sanitized", probe: replayProbeSynth, serves: "probe 74 75 76 77",
+	{name: "go/DeleteRepository", file: "TestClient_DeleteRepository.json", aad: "Sanitized", serves: "74 75 76 77",
 		run: func(e *replayEnv) {
 			got, err := e.client(e.entra(), nil).DeleteRepository(e.ctx, "nginx")
 			var want struct {
@@ -357,7 +360,7 @@ var replayCases = []replayCase{
 				e.t.Errorf("DeleteRepository = %+v, %v; want %+v", got, err, want)
 			}
 		}},
-	{name: "go/DeleteTag", file: "TestClient_DeleteTag.json", aad: "Sanitized", probe: replayProbeSynth, serves: "probe 78 79 80 81",
+	{name: "go/DeleteTag", file: "TestClient_DeleteTag.json", aad: "Sanitized", serves: "78 79 80 81",
 		run: func(e *replayEnv) {
 			if err := e.client(e.entra(), nil).DeleteTag(e.ctx, "alpine", "3.14.8"); err != nil {
 				e.t.Errorf("DeleteTag: %v", err)
@@ -365,7 +368,7 @@ var replayCases = []replayCase{
 		}},
 	{name: "go/GetManifest", file: "TestClient_GetManifest.json", aad: "Sanitized", serves: "82 83 84 85",
 		run: func(e *replayEnv) {
-			m, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "3.17.1")
+			m, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "3.17.1", nil)
 			if err != nil || m.Digest != "sha256:93d5a28ff72d288d69b5997b8ba47396d2cbb62a72b5d87cd3351094b5d578a0" ||
 				m.MediaType != "application/vnd.docker.distribution.manifest.v2+json" || len(m.Bytes) != 528 {
 				e.t.Fatalf("GetManifest = %s %s %d bytes, %v", m.Digest, m.MediaType, len(m.Bytes), err)
@@ -375,8 +378,8 @@ var replayCases = []replayCase{
 				e.t.Errorf("the manifest decodes to %+v, %v", img, err)
 			}
 		}},
-	{name: "go/GetManifestProperties", file: "TestClient_GetManifestProperties.json", aad: "Sanitized", probe: replayProbeSynth,
-		serves: "probe 86 87 88 89 90 91",
+	{name: "go/GetManifestProperties", file: "TestClient_GetManifestProperties.json", aad: "Sanitized",
+		serves: "86 87 88 89 90 91",
 		run: func(e *replayEnv) {
 			c := e.client(e.entra(), nil)
 			created := replayTime(e.t, "2024-01-24T06:16:01.8012938Z")
@@ -396,15 +399,15 @@ var replayCases = []replayCase{
 		}},
 	{name: "go/GetManifest_wrongTag", file: "TestClient_GetManifest_wrongTag.json", aad: "Sanitized", serves: "93 94 95 96",
 		run: func(e *replayEnv) {
-			_, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "wrong-tag")
+			_, err := e.client(e.entra(), nil).GetManifest(e.ctx, "alpine", "wrong-tag", nil)
 			e.wantError(err, acr.ErrNotFound, http.StatusNotFound, "MANIFEST_UNKNOWN", `manifest tagged by "wrong-tag" is not found`)
 			var re *acr.ResponseError
 			if errors.As(err, &re) && len(re.Errors) > 0 && string(re.Errors[0].Detail) != `{"Tag":"wrong-tag"}` {
 				e.t.Errorf("the error's detail is %s", re.Errors[0].Detail)
 			}
 		}},
-	{name: "go/GetRepositoryProperties", file: "TestClient_GetRepositoryProperties.json", aad: "Sanitized", probe: replayProbeSynth,
-		serves: "probe 97 98 99 100",
+	{name: "go/GetRepositoryProperties", file: "TestClient_GetRepositoryProperties.json", aad: "Sanitized",
+		serves: "97 98 99 100",
 		run: func(e *replayEnv) {
 			p, err := e.client(e.entra(), nil).GetRepositoryProperties(e.ctx, "alpine")
 			want := acr.RepositoryProperties{Registry: "azacrlivetest.azurecr.io", Name: "alpine",
@@ -415,24 +418,24 @@ var replayCases = []replayCase{
 			}
 		}},
 	{name: "go/GetRepositoryProperties_wrongName", file: "TestClient_GetRepositoryProperties_wrongName.json", aad: "Sanitized",
-		probe: replayProbeSynth, serves: "probe 101 102 103 104",
+		serves: "101 102 103 104",
 		run: func(e *replayEnv) {
 			_, err := e.client(e.entra(), nil).GetRepositoryProperties(e.ctx, "wrong-name")
 			e.wantError(err, acr.ErrNotFound, http.StatusNotFound, "NAME_UNKNOWN", `repository "wrong-name" is not found`)
 		}},
-	{name: "go/GetTagProperties_wrongTag", file: "TestClient_GetTagProperties_wrongTag.json", aad: "Sanitized", probe: replayProbeSynth,
-		serves: "probe 105 106 107 108",
+	{name: "go/GetTagProperties_wrongTag", file: "TestClient_GetTagProperties_wrongTag.json", aad: "Sanitized",
+		serves: "105 106 107 108",
 		run: func(e *replayEnv) {
 			_, err := e.client(e.entra(), nil).GetTagProperties(e.ctx, "alpine", "wrong-tag")
 			e.wantError(err, acr.ErrNotFound, http.StatusNotFound, "TAG_UNKNOWN", "the specified tag does not exist")
 		}},
-	// The probe is the recorded first page (n=1); the listing then asks
-	// for that page again.
-	{name: "go/NewListRepositoriesPager", file: "TestClient_NewListRepositoriesPager.json", aad: "Sanitized", probe: replayProbeRecorded,
-		repeat: []int{112}, serves: "109 110 111 112 112r 113 114",
+	// A listing does not probe: its first page tells that the API is
+	// there.
+	{name: "go/NewListRepositoriesPager", file: "TestClient_NewListRepositoriesPager.json", aad: "Sanitized",
+		serves: "109 110 111 112 113 114",
 		run: func(e *replayEnv) {
 			var got []string
-			for name, err := range e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Repositories(e.ctx) {
+			for name, err := range e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Repositories(e.ctx, nil) {
 				if err != nil {
 					e.t.Fatalf("Repositories: %v", err)
 				}
@@ -446,8 +449,8 @@ var replayCases = []replayCase{
 	// SDK then listed by time without n, which a second client with the
 	// default page size replays: it starts unauthenticated, so it is served
 	// the challenge, exchange and token again.
-	{name: "go/NewListTagsPager", file: "TestClient_NewListTagsPager.json", aad: "Sanitized", probe: replayProbeSynth, clients: 2,
-		repeat: []int{115, 116}, serves: "probe 115 116 117 118 119 120 probe 115r 116r 117r 121 122",
+	{name: "go/NewListTagsPager", file: "TestClient_NewListTagsPager.json", aad: "Sanitized", clients: 2,
+		repeat: []int{115, 116}, serves: "115 116 117 118 119 120 115r 116r 117r 121 122",
 		run: func(e *replayEnv) {
 			got, err := replayCollect(e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Tags(e.ctx, "alpine", nil))
 			want := []struct{ name, digest, created string }{
@@ -485,14 +488,14 @@ var replayCases = []replayCase{
 			}
 		}},
 	{name: "go/UpdateRepositoryProperties_wrongRepository", file: "TestClient_UpdateRepositoryProperties_wrongRepository.json",
-		aad: "Sanitized", probe: replayProbeSynth, serves: "probe 123 124 125 126",
+		aad: "Sanitized", serves: "123 124 125 126",
 		run: func(e *replayEnv) {
 			no := false
 			_, err := e.client(e.entra(), nil).UpdateRepositoryProperties(e.ctx, "wrong-repository", acr.PermissionsUpdate{CanWrite: &no})
 			e.wantError(err, acr.ErrNotFound, http.StatusNotFound, "NAME_UNKNOWN", `repository "wrong-repository" is not found`)
 		}},
-	{name: "go/UpdateTagProperties", file: "TestClient_UpdateTagProperties.json", aad: "Sanitized", probe: replayProbeSynth,
-		serves: "probe 127 128 129 130 131",
+	{name: "go/UpdateTagProperties", file: "TestClient_UpdateTagProperties.json", aad: "Sanitized",
+		serves: "127 128 129 130 131",
 		run: func(e *replayEnv) {
 			c := e.client(e.entra(), nil)
 			for _, write := range []bool{false, true} {
@@ -545,11 +548,11 @@ var replayCases = []replayCase{
 	// refuses (entry 5: anonymous users hold no metadata_write); the client
 	// asks again, gets a new token and sends the PATCH once more: both are
 	// served the refusals, entries 3 and 5 (the insufficient_scope rule).
-	{name: "go/anonymousAccess", file: "Test_authenticationPolicy_anonymousAccess.json", probe: replayProbeSynth,
-		serves: "probe 136 137 138 140 139 140r 141",
+	{name: "go/anonymousAccess", file: "Test_authenticationPolicy_anonymousAccess.json",
+		serves: "136 137 138 140 139 140r 141",
 		run: func(e *replayEnv) {
 			c := e.client(nil, nil)
-			got, err := replayCollect(c.Repositories(e.ctx))
+			got, err := replayCollect(c.Repositories(e.ctx, nil))
 			if want := []string{"alpine", "hello-world", "nginx", "ubuntu"}; err != nil || !slices.Equal(got, want) {
 				e.t.Errorf("anonymous Repositories = %v, %v; want %v", got, err, want)
 			}
@@ -564,15 +567,15 @@ var replayCases = []replayCase{
 
 	// JS SDK 1.1.0-beta.4 (host Sanitized.azurecr.io, realm myregistry.azurecr.io).
 	{name: "js/list_repositories_with_anonymous_access", file: "recording_should_list_repositories_with_anonymous_access.json",
-		probe: replayProbeSynth, serves: "probe 142 143 144",
+		serves: "142 143 144",
 		run: func(e *replayEnv) {
-			got, err := replayCollect(e.client(nil, nil).Repositories(e.ctx))
+			got, err := replayCollect(e.client(nil, nil).Repositories(e.ctx, nil))
 			if err != nil || !slices.Equal(got, []string{"library/hello-world"}) {
 				e.t.Errorf("anonymous Repositories = %v, %v", got, err)
 			}
 		}},
 	{name: "js/throw_error_setting_properties_with_anonymous_access", file: "recording_should_throw_error_setting_properties_with_anonymous_access.json",
-		probe: replayProbeSynth, serves: "probe 145 146 147",
+		serves: "145 146 147",
 		run: func(e *replayEnv) {
 			no := false
 			_, err := e.client(nil, nil).UpdateRepositoryProperties(e.ctx, "library/hello-world", acr.PermissionsUpdate{CanDelete: &no})
@@ -606,7 +609,7 @@ var replayCases = []replayCase{
 			if err != nil || d != want {
 				e.t.Fatalf("SetManifest = %s, %v", d, err)
 			}
-			m, err := c.GetManifest(e.ctx, "oci-artifact", "my_artifact")
+			m, err := c.GetManifest(e.ctx, "oci-artifact", "my_artifact", nil)
 			if err != nil || m.Digest != want || !bytes.Equal(m.Bytes, manifest.Bytes()) || m.MediaType != "application/vnd.oci.image.manifest.v1+json" {
 				e.t.Fatalf("GetManifest = %s %s, %v", m.Digest, m.MediaType, err)
 			}
@@ -622,7 +625,7 @@ var replayCases = []replayCase{
 		}},
 	// The SDK read two pages; so does the replay, then it stops.
 	{name: "js/list_registry_manifests_by_pages", file: "recording_should_list_registry_manifests_by_pages.json", aad: "SecretPlaceholder",
-		probe: replayProbeSynth, serves: "probe 166 167 168 169 170",
+		serves: "166 167 168 169 170",
 		run: func(e *replayEnv) {
 			var got []acr.ManifestProperties
 			for m, err := range e.client(e.entra(), &acr.ClientOptions{PageSize: 1}).Manifests(e.ctx, "library/hello-world", nil) {
@@ -684,8 +687,8 @@ var replayCases = []replayCase{
 
 	// Python SDK 1.1.0b2, anonymous pull registry (host fake_url.azurecr.io,
 	// service yallacrtestsanon.azurecr.io).
-	{name: "python/delete_tag", file: "test_anon_access.pyTestContainerRegistryClienttest_delete_tag.json", probe: replayProbeSynth,
-		serves: "probe 187 188 189",
+	{name: "python/delete_tag", file: "test_anon_access.pyTestContainerRegistryClienttest_delete_tag.json",
+		serves: "187 188 189",
 		run: func(e *replayEnv) {
 			err := e.client(nil, nil).DeleteTag(e.ctx, "library/hello-world", "latest")
 			e.wantError(err, acr.ErrUnauthorized, http.StatusUnauthorized, "UNAUTHORIZED",
@@ -695,7 +698,7 @@ var replayCases = []replayCase{
 			}
 		}},
 	{name: "python/get_repository_properties", file: "test_anon_access.pyTestContainerRegistryClienttest_get_repository_properties.json",
-		probe: replayProbeSynth, serves: "probe 190 191 192",
+		serves: "190 191 192",
 		run: func(e *replayEnv) {
 			p, err := e.client(nil, nil).GetRepositoryProperties(e.ctx, "library/hello-world")
 			want := acr.RepositoryProperties{Registry: "yallacrtestsanon.azurecr.io", Name: "library/hello-world",
@@ -706,9 +709,9 @@ var replayCases = []replayCase{
 			}
 		}},
 	{name: "python/list_repository_names_by_page", file: "test_anon_access.pyTestContainerRegistryClienttest_list_repository_names_by_page.json",
-		probe: replayProbeSynth, serves: "probe 193 194 195 198",
+		serves: "193 194 195 198",
 		run: func(e *replayEnv) {
-			got, err := replayCollect(e.client(nil, &acr.ClientOptions{PageSize: 2}).Repositories(e.ctx))
+			got, err := replayCollect(e.client(nil, &acr.ClientOptions{PageSize: 2}).Repositories(e.ctx, nil))
 			if want := []string{"library/alpine", "library/busybox", "library/hello-world"}; err != nil || !slices.Equal(got, want) {
 				e.t.Errorf("Repositories = %v, %v; want %v", got, err, want)
 			}

@@ -2,7 +2,6 @@ package acr
 
 import (
 	"context"
-	"encoding/json"
 	"iter"
 	"net/http"
 	"time"
@@ -40,32 +39,34 @@ func (w wireRepository) properties() RepositoryProperties {
 
 // Repositories yields the names of the registry's repositories in name
 // order, page by page. It uses ACR's /acr/v1/_catalog, or the OCI
-// /v2/_catalog on other registries. Iteration stops after the first error,
-// which is yielded. The sequence can be ranged over more than once; each
-// range lists afresh.
-func (c *Client) Repositories(ctx context.Context) iter.Seq2[string, error] {
+// /v2/_catalog on other registries. Resume a stopped listing with
+// opts.Last set to the last name received. Iteration stops after the first
+// error, which is yielded. The sequence can be ranged over more than once;
+// each range lists afresh.
+func (c *Client) Repositories(ctx context.Context, opts *ListOptions) iter.Seq2[string, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+	}
 	return func(yield func(string, error) bool) {
 		ctx, yield, endSpan := iterSpan(c, ctx, "Client.Repositories", yield)
 		defer endSpan()
-		path := "/v2/_catalog"
-		if ok, err := c.hasACRAPI(ctx); err != nil {
+		q, err := c.pageQuery(o.PageSize, o.Last)
+		if err != nil {
 			yield("", err)
 			return
-		} else if ok {
-			path = "/acr/v1/_catalog"
 		}
-		r := request{method: http.MethodGet, path: path, query: c.pageQuery(), scope: scopeCatalog}
-		for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
-			var page struct {
-				Repositories []string `json:"repositories"`
-			}
-			err := dec.Decode(&page)
-			return page.Repositories, err
-		}) {
-			if !yield(name, err) {
-				return
+		page := func(body []byte, _ http.Header) ([]string, error) { return decodeNames(body, "repositories") }
+		oci := func(yield func(string, error) bool) {
+			r := request{method: http.MethodGet, path: "/v2/_catalog", query: q, scope: scopeCatalog}
+			for name, err := range paginate(ctx, c, r, page) {
+				if !yield(name, err) {
+					return
+				}
 			}
 		}
+		r := request{method: http.MethodGet, path: "/acr/v1/_catalog", query: q, scope: scopeCatalog}
+		listACR(ctx, c, r, page, "", oci, yield)
 	}
 }
 
@@ -76,11 +77,8 @@ func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (_ Re
 	if err := checkRepo(repo); err != nil {
 		return RepositoryProperties{}, err
 	}
-	if err := c.needACR(ctx, "repository properties"); err != nil {
-		return RepositoryProperties{}, err
-	}
 	var w wireRepository
-	_, err = c.doJSON(ctx, request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
+	err = c.acrJSON(ctx, "repository properties", request{method: http.MethodGet, path: acrPath(repo), scope: scopeRepo(repo, "metadata_read")}, &w)
 	return w.properties(), err
 }
 
@@ -92,12 +90,9 @@ func (c *Client) UpdateRepositoryProperties(ctx context.Context, repo string, up
 	if err := checkRepo(repo); err != nil {
 		return RepositoryProperties{}, err
 	}
-	if err := c.needACR(ctx, "updating repository properties"); err != nil {
-		return RepositoryProperties{}, err
-	}
 	body, hdr := jsonBody(update.wire())
 	var w wireRepository
-	_, err = c.doJSON(ctx, request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
+	err = c.acrJSON(ctx, "updating repository properties", request{method: http.MethodPatch, path: acrPath(repo), body: body, header: hdr,
 		scope: scopeRepo(repo, "metadata_write")}, &w)
 	return w.properties(), err
 }
@@ -117,13 +112,10 @@ func (c *Client) DeleteRepository(ctx context.Context, repo string) (_ DeletedRe
 	if err := checkRepo(repo); err != nil {
 		return DeletedRepository{}, err
 	}
-	if err := c.needACR(ctx, "deleting a repository"); err != nil {
-		return DeletedRepository{}, err
-	}
 	var w struct {
 		Manifests []digest.Digest `json:"manifestsDeleted"`
 		Tags      []string        `json:"tagsDeleted"`
 	}
-	_, err = c.doJSON(ctx, request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
+	err = c.acrJSON(ctx, "deleting a repository", request{method: http.MethodDelete, path: acrPath(repo), scope: scopeRepo(repo, "delete")}, &w)
 	return DeletedRepository{Manifests: w.Manifests, Tags: w.Tags}, err
 }

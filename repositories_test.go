@@ -37,12 +37,12 @@ func TestRepositories(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := collect(t, client.Repositories(t.Context()))
+	got := collect(t, client.Repositories(t.Context(), nil))
 	if want := []string{"a/one", "b/two", "c"}; !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
 	// Breaking out early stops fetching.
-	for range client.Repositories(t.Context()) {
+	for range client.Repositories(t.Context(), nil) {
 		break
 	}
 }
@@ -125,7 +125,7 @@ func TestFallbackToOCI(t *testing.T) {
 	d := s.image("x/app", "amd64", "one", "v1", "v2")
 	client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{PageSize: 1})
 	ctx := t.Context()
-	if got := collect(t, client.Repositories(ctx)); !slices.Equal(got, []string{"x/app"}) {
+	if got := collect(t, client.Repositories(ctx, nil)); !slices.Equal(got, []string{"x/app"}) {
 		t.Fatalf("repositories: got %v", got)
 	}
 	var names []string
@@ -186,7 +186,7 @@ func TestHostileLinks(t *testing.T) {
 			client, _ := acr.NewClient(hs.URL, nil, &acr.ClientOptions{PageSize: 1})
 			var err error
 			n := 0
-			for _, e := range client.Repositories(t.Context()) {
+			for _, e := range client.Repositories(t.Context(), nil) {
 				if e != nil {
 					err = e
 					break

@@ -78,7 +78,7 @@ func TestCredentialsNeedTLS(t *testing.T) {
 	defer front.Close()
 	tr := &http.Transport{Proxy: func(*http.Request) (*url.URL, error) { return url.Parse(front.URL) }}
 	client, _ := acr.NewClient("http://registry.example.com", acr.BasicCredential("u", "p"), &acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
-	for _, err := range client.Repositories(t.Context()) {
+	for _, err := range client.Repositories(t.Context(), nil) {
 		if err == nil || !strings.Contains(err.Error(), "http") {
 			t.Fatalf("credentials over plain http to a remote host: got %v, want a refusal", err)
 		}

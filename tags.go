@@ -1,14 +1,15 @@
 package acr
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"net/http"
 	"time"
 
+	"github.com/acrgo/acr/internal/jsonread"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -60,18 +61,26 @@ func (w wireTag) properties(registry, repo string) TagProperties {
 		LastUpdatedOn: w.LastUpdateTime, Permissions: w.Attributes.permissions()}
 }
 
-// TagsOptions selects and orders the tags listed.
+// TagsOptions selects, orders and pages the tags listed.
 type TagsOptions struct {
 	// Order sorts the tags; OrderNone lists them by name.
 	Order Order
 	// Digest, when set, lists only the tags that point at this manifest.
 	Digest digest.Digest
+	// PageSize is the number of tags asked per page; 0 means the client's
+	// ClientOptions.PageSize.
+	PageSize int
+	// Last resumes the listing after the tag of this name, in the
+	// listing's order: pass the Name of the last tag received to continue
+	// a listing that was stopped.
+	Last string
 }
 
 // Tags yields the tags of a repository with their properties, page by page.
 // On registries without ACR's API it lists /v2/{repo}/tags/list, in name
 // order, with names only; Order and Digest then return ErrNotSupported.
-// Iteration stops after the first error, which is yielded.
+// Callers that need only names list them faster with TagNames. Iteration
+// stops after the first error, which is yielded.
 func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.Seq2[TagProperties, error] {
 	var o TagsOptions
 	if opts != nil {
@@ -90,19 +99,17 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 				return
 			}
 		}
-		acr, err := c.hasACRAPI(ctx)
+		q, err := c.pageQuery(o.PageSize, o.Last)
 		if err != nil {
 			yield(TagProperties{}, err)
 			return
 		}
-		q := c.pageQuery()
-		if !acr {
+		names := func(yield func(TagProperties, error) bool) {
 			if o.Order != OrderNone || o.Digest != "" {
 				yield(TagProperties{}, fmt.Errorf("%w: ordering and filtering tags need ACR's /acr/v1 API, which %s does not serve", ErrNotSupported, c.host))
 				return
 			}
-			c.ociTags(ctx, repo, yield)
-			return
+			c.ociTags(ctx, repo, o.PageSize, o.Last, yield)
 		}
 		if s := o.Order.query(); s != "" {
 			q.Set("orderby", s)
@@ -112,29 +119,112 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_tags"), query: q, scope: scopeRepo(repo, "metadata_read")}
 		listed := false
-		for tp, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]TagProperties, error) {
-			var page struct {
-				Registry string    `json:"registry"`
-				Tags     []wireTag `json:"tags"`
-			}
-			if err := dec.Decode(&page); err != nil {
-				return nil, err
-			}
-			out := make([]TagProperties, len(page.Tags))
-			for i, t := range page.Tags {
-				out[i] = t.properties(page.Registry, repo)
-			}
-			return out, nil
-		}) {
-			if err != nil && !listed && o.Order == OrderNone && o.Digest == "" && errors.Is(err, ErrInsufficientScope) {
+		fellBack := false
+		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]TagProperties, error) {
+			return decodeTagPage(body, repo)
+		}, "listing tags", names, func(tp TagProperties, err error) bool {
+			if err != nil && !listed && !fellBack && o.Order == OrderNone && o.Digest == "" && errors.Is(err, ErrInsufficientScope) {
 				// A credential that may pull but not read metadata (an ACR
 				// token whose scope map has content/read only) still gets
 				// the names, from the OCI tag list.
-				c.ociTags(ctx, repo, yield)
-				return
+				fellBack = true
+				c.ociTags(ctx, repo, o.PageSize, o.Last, yield)
+				return false
 			}
 			listed = true
-			if !yield(tp, err) {
+			return yield(tp, err)
+		})
+	}
+}
+
+// tagFields are the fields of a listed tag that decodeTagPage reads.
+var tagFields = []string{"name", "digest", "createdTime", "lastUpdateTime", "changeableAttributes"}
+
+// decodeTagPage decodes a page of ACR's tag listing:
+// {"registry":..., "imageName":..., "tags":[{"name":..., "digest":...,
+// "createdTime":..., "lastUpdateTime":..., "changeableAttributes":{...}}]}.
+func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
+	r := jsonread.New(body)
+	var registry string
+	// A tag and its changeableAttributes are two objects: half the
+	// braces is about the page's length (counting a byte is cheap).
+	tags := make([]TagProperties, 0, bytes.Count(body, []byte{'{'})/2)
+	err := r.Object(func(key []byte) error {
+		switch {
+		case jsonread.Match(key, "registry"):
+			return r.ReadString(&registry)
+		case jsonread.Match(key, "tags"):
+			tags = tags[:0]
+			if null, err := r.Null(); null || err != nil {
+				tags = nil
+				return err
+			}
+			return r.Array(func() error {
+				t := TagProperties{Repository: repo}
+				var a attributes
+				err := r.Object(func(key []byte) error {
+					switch jsonread.Field(key, tagFields) {
+					case "name":
+						return r.ReadString(&t.Name)
+					case "digest":
+						return r.ReadString((*string)(&t.Digest))
+					case "createdTime":
+						return r.ReadTime(&t.CreatedOn)
+					case "lastUpdateTime":
+						return r.ReadTime(&t.LastUpdatedOn)
+					case "changeableAttributes":
+						return a.read(r)
+					}
+					return r.Skip()
+				})
+				t.Permissions = a.permissions()
+				tags = append(tags, t)
+				return err
+			})
+		}
+		return r.Skip()
+	})
+	if err == nil {
+		err = r.End()
+	}
+	if err != nil {
+		return nil, err
+	}
+	for i := range tags {
+		tags[i].Registry = registry
+	}
+	return tags, nil
+}
+
+// TagNames yields the names of a repository's tags in name order, page by
+// page, from the OCI tag list (/v2/{repo}/tags/list): the fastest listing,
+// for callers that need no digests, times or locks. Resume a stopped
+// listing with opts.Last set to the last name received. Iteration stops
+// after the first error, which is yielded.
+//
+// OCI distribution spec: "Listing Tags".
+func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) iter.Seq2[string, error] {
+	var o ListOptions
+	if opts != nil {
+		o = *opts
+	}
+	return func(yield func(string, error) bool) {
+		ctx, yield, endSpan := iterSpan(c, ctx, "Client.TagNames", yield)
+		defer endSpan()
+		if err := checkRepo(repo); err != nil {
+			yield("", err)
+			return
+		}
+		q, err := c.pageQuery(o.PageSize, o.Last)
+		if err != nil {
+			yield("", err)
+			return
+		}
+		r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
+		for name, err := range paginate(ctx, c, r, func(body []byte, _ http.Header) ([]string, error) {
+			return decodeNames(body, "tags")
+		}) {
+			if !yield(name, err) {
 				return
 			}
 		}
@@ -143,15 +233,8 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 
 // ociTags yields repo's tags from the OCI tag list: names only, with the
 // lock flags unknown and reported enabled.
-func (c *Client) ociTags(ctx context.Context, repo string, yield func(TagProperties, error) bool) {
-	r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: c.pageQuery(), scope: scopeRepo(repo, "pull")}
-	for name, err := range paginate(ctx, c, r, func(dec *json.Decoder, _ http.Header) ([]string, error) {
-		var page struct {
-			Tags []string `json:"tags"`
-		}
-		err := dec.Decode(&page)
-		return page.Tags, err
-	}) {
+func (c *Client) ociTags(ctx context.Context, repo string, pageSize int, last string, yield func(TagProperties, error) bool) {
+	for name, err := range c.TagNames(ctx, repo, &ListOptions{PageSize: pageSize, Last: last}) {
 		tp := TagProperties{Registry: c.host, Repository: repo, Name: name, Permissions: Permissions{true, true, true, true}}
 		if !yield(tp, err) {
 			return
@@ -163,7 +246,7 @@ func (c *Client) ociTags(ctx context.Context, repo string, yield func(TagPropert
 func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (_ TagProperties, err error) {
 	ctx, endSpan := c.span(ctx, "Client.GetTagProperties")
 	defer func() { endSpan(err) }()
-	return c.tagRequest(ctx, http.MethodGet, repo, tag, nil)
+	return c.tagRequest(ctx, http.MethodGet, repo, tag, nil, "tag properties")
 }
 
 // UpdateTagProperties changes a tag's lock flags and returns its new
@@ -171,17 +254,16 @@ func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (_ TagP
 func (c *Client) UpdateTagProperties(ctx context.Context, repo, tag string, update PermissionsUpdate) (_ TagProperties, err error) {
 	ctx, endSpan := c.span(ctx, "Client.UpdateTagProperties")
 	defer func() { endSpan(err) }()
-	return c.tagRequest(ctx, http.MethodPatch, repo, tag, &update)
+	return c.tagRequest(ctx, http.MethodPatch, repo, tag, &update, "updating tag properties")
 }
 
-func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, update *PermissionsUpdate) (TagProperties, error) {
+// tagRequest gets or updates a tag's properties; what names the operation
+// in an ErrNotSupported.
+func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, update *PermissionsUpdate, what string) (TagProperties, error) {
 	if err := checkRepo(repo); err != nil {
 		return TagProperties{}, err
 	}
 	if err := checkTag(tag); err != nil {
-		return TagProperties{}, err
-	}
-	if err := c.needACR(ctx, "tag properties"); err != nil {
 		return TagProperties{}, err
 	}
 	r := request{method: method, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "metadata_read")}
@@ -193,7 +275,7 @@ func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, updat
 		Registry string  `json:"registry"`
 		Tag      wireTag `json:"tag"`
 	}
-	if _, err := c.doJSON(ctx, r, &w); err != nil {
+	if err := c.acrJSON(ctx, what, r, &w); err != nil {
 		return TagProperties{}, err
 	}
 	return w.Tag.properties(w.Registry, repo), nil
@@ -211,17 +293,13 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (err error) {
 	if err := checkTag(tag); err != nil {
 		return err
 	}
-	acr, err := c.hasACRAPI(ctx)
-	if err != nil {
-		return err
-	}
-	if acr {
-		resp, err := c.do(ctx, request{method: http.MethodDelete, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "delete")})
-		if err != nil {
+	if known := c.knownACRAPI(); known != acrAPINo {
+		// ACR's own delete, which also serves to find out whether the
+		// registry has /acr/v1 when that is not known yet.
+		err := c.acrJSON(ctx, "", request{method: http.MethodDelete, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "delete")}, nil)
+		if !errors.Is(err, ErrNotSupported) || known == acrAPIYes {
 			return err
 		}
-		resp.Body.Close()
-		return nil
 	}
 	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", tag), scope: scopeRepo(repo, "delete")})
 	if err != nil {

@@ -69,7 +69,7 @@ func (s *seeder) image(repo, tag, arch, layer string, annotations map[string]str
 func (s *seeder) index(repo, tag string, children ...ocispec.Descriptor) ocispec.Descriptor {
 	s.t.Helper()
 	ix := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: children}
-	d, err := s.c.SetImage(s.ctx, repo, ix, &acr.SetManifestOptions{Tag: tag})
+	d, err := s.c.SetIndex(s.ctx, repo, ix, &acr.SetManifestOptions{Tag: tag})
 	if err != nil {
 		s.t.Fatal(err)
 	}

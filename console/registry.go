@@ -44,7 +44,13 @@ const maxSizeManifests = 2000
 func listRepositories(ctx context.Context, c *acr.Client, q, after string, n int) ([]string, bool, error) {
 	q = strings.ToLower(q)
 	var names []string
-	for name, err := range c.Repositories(ctx) {
+	// The listing is in name order, so it resumes after the page's last
+	// name; without a filter a page of n+1 tells whether more follow.
+	opts := &acr.ListOptions{Last: after}
+	if q == "" {
+		opts.PageSize = n + 1
+	}
+	for name, err := range c.Repositories(ctx, opts) {
 		if err != nil {
 			return names, false, err
 		}
@@ -119,9 +125,11 @@ type tagRow struct {
 // the registry can order them (by name otherwise), and whether more follow.
 // ordered is false on registries without /acr/v1, which list names only.
 func listTags(ctx context.Context, c *acr.Client, repo string, skip, n int, ordered bool) ([]tagRow, bool, error) {
-	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}
+	// Pages of skip+n+1 (within ACR's 1,000) fetch the screen and tell
+	// whether more follow, without listing the rest.
+	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}
 	if !ordered {
-		opts = nil
+		opts.Order = acr.OrderNone
 	}
 	var rows []tagRow
 	i := 0
@@ -151,7 +159,7 @@ type manifestRow struct {
 func listManifests(ctx context.Context, c *acr.Client, repo string, skip, n int) ([]manifestRow, bool, error) {
 	var rows []manifestRow
 	i := 0
-	for m, err := range c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc}) {
+	for m, err := range c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}) {
 		if err != nil {
 			return rows, false, err
 		}
@@ -184,7 +192,7 @@ func hasACR(ctx context.Context, c *acr.Client, repo string) (bool, error) {
 // skip on, up to n, or the reason the registry has none to offer.
 func listDeleted(ctx context.Context, c *acr.Client, repo string, skip, n int) (rows []acr.DeletedManifest, more bool, unsupported string, err error) {
 	i := 0
-	for m, err := range c.DeletedManifests(ctx, repo) {
+	for m, err := range c.DeletedManifests(ctx, repo, nil) {
 		if err != nil {
 			if errors.Is(err, acr.ErrUnauthorized) || errors.Is(err, acr.ErrForbidden) {
 				return rows, false, "", err
@@ -218,7 +226,7 @@ type manifestView struct {
 }
 
 func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifestView, error) {
-	m, err := c.GetManifest(ctx, repo, ref)
+	m, err := c.GetManifest(ctx, repo, ref, nil)
 	if err != nil {
 		return manifestView{}, err
 	}
@@ -383,7 +391,7 @@ func restoreManifest(ctx context.Context, c *acr.Client, repo string, d digest.D
 func listDeletedTags(ctx context.Context, c *acr.Client, repo string, n int) ([]acr.DeletedTag, bool, error) {
 	var rows []acr.DeletedTag
 	more := false
-	for t, err := range c.DeletedTags(ctx, repo) {
+	for t, err := range c.DeletedTags(ctx, repo, nil) {
 		if err != nil {
 			return rows, false, err
 		}
@@ -439,7 +447,7 @@ func measureStorage(ctx context.Context, c *acr.Client) storageUse {
 	var u storageUse
 	global := map[digest.Digest]int64{}
 	read := 0
-	for repo, err := range c.Repositories(ctx) {
+	for repo, err := range c.Repositories(ctx, nil) {
 		if err != nil {
 			u.Errs = append(u.Errs, errorText(err))
 			break
@@ -481,7 +489,7 @@ func measureStorage(ctx context.Context, c *acr.Client) storageUse {
 				u.Capped = true
 				break
 			}
-			m, err := c.GetManifest(ctx, repo, ref)
+			m, err := c.GetManifest(ctx, repo, ref, nil)
 			if err != nil {
 				u.Errs = append(u.Errs, repo+": "+errorText(err))
 				continue

@@ -281,10 +281,6 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 	if err != nil {
 		return err
 	}
-	list := make([]wireTag, 0, len(pg))
-	for _, t := range pg {
-		list = append(list, wireTagOf(t.Tag))
-	}
 	if more && len(pg) > 0 {
 		var extra url.Values
 		if filter != "" {
@@ -292,17 +288,17 @@ func (s *Server) handleACRTags(w http.ResponseWriter, r *http.Request, rt route)
 		}
 		setNextLink(w, "/acr/v1/"+url.PathEscape(rt.repo)+"/_tags", p, pg[len(pg)-1].Name, extra)
 	}
-	return writeJSON(w, r, http.StatusOK, struct {
-		Registry  string    `json:"registry"`
-		ImageName string    `json:"imageName"`
-		Tags      []wireTag `json:"tags"`
-	}{r.Host, rt.repo, list})
+	writeJSONBytes(w, r, http.StatusOK, appendTagPage(make([]byte, 0, 128+len(pg)*320), r.Host, rt.repo, pg))
+	return nil
 }
 
 // tagsFrom reads up to n (-1: all) listable tags of repo in name order after
 // the tag named after, those pointing at filter only when it is set. more
 // says whether more tags follow.
 func (s *Server) tagsFrom(ctx context.Context, repo string, filter digest.Digest, after string, n int) (items []tagItem, more bool, err error) {
+	if n > 0 {
+		items = make([]tagItem, 0, min(n, maxACRPageSize))
+	}
 	err = s.store.View(ctx, func(tx store.Tx) error {
 		if _, err := getRepo(tx, repo); err != nil {
 			return err

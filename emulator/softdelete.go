@@ -181,8 +181,16 @@ func (s *Server) handleDeletedList(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	prefix := kind + "/"
 	after := ""
-	if p.last != "" {
+	switch {
+	case strings.Contains(p.last, "/"):
+		// The cursor of this listing's Link: a record's key without
+		// its kind.
 		after = prefix + p.last
+	case p.last != "":
+		// A tag or digest, as a client resumes with the last entry it
+		// received: after every deletion of it. Its records' keys are
+		// name/time, and no time sorts after "~".
+		after = prefix + p.last + "/~"
 	}
 	var manifests []wireDeletedManifest
 	var tags []wireDeletedTag

@@ -136,12 +136,23 @@ func (e *env) blob(repo string, data []byte, mediaType string) ocispec.Descripto
 	return d
 }
 
-// push pushes a manifest by digest or, with tags, under each tag.
+// push pushes a manifest (ocispec.Manifest or ocispec.Index) by digest
+// or, with tags, under each tag.
 func (e *env) push(repo string, v any, tags ...string) ocispec.Descriptor {
 	e.t.Helper()
 	ctx := context.Background()
+	set := func(o *acr.SetManifestOptions) (ocispec.Descriptor, error) {
+		switch m := v.(type) {
+		case ocispec.Manifest:
+			return e.client.SetImage(ctx, repo, m, o)
+		case ocispec.Index:
+			return e.client.SetIndex(ctx, repo, m, o)
+		}
+		e.t.Fatalf("push: %T is neither an ocispec.Manifest nor an ocispec.Index", v)
+		return ocispec.Descriptor{}, nil
+	}
 	if len(tags) == 0 {
-		d, err := e.client.SetImage(ctx, repo, v, nil)
+		d, err := set(nil)
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -150,7 +161,7 @@ func (e *env) push(repo string, v any, tags ...string) ocispec.Descriptor {
 	var d ocispec.Descriptor
 	for _, tag := range tags {
 		var err error
-		if d, err = e.client.SetImage(ctx, repo, v, &acr.SetManifestOptions{Tag: tag}); err != nil {
+		if d, err = set(&acr.SetManifestOptions{Tag: tag}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -235,7 +246,7 @@ func (e *env) state() []string {
 	e.t.Helper()
 	ctx := context.Background()
 	var out []string
-	for repo, err := range e.client.Repositories(ctx) {
+	for repo, err := range e.client.Repositories(ctx, nil) {
 		if err != nil {
 			e.t.Fatal(err)
 		}

@@ -161,7 +161,7 @@ func matchingRepositories(ctx context.Context, client *acr.Client, cfg *config) 
 		return names, nil
 	}
 	var repos []string
-	for name, err := range client.Repositories(ctx) {
+	for name, err := range client.Repositories(ctx, nil) {
 		if errors.Is(err, acr.ErrInsufficientScope) {
 			return nil, fmt.Errorf("purge: listing repositories needs the catalog, which this credential may not read "+
 				"(repository-scoped tokens cannot); name each repository literally in the filters, such as app:.*: %w", err)

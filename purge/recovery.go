@@ -108,7 +108,7 @@ func checkRecovery(ctx context.Context, client *acr.Client, r *Result) {
 			// The most recent deletion of each tag is the one that counts:
 			// the listing has the oldest first.
 			last := map[tagKey]time.Time{}
-			for dt, err := range client.DeletedTags(ctx, repo) {
+			for dt, err := range client.DeletedTags(ctx, repo, nil) {
 				if err != nil {
 					failed("tags of "+repo, err)
 					break
@@ -123,7 +123,7 @@ func checkRecovery(ctx context.Context, client *acr.Client, r *Result) {
 		}
 		if want := manifests[repo]; len(want) > 0 && rc.Err == nil && !absent {
 			last := map[digest.Digest]time.Time{}
-			for dm, err := range client.DeletedManifests(ctx, repo) {
+			for dm, err := range client.DeletedManifests(ctx, repo, nil) {
 				if err != nil {
 					failed("manifests of "+repo, err)
 					break

@@ -38,7 +38,7 @@ func TestRepositoryScopedUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	for _, err := range ci.Repositories(ctx) {
+	for _, err := range ci.Repositories(ctx, nil) {
 		if !errors.Is(err, acr.ErrInsufficientScope) || !errors.Is(err, acr.ErrUnauthorized) {
 			t.Errorf("listing the catalog as the scoped user: got %v, want ErrInsufficientScope", err)
 		}

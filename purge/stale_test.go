@@ -74,7 +74,7 @@ func TestStalePlan(t *testing.T) {
 // mustManifest returns the bytes of a manifest, to push it again.
 func mustManifest(t *testing.T, e *env, d interface{ String() string }) any {
 	t.Helper()
-	m, err := e.client.GetManifest(context.Background(), "app", d.String())
+	m, err := e.client.GetManifest(context.Background(), "app", d.String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func mustManifest(t *testing.T, e *env, d interface{ String() string }) any {
 
 func mustIndex(t *testing.T, e *env, d interface{ String() string }) any {
 	t.Helper()
-	m, err := e.client.GetManifest(context.Background(), "app", d.String())
+	m, err := e.client.GetManifest(context.Background(), "app", d.String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -36,7 +36,7 @@ func (e *env) snapshot() map[string]string {
 	e.t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
-	for repo, err := range e.client.Repositories(ctx) {
+	for repo, err := range e.client.Repositories(ctx, nil) {
 		if err != nil {
 			e.t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func (e *env) snapshot() map[string]string {
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			m, err := e.client.GetManifest(ctx, repo, tp.Name)
+			m, err := e.client.GetManifest(ctx, repo, tp.Name, nil)
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -57,7 +57,7 @@ func (e *env) snapshot() map[string]string {
 			if err != nil {
 				e.t.Fatal(err)
 			}
-			m, err := e.client.GetManifest(ctx, repo, mp.Digest.String())
+			m, err := e.client.GetManifest(ctx, repo, mp.Digest.String(), nil)
 			if err != nil {
 				e.t.Fatal(err)
 			}
@@ -74,13 +74,13 @@ func (e *env) deletedSet(repos ...string) []string {
 	ctx := context.Background()
 	out := []string{}
 	for _, repo := range repos {
-		for dt, err := range e.client.DeletedTags(ctx, repo) {
+		for dt, err := range e.client.DeletedTags(ctx, repo, nil) {
 			if err != nil {
 				e.t.Fatal(err)
 			}
 			out = append(out, "tag "+repo+":"+dt.Name+" "+dt.Digest.String())
 		}
-		for dm, err := range e.client.DeletedManifests(ctx, repo) {
+		for dm, err := range e.client.DeletedManifests(ctx, repo, nil) {
 			if err != nil {
 				e.t.Fatal(err)
 			}

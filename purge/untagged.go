@@ -143,7 +143,7 @@ type manifestLinks struct {
 
 func (g *graph) getLinks(ctx context.Context, d digest.Digest) (manifestLinks, error) {
 	var l manifestLinks
-	m, err := g.client.GetManifest(ctx, g.rp.name, d.String())
+	m, err := g.client.GetManifest(ctx, g.rp.name, d.String(), nil)
 	if err != nil {
 		return l, err
 	}

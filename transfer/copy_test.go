@@ -68,7 +68,7 @@ func pushMultiArch(t *testing.T, c *acr.Client, repo string) (index ocispec.Desc
 	arm = pushImage(t, c, repo, "arm64", 2000, 5<<20)
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{amd, arm}}
 	idx.SchemaVersion = 2
-	index, err := c.SetImage(t.Context(), repo, idx, &acr.SetManifestOptions{Tag: "v1"})
+	index, err := c.SetIndex(t.Context(), repo, idx, &acr.SetManifestOptions{Tag: "v1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestCopyRegistryToRegistryWithReferrers(t *testing.T) {
 	if got.Digest != index.Digest {
 		t.Fatalf("root %s, want %s", got.Digest, index.Digest)
 	}
-	m, err := dst.GetManifest(t.Context(), "mirror/app", "v1")
+	m, err := dst.GetManifest(t.Context(), "mirror/app", "v1", nil)
 	if err != nil || m.Digest != index.Digest {
 		t.Fatalf("tag in destination: %v %s", err, m.Digest)
 	}
@@ -140,7 +140,7 @@ func TestCopyRegistryToRegistryWithReferrers(t *testing.T) {
 
 func mustImage(t *testing.T, c *acr.Client, repo string, d ocispec.Descriptor) ocispec.Manifest {
 	t.Helper()
-	m, err := c.GetManifest(t.Context(), repo, d.Digest.String())
+	m, err := c.GetManifest(t.Context(), repo, d.Digest.String(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestCopyByPlatform(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := dst.GetManifest(t.Context(), "app", "both")
+	m, err := dst.GetManifest(t.Context(), "app", "both", nil)
 	if err != nil || m.Digest != both.Digest || !m.IsIndex() {
 		t.Fatalf("two platforms: %v %+v", err, m.Descriptor())
 	}
@@ -218,7 +218,7 @@ func TestLayoutRoundTrip(t *testing.T) {
 	if _, err := transfer.Copy(t.Context(), reopened, "v1", transfer.Repository(dst, "back"), "v1", &transfer.CopyOptions{Referrers: true}); err != nil {
 		t.Fatal(err)
 	}
-	if m, err := dst.GetManifest(t.Context(), "back", "v1"); err != nil || m.Digest != index.Digest {
+	if m, err := dst.GetManifest(t.Context(), "back", "v1", nil); err != nil || m.Digest != index.Digest {
 		t.Fatalf("back in a registry: %v", err)
 	}
 	// A corrupted blob in the layout fails the copy with a digest error.

@@ -36,7 +36,7 @@ func TestPushAndPullFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := c.GetManifest(t.Context(), "files", "v1")
+	m, err := c.GetManifest(t.Context(), "files", "v1", nil)
 	if err != nil || m.Digest != desc.Digest {
 		t.Fatalf("pushed manifest: %v", err)
 	}

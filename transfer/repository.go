@@ -26,7 +26,7 @@ func Repository(client *acr.Client, repo string) Target {
 func (r *repository) String() string { return r.client.Host() + "/" + r.repo }
 
 func (r *repository) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, error) {
-	m, err := r.client.GetManifest(ctx, r.repo, ref)
+	m, err := r.client.GetManifest(ctx, r.repo, ref, nil)
 	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
@@ -39,7 +39,7 @@ func isManifest(mt string) bool {
 
 func (r *repository) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {
 	if isManifest(desc.MediaType) {
-		m, err := r.client.GetManifest(ctx, r.repo, desc.Digest.String())
+		m, err := r.client.GetManifest(ctx, r.repo, desc.Digest.String(), nil)
 		if err != nil {
 			return nil, err
 		}

@@ -78,7 +78,7 @@ deleted manifests or tags that can still be restored ('acrctl manifest list-dele
 				return err
 			}
 			names := []string{}
-			for name, err := range s.client.DeletedRepositories(cmd.Context()) {
+			for name, err := range s.client.DeletedRepositories(cmd.Context(), nil) {
 				if err != nil {
 					return explainDeleted(s, err, "its deleted repositories")
 				}
@@ -135,7 +135,7 @@ deleted/read permission.`,
 				return err
 			}
 			var ms []acr.DeletedManifest
-			for m, err := range s.client.DeletedManifests(cmd.Context(), ref.Repository) {
+			for m, err := range s.client.DeletedManifests(cmd.Context(), ref.Repository, nil) {
 				if err != nil {
 					return explainDeleted(s, err, "the deleted manifests of "+ref.String())
 				}
@@ -191,7 +191,7 @@ deleted/read permission.`,
 // of tag when it is not "".
 func deletedTags(cmd *cobra.Command, s *session, ref acr.Reference, tag string) ([]acr.DeletedTag, error) {
 	var ts []acr.DeletedTag
-	for t, err := range s.client.DeletedTags(cmd.Context(), ref.Repository) {
+	for t, err := range s.client.DeletedTags(cmd.Context(), ref.Repository, nil) {
 		if err != nil {
 			return nil, explainDeleted(s, err, "the deleted tags of "+ref.Registry+"/"+ref.Repository)
 		}
@@ -282,7 +282,7 @@ HOST/REPO:TAG' brings back. The credential needs the deleted/read permission.`,
 // deletion, or nil when they cannot be listed, for error messages.
 func deletedTagsOf(cmd *cobra.Command, s *session, repo string, d digest.Digest) []string {
 	var tags []string
-	for m, err := range s.client.DeletedManifests(cmd.Context(), repo) {
+	for m, err := range s.client.DeletedManifests(cmd.Context(), repo, nil) {
 		if err != nil {
 			return nil
 		}

@@ -71,7 +71,7 @@ func (f *fixture) resolves(repo, tag string, want digest.Digest) {
 // readsBack checks that the manifest of img reads back byte-identical.
 func (f *fixture) readsBack(repo string, img testImage) {
 	f.t.Helper()
-	m, err := f.client.GetManifest(f.t.Context(), repo, img.digest.String())
+	m, err := f.client.GetManifest(f.t.Context(), repo, img.digest.String(), nil)
 	if err != nil {
 		f.t.Errorf("%s@%s: %v", repo, img.digest, err)
 		return
@@ -175,7 +175,7 @@ func TestRestoreByTagAndDigest(t *testing.T) {
 			f.run("", "manifest", "restore", one).fails(t, 1, "cannot restore "+one, "a tag it had when deleted (v1) now points at another manifest", "TAG_IN_USE",
 				"fix: pass --force", "--tag OTHER")
 			f.resolves("hello", "v1", imgs["hello-three"].digest)
-			if _, err := f.client.GetManifest(t.Context(), "hello", imgs["one"].digest.String()); err == nil {
+			if _, err := f.client.GetManifest(t.Context(), "hello", imgs["one"].digest.String(), nil); err == nil {
 				t.Errorf("the refused restore restored %s", imgs["one"].digest)
 			}
 			r = f.run("", "manifest", "restore", one, "--force", "--output", "json").ok(t)

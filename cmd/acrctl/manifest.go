@@ -75,8 +75,9 @@ func platform(os, arch string) string {
 func newManifestListCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	var order orderFlag
+	var paging pagingFlags
 	cmd := &cobra.Command{
-		Use:   "list HOST/REPO [--order time-desc|time-asc]",
+		Use:   "list HOST/REPO [--order time-desc|time-asc] [--page-size N] [--last DIGEST]",
 		Short: "List the manifests of a repository with their tags, sizes and locks (ACR)",
 		Example: `  acrctl manifest list myregistry.azurecr.io/library/hello-world --order time-desc
   acrctl manifest list localhost:5000/hello -o json | jq -r '.manifests[] | select(.tags == []) | .digest'`,
@@ -88,12 +89,20 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			last, err := parseDigest("--last", paging.last)
+			if err != nil {
+				return err
+			}
+			if err := paging.check(); err != nil {
+				return err
+			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
 				return err
 			}
 			var ms []acr.ManifestProperties
-			for m, err := range s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order)}) {
+			for m, err := range s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order),
+				PageSize: paging.pageSize, Last: last}) {
 				if err != nil {
 					return s.explain(err)
 				}
@@ -127,6 +136,7 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 		},
 	}
 	addOrderFlag(cmd, &order, "digest")
+	addPagingFlags(cmd, &paging, "digest")
 	addOutputFlag(cmd, &out)
 	return cmd
 }
@@ -219,7 +229,7 @@ its bytes (a manifest that is not JSON is refused with -o json).`,
 			if err != nil {
 				return err
 			}
-			m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest(), nil)
 			if err != nil {
 				if errors.Is(err, acr.ErrLocked) {
 					return lockRefusal(cmd.Context(), s, ref, lockRead, err)

@@ -78,7 +78,7 @@ func TestManifestUpdateAndDelete(t *testing.T) {
 		f.run("", "tag", "update", f.ref("hello:v1"), "--delete-enabled", "true").ok(t)
 		r = f.run("", "manifest", "delete", f.ref("hello:v1"), "--yes").ok(t)
 		golden(t, "manifest-delete.txt", r.stdout, f.srv.Host)
-		if _, err := f.client.GetManifest(t.Context(), "hello", imgs["v1"].digest.String()); !errors.Is(err, acr.ErrNotFound) {
+		if _, err := f.client.GetManifest(t.Context(), "hello", imgs["v1"].digest.String(), nil); !errors.Is(err, acr.ErrNotFound) {
 			t.Errorf("after delete: got %v, want ErrNotFound", err)
 		}
 		// Deleting by digest removes every tag pointing at it.
@@ -101,7 +101,7 @@ func TestManifestDeleteConfirms(t *testing.T) {
 	imgs := pushTags(f)
 	untagged := f.pushImage("hello", "untagged")
 	gone := func(d string) bool {
-		_, err := f.client.GetManifest(t.Context(), "hello", d)
+		_, err := f.client.GetManifest(t.Context(), "hello", d, nil)
 		return errors.Is(err, acr.ErrNotFound)
 	}
 	v3 := f.ref("hello@" + imgs["v3"].digest.String())

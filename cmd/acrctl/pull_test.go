@@ -92,7 +92,7 @@ func TestPushPullDirectory(t *testing.T) {
 		f.run("", "push", f.ref("dir:v1"), filepath.Join(src, "site"), filepath.Join(src, "notes.txt")).ok(t)
 
 		// The layer is what oras makes of a directory.
-		m, err := f.client.GetManifest(t.Context(), "dir", "v1")
+		m, err := f.client.GetManifest(t.Context(), "dir", "v1", nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -284,7 +284,7 @@ func TestPullPlatform(t *testing.T) {
 		manifests = append(manifests, ocispec.Descriptor{MediaType: j.MediaType, Digest: digest.Digest(j.Digest), Size: j.Size, Platform: &pl})
 	}
 	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: manifests}
-	if _, err := f.client.SetImage(t.Context(), "multi", idx, &acr.SetManifestOptions{Tag: "v1"}); err != nil {
+	if _, err := f.client.SetIndex(t.Context(), "multi", idx, &acr.SetManifestOptions{Tag: "v1"}); err != nil {
 		t.Fatal(err)
 	}
 	out := t.TempDir()
@@ -318,7 +318,7 @@ func TestTransferJSON(t *testing.T) {
 			t.Fatalf("%s printed %q: %v", c.args[0], r.stdout, err)
 		}
 	}
-	m, err := f.client.GetManifest(t.Context(), "j", "v1")
+	m, err := f.client.GetManifest(t.Context(), "j", "v1", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -373,7 +373,7 @@ func (r *purgeRegistry) snapshot() map[string]string {
 	r.t.Helper()
 	ctx := context.Background()
 	out := map[string]string{}
-	for repo, err := range r.client.Repositories(ctx) {
+	for repo, err := range r.client.Repositories(ctx, nil) {
 		if err != nil {
 			r.t.Fatal(err)
 		}
@@ -381,7 +381,7 @@ func (r *purgeRegistry) snapshot() map[string]string {
 			if err != nil {
 				r.t.Fatal(err)
 			}
-			m, err := r.client.GetManifest(ctx, repo, tp.Name)
+			m, err := r.client.GetManifest(ctx, repo, tp.Name, nil)
 			if err != nil {
 				r.t.Fatal(err)
 			}
@@ -391,7 +391,7 @@ func (r *purgeRegistry) snapshot() map[string]string {
 			if err != nil {
 				r.t.Fatal(err)
 			}
-			m, err := r.client.GetManifest(ctx, repo, mp.Digest.String())
+			m, err := r.client.GetManifest(ctx, repo, mp.Digest.String(), nil)
 			if err != nil {
 				r.t.Fatal(err)
 			}
@@ -407,13 +407,13 @@ func (r *purgeRegistry) deleted(repo string) []string {
 	r.t.Helper()
 	ctx := context.Background()
 	var out []string
-	for dt, err := range r.client.DeletedTags(ctx, repo) {
+	for dt, err := range r.client.DeletedTags(ctx, repo, nil) {
 		if err != nil {
 			r.t.Fatal(err)
 		}
 		out = append(out, "tag "+repo+":"+dt.Name+" "+dt.Digest.String())
 	}
-	for dm, err := range r.client.DeletedManifests(ctx, repo) {
+	for dm, err := range r.client.DeletedManifests(ctx, repo, nil) {
 		if err != nil {
 			r.t.Fatal(err)
 		}

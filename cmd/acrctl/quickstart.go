@@ -381,7 +381,7 @@ func (t *tour) upload() (string, error) {
 
 func (t *tour) listRepositories() (string, error) {
 	var names []string
-	for name, err := range t.client.Repositories(t.ctx) {
+	for name, err := range t.client.Repositories(t.ctx, nil) {
 		if err != nil {
 			return "", err
 		}
@@ -499,7 +499,7 @@ func (t *tour) download() (string, error) {
 		return "", err
 	}
 	defer os.RemoveAll(dir)
-	m, err := t.client.GetManifest(t.ctx, quickstartRepo, "latest")
+	m, err := t.client.GetManifest(t.ctx, quickstartRepo, "latest", nil)
 	if err != nil {
 		return "", err
 	}
@@ -548,7 +548,7 @@ func (t *tour) download() (string, error) {
 }
 
 func (t *tour) deleteManifest() (string, error) {
-	m, err := t.client.GetManifest(t.ctx, quickstartRepo, "v3")
+	m, err := t.client.GetManifest(t.ctx, quickstartRepo, "v3", nil)
 	if err != nil {
 		return "", err
 	}
@@ -557,7 +557,7 @@ func (t *tour) deleteManifest() (string, error) {
 		return "", err
 	}
 	t.say("deleted %s@%s (tag v3)", quickstartRepo, short(m.Digest))
-	if _, err := t.client.GetManifest(t.ctx, quickstartRepo, m.Digest.String()); !errors.Is(err, acr.ErrNotFound) {
+	if _, err := t.client.GetManifest(t.ctx, quickstartRepo, m.Digest.String(), nil); !errors.Is(err, acr.ErrNotFound) {
 		return "", fmt.Errorf("the deleted manifest still answers: %v", err)
 	}
 	if _, err := t.client.ResolveDigest(t.ctx, quickstartRepo, "v3"); !errors.Is(err, acr.ErrNotFound) {

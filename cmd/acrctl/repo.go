@@ -39,13 +39,15 @@ type repositoryJSON struct {
 
 func newRepoListCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
+	var paging pagingFlags
 	cmd := &cobra.Command{
-		Use:   "list HOST [-o text|json|name]",
+		Use:   "list HOST [--page-size N] [--last REPO] [-o text|json|name]",
 		Short: "List the repositories of a registry",
 		Long: `List the repositories of a registry in name order, one per line: through ACR's
 /acr/v1/_catalog, or the OCI /v2/_catalog on other registries. The credential needs
 catalog access (on ACR, a role or token with registry:catalog:*). -o name keeps to one
-name per line whatever the text output becomes; -o json prints the catalog's document.`,
+name per line whatever the text output becomes; -o json prints the catalog's document.
+--last resumes a listing after a repository.`,
 		Example: `  acrctl repo list myregistry.azurecr.io
   acrctl repo list localhost:5000 -o name | grep ^library/
   acrctl repo list localhost:5000 -o json | jq -r '.repositories[]'`,
@@ -57,12 +59,15 @@ name per line whatever the text output becomes; -o json prints the catalog's doc
 			if err != nil {
 				return err
 			}
+			if err := paging.check(); err != nil {
+				return err
+			}
 			s, err := o.connect(cmd, host)
 			if err != nil {
 				return err
 			}
 			names := []string{}
-			for name, err := range s.client.Repositories(cmd.Context()) {
+			for name, err := range s.client.Repositories(cmd.Context(), &acr.ListOptions{PageSize: paging.pageSize, Last: paging.last}) {
 				if err != nil {
 					return s.explain(err)
 				}
@@ -81,6 +86,7 @@ name per line whatever the text output becomes; -o json prints the catalog's doc
 			return nil
 		},
 	}
+	addPagingFlags(cmd, &paging, "repository")
 	addNamesOutputFlag(cmd, &out)
 	return cmd
 }

@@ -18,6 +18,11 @@ func TestRepoList(t *testing.T) {
 		golden(t, "repo-list.txt", r.stdout, f.srv.Host)
 		r = f.run("", "repo", "ls", f.srv.Host+"/", "--output", "json").ok(t)
 		golden(t, "repo-list.json", r.stdout, f.srv.Host)
+		r = f.run("", "repo", "list", f.srv.Host, "--last", "library/hello-world", "--page-size", "1").ok(t)
+		if r.stdout != "team/api\n" {
+			t.Errorf("--last library/hello-world printed %q, want team/api", r.stdout)
+		}
+		f.run("", "repo", "list", f.srv.Host, "--page-size", "-1").fails(t, 2, "--page-size -1")
 	})
 }
 

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
 )
 
 // pushTags pushes three images: v1, then v2, then v3 also tagged latest.
@@ -64,6 +68,26 @@ func TestTagList(t *testing.T) {
 		r = f.run("", "tag", "list", f.ref("hello"), "-o", "name", "--digest", imgs["v3"].digest.String()).ok(t)
 		if r.stdout != "latest\nv3\n" {
 			t.Errorf("-o name --digest printed %q", r.stdout)
+		}
+		// -o name alone: the names-only listing, in name order; --last
+		// resumes after a tag, whatever the page size.
+		for _, args := range [][]string{{"-o", "name"}, {"-o", "name", "--page-size", "1"}} {
+			r = f.run("", append([]string{"tag", "list", f.ref("hello")}, args...)...).ok(t)
+			if r.stdout != "latest\nv1\nv2\nv3\n" {
+				t.Errorf("%v printed %q, want latest v1 v2 v3", args, r.stdout)
+			}
+		}
+		r = f.run("", "tag", "list", f.ref("hello"), "-o", "name", "--last", "v1", "--page-size", "1").ok(t)
+		if r.stdout != "v2\nv3\n" {
+			t.Errorf("-o name --last v1 printed %q, want v2 v3", r.stdout)
+		}
+		r = f.run("", "tag", "list", f.ref("hello"), "--last", "v2", "--page-size", "2").ok(t)
+		if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) != 2 || !strings.HasPrefix(lines[1], "v3 ") {
+			t.Errorf("--last v2 printed %q, want the header and v3", r.stdout)
+		}
+		r = f.run("", "manifest", "list", f.ref("hello"), "--last", imgs["v3"].digest.String(), "-o", "json").ok(t)
+		if strings.Contains(r.stdout, imgs["v3"].digest.String()) {
+			t.Errorf("manifest list --last %s lists it: %s", imgs["v3"].digest, r.stdout)
 		}
 	})
 }
@@ -145,5 +169,32 @@ func TestTagErrors(t *testing.T) {
 		{"missing tag delete", []string{"tag", "delete", f.ref("hello:nope")}, 1, []string{"not found"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { acrctl(t, "", tc.args...).fails(t, tc.code, tc.want...) })
+	}
+}
+
+// TestWriteTagTable holds writeTagTable to the tabwriter table it replaced.
+func TestWriteTagTable(t *testing.T) {
+	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("x", 3600))
+	tags := []acr.TagProperties{
+		{Name: "v1", Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), LastUpdatedOn: at, Permissions: acr.Permissions{CanDelete: true, CanWrite: true, CanList: true, CanRead: true}},
+		{Name: "a-much-longer-tag-name", LastUpdatedOn: time.Time{}, Permissions: acr.Permissions{CanList: true}},
+		{Name: "ünïcode", Digest: digest.Digest("sha256:" + strings.Repeat("b", 64)), LastUpdatedOn: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	}
+	for n := range len(tags) + 1 {
+		var want, got bytes.Buffer
+		tw := newTable(&want)
+		fmt.Fprintln(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)\tDISABLED")
+		for _, t := range tags[:n] {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", t.Name, orDash(t.Digest.String()), formatTableTime(t.LastUpdatedOn), disabled(t.Permissions))
+		}
+		if err := tw.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		if err := writeTagTable(&got, tags[:n]); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d tags:\n got %q\nwant %q", n, got.String(), want.String())
+		}
 	}
 }

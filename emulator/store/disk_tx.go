@@ -464,11 +464,6 @@ func (t *diskTx) DeleteTag(repo, name string) error {
 	return t.remove(repo, bucketTags, name)
 }
 
-// Tags implements [Tx.Tags].
-func (t *diskTx) Tags(repo, after string) iter.Seq2[Tag, error] {
-	return scanSub[Tag](t, repo, bucketTags, after)
-}
-
 // BlobLink implements [Tx.BlobLink].
 func (t *diskTx) BlobLink(repo string, d digest.Digest) (BlobLink, bool, error) {
 	return get[BlobLink](t, repo, bucketLinks, string(d))

@@ -1,0 +1,69 @@
+package emulator
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+)
+
+// TestAppendTagPage checks the hand-made rendering of a tag page against
+// encoding/json's rendering of the wire structs.
+func TestAppendTagPage(t *testing.T) {
+	at := time.Date(2026, 12, 6, 2, 42, 44, 431954300, time.UTC)
+	tags := []tagItem{
+		{store.Tag{Name: "v1", Digest: digest.FromString("a"), CreatedAt: at, UpdatedAt: at.Add(time.Second),
+			Attrs: store.Attributes{DeleteEnabled: true, WriteEnabled: false, ReadEnabled: true, ListEnabled: true}}},
+		{store.Tag{Name: "v2.0_rc-1", Digest: digest.FromString("b"), CreatedAt: at.Truncate(time.Second), UpdatedAt: time.Time{}}},
+	}
+	for _, pg := range [][]tagItem{nil, tags[:1], tags} {
+		list := make([]wireTag, 0, len(pg))
+		for _, t := range pg {
+			list = append(list, wireTagOf(t.Tag))
+		}
+		want, err := json.Marshal(struct {
+			Registry  string    `json:"registry"`
+			ImageName string    `json:"imageName"`
+			Tags      []wireTag `json:"tags"`
+		}{"reg<&>.example:5000", "team/app", list})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendTagPage(nil, "reg<&>.example:5000", "team/app", pg); string(got) != string(want) {
+			t.Errorf("appendTagPage:\n got %s\nwant %s", got, want)
+		}
+	}
+}
+
+// FuzzAppendJSONString checks strings render as encoding/json renders them.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "plain", "q\"b\\", "<&>", "\u2028\u2029", "\x00\x1f\t\n", "\xff\xfe", "é😀"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, s); string(got) != string(want) {
+			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}
+
+// TestAppendTime checks appendTime against spec.FormatTime.
+func TestAppendTime(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	times := []time.Time{{}, time.Unix(0, 0), time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC),
+		time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(2026, 1, 2, 3, 4, 5, 100, time.FixedZone("x", 3600)), time.Date(2026, 1, 2, 3, 4, 5, 99, time.UTC)}
+	for range 10000 {
+		times = append(times, time.Unix(rng.Int64N(1<<36), rng.Int64N(1e9)))
+	}
+	for _, tm := range times {
+		if got, want := string(appendTime(nil, tm)), spec.FormatTime(tm); got != want {
+			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
