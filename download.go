@@ -253,11 +253,15 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		return 0, b.err
 	}
-	if b.noVerify || b.size < asyncHashMin || b.n > 0 {
+	if b.noVerify || (b.size >= 0 && b.size < asyncHashMin) || b.n > 0 {
 		// Small, unverified or partly read: plain reads, hashed inline.
 		// The wrappers keep io.CopyBuffer from calling WriteTo again or
 		// w's ReadFrom, which may copy 32 KiB at a time.
-		n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{b}, make([]byte, min(max(b.size+1, 512), writeToBufSize)))
+		size := int64(writeToBufSize) // unknown length (chunked): large writes
+		if b.size >= 0 {
+			size = min(max(b.size+1, 512), writeToBufSize)
+		}
+		n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{b}, make([]byte, size))
 		return n, err
 	}
 	work := make(chan []byte, writeToBufs)

@@ -305,3 +305,47 @@ func TestDownloadBlobToPartsOverlap(t *testing.T) {
 		t.Fatalf("at most %d ranged request in flight at once, want parts to overlap", most)
 	}
 }
+
+// TestDownloadBlobToChunkedAnswer: a registry that sends a blob without a
+// Content-Length (chunked) still gets it written whole and verified, large
+// or small, and a wrong body fails with ErrDigestMismatch.
+func TestDownloadBlobToChunkedAnswer(t *testing.T) {
+	for _, size := range []int{1000, 9*mib + 1} {
+		data := randomBytes(size)
+		d := digest.FromBytes(data)
+		for _, lie := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%d bytes/lie=%v", size, lie), func(t *testing.T) {
+				hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.URL.Path == "/v2/" {
+						return
+					}
+					body := data
+					if lie {
+						body = bytes.Clone(data)
+						body[size/2] ^= 1
+					}
+					w.WriteHeader(http.StatusOK)
+					for len(body) > 0 {
+						n := min(len(body), 64<<10)
+						w.Write(body[:n])
+						w.(http.Flusher).Flush()
+						body = body[n:]
+					}
+				}))
+				defer hs.Close()
+				client, _ := acr.NewClient(hs.URL, nil, nil)
+				var sink bytes.Buffer
+				n, err := client.DownloadBlobTo(t.Context(), "chunked", d, &sink, nil)
+				if lie {
+					if !errors.Is(err, acr.ErrDigestMismatch) {
+						t.Fatalf("got %v, want ErrDigestMismatch", err)
+					}
+					return
+				}
+				if err != nil || n != int64(size) || !bytes.Equal(sink.Bytes(), data) {
+					t.Fatalf("got %d bytes (%d written), %v; want the %d of the blob", sink.Len(), n, err, size)
+				}
+			})
+		}
+	}
+}

@@ -2,8 +2,11 @@ package acr_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"log"
 	"strings"
 	"testing"
 
@@ -142,4 +145,46 @@ func TestUploadSessionRefusals(t *testing.T) {
 			t.Fatal("ResumeUpload of an empty location succeeded")
 		}
 	})
+}
+
+// An upload session started in one process and finished in another, which
+// has only the session's Location.
+func ExampleClient_ResumeUpload() {
+	registry := exampleRegistry()
+	defer registry.Close()
+	ctx := context.Background()
+	client, err := acr.NewClient(registry.URL, acr.TokenCredential(entraID{}), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	up, err := client.StartUpload(ctx, "uploads")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := up.Write(ctx, []byte("first chunk, ")); err != nil {
+		log.Fatal(err)
+	}
+	location := up.Location() // saved, say, in the job's state
+
+	// Later, in another process:
+	other, err := acr.NewClient(registry.URL, acr.TokenCredential(entraID{}), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resumed, err := other.ResumeUpload(ctx, "uploads", location)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("the registry holds", resumed.Offset(), "bytes")
+	if err := resumed.Write(ctx, []byte("second chunk")); err != nil {
+		log.Fatal(err)
+	}
+	desc, err := resumed.Complete(ctx, digest.FromString("first chunk, second chunk"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(desc.Size, "bytes stored as", desc.Digest.Encoded()[:12])
+	// Output:
+	// the registry holds 13 bytes
+	// 25 bytes stored as c8f792521ea6
 }

@@ -51,16 +51,20 @@ push() {
 	curl -fsS -X PUT -H 'Content-Type: application/octet-stream' --data-binary "@$WORK/blob" -o /dev/null "$loc"
 }
 
-# run CLIENT HOST OUT: download the blob to OUT.
-run() {
+read -ra acrctl_flags <<<"$ACRCTL_FLAGS"
+
+# cmdline CLIENT HOST OUT: set CMD to the command that downloads the blob to
+# OUT, and TO_STDOUT=1 when it writes the blob to stdout instead.
+cmdline() {
 	local ref=$2/$REPO@$DIGEST
+	TO_STDOUT=0
 	case $1 in
-	# shellcheck disable=SC2086 # ACRCTL_FLAGS is a list of flags
-	acrctl) acrctl blob get "$ref" --output-file "$3" --no-progress $ACRCTL_FLAGS 2>/dev/null ;;
-	oras) oras blob fetch --plain-http "$ref" --output "$3" ;;
-	crane) crane blob --insecure "$ref" >"$3" ;;
-	regctl) regctl blob get "$2/$REPO" "$DIGEST" >"$3" ;;
-	curl) curl -fsS -o "$3" "http://$2/v2/$REPO/blobs/$DIGEST" ;;
+	acrctl) CMD=(acrctl blob get "$ref" --output-file "$3" --no-progress "${acrctl_flags[@]}") ;;
+	oras) CMD=(oras blob fetch --plain-http "$ref" --output "$3") ;;
+	crane) CMD=(crane blob --insecure "$ref") TO_STDOUT=1 ;;
+	regctl) CMD=(regctl blob get "$2/$REPO" "$DIGEST") TO_STDOUT=1 ;;
+	curl) CMD=(curl -fsS -o "$3" "http://$2/v2/$REPO/blobs/$DIGEST") ;;
+	*) die "unknown client $1" ;;
 	esac
 }
 
@@ -85,10 +89,15 @@ for s in $SERVERS; do
 			sync
 			head -c 1536M /dev/zero >"$WORK/ballast"
 			rm -f "$WORK/ballast"
+			ok=1
 			t0=$EPOCHREALTIME
-			if ! /usr/bin/time -o "$WORK/time.out" -f '%U %S' bash -c "$(declare -f run); $(declare -p REPO DIGEST ACRCTL_FLAGS); run $c $SERVER_HOST $out"; then
-				die "$c failed against $s"
+			cmdline "$c" "$SERVER_HOST" "$out"
+			if ((TO_STDOUT)); then
+				/usr/bin/time -o "$WORK/time.out" -f '%U %S' "${CMD[@]}" >"$out" 2>"$WORK/cmd.err" || ok=0
+			else
+				/usr/bin/time -o "$WORK/time.out" -f '%U %S' "${CMD[@]}" >/dev/null 2>"$WORK/cmd.err" || ok=0
 			fi
+			((ok)) || die "$c failed against $s: ${CMD[*]}: $(tail -n 3 "$WORK/cmd.err")"
 			t1=$EPOCHREALTIME
 			got=$(stat -c %s "$out")
 			((got == SIZE)) || die "$c wrote $got bytes, want $SIZE"
