@@ -124,10 +124,10 @@ func TestUploadStartsOverWhenSessionLost(t *testing.T) {
 	})
 }
 
-// TestPutBlobStartsOverWhenSessionLost loses the session of a streamed
+// TestUploadKnownBlobStartsOverWhenSessionLost loses the session of a streamed
 // PUT: a source that can seek is sent again, from where it started (not
 // from the start of the file), in a new session.
-func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
+func TestUploadKnownBlobStartsOverWhenSessionLost(t *testing.T) {
 	data := randomBytes(3*mib + 11)
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageLayer, Digest: digest.FromBytes(data), Size: int64(len(data))}
 	s, client := newSessionLoser(t, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }})
@@ -135,7 +135,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 	r := bytes.NewReader(append([]byte("junk!"), data...))
 	r.Seek(5, io.SeekStart)
 	if err := putBlob(t.Context(), client, "lost/put", desc, r); err != nil {
-		t.Fatalf("PutBlob: %v", err)
+		t.Fatalf("UploadBlob with a Descriptor: %v", err)
 	}
 	if s.Sessions() != 2 {
 		t.Errorf("opened %d sessions, want 2", s.Sessions())
@@ -152,7 +152,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 	// A dropped connection, after which the session is gone.
 	_, client = newSessionLoser(t, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }, Cut: true})
 	if err := putBlob(t.Context(), client, "lost/put", desc, bytes.NewReader(data)); err != nil {
-		t.Fatalf("PutBlob, cut then lost: %v", err)
+		t.Fatalf("UploadBlob with a Descriptor, cut then lost: %v", err)
 	}
 	assertHeld(t, client, "lost/put", desc.Digest, data)
 
@@ -162,7 +162,7 @@ func TestPutBlobStartsOverWhenSessionLost(t *testing.T) {
 	sdesc := ocispec.Descriptor{Digest: digest.FromBytes(small), Size: int64(len(small))}
 	s, client = newSessionLoser(t, faulttest.SessionLoss{Lose: func(n int) bool { return n == 1 }, NoMonolithic: true})
 	if err := putBlob(t.Context(), client, "lost/put", sdesc, onlyReader{bytes.NewReader(small)}); err != nil {
-		t.Fatalf("PutBlob of a small blob: %v", err)
+		t.Fatalf("UploadBlob with the Descriptor of a small blob: %v", err)
 	}
 	if s.Sessions() != 2 {
 		t.Errorf("small blob: opened %d sessions, want 2", s.Sessions())

@@ -17,16 +17,16 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// TestOversizePutBlob pushes small content under descriptors that claim
-// huge sizes: PutBlob refuses it as a digest mismatch, at once, and the
+// TestOversizeUploadKnownBlob pushes small content under descriptors that claim
+// huge sizes: UploadBlob with that Descriptor refuses it as a digest mismatch, at once, and the
 // registry stores nothing.
-func TestOversizePutBlob(t *testing.T) {
+func TestOversizeUploadKnownBlob(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	client, _ := acr.NewClient(srv.URL, nil, nil)
 	data := randomBytes(3*mib + 1)
 	d := digest.FromBytes(data)
 	for _, size := range faulttest.OversizeClaims {
-		err := faulttest.Bounded(t, fmt.Sprintf("PutBlob claiming %d bytes", size), func(ctx context.Context) error {
+		err := faulttest.Bounded(t, fmt.Sprintf("UploadBlob of a Descriptor claiming %d bytes", size), func(ctx context.Context) error {
 			return putBlob(ctx, client, "big", ocispec.Descriptor{Digest: d, Size: size}, strings.NewReader(string(data)))
 		})
 		if err != nil && !errors.Is(err, acr.ErrDigestMismatch) {
