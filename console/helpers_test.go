@@ -10,7 +10,6 @@ import (
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
-	"github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -189,5 +188,3 @@ func mounted(t testing.TB, opts *emulator.Options) (consoleURL string, reg *http
 	mux.Handle("/console/", cs)
 	return hs.URL + "/console/", hs
 }
-
-func shortOf(d digest.Digest) string { return shortDigest(d) }
