@@ -23,10 +23,6 @@ import (
 // enough to bound memory and the bytes resent after a dropped connection.
 const DefaultChunkSize = 32 << 20
 
-// maxResumes bounds how often one upload or download resumes after dropped
-// connections.
-const maxResumes = 8
-
 // UploadBlobOptions configures UploadBlob.
 type UploadBlobOptions struct {
 	// MediaType goes into the returned descriptor; the default is

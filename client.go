@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -375,9 +374,12 @@ func jsonBody(v any) ([]byte, http.Header) {
 	return b, http.Header{"Content-Type": {"application/json"}}
 }
 
+// maxResumes bounds how often one upload, download or listing resumes after dropped
+// connections.
+const maxResumes = 8
+
 // scopeRepo formats a repository scope.
 func scopeRepo(repo, actions string) string { return "repository:" + repo + ":" + actions }
 
 const scopeCatalog = "registry:catalog:*"
 
-func itoa(n int) string { return strconv.Itoa(n) }

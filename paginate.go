@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/acrgo/acr/internal/jsonread"
 	"github.com/acrgo/acr/internal/spec"
@@ -117,7 +118,7 @@ func (c *Client) pageQuery(pageSize int, last string) (url.Values, error) {
 	if pageSize == 0 {
 		pageSize = c.pageSize
 	}
-	q := url.Values{"n": {itoa(pageSize)}}
+	q := url.Values{"n": {strconv.Itoa(pageSize)}}
 	if last != "" {
 		q.Set("last", last)
 	}
