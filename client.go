@@ -382,4 +382,3 @@ const maxResumes = 8
 func scopeRepo(repo, actions string) string { return "repository:" + repo + ":" + actions }
 
 const scopeCatalog = "registry:catalog:*"
-
