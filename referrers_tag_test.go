@@ -246,6 +246,14 @@ func TestReferrersTagWritten(t *testing.T) {
 	if got := listReferrers(t, other, "img", subject.Digest, ""); !slices.Equal(got, []digest.Digest{sbomDesc.Digest}) {
 		t.Fatalf("Referrers after deleting the signature: got %v, want %s", got, sbomDesc.Digest)
 	}
+	// The other client learned from its listing that the API is missing,
+	// so its deletion maintains the index too, down to an empty one.
+	if err := other.DeleteManifest(ctx, "img", sbomDesc.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+	if idx, status := rawReferrersIndex(t, u, "img", subject.Digest, "", ""); status != http.StatusOK || len(idx.Manifests) != 0 {
+		t.Fatalf("referrers index after deleting both: status %d, %v; want an empty index", status, idx.Manifests)
+	}
 }
 
 // TestReferrersTagFailure makes the index update fail after the referrer
