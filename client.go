@@ -97,6 +97,10 @@ type Client struct {
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
 	acrAPI atomic.Int32
 
+	// referrers records whether the registry serves the referrers API and
+	// serialises this client's updates of referrers tags.
+	referrers referrersTagState
+
 	// background counts work that outlives the calls that started it:
 	// the cancelling of upload sessions a failed upload left open.
 	background backgroundWork

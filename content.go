@@ -143,6 +143,12 @@ type SetManifestOptions struct {
 // digest, verified against the one the registry answers. An empty
 // mediaType takes the manifest's own mediaType field, else OCI's: an index
 // when the manifest lists manifests, an image manifest otherwise.
+//
+// A manifest with a subject pushed to a registry without the referrers API
+// (no OCI-Subject header in the answer) is also added to the subject's
+// referrers tag index, as distribution spec v1.1 "Pushing Manifests with
+// Subject" requires. If that fails, the digest is returned with a
+// *ReferrersTagError: the manifest is stored, its index entry is not.
 func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, mediaType string, opts *SetManifestOptions) (_ digest.Digest, err error) {
 	ctx, endSpan := c.span(ctx, "Client.SetManifest")
 	defer func() { endSpan(err) }()
@@ -193,7 +199,7 @@ func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, 
 	if got := resp.Header.Get("Docker-Content-Digest"); got != "" && got != d.String() {
 		return "", fmt.Errorf("%w: pushed manifest %s but the registry answered %s", ErrDigestMismatch, d, got)
 	}
-	return d, nil
+	return d, c.indexPushedReferrer(ctx, repo, manifest, mediaType, d, resp.Header)
 }
 
 // SetImage marshals an OCI image manifest and pushes it, with the media
@@ -263,6 +269,7 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 			return idx.Manifests, err
 		}) {
 			if err != nil && first && isNotFound(err) {
+				c.noteReferrersAPIMissing(err)
 				c.referrersByTag(ctx, repo, d, artifactType, yield)
 				return
 			}
@@ -283,8 +290,7 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 
 // referrersByTag reads the referrers tag schema's index.
 func (c *Client) referrersByTag(ctx context.Context, repo string, d digest.Digest, artifactType string, yield func(ocispec.Descriptor, error) bool) {
-	tag := strings.ReplaceAll(d.String(), ":", "-")
-	m, err := c.GetManifest(ctx, repo, tag, nil)
+	m, err := c.GetManifest(ctx, repo, spec.ReferrersTag(d.String()), nil)
 	if isNotFound(err) {
 		return
 	}

@@ -313,7 +313,10 @@ func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (_
 // DeleteManifest deletes a manifest, named by tag or digest, with every tag
 // that points at it; on ACR its referrers (signatures, SBOMs) go with it.
 // A tag is resolved to its digest first, since registries delete manifests
-// by digest only.
+// by digest only. On a registry without the referrers API, a referrer is
+// fetched first to learn its subject, and removed from the subject's
+// referrers tag index after the deletion (distribution spec v1.1,
+// "Deleting Manifests"); a failure there is a *ReferrersTagError.
 func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (err error) {
 	ctx, endSpan := c.span(ctx, "Client.DeleteManifest")
 	defer func() { endSpan(err) }()
@@ -321,11 +324,15 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (
 	if err != nil {
 		return err
 	}
+	subject := c.subjectToUnindex(ctx, repo, d)
 	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", d.String()), scope: scopeRepo(repo, "delete")})
 	if err != nil {
 		return err
 	}
 	resp.Body.Close()
+	if subject != nil {
+		return c.unindexDeletedReferrer(ctx, repo, d, subject.Digest)
+	}
 	return nil
 }
 

@@ -23,5 +23,5 @@ func TestReferenceRegistryConsole(t *testing.T) {
 	seed := newSeeder(t, u, cred)
 	f := seed.fixture()
 	cs, cu := consoleFor(t, u, cred)
-	ociOnly(t, cs, cu, seed, f, false)
+	ociOnly(t, cs, cu, seed, f)
 }

@@ -1,0 +1,337 @@
+package acr
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/acrgo/acr/internal/spec"
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// This file writes the referrers tag schema (distribution spec v1.1,
+// "Pushing Manifests with Subject", "Deleting Manifests" and "Referrers Tag
+// Schema"): on a registry without the referrers API, the referrers of a
+// subject are listed in an image index tagged sha256-HEX of the subject,
+// and clients that push or delete a referrer keep that index up to date.
+//
+// The tag is updated by read-modify-write, which the spec admits races:
+// two clients that read the same index and write it back each write their
+// own entry only, and the later write drops the earlier one. The registry
+// offers no portable compare-and-swap (ETag conditions on manifest PUT are
+// optional and the reference registry ignores them), so:
+//
+//   - within one Client, updates of one tag are serialised by a lock;
+//   - across clients, each writer reads the tag again after writing and,
+//     if its change is missing (another writer's index replaced its own),
+//     applies it again on top, up to referrersTagAttempts times.
+//
+// What remains is a narrow window: a writer that checked its change and
+// returned before a slower writer, which had read the old index, wrote
+// over it. Its entry is then lost until it is pushed again. Registries with
+// the referrers API have no such race; the spec points users there.
+
+// referrersTagAttempts bounds the read-modify-write rounds of one update.
+const referrersTagAttempts = 5
+
+// ReferrersTagError reports a manifest with a subject that the registry
+// stored (or deleted), on a registry without the referrers API, whose entry
+// in the subject's referrers tag index could not be added (or removed).
+// The manifest operation itself succeeded: SetManifest returns the pushed
+// digest along with this error. Until the index is fixed, by pushing the
+// manifest again, clients that list referrers through the tag schema do not
+// see the referrer (or still list a deleted one).
+type ReferrersTagError struct {
+	// Repository holds the referrer and the tag.
+	Repository string
+	// Referrer is the manifest pushed or deleted.
+	Referrer digest.Digest
+	// Subject is the manifest it refers to.
+	Subject digest.Digest
+	// Tag is the referrers tag of Subject, such as sha256-HEX.
+	Tag string
+	// Deleted is true when the referrer was deleted, false when pushed.
+	Deleted bool
+	// Err is the cause.
+	Err error
+}
+
+// Error returns a one-line description that says the manifest operation
+// succeeded and the index update did not.
+func (e *ReferrersTagError) Error() string {
+	if e.Deleted {
+		return fmt.Sprintf("acr: deleted referrer %s from %s, but could not remove it from the referrers index %s:%s of %s: %v",
+			e.Referrer, e.Repository, e.Repository, e.Tag, e.Subject, e.Err)
+	}
+	return fmt.Sprintf("acr: pushed referrer %s to %s, but could not add it to the referrers index %s:%s of %s, "+
+		"so tools that read the tag schema will not find it (push it again to retry): %v",
+		e.Referrer, e.Repository, e.Repository, e.Tag, e.Subject, e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *ReferrersTagError) Unwrap() error { return e.Err }
+
+// referrersAPI values: whether the registry serves the referrers API.
+const (
+	referrersAPIUnknown int32 = iota
+	referrersAPIYes
+	referrersAPINo
+)
+
+// referrersTagState is a Client's knowledge of the registry's referrers
+// API and the locks that serialise its own updates of each referrers tag.
+type referrersTagState struct {
+	api atomic.Int32 // a referrersAPI value
+
+	mu    sync.Mutex
+	locks map[string]*refLock // by repository and tag
+}
+
+type refLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes the lock of key and returns its release.
+func (s *referrersTagState) lock(key string) func() {
+	s.mu.Lock()
+	if s.locks == nil {
+		s.locks = map[string]*refLock{}
+	}
+	l := s.locks[key]
+	if l == nil {
+		l = &refLock{}
+		s.locks[key] = l
+	}
+	l.refs++
+	s.mu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.mu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, key)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// hasReferrersAPI reports whether the registry serves the referrers API,
+// asking it once per Client with a GET of the referrers of d in repo: the
+// spec requires 200 for any digest in an existing repository, so a 404
+// means the API is missing.
+func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Digest) (bool, error) {
+	switch c.referrers.api.Load() {
+	case referrersAPIYes:
+		return true, nil
+	case referrersAPINo:
+		return false, nil
+	}
+	resp, err := c.do(ctx, request{method: http.MethodGet, path: v2Path(repo, "referrers", d.String()), scope: scopeRepo(repo, "pull"),
+		header: http.Header{"Accept": {ocispec.MediaTypeImageIndex}}, ok: []int{http.StatusOK, http.StatusNotFound}})
+	if err != nil {
+		return false, err
+	}
+	resp.Body.Close()
+	ok := resp.StatusCode == http.StatusOK
+	if ok {
+		c.referrers.api.Store(referrersAPIYes)
+	} else {
+		c.referrers.api.Store(referrersAPINo)
+	}
+	return ok, nil
+}
+
+// subjectOf is the part of a manifest the referrers index needs.
+type subjectOf struct {
+	ArtifactType string `json:"artifactType"`
+	Config       *struct {
+		MediaType string `json:"mediaType"`
+	} `json:"config"`
+	Subject     *ocispec.Descriptor `json:"subject"`
+	Annotations map[string]string   `json:"annotations"`
+}
+
+// indexPushedReferrer runs after SetManifest stored manifest as d: when
+// the manifest has a subject and the registry did not say, with
+// OCI-Subject, that it processed it, the referrer is added to the
+// subject's referrers tag index (unless the registry turns out to serve the
+// referrers API anyway). Failures are *ReferrersTagError.
+func (c *Client) indexPushedReferrer(ctx context.Context, repo string, manifest []byte, mediaType string, d digest.Digest, h http.Header) error {
+	var m subjectOf
+	if json.Unmarshal(manifest, &m) != nil || m.Subject == nil {
+		return nil
+	}
+	if h.Get(spec.HeaderSubject) != "" {
+		c.referrers.api.Store(referrersAPIYes)
+		return nil
+	}
+	fail := func(err error) error {
+		return &ReferrersTagError{Repository: repo, Referrer: d, Subject: m.Subject.Digest, Tag: spec.ReferrersTag(m.Subject.Digest.String()), Err: err}
+	}
+	if err := m.Subject.Digest.Validate(); err != nil {
+		return fail(fmt.Errorf("the manifest's subject digest %q is invalid: %w", m.Subject.Digest, err))
+	}
+	if ok, err := c.hasReferrersAPI(ctx, repo, m.Subject.Digest); err != nil || ok {
+		if err != nil {
+			return fail(fmt.Errorf("asking whether the registry serves the referrers API: %w", err))
+		}
+		return nil
+	}
+	desc := ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(manifest)), ArtifactType: m.ArtifactType, Annotations: m.Annotations}
+	if desc.ArtifactType == "" && m.Config != nil {
+		// The spec's rule for image manifests without artifactType.
+		desc.ArtifactType = m.Config.MediaType
+	}
+	err := c.updateReferrersTag(ctx, repo, m.Subject.Digest, func(list []ocispec.Descriptor) ([]ocispec.Descriptor, bool) {
+		if slices.ContainsFunc(list, func(x ocispec.Descriptor) bool { return x.Digest == d }) {
+			return list, false
+		}
+		return append(list, desc), true
+	})
+	if err != nil {
+		return fail(err)
+	}
+	return nil
+}
+
+// noteReferrersAPIMissing records what a Referrers listing learned: the
+// registry answered the referrers API with a bare 404, without an OCI
+// error code (a registry with the API answers a missing repository with
+// NAME_UNKNOWN, which proves nothing).
+func (c *Client) noteReferrersAPIMissing(err error) {
+	var re *ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound && len(re.Errors) == 0 {
+		c.referrers.api.CompareAndSwap(referrersAPIUnknown, referrersAPINo)
+	}
+}
+
+// subjectToUnindex returns the subject of manifest d in repo when its
+// deletion must also remove it from a referrers tag index. That costs a
+// fetch of the manifest before the deletion, so it is done only when the
+// client already knows the registry lacks the referrers API, from an
+// earlier push of a referrer or listing of referrers: a deletion on an
+// unknown registry sends no request more than before, which ACR (with the
+// API) would not need. It returns nil when in doubt: the deletion itself
+// must not fail for want of this.
+func (c *Client) subjectToUnindex(ctx context.Context, repo string, d digest.Digest) *ocispec.Descriptor {
+	if c.referrers.api.Load() != referrersAPINo {
+		return nil
+	}
+	m, err := c.GetManifest(ctx, repo, d.String(), nil)
+	if err != nil {
+		return nil
+	}
+	var s subjectOf
+	if json.Unmarshal(m.Bytes, &s) != nil || s.Subject == nil || s.Subject.Digest.Validate() != nil {
+		return nil
+	}
+	return s.Subject
+}
+
+// unindexDeletedReferrer removes the deleted manifest d from the referrers
+// tag index of subject. Failures are *ReferrersTagError.
+func (c *Client) unindexDeletedReferrer(ctx context.Context, repo string, d digest.Digest, subject digest.Digest) error {
+	err := c.updateReferrersTag(ctx, repo, subject, func(list []ocispec.Descriptor) ([]ocispec.Descriptor, bool) {
+		out := slices.DeleteFunc(slices.Clone(list), func(x ocispec.Descriptor) bool { return x.Digest == d })
+		return out, len(out) != len(list)
+	})
+	if err != nil {
+		return &ReferrersTagError{Repository: repo, Referrer: d, Subject: subject, Tag: spec.ReferrersTag(subject.String()), Deleted: true, Err: err}
+	}
+	return nil
+}
+
+// errReferrersTagContended is the cause when other writers kept replacing
+// the index.
+var errReferrersTagContended = errors.New("other clients kept replacing the index")
+
+// updateReferrersTag applies edit to the referrers index of subject until a
+// read after the write shows the edit in place. edit returns the new list
+// and whether it changed anything; an unchanged list means the index
+// already says what the caller wants.
+func (c *Client) updateReferrersTag(ctx context.Context, repo string, subject digest.Digest,
+	edit func([]ocispec.Descriptor) ([]ocispec.Descriptor, bool)) error {
+	tag := spec.ReferrersTag(subject.String())
+	defer c.referrers.lock(repo + ":" + tag)()
+	idx, err := c.readReferrersIndex(ctx, repo, tag)
+	for attempt := 1; ; attempt++ {
+		if err != nil {
+			return err
+		}
+		list, changed := edit(idx.Manifests)
+		if !changed {
+			return nil
+		}
+		if attempt > referrersTagAttempts {
+			return fmt.Errorf("%w: %d attempts", errReferrersTagContended, referrersTagAttempts)
+		}
+		if attempt > 1 {
+			// Step out of the way of the other writer, by a random
+			// amount so that two retrying writers part.
+			t := time.NewTimer(time.Duration(attempt) * (10*time.Millisecond + rand.N(20*time.Millisecond)))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return ctx.Err()
+			case <-t.C:
+			}
+		}
+		idx.Manifests = list
+		if err := c.writeReferrersIndex(ctx, repo, tag, idx); err != nil {
+			return err
+		}
+		// Read again: if another writer's index replaced ours, the edit
+		// is missing and the next round applies it on top of theirs.
+		idx, err = c.readReferrersIndex(ctx, repo, tag)
+	}
+}
+
+// readReferrersIndex returns the index at tag, empty when the tag does not
+// exist.
+func (c *Client) readReferrersIndex(ctx context.Context, repo, tag string) (ocispec.Index, error) {
+	m, err := c.GetManifest(ctx, repo, tag, nil)
+	if isNotFound(err) {
+		return ocispec.Index{}, nil
+	}
+	if err != nil {
+		return ocispec.Index{}, fmt.Errorf("reading the referrers index: %w", err)
+	}
+	if m.MediaType != ocispec.MediaTypeImageIndex {
+		return ocispec.Index{}, fmt.Errorf("the tag %s holds a %s, not the OCI image index of the referrers tag schema; "+
+			"move or delete that tag", tag, m.MediaType)
+	}
+	var idx ocispec.Index
+	if err := json.Unmarshal(m.Bytes, &idx); err != nil {
+		return ocispec.Index{}, fmt.Errorf("the referrers index at %s is not valid JSON: %w", tag, err)
+	}
+	return idx, nil
+}
+
+// writeReferrersIndex pushes idx under tag.
+func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx ocispec.Index) error {
+	idx.SchemaVersion = 2
+	idx.MediaType = ocispec.MediaTypeImageIndex
+	if idx.Manifests == nil {
+		idx.Manifests = []ocispec.Descriptor{} // the spec's JSON has "manifests": [], not null
+	}
+	b, err := json.Marshal(idx)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(ctx, request{method: http.MethodPut, path: v2Path(repo, "manifests", tag), body: b,
+		header: http.Header{"Content-Type": {ocispec.MediaTypeImageIndex}}, scope: scopeRepo(repo, "pull,push")})
+	if err != nil {
+		return fmt.Errorf("writing the referrers index: %w", err)
+	}
+	resp.Body.Close()
+	return nil
+}
