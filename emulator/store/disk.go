@@ -43,19 +43,21 @@ const lockTimeout = time.Second
 
 // OpenDisk opens, creating it if needed, a store persisted in dir: blobs as
 // content-addressed files under dir/blobs, upload sessions as files under
-// dir/uploads with a record file each, and metadata in the bbolt database
+// dir/uploads each holding its record (an extended attribute, or a record
+// file beside it), and metadata in the bbolt database
 // dir/meta.db. One process at a time may open a directory. The store is safe
 // for concurrent use; Close it to release the directory.
 //
 // Every acknowledged write is durable: PutBlob and CommitUpload return after
 // the blob's content and its name are on disk, and Update after its
-// transaction is. A crash at any moment leaves either the old state or the
-// new one, never a partial blob under a digest. Callers must still store a
+// transaction is; concurrent Updates share commits, so the fsyncs of one
+// commit acknowledge many writes. A crash at any moment leaves either the
+// old state or the new one, never a partial blob under a digest. Callers must still store a
 // blob before committing metadata that names it.
 //
 // Upload sessions survive a restart; after one, the first append or commit
 // of a session re-reads its content to rebuild the running hash. Session
-// records are files written without fsync (see recordSuffix). Store methods
+// records are written without fsync (see recordSuffix). Store methods
 // must not be called from inside Update's fn.
 //
 // Errors of a file system that is read-only, full or denies permission
