@@ -141,7 +141,8 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (*Result, error
 		return nil, err
 	}
 	a := newApplier(client, cfg)
-	for i, repo := range repos {
+	for i, p := range plans(ctx, client, cfg, repos, cfg.DryRun) {
+		repo := repos[i]
 		if a.budget == 0 {
 			a.stopWith(ErrMaxDeletes)
 		} else if ctx.Err() != nil {
@@ -151,7 +152,7 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (*Result, error
 			a.res.NotExamined = repos[i:]
 			break
 		}
-		rp, err := planRepository(ctx, client, cfg, repo)
+		rp, err := p.rp, p.err
 		if err != nil {
 			if ctx.Err() != nil {
 				a.res.NotExamined = repos[i:]
