@@ -91,25 +91,30 @@ func (s *diskStore) lead() {
 	g.mu.Unlock()
 }
 
-// errNoWrites rolls back a group whose functions wrote nothing: there is
-// nothing to make durable, so no fsync is spent on it.
+// errNoWrites rolls back a group whose functions wrote nothing (there is
+// nothing to make durable, so no fsync is spent on it), or whose one
+// function failed.
 var errNoWrites = errors.New("store: no writes")
 
 func (s *diskStore) commitGroup(group []*commitReq) {
 	ran := 0 // requests run so far; the rest get the commit's error
 	wrote := false
+	solo := len(group) == 1
 	err := s.db.Update(func(btx *bolt.Tx) error {
 		for _, r := range group {
-			t := &diskTx{tx: btx, writable: true}
+			t := &diskTx{tx: btx, writable: true, logUndo: !solo}
 			ok := r.run(t)
 			ran++
 			if !ok {
+				if solo {
+					return errNoWrites // bbolt rolls back all it wrote
+				}
 				if err := t.rollback(); err != nil {
 					return err
 				}
 				continue
 			}
-			wrote = wrote || len(t.undo) > 0
+			wrote = wrote || t.wrote
 		}
 		if !wrote {
 			return errNoWrites

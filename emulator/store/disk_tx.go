@@ -43,9 +43,13 @@ type diskTx struct {
 	writable bool
 	done     bool
 	// undo logs the writes of the function running in a write
-	// transaction, so that they can be taken back when it fails while the
-	// other functions of its group commit keep theirs (see groupCommit).
-	undo []undoStep
+	// transaction, when logUndo is set, so that they can be taken back
+	// when it fails while the other functions of its group commit keep
+	// theirs (see groupCommit). A function alone in its transaction needs
+	// no log: the whole transaction rolls back.
+	undo    []undoStep
+	logUndo bool
+	wrote   bool // the function wrote something
 }
 
 func (t *diskTx) checkRead() error {

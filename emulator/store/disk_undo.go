@@ -109,7 +109,7 @@ func (t *diskTx) bucket(create bool, path ...[]byte) (*bolt.Bucket, error) {
 			if err != nil {
 				return nil, err
 			}
-			t.undo = append(t.undo, undoStep{path: path[: i+1 : i+1], kind: undoCreatedBucket})
+			t.log(undoStep{path: path[: i+1 : i+1], kind: undoCreatedBucket})
 		}
 		b = next
 	}
@@ -118,12 +118,15 @@ func (t *diskTx) bucket(create bool, path ...[]byte) (*bolt.Bucket, error) {
 
 // put writes key in b, the bucket at path, logging its old value.
 func (t *diskTx) put(b *bolt.Bucket, key, val []byte, path ...[]byte) error {
-	old := b.Get(key)
-	step := undoStep{path: path, kind: undoKey, key: bytes.Clone(key), old: bytes.Clone(old), had: old != nil}
+	var step undoStep
+	if t.logUndo {
+		old := b.Get(key)
+		step = undoStep{path: path, kind: undoKey, key: bytes.Clone(key), old: bytes.Clone(old), had: old != nil}
+	}
 	if err := b.Put(key, val); err != nil {
 		return err
 	}
-	t.undo = append(t.undo, step)
+	t.log(step)
 	return nil
 }
 
@@ -133,11 +136,14 @@ func (t *diskTx) delete(b *bolt.Bucket, key []byte, path ...[]byte) error {
 	if old == nil {
 		return nil
 	}
-	step := undoStep{path: path, kind: undoKey, key: bytes.Clone(key), old: bytes.Clone(old), had: true}
+	var step undoStep
+	if t.logUndo {
+		step = undoStep{path: path, kind: undoKey, key: bytes.Clone(key), old: bytes.Clone(old), had: true}
+	}
 	if err := b.Delete(key); err != nil {
 		return err
 	}
-	t.undo = append(t.undo, step)
+	t.log(step)
 	return nil
 }
 
@@ -152,19 +158,33 @@ func (t *diskTx) deleteBucket(path ...[]byte) error {
 	if b == nil {
 		return nil
 	}
-	snap, err := snapshotBucket(b)
-	if err != nil {
-		return err
+	// A copy of everything in it: the one costly undo, taken only when
+	// the function shares its transaction.
+	var snap *bucketSnapshot
+	if t.logUndo {
+		var err error
+		if snap, err = snapshotBucket(b); err != nil {
+			return err
+		}
 	}
-	err = parent.DeleteBucket(name)
+	err := parent.DeleteBucket(name)
 	if errors.Is(err, berrors.ErrBucketNotFound) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	t.undo = append(t.undo, undoStep{path: path, kind: undoDeletedBucket, tree: snap})
+	t.log(undoStep{path: path, kind: undoDeletedBucket, tree: snap})
 	return nil
+}
+
+// log records that the function wrote, and how to take it back when the
+// transaction keeps an undo log.
+func (t *diskTx) log(step undoStep) {
+	t.wrote = true
+	if t.logUndo {
+		t.undo = append(t.undo, step)
+	}
 }
 
 // rollback takes back every logged write, newest first, and clears the log.
