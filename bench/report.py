@@ -4,7 +4,8 @@
 peak RSS, and the targets of the performance issue, each marked met or not.
 
 Input: results.tsv (server, client, op, seconds or FAIL, client peak RSS KiB,
-request counts "TOTAL GET=n ...") and server-rss.tsv (server, group, KiB).
+request counts "TOTAL GET=n ...") and server-rss.tsv (server, group, KiB);
+with --load, load.tsv (server, W6 or W7, run, key=value fields or FAIL).
 """
 import argparse
 import collections
@@ -16,6 +17,9 @@ p.add_argument("results")
 p.add_argument("server_rss")
 for flag in ("runs", "servers", "clients", "big-mib", "small-n", "tags-n", "purge-n", "machine", "commit"):
     p.add_argument("--" + flag, required=True)
+p.add_argument("--load")
+for flag, default in (("load-clients", "32"), ("load-images", "50"), ("w7-repos", "10000"), ("w7-tags", "100000")):
+    p.add_argument("--" + flag, default=default)
 a = p.parse_args()
 servers, clients = a.servers.split(), a.clients.split()
 peers = [c for c in clients if c in ("oras", "crane", "regctl")]
@@ -149,6 +153,75 @@ for group, what in (("transfer", "W1-W3"), ("meta", "W4-W5, with the population 
     print(f"| server peak RSS (VmHWM), max, {what} | | " + " | ".join(row) + " | | |")
 print()
 
+# ---- W6, W7: the registry under load and at scale ------------------------------
+
+load = collections.defaultdict(list)  # (server, workload, op) -> [dict | None]
+if a.load:
+    for line in open(a.load):
+        f = line.rstrip("\n").split("\t")
+        s, w, kv = f[0], f[1], dict(x.split("=", 1) for x in f[3:] if "=" in x)
+        load[(s, w, kv.get("op", ""))].append(None if "FAIL" in f[3:] else kv)
+
+
+def lmed(s, w, op, key):
+    v = load.get((s, w, op))
+    if not v:
+        return None
+    if any(x is None for x in v):
+        return "FAIL"
+    xs = [float(x[key]) for x in v if key in x]
+    return (statistics.median(xs), min(xs), max(xs)) if xs else None
+
+
+def lfmt(m, unit="", scale=1.0, digits=0):
+    if m is None:
+        return "—"
+    if m == "FAIL":
+        return "FAIL"
+    f = lambda x: f"{x / scale:,.{digits}f}"
+    return f"{f(m[0])}{unit} ({f(m[1])}–{f(m[2])})"
+
+
+w6 = [s for s in servers if (s, "W6", "") in load]
+if w6:
+    print("## W6: the registry under load\n")
+    print(f"{int(a.runs)} runs per server (medians, min–max); each run {a.load_clients} clients x {a.load_images} images, "
+          "11 requests an image "
+          "(3 x POST + PUT of a blob, PUT of the manifest by tag; GET of the manifest and the 3 blobs, each verified).\n")
+    print("| server | wall time | images/s | requests/s | p50 | p99 | slowest | server peak RSS |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in w6:
+        print(f"| {s} | {lfmt(lmed(s, 'W6', '', 'secs'), ' s', digits=2)} | {lfmt(lmed(s, 'W6', '', 'images_per_s'))} "
+              f"| {lfmt(lmed(s, 'W6', '', 'requests_per_s'))} | {lfmt(lmed(s, 'W6', '', 'p50_ms'), ' ms', digits=1)} "
+              f"| {lfmt(lmed(s, 'W6', '', 'p99_ms'), ' ms', digits=1)} | {lfmt(lmed(s, 'W6', '', 'max_ms'), ' ms', digits=1)} "
+              f"| {lfmt(lmed(s, 'W6', '', 'server_peak_kib'), ' MiB', scale=1024)} |")
+    kinds = sorted({k[:-len("_p99_ms")] for v in load[(w6[0], "W6", "")] if v for k in v if k.endswith("_p99_ms")})
+    if kinds:
+        print("\np99 by request kind (median over runs):\n")
+        print("| server | " + " | ".join(kinds) + " |")
+        print("|---|" + "---|" * len(kinds))
+        for s in w6:
+            print(f"| {s} | " + " | ".join(lfmt(lmed(s, "W6", "", k + "_p99_ms"), " ms", digits=1) for k in kinds) + " |")
+    print()
+
+w7 = [s for s in servers if (s, "W7", "catalog") in load]
+if w7:
+    print("## W7: a large registry\n")
+    print(f"{int(a.runs)} runs per server (medians, min–max) over {int(a.w7_repos):,} repositories and {int(a.w7_tags):,} tags "
+          "(one manifest each).\n")
+    print("| server | populate (gentags, 32 in flight) | catalog (`acrctl repo list`) | client peak RSS | "
+          "dry-run purge over every tag | client peak RSS | server peak RSS (catalog + purge) | of it at the end: heap / meta.db mmap |")
+    print("|---|---|---|---|---|---|---|---|")
+    for s in w7:
+        print(f"| {s} | {lfmt(lmed(s, 'W7', 'populate', 'secs'), ' s', digits=1)} "
+              f"| {lfmt(lmed(s, 'W7', 'catalog', 'secs'), ' s', digits=2)} "
+              f"| {lfmt(lmed(s, 'W7', 'catalog', 'client_peak_kib'), ' MiB', scale=1024)} "
+              f"| {lfmt(lmed(s, 'W7', 'purge', 'secs'), ' s', digits=2)} "
+              f"| {lfmt(lmed(s, 'W7', 'purge', 'client_peak_kib'), ' MiB', scale=1024)} "
+              f"| {lfmt(lmed(s, 'W7', 'server', 'server_peak_kib'), ' MiB', scale=1024)} "
+              f"| {lfmt(lmed(s, 'W7', 'server', 'anon_kib'), ' MiB', scale=1024)} / {lfmt(lmed(s, 'W7', 'server', 'file_kib'), ' MiB', scale=1024)} |")
+    print()
+
 # ---- targets -------------------------------------------------------------------
 
 rows = []
@@ -212,6 +285,24 @@ for op, n in (("list-tags", int(a.tags_n)), ("purge-purge", int(a.purge_n))):
             target(f"{label[op]} on {s}: fewer requests than acr-cli's 100-per-page listing ({acrcli:,}+)",
                    f"{total:,} requests in {t:.2f} s" if t else f"{total:,} requests",
                    total < acrcli if s != "reference" or op == "list-tags" else None)
+
+ours6, ref6 = lmed("disk", "W6", "", "images_per_s"), lmed("reference", "W6", "", "images_per_s")
+if isinstance(ours6, tuple) and isinstance(ref6, tuple):
+    target("W6 our registry (disk) at least 5x the reference registry's throughput",
+           f"{ours6[0] / ref6[0]:.2f}x ({ours6[0]:.0f} vs {ref6[0]:.0f} images/s)", ours6[0] >= 5 * ref6[0])
+p99, rss6 = lmed("disk", "W6", "", "p99_ms"), lmed("disk", "W6", "", "server_peak_kib")
+if isinstance(p99, tuple):
+    target("W6 our registry (disk): p99 at most 50 ms", f"{p99[0]:.1f} ms ({p99[1]:.1f}–{p99[2]:.1f})", p99[0] <= 50)
+if isinstance(rss6, tuple):
+    target("W6 our registry (disk): peak RSS at most 128 MiB", mib(rss6[2]), rss6[2] <= 128 << 10)
+for op, what in (("catalog", "catalog of 10,000 repositories"), ("purge", "dry-run purge over 100,000 tags")):
+    m, c = lmed("disk", "W7", op, "secs"), lmed("disk", "W7", op, "client_peak_kib")
+    if isinstance(m, tuple):
+        target(f"W7 {what} (disk): under 5 s, client under 256 MiB", f"{m[0]:.2f} s, client {mib(c[2])}",
+               m[0] < 5 and c[2] < 256 << 10)
+m = lmed("disk", "W7", "server", "server_peak_kib")
+if isinstance(m, tuple):
+    target("W7 our registry (disk): server under 256 MiB", mib(m[2]), m[2] < 256 << 10)
 
 print("## Targets\n")
 print("| target | measured | |")

@@ -9,6 +9,14 @@
 #   W3  push and pull of an image of 1,000 layers of 4 KiB
 #   W4  listing 10,000 tags
 #   W5  a dry-run purge over 20,000 tags (acrctl; the peers have no purge)
+#   W6  the registry under load: 32 clients each push then pull 50 small
+#       images (bench/load: POST + PUT per blob, manifest PUT by tag, then
+#       GET all back, verified), plain HTTP; throughput, p50/p99 latency of
+#       every request and the server's peak RSS
+#   W7  a large registry: 10,000 repositories, 100,000 tags (gentags through
+#       the API); `acrctl repo list` (the catalog) and a dry-run purge over
+#       every tag, with the client's and the server's peak RSS (our
+#       registry only: the reference registry has no such API to compare)
 #
 # Push copies an OCI layout into the registry and pull copies it back into a
 # new layout, with each tool's own command (so all do the same work); copy
@@ -27,8 +35,9 @@
 #   RUNS=3                              runs per client and server
 #   SERVERS="memory disk reference floor"
 #   CLIENTS="acrctl oras crane regctl curl"
-#   WORKLOADS="W1 W2 W3 W4 W5"
+#   WORKLOADS="W1 W2 W3 W4 W5 W6 W7"
 #   BIG_MIB=1024 SMALL_N=1000 TAGS_N=10000 PURGE_N=20000   (smaller: a smoke run)
+#   LOAD_CLIENTS=32 LOAD_IMAGES=50 W7_REPOS=10000 W7_TAGS=100000
 #   WARM_GIB=6                          page cache warmed before the runs (see below)
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../.ci/lib.sh
@@ -38,18 +47,22 @@ cd "$ROOT"
 RUNS=${RUNS:-3}
 SERVERS=${SERVERS:-memory disk reference floor}
 CLIENTS=${CLIENTS:-acrctl oras crane regctl curl}
-WORKLOADS=${WORKLOADS:-W1 W2 W3 W4 W5}
+WORKLOADS=${WORKLOADS:-W1 W2 W3 W4 W5 W6 W7}
 BIG_MIB=${BIG_MIB:-1024}
 SMALL_N=${SMALL_N:-1000}
 TAGS_N=${TAGS_N:-10000}
 PURGE_N=${PURGE_N:-20000}
+LOAD_CLIENTS=${LOAD_CLIENTS:-32}
+LOAD_IMAGES=${LOAD_IMAGES:-50}
+W7_REPOS=${W7_REPOS:-10000}
+W7_TAGS=${W7_TAGS:-100000}
 KEEP_WORK=${KEEP_WORK:-0}
 WARM_GIB=${WARM_GIB:-6}
 
 need_tools oras crane regctl registry
 init_work acr-bench
 started=$EPOCHREALTIME
-for cmd in acrctl genlayout gentags reqcount floor; do
+for cmd in acrctl genlayout gentags reqcount floor load; do
 	case $cmd in
 	acrctl) pkg=./cmd/acrctl ;;
 	*) pkg=./bench/$cmd ;;
@@ -102,6 +115,8 @@ settle() {
 }
 
 RESULTS=$WORK/results.tsv # server client op secs client_rss_kib requests
+LOADTSV=$WORK/load.tsv    # server workload run key=value... (W6, W7)
+: >"$LOADTSV"
 SRSS=$WORK/server-rss.tsv # server op-group rss_kib
 : >"$RESULTS"
 : >"$SRSS"
@@ -343,12 +358,104 @@ if ((${#meta_ops[@]})); then
 	done
 fi
 
+# ---- W6: the registry under many clients ------------------------------------------
+
+if has "$WORKLOADS" W6; then
+	read -ra w6servers <<<"$SERVERS"
+	for ((run = 1; run <= RUNS; run++)); do
+		# Rotate the servers' order each run, as the clients' above.
+		rot=$(((run - 1) % ${#w6servers[@]}))
+		order=("${w6servers[@]:rot}" "${w6servers[@]:0:rot}")
+		for s in "${order[@]}"; do
+			[[ $s != floor ]] || continue
+			# Each run on a fresh server whose data stays until the end of
+			# W6: removing thousands of files just before a run makes the
+			# next run's inode allocations slow on ext4 without a journal
+			# (see RESULTS.md, "traps").
+			dir=$WORK/w6-$s-$run
+			start "$s" "$dir"
+			if load -url "$SERVER_URL" -pid "$SERVER_PID" -clients "$LOAD_CLIENTS" -images "$LOAD_IMAGES" \
+				>"$WORK/load.out" 2>"$WORK/load.err"; then
+				printf '%s\tW6\t%s\t%s\n' "$s" "$run" "$(cat "$WORK/load.out")" >>"$LOADTSV"
+				log "run $run/$RUNS W6 $s: $(cat "$WORK/load.out")"
+			else
+				log "FAIL: W6 $s run $run"
+				sed 's/^/  /' "$WORK/load.err" >&2
+				printf '%s\tW6\t%s\tFAIL\n' "$s" "$run" >>"$LOADTSV"
+				failed=1
+			fi
+			stop_server "$SERVER_PID"
+		done
+	done
+	rm -rf "$WORK"/w6-*
+fi
+
+# ---- W7: a large registry ---------------------------------------------------------
+
+# w7_timed SERVER OP CHECK: run CMD, check its output with CHECK (a command
+# reading it on stdin), record seconds and client peak RSS.
+w7_timed() {
+	local s=$1 op=$2 secs rss
+	if /usr/bin/time -o "$WORK/time.out" -f '%e %M' "${CMD[@]}" >"$WORK/cmd.out" 2>"$WORK/cmd.err" &&
+		"${@:3}" <"$WORK/cmd.out"; then
+		read -r secs rss <"$WORK/time.out"
+		printf '%s\tW7\t%s\top=%s\tsecs=%s\tclient_peak_kib=%s\n' "$s" "$run" "$op" "$secs" "$rss" >>"$LOADTSV"
+		line+=" $op=${secs}s"
+	else
+		log "FAIL: W7 $s $op: ${CMD[*]}"
+		tail -n 5 "$WORK/cmd.out" "$WORK/cmd.err" | sed 's/^/  /' >&2
+		printf '%s\tW7\t%s\top=%s\tFAIL\n' "$s" "$run" "$op" >>"$LOADTSV"
+		failed=1
+	fi
+}
+# want_lines N: stdin has exactly N lines.
+want_lines() { local n; n=$(wc -l); [[ $n == "$1" ]] || { log "got $n lines, want $1"; return 1; }; }
+# want_purge N: a dry-run purge lists N tags, one line each.
+want_purge() { local n; n=$(grep -c '^tag	'); [[ $n == "$1" ]] || { log "the purge listed $n tags, want $1"; return 1; }; }
+
+if has "$WORKLOADS" W7; then
+	for s in $SERVERS; do
+		[[ $s == memory || $s == disk ]] || continue
+		dir=$WORK/w7-$s
+		start "$s" "$dir"
+		t0=$EPOCHREALTIME
+		gentags -url "$SERVER_URL" -repo w7/r -repos "$W7_REPOS" -n "$W7_TAGS" -concurrency 32 2>"$WORK/gentags.err" ||
+			die "W7: populating $s failed: $(cat "$WORK/gentags.err")"
+		pop=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.1f", b - a}')
+		log "W7 $s: $W7_REPOS repositories, $W7_TAGS tags populated in $pop s"
+		printf '%s\tW7\t0\top=populate\tsecs=%s\tserver_peak_kib=%s\n' "$s" "$pop" "$(peak_rss_kib "$SERVER_PID")" >>"$LOADTSV"
+		# The server's peak is read after the listings, so reset what
+		# populating it left: restart it on the same data.
+		if [[ $s == disk ]]; then
+			stop_server "$SERVER_PID"
+			start "$s" "$dir"
+		fi
+		for ((run = 1; run <= RUNS; run++)); do
+			line="run $run/$RUNS W7 $s:"
+			CMD=(acrctl repo list "$SERVER_HOST" -o name)
+			w7_timed "$s" catalog want_lines "$W7_REPOS"
+			CMD=(acrctl purge "$SERVER_HOST" --filter 'w7/.*:.*' --ago 0 --dry-run)
+			w7_timed "$s" purge want_purge "$W7_TAGS"
+			log "$line"
+		done
+		# VmHWM counts the pages of meta.db that bbolt's read-only mmap
+		# touched (file-backed, shared with the page cache): record the
+		# split between them and the heap as it stands at the end.
+		printf '%s\tW7\t0\top=server\tserver_peak_kib=%s\tanon_kib=%s\tfile_kib=%s\n' "$s" "$(peak_rss_kib "$SERVER_PID")" \
+			"$(awk '/^RssAnon:/ {print $2}' "/proc/$SERVER_PID/status")" \
+			"$(awk '/^RssFile:/ {print $2}' "/proc/$SERVER_PID/status")" >>"$LOADTSV"
+		stop_server "$SERVER_PID"
+		rm -rf "$dir"
+	done
+fi
+
 # ---- report ------------------------------------------------------------------------
 
 mkdir -p bench/results
 report=bench/results/run-$(date -u +%Y-%m-%d-%H%M%S).md
 machine="$(nproc) vCPU $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n1), $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(go env GOVERSION), Linux $(uname -r)"
-python3 bench/report.py "$RESULTS" "$SRSS" \
+python3 bench/report.py "$RESULTS" "$SRSS" --load "$LOADTSV" --load-clients "$LOAD_CLIENTS" --load-images "$LOAD_IMAGES" \
+	--w7-repos "$W7_REPOS" --w7-tags "$W7_TAGS" \
 	--runs "$RUNS" --servers "$SERVERS" --clients "$CLIENTS" --big-mib "$BIG_MIB" \
 	--small-n "$SMALL_N" --tags-n "$TAGS_N" --purge-n "$PURGE_N" \
 	--machine "$machine" --commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)" >"$report"

@@ -172,9 +172,7 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 		}
 		var err error
 		if r.Method == http.MethodPatch {
-			s.mu.Lock()
 			err = s.store.Update(ctx, fn)
-			s.mu.Unlock()
 		} else {
 			err = s.store.View(ctx, fn)
 		}
@@ -183,7 +181,6 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 		}
 	case http.MethodDelete:
 		var del deleted
-		s.mu.Lock()
 		err := s.store.Update(ctx, func(tx store.Tx) error {
 			repo, err := getRepo(tx, rt.repo)
 			if err != nil {
@@ -217,7 +214,6 @@ func (s *Server) handleACRRepo(w http.ResponseWriter, r *http.Request, rt route)
 			}
 			return tx.DeleteRepo(rt.repo)
 		})
-		s.mu.Unlock()
 		if err != nil {
 			return err
 		}
@@ -330,8 +326,6 @@ func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) 
 	ctx := r.Context()
 	switch r.Method {
 	case http.MethodDelete:
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		var d digest.Digest
 		err := s.store.Update(ctx, func(tx store.Tx) error {
 			repo, err := getRepo(tx, rt.repo)
@@ -381,9 +375,7 @@ func (s *Server) handleACRTag(w http.ResponseWriter, r *http.Request, rt route) 
 	}
 	var err error
 	if r.Method == http.MethodPatch {
-		s.mu.Lock()
 		err = s.store.Update(ctx, fn)
-		s.mu.Unlock()
 	} else {
 		err = s.store.View(ctx, fn)
 	}
@@ -480,10 +472,8 @@ func (s *Server) handleACRManifest(w http.ResponseWriter, r *http.Request, rt ro
 	switch r.Method {
 	case http.MethodDelete:
 		var del deleted
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		now := s.now().UTC()
 		err := s.store.Update(ctx, func(tx store.Tx) error {
+			now := s.now().UTC()
 			repo, err := getRepo(tx, rt.repo)
 			if err != nil {
 				return err
@@ -539,9 +529,7 @@ func (s *Server) handleACRManifest(w http.ResponseWriter, r *http.Request, rt ro
 	}
 	var err error
 	if r.Method == http.MethodPatch {
-		s.mu.Lock()
 		err = s.store.Update(ctx, fn)
-		s.mu.Unlock()
 	} else {
 		err = s.store.View(ctx, fn)
 	}

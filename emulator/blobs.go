@@ -75,8 +75,6 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, rt route) er
 		http.ServeContent(blobResponse{&rangeErrors{ResponseWriter: w, size: size}}, r, "", time.Time{}, f)
 		return nil
 	case http.MethodDelete:
-		s.mu.Lock()
-		defer s.mu.Unlock()
 		err := s.store.Update(r.Context(), func(tx store.Tx) error {
 			repo, err := getRepo(tx, rt.repo)
 			if err != nil {

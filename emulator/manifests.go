@@ -224,10 +224,8 @@ func (s *Server) putManifest(w http.ResponseWriter, r *http.Request, rt route, i
 		return err
 	}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now().UTC()
 	err = s.store.Update(ctx, func(tx store.Tx) error {
+		now := s.now().UTC()
 		repo, ok, err := tx.Repo(rt.repo)
 		if err != nil {
 			return err
@@ -471,10 +469,8 @@ func putTag(tx store.Tx, repo, tag string, d digest.Digest, now time.Time) error
 }
 
 func (s *Server) deleteManifest(w http.ResponseWriter, r *http.Request, rt route) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now().UTC()
 	err := s.store.Update(r.Context(), func(tx store.Tx) error {
+		now := s.now().UTC()
 		repo, err := getRepo(tx, rt.repo)
 		if err != nil {
 			return err

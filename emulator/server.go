@@ -27,7 +27,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -135,10 +134,6 @@ type Server struct {
 
 	// scopeMaps holds the validated Options.ScopeMaps.
 	scopeMaps map[string]scopeMap
-
-	// mu serializes metadata writes that must see a consistent repository,
-	// such as manifest pushes that check references.
-	mu sync.Mutex
 }
 
 // New creates a server. Close it to release the store.

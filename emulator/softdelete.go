@@ -283,12 +283,10 @@ func (s *Server) handleRestore(w http.ResponseWriter, r *http.Request, rt route)
 			return newError(http.StatusBadRequest, spec.ErrorCodeTagInvalid, "%v", spec.ValidateTag(tag))
 		}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now().UTC()
 	var restored store.Manifest
 	var tags []string
 	err = s.store.Update(r.Context(), func(tx store.Tx) error {
+		now := s.now().UTC()
 		var rec *store.Deleted
 		for del, err := range tx.Deleted(rt.repo, store.DeletedManifestKind+"/"+d.String()+"/", "") {
 			if err != nil {

@@ -145,7 +145,8 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (_ *Result, err
 		return nil, err
 	}
 	a := newApplier(client, cfg)
-	for i, repo := range repos {
+	for i, p := range plans(ctx, client, cfg, repos, cfg.DryRun) {
+		repo := repos[i]
 		if a.budget == 0 {
 			a.stopWith(ErrMaxDeletes)
 		} else if ctx.Err() != nil {
@@ -155,7 +156,7 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (_ *Result, err
 			a.res.NotExamined = repos[i:]
 			break
 		}
-		rp, err := planRepository(ctx, client, cfg, repo)
+		rp, err := p.rp, p.err
 		if err != nil {
 			if ctx.Err() != nil {
 				a.res.NotExamined = repos[i:]

@@ -62,7 +62,9 @@ type Options struct {
 	// 0 means no bound.
 	MaxDeletes int
 	// Concurrency bounds the requests in flight; 0 means
-	// DefaultConcurrency.
+	// DefaultConcurrency. A dry run and NewPlan spend them on planning
+	// that many repositories at once; a run that deletes plans one
+	// repository at a time and spends them on its deletes.
 	Concurrency int
 	// DryRun makes Run and Apply report what they would delete, and delete
 	// nothing.

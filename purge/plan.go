@@ -133,12 +133,11 @@ func NewPlan(ctx context.Context, client *acr.Client, opts *Options) (_ *Plan, e
 		return nil, err
 	}
 	p := &Plan{cfg: cfg, Items: []Item{}, Repositories: []string{}}
-	for _, repo := range repos {
-		rp, err := planRepository(ctx, client, cfg, repo)
-		if err != nil {
-			return nil, err
+	for _, pl := range plans(ctx, client, cfg, repos, true) {
+		if pl.err != nil {
+			return nil, pl.err
 		}
-		p.add(rp)
+		p.add(pl.rp)
 	}
 	return p, nil
 }

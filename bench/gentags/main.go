@@ -15,9 +15,15 @@
 //
 // Tags are named t00000, t00001, ... and manifests differ only by an
 // annotation holding the tag's number.
+//
+// With -repos N (W7, a large registry) the n tags are spread over N
+// repositories named REPO-00000, REPO-00001, ..., n/N tags each:
+//
+//	gentags -url http://127.0.0.1:5000 -repo w7/r -repos 10000 -n 100000
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -50,22 +56,45 @@ func main() {
 	dist := flag.String("distribution", "", "storage root of a stopped reference registry to fill directly")
 	repo := flag.String("repo", "bench/tags", "repository")
 	n := flag.Int("n", 10000, "number of tags")
+	repos := flag.Int("repos", 1, "spread the tags over this many repositories, REPO-00000, REPO-00001, ...")
 	conc := flag.Int("concurrency", 16, "requests in flight (with -url)")
 	flag.Parse()
 	if (*url == "") == (*dist == "") {
 		log.Fatal("gentags: give exactly one of -url and -distribution")
 	}
+	if *repos < 1 || *n < *repos {
+		log.Fatal("gentags: -repos must be at least 1 and at most -n")
+	}
 	start := time.Now()
+	names := []string{*repo}
+	if *repos > 1 {
+		names = names[:0]
+		for i := range *repos {
+			names = append(names, fmt.Sprintf("%s-%05d", *repo, i))
+		}
+	}
 	var err error
 	if *url != "" {
-		err = viaAPI(context.Background(), *url, *repo, *n, *conc)
+		err = viaAPI(context.Background(), *url, names, *n, *conc)
 	} else {
-		err = intoDistribution(*dist, *repo, *n)
+		for i, r := range names {
+			if err = intoDistribution(*dist, r, share(*n, len(names), i)); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		log.Fatalf("gentags: %v", err)
 	}
-	fmt.Fprintf(os.Stderr, "gentags: %d tags in %s in %.1f s\n", *n, *repo, time.Since(start).Seconds())
+	fmt.Fprintf(os.Stderr, "gentags: %d tags in %d repositories in %.1f s\n", *n, len(names), time.Since(start).Seconds())
+}
+
+// share returns how many of n tags repository i of m holds.
+func share(n, m, i int) int {
+	if i < n%m {
+		return n/m + 1
+	}
+	return n / m
 }
 
 // manifest returns the bytes of tag i's manifest.
@@ -77,7 +106,9 @@ func manifest(i int) []byte {
 
 func tagName(i int) string { return fmt.Sprintf("t%05d", i) }
 
-func viaAPI(ctx context.Context, url, repo string, n, conc int) error {
+// viaAPI pushes tag i to repository i mod len(repos), with its config
+// blob pushed first to every repository.
+func viaAPI(ctx context.Context, url string, repos []string, n, conc int) error {
 	host, ok := strings.CutPrefix(url, "http://")
 	if !ok {
 		return errors.New("-url must be http://HOST:PORT (a loopback benchmark registry)")
@@ -87,9 +118,28 @@ func viaAPI(ctx context.Context, url, repo string, n, conc int) error {
 		return err
 	}
 	desc := ocispec.Descriptor{MediaType: configMediaType, Digest: digest.FromBytes(emptyConfig), Size: int64(len(emptyConfig))}
-	if _, err := client.UploadBlob(ctx, repo, strings.NewReader(string(emptyConfig)), &acr.UploadBlobOptions{Descriptor: &desc}); err != nil {
-		return fmt.Errorf("pushing the config: %w", err)
+	// Every repository gets the config before any manifest names it.
+	err = parallel(len(repos), conc, func(i int) error {
+		if err := uploadKnown(ctx, client, repos[i], desc, emptyConfig); err != nil {
+			return fmt.Errorf("pushing the config to %s: %w", repos[i], err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
+	return parallel(n, conc, func(i int) error {
+		repo := repos[i%len(repos)]
+		if _, err := client.SetManifest(ctx, repo, manifest(i), manifestMediaType, &acr.SetManifestOptions{Tag: tagName(i)}); err != nil {
+			return fmt.Errorf("tag %s:%s: %w", repo, tagName(i), err)
+		}
+		return nil
+	})
+}
+
+// parallel calls fn(0) ... fn(n-1), conc at a time, stopping at the first
+// error.
+func parallel(n, conc int, fn func(i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, conc)
@@ -100,8 +150,8 @@ func viaAPI(ctx context.Context, url, repo string, n, conc int) error {
 				if i >= n {
 					return
 				}
-				if _, err := client.SetManifest(ctx, repo, manifest(i), manifestMediaType, &acr.SetManifestOptions{Tag: tagName(i)}); err != nil {
-					errs[w] = fmt.Errorf("tag %s: %w", tagName(i), err)
+				if err := fn(i); err != nil {
+					errs[w] = err
 					next.Store(int64(n))
 					return
 				}
@@ -155,4 +205,13 @@ func writeFile(path string, b []byte) error {
 		return err
 	}
 	return os.WriteFile(path, b, 0o644)
+}
+
+// uploadKnown uploads content under desc unless repo has it already.
+func uploadKnown(ctx context.Context, client *acr.Client, repo string, desc ocispec.Descriptor, content []byte) error {
+	if _, ok, err := client.BlobExists(ctx, repo, desc.Digest); err != nil || ok {
+		return err
+	}
+	_, err := client.UploadBlob(ctx, repo, bytes.NewReader(content), &acr.UploadBlobOptions{Descriptor: &desc})
+	return err
 }

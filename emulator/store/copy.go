@@ -27,6 +27,14 @@ const (
 
 var piecePool = sync.Pool{New: func() any { return new([copyChunk]byte) }}
 
+// smallChunk is the size of the first read of a copy, done without the
+// pipeline: content that fits (a config, a manifest, a small layer) costs
+// one small buffer rather than copyDepth pieces. With 32 clients pushing
+// small layers, the pieces made 45 MiB of the registry's 90 MiB peak RSS.
+const smallChunk = 64 << 10
+
+var smallPool = sync.Pool{New: func() any { return new([smallChunk]byte) }}
+
 // piece is a buffer travelling through a copy. It returns to the free list
 // when both the writer and the hasher are done with it.
 type piece struct {
@@ -45,6 +53,30 @@ type piece struct {
 // hashed. After a write error (werr) the file and h may disagree and the
 // caller must discard or roll back what was written.
 func copyToFile(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.Hash) (n int64, rerr, werr error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err, nil
+	}
+	buf := smallPool.Get().(*[smallChunk]byte)
+	m, err := fill(r, buf[:])
+	if m > 0 {
+		h.Write(buf[:m])
+		_, werr = f.WriteAt(buf[:m], off)
+	}
+	smallPool.Put(buf)
+	switch {
+	case werr != nil:
+		return int64(m), nil, werr
+	case err == io.EOF:
+		return int64(m), nil, nil
+	case err != nil:
+		return int64(m), err, nil
+	}
+	n, rerr, werr = copyPieces(ctx, f, off+int64(m), r, h)
+	return int64(m) + n, rerr, werr
+}
+
+// copyPieces is copyToFile's pipeline for what follows the first read.
+func copyPieces(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.Hash) (n int64, rerr, werr error) {
 	free := make(chan *piece, copyDepth)
 	for range copyDepth {
 		free <- &piece{buf: piecePool.Get().(*[copyChunk]byte)}

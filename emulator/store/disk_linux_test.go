@@ -57,3 +57,18 @@ func smallFS(t *testing.T, size int) string {
 	t.Cleanup(func() { unix.Unmount(dir, unix.MNT_DETACH) })
 	return dir
 }
+
+// recordFiles returns the record file of upload session id in the store at
+// dir: none when its data file holds the record as an extended attribute
+// (checked here), the .json file beside it when the file system has none.
+func recordFiles(t *testing.T, dir, id string) []string {
+	t.Helper()
+	n, err := unix.Getxattr(filepath.Join(dir, "uploads", id), "user.acrgo.upload", nil)
+	if err == nil && n > 0 {
+		return nil
+	}
+	if err != nil && err != unix.ENOTSUP && err != unix.ENODATA {
+		t.Fatalf("reading the session's record attribute: %v", err)
+	}
+	return []string{"uploads/" + id + ".json"}
+}

@@ -12,3 +12,9 @@ func smallFS(t *testing.T, size int) string {
 	t.Skip("small file systems are mounted on Linux only")
 	return ""
 }
+
+// recordFiles returns the record file of upload session id: elsewhere than
+// Linux, records are always files.
+func recordFiles(t *testing.T, dir, id string) []string {
+	return []string{"uploads/" + id + ".json"}
+}

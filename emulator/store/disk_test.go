@@ -113,7 +113,7 @@ func TestDiskLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{blobFile(d), blobFile(d512), "meta.db", "uploads/" + u.ID, "uploads/" + u.ID + ".json"}
+	want := append([]string{blobFile(d), blobFile(d512), "meta.db", "uploads/" + u.ID}, recordFiles(t, dir, u.ID)...)
 	if diff := cmp.Diff(want, files(t, dir), cmpopts.SortSlices(func(a, b string) bool { return a < b })); diff != "" {
 		t.Errorf("files mismatch (-want +got):\n%s", diff)
 	}
@@ -421,7 +421,7 @@ func TestDiskOpenCleansUp(t *testing.T) {
 
 	s = openDisk(t, dir)
 	defer s.Close()
-	want := []string{"meta.db", "uploads/" + keep.ID, "uploads/" + keep.ID + ".json"}
+	want := append([]string{"meta.db", "uploads/" + keep.ID}, recordFiles(t, dir, keep.ID)...)
 	if diff := cmp.Diff(want, files(t, dir)); diff != "" {
 		t.Errorf("files after reopen mismatch (-want +got):\n%s", diff)
 	}

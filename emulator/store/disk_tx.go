@@ -3,13 +3,11 @@ package store
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"iter"
 
 	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
-	berrors "go.etcd.io/bbolt/errors"
 )
 
 // Layout of meta.db. Each repository is a bucket inside "repos", so that
@@ -44,6 +42,14 @@ type diskTx struct {
 	tx       *bolt.Tx
 	writable bool
 	done     bool
+	// undo logs the writes of the function running in a write
+	// transaction, when logUndo is set, so that they can be taken back
+	// when it fails while the other functions of its group commit keep
+	// theirs (see groupCommit). A function alone in its transaction needs
+	// no log: the whole transaction rolls back.
+	undo    []undoStep
+	logUndo bool
+	wrote   bool // the function wrote something
 }
 
 func (t *diskTx) checkRead() error {
@@ -78,7 +84,7 @@ func (t *diskTx) repoBucket(repo string, create bool) (*bolt.Bucket, error) {
 	if !create {
 		return repos.Bucket([]byte(repo)), nil
 	}
-	return repos.CreateBucketIfNotExists([]byte(repo))
+	return t.bucket(true, bucketRepos, []byte(repo))
 }
 
 // sub returns one kind of a repository's content, or nil when there is none
@@ -91,7 +97,7 @@ func (t *diskTx) sub(repo string, kind []byte, create bool) (*bolt.Bucket, error
 	if !create {
 		return rb.Bucket(kind), nil
 	}
-	return rb.CreateBucketIfNotExists(kind)
+	return t.bucket(true, bucketRepos, []byte(repo), kind)
 }
 
 func getJSON[T any](b *bolt.Bucket, key []byte) (T, bool, error) {
@@ -107,14 +113,6 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (T, bool, error) {
 		return v, false, fmt.Errorf("store: corrupt record %q: %w", key, err)
 	}
 	return v, true, nil
-}
-
-func putJSON(b *bolt.Bucket, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return fmt.Errorf("store: encode %q: %w", key, err)
-	}
-	return b.Put(key, data)
 }
 
 // get reads one value of a repository's content.
@@ -140,7 +138,11 @@ func (t *diskTx) set(repo string, kind []byte, key string, v any) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(b, []byte(key), v)
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %q: %w", key, err)
+	}
+	return t.put(b, []byte(key), data, bucketRepos, []byte(repo), kind)
 }
 
 // remove deletes one key of a repository's content; a missing key is not
@@ -153,7 +155,7 @@ func (t *diskTx) remove(repo string, kind []byte, key string) error {
 	if b == nil || err != nil || key == "" {
 		return err
 	}
-	return b.Delete([]byte(key))
+	return t.delete(b, []byte(key), bucketRepos, []byte(repo), kind)
 }
 
 // scan yields the decoded entries of the bucket that bucket returns whose
@@ -253,7 +255,11 @@ func (t *diskTx) PutRepo(r Repository) error {
 	if err != nil {
 		return err
 	}
-	return putJSON(rb, keyRecord, r)
+	data, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("store: encode %q: %w", r.Name, err)
+	}
+	return t.put(rb, keyRecord, data, bucketRepos, []byte(r.Name))
 }
 
 // DeleteRepo implements [Tx.DeleteRepo].
@@ -261,11 +267,7 @@ func (t *diskTx) DeleteRepo(name string) error {
 	if err := t.checkWrite(name); err != nil {
 		return err
 	}
-	err := t.tx.Bucket(bucketRepos).DeleteBucket([]byte(name))
-	if errors.Is(err, berrors.ErrBucketNotFound) {
-		return nil
-	}
-	return err
+	return t.deleteBucket(bucketRepos, []byte(name))
 }
 
 // Repos implements [Tx.Repos].
@@ -389,15 +391,15 @@ func (t *diskTx) PutDeleted(repo string, d Deleted) error {
 	if err := t.checkWrite(repo, d.Key); err != nil {
 		return err
 	}
-	top, err := t.tx.CreateBucketIfNotExists(bucketDeleted)
+	b, err := t.bucket(true, bucketDeleted, []byte(repo))
 	if err != nil {
 		return err
 	}
-	b, err := top.CreateBucketIfNotExists([]byte(repo))
+	data, err := json.Marshal(d)
 	if err != nil {
-		return err
+		return fmt.Errorf("store: encode %q: %w", d.Key, err)
 	}
-	return putJSON(b, []byte(d.Key), d)
+	return t.put(b, []byte(d.Key), data, bucketDeleted, []byte(repo))
 }
 
 // DeleteDeleted implements [Tx.DeleteDeleted].
@@ -413,11 +415,11 @@ func (t *diskTx) DeleteDeleted(repo, key string) error {
 	if b == nil {
 		return nil
 	}
-	if err := b.Delete([]byte(key)); err != nil {
+	if err := t.delete(b, []byte(key), bucketDeleted, []byte(repo)); err != nil {
 		return err
 	}
 	if k, _ := b.Cursor().First(); k == nil {
-		return top.DeleteBucket([]byte(repo))
+		return t.deleteBucket(bucketDeleted, []byte(repo))
 	}
 	return nil
 }
@@ -500,7 +502,7 @@ func (t *diskTx) PutReferrer(repo string, subject, referrer digest.Digest) error
 	if err != nil {
 		return err
 	}
-	return b.Put(referrerKey(subject, referrer), []byte(referrer))
+	return t.put(b, referrerKey(subject, referrer), []byte(referrer), bucketRepos, []byte(repo), bucketReferrers)
 }
 
 // DeleteReferrer implements [Tx.DeleteReferrer].
@@ -512,7 +514,7 @@ func (t *diskTx) DeleteReferrer(repo string, subject, referrer digest.Digest) er
 	if b == nil || err != nil {
 		return err
 	}
-	return b.Delete(referrerKey(subject, referrer))
+	return t.delete(b, referrerKey(subject, referrer), bucketRepos, []byte(repo), bucketReferrers)
 }
 
 // Referrers implements [Tx.Referrers].

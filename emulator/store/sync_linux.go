@@ -54,3 +54,41 @@ func control(f *os.File, fn func(fd int) error) error {
 	}
 	return ferr
 }
+
+// recordXattr is the extended attribute that holds an upload session's
+// record on its data file.
+const recordXattr = "user.acrgo.upload"
+
+// setRecordAttr stores an upload session's record on its open data file.
+func setRecordAttr(f *os.File, rec []byte) error {
+	return control(f, func(fd int) error { return unix.Fsetxattr(fd, recordXattr, rec, 0) })
+}
+
+// recordAttr reads the record stored by setRecordAttr; it returns nil and
+// no error when the file has none.
+func recordAttr(path string) ([]byte, error) {
+	for {
+		n, err := unix.Getxattr(path, recordXattr, nil)
+		if err == unix.ENODATA || err == unix.ENOTSUP {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		buf := make([]byte, n)
+		n, err = unix.Getxattr(path, recordXattr, buf)
+		if err == unix.ERANGE {
+			continue // it grew in between
+		}
+		if err != nil {
+			return nil, err
+		}
+		return buf[:n], nil
+	}
+}
+
+// removeRecordAttr drops the record from a session's data file that is
+// about to become a blob. Failing leaves a few unused bytes: no error.
+func removeRecordAttr(f *os.File) {
+	control(f, func(fd int) error { return unix.Fremovexattr(fd, recordXattr) })
+}

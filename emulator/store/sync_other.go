@@ -3,6 +3,7 @@
 package store
 
 import (
+	"errors"
 	"os"
 	"runtime"
 )
@@ -29,3 +30,13 @@ func syncDir(dir string) error {
 	}
 	return err
 }
+
+// setRecordAttr is implemented on Linux only; elsewhere session records are
+// files.
+func setRecordAttr(f *os.File, rec []byte) error { return errors.ErrUnsupported }
+
+// recordAttr is implemented on Linux only.
+func recordAttr(path string) ([]byte, error) { return nil, nil }
+
+// removeRecordAttr is implemented on Linux only.
+func removeRecordAttr(f *os.File) {}
