@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os/exec"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/acrgo/acr"
@@ -151,11 +152,16 @@ func mountConsole(reg http.Handler, base string, useTLS bool, opts serveAuth) (h
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", reg)
-	mux.Handle(consoleMount, cs)
-	mux.Handle(consoleMount[:len(consoleMount)-1], cs)
-	return mux, nil
+	// Dispatch on the raw prefix, not with a ServeMux: a ServeMux
+	// redirects paths that are not clean (/v2/a//b, /v2/a/../b), which the
+	// registry must refuse as invalid names, not forward elsewhere.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p := r.URL.Path; p == consoleMount[:len(consoleMount)-1] || strings.HasPrefix(p, consoleMount) {
+			cs.ServeHTTP(w, r)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}), nil
 }
 
 // serveAuth is what the console needs to know of serve's auth.

@@ -180,6 +180,18 @@ func TestServeConsole(t *testing.T) {
 		if code, body, _ := fetch(t, hc, cu); code != 200 || !strings.Contains(body, "team/app") {
 			t.Fatalf("signed in (tls %v): %d, want 200 listing team/app", tlsMode, code)
 		}
+		// The registry's own answers reach its clients: a ServeMux in front
+		// would redirect these unclean paths (307) instead of refusing them.
+		for _, p := range []string{"/v2/team//app/blobs/uploads/", "/v2/team/../app/blobs/uploads/"} {
+			resp, err := hc.Post(base+p, "application/octet-stream", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode < 400 || resp.StatusCode >= 500 {
+				t.Errorf("POST %s: %d, want the registry's 4xx refusal", p, resp.StatusCode)
+			}
+		}
 		r.stop()
 	}
 
