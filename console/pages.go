@@ -224,10 +224,10 @@ type reposData struct {
 	NoCatalog string
 	Detail    string
 	Q         string
-	Rows  []repoRow
-	ACR   bool
-	Next  string
-	After string
+	Rows      []repoRow
+	ACR       bool
+	Next      string
+	After     string
 }
 
 func (s *Server) reposPage(w http.ResponseWriter, r *http.Request, ss *session) {
