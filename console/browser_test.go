@@ -266,6 +266,39 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 }
 
+// TestBrowserFilterAfterSignOut: filtering as you type on a page whose
+// session has ended (signed out in another tab, here by a request from the
+// page) reloads the page, which asks to sign in, rather than showing the
+// sign-in form inside the list.
+func TestBrowserFilterAfterSignOut(t *testing.T) {
+	u, reg := mounted(t, &emulator.Options{Users: map[string]string{"admin": "s3cret-Pa55"}})
+	newSeeder(t, reg.URL, acr.BasicCredential("admin", "s3cret-Pa55")).fixture()
+	b := newTab(t)
+	b.open(u)
+	b.do(chromedp.SendKeys(chromedp.CSS("#username"), "admin"), chromedp.SendKeys(chromedp.CSS("#password"), "s3cret-Pa55"))
+	b.click("#signin")
+	b.wantText("table.repos", "app/web")
+	signedOut := b.evalBool(`(() => {
+		const f = document.querySelector("form.signout"), x = new XMLHttpRequest();
+		x.open("POST", f.action, false);
+		x.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+		x.send(new URLSearchParams(new FormData(f)).toString());
+		return x.status === 200 && x.responseURL.includes("/login");
+	})()`)
+	if !signedOut {
+		t.Fatal("signing out from the page failed")
+	}
+	b.evalBool(`window.__old = true`)
+	b.do(chromedp.SendKeys(chromedp.CSS("#filter"), "mul"))
+	b.waitNewPage()
+	if !b.has("form.login") || b.has("#repo-list form.login") || !strings.Contains(b.location(), "/console/login") {
+		t.Errorf("after filtering with the session ended: at %s, want the sign-in page itself", b.location())
+	}
+	if b.evalBool(`document.querySelector('input[name="next"]').value.includes("fragment")`) {
+		t.Error("the sign-in form leads back to a part of a page")
+	}
+}
+
 // TestBrowserOCIOnly: on a registry without /acr/v1, the console shows
 // what the OCI API offers (names, tags, manifests, referrers, deletes) and
 // hides counts, dates, locks, the manifests list and deleted items.
