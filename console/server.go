@@ -30,7 +30,9 @@ type Options struct {
 	// Open, with Client, gives every visitor a session without a token:
 	// for a registry that has no authentication of its own, where the
 	// console can do nothing a visitor could not do with the registry's
-	// API directly.
+	// API directly. A visitor's CSRF token is derived from its cookie, and
+	// its session is kept in memory only once it has a message for the
+	// next page, so visitors that only look cost nothing.
 	Open bool
 	// SignIn, when set, makes the console ask for a user name and password
 	// and returns a client that uses them. The console checks them with a
