@@ -96,7 +96,8 @@ func TestBrowserLocalRegistry(t *testing.T) {
 	b.click(`tr[data-tag="v1"] button.lock`)
 	b.click(`tr[data-tag="v1"] a.delete`)
 	b.click(`#confirm-delete`)
-	b.wantText("body", "unlock")
+	b.wantText("h1", "A lock forbids it")
+	b.wantText("body", "Unlock the tag")
 	if _, err := c.ResolveDigest(ctx, "app/web", "v1"); err != nil {
 		t.Fatalf("a locked tag was deleted: %v", err)
 	}
