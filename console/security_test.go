@@ -391,6 +391,14 @@ func TestNext(t *testing.T) {
 			t.Errorf("next %q: the form leads to %q, want %q", next, got, want)
 		}
 	}
+	resp, err := hc.PostForm(u+"lock", url.Values{"repo": {"a"}, "tag": {"v1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || loc != "/console/login?next=%2Fconsole%2F" {
+		t.Errorf("a lock without a session: %d to %q, want the sign-in form leading to the first page, not to GET lock", resp.StatusCode, loc)
+	}
 	resp, body := get(t, hc, u+"?fragment=1&q=a")
 	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "<form") {
 		t.Errorf("a fragment without a session: %d, want 401 without the sign-in form", resp.StatusCode)

@@ -332,9 +332,14 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *sessi
 					return
 				}
 				q.Del("fragment")
-				next := r.URL.Path
-				if r.Method == http.MethodGet && len(q) > 0 {
-					next += "?" + q.Encode()
+				// Back to the page after signing in; a change (a POST)
+				// is not repeated: its form is gone, so to the first page.
+				next := s.prefix
+				if r.Method == http.MethodGet || r.Method == http.MethodHead {
+					next = r.URL.Path
+					if len(q) > 0 {
+						next += "?" + q.Encode()
+					}
 				}
 				http.Redirect(w, r, s.prefix+"login?next="+url.QueryEscape(next), http.StatusSeeOther)
 				return
