@@ -96,7 +96,8 @@ func TestBrowserLocalRegistry(t *testing.T) {
 	b.click(`tr[data-tag="v1"] button.lock`)
 	b.click(`tr[data-tag="v1"] a.delete`)
 	b.click(`#confirm-delete`)
-	b.wantText("body", "unlock")
+	b.wantText("h1", "A lock forbids it")
+	b.wantText("body", "Unlock the tag")
 	if _, err := c.ResolveDigest(ctx, "app/web", "v1"); err != nil {
 		t.Fatalf("a locked tag was deleted: %v", err)
 	}
@@ -263,6 +264,39 @@ func TestBrowserSignIn(t *testing.T) {
 	b2.wantText("table.repos", "solo")
 	if b2.has("header .signout") {
 		t.Error("a console without users offers to sign out")
+	}
+}
+
+// TestBrowserFilterAfterSignOut: filtering as you type on a page whose
+// session has ended (signed out in another tab, here by a request from the
+// page) reloads the page, which asks to sign in, rather than showing the
+// sign-in form inside the list.
+func TestBrowserFilterAfterSignOut(t *testing.T) {
+	u, reg := mounted(t, &emulator.Options{Users: map[string]string{"admin": "s3cret-Pa55"}})
+	newSeeder(t, reg.URL, acr.BasicCredential("admin", "s3cret-Pa55")).fixture()
+	b := newTab(t)
+	b.open(u)
+	b.do(chromedp.SendKeys(chromedp.CSS("#username"), "admin"), chromedp.SendKeys(chromedp.CSS("#password"), "s3cret-Pa55"))
+	b.click("#signin")
+	b.wantText("table.repos", "app/web")
+	signedOut := b.evalBool(`(() => {
+		const f = document.querySelector("form.signout"), x = new XMLHttpRequest();
+		x.open("POST", f.action, false);
+		x.setRequestHeader("Content-Type", "application/x-www-form-urlencoded");
+		x.send(new URLSearchParams(new FormData(f)).toString());
+		return x.status === 200 && x.responseURL.includes("/login");
+	})()`)
+	if !signedOut {
+		t.Fatal("signing out from the page failed")
+	}
+	b.evalBool(`window.__old = true`)
+	b.do(chromedp.SendKeys(chromedp.CSS("#filter"), "mul"))
+	b.waitNewPage()
+	if !b.has("form.login") || b.has("#repo-list form.login") || !strings.Contains(b.location(), "/console/login") {
+		t.Errorf("after filtering with the session ended: at %s, want the sign-in page itself", b.location())
+	}
+	if b.evalBool(`document.querySelector('input[name="next"]').value.includes("fragment")`) {
+		t.Error("the sign-in form leads back to a part of a page")
 	}
 }
 

@@ -121,7 +121,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, sta
 	}
 	var buf bytes.Buffer
 	name := "layout.html"
-	if page == "repos" && r.FormValue("fragment") == "1" {
+	if page == "repos" && r.URL.Query().Get("fragment") == "1" {
 		name = "rows"
 	}
 	if err := t.ExecuteTemplate(&buf, name, v); err != nil {
@@ -134,16 +134,19 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, sta
 	w.Write(buf.Bytes())
 }
 
-type errorData struct{ Message, Fix string }
+// errorData is an error page: a sentence, the fix, and the library's
+// own text below them, if any.
+type errorData struct{ Message, Fix, Detail string }
 
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, ss *session, status int, msg, fix string) {
-	s.render(w, r, ss, status, "error", "Error", errorData{msg, fix})
+	s.render(w, r, ss, status, "error", "Error", errorData{Message: msg, Fix: fix})
 }
 
-// failed shows a registry's error.
+// failed shows a registry's error: what the console was doing, what went
+// wrong in a sentence, the fix, and the library's text as detail.
 func (s *Server) failed(w http.ResponseWriter, r *http.Request, ss *session, what string, err error) {
-	status, fix := errorStatus(err)
-	s.render(w, r, ss, status, "error", "Error", errorData{what + ": " + errorText(err), fix})
+	status, summary, fix := errorStatus(err)
+	s.render(w, r, ss, status, "error", "Error", errorData{Message: what + ": " + summary, Fix: fix, Detail: errorText(err)})
 }
 
 type loginData struct {
@@ -156,26 +159,24 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, s.prefix, http.StatusSeeOther)
 		return
 	}
-	next := r.FormValue("next")
-	if !strings.HasPrefix(next, s.prefix) || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
-		next = s.prefix
-	}
-	const pre = "acrconsole_login"
+	pre := s.loginCookie
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
+		next := s.safeNext(r.URL.Query().Get("next"))
 		tok := randomString()
 		http.SetCookie(w, &http.Cookie{Name: pre, Value: tok, Path: s.prefix, HttpOnly: true,
 			SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 		s.render(w, r, nil, http.StatusOK, "login", "Sign in", loginData{Next: next, Token: tok})
 	case http.MethodPost:
-		r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 		c, err := r.Cookie(pre)
 		got := r.PostFormValue("csrf")
-		if err != nil || got == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(got)) != 1 {
+		if !sameOrigin(r) || err != nil || got == "" || subtle.ConstantTimeCompare([]byte(c.Value), []byte(got)) != 1 {
+			s.log.Info("console: refused a sign-in without its CSRF token or from another site", "remote", r.RemoteAddr)
 			s.errorPage(w, r, nil, http.StatusForbidden, "Refused: the sign-in form lacks its CSRF token.",
 				"Sign in from the console's own form: reload it and try again.")
 			return
 		}
+		next := s.safeNext(r.PostFormValue("next"))
 		user, pass := r.PostFormValue("username"), r.PostFormValue("password")
 		fail := func(msg string) {
 			tok := randomString()
@@ -196,7 +197,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 			if isAuthError(err) {
 				fail("The registry refused that user name and password.")
 			} else {
-				fail("Sign-in failed: " + errorText(err))
+				_, summary, _ := errorStatus(err)
+				fail("Sign-in failed: " + summary + " (" + errorText(err) + ")")
 			}
 			return
 		}
@@ -216,17 +218,26 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request, ss *session) {
 }
 
 type reposData struct {
-	Q     string
-	Rows  []repoRow
-	ACR   bool
-	Next  string
-	After string
+	// NoCatalog says why the registry lists no repositories to this
+	// credential (a repository-scoped one may not list them); the page
+	// then asks for a repository's name instead.
+	NoCatalog string
+	Detail    string
+	Q         string
+	Rows      []repoRow
+	ACR       bool
+	Next      string
+	After     string
 }
 
 func (s *Server) reposPage(w http.ResponseWriter, r *http.Request, ss *session) {
-	q, after := r.FormValue("q"), r.FormValue("after")
+	q, after := r.URL.Query().Get("q"), r.URL.Query().Get("after")
 	names, more, err := listRepositories(r.Context(), ss.client, q, after, reposPerPage)
 	if err != nil && len(names) == 0 {
+		if status, summary, _ := errorStatus(err); (status == http.StatusUnauthorized || status == http.StatusForbidden) && q == "" && after == "" {
+			s.render(w, r, ss, http.StatusOK, "repos", "Repositories", reposData{NoCatalog: summary, Detail: errorText(err)})
+			return
+		}
 		s.failed(w, r, ss, "Listing repositories", err)
 		return
 	}
@@ -257,7 +268,7 @@ type repoData struct {
 }
 
 func pageNumber(r *http.Request) int {
-	n, err := strconv.Atoi(r.FormValue("page"))
+	n, err := strconv.Atoi(r.URL.Query().Get("page"))
 	if err != nil || n < 0 || n > 1_000_000 {
 		return 0
 	}
@@ -266,7 +277,8 @@ func pageNumber(r *http.Request) int {
 
 func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx, c := r.Context(), ss.client
-	d := repoData{Name: r.FormValue("name"), View: r.FormValue("view"), Page: pageNumber(r)}
+	q := r.URL.Query()
+	d := repoData{Name: q.Get("name"), View: q.Get("view"), Page: pageNumber(r)}
 	if d.Name == "" {
 		s.errorPage(w, r, ss, http.StatusBadRequest, "No repository named.", "Pick one on the repositories page.")
 		return
@@ -316,7 +328,7 @@ type pullCommand struct{ ID, Tool, Command string }
 
 func (s *Server) manifestPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx, c := r.Context(), ss.client
-	d := manifestData{Repo: r.FormValue("repo"), Ref: r.FormValue("ref")}
+	d := manifestData{Repo: r.URL.Query().Get("repo"), Ref: r.URL.Query().Get("ref")}
 	m, err := getManifest(ctx, c, d.Repo, d.Ref)
 	if err != nil {
 		s.failed(w, r, ss, "Reading manifest "+d.Repo+" "+d.Ref, err)
@@ -330,10 +342,16 @@ func (s *Server) manifestPage(w http.ResponseWriter, r *http.Request, ss *sessio
 	s.render(w, r, ss, http.StatusOK, "manifest", d.Repo+"@"+shortDigest(m.Digest), d)
 }
 
-// target reads the repository, tag and digest a form names.
+// target reads the repository, tag and digest a page's query or a posted
+// form names.
 func target(r *http.Request) (repo, tag string, d digest.Digest, err error) {
-	repo, tag = r.FormValue("repo"), r.FormValue("tag")
-	if ds := r.FormValue("digest"); ds != "" {
+	v := r.URL.Query()
+	if r.Method == http.MethodPost {
+		r.ParseForm()
+		v = r.PostForm
+	}
+	repo, tag = v.Get("repo"), v.Get("tag")
+	if ds := v.Get("digest"); ds != "" {
 		if d, err = digest.Parse(ds); err != nil {
 			return "", "", "", fmt.Errorf("digest %q: %v", ds, err)
 		}

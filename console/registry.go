@@ -5,9 +5,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/acrgo/acr"
@@ -558,25 +560,34 @@ func errorText(err error) string {
 	return strings.ReplaceAll(s, "acr: ", "")
 }
 
-// errorStatus is the HTTP status and the advice for a registry's error.
-func errorStatus(err error) (int, string) {
+// errorStatus is the HTTP status, a short sentence that says what went
+// wrong, and the advice for a registry's error. The library's own text
+// goes below the sentence, as detail.
+func errorStatus(err error) (status int, summary, fix string) {
+	var netErr net.Error
 	switch {
 	case isAuthError(err):
-		return 401, "The registry refused the credentials; sign in again, or run acrctl login and restart the console."
+		return 401, "The registry refused the credential.",
+			"Sign in again, or run acrctl login and restart the console."
 	case errors.Is(err, acr.ErrInsufficientScope), errors.Is(err, acr.ErrForbidden):
-		return 403, "The credentials lack this right on the registry; use an identity that has it."
+		return 403, "The credential lacks the permission for this.",
+			"Use an identity that has this right on the registry."
 	case errors.Is(err, acr.ErrLocked):
-		return 409, "A lock forbids it: unlock the tag, manifest or repository first."
+		return 409, "A lock forbids it.", "Unlock the tag, manifest or repository first."
 	case errors.Is(err, acr.ErrTagInUse):
-		return 409, "The tag now points at another manifest; delete or move it first."
+		return 409, "The tag now points at another manifest.", "Delete or move the tag first."
 	case errors.Is(err, acr.ErrNotFound):
-		return 404, "It may have been deleted meanwhile; go back and reload."
+		return 404, "The registry has no such item.", "It may have been deleted meanwhile; go back and reload."
 	case errors.Is(err, acr.ErrInvalidReference):
-		return 400, "The registry listed a name that is not a valid reference; the console cannot open it."
+		return 400, "The registry listed a name that is not a valid reference.", "The console cannot open it."
 	case errors.Is(err, acr.ErrNotSupported):
-		return 501, "This registry does not offer it."
+		return 501, "This registry does not offer it.", "Other registries, such as ACR, do."
+	case errors.Is(err, context.DeadlineExceeded):
+		return 504, "The registry did not answer in time.", "Check that the registry is reachable and try again."
+	case errors.As(err, &netErr), errors.Is(err, syscall.ECONNREFUSED):
+		return 502, "The console cannot reach the registry.", "Check that the registry is running and reachable from this machine, then reload."
 	}
-	return 502, "Check that the registry is reachable and try again."
+	return 502, "The registry answered with an error.", "Check that the registry is reachable and try again."
 }
 
 // isAuthError reports an error that another sign-in could fix.

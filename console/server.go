@@ -2,14 +2,18 @@ package console
 
 import (
 	"context"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"net/url"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -26,7 +30,9 @@ type Options struct {
 	// Open, with Client, gives every visitor a session without a token:
 	// for a registry that has no authentication of its own, where the
 	// console can do nothing a visitor could not do with the registry's
-	// API directly.
+	// API directly. A visitor's CSRF token is derived from its cookie, and
+	// its session is kept in memory only once it has a message for the
+	// next page, so visitors that only look cost nothing.
 	Open bool
 	// SignIn, when set, makes the console ask for a user name and password
 	// and returns a client that uses them. The console checks them with a
@@ -51,6 +57,13 @@ type Server struct {
 	prefix string
 	mux    *http.ServeMux
 	log    *slog.Logger
+	// cookie and loginCookie name this server's cookies: a random suffix
+	// per server, since browsers share cookies between the ports of one
+	// host, and two consoles on 127.0.0.1 must not sign each other out.
+	cookie, loginCookie string
+	// key derives the CSRF tokens of an open console's visitors from their
+	// cookies, so that a visitor costs no memory until it has a flash.
+	key []byte
 
 	mu       sync.Mutex
 	tokens   map[string]time.Time
@@ -60,6 +73,8 @@ type Server struct {
 // session is a signed-in browser: its client and CSRF token stay here; the
 // browser holds only the session's random id, in an HttpOnly cookie.
 type session struct {
+	id       string
+	stored   bool // in Server.sessions; an open console's visitor is not, until needed
 	client   *acr.Client
 	user     string
 	csrf     string
@@ -73,6 +88,8 @@ const (
 	sessionIdle = 12 * time.Hour
 	maxSessions = 1000
 	maxTokens   = 100
+	// maxBody bounds every request's body: the console's forms are small.
+	maxBody = 64 << 10
 )
 
 // New returns a console server.
@@ -93,7 +110,9 @@ func New(opts *Options) (*Server, error) {
 	if !strings.HasPrefix(o.Prefix, "/") || !strings.HasSuffix(o.Prefix, "/") {
 		return nil, errors.New("console: Options.Prefix " + o.Prefix + " must start and end with /, such as /console/")
 	}
-	s := &Server{opts: o, prefix: o.Prefix, log: o.Logger, tokens: map[string]time.Time{}, sessions: map[string]*session{}}
+	suffix := randomString()[:10]
+	s := &Server{opts: o, prefix: o.Prefix, log: o.Logger, tokens: map[string]time.Time{}, sessions: map[string]*session{},
+		cookie: cookieName + "_" + suffix, loginCookie: cookieName + "_login_" + suffix, key: []byte(randomString())}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -106,21 +125,32 @@ func (s *Server) Prefix() string { return s.prefix }
 
 // NewToken returns a random one-time token: the first request to the
 // console that carries it as ?token= gets a session, and the token is
-// spent. Tokens not used expire after a day.
+// spent. Tokens not used expire after a day; of more than 100 unused
+// tokens, the oldest is dropped.
 func (s *Server) NewToken() string {
 	t := randomString()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := time.Now()
 	for k, exp := range s.tokens {
-		if now.After(exp) || len(s.tokens) >= maxTokens {
+		if now.After(exp) {
 			delete(s.tokens, k)
 		}
+	}
+	if len(s.tokens) >= maxTokens {
+		var oldest string
+		for k, exp := range s.tokens {
+			if oldest == "" || exp.Before(s.tokens[oldest]) {
+				oldest = k
+			}
+		}
+		delete(s.tokens, oldest)
 	}
 	s.tokens[t] = now.Add(tokenTTL)
 	return t
 }
 
+// cookieName starts the names of the console's cookies.
 const cookieName = "acrconsole"
 
 func randomString() string {
@@ -161,57 +191,98 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !strings.HasPrefix(r.URL.Path, s.prefix+"static/") {
 		w.Header().Set("Cache-Control", "no-store")
 	}
+	// Bodies are bounded before anything reads them, and the console's
+	// forms are never multipart: such a body is refused unread.
+	if r.ContentLength > maxBody {
+		http.Error(w, "the request body is too large for the console (64 KiB at most)", http.StatusRequestEntityTooLarge)
+		return
+	}
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); strings.HasPrefix(mt, "multipart/") {
+		http.Error(w, "the console accepts no multipart bodies: its forms send application/x-www-form-urlencoded", http.StatusUnsupportedMediaType)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	s.mux.ServeHTTP(w, r)
 }
 
-// sessionOf returns the request's session, or nil.
+// sessionOf returns the request's session, or nil. An open console's
+// visitor with a cookie always has one: kept if it has a flash, else made
+// anew from the cookie, with the same CSRF token.
 func (s *Server) sessionOf(r *http.Request) *session {
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(s.cookie)
 	if err != nil || c.Value == "" {
 		return nil
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	ss := s.sessions[c.Value]
-	if ss == nil {
-		return nil
-	}
-	if time.Since(ss.lastSeen) > sessionIdle {
+	if ss != nil && time.Since(ss.lastSeen) > sessionIdle {
 		delete(s.sessions, c.Value)
-		return nil
+		ss = nil
+	}
+	if ss == nil {
+		if !s.opts.Open {
+			return nil
+		}
+		return s.openSession(c.Value)
 	}
 	ss.lastSeen = time.Now()
 	return ss
 }
 
-// startSession makes a session for client and sets its cookie.
-func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *acr.Client, user string) *session {
-	id := randomString()
-	ss := &session{client: c, user: user, csrf: randomString(), lastSeen: time.Now()}
-	s.mu.Lock()
+// openSession is the session of an open console's visitor with cookie id,
+// not stored: its CSRF token is derived from id.
+func (s *Server) openSession(id string) *session {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte(id))
+	csrf := base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return &session{id: id, client: s.opts.Client, csrf: csrf, lastSeen: time.Now()}
+}
+
+// store keeps ss, dropping the least recently used session when there
+// are too many. The caller holds s.mu.
+func (s *Server) store(ss *session) {
+	if ss.stored {
+		return
+	}
 	if len(s.sessions) >= maxSessions {
-		var oldest string
+		var lru string
 		for k, v := range s.sessions {
-			if oldest == "" || v.lastSeen.Before(s.sessions[oldest].lastSeen) {
-				oldest = k
+			if lru == "" || v.lastSeen.Before(s.sessions[lru].lastSeen) {
+				lru = k
 			}
 		}
-		delete(s.sessions, oldest)
+		delete(s.sessions, lru)
 	}
-	s.sessions[id] = ss
-	s.mu.Unlock()
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: id, Path: s.prefix, HttpOnly: true,
+	ss.stored = true
+	s.sessions[ss.id] = ss
+}
+
+// startSession makes a session for client and sets its cookie. An open
+// console's session is not stored until it needs to be.
+func (s *Server) startSession(w http.ResponseWriter, r *http.Request, c *acr.Client, user string) *session {
+	id := randomString()
+	var ss *session
+	if s.opts.Open {
+		ss = s.openSession(id)
+	} else {
+		ss = &session{id: id, client: c, user: user, csrf: randomString(), lastSeen: time.Now()}
+		s.mu.Lock()
+		s.store(ss)
+		s.mu.Unlock()
+	}
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: id, Path: s.prefix, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 	return ss
 }
 
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request) {
-	if c, err := r.Cookie(cookieName); err == nil {
+	if c, err := r.Cookie(s.cookie); err == nil {
 		s.mu.Lock()
 		delete(s.sessions, c.Value)
 		s.mu.Unlock()
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: "", Path: s.prefix, MaxAge: -1, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: s.cookie, Value: "", Path: s.prefix, MaxAge: -1, HttpOnly: true,
 		SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 }
 
@@ -253,9 +324,22 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *sessi
 			case s.opts.Open:
 				ss = s.startSession(w, r, s.opts.Client, "")
 			case s.opts.SignIn != nil:
-				next := r.URL.Path
-				if r.Method == http.MethodGet && r.URL.RawQuery != "" {
-					next += "?" + r.URL.RawQuery
+				q := r.URL.Query()
+				if q.Get("fragment") != "" {
+					// A part of a page, fetched by script: the script
+					// reloads the page, which asks to sign in.
+					http.Error(w, "sign in first", http.StatusUnauthorized)
+					return
+				}
+				q.Del("fragment")
+				// Back to the page after signing in; a change (a POST)
+				// is not repeated: its form is gone, so to the first page.
+				next := s.prefix
+				if r.Method == http.MethodGet || r.Method == http.MethodHead {
+					next = r.URL.Path
+					if len(q) > 0 {
+						next += "?" + q.Encode()
+					}
 				}
 				http.Redirect(w, r, s.prefix+"login?next="+url.QueryEscape(next), http.StatusSeeOther)
 				return
@@ -278,28 +362,71 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *sessi
 }
 
 // checkCSRF checks a state-changing request: its form's csrf field must be
-// the session's token, and its Origin, when sent, this server.
+// the session's token, and it must come from this server's pages.
 func (s *Server) checkCSRF(r *http.Request, want string) bool {
-	// Browsers send Origin "null" where the referrer policy hides it;
-	// Sec-Fetch-Site then still tells a cross-site request.
-	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+	if !sameOrigin(r) {
+		return false
+	}
+	got := r.PostFormValue("csrf")
+	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// sameOrigin reports whether a state-changing request may come from this
+// server's pages: its Origin, when sent, is this server, and its
+// Sec-Fetch-Site, when sent, is not another site. Browsers send Origin
+// "null" from sandboxed frames, data: URLs and some redirects, so null is
+// accepted only where Sec-Fetch-Site vouches for the request.
+func sameOrigin(r *http.Request) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	if site != "" && site != "same-origin" && site != "none" {
+		return false
+	}
+	switch o := r.Header.Get("Origin"); o {
+	case "":
+	case "null":
+		if site != "same-origin" {
+			return false
+		}
+	default:
 		u, err := url.Parse(o)
 		if err != nil || u.Host != r.Host {
 			return false
 		}
 	}
-	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
-		return false
-	}
-	r.Body = http.MaxBytesReader(nil, r.Body, 64<<10)
-	got := r.PostFormValue("csrf")
-	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+	return true
 }
 
-// setFlash keeps a message for the session's next page.
+// safeNext is where to go after signing in: next when it is a path of the
+// console, cleaned, else the console's first page.
+func (s *Server) safeNext(next string) string {
+	if next == "" || strings.HasPrefix(next, "//") || strings.Contains(next, "\\") {
+		return s.prefix
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.Opaque != "" {
+		return s.prefix
+	}
+	p := path.Clean(u.Path)
+	if strings.HasSuffix(u.Path, "/") && p != "/" {
+		p += "/"
+	}
+	if !strings.HasPrefix(p, s.prefix) && p+"/" != s.prefix {
+		return s.prefix
+	}
+	q := u.Query()
+	q.Del("fragment")
+	if len(q) > 0 {
+		p += "?" + q.Encode()
+	}
+	return p
+}
+
+// setFlash keeps a message for the session's next page. An open
+// console's visitor is stored from now on, to keep it.
 func (s *Server) setFlash(ss *session, msg string) {
 	s.mu.Lock()
 	ss.flash = msg
+	s.store(ss)
 	s.mu.Unlock()
 }
 

@@ -133,7 +133,7 @@ const consoleMount = "/console/"
 // without auth, everyone browses, as everyone may use the registry.
 func mountConsole(reg http.Handler, base string, useTLS bool, opts serveAuth) (http.Handler, error) {
 	hc := &http.Client{Transport: inProcess{reg, useTLS}}
-	co := &console.Options{Prefix: consoleMount}
+	co := &console.Options{Prefix: consoleMount, LoopbackOnly: opts.loopbackOnly}
 	newClient := func(cred acr.Credential) (*acr.Client, error) {
 		return acr.NewClient(base, cred, &acr.ClientOptions{HTTPClient: hc, UserAgent: "acrctl-console"})
 	}
@@ -164,8 +164,10 @@ func mountConsole(reg http.Handler, base string, useTLS bool, opts serveAuth) (h
 	}), nil
 }
 
-// serveAuth is what the console needs to know of serve's auth.
-type serveAuth struct{ authOn bool }
+// serveAuth is what the console needs to know of serve: whether it has
+// auth, and whether it listens on loopback only, where the console then
+// refuses other host names (DNS rebinding).
+type serveAuth struct{ authOn, loopbackOnly bool }
 
 // inProcess serves the console's requests with the registry's handler
 // directly, so the console needs neither the network nor the server's

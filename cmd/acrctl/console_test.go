@@ -209,3 +209,28 @@ func TestConsoleRefusedCredential(t *testing.T) {
 	r := f.run("", "console", f.srv.Host, "-u", testUser, "-p", "wrong-password")
 	r.fails(t, 1, testUser, "acrctl login")
 }
+
+// TestServeConsoleHostCheck: acrctl serve on a loopback address serves its
+// console only to loopback host names, as acrctl console does, so that a
+// web page whose name an attacker points at 127.0.0.1 cannot read it.
+func TestServeConsoleHostCheck(t *testing.T) {
+	r := startRun(t, "serve", "--memory", "--addr", "127.0.0.1:0")
+	cu := r.line(t, "console on ")
+	for host, want := range map[string]int{"evil.example": http.StatusMisdirectedRequest, "localhost": http.StatusOK, "": http.StatusOK} {
+		req, err := http.NewRequest("GET", cu, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if host != "" {
+			req.Host = host
+		}
+		resp, err := noRedirects().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("the console for Host %q: %d, want %d", host, resp.StatusCode, want)
+		}
+	}
+}

@@ -357,8 +357,8 @@ func TestPurgeCredentials(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "tag\tapp:v1") {
 		t.Errorf("exit %d\nstdout %s\nstderr %s", code, out, errOut)
 	}
-	_, errOut, code = runPurgeCLI(t, "", append(args, "-p", "wrong")...)
-	if code != 1 || strings.Contains(errOut, "wrong") {
+	_, errOut, code = runPurgeCLI(t, "", append(args, "-p", "wr0ng-Pa55")...)
+	if code != 1 || strings.Contains(errOut, "wr0ng-Pa55") {
 		t.Errorf("exit %d, stderr %s", code, errOut)
 	}
 	_, errOut, code = runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d")

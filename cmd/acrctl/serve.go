@@ -252,7 +252,9 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			self = net.JoinHostPort("127.0.0.1", fmt.Sprint(ta.Port))
 		}
 		authOn := len(opts.Users) > 0 || len(opts.AADTokens) > 0
-		if handler, err = mountConsole(srv, scheme+"://"+self, tlsConf != nil, serveAuth{authOn: authOn}); err != nil {
+		ta, _ := ln.Addr().(*net.TCPAddr)
+		loopback := ta != nil && ta.IP.IsLoopback()
+		if handler, err = mountConsole(srv, scheme+"://"+self, tlsConf != nil, serveAuth{authOn: authOn, loopbackOnly: loopback}); err != nil {
 			return err
 		}
 		consoleURL = scheme + "://" + self + consoleMount

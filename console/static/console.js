@@ -11,7 +11,12 @@
       timer = setTimeout(function () {
         var mine = ++seq, q = filter.value;
         fetch(filter.dataset.fragment + encodeURIComponent(q), {credentials: "same-origin"})
-          .then(function (r) { return r.ok ? r.text() : Promise.reject(r.status); })
+          .then(function (r) {
+            // A session that ended answers 401 (or a sign-in page): reload,
+            // so that the page itself asks to sign in.
+            if (!r.ok || r.redirected) { location.reload(); return Promise.reject(r.status); }
+            return r.text();
+          })
           .then(function (html) {
             if (mine !== seq) return;
             list.innerHTML = html;

@@ -582,10 +582,12 @@ func clean(s string, n int) string {
 }
 
 // registryPhrases are wordings registries use in their own error messages.
-// A secret that is one of their words (a password "user" or "password") is
-// not masked inside them: "the user name or password is wrong" is the
+// A secret that is one of their words (a password "user", "password" or
+// "wrong") is not masked inside them: "the user name or password is wrong" is the
 // registry speaking, not an echo of the credential. Matched case-insensitively.
 var registryPhrases = []string{
+	"user name or password is wrong",
+	"username or password is wrong",
 	"user name or password",
 	"username or password",
 	"user name and password",
