@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"iter"
 	"net"
 	"slices"
 	"strings"
@@ -133,22 +134,13 @@ func listTags(ctx context.Context, c *acr.Client, repo string, skip, n int, orde
 	if !ordered {
 		opts.Order = acr.OrderNone
 	}
-	var rows []tagRow
-	i := 0
-	for t, err := range c.Tags(ctx, repo, opts) {
-		if err != nil {
-			return rows, false, err
-		}
-		if i++; i <= skip {
-			continue
-		}
-		if len(rows) == n {
-			return rows, true, nil
-		}
-		rows = append(rows, tagRow{Name: t.Name, Digest: t.Digest, LastUpdatedOn: t.LastUpdatedOn,
-			Permissions: t.Permissions, Locked: locked(t.Permissions)})
+	tags, more, err := window(c.Tags(ctx, repo, opts), skip, n)
+	rows := make([]tagRow, len(tags))
+	for i, t := range tags {
+		rows[i] = tagRow{Name: t.Name, Digest: t.Digest, LastUpdatedOn: t.LastUpdatedOn,
+			Permissions: t.Permissions, Locked: locked(t.Permissions)}
 	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 // manifestRow is one line of a repository's manifests.
@@ -159,21 +151,32 @@ type manifestRow struct {
 
 // listManifests is listTags for manifests (ACR only).
 func listManifests(ctx context.Context, c *acr.Client, repo string, skip, n int) ([]manifestRow, bool, error) {
-	var rows []manifestRow
+	ms, more, err := window(c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}), skip, n)
+	rows := make([]manifestRow, len(ms))
+	for i, m := range ms {
+		rows[i] = manifestRow{m, locked(m.Permissions)}
+	}
+	return rows, more, err
+}
+
+// window returns the items of seq from offset skip on, up to n, and whether
+// more follow; it stops the listing as soon as it knows.
+func window[T any](seq iter.Seq2[T, error], skip, n int) ([]T, bool, error) {
+	var items []T
 	i := 0
-	for m, err := range c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}) {
+	for v, err := range seq {
 		if err != nil {
-			return rows, false, err
+			return items, false, err
 		}
 		if i++; i <= skip {
 			continue
 		}
-		if len(rows) == n {
-			return rows, true, nil
+		if len(items) == n {
+			return items, true, nil
 		}
-		rows = append(rows, manifestRow{m, locked(m.Permissions)})
+		items = append(items, v)
 	}
-	return rows, false, nil
+	return items, false, nil
 }
 
 // locked reports whether flags are what acrctl's --lock sets: neither
