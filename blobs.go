@@ -271,13 +271,22 @@ func (c *Client) patchChunk(ctx context.Context, repo string, loc *url.URL, data
 			return loc, err
 		}
 		var re *ResponseError
-		if errors.As(err, &re) && re.StatusCode != http.StatusRequestedRangeNotSatisfiable {
+		refused := errors.As(err, &re)
+		if refused && re.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 			return loc, err // the registry refused the chunk itself
 		}
 		held, nloc, serr := c.uploadStatus(ctx, repo, loc)
 		if serr != nil {
 			// serr stays matchable: a lost session restarts the upload.
 			return loc, fmt.Errorf("%w (and asking the session for its offset failed: %w)", err, serr)
+		}
+		if refused && attempt == 0 && held != start {
+			// No connection dropped: the registry refused the range
+			// because the session moved on without this writer (another
+			// BlobUpload on the same session). Bytes it holds past start
+			// are not this chunk's.
+			return loc, fmt.Errorf("acr: upload to %s: the session holds %d bytes, not the %d this upload wrote: another writer has used it; ask its Status and write from there: %w",
+				repo, held, start, err)
 		}
 		if held < offset || held > offset+int64(len(data)) {
 			return loc, fmt.Errorf("acr: upload to %s: after a dropped connection the registry holds %d bytes, outside the chunk %d-%d in hand; start the upload again: %w",

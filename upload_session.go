@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/opencontainers/go-digest"
@@ -36,7 +37,10 @@ type BlobUpload struct {
 // errUploadClosed is the cause of using a session after it ended.
 var errUploadClosed = errors.New("acr: the upload session was completed or cancelled")
 
-// StartUpload opens an upload session in repo.
+// StartUpload opens an upload session in repo, for a caller that sends
+// the chunks itself (UploadBlob does all of it in one call). The caller
+// hashes what it writes (digest.Canonical.Digester()) and passes the digest
+// to Complete; the registry checks it.
 func (c *Client) StartUpload(ctx context.Context, repo string) (_ *BlobUpload, err error) {
 	ctx, endSpan := c.span(ctx, "Client.StartUpload")
 	defer func() { endSpan(err) }()
@@ -69,6 +73,10 @@ func (c *Client) ResumeUpload(ctx context.Context, repo, location string) (_ *Bl
 	if loc.Scheme != c.endpoint.Scheme || loc.Host != c.endpoint.Host {
 		return nil, fmt.Errorf("acr: ResumeUpload: the location is on %s://%s, not this client's registry %s://%s; refusing to send content or credentials there",
 			loc.Scheme, loc.Host, c.endpoint.Scheme, c.endpoint.Host)
+	}
+	if want := "/v2/" + repo + "/blobs/uploads/"; !strings.HasPrefix(loc.Path, want) {
+		return nil, fmt.Errorf("acr: ResumeUpload: the location %s is not an upload session of %s (its path does not start with %s); pass the repository the session was started in",
+			redactURL(loc), repo, want)
 	}
 	held, nloc, err := c.uploadStatus(ctx, repo, loc)
 	if err != nil {

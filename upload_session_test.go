@@ -128,6 +128,44 @@ func TestUploadSessionRefusals(t *testing.T) {
 		}
 	})
 
+	t.Run("two writers", func(t *testing.T) {
+		// A writes, B takes the session up and writes: A's next chunk is
+		// refused for where the session stands, not counted as sent.
+		a, err := client.StartUpload(ctx, "sessions/e")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Cancel(ctx)
+		if err := a.Write(ctx, []byte("aaaa")); err != nil {
+			t.Fatal(err)
+		}
+		other, _ := acr.NewClient(srv.URL, nil, nil)
+		b, err := other.ResumeUpload(ctx, "sessions/e", a.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Write(ctx, []byte("bbbb")); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Write(ctx, []byte("dddd")); err == nil || !strings.Contains(err.Error(), "another writer") {
+			t.Fatalf("A's Write after B's: got %v (Offset %d), want the error that another writer used the session", err, a.Offset())
+		}
+		if n, err := a.Status(ctx); err != nil || n != 8 {
+			t.Fatalf("Status = %d, %v; want the 8 bytes A and B wrote", n, err)
+		}
+	})
+
+	t.Run("another repository", func(t *testing.T) {
+		up, err := client.StartUpload(ctx, "sessions/f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer up.Cancel(ctx)
+		if _, err := client.ResumeUpload(ctx, "sessions/other", up.Location()); err == nil || !strings.Contains(err.Error(), "not an upload session of sessions/other") {
+			t.Fatalf("ResumeUpload in another repository: got %v, want a refusal naming the repository", err)
+		}
+	})
+
 	t.Run("another origin", func(t *testing.T) {
 		up, err := client.StartUpload(ctx, "sessions/d")
 		if err != nil {
