@@ -58,8 +58,11 @@ func TestRepositoryProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.Name != "library/hello" || p.Registry != srv.Host || p.TagCount != 2 || p.ManifestCount != 1 ||
-		!p.Permissions.CanDelete || time.Since(p.CreatedOn) > time.Minute {
+		!p.Permissions.CanDelete || time.Since(p.CreatedOn) > time.Minute || p.LastUpdatedOn.Before(p.CreatedOn) {
 		t.Fatalf("got %+v", p)
+	}
+	if got := client.Endpoint(); got != srv.URL {
+		t.Fatalf("Endpoint() = %q, want %q", got, srv.URL)
 	}
 	f := false
 	p, err = client.UpdateRepositoryProperties(ctx, "library/hello", acr.PermissionsUpdate{CanDelete: &f})
