@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/acrgo/acr/emulator/store"
@@ -51,7 +52,11 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) e
 			}
 		}
 		m = res.manifest
-		return checkRead(m.Attrs, "manifest "+m.Digest.String())
+		if err := checkRead(m.Attrs, "manifest "+m.Digest.String()); err != nil {
+			return err
+		}
+		m, err = negotiate(tx, rt, m, r.Header.Values("Accept"))
+		return err
 	})
 	if err != nil {
 		return err
@@ -75,6 +80,61 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) e
 	// body, which the client detects by Content-Length and digest.
 	_, _ = io.CopyN(w, f, m.Size)
 	return nil
+}
+
+// negotiate picks what a manifest GET or HEAD answers for the client's
+// Accept header, as ACR does (it runs distribution's negotiation): an OCI
+// manifest or index the client does not accept is MANIFEST_UNKNOWN, and a
+// Docker manifest list asked for by tag by a client that accepts only
+// Docker v2 manifests is answered with its linux/amd64 image (ACR's
+// recording TestClient_GetManifest.json: alpine:3.17.1, a list, comes back
+// as its amd64 child to the Go SDK's Accept of application/json and the v2
+// manifest type). A request without a manifest type in Accept gets the
+// manifest as stored: distribution would refuse OCI types then, but no
+// recording shows what ACR does, and refusing would break plain clients.
+func negotiate(tx store.Tx, rt route, m store.Manifest, accept []string) (store.Manifest, error) {
+	supports := map[string]bool{}
+	for _, v := range accept {
+		for t := range strings.SplitSeq(v, ",") {
+			if mt, _, err := mime.ParseMediaType(t); err == nil {
+				supports[mt] = true
+			}
+		}
+	}
+	known := supports[spec.MediaTypeOCIManifest] || supports[spec.MediaTypeOCIIndex] ||
+		supports[spec.MediaTypeDockerManifest] || supports[spec.MediaTypeDockerList]
+	if !known || supports[m.MediaType] {
+		return m, nil
+	}
+	switch m.MediaType {
+	case spec.MediaTypeOCIManifest:
+		return m, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI manifest found, but accept header does not support OCI manifests")
+	case spec.MediaTypeOCIIndex:
+		return m, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI index found, but accept header does not support OCI indexes")
+	case spec.MediaTypeDockerList:
+		if spec.IsDigest(rt.ref) {
+			return m, nil
+		}
+		for _, c := range m.Children {
+			if c.Architecture != "amd64" || c.OS != "linux" {
+				continue
+			}
+			child, ok, err := tx.Manifest(rt.repo, c.Digest)
+			if err != nil {
+				return m, err
+			}
+			if !ok {
+				break
+			}
+			if child.MediaType == spec.MediaTypeDockerManifest && !supports[spec.MediaTypeDockerManifest] {
+				return m, newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "Schema 2 manifest not supported by client")
+			}
+			return child, checkRead(child.Attrs, "manifest "+child.Digest.String())
+		}
+		return m, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
+			"manifest unknown: the manifest list %s has no linux/amd64 image for a client that does not accept manifest lists", m.Digest)
+	}
+	return m, nil
 }
 
 // descriptor is the part of an OCI descriptor the registry checks.

@@ -576,3 +576,65 @@ func TestRecordedRedirect(t *testing.T) {
 		t.Errorf("storage headers %v", r.Header)
 	}
 }
+
+// TestRecordedAcceptNegotiation follows G TestClient_GetManifest: alpine:3.17.1
+// is a Docker manifest list, and the Go SDK, which accepts application/json
+// and the Docker v2 manifest type only, gets its linux/amd64 image (the
+// list's child sha256:93d5…, by its Content-Type and Docker-Content-Digest).
+// As distribution, on which ACR runs, an OCI manifest or index that the
+// Accept header leaves out is MANIFEST_UNKNOWN; the list itself is served
+// by digest, to a client that accepts it, and to one that names no type.
+func TestRecordedAcceptNegotiation(t *testing.T) {
+	c, _ := newClient(t, nil)
+	v2 := func(seed string) (digest.Digest, int) {
+		im := c.pushImage("alpine", "oci-"+seed, seed)
+		b := []byte(strings.Replace(string(im.manifest), "application/vnd.oci.image.manifest.v1+json",
+			"application/vnd.docker.distribution.manifest.v2+json", 1))
+		d := digest.FromBytes(b)
+		c.do("PUT", "/v2/alpine/manifests/"+d.String(), b, "Content-Type", "application/vnd.docker.distribution.manifest.v2+json").want(t, http.StatusCreated)
+		return d, len(b)
+	}
+	arm, armSize := v2("arm")
+	amd, amdSize := v2("amd")
+	list := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.list.v2+json","manifests":[` +
+		`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"` + arm.String() + `","size":` + itoa(armSize) + `,"platform":{"architecture":"arm64","os":"linux"}},` +
+		`{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"` + amd.String() + `","size":` + itoa(amdSize) + `,"platform":{"architecture":"amd64","os":"linux"}}]}`)
+	listDigest := digest.FromBytes(list)
+	c.do("PUT", "/v2/alpine/manifests/3.17.1", list, "Content-Type", "application/vnd.docker.distribution.manifest.list.v2+json").want(t, http.StatusCreated)
+
+	goSDK := []string{"Accept", "application/json", "Accept", "application/vnd.docker.distribution.manifest.v2+json"}
+	for _, method := range []string{"GET", "HEAD"} {
+		r := c.do(method, "/v2/alpine/manifests/3.17.1", nil, goSDK...).want(t, http.StatusOK)
+		if r.Header.Get("Content-Type") != "application/vnd.docker.distribution.manifest.v2+json" || r.Header.Get("Docker-Content-Digest") != amd.String() {
+			t.Errorf("%s of a list by tag, accepting v2 manifests only: %s %s, want the amd64 image %s", method, r.Header.Get("Content-Type"), r.Header.Get("Docker-Content-Digest"), amd)
+		}
+	}
+	for _, tc := range []struct {
+		what string
+		ref  string
+		hdr  []string
+	}{
+		{"by digest", listDigest.String(), goSDK},
+		{"accepting lists", "3.17.1", []string{"Accept", "application/vnd.docker.distribution.manifest.list.v2+json"}},
+		{"naming no type", "3.17.1", nil},
+	} {
+		r := c.do("GET", "/v2/alpine/manifests/"+tc.ref, nil, tc.hdr...).want(t, http.StatusOK)
+		if r.Header.Get("Docker-Content-Digest") != listDigest.String() {
+			t.Errorf("GET of the list %s: got %s, want the list %s", tc.what, r.Header.Get("Docker-Content-Digest"), listDigest)
+		}
+	}
+
+	oci := c.pushImage("oci", "v1", "oci")
+	r := c.do("GET", "/v2/oci/manifests/v1", nil, goSDK...).want(t, http.StatusNotFound)
+	if code, msg, _ := errorOf(t, r); code != "MANIFEST_UNKNOWN" || !strings.Contains(msg, "accept header does not support OCI manifests") {
+		t.Errorf("an OCI manifest to a client that does not accept it: %s %q", code, msg)
+	}
+	index := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"` +
+		oci.digest.String() + `","size":` + itoa(len(oci.manifest)) + `}]}`)
+	c.do("PUT", "/v2/oci/manifests/multi", index, "Content-Type", "application/vnd.oci.image.index.v1+json").want(t, http.StatusCreated)
+	r = c.do("GET", "/v2/oci/manifests/multi", nil, "Accept", "application/vnd.oci.image.manifest.v1+json").want(t, http.StatusNotFound)
+	if code, msg, _ := errorOf(t, r); code != "MANIFEST_UNKNOWN" || !strings.Contains(msg, "accept header does not support OCI indexes") {
+		t.Errorf("an OCI index to a client that does not accept it: %s %q", code, msg)
+	}
+	c.do("GET", "/v2/oci/manifests/multi", nil, "Accept", "application/vnd.oci.image.index.v1+json").want(t, http.StatusOK)
+}
