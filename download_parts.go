@@ -60,7 +60,8 @@ type DownloadBlobToOptions struct {
 // When dst is a file and DownloadBlobToOptions.Parts is over 1, a blob
 // larger than PartSize comes in that many byte ranges at once, written at
 // their place from dst's current offset (which ends after the blob), each
-// resuming on its own; the file is read back in order to hash it. That
+// resuming on its own; the file is read back in order to hash it (a file
+// that cannot be read, opened write-only, gets one stream instead). That
 // wins on links whose round trips limit one connection's throughput; on a
 // fast, near link one stream is as fast and does less work.
 func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Digest, dst io.Writer, opts *DownloadBlobToOptions) (_ int64, err error) {
@@ -83,7 +84,7 @@ func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Diges
 		o.PartSize = DefaultDownloadPartSize
 	}
 	br := &blobReader{c: c, ctx: ctx, repo: repo, d: d, v: d.Verifier(), size: -1, progress: o.Progress}
-	if f, ok := dst.(partsFile); ok && o.Parts > 1 {
+	if f, ok := dst.(partsFile); ok && o.Parts > 1 && readable(f) {
 		if base, err := f.Seek(0, io.SeekCurrent); err == nil {
 			n, first, err := c.downloadRanges(ctx, repo, d, f, base, o)
 			if first == nil {
@@ -111,6 +112,14 @@ type partsFile interface {
 	io.WriterAt
 	io.ReaderAt
 	io.Seeker
+}
+
+// readable reports whether f can be read back, as parts need for hashing:
+// a file opened write-only cannot, and then one stream is used instead of
+// failing after the whole download.
+func readable(f io.ReaderAt) bool {
+	_, err := f.ReadAt(make([]byte, 1), 0)
+	return err == nil || err == io.EOF
 }
 
 // partPool recycles the pieces in which parts are written and read back.

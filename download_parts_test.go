@@ -122,6 +122,39 @@ func TestDownloadBlobToParts(t *testing.T) {
 	}
 }
 
+// TestDownloadBlobToWriteOnlyFile: parts must read the file back to hash
+// it, which a file opened write-only refuses; the download then comes in
+// one stream and succeeds, instead of failing after every byte arrived.
+func TestDownloadBlobToWriteOnlyFile(t *testing.T) {
+	const part = 1 * mib
+	data := randomBytes(3*part + 7)
+	d := digest.FromBytes(data)
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").blob("parts/w", data)
+	log := &rangeLog{}
+	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log}})
+	path := filepath.Join(t.TempDir(), "blob")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := client.DownloadBlobTo(t.Context(), "parts/w", d, f, &acr.DownloadBlobToOptions{Parts: 3, PartSize: part})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil || n != int64(len(data)) {
+		t.Fatalf("DownloadBlobTo a write-only file with parts: %d bytes, %v", n, err)
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, data) {
+		t.Fatalf("the file holds %d bytes that differ from the blob", len(got))
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if len(log.ranges) != 1 || log.ranges[0] != "" {
+		t.Errorf("requests with Range %q, want one plain GET", log.ranges)
+	}
+}
+
 // TestDownloadBlobToSmallBlobOneRequest: a blob of one part, or a
 // registry that does not serve ranges, costs one plain GET.
 func TestDownloadBlobToSmallBlobOneRequest(t *testing.T) {
