@@ -33,12 +33,25 @@
 // item a stopped listing received. [Client.TagNames] lists tag names only,
 // the fastest way to list tags.
 //
+// # Blobs and manifests
+//
+// One verb family per direction. Upload with [Client.UploadBlob] (streamed,
+// hashed while sent, chunked, resumed after dropped connections; with a
+// known descriptor in [UploadBlobOptions] it is sent as it is), or drive a
+// session yourself with [Client.StartUpload] and resume it, from this
+// process or another, with [Client.ResumeUpload]. Download with
+// [Client.DownloadBlob], a reader that verifies the digest as it is read
+// ([DownloadBlobOptions] for a byte range or progress), or
+// [Client.DownloadBlobTo], which writes to an io.Writer while it hashes.
+// Manifests go up with [Client.SetManifest], [Client.SetImage] and
+// [Client.SetIndex] and come back, verified, with [Client.GetManifest].
+//
 // # ACR and other registries
 //
 // Repository, tag and manifest properties, lock flags and ordering use
 // ACR's /acr/v1 API. On hosts that are not ACR's own domains the client
-// finds out once per Client whether the registry serves it: a listing's
-// first answer tells, and other calls probe. On other registries
+// finds out once per Client whether the registry serves it: the first
+// call's answer tells. On other registries
 // Repositories and Tags fall back to the OCI catalog and tag list,
 // DeleteTag to the OCI 1.1 delete by tag, and the rest returns
 // [ErrNotSupported].
