@@ -725,6 +725,7 @@ func (s *diskStore) CommitUpload(ctx context.Context, id string, d digest.Digest
 		return n, nil
 	}
 	if err := s.install(path, d); err != nil {
+		s.keepRecord(path, u)
 		return n, err
 	}
 	// The session's file is now the blob; if removing the record fails,
@@ -756,12 +757,27 @@ func (s *diskStore) verifyUpload(ctx context.Context, u *diskUpload, d digest.Di
 		removeRecordAttr(f)
 	}
 	if err := datasync(f); err != nil {
+		s.keepRecord(f.Name(), u)
 		return n, ioError("sync upload session", err)
 	}
 	if err := f.Close(); err != nil {
+		s.keepRecord(f.Name(), u)
 		return n, ioError("sync upload session", err)
 	}
 	return n, nil
+}
+
+// keepRecord puts back the session record that verifyUpload took off the
+// session's file, when the commit failed after it: the session stays open,
+// and must survive a restart. The caller holds u.mu.
+func (s *diskStore) keepRecord(path string, u *diskUpload) {
+	if u.recordFile {
+		return
+	}
+	if f, err := os.OpenFile(path, os.O_RDWR, 0); err == nil {
+		setRecordAttr(f, attrRecord(u.info))
+		f.Close()
+	}
 }
 
 // CancelUpload implements [Store.CancelUpload].

@@ -23,7 +23,9 @@ const maxGroup = 256
 // write commits at once, as before. Each function runs exactly once. When
 // one fails (or panics), its own writes are taken back from the undo log
 // of its diskTx and the group's other writes stand; every Update returns
-// only after the commit that holds its writes is durable.
+// only after the commit that holds its writes is durable. A group cut
+// short by a panic inside bbolt or a runtime.Goexit commits nothing, and
+// all its Updates return errGroupAbandoned.
 type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*commitReq
@@ -79,17 +81,39 @@ func (s *diskStore) lead() {
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 
+	finished := false
+	defer func() {
+		if !finished {
+			// commitGroup did not return: a panic inside bbolt, or a
+			// function that called runtime.Goexit (t.Fatal in a test) on
+			// this goroutine. bbolt rolled the transaction back; answer
+			// every request of the group, or their Updates, and every
+			// later one, would wait for good.
+			for _, r := range group {
+				select {
+				case <-r.done:
+				default:
+					r.err = errGroupAbandoned
+					close(r.done)
+				}
+			}
+		}
+		g.mu.Lock()
+		if len(g.queue) > 0 {
+			close(g.queue[0].lead)
+		} else {
+			g.queue = nil
+			g.leading = false
+		}
+		g.mu.Unlock()
+	}()
 	s.commitGroup(group)
-
-	g.mu.Lock()
-	if len(g.queue) > 0 {
-		close(g.queue[0].lead)
-	} else {
-		g.queue = nil
-		g.leading = false
-	}
-	g.mu.Unlock()
+	finished = true
 }
+
+// errGroupAbandoned answers the requests of a group whose commit was cut
+// short by a panic or runtime.Goexit: nothing of the group was committed.
+var errGroupAbandoned = errors.New("store: a write of the same group commit panicked or exited; nothing of the group was committed")
 
 // errNoWrites rolls back a group whose functions wrote nothing (there is
 // nothing to make durable, so no fsync is spent on it), or whose one

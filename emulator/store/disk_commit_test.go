@@ -3,6 +3,7 @@ package store_test
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -137,6 +138,64 @@ func TestDiskGroupCommit(t *testing.T) {
 		}
 		if len(repos) != n/2+2 { // r00, r02, ..., shared, victim
 			t.Errorf("repositories after reopen: %v, want %d", repos, n/2+2)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiskGroupCommitGoexit: a write function that calls runtime.Goexit,
+// as t.Fatal does, ends the goroutine leading the group commit. The
+// Updates queued behind it still get their turn instead of waiting for
+// good, and its own writes are not committed.
+func TestDiskGroupCommitGoexit(t *testing.T) {
+	s := openDisk(t, t.TempDir())
+	defer s.Close()
+	ctx := t.Context()
+	started, release, exited := make(chan struct{}), make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		s.Update(ctx, func(tx store.Tx) error {
+			close(started)
+			<-release
+			if err := tx.PutRepo(store.Repository{Name: "gone"}); err != nil {
+				return err
+			}
+			runtime.Goexit()
+			return nil
+		})
+	}()
+	<-started
+	const n = 4
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			errs <- s.Update(ctx, func(tx store.Tx) error { return tx.PutRepo(store.Repository{Name: fmt.Sprintf("q%d", i)}) })
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-exited
+	for range n {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Errorf("an Update queued behind the exited one: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("an Update queued behind a write that called runtime.Goexit never returned")
+		}
+	}
+	err := s.View(ctx, func(tx store.Tx) error {
+		if _, ok, err := tx.Repo("gone"); err != nil || ok {
+			t.Errorf("the exited write's repository: stored %v (%v), want not committed", ok, err)
+		}
+		for i := range n {
+			if _, ok, err := tx.Repo(fmt.Sprintf("q%d", i)); err != nil || !ok {
+				t.Errorf("repository q%d: stored %v (%v), want committed", i, ok, err)
+			}
 		}
 		return nil
 	})
