@@ -229,20 +229,20 @@ func (b *blobReader) next(p []byte) (int, error) {
 
 // Buffers of WriteTo: each is filled from the connection, then hashed in
 // a second goroutine while it is written, and reused once both are done.
-// 512 KiB: larger writes cost fewer syscalls, but on this machine writes
-// of exactly 1 MiB to a new file are 2-5x slower in the kernel than 512 KiB
-// ones (see transfer's writeSize). 8 of them (4 MiB a download) let the
+// 256 KiB: larger writes cost fewer syscalls, but on this machine writes
+// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
+// slower than 256 KiB ones (see transfer's writeSize). 8 of them (4 MiB a download) let the
 // reads and writes run ahead while the hashing goroutine waits for a core:
 // on a busy 2-core machine, 512 MiB to a file took a median 0.96 s with 8
 // against 1.64 s with 4 (5 alternating runs each, as bench/blobget.sh
 // runs them), for the same CPU time.
 const (
-	writeToBufSize = 512 << 10
+	writeToBufSize = 256 << 10
 	writeToBufs    = 8
 )
 
 // WriteTo implements io.WriterTo, so that io.Copy from a download writes
-// 512 KiB at a time and, for large blobs, hashes each buffer in a second
+// 256 KiB at a time and, for large blobs, hashes each buffer in a second
 // goroutine while w writes it, without copying it for the hash. Like
 // Read, it fails with ErrDigestMismatch after writing the last bytes when
 // the content does not match.

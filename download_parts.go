@@ -51,7 +51,7 @@ type DownloadBlobToOptions struct {
 
 // DownloadBlobTo downloads a blob into dst and returns the number of bytes
 // written, verified against d: the content is hashed while it is written,
-// 512 KiB at a time. A mismatch fails with ErrDigestMismatch after the
+// 256 KiB at a time. A mismatch fails with ErrDigestMismatch after the
 // bytes were written, so dst holds verified content only when the error is
 // nil: write to a temporary file and rename it into place once
 // DownloadBlobTo succeeds. After a dropped connection the download resumes
@@ -126,11 +126,8 @@ func readable(f io.ReaderAt) bool {
 var partPool = sync.Pool{New: func() any { return new([partBuf]byte) }}
 
 // partBuf is the piece size in which parts are written and read back for
-// hashing. Not 1 MiB: on this project's machines (kernel 6.18, in a VM that
-// hands free memory back to its host) writes of exactly 1 MiB to a new file
-// cost 4x the system time of 512 KiB ones (512 MiB in 4 parts: 1.2 s
-// against 0.3 s; see transfer's writeSize).
-const partBuf = 512 << 10
+// hashing: 256 KiB, as transfer's writeSize explains.
+const partBuf = 256 << 10
 
 // rangeFile is one parallel ranged download into a file: parts are fetched
 // by up to o.Parts connections and written where they belong, while one

@@ -412,12 +412,15 @@ func writeFileAtomic(name string, data []byte) error {
 const pipelineMin = 4 << 20
 
 // writeSize bounds the writes of blob files. Fewer, larger writes cost
-// less (32 KiB writes add 0.3 s per GiB over 1 MiB ones), but on this
-// machine's kernel (6.18, large page-cache folios sized by the write, in a
-// VM that hands free memory back to its host) writes of exactly 1 MiB to a
-// new file take 0.35-1.4 s per GiB against 0.2 s for 512 KiB or 2 MiB
-// ones (dd, 1 GiB, 5 runs each).
-const writeSize = 512 << 10
+// fewer syscalls, but on this machine's kernel (6.18, large page-cache
+// folios sized by the write, in a VM that hands free memory back to its
+// host) writes of 512 KiB or more to a new file are erratic: 1 GiB with
+// dd in 512 KiB writes took 1.2-3.3 s of system time, in 1 MiB 0.5-1.9 s,
+// in 2 MiB 0.4-1.3 s, while 128, 256 and 384 KiB took 0.22-0.26 s every
+// time (2026-12-06; on 2026-12-05 it was 1 MiB that was slow and 512 KiB
+// fast). 256 KiB halved acrctl copy's time to an OCI layout of a 1 GiB
+// image (1.8-2.9 s to 0.9-1.1 s, oras 1.7-1.9 s).
+const writeSize = 256 << 10
 
 // Buffers of copyHashing: reads fill a buffer, the hashing goroutine and
 // the write both read it, and it is reused once both are done.

@@ -14,8 +14,10 @@ const (
 	// that system calls and hash calls cost nothing next to the bytes, small
 	// enough that eight uploads at once stay far under 64 MiB of memory
 	// (1 MiB pieces: 80 MiB peak RSS for one 8 x 64 MiB push; 512 KiB: 32
-	// MiB, at the same 1.5 s of CPU per GiB).
-	copyChunk = 512 << 10
+	// MiB, at the same 1.5 s of CPU per GiB), and 256 KiB because writes of
+	// 512 KiB or more to a new file are erratic in this machine's kernel
+	// (see transfer's writeSize).
+	copyChunk = 256 << 10
 	// copyDepth is the number of pieces in flight per copy: one being read,
 	// one being hashed, one being written, and one spare to absorb jitter.
 	copyDepth = 4
