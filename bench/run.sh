@@ -164,6 +164,19 @@ finish() {
 # curl_push BASE REPO LIST: every blob of LIST, 8 at a time: one curl opens
 # the upload sessions, a second PUTs the bytes with ?digest=.
 curl_push() {
+	local base=$1 repo=$2 list=$3 part
+	# In batches of 100: our registry opens at most 128 upload sessions per
+	# client at once (a hardening limit), and the POSTs all come first.
+	rm -f "$WORK"/curl-part.*
+	split -l 100 "$list" "$WORK/curl-part."
+	for part in "$WORK"/curl-part.*; do
+		curl_push_batch "$base" "$repo" "$part" || return 1
+	done
+}
+
+# curl_push_batch BASE REPO LIST: POST a session for every blob of LIST,
+# then PUT each into its session, 8 at a time.
+curl_push_batch() {
 	local base=$1 repo=$2 list=$3 n ok
 	n=$(wc -l <"$list")
 	awk -v u="$base/v2/$repo/blobs/uploads/" '{print "url = \"" u "\"\noutput = \"/dev/null\""}' "$list" >"$WORK/post.curlrc"
@@ -202,7 +215,7 @@ curl_list() {
 	done
 	[[ $got == "$3" ]] || { echo "listed $got tags, want $3"; return 1; }
 }
-export -f curl_push curl_pull curl_list
+export -f curl_push curl_push_batch curl_pull curl_list
 export WORK TAGS_N
 
 # cmdline CLIENT OP A B W: the client's command line for OP (push, pull, copy,
