@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"slices"
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -18,15 +18,12 @@ import (
 // the test is skipped: plain `go test` needs no external server.
 func referenceClient(t *testing.T) *acr.Client {
 	t.Helper()
-	u := os.Getenv("ACRGO_REFERENCE_URL")
-	if u == "" {
-		t.Skip("ACRGO_REFERENCE_URL is not set; .ci/reference.sh runs this against distribution v3.1.2")
-	}
+	ref := acrtest.ReferenceRegistry(t)
 	var cred acr.Credential
-	if user := os.Getenv("ACRGO_REFERENCE_USER"); user != "" {
-		cred = acr.BasicCredential(user, os.Getenv("ACRGO_REFERENCE_PASSWORD"))
+	if ref.User != "" {
+		cred = acr.BasicCredential(ref.User, ref.Password)
 	}
-	c, err := acr.NewClient(u, cred, nil)
+	c, err := acr.NewClient(ref.URL, cred, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -431,8 +430,8 @@ func TestReferrersTagConcurrentOneClient(t *testing.T) {
 // and, when .tools holds it, by oras discover.
 func TestReferenceRegistryReferrersTag(t *testing.T) {
 	c := referenceClient(t)
-	base := strings.TrimSuffix(os.Getenv("ACRGO_REFERENCE_URL"), "/")
-	user, pass := os.Getenv("ACRGO_REFERENCE_USER"), os.Getenv("ACRGO_REFERENCE_PASSWORD")
+	ref := acrtest.ReferenceRegistry(t)
+	base, user, pass := ref.URL, ref.User, ref.Password
 	ctx := t.Context()
 	repo := "acrgo/referrers-" + digest.FromString(t.Name() + time.Now().String()).Encoded()[:8]
 	subject := pushSubjectImage(t, c, repo)

@@ -1,10 +1,10 @@
 package console
 
 import (
-	"os"
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 )
 
 // TestReferenceRegistryConsole walks the console against the reference
@@ -12,13 +12,11 @@ import (
 // names in ACRGO_REFERENCE_URL, open and with Basic auth. Without it, the
 // test is skipped.
 func TestReferenceRegistryConsole(t *testing.T) {
-	u := os.Getenv("ACRGO_REFERENCE_URL")
-	if u == "" {
-		t.Skip("ACRGO_REFERENCE_URL is not set; .ci/reference.sh runs this against distribution v3.1.2")
-	}
+	ref := acrtest.ReferenceRegistry(t)
+	u := ref.URL
 	var cred acr.Credential
-	if user := os.Getenv("ACRGO_REFERENCE_USER"); user != "" {
-		cred = acr.BasicCredential(user, os.Getenv("ACRGO_REFERENCE_PASSWORD"))
+	if ref.User != "" {
+		cred = acr.BasicCredential(ref.User, ref.Password)
 	}
 	seed := newSeeder(t, u, cred)
 	f := seed.fixture()

@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -17,17 +17,15 @@ import (
 // ACRGO_REFERENCE_PASSWORD), as .ci/reference.sh sets them; plain go test
 // skips it.
 func TestReferenceRegistryCLI(t *testing.T) {
-	u := os.Getenv("ACRGO_REFERENCE_URL")
-	if u == "" {
-		t.Skip("ACRGO_REFERENCE_URL is not set; .ci/reference.sh starts the reference registry and sets it")
-	}
+	reg := acrtest.ReferenceRegistry(t)
+	u := reg.URL
 	pu, err := url.Parse(u)
 	if err != nil {
 		t.Fatal(err)
 	}
 	host := pu.Host
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	user, pass := os.Getenv("ACRGO_REFERENCE_USER"), os.Getenv("ACRGO_REFERENCE_PASSWORD")
+	user, pass := reg.User, reg.Password
 	var cred acr.Credential
 	if user != "" {
 		cred = acr.BasicCredential(user, pass)
