@@ -85,9 +85,8 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) e
 // negotiate picks what a manifest GET or HEAD answers for the client's
 // Accept header, as ACR does. ACR runs distribution's negotiation, in which
 // only the four manifest media types count (parameters such as q= are
-// ignored): no Accept header, "*/*" or "application/json" name none of
-// them, and a client that names none is answered as one that accepts only
-// Docker v2 manifests would be, minus those:
+// ignored, and so are entries that do not parse): no Accept header, "*/*"
+// and "application/json" name none of them. By the stored manifest's type:
 //
 //   - An OCI image manifest the client does not accept is 404
 //     MANIFEST_UNKNOWN "OCI manifest found, but accept header does not
@@ -97,15 +96,16 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) e
 //     support OCI indexes" (ACR's answer to az acr manifest show,
 //     Azure/azure-cli#25280, and to acr purge, Azure/acr-cli#132). Here
 //     distribution v3 differs from ACR: it serves indexes whatever the
-//     Accept header says (reference_accept_test.go).
+//     Accept header says (accept_test.go).
 //   - A Docker manifest list asked for by tag by a client that does not
 //     accept lists is answered with its linux/amd64 image (ACR's recording
 //     TestClient_GetManifest.json: alpine:3.17.1, a list, comes back as its
 //     amd64 child to the Go SDK's Accept of application/json and the v2
 //     manifest type), or, when that image is a Docker v2 manifest the
 //     client does not accept either, 400 MANIFEST_INVALID "Schema 2
-//     manifest not supported by client" (distribution v3; v2 rewrote it
-//     into a schema 1 manifest, which ACR and this registry do not store).
+//     manifest not supported by client" (distribution v3; v2 rewrote the
+//     image into a schema 1 manifest instead, which v3 dropped and this
+//     registry does not do).
 //     A list without a linux/amd64 image is 404 MANIFEST_UNKNOWN.
 //   - Docker v2 manifests, lists asked for by digest and manifests of any
 //     other media type are served as stored.
