@@ -136,6 +136,48 @@ func TestGetManifestMediaTypes(t *testing.T) {
 	}
 }
 
+// TestManifestRequestsAcceptEveryType checks that every manifest GET and
+// HEAD the client makes by default names all four manifest types in
+// Accept: a registry, ACR as distribution, serves no OCI manifest or index
+// to a request that names no manifest type (Azure/acr#764), and a Docker
+// manifest list by tag only to one that names lists.
+func TestManifestRequestsAcceptEveryType(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	var accept []string
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.URL.Path, "/manifests/") {
+			accept = append(accept, r.Method+" "+strings.Join(r.Header.Values("Accept"), ", "))
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	defer proxy.Close()
+	client, _ := acr.NewClient(proxy.URL, nil, nil)
+	ctx := t.Context()
+	pushDockerImage(t, client, "docker/app")
+	oci := newSeeder(t, srv, "", "").image("oci/app", "amd64", "accept", "v1")
+	for _, ref := range []struct{ repo, ref string }{{"docker/app", "v1"}, {"docker/app", "list"}, {"oci/app", "v1"}, {"oci/app", oci.String()}} {
+		if _, err := client.GetManifest(ctx, ref.repo, ref.ref, nil); err != nil {
+			t.Errorf("GetManifest %s:%s: %v", ref.repo, ref.ref, err)
+		}
+		if _, err := client.ResolveDigest(ctx, ref.repo, ref.ref); err != nil {
+			t.Errorf("ResolveDigest %s:%s: %v", ref.repo, ref.ref, err)
+		}
+		if ok, err := client.ManifestExists(ctx, ref.repo, ref.ref); !ok || err != nil {
+			t.Errorf("ManifestExists %s:%s = %v, %v", ref.repo, ref.ref, ok, err)
+		}
+	}
+	if len(accept) == 0 {
+		t.Fatal("no manifest request went through the proxy")
+	}
+	for _, a := range accept {
+		for _, mt := range []string{"application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json", dockerManifestType, dockerListType} {
+			if !strings.Contains(a, mt) {
+				t.Errorf("%s: Accept does not name %s", a, mt)
+			}
+		}
+	}
+}
+
 // TestGetManifestTampered puts a proxy that alters manifest bodies in front
 // of the emulator: GetManifest refuses them with ErrDigestMismatch, by
 // digest (against the digest asked for) and by tag (against the registry's

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the client's OCI tests against the reference registry (distribution
-# v3.1.2): once open, once with Basic (htpasswd) auth. The tests read the
-# server from ACRGO_REFERENCE_URL; plain `go test` skips them.
+# v3.1.2), and the emulator's comparisons with it (manifest Accept
+# negotiation): once open, once with Basic (htpasswd) auth. The tests read
+# the server from ACRGO_REFERENCE_URL; plain `go test` skips them.
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -15,7 +16,7 @@ for mode in open auth; do
 	env=(ACRGO_REFERENCE_URL="$SERVER_URL")
 	[[ $mode == auth ]] && env+=(ACRGO_REFERENCE_USER="$CI_USER" ACRGO_REFERENCE_PASSWORD="$CI_PASS")
 	log "reference registry ($mode) at $SERVER_URL"
-	env "${env[@]}" go test -count=1 -run 'TestReferenceRegistry' -v . ./transfer/ ./cmd/acrctl/ ./console/ | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' || {
+	env "${env[@]}" go test -count=1 -run 'TestReferenceRegistry' -v . ./emulator/ ./transfer/ ./cmd/acrctl/ ./console/ | grep -E '^(=== RUN|--- |PASS|FAIL|ok)' || {
 		log "reference tests failed ($mode)"
 		exit 1
 	}

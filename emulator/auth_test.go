@@ -108,7 +108,7 @@ func TestAnonymousPull(t *testing.T) {
 	c.pushImage("pub", "v1", "one")
 	anon := c.token("", "repository:pub:pull,push")
 	c.auth = "Bearer " + anon
-	c.do("GET", "/v2/pub/manifests/v1", nil).want(t, http.StatusOK)
+	c.do("GET", "/v2/pub/manifests/v1", nil, acceptAll...).want(t, http.StatusOK)
 	c.do("POST", "/v2/pub/blobs/uploads/", nil).want(t, http.StatusUnauthorized)
 
 	// Without anonymous pull, the token endpoint refuses nobody.

@@ -27,6 +27,14 @@ func newClient(t *testing.T, opts *emulator.Options) (*client, *acrtest.Server) 
 	return &client{t: t, base: srv.URL, hc: srv.HTTP.Client()}, srv
 }
 
+// acceptAll is the Accept header of a client that reads every manifest
+// type, as the library, oras and crane send one. A manifest GET or HEAD
+// that names no manifest type gets no OCI manifest or index, as on ACR
+// and distribution (see negotiate), so every test that reads manifests
+// sends this or a narrower list.
+var acceptAll = []string{"Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, " +
+	"application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"}
+
 type response struct {
 	*http.Response
 	body []byte

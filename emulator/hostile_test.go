@@ -138,7 +138,7 @@ func TestDeepReferrerChain(t *testing.T) {
 		t.Errorf("deleted %d manifests, want 41", got)
 	}
 	for _, d := range chain {
-		c.do("GET", "/v2/app/manifests/"+d.String(), nil).want(t, http.StatusNotFound)
+		c.do("GET", "/v2/app/manifests/"+d.String(), nil, acceptAll...).want(t, http.StatusNotFound)
 	}
 }
 

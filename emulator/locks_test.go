@@ -20,7 +20,7 @@ func TestLocks(t *testing.T) {
 	c.do("DELETE", "/acr/v1/lk/_tags/v1", nil).want(t, http.StatusMethodNotAllowed)
 	c.do("DELETE", "/v2/lk/manifests/"+im.digest.String(), nil).want(t, http.StatusMethodNotAllowed)
 	c.do("DELETE", "/acr/v1/lk", nil).want(t, http.StatusMethodNotAllowed)
-	c.do("GET", "/v2/lk/manifests/v1", nil).want(t, http.StatusOK)
+	c.do("GET", "/v2/lk/manifests/v1", nil, acceptAll...).want(t, http.StatusOK)
 	c.do("PATCH", "/acr/v1/lk/_tags/v1", []byte(`{"writeEnabled":true,"deleteEnabled":false}`)).want(t, http.StatusOK)
 	// deleteEnabled=false: moving is allowed, deleting is not.
 	c.do("DELETE", "/v2/lk/manifests/v1", nil).want(t, http.StatusMethodNotAllowed)
@@ -28,8 +28,8 @@ func TestLocks(t *testing.T) {
 
 	// readEnabled=false on a manifest refuses pulls by digest and by tag.
 	c.do("PATCH", "/acr/v1/lk/_manifests/"+other.digest.String(), []byte(`{"readEnabled":false}`)).want(t, http.StatusOK)
-	c.do("GET", "/v2/lk/manifests/v2", nil).want(t, http.StatusMethodNotAllowed)
-	c.do("GET", "/v2/lk/manifests/"+other.digest.String(), nil).want(t, http.StatusMethodNotAllowed)
+	c.do("GET", "/v2/lk/manifests/v2", nil, acceptAll...).want(t, http.StatusMethodNotAllowed)
+	c.do("GET", "/v2/lk/manifests/"+other.digest.String(), nil, acceptAll...).want(t, http.StatusMethodNotAllowed)
 	c.do("PATCH", "/acr/v1/lk/_manifests/"+other.digest.String(), []byte(`{"readEnabled":true}`)).want(t, http.StatusOK)
 
 	// listEnabled=false hides tags from both listings.

@@ -83,16 +83,35 @@ func (s *Server) getManifest(w http.ResponseWriter, r *http.Request, rt route) e
 }
 
 // negotiate picks what a manifest GET or HEAD answers for the client's
-// Accept header, as ACR does (it runs distribution's negotiation): an OCI
-// manifest or index the client does not accept is MANIFEST_UNKNOWN, and a
-// Docker manifest list asked for by tag by a client that accepts only
-// Docker v2 manifests is answered with its linux/amd64 image (ACR's
-// recording TestClient_GetManifest.json: alpine:3.17.1, a list, comes back
-// as its amd64 child to the Go SDK's Accept of application/json and the v2
-// manifest type). A request without a manifest type in Accept still gets
-// the manifest as stored, where distribution, and by Azure/acr#764 ACR too
-// (a curl with Accept: */*), refuse OCI types: a known difference, kept
-// until this repository's raw-HTTP tests send Accept.
+// Accept header, as ACR does. ACR runs distribution's negotiation, in which
+// only the four manifest media types count (parameters such as q= are
+// ignored, and so are entries that do not parse): no Accept header, "*/*"
+// and "application/json" name none of them. By the stored manifest's type:
+//
+//   - An OCI image manifest the client does not accept is 404
+//     MANIFEST_UNKNOWN "OCI manifest found, but accept header does not
+//     support OCI manifests", by tag or by digest (ACR's answer to a curl
+//     sending Accept: */*, Azure/acr#764).
+//   - An OCI index likewise, "OCI index found, but accept header does not
+//     support OCI indexes" (ACR's answer to az acr manifest show,
+//     Azure/azure-cli#25280, and to acr purge, Azure/acr-cli#132). Here
+//     distribution v3 differs from ACR: it serves indexes whatever the
+//     Accept header says (accept_test.go).
+//   - A Docker manifest list asked for by tag by a client that does not
+//     accept lists is answered with its linux/amd64 image (ACR's recording
+//     TestClient_GetManifest.json: alpine:3.17.1, a list, comes back as its
+//     amd64 child to the Go SDK's Accept of application/json and the v2
+//     manifest type), or, when that image is a Docker v2 manifest the
+//     client does not accept either, 400 MANIFEST_INVALID "Schema 2
+//     manifest not supported by client" (distribution v3; v2 rewrote the
+//     image into a schema 1 manifest instead, which v3 dropped and this
+//     registry does not do).
+//     A list without a linux/amd64 image is 404 MANIFEST_UNKNOWN.
+//   - Docker v2 manifests, lists asked for by digest and manifests of any
+//     other media type are served as stored.
+//
+// The refusals keep distribution's messages, which clients match, and say
+// in the error's detail what to send instead.
 func negotiate(tx store.Tx, rt route, m store.Manifest, accept []string) (store.Manifest, error) {
 	supports := map[string]bool{}
 	for _, v := range accept {
@@ -102,16 +121,18 @@ func negotiate(tx store.Tx, rt route, m store.Manifest, accept []string) (store.
 			}
 		}
 	}
-	known := supports[spec.MediaTypeOCIManifest] || supports[spec.MediaTypeOCIIndex] ||
-		supports[spec.MediaTypeDockerManifest] || supports[spec.MediaTypeDockerList]
-	if !known || supports[m.MediaType] {
+	if supports[m.MediaType] {
 		return m, nil
 	}
 	switch m.MediaType {
 	case spec.MediaTypeOCIManifest:
-		return m, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI manifest found, but accept header does not support OCI manifests")
+		e := newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI manifest found, but accept header does not support OCI manifests")
+		e.detail = acceptDetail(m, accept)
+		return m, e
 	case spec.MediaTypeOCIIndex:
-		return m, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI index found, but accept header does not support OCI indexes")
+		e := newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI index found, but accept header does not support OCI indexes")
+		e.detail = acceptDetail(m, accept)
+		return m, e
 	case spec.MediaTypeDockerList:
 		if spec.IsDigest(rt.ref) {
 			return m, nil
@@ -128,14 +149,32 @@ func negotiate(tx store.Tx, rt route, m store.Manifest, accept []string) (store.
 				break
 			}
 			if child.MediaType == spec.MediaTypeDockerManifest && !supports[spec.MediaTypeDockerManifest] {
-				return m, newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "Schema 2 manifest not supported by client")
+				e := newError(http.StatusBadRequest, spec.ErrorCodeManifestInvalid, "Schema 2 manifest not supported by client")
+				e.detail = fmt.Sprintf("%s is a Docker manifest list, and the Accept header names neither it (%s) nor its linux/amd64 image's type (%s): add %s to get the list",
+					rt.ref, spec.MediaTypeDockerList, spec.MediaTypeDockerManifest, spec.MediaTypeDockerList)
+				return m, e
 			}
 			return child, checkRead(child.Attrs, "manifest "+child.Digest.String())
 		}
-		return m, newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown,
-			"manifest unknown: the manifest list %s has no linux/amd64 image for a client that does not accept manifest lists", m.Digest)
+		e := newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "manifest unknown")
+		e.detail = fmt.Sprintf("%s is a Docker manifest list without a linux/amd64 image, the one served to a client that does not accept lists: add %s to the Accept header",
+			rt.ref, spec.MediaTypeDockerList)
+		return m, e
 	}
 	return m, nil
+}
+
+// acceptDetail is the detail of a refusal to serve an OCI manifest or
+// index: what the client sent and what to add.
+func acceptDetail(m store.Manifest, accept []string) string {
+	sent := "no Accept header"
+	if len(accept) > 0 {
+		sent = "Accept: " + strings.Join(accept, ", ")
+		if len(sent) > 300 {
+			sent = sent[:300] + "..."
+		}
+	}
+	return fmt.Sprintf("the manifest is %s and the request sent %s: add %s to the Accept header", m.MediaType, sent, m.MediaType)
 }
 
 // descriptor is the part of an OCI descriptor the registry checks.

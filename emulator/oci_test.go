@@ -100,21 +100,21 @@ func TestCrossRepositoryMount(t *testing.T) {
 func TestManifestPushPullDelete(t *testing.T) {
 	c, _ := newClient(t, nil)
 	im := c.pushImage("app", "v1", "one")
-	r := c.do("GET", "/v2/app/manifests/v1", nil).want(t, http.StatusOK)
+	r := c.do("GET", "/v2/app/manifests/v1", nil, acceptAll...).want(t, http.StatusOK)
 	if !bytes.Equal(r.body, im.manifest) {
 		t.Fatal("manifest bytes are not returned verbatim")
 	}
 	if r.Header.Get("Content-Type") != "application/vnd.oci.image.manifest.v1+json" || r.Header.Get("Docker-Content-Digest") != im.digest.String() {
 		t.Fatalf("got headers %v", r.Header)
 	}
-	c.do("HEAD", "/v2/app/manifests/"+im.digest.String(), nil).want(t, http.StatusOK)
+	c.do("HEAD", "/v2/app/manifests/"+im.digest.String(), nil, acceptAll...).want(t, http.StatusOK)
 	tags := decode[struct{ Tags []string }](t, c.do("GET", "/v2/app/tags/list", nil).want(t, http.StatusOK))
 	if len(tags.Tags) != 1 || tags.Tags[0] != "v1" {
 		t.Fatalf("got tags %v, want [v1]", tags.Tags)
 	}
 	c.do("DELETE", "/v2/app/manifests/"+im.digest.String(), nil).want(t, http.StatusAccepted)
-	c.do("GET", "/v2/app/manifests/v1", nil).want(t, http.StatusNotFound)
-	c.do("GET", "/v2/app/manifests/"+im.digest.String(), nil).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/v1", nil, acceptAll...).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/"+im.digest.String(), nil, acceptAll...).want(t, http.StatusNotFound)
 }
 
 // TestTagParamsAndDeleteByTag pushes with ?tag= and checks that a DELETE by
@@ -128,10 +128,10 @@ func TestTagParamsAndDeleteByTag(t *testing.T) {
 		t.Fatalf("got OCI-Tag %v, want a and b", got)
 	}
 	c.do("DELETE", "/v2/app/manifests/a", nil).want(t, http.StatusMethodNotAllowed)
-	c.do("GET", "/v2/app/manifests/a", nil).want(t, http.StatusOK)
+	c.do("GET", "/v2/app/manifests/a", nil, acceptAll...).want(t, http.StatusOK)
 	c.do("DELETE", "/acr/v1/app/_tags/a", nil).want(t, http.StatusAccepted)
-	c.do("GET", "/v2/app/manifests/a", nil).want(t, http.StatusNotFound)
-	c.do("GET", "/v2/app/manifests/b", nil).want(t, http.StatusOK)
+	c.do("GET", "/v2/app/manifests/a", nil, acceptAll...).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/b", nil, acceptAll...).want(t, http.StatusOK)
 }
 
 func TestTagListPaging(t *testing.T) {
@@ -193,7 +193,7 @@ func TestReferrers(t *testing.T) {
 	}
 	// Deleting the subject deletes its referrers, as ACR does.
 	c.do("DELETE", "/v2/app/manifests/"+im.digest.String(), nil).want(t, http.StatusAccepted)
-	c.do("GET", "/v2/app/manifests/"+sd.String(), nil).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/"+sd.String(), nil, acceptAll...).want(t, http.StatusNotFound)
 }
 
 func TestIndexRequiresChildren(t *testing.T) {

@@ -56,7 +56,7 @@ func TestScopeMatrix(t *testing.T) {
 			case ep.method == "PUT":
 				body = im.manifest
 			}
-			r := c.do(ep.method, ep.path, body, "Content-Type", "application/vnd.oci.image.manifest.v1+json")
+			r := c.do(ep.method, ep.path, body, append([]string{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}, acceptAll...)...)
 			allowed := r.StatusCode != http.StatusUnauthorized
 			// Pushing needs pull too, as on ACR; a token for pull and
 			// push also does what pull alone does.
@@ -72,5 +72,5 @@ func TestScopeMatrix(t *testing.T) {
 	}
 	// The deletes ran last, with the delete scope: the tag is gone.
 	c.auth = basic("u", "p")
-	c.do("GET", "/v2/m/manifests/v1", nil).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/m/manifests/v1", nil, acceptAll...).want(t, http.StatusNotFound)
 }

@@ -60,7 +60,7 @@ func TestSoftDelete(t *testing.T) {
 
 		c.do("DELETE", "/acr/v1/app/_tags/v1", nil).want(t, http.StatusAccepted)
 		c.do("DELETE", "/v2/app/manifests/"+v2.digest.String(), nil).want(t, http.StatusAccepted)
-		c.do("GET", "/v2/app/manifests/v2", nil).want(t, http.StatusNotFound)
+		c.do("GET", "/v2/app/manifests/v2", nil, acceptAll...).want(t, http.StatusNotFound)
 		c.do("GET", "/acr/v1/app/_manifests/"+v2.digest.String(), nil).want(t, http.StatusNotFound)
 
 		l := decode[deletedLists](t, c.do("GET", "/acr/v1/_deleted/app/_manifests", nil).want(t, http.StatusOK))
@@ -88,7 +88,7 @@ func TestSoftDelete(t *testing.T) {
 		c.do("POST", "/acr/v1/_deleted/app/_manifests/"+v2.digest.String()+"?force=False", []byte(`{"tag": null}`),
 			"Content-Type", "application/json").want(t, http.StatusOK)
 		for _, tag := range []string{"v2", "also"} {
-			r := c.do("GET", "/v2/app/manifests/"+tag, nil).want(t, http.StatusOK)
+			r := c.do("GET", "/v2/app/manifests/"+tag, nil, acceptAll...).want(t, http.StatusOK)
 			if string(r.body) != string(v2.manifest) {
 				t.Errorf("store %q: restored %s differs", dir, tag)
 			}
@@ -96,7 +96,7 @@ func TestSoftDelete(t *testing.T) {
 		c.do("GET", "/v2/app/blobs/"+v2.layer.String(), nil).want(t, http.StatusOK)
 		// A tag alone, onto a manifest that never went away.
 		c.do("POST", "/acr/v1/_deleted/app/_manifests/"+v1.digest.String(), []byte(`{"tag":"v1"}`)).want(t, http.StatusOK)
-		c.do("GET", "/v2/app/manifests/v1", nil).want(t, http.StatusOK)
+		c.do("GET", "/v2/app/manifests/v1", nil, acceptAll...).want(t, http.StatusOK)
 		l = decode[deletedLists](t, c.do("GET", "/acr/v1/_deleted/app/_tags", nil).want(t, http.StatusOK))
 		if len(l.Tags) != 0 {
 			t.Errorf("store %q: restored tags still listed: %+v", dir, l.Tags)
@@ -109,12 +109,12 @@ func TestSoftDelete(t *testing.T) {
 		if r.errorCode() != "TAG_IN_USE" {
 			t.Errorf("store %q: %s", dir, r.body)
 		}
-		c.do("GET", "/v2/app/manifests/v2", nil).want(t, http.StatusOK) // still v3
-		if r := c.do("HEAD", "/v2/app/manifests/v2", nil); r.Header.Get("Docker-Content-Digest") != v3.digest.String() {
+		c.do("GET", "/v2/app/manifests/v2", nil, acceptAll...).want(t, http.StatusOK) // still v3
+		if r := c.do("HEAD", "/v2/app/manifests/v2", nil, acceptAll...); r.Header.Get("Docker-Content-Digest") != v3.digest.String() {
 			t.Errorf("store %q: a refused restore moved the tag", dir)
 		}
 		c.do("POST", "/acr/v1/_deleted/app/_manifests/"+v2.digest.String()+"?force=True", []byte(`{"tag":"v2"}`)).want(t, http.StatusOK)
-		if r := c.do("HEAD", "/v2/app/manifests/v2", nil); r.Header.Get("Docker-Content-Digest") != v2.digest.String() {
+		if r := c.do("HEAD", "/v2/app/manifests/v2", nil, acceptAll...); r.Header.Get("Docker-Content-Digest") != v2.digest.String() {
 			t.Errorf("store %q: a forced restore did not move the tag", dir)
 		}
 
@@ -122,7 +122,7 @@ func TestSoftDelete(t *testing.T) {
 		c.do("DELETE", "/acr/v1/app", nil).want(t, http.StatusAccepted)
 		c.do("GET", "/acr/v1/app", nil).want(t, http.StatusNotFound)
 		c.do("POST", "/acr/v1/_deleted/app/_manifests/"+v1.digest.String(), nil).want(t, http.StatusOK)
-		r = c.do("GET", "/v2/app/manifests/v1", nil).want(t, http.StatusOK)
+		r = c.do("GET", "/v2/app/manifests/v1", nil, acceptAll...).want(t, http.StatusOK)
 		if string(r.body) != string(v1.manifest) {
 			t.Errorf("store %q: v1 after the repository's restore differs", dir)
 		}
@@ -189,7 +189,7 @@ func TestSoftDeleteSurvivesRestart(t *testing.T) {
 		t.Fatalf("after a restart: %+v", l.Manifests)
 	}
 	c2.do("POST", "/acr/v1/_deleted/app/_manifests/"+im.digest.String(), nil).want(t, http.StatusOK)
-	c2.do("GET", "/v2/app/manifests/v1", nil).want(t, http.StatusOK)
+	c2.do("GET", "/v2/app/manifests/v1", nil, acceptAll...).want(t, http.StatusOK)
 }
 
 // TestRestoreNeedsADeletion: a manifest that was never deleted cannot be
@@ -201,7 +201,7 @@ func TestRestoreNeedsADeletion(t *testing.T) {
 	for _, body := range []string{`{"tag":null}`, `{"tag":"brandnew"}`, `{"tag":"v1"}`} {
 		c.do("POST", "/acr/v1/_deleted/app/_manifests/"+im.digest.String(), []byte(body)).want(t, http.StatusNotFound)
 	}
-	c.do("GET", "/v2/app/manifests/brandnew", nil).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/brandnew", nil, acceptAll...).want(t, http.StatusNotFound)
 }
 
 // TestRestoreOnlyItsTags: restoring a deleted manifest brings back only tags

@@ -110,7 +110,7 @@ func pushBefore(c *client) storedBefore {
 // app has exactly tags.
 func (b storedBefore) check(c *client, tags ...string) {
 	c.t.Helper()
-	if got := c.do("GET", "/v2/app/manifests/v1", nil).want(c.t, http.StatusOK).body; !bytes.Equal(got, b.im.manifest) {
+	if got := c.do("GET", "/v2/app/manifests/v1", nil, acceptAll...).want(c.t, http.StatusOK).body; !bytes.Equal(got, b.im.manifest) {
 		c.t.Errorf("app:v1 serves %d bytes that differ from the manifest pushed", len(got))
 	}
 	for _, d := range []digest.Digest{b.im.config, b.im.layer, digest.FromBytes(b.blob)} {
@@ -154,8 +154,8 @@ func refusedWrites(t *testing.T, c *client, words []string, sessionLoc string, s
 		storageFailure(t, "empty config blob", r, words...)
 	}
 	storageFailure(t, "manifest push", c.do("PUT", "/v2/app/manifests/v2", m, "Content-Type", "application/vnd.oci.image.manifest.v1+json"), words...)
-	c.do("GET", "/v2/app/manifests/v2", nil).want(t, http.StatusNotFound)
-	c.do("GET", "/v2/app/manifests/"+digest.FromBytes(m).String(), nil).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/v2", nil, acceptAll...).want(t, http.StatusNotFound)
+	c.do("GET", "/v2/app/manifests/"+digest.FromBytes(m).String(), nil, acceptAll...).want(t, http.StatusNotFound)
 }
 
 // writesWork checks that writes succeed again: the session opened before

@@ -60,11 +60,24 @@ func pushCopyImage(t testing.TB, client *acr.Client, repo string, sizes ...int) 
 	return im
 }
 
+// getManifest GETs a manifest URL past the proxies and the clients under
+// test, accepting every manifest type: a GET without Accept gets no OCI
+// manifest or index, from the emulator as from ACR.
+func getManifest(t *testing.T, url string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", strings.Join([]string{ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageIndex,
+		"application/vnd.docker.distribution.manifest.v2+json", "application/vnd.docker.distribution.manifest.list.v2+json"}, ", "))
+	return http.DefaultClient.Do(req)
+}
+
 // assertCopied checks, past the proxies and the clients under test, that
 // the registry holds the image under tag in repo.
 func assertCopied(t *testing.T, srv *acrtest.Server, repo, tag string, im copyImage) {
 	t.Helper()
-	resp, err := http.Get(srv.URL + "/v2/" + repo + "/manifests/" + tag)
+	resp, err := getManifest(t, srv.URL+"/v2/"+repo+"/manifests/"+tag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +175,7 @@ func TestCopyGivesUpClearly(t *testing.T) {
 				t.Fatalf("Copy gave up after %v (%v); want a failure of its own well within %v", took, err, copyDeadline)
 			}
 			t.Logf("after %v: %v", took, err)
-			resp, err := http.Get(dst.URL + "/v2/mirror/manifests/v1")
+			resp, err := getManifest(t, dst.URL+"/v2/mirror/manifests/v1")
 			if err != nil {
 				t.Fatal(err)
 			}

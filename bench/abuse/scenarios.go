@@ -383,7 +383,9 @@ func (h *hostileRun) mediaTypes() {
 		if !s.check(r.status == http.StatusCreated, tc.what+": accepted (the spec allows it)", "%s", r) {
 			continue
 		}
-		g := s.c.do(ctx, "GET", "/v2/"+repo+"/manifests/"+tc.tag, nil, "Accept", "*/*")
+		// Accept names the type expected: */* alone gets no OCI manifest,
+		// from ACR as from distribution.
+		g := s.c.do(ctx, "GET", "/v2/"+repo+"/manifests/"+tc.tag, nil, "Accept", tc.served+", */*")
 		s.check(g.status == http.StatusOK && g.header.Get("Content-Type") == tc.served && string(g.body) == tc.body,
 			fmt.Sprintf("%s: served back as %s", tc.what, tc.served), "%s", g)
 	}
