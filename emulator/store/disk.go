@@ -39,6 +39,8 @@ const (
 )
 
 // lockTimeout bounds the wait for another process to release meta.db.
+// Converting meta.db to a new layout (see openMeta) holds the lock for as
+// long as the conversion takes.
 const lockTimeout = time.Second
 
 // OpenDisk opens, creating it if needed, a store persisted in dir: blobs as
@@ -71,22 +73,13 @@ func OpenDisk(dir string, opts *DiskOptions) (Store, error) {
 	if err := makeDirs(dir); err != nil {
 		return nil, err
 	}
-	// The lock on meta.db also guards the directory: take it before
-	// touching anything that another process could be using.
-	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: the directory is in use by another process", dir)
-	}
-	if err != nil {
-		return nil, ioError("open metadata database", err)
-	}
-	s.db = db
-	if err := s.cleanTmp(); err != nil {
-		db.Close()
+	// The lock on meta.db also guards the directory: openMeta takes it
+	// before touching anything that another process could be using.
+	if err := s.openMeta(); err != nil {
 		return nil, err
 	}
 	if err := s.init(); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
@@ -165,17 +158,10 @@ func (s *diskStore) cleanTmp() error {
 	return nil
 }
 
-// init creates the buckets and loads the upload sessions, dropping records
-// whose file is gone (the session was committed or cancelled when the
-// process died) and files without a record (it died creating the session).
+// init loads the upload sessions, dropping records whose file is gone (the
+// session was committed or cancelled when the process died) and files
+// without a record (it died creating the session).
 func (s *diskStore) init() error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketRepos)
-		return err
-	})
-	if err != nil {
-		return ioError("initialize metadata database", err)
-	}
 	dir := filepath.Join(s.dir, uploadsDir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
