@@ -344,8 +344,8 @@ func TestDiskLayoutSmallRepos(t *testing.T) {
 	used := pagesUsed(t, dir)
 	perRepo := used / repos
 	t.Logf("meta.db: %d bytes of pages in use, %d per repository of %d tags", used, perRepo, tags)
-	if perRepo > 8<<10 {
-		t.Errorf("meta.db takes %d bytes per repository of %d tags, want at most 8 KiB", perRepo, tags)
+	if perRepo > 4<<10 {
+		t.Errorf("meta.db takes %d bytes per repository of %d tags, want at most 4 KiB", perRepo, tags)
 	}
 
 	s, err = OpenDisk(dir, nil)

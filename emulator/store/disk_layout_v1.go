@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -210,6 +212,25 @@ func eachV1Repo(parent *bolt.Bucket, fn func(name string, b *bolt.Bucket) error)
 	return nil
 }
 
+// convertV1 returns the record of version 2 for v, a record of version 1
+// in bucket: tags and manifests become binary (disk_codec.go), but for
+// manifests holding their annotations inline; a record that does not
+// decode is kept as it is, to fail as before when read.
+func convertV1(bucket, v []byte) []byte {
+	switch {
+	case bytes.Equal(bucket, bucketTags):
+		if tag, err := decodeTag(v); err == nil {
+			return encodeTag(tag)
+		}
+	case bytes.Equal(bucket, bucketManifests):
+		var m Manifest
+		if err := json.Unmarshal(v, &m); err == nil && m.Annotations == nil {
+			return encodeManifest(m)
+		}
+	}
+	return v
+}
+
 // countV1 counts the items of a version 1 sub-bucket.
 func countV1(b *bolt.Bucket) int {
 	if b == nil {
@@ -239,7 +260,7 @@ func (w *migrateWriter) copyItems(bucket []byte, repo string, src *bolt.Bucket) 
 		}
 		// A fresh key each time: bbolt keeps it until the commit.
 		key := make([]byte, 0, len(prefix)+len(k))
-		if err := w.put(bucket, append(append(key, prefix...), k...), v); err != nil {
+		if err := w.put(bucket, append(append(key, prefix...), k...), convertV1(bucket, v)); err != nil {
 			return err
 		}
 	}

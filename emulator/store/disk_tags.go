@@ -7,12 +7,13 @@ import (
 	"github.com/acrgo/acr/internal/jsonread"
 )
 
-// Tags implements [Tx.Tags]. Its records are decoded by decodeTag rather
-// than encoding/json: listing 10,000 tags spent most of its time there
-// (BenchmarkListTags, store=disk, in the root package).
+// Tags implements [Tx.Tags]. Records are binary (disk_codec.go); those
+// still in JSON are decoded by decodeTag rather than encoding/json:
+// listing 10,000 tags spent most of its time there (BenchmarkListTags,
+// store=disk, in the root package).
 func (t *diskTx) Tags(repo, after string) iter.Seq2[Tag, error] {
 	return scanRepo(t, bucketTags, repo, "", after, func(k, v []byte) (Tag, error) {
-		tag, err := decodeTag(v)
+		tag, err := decodeTagRecord(k, v)
 		if err != nil {
 			return tag, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
 		}

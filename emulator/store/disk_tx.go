@@ -77,6 +77,15 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (T, bool, error) {
 
 // get reads one item of a repository.
 func get[T any](t *diskTx, kind []byte, repo string, key string) (T, bool, error) {
+	return getRecord(t, kind, repo, key, func(v []byte) (T, error) {
+		var item T
+		err := json.Unmarshal(v, &item)
+		return item, err
+	})
+}
+
+// getRecord reads one item of a repository, decoding it with decode.
+func getRecord[T any](t *diskTx, kind []byte, repo string, key string, decode func(v []byte) (T, error)) (T, bool, error) {
 	var zero T
 	if err := t.checkRead(); err != nil {
 		return zero, false, err
@@ -84,21 +93,35 @@ func get[T any](t *diskTx, kind []byte, repo string, key string) (T, bool, error
 	if !validRepoKey(repo) || key == "" {
 		return zero, false, nil
 	}
-	return getJSON[T](t.tx.Bucket(kind), itemKey(repo, key))
+	v := t.tx.Bucket(kind).Get(itemKey(repo, key))
+	if v == nil {
+		return zero, false, nil
+	}
+	item, err := decode(v)
+	if err != nil {
+		return zero, false, fmt.Errorf("store: corrupt record %q in %q: %w", key, repo, err)
+	}
+	return item, true, nil
 }
 
-// set writes one item of a repository; it reports whether the item
-// existed.
+// set writes one item of a repository as JSON; it reports whether the
+// item existed.
 func (t *diskTx) set(kind []byte, repo string, key string, v any) (existed bool, err error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return false, fmt.Errorf("store: encode %q: %w", key, err)
+	}
+	return t.setRecord(kind, repo, key, data)
+}
+
+// setRecord writes one item of a repository; it reports whether the item
+// existed.
+func (t *diskTx) setRecord(kind []byte, repo string, key string, data []byte) (existed bool, err error) {
 	if err := t.checkWrite(repo, key); err != nil {
 		return false, err
 	}
 	if err := checkRepo(repo); err != nil {
 		return false, err
-	}
-	data, err := json.Marshal(v)
-	if err != nil {
-		return false, fmt.Errorf("store: encode %q: %w", key, err)
 	}
 	return t.put(kind, itemKey(repo, key), data)
 }
@@ -371,7 +394,9 @@ func (t *diskTx) allRepos() iter.Seq2[string, error] {
 
 // Manifest implements [Tx.Manifest].
 func (t *diskTx) Manifest(repo string, d digest.Digest) (Manifest, bool, error) {
-	m, ok, err := get[Manifest](t, bucketManifests, repo, string(d))
+	m, ok, err := getRecord(t, bucketManifests, repo, string(d), func(v []byte) (Manifest, error) {
+		return decodeManifestRecord([]byte(d), v, true)
+	})
 	if err != nil || !ok {
 		return m, ok, err
 	}
@@ -402,8 +427,7 @@ func (t *diskTx) PutManifest(repo string, m Manifest) error {
 	} else if _, err := t.remove(bucketAnnotations, repo, string(m.Digest)); err != nil {
 		return err
 	}
-	m.Annotations = nil
-	existed, err := t.set(bucketManifests, repo, string(m.Digest), m)
+	existed, err := t.setRecord(bucketManifests, repo, string(m.Digest), encodeManifest(m))
 	if err != nil || existed {
 		return err
 	}
@@ -425,7 +449,7 @@ func (t *diskTx) DeleteManifest(repo string, d digest.Digest) error {
 // Manifests implements [Tx.Manifests].
 func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
 	return func(yield func(Manifest, error) bool) {
-		for m, err := range scanItems[Manifest](t, bucketManifests, repo, string(after)) {
+		for m, err := range t.manifests(repo, after, true) {
 			if err == nil {
 				err = t.annotate(repo, &m)
 			}
@@ -436,9 +460,9 @@ func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest,
 	}
 }
 
-// summary decodes a manifest record without its inline annotations (held
-// by records written before bucketAnnotations): struct{} takes the object
-// without allocating its strings.
+// summary decodes a manifest's JSON record without its inline annotations
+// (held by records written before bucketAnnotations): struct{} takes the
+// object without allocating its strings.
 type summary struct {
 	Manifest
 	Annotations struct{} `json:"annotations"`
@@ -446,13 +470,19 @@ type summary struct {
 
 // ManifestSummaries implements [Tx.ManifestSummaries].
 func (t *diskTx) ManifestSummaries(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
-	return func(yield func(Manifest, error) bool) {
-		for s, err := range scanItems[summary](t, bucketManifests, repo, string(after)) {
-			if !yield(s.Manifest, err) || err != nil {
-				return
-			}
+	return t.manifests(repo, after, false)
+}
+
+// manifests iterates over a repository's manifest records, decoding the
+// annotations that old JSON records hold inline when annotations is set.
+func (t *diskTx) manifests(repo string, after digest.Digest, annotations bool) iter.Seq2[Manifest, error] {
+	return scanRepo(t, bucketManifests, repo, "", string(after), func(k, v []byte) (Manifest, error) {
+		m, err := decodeManifestRecord(k, v, annotations)
+		if err != nil {
+			return m, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
 		}
-	}
+		return m, nil
+	})
 }
 
 // ManifestCount implements [Tx.ManifestCount]. It reads the repository's
@@ -505,12 +535,12 @@ func (t *diskTx) DeletedRepos(after string) iter.Seq2[string, error] {
 
 // Tag implements [Tx.Tag].
 func (t *diskTx) Tag(repo, name string) (Tag, bool, error) {
-	return get[Tag](t, bucketTags, repo, name)
+	return getRecord(t, bucketTags, repo, name, func(v []byte) (Tag, error) { return decodeTagRecord([]byte(name), v) })
 }
 
 // PutTag implements [Tx.PutTag].
 func (t *diskTx) PutTag(repo string, tag Tag) error {
-	existed, err := t.set(bucketTags, repo, tag.Name, tag)
+	existed, err := t.setRecord(bucketTags, repo, tag.Name, encodeTag(tag))
 	if err != nil || existed {
 		return err
 	}
