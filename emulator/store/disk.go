@@ -57,6 +57,11 @@ const lockTimeout = time.Second
 // old state or the new one, never a partial blob under a digest. Callers must still store a
 // blob before committing metadata that names it.
 //
+// meta.db records its layout's version. A directory written by an older
+// layout is converted on open, once and atomically (the open then takes as
+// long as copying meta.db); one written by a newer build is refused with an
+// error saying so.
+//
 // Upload sessions survive a restart; after one, the first append or commit
 // of a session re-reads its content to rebuild the running hash. Session
 // records are written without fsync (see recordSuffix). Store methods

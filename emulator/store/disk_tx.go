@@ -293,7 +293,9 @@ func (t *diskTx) PutRepo(r Repository) error {
 }
 
 // DeleteRepo implements [Tx.DeleteRepo]. It deletes the repository's items
-// a batch at a time, each bucket's range in turn.
+// a batch at a time, each bucket's range in turn, holding one batch of keys;
+// in a group commit shared with other Updates, the undo log also holds a
+// copy of every item deleted, until the commit.
 func (t *diskTx) DeleteRepo(name string) error {
 	if err := t.checkWrite(name); err != nil {
 		return err
