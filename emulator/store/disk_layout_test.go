@@ -458,3 +458,43 @@ func TestDiskCountsRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDiskRepoNameNUL: a NUL byte ends a repository's name in keys, so a
+// name holding one is refused on write, with a clear error, and found
+// nowhere on read.
+func TestDiskRepoNameNUL(t *testing.T) {
+	s, err := OpenDisk(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const bad = "a\x00b"
+	d := digest.FromString("x")
+	for name, fn := range map[string]func(Tx) error{
+		"PutRepo":     func(tx Tx) error { return tx.PutRepo(Repository{Name: bad}) },
+		"PutTag":      func(tx Tx) error { return tx.PutTag(bad, Tag{Name: "t", Digest: d}) },
+		"PutManifest": func(tx Tx) error { return tx.PutManifest(bad, Manifest{Digest: d}) },
+		"PutBlobLink": func(tx Tx) error { return tx.PutBlobLink(bad, BlobLink{Digest: d}) },
+		"PutReferrer": func(tx Tx) error { return tx.PutReferrer(bad, d, d) },
+		"PutDeleted":  func(tx Tx) error { return tx.PutDeleted(bad, Deleted{Key: "k"}) },
+	} {
+		if err := s.Update(t.Context(), fn); err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("%s in a repository named with a NUL byte: got %v, want an error saying so", name, err)
+		}
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		if err := tx.PutTag("a", Tag{Name: "t", Digest: d}); err != nil {
+			return err
+		}
+		if _, ok, err := tx.Repo(bad); ok || err != nil {
+			t.Errorf("Repo(%q): got ok=%v, err=%v", bad, ok, err)
+		}
+		if got := collectAll(t, tx.Tags(bad, "")); len(got) != 0 {
+			t.Errorf("Tags(%q): got %v", bad, got)
+		}
+		return tx.DeleteRepo(bad)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
