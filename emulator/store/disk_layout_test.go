@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -497,4 +500,152 @@ func TestDiskRepoNameNUL(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// writeV1 writes a meta.db in layout version 1 at path, as that layout's
+// code laid it out: repos/NAME/record, repos/NAME/tags/TAG.
+func writeV1(t *testing.T, path string, repos, tags int) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	err = db.Update(func(tx *bolt.Tx) error {
+		top, err := tx.CreateBucket(bucketV1Repos)
+		if err != nil {
+			return err
+		}
+		for r := range repos {
+			name := fmt.Sprintf("crash/r-%05d", r)
+			rb, err := top.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			rec, _ := json.Marshal(Repository{Name: name, CreatedAt: at, UpdatedAt: at, Attrs: DefaultAttributes()})
+			if err := rb.Put(keyV1Record, rec); err != nil {
+				return err
+			}
+			tb, err := rb.CreateBucket(bucketTags)
+			if err != nil {
+				return err
+			}
+			for i := range tags {
+				tag := Tag{Name: fmt.Sprintf("t%05d", i), Digest: digest.FromString(fmt.Sprint(r, i)), CreatedAt: at, UpdatedAt: at, Attrs: DefaultAttributes()}
+				rec, _ := json.Marshal(tag)
+				if err := tb.Put([]byte(tag.Name), rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// convertDirEnv names the directory TestDiskMigrateCrash's child process
+// opens.
+const convertDirEnv = "STORE_TEST_CONVERT_DIR"
+
+// TestDiskMigrateCrash kills a process while it converts a meta.db of
+// layout version 1, at random moments: every time, the store opens after
+// and holds everything.
+func TestDiskMigrateCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const repos, tags = 2000, 10
+	v1 := filepath.Join(t.TempDir(), "v1.db")
+	writeV1(t, v1, repos, tags)
+	original, err := os.ReadFile(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// How long a conversion takes here, to kill within it.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, metaFile), original, 0o600)
+	start := time.Now()
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	s.Close()
+	t.Logf("a conversion takes %v", took)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	killed := 0
+	found := map[string]int{}
+	for round := range 6 {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, metaFile), original, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskMigrateCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), convertDirEnv+"="+dir)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The child says when it starts to open.
+		line := make([]byte, 8)
+		io.ReadAtLeast(stdout, line, 8)
+		time.Sleep(time.Duration(rng.Int64N(int64(took) + 1)))
+		cmd.Process.Kill()
+		go io.Copy(io.Discard, stdout)
+		if err := cmd.Wait(); err != nil {
+			killed++
+		}
+		// Either file, never a mix: the old one has no version.
+		switch v := layoutVersion(t, dir); v {
+		case "":
+			found["old"]++
+		case fmt.Sprint(formatVersion):
+			found["new"]++
+		default:
+			t.Fatalf("round %d: meta.db after a kill has version %q", round, v)
+		}
+		s, err := OpenDisk(dir, nil)
+		if err != nil {
+			t.Fatalf("round %d: OpenDisk after a kill during the conversion: %v", round, err)
+		}
+		err = s.View(t.Context(), func(tx Tx) error {
+			if got := len(collectAll(t, tx.Repos(""))); got != repos {
+				t.Errorf("round %d: %d repositories after a kill, want %d", round, got, repos)
+			}
+			for _, r := range []int{0, repos / 2, repos - 1} {
+				name := fmt.Sprintf("crash/r-%05d", r)
+				n, err := tx.TagCount(name)
+				if got := len(collectAll(t, tx.Tags(name, ""))); got != tags || n != tags || err != nil {
+					t.Errorf("round %d: %s lists %d tags and counts %d (%v), want %d", round, name, got, n, err, tags)
+				}
+			}
+			return nil
+		})
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d of 6 children killed before they finished; meta.db found old %d times, converted %d times", killed, found["old"], found["new"])
+}
+
+// TestDiskMigrateCrashChild is TestDiskMigrateCrash's child process: it
+// opens, and so converts, the store.
+func TestDiskMigrateCrashChild(t *testing.T) {
+	dir := os.Getenv(convertDirEnv)
+	if dir == "" {
+		t.Skip("runs as TestDiskMigrateCrash's child process")
+	}
+	fmt.Println("opening")
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
 }
