@@ -45,7 +45,12 @@ func (s *diskStore) migrateV1(old *bolt.DB) error {
 		return ioError("convert metadata database: create the new file", err)
 	}
 	w := &migrateWriter{db: nw}
-	err = old.View(func(otx *bolt.Tx) error { return w.copyV1(otx) })
+	err = old.View(func(otx *bolt.Tx) error {
+		// Only while otx is open: it keeps the map in place.
+		w.release = func() { releaseMapped(old, otx.Size()) }
+		defer func() { w.release = nil }()
+		return w.copyV1(otx)
+	})
 	if err == nil {
 		err = w.finish()
 	}
@@ -85,6 +90,9 @@ type migrateWriter struct {
 	tx        *bolt.Tx
 	n         int // items in tx
 	committed int // items committed
+	// release, after each commit, drops the pages of the old file read
+	// so far from the resident set (see releaseMapped).
+	release func()
 }
 
 // put appends key to bucket. Keys reach each bucket in ascending order, so
@@ -120,6 +128,9 @@ func (w *migrateWriter) commit() error {
 	}
 	w.committed += w.n
 	w.n = 0
+	if w.release != nil {
+		w.release()
+	}
 	if migrateHook != nil {
 		return migrateHook(w.committed)
 	}
