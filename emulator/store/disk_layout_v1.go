@@ -90,8 +90,8 @@ type migrateWriter struct {
 	tx        *bolt.Tx
 	n         int // items in tx
 	committed int // items committed
-	// release, after each commit, drops the pages of the old file read
-	// so far from the resident set (see releaseMapped).
+	// release drops the pages of the old file read so far from the
+	// resident set (see releaseMapped); nil outside the read transaction.
 	release func()
 }
 
@@ -128,9 +128,6 @@ func (w *migrateWriter) commit() error {
 	}
 	w.committed += w.n
 	w.n = 0
-	if w.release != nil {
-		w.release()
-	}
 	if migrateHook != nil {
 		return migrateHook(w.committed)
 	}
@@ -173,7 +170,7 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 	}()
 	repos := otx.Bucket(bucketV1Repos)
 	if repos != nil {
-		if err := eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
+		if err := w.eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
 			if rec := rb.Get(keyV1Record); rec != nil {
 				return w.put(bucketRecords, []byte(name), rec)
 			}
@@ -181,7 +178,7 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 		}); err != nil {
 			return err
 		}
-		if err := eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
+		if err := w.eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
 			m, t := countV1(rb.Bucket(bucketManifests)), countV1(rb.Bucket(bucketTags))
 			if m == 0 && t == 0 {
 				return nil
@@ -191,7 +188,7 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 			return err
 		}
 		for _, kind := range repoItemBuckets {
-			if err := eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
+			if err := w.eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
 				return w.copyItems(kind, name, rb.Bucket(kind))
 			}); err != nil {
 				return err
@@ -199,17 +196,26 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 		}
 	}
 	if deleted := otx.Bucket(bucketV1Deleted); deleted != nil {
-		return eachV1Repo(deleted, func(name string, b *bolt.Bucket) error {
+		return w.eachV1Repo(deleted, func(name string, b *bolt.Bucket) error {
 			return w.copyItems(bucketDeleted, name, b)
 		})
 	}
 	return nil
 }
 
+// releaseEvery is how many repositories the conversion reads between two
+// calls of release: each repository of layout 1 is its own pages, spread
+// over the file, and each page read maps the 64 KiB around it.
+const releaseEvery = 256
+
 // eachV1Repo calls fn with each repository's bucket in parent.
-func eachV1Repo(parent *bolt.Bucket, fn func(name string, b *bolt.Bucket) error) error {
+func (w *migrateWriter) eachV1Repo(parent *bolt.Bucket, fn func(name string, b *bolt.Bucket) error) error {
 	c := parent.Cursor()
+	n := 0
 	for name, v := c.First(); name != nil; name, v = c.Next() {
+		if n++; n%releaseEvery == 0 && w.release != nil {
+			w.release()
+		}
 		if v != nil {
 			continue // not a repository's bucket
 		}
