@@ -13,7 +13,7 @@ import (
 // inside a transaction of db, which keeps bbolt from remapping the file,
 // and size must not exceed the transaction's Size. The conversion of a
 // meta.db reads the whole old file once; without this its resident set
-// grew to the file's size (274 MiB for W7's 254 MB file).
+// grew to the file's size (274-283 MiB for W7's 254-270 MB file).
 func releaseMapped(db *bolt.DB, size int64) {
 	// db.Info().Data is the start of bbolt's read-only shared map of the
 	// file; MADV_DONTNEED on it only drops page table entries.

@@ -110,7 +110,10 @@ func (w *migrateWriter) put(bucket, key, val []byte) error {
 	}
 	b := w.tx.Bucket(bucket)
 	b.FillPercent = 1
-	if err := b.Put(key, val); err != nil {
+	// A copy: bbolt reads the value at the commit, and a value pointing
+	// into the old file's map would fault its pages back in after release
+	// dropped them, each with the 64 KiB around it.
+	if err := b.Put(key, bytes.Clone(val)); err != nil {
 		return err
 	}
 	w.n++
