@@ -62,7 +62,7 @@ func (s *diskStore) migrateV1(old *bolt.DB) error {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return ioError("convert metadata database from layout version 1", err)
+		return ioError("convert meta.db from layout version 1 (it is left as it was; the next open tries again)", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(s.dir, metaFile)); err != nil {
 		os.Remove(tmp)
