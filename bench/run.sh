@@ -440,6 +440,7 @@ if has "$WORKLOADS" W7; then
 		# The server's peak is read after the listings, so reset what
 		# populating it left: restart it on the same data.
 		if [[ $s == disk ]]; then
+			log "W7 $s: meta.db is $(stat -c %s "$dir/data/meta.db") bytes"
 			stop_server "$SERVER_PID"
 			start "$s" "$dir"
 		fi

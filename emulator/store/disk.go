@@ -39,6 +39,8 @@ const (
 )
 
 // lockTimeout bounds the wait for another process to release meta.db.
+// Converting meta.db to a new layout (see openMeta) holds the lock for as
+// long as the conversion takes.
 const lockTimeout = time.Second
 
 // OpenDisk opens, creating it if needed, a store persisted in dir: blobs as
@@ -54,6 +56,11 @@ const lockTimeout = time.Second
 // commit acknowledge many writes. A crash at any moment leaves either the
 // old state or the new one, never a partial blob under a digest. Callers must still store a
 // blob before committing metadata that names it.
+//
+// meta.db records its layout's version. A directory written by an older
+// layout is converted on open, once and atomically (the open then takes as
+// long as copying meta.db); one written by a newer build is refused with an
+// error saying so.
 //
 // Upload sessions survive a restart; after one, the first append or commit
 // of a session re-reads its content to rebuild the running hash. Session
@@ -71,22 +78,13 @@ func OpenDisk(dir string, opts *DiskOptions) (Store, error) {
 	if err := makeDirs(dir); err != nil {
 		return nil, err
 	}
-	// The lock on meta.db also guards the directory: take it before
-	// touching anything that another process could be using.
-	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, &bolt.Options{Timeout: lockTimeout})
-	if errors.Is(err, berrors.ErrTimeout) {
-		return nil, fmt.Errorf("store: open %s: the directory is in use by another process", dir)
-	}
-	if err != nil {
-		return nil, ioError("open metadata database", err)
-	}
-	s.db = db
-	if err := s.cleanTmp(); err != nil {
-		db.Close()
+	// The lock on meta.db also guards the directory: openMeta takes it
+	// before touching anything that another process could be using.
+	if err := s.openMeta(); err != nil {
 		return nil, err
 	}
 	if err := s.init(); err != nil {
-		db.Close()
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
@@ -165,17 +163,10 @@ func (s *diskStore) cleanTmp() error {
 	return nil
 }
 
-// init creates the buckets and loads the upload sessions, dropping records
-// whose file is gone (the session was committed or cancelled when the
-// process died) and files without a record (it died creating the session).
+// init loads the upload sessions, dropping records whose file is gone (the
+// session was committed or cancelled when the process died) and files
+// without a record (it died creating the session).
 func (s *diskStore) init() error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketRepos)
-		return err
-	})
-	if err != nil {
-		return ioError("initialize metadata database", err)
-	}
 	dir := filepath.Join(s.dir, uploadsDir)
 	entries, err := os.ReadDir(dir)
 	if err != nil {

@@ -5,24 +5,20 @@ import (
 	"iter"
 
 	"github.com/acrgo/acr/internal/jsonread"
-	bolt "go.etcd.io/bbolt"
 )
 
-// Tags implements [Tx.Tags]. Its records are decoded by decodeTag rather
-// than encoding/json: listing 10,000 tags spent most of its time there
-// (BenchmarkListTags, store=disk, in the root package).
+// Tags implements [Tx.Tags]. Records are binary (disk_codec.go); those
+// still in JSON are decoded by decodeTag rather than encoding/json:
+// listing 10,000 tags spent most of its time there (BenchmarkListTags,
+// store=disk, in the root package).
 func (t *diskTx) Tags(repo, after string) iter.Seq2[Tag, error] {
-	return scan(t, func() (*bolt.Bucket, error) { return t.sub(repo, bucketTags, false) }, nil, []byte(after),
-		func(_ *bolt.Bucket, k, v []byte) (Tag, bool, error) {
-			if v == nil {
-				return Tag{}, false, nil
-			}
-			tag, err := decodeTag(v)
-			if err != nil {
-				return tag, false, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
-			}
-			return tag, true, nil
-		})
+	return scanRepo(t, bucketTags, repo, "", after, func(k, v []byte) (Tag, error) {
+		tag, err := decodeTagRecord(k, v)
+		if err != nil {
+			return tag, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
+		}
+		return tag, nil
+	})
 }
 
 var tagFields = []string{"name", "digest", "createdAt", "updatedAt", "attrs"}

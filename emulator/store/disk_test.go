@@ -22,7 +22,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/opencontainers/go-digest"
-	bolt "go.etcd.io/bbolt"
 )
 
 func TestDisk(t *testing.T) {
@@ -751,63 +750,5 @@ func BenchmarkDiskReference(b *testing.B) {
 		b.StopTimer()
 		os.Remove(dst)
 		b.StartTimer()
-	}
-}
-
-// TestDiskInlineAnnotations: manifest records written before annotations
-// were kept apart still read back whole, and summaries skip them.
-func TestDiskInlineAnnotations(t *testing.T) {
-	dir := t.TempDir()
-	s, err := store.OpenDisk(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	db, err := bolt.Open(filepath.Join(dir, "meta.db"), 0o600, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := digest.FromString("old manifest")
-	rec := `{"digest":"` + d.String() + `","mediaType":"application/vnd.oci.image.manifest.v1+json","size":10,"imageSize":10,` +
-		`"annotations":{"k":"v"},"createdAt":"2026-01-01T00:00:00Z","updatedAt":"2026-01-01T00:00:00Z","attrs":{}}`
-	err = db.Update(func(tx *bolt.Tx) error {
-		rb, err := tx.Bucket([]byte("repos")).CreateBucketIfNotExists([]byte("app"))
-		if err != nil {
-			return err
-		}
-		mb, err := rb.CreateBucketIfNotExists([]byte("manifests"))
-		if err != nil {
-			return err
-		}
-		return mb.Put([]byte(d.String()), []byte(rec))
-	})
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err = store.OpenDisk(dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	err = s.View(t.Context(), func(tx store.Tx) error {
-		m, ok, err := tx.Manifest("app", d)
-		if err != nil || !ok || m.Annotations["k"] != "v" {
-			t.Errorf("Manifest: %+v %v %v", m, ok, err)
-		}
-		for m, err := range tx.Manifests("app", "") {
-			if err != nil || m.Annotations["k"] != "v" {
-				t.Errorf("Manifests: %+v %v", m, err)
-			}
-		}
-		for m, err := range tx.ManifestSummaries("app", "") {
-			if err != nil || m.Annotations != nil || m.Digest != d {
-				t.Errorf("ManifestSummaries: %+v %v", m, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

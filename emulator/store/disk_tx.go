@@ -10,28 +10,6 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Layout of meta.db. Each repository is a bucket inside "repos", so that
-// DeleteRepo is one bucket delete; it holds the repository's record under
-// "record" and one bucket per kind of content. Values are JSON. Referrer
-// keys are the subject, a NUL byte and the referrer, so a subject's
-// referrers are one prefix in digest order.
-var (
-	bucketRepos     = []byte("repos")
-	keyRecord       = []byte("record")
-	bucketManifests = []byte("manifests")
-	bucketTags      = []byte("tags")
-	bucketLinks     = []byte("links")
-	bucketReferrers = []byte("referrers")
-	// bucketAnnotations holds manifests' annotations apart from their
-	// records, keyed by digest, so that listings never read them.
-	// Records written before it existed hold them inline.
-	bucketAnnotations = []byte("annotations")
-	// bucketDeleted holds one bucket per repository with soft-deleted
-	// records, keyed by DeletedKey; outside "repos", so that deleting a
-	// repository keeps them.
-	bucketDeleted = []byte("deleted")
-)
-
 // scanBatch is how many entries an iterator reads per cursor pass. Between
 // passes the cursor is dropped and re-sought, since bbolt cursors do not
 // survive writes, and fn may write while it iterates.
@@ -74,30 +52,12 @@ func (t *diskTx) checkWrite(keys ...string) error {
 	return nil
 }
 
-// repoBucket returns a repository's bucket, or nil when it has none and
-// create is false.
-func (t *diskTx) repoBucket(repo string, create bool) (*bolt.Bucket, error) {
-	repos := t.tx.Bucket(bucketRepos)
-	if repo == "" {
-		return nil, nil
+// checkRepo refuses a repository name that cannot key items.
+func checkRepo(repo string) error {
+	if !validRepoKey(repo) && repo != "" {
+		return fmt.Errorf("store: repository name %q holds a NUL byte, which no registry allows: use a valid repository name", truncate(repo))
 	}
-	if !create {
-		return repos.Bucket([]byte(repo)), nil
-	}
-	return t.bucket(true, bucketRepos, []byte(repo))
-}
-
-// sub returns one kind of a repository's content, or nil when there is none
-// and create is false.
-func (t *diskTx) sub(repo string, kind []byte, create bool) (*bolt.Bucket, error) {
-	rb, err := t.repoBucket(repo, create)
-	if rb == nil || err != nil {
-		return nil, err
-	}
-	if !create {
-		return rb.Bucket(kind), nil
-	}
-	return t.bucket(true, bucketRepos, []byte(repo), kind)
+	return nil
 }
 
 func getJSON[T any](b *bolt.Bucket, key []byte) (T, bool, error) {
@@ -115,47 +75,98 @@ func getJSON[T any](b *bolt.Bucket, key []byte) (T, bool, error) {
 	return v, true, nil
 }
 
-// get reads one value of a repository's content.
-func get[T any](t *diskTx, repo string, kind []byte, key string) (T, bool, error) {
-	if err := t.checkRead(); err != nil {
-		var zero T
-		return zero, false, err
-	}
-	b, err := t.sub(repo, kind, false)
-	if err != nil {
-		var zero T
-		return zero, false, err
-	}
-	return getJSON[T](b, []byte(key))
+// get reads one item of a repository.
+func get[T any](t *diskTx, kind []byte, repo string, key string) (T, bool, error) {
+	return getRecord(t, kind, repo, key, func(v []byte) (T, error) {
+		var item T
+		err := json.Unmarshal(v, &item)
+		return item, err
+	})
 }
 
-// set writes one value of a repository's content.
-func (t *diskTx) set(repo string, kind []byte, key string, v any) error {
-	if err := t.checkWrite(repo, key); err != nil {
-		return err
+// getRecord reads one item of a repository, decoding it with decode.
+func getRecord[T any](t *diskTx, kind []byte, repo string, key string, decode func(v []byte) (T, error)) (T, bool, error) {
+	var zero T
+	if err := t.checkRead(); err != nil {
+		return zero, false, err
 	}
-	b, err := t.sub(repo, kind, true)
+	if !validRepoKey(repo) || key == "" {
+		return zero, false, nil
+	}
+	v := t.tx.Bucket(kind).Get(itemKey(repo, key))
+	if v == nil {
+		return zero, false, nil
+	}
+	item, err := decode(v)
 	if err != nil {
-		return err
+		return zero, false, fmt.Errorf("store: corrupt record %q in %q: %w", key, repo, err)
 	}
+	return item, true, nil
+}
+
+// set writes one item of a repository as JSON; it reports whether the
+// item existed.
+func (t *diskTx) set(kind []byte, repo string, key string, v any) (existed bool, err error) {
 	data, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("store: encode %q: %w", key, err)
+		return false, fmt.Errorf("store: encode %q: %w", key, err)
 	}
-	return t.put(b, []byte(key), data, bucketRepos, []byte(repo), kind)
+	return t.setRecord(kind, repo, key, data)
 }
 
-// remove deletes one key of a repository's content; a missing key is not
-// an error.
-func (t *diskTx) remove(repo string, kind []byte, key string) error {
+// setRecord writes one item of a repository; it reports whether the item
+// existed.
+func (t *diskTx) setRecord(kind []byte, repo string, key string, data []byte) (existed bool, err error) {
+	if err := t.checkWrite(repo, key); err != nil {
+		return false, err
+	}
+	if err := checkRepo(repo); err != nil {
+		return false, err
+	}
+	return t.put(kind, itemKey(repo, key), data)
+}
+
+// remove deletes one item of a repository; a missing item is not an
+// error. It reports whether the item existed.
+func (t *diskTx) remove(kind []byte, repo string, key string) (existed bool, err error) {
 	if err := t.checkWrite(); err != nil {
+		return false, err
+	}
+	if !validRepoKey(repo) || key == "" {
+		return false, nil
+	}
+	return t.delete(kind, itemKey(repo, key))
+}
+
+// addCounts adds to repo's counts of manifests and tags.
+func (t *diskTx) addCounts(repo string, manifests, tags int) error {
+	m, n, err := t.counts(repo)
+	if err != nil {
 		return err
 	}
-	b, err := t.sub(repo, kind, false)
-	if b == nil || err != nil || key == "" {
+	m, n = max(m+manifests, 0), max(n+tags, 0)
+	if m == 0 && n == 0 {
+		_, err = t.delete(bucketCounts, []byte(repo))
 		return err
 	}
-	return t.delete(b, []byte(key), bucketRepos, []byte(repo), kind)
+	_, err = t.put(bucketCounts, []byte(repo), encodeCounts(m, n))
+	return err
+}
+
+// counts returns repo's counts of manifests and tags.
+func (t *diskTx) counts(repo string) (manifests, tags int, err error) {
+	if !validRepoKey(repo) {
+		return 0, 0, nil
+	}
+	v := t.tx.Bucket(bucketCounts).Get([]byte(repo))
+	if v == nil {
+		return 0, 0, nil
+	}
+	m, n, err := decodeCounts(v)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w of %q", err, repo)
+	}
+	return m, n, nil
 }
 
 // scan yields the decoded entries of the bucket that bucket returns whose
@@ -219,18 +230,38 @@ func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after [
 	}
 }
 
-// scanSub iterates over one kind of a repository's content.
-func scanSub[T any](t *diskTx, repo string, kind []byte, after string) iter.Seq2[T, error] {
-	return scan(t, func() (*bolt.Bucket, error) { return t.sub(repo, kind, false) }, nil, []byte(after),
+// scanItems iterates over one kind of a repository's items, from the first
+// key after after, decoding values as JSON.
+func scanItems[T any](t *diskTx, kind []byte, repo, after string) iter.Seq2[T, error] {
+	return scanRepo(t, kind, repo, "", after, func(k, v []byte) (T, error) {
+		var item T
+		if err := json.Unmarshal(v, &item); err != nil {
+			return item, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
+		}
+		return item, nil
+	})
+}
+
+// scanRepo iterates over the items of kind in repo whose keys start with
+// prefix, from the first key after after, decoding them with decode, which
+// gets the item's own key (without the repository's prefix).
+func scanRepo[T any](t *diskTx, kind []byte, repo, prefix, after string, decode func(k, v []byte) (T, error)) iter.Seq2[T, error] {
+	if !validRepoKey(repo) {
+		return func(func(T, error) bool) {}
+	}
+	rp := itemPrefix(repo)
+	var start []byte
+	if after != "" {
+		start = append(bytes.Clone(rp), after...)
+	}
+	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(kind), nil }, append(rp, prefix...), start,
 		func(_ *bolt.Bucket, k, v []byte) (T, bool, error) {
-			var item T
 			if v == nil {
-				return item, false, nil
+				var zero T
+				return zero, false, nil
 			}
-			if err := json.Unmarshal(v, &item); err != nil {
-				return item, false, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
-			}
-			return item, true, nil
+			item, err := decode(k[len(rp):], v)
+			return item, err == nil, err
 		})
 }
 
@@ -239,11 +270,10 @@ func (t *diskTx) Repo(name string) (Repository, bool, error) {
 	if err := t.checkRead(); err != nil {
 		return Repository{}, false, err
 	}
-	rb, err := t.repoBucket(name, false)
-	if err != nil {
-		return Repository{}, false, err
+	if !validRepoKey(name) {
+		return Repository{}, false, nil
 	}
-	return getJSON[Repository](rb, keyRecord)
+	return getJSON[Repository](t.tx.Bucket(bucketRecords), []byte(name))
 }
 
 // PutRepo implements [Tx.PutRepo].
@@ -251,46 +281,124 @@ func (t *diskTx) PutRepo(r Repository) error {
 	if err := t.checkWrite(r.Name); err != nil {
 		return err
 	}
-	rb, err := t.repoBucket(r.Name, true)
-	if err != nil {
+	if err := checkRepo(r.Name); err != nil {
 		return err
 	}
 	data, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("store: encode %q: %w", r.Name, err)
 	}
-	return t.put(rb, keyRecord, data, bucketRepos, []byte(r.Name))
+	_, err = t.put(bucketRecords, []byte(r.Name), data)
+	return err
 }
 
-// DeleteRepo implements [Tx.DeleteRepo].
+// DeleteRepo implements [Tx.DeleteRepo]. It deletes the repository's items
+// a batch at a time, each bucket's range in turn, holding one batch of keys;
+// in a group commit shared with other Updates, the undo log also holds a
+// copy of every item deleted, until the commit.
 func (t *diskTx) DeleteRepo(name string) error {
 	if err := t.checkWrite(name); err != nil {
 		return err
 	}
-	return t.deleteBucket(bucketRepos, []byte(name))
+	if !validRepoKey(name) {
+		return nil
+	}
+	if _, err := t.delete(bucketRecords, []byte(name)); err != nil {
+		return err
+	}
+	if _, err := t.delete(bucketCounts, []byte(name)); err != nil {
+		return err
+	}
+	prefix := itemPrefix(name)
+	for _, kind := range repoItemBuckets {
+		if err := t.deleteRange(kind, prefix); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRange deletes every key of bucket with prefix, scanBatch at a time:
+// keys are copied out of a cursor pass and deleted after it, since a
+// bbolt cursor does not survive writes.
+func (t *diskTx) deleteRange(bucket, prefix []byte) error {
+	keys := make([][]byte, 0, scanBatch)
+	for {
+		keys = keys[:0]
+		c := t.tx.Bucket(bucket).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && len(keys) < scanBatch; k, _ = c.Next() {
+			keys = append(keys, bytes.Clone(k))
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		for _, k := range keys {
+			if _, err := t.delete(bucket, k); err != nil {
+				return err
+			}
+		}
+	}
 }
 
 // Repos implements [Tx.Repos].
 func (t *diskTx) Repos(after string) iter.Seq2[Repository, error] {
-	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketRepos), nil }, nil, []byte(after),
-		func(b *bolt.Bucket, k, v []byte) (Repository, bool, error) {
-			if v != nil {
-				return Repository{}, false, nil
+	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketRecords), nil }, nil, []byte(after),
+		func(_ *bolt.Bucket, k, v []byte) (Repository, bool, error) {
+			var r Repository
+			if err := json.Unmarshal(v, &r); err != nil {
+				return r, false, fmt.Errorf("store: corrupt record of repository %q: %w", k, err)
 			}
-			return getJSON[Repository](b.Bucket(k), keyRecord)
+			return r, true, nil
 		})
+}
+
+// repoNames yields, in name order from the first after after, the names of
+// the repositories with a key in any of buckets: each step seeks every
+// bucket past the name before.
+func (t *diskTx) repoNames(after string, buckets ...[]byte) iter.Seq2[string, error] {
+	return func(yield func(string, error) bool) {
+		var from []byte
+		if after != "" {
+			from = append([]byte(after), 1) // past every key of after, whose name ends in a NUL
+		}
+		for {
+			if err := t.checkRead(); err != nil {
+				yield("", err)
+				return
+			}
+			var next []byte
+			for _, name := range buckets {
+				k, _ := t.tx.Bucket(name).Cursor().Seek(from)
+				if k == nil {
+					continue
+				}
+				if r := repoOfKey(k); next == nil || bytes.Compare(r, next) < 0 {
+					next = r
+				}
+			}
+			if next == nil {
+				return
+			}
+			repo := string(next)
+			if !yield(repo, nil) {
+				return
+			}
+			from = append([]byte(repo), 1)
+		}
+	}
 }
 
 // allRepos yields the name of every repository holding a record or data,
 // for garbage collection.
 func (t *diskTx) allRepos() iter.Seq2[string, error] {
-	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketRepos), nil }, nil, nil,
-		func(_ *bolt.Bucket, k, v []byte) (string, bool, error) { return string(k), v == nil, nil })
+	return t.repoNames("", append([][]byte{bucketRecords}, repoItemBuckets...)...)
 }
 
 // Manifest implements [Tx.Manifest].
 func (t *diskTx) Manifest(repo string, d digest.Digest) (Manifest, bool, error) {
-	m, ok, err := get[Manifest](t, repo, bucketManifests, string(d))
+	m, ok, err := getRecord(t, bucketManifests, repo, string(d), func(v []byte) (Manifest, error) {
+		return decodeManifestRecord([]byte(d), v, true)
+	})
 	if err != nil || !ok {
 		return m, ok, err
 	}
@@ -302,7 +410,7 @@ func (t *diskTx) annotate(repo string, m *Manifest) error {
 	if m.Annotations != nil {
 		return nil
 	}
-	a, ok, err := get[map[string]string](t, repo, bucketAnnotations, string(m.Digest))
+	a, ok, err := get[map[string]string](t, bucketAnnotations, repo, string(m.Digest))
 	if ok {
 		m.Annotations = a
 	}
@@ -311,29 +419,39 @@ func (t *diskTx) annotate(repo string, m *Manifest) error {
 
 // PutManifest implements [Tx.PutManifest].
 func (t *diskTx) PutManifest(repo string, m Manifest) error {
-	if len(m.Annotations) > 0 {
-		if err := t.set(repo, bucketAnnotations, string(m.Digest), m.Annotations); err != nil {
-			return err
-		}
-	} else if err := t.remove(repo, bucketAnnotations, string(m.Digest)); err != nil {
+	if err := t.checkWrite(repo, string(m.Digest)); err != nil {
 		return err
 	}
-	m.Annotations = nil
-	return t.set(repo, bucketManifests, string(m.Digest), m)
+	if len(m.Annotations) > 0 {
+		if _, err := t.set(bucketAnnotations, repo, string(m.Digest), m.Annotations); err != nil {
+			return err
+		}
+	} else if _, err := t.remove(bucketAnnotations, repo, string(m.Digest)); err != nil {
+		return err
+	}
+	existed, err := t.setRecord(bucketManifests, repo, string(m.Digest), encodeManifest(m))
+	if err != nil || existed {
+		return err
+	}
+	return t.addCounts(repo, 1, 0)
 }
 
 // DeleteManifest implements [Tx.DeleteManifest].
 func (t *diskTx) DeleteManifest(repo string, d digest.Digest) error {
-	if err := t.remove(repo, bucketAnnotations, string(d)); err != nil {
+	if _, err := t.remove(bucketAnnotations, repo, string(d)); err != nil {
 		return err
 	}
-	return t.remove(repo, bucketManifests, string(d))
+	existed, err := t.remove(bucketManifests, repo, string(d))
+	if err != nil || !existed {
+		return err
+	}
+	return t.addCounts(repo, -1, 0)
 }
 
 // Manifests implements [Tx.Manifests].
 func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
 	return func(yield func(Manifest, error) bool) {
-		for m, err := range scanSub[Manifest](t, repo, bucketManifests, string(after)) {
+		for m, err := range t.manifests(repo, after, true) {
 			if err == nil {
 				err = t.annotate(repo, &m)
 			}
@@ -344,9 +462,9 @@ func (t *diskTx) Manifests(repo string, after digest.Digest) iter.Seq2[Manifest,
 	}
 }
 
-// summary decodes a manifest record without its inline annotations (held
-// by records written before bucketAnnotations): struct{} takes the object
-// without allocating its strings.
+// summary decodes a manifest's JSON record without its inline annotations
+// (held by records written before bucketAnnotations): struct{} takes the
+// object without allocating its strings.
 type summary struct {
 	Manifest
 	Annotations struct{} `json:"annotations"`
@@ -354,143 +472,119 @@ type summary struct {
 
 // ManifestSummaries implements [Tx.ManifestSummaries].
 func (t *diskTx) ManifestSummaries(repo string, after digest.Digest) iter.Seq2[Manifest, error] {
-	return func(yield func(Manifest, error) bool) {
-		for s, err := range scanSub[summary](t, repo, bucketManifests, string(after)) {
-			if !yield(s.Manifest, err) || err != nil {
-				return
-			}
-		}
-	}
+	return t.manifests(repo, after, false)
 }
 
-// ManifestCount implements [Tx.ManifestCount].
-func (t *diskTx) ManifestCount(repo string) (int, error) { return t.count(repo, bucketManifests) }
+// manifests iterates over a repository's manifest records, decoding the
+// annotations that old JSON records hold inline when annotations is set.
+func (t *diskTx) manifests(repo string, after digest.Digest, annotations bool) iter.Seq2[Manifest, error] {
+	return scanRepo(t, bucketManifests, repo, "", string(after), func(k, v []byte) (Manifest, error) {
+		m, err := decodeManifestRecord(k, v, annotations)
+		if err != nil {
+			return m, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
+		}
+		return m, nil
+	})
+}
 
-// TagCount implements [Tx.TagCount].
-func (t *diskTx) TagCount(repo string) (int, error) { return t.count(repo, bucketTags) }
-
-// count counts the keys of a repository's sub-bucket, reading no values.
-func (t *diskTx) count(repo string, kind []byte) (int, error) {
+// ManifestCount implements [Tx.ManifestCount]. It reads the repository's
+// counts, no manifest.
+func (t *diskTx) ManifestCount(repo string) (int, error) {
 	if err := t.checkRead(); err != nil {
 		return 0, err
 	}
-	b, err := t.sub(repo, kind, false)
-	if b == nil || err != nil {
+	m, _, err := t.counts(repo)
+	return m, err
+}
+
+// TagCount implements [Tx.TagCount]. It reads the repository's counts, no
+// tag.
+func (t *diskTx) TagCount(repo string) (int, error) {
+	if err := t.checkRead(); err != nil {
 		return 0, err
 	}
-	n := 0
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		n++
-	}
-	return n, nil
+	_, n, err := t.counts(repo)
+	return n, err
 }
 
 // PutDeleted implements [Tx.PutDeleted].
 func (t *diskTx) PutDeleted(repo string, d Deleted) error {
-	if err := t.checkWrite(repo, d.Key); err != nil {
-		return err
-	}
-	b, err := t.bucket(true, bucketDeleted, []byte(repo))
-	if err != nil {
-		return err
-	}
-	data, err := json.Marshal(d)
-	if err != nil {
-		return fmt.Errorf("store: encode %q: %w", d.Key, err)
-	}
-	return t.put(b, []byte(d.Key), data, bucketDeleted, []byte(repo))
+	_, err := t.set(bucketDeleted, repo, d.Key, d)
+	return err
 }
 
 // DeleteDeleted implements [Tx.DeleteDeleted].
 func (t *diskTx) DeleteDeleted(repo, key string) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	top := t.tx.Bucket(bucketDeleted)
-	if top == nil || repo == "" || key == "" {
-		return nil
-	}
-	b := top.Bucket([]byte(repo))
-	if b == nil {
-		return nil
-	}
-	if err := t.delete(b, []byte(key), bucketDeleted, []byte(repo)); err != nil {
-		return err
-	}
-	if k, _ := b.Cursor().First(); k == nil {
-		return t.deleteBucket(bucketDeleted, []byte(repo))
-	}
-	return nil
+	_, err := t.remove(bucketDeleted, repo, key)
+	return err
 }
 
 // Deleted implements [Tx.Deleted].
 func (t *diskTx) Deleted(repo, prefix, after string) iter.Seq2[Deleted, error] {
-	bucket := func() (*bolt.Bucket, error) {
-		top := t.tx.Bucket(bucketDeleted)
-		if top == nil || repo == "" {
-			return nil, nil
-		}
-		return top.Bucket([]byte(repo)), nil
-	}
-	return scan(t, bucket, []byte(prefix), []byte(after), func(_ *bolt.Bucket, k, v []byte) (Deleted, bool, error) {
+	return scanRepo(t, bucketDeleted, repo, prefix, after, func(k, v []byte) (Deleted, error) {
 		var d Deleted
-		if v == nil {
-			return d, false, nil
-		}
 		if err := json.Unmarshal(v, &d); err != nil {
-			return d, false, fmt.Errorf("store: corrupt deleted record %q in %q: %w", k, repo, err)
+			return d, fmt.Errorf("store: corrupt deleted record %q in %q: %w", k, repo, err)
 		}
-		return d, true, nil
+		return d, nil
 	})
 }
 
 // DeletedRepos implements [Tx.DeletedRepos].
 func (t *diskTx) DeletedRepos(after string) iter.Seq2[string, error] {
-	return scan(t, func() (*bolt.Bucket, error) { return t.tx.Bucket(bucketDeleted), nil }, nil, []byte(after),
-		func(_ *bolt.Bucket, k, v []byte) (string, bool, error) { return string(k), v == nil, nil })
+	return t.repoNames(after, bucketDeleted)
 }
 
 // Tag implements [Tx.Tag].
 func (t *diskTx) Tag(repo, name string) (Tag, bool, error) {
-	return get[Tag](t, repo, bucketTags, name)
+	return getRecord(t, bucketTags, repo, name, func(v []byte) (Tag, error) { return decodeTagRecord([]byte(name), v) })
 }
 
 // PutTag implements [Tx.PutTag].
 func (t *diskTx) PutTag(repo string, tag Tag) error {
-	return t.set(repo, bucketTags, tag.Name, tag)
+	existed, err := t.setRecord(bucketTags, repo, tag.Name, encodeTag(tag))
+	if err != nil || existed {
+		return err
+	}
+	return t.addCounts(repo, 0, 1)
 }
 
 // DeleteTag implements [Tx.DeleteTag].
 func (t *diskTx) DeleteTag(repo, name string) error {
-	return t.remove(repo, bucketTags, name)
+	existed, err := t.remove(bucketTags, repo, name)
+	if err != nil || !existed {
+		return err
+	}
+	return t.addCounts(repo, 0, -1)
 }
 
 // BlobLink implements [Tx.BlobLink].
 func (t *diskTx) BlobLink(repo string, d digest.Digest) (BlobLink, bool, error) {
-	return get[BlobLink](t, repo, bucketLinks, string(d))
+	return get[BlobLink](t, bucketLinks, repo, string(d))
 }
 
 // PutBlobLink implements [Tx.PutBlobLink].
 func (t *diskTx) PutBlobLink(repo string, l BlobLink) error {
-	return t.set(repo, bucketLinks, string(l.Digest), l)
+	_, err := t.set(bucketLinks, repo, string(l.Digest), l)
+	return err
 }
 
 // DeleteBlobLink implements [Tx.DeleteBlobLink].
 func (t *diskTx) DeleteBlobLink(repo string, d digest.Digest) error {
-	return t.remove(repo, bucketLinks, string(d))
+	_, err := t.remove(bucketLinks, repo, string(d))
+	return err
 }
 
 // BlobLinks implements [Tx.BlobLinks].
 func (t *diskTx) BlobLinks(repo string, after digest.Digest) iter.Seq2[BlobLink, error] {
-	return scanSub[BlobLink](t, repo, bucketLinks, string(after))
+	return scanItems[BlobLink](t, bucketLinks, repo, string(after))
 }
 
-func referrerKey(subject, referrer digest.Digest) []byte {
-	k := make([]byte, 0, len(subject)+1+len(referrer))
-	k = append(k, subject...)
-	k = append(k, 0)
-	return append(k, referrer...)
+// referrerKey is the key of a referrer after its repository's prefix: the
+// subject, a NUL byte and the referrer, so that a subject's referrers are
+// one range in digest order.
+func referrerKey(subject, referrer digest.Digest) string {
+	return string(subject) + "\x00" + string(referrer)
 }
 
 // PutReferrer implements [Tx.PutReferrer].
@@ -498,23 +592,17 @@ func (t *diskTx) PutReferrer(repo string, subject, referrer digest.Digest) error
 	if err := t.checkWrite(repo, string(subject), string(referrer)); err != nil {
 		return err
 	}
-	b, err := t.sub(repo, bucketReferrers, true)
-	if err != nil {
+	if err := checkRepo(repo); err != nil {
 		return err
 	}
-	return t.put(b, referrerKey(subject, referrer), []byte(referrer), bucketRepos, []byte(repo), bucketReferrers)
+	_, err := t.put(bucketReferrers, itemKey(repo, referrerKey(subject, referrer)), []byte(referrer))
+	return err
 }
 
 // DeleteReferrer implements [Tx.DeleteReferrer].
 func (t *diskTx) DeleteReferrer(repo string, subject, referrer digest.Digest) error {
-	if err := t.checkWrite(); err != nil {
-		return err
-	}
-	b, err := t.sub(repo, bucketReferrers, false)
-	if b == nil || err != nil {
-		return err
-	}
-	return t.delete(b, referrerKey(subject, referrer), bucketRepos, []byte(repo), bucketReferrers)
+	_, err := t.remove(bucketReferrers, repo, referrerKey(subject, referrer))
+	return err
 }
 
 // Referrers implements [Tx.Referrers].
@@ -522,7 +610,6 @@ func (t *diskTx) Referrers(repo string, subject digest.Digest) iter.Seq2[digest.
 	if subject == "" {
 		return func(func(digest.Digest, error) bool) {}
 	}
-	prefix := append([]byte(subject), 0)
-	return scan(t, func() (*bolt.Bucket, error) { return t.sub(repo, bucketReferrers, false) }, prefix, nil,
-		func(_ *bolt.Bucket, _, v []byte) (digest.Digest, bool, error) { return digest.Digest(v), v != nil, nil })
+	return scanRepo(t, bucketReferrers, repo, string(subject)+"\x00", "",
+		func(_, v []byte) (digest.Digest, error) { return digest.Digest(v), nil })
 }

@@ -1,0 +1,651 @@
+package store
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
+)
+
+// fixtureV1 is a meta.db in layout version 1 written by the code of that
+// layout, and want.json what that code read back from it (see gen.go).
+const fixtureV1 = "testdata/layout-v1"
+
+// fixtureRepos are the repositories gen.go fills, and one it does not.
+// The dump below must match dump.go.txt, which wrote want.json.
+var fixtureRepos = []string{"app", "app/sub", "app-x", "empty", "many", "locked", "norecord", "legacy", "gone", "missing"}
+
+type fixtureDump struct {
+	Repos        []Repository
+	Content      map[string]repoDump
+	DeletedRepos []string
+}
+
+type repoDump struct {
+	Repo                    *Repository                `json:",omitempty"`
+	Manifests, Summaries    []Manifest                 `json:",omitempty"`
+	Tags                    []Tag                      `json:",omitempty"`
+	TagsAfterLatest         []Tag                      `json:",omitempty"`
+	Links                   []BlobLink                 `json:",omitempty"`
+	Referrers               map[string][]digest.Digest `json:",omitempty"`
+	Deleted                 []Deleted                  `json:",omitempty"`
+	ManifestCount, TagCount int
+}
+
+func collectAll[T any](t *testing.T, seq func(func(T, error) bool)) []T {
+	t.Helper()
+	var out []T
+	for v, err := range seq {
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// dumpFixture reads every item of the fixture's repositories through s.
+func dumpFixture(t *testing.T, s Store) fixtureDump {
+	t.Helper()
+	var out fixtureDump
+	err := s.View(t.Context(), func(tx Tx) error {
+		out.Repos = collectAll(t, tx.Repos(""))
+		out.DeletedRepos = collectAll(t, tx.DeletedRepos(""))
+		out.Content = make(map[string]repoDump)
+		for _, name := range fixtureRepos {
+			var c repoDump
+			var err error
+			if r, ok, err := tx.Repo(name); err != nil {
+				return err
+			} else if ok {
+				c.Repo = &r
+			}
+			c.Manifests = collectAll(t, tx.Manifests(name, ""))
+			c.Summaries = collectAll(t, tx.ManifestSummaries(name, ""))
+			c.Tags = collectAll(t, tx.Tags(name, ""))
+			c.TagsAfterLatest = collectAll(t, tx.Tags(name, "latest"))
+			c.Links = collectAll(t, tx.BlobLinks(name, ""))
+			for _, m := range c.Manifests {
+				if m.Subject == "" {
+					continue
+				}
+				if c.Referrers == nil {
+					c.Referrers = make(map[string][]digest.Digest)
+				}
+				c.Referrers[m.Subject.String()] = collectAll(t, tx.Referrers(name, m.Subject))
+			}
+			c.Deleted = collectAll(t, tx.Deleted(name, "", ""))
+			if c.ManifestCount, err = tx.ManifestCount(name); err != nil {
+				return err
+			}
+			if c.TagCount, err = tx.TagCount(name); err != nil {
+				return err
+			}
+			out.Content[name] = c
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// wantFixture returns what the code of layout version 1 read from the
+// fixture, through JSON as dumpFixture's result goes for comparing.
+func wantFixture(t *testing.T) fixtureDump {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtureV1, "want.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want fixtureDump
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatal(err)
+	}
+	return want
+}
+
+// roundTrip passes d through JSON, as want.json did.
+func roundTrip(t *testing.T, d fixtureDump) fixtureDump {
+	t.Helper()
+	data, err := json.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out fixtureDump
+	if err := json.Unmarshal(data, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// copyFixture copies the version 1 meta.db into a new store directory.
+func copyFixture(t *testing.T) (dir string, original []byte) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixtureV1, "meta.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir = t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, metaFile), data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir, data
+}
+
+// layoutVersion reads the version recorded in a closed store's meta.db.
+func layoutVersion(t *testing.T, dir string) string {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var v string
+	db.View(func(tx *bolt.Tx) error {
+		if b := tx.Bucket(bucketMeta); b != nil {
+			v = string(b.Get(keyFormat))
+		}
+		return nil
+	})
+	return v
+}
+
+// TestDiskMigrateV1 opens a store of layout version 1 written by that
+// layout's code: it is converted once, and reads back what that code read.
+func TestDiskMigrateV1(t *testing.T) {
+	dir, _ := copyFixture(t)
+	want := wantFixture(t)
+	for range 2 { // converted by the first open, read as is by the second
+		s, err := OpenDisk(dir, nil)
+		if err != nil {
+			t.Fatalf("OpenDisk of a version 1 store: %v", err)
+		}
+		got := roundTrip(t, dumpFixture(t, s))
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("content after conversion mismatch (-version 1 +now):\n%s", diff)
+		}
+		if v := layoutVersion(t, dir); v != fmt.Sprint(formatVersion) {
+			t.Fatalf("layout version after open: got %q, want %d", v, formatVersion)
+		}
+		if left, _ := os.ReadDir(filepath.Join(dir, tmpDir)); len(left) != 0 {
+			t.Errorf("files left in tmp after conversion: %v", left)
+		}
+	}
+}
+
+// TestDiskMigrateInterrupted stops the conversion part way, as a crash
+// would: meta.db is still the old file, byte for byte, and the next open
+// converts it.
+func TestDiskMigrateInterrupted(t *testing.T) {
+	dir, original := copyFixture(t)
+	errStop := errors.New("stopped")
+	setMigrate(t, 10, func(committed int) error {
+		if committed >= 30 {
+			return errStop
+		}
+		return nil
+	})
+	if _, err := OpenDisk(dir, nil); !errors.Is(err, errStop) {
+		t.Fatalf("OpenDisk with the conversion stopped: got %v, want the stop", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dir, metaFile)); err != nil || !bytes.Equal(got, original) {
+		t.Fatalf("meta.db changed by a stopped conversion (err %v)", err)
+	}
+	// A crash leaves the new file half written in tmp: the next open
+	// starts over.
+	if err := os.WriteFile(filepath.Join(dir, tmpDir, metaFile), []byte("half written"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	migrateHook = nil
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatalf("OpenDisk after a stopped conversion: %v", err)
+	}
+	defer s.Close()
+	if diff := cmp.Diff(wantFixture(t), roundTrip(t, dumpFixture(t, s))); diff != "" {
+		t.Fatalf("content after conversion mismatch (-version 1 +now):\n%s", diff)
+	}
+}
+
+// setMigrate makes the conversion commit every batch items and call hook,
+// until the test ends.
+func setMigrate(t *testing.T, batch int, hook func(int) error) {
+	oldBatch, oldHook := migrateBatch, migrateHook
+	migrateBatch, migrateHook = batch, hook
+	t.Cleanup(func() { migrateBatch, migrateHook = oldBatch, oldHook })
+}
+
+// TestDiskMigrateWaiter: a process that was waiting for the old meta.db's
+// lock while another converted it opens the new file, not the old one,
+// which would convert the store a second time over the first's writes.
+func TestDiskMigrateWaiter(t *testing.T) {
+	dir, _ := copyFixture(t)
+	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waiter Store
+	var waitErr error
+	wg.Go(func() { waiter, waitErr = OpenDisk(dir, nil) })
+	// Give the waiter time to block on the old file's lock (bbolt polls
+	// it); should it come later, it opens the new file directly, and the
+	// test still holds.
+	time.Sleep(200 * time.Millisecond)
+	converter := &diskStore{dir: dir}
+	if err := converter.migrateV1(old); err != nil {
+		t.Fatal(err)
+	}
+	// What the converting process writes after the conversion must stay.
+	s, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	err = s.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRecords).Put([]byte("after"), []byte(`{"name":"after"}`))
+	})
+	s.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	if waitErr != nil {
+		t.Fatalf("OpenDisk waiting for the conversion: %v", waitErr)
+	}
+	defer waiter.Close()
+	err = waiter.View(t.Context(), func(tx Tx) error {
+		if _, ok, err := tx.Repo("after"); !ok || err != nil {
+			t.Errorf("a write after the conversion is lost: ok=%v err=%v", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiskNewerLayout: a meta.db of a layout this build does not know is
+// refused, untouched, with an error naming the problem and the fix.
+func TestDiskNewerLayout(t *testing.T) {
+	for _, tc := range []struct{ version, want string }{
+		{fmt.Sprint(formatVersion + 1), "newer"},
+		{"two", "damaged"},
+	} {
+		dir := t.TempDir()
+		s, err := OpenDisk(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put(keyFormat, []byte(tc.version)) })
+		db.Close()
+		_, err = OpenDisk(dir, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("OpenDisk of layout version %q: got %v, want an error naming the directory and saying %q", tc.version, err, tc.want)
+			continue
+		}
+		t.Logf("layout version %q: %v", tc.version, err)
+		if v := layoutVersion(t, dir); v != tc.version {
+			t.Errorf("a refused open changed the version to %q", v)
+		}
+	}
+}
+
+// TestDiskLayoutSmallRepos: a repository of ten tags costs its records'
+// bytes in shared pages, not pages of its own (layout version 1: about 24
+// KiB), and deleting repositories leaves nothing of them.
+func TestDiskLayoutSmallRepos(t *testing.T) {
+	const repos, tags = 1000, 10
+	dir := t.TempDir()
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	err = s.Update(t.Context(), func(tx Tx) error {
+		for r := range repos {
+			name := fmt.Sprintf("bench/r-%05d", r)
+			if err := tx.PutRepo(Repository{Name: name, CreatedAt: at, UpdatedAt: at, Attrs: DefaultAttributes()}); err != nil {
+				return err
+			}
+			for i := range tags {
+				d := digest.FromString(fmt.Sprint(r, i))
+				if err := tx.PutTag(name, Tag{Name: fmt.Sprintf("t%05d", i), Digest: d, CreatedAt: at, UpdatedAt: at, Attrs: DefaultAttributes()}); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	used := pagesUsed(t, dir)
+	perRepo := used / repos
+	t.Logf("meta.db: %d bytes of pages in use, %d per repository of %d tags", used, perRepo, tags)
+	if perRepo > 4<<10 {
+		t.Errorf("meta.db takes %d bytes per repository of %d tags, want at most 4 KiB", perRepo, tags)
+	}
+
+	s, err = OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		for r, err := range tx.Repos("") {
+			if err != nil {
+				return err
+			}
+			if err := tx.DeleteRepo(r.Name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.View(func(tx *bolt.Tx) error {
+		for _, name := range layoutBuckets[1:] {
+			if n := tx.Bucket(name).Stats().KeyN; n != 0 {
+				t.Errorf("bucket %s holds %d keys after deleting every repository", name, n)
+			}
+		}
+		return nil
+	})
+}
+
+// pagesUsed returns the bytes of the pages that hold a closed store's
+// buckets: the file itself grows in large steps.
+func pagesUsed(t *testing.T, dir string) int64 {
+	t.Helper()
+	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int64
+	db.View(func(tx *bolt.Tx) error {
+		return tx.ForEach(func(_ []byte, b *bolt.Bucket) error {
+			st := b.Stats()
+			n += int64(st.BranchAlloc + st.LeafAlloc)
+			return nil
+		})
+	})
+	return n
+}
+
+// TestDiskCountsRollback: the counts of manifests and tags follow the
+// writes a group commit keeps and drop those it takes back.
+func TestDiskCountsRollback(t *testing.T) {
+	dir := t.TempDir()
+	st, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*diskStore)
+	defer s.Close()
+	errBoom := errors.New("boom")
+	d := func(i int) digest.Digest { return digest.FromString(fmt.Sprint(i)) }
+	fill := func(tx Tx, repo string, n int) error {
+		for i := range n {
+			if err := tx.PutManifest(repo, Manifest{Digest: d(i)}); err != nil {
+				return err
+			}
+			if err := tx.PutTag(repo, Tag{Name: fmt.Sprint("t", i), Digest: d(i)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := s.Update(t.Context(), func(tx Tx) error { return errors.Join(fill(tx, "a", 3), fill(tx, "b", 2)) }); err != nil {
+		t.Fatal(err)
+	}
+	req := func(fn func(Tx) error) *commitReq {
+		return &commitReq{fn: fn, done: make(chan struct{}), lead: make(chan struct{})}
+	}
+	s.commitGroup([]*commitReq{
+		req(func(tx Tx) error { return fill(tx, "a", 5) }),                                   // a: 5 and 5
+		req(func(tx Tx) error { return errors.Join(tx.DeleteRepo("b"), errBoom) }),           // taken back
+		req(func(tx Tx) error { return errors.Join(fill(tx, "c", 4), errBoom) }),             // taken back
+		req(func(tx Tx) error { return tx.DeleteTag("a", "t0") }),                            // a: 5 and 4
+		req(func(tx Tx) error { return errors.Join(tx.DeleteManifest("a", d(1)), errBoom) }), // taken back
+		req(func(tx Tx) error { return tx.PutTag("a", Tag{Name: "t1", Digest: d(9)}) }),      // a replaced tag
+	})
+	want := map[string][2]int{"a": {5, 4}, "b": {2, 2}, "c": {0, 0}}
+	err = s.View(t.Context(), func(tx Tx) error {
+		for repo, w := range want {
+			m, err1 := tx.ManifestCount(repo)
+			n, err2 := tx.TagCount(repo)
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			listed := [2]int{len(collectAll(t, tx.Manifests(repo, ""))), len(collectAll(t, tx.Tags(repo, "")))}
+			if got := [2]int{m, n}; got != w || listed != w {
+				t.Errorf("%s: counted %v, listed %v, want %v manifests and tags", repo, got, listed, w)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiskRepoNameNUL: a NUL byte ends a repository's name in keys, so a
+// name holding one is refused on write, with a clear error, and found
+// nowhere on read.
+func TestDiskRepoNameNUL(t *testing.T) {
+	s, err := OpenDisk(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const bad = "a\x00b"
+	d := digest.FromString("x")
+	for name, fn := range map[string]func(Tx) error{
+		"PutRepo":     func(tx Tx) error { return tx.PutRepo(Repository{Name: bad}) },
+		"PutTag":      func(tx Tx) error { return tx.PutTag(bad, Tag{Name: "t", Digest: d}) },
+		"PutManifest": func(tx Tx) error { return tx.PutManifest(bad, Manifest{Digest: d}) },
+		"PutBlobLink": func(tx Tx) error { return tx.PutBlobLink(bad, BlobLink{Digest: d}) },
+		"PutReferrer": func(tx Tx) error { return tx.PutReferrer(bad, d, d) },
+		"PutDeleted":  func(tx Tx) error { return tx.PutDeleted(bad, Deleted{Key: "k"}) },
+	} {
+		if err := s.Update(t.Context(), fn); err == nil || !strings.Contains(err.Error(), "NUL") {
+			t.Errorf("%s in a repository named with a NUL byte: got %v, want an error saying so", name, err)
+		}
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		if err := tx.PutTag("a", Tag{Name: "t", Digest: d}); err != nil {
+			return err
+		}
+		if _, ok, err := tx.Repo(bad); ok || err != nil {
+			t.Errorf("Repo(%q): got ok=%v, err=%v", bad, ok, err)
+		}
+		if got := collectAll(t, tx.Tags(bad, "")); len(got) != 0 {
+			t.Errorf("Tags(%q): got %v", bad, got)
+		}
+		return tx.DeleteRepo(bad)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeV1 writes a meta.db in layout version 1 at path, as that layout's
+// code laid it out: repos/NAME/record, repos/NAME/tags/TAG.
+func writeV1(t *testing.T, path string, repos, tags int) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	at := time.Date(2026, 12, 6, 0, 0, 0, 0, time.UTC)
+	err = db.Update(func(tx *bolt.Tx) error {
+		top, err := tx.CreateBucket(bucketV1Repos)
+		if err != nil {
+			return err
+		}
+		for r := range repos {
+			name := fmt.Sprintf("crash/r-%05d", r)
+			rb, err := top.CreateBucket([]byte(name))
+			if err != nil {
+				return err
+			}
+			rec, _ := json.Marshal(Repository{Name: name, CreatedAt: at, UpdatedAt: at, Attrs: DefaultAttributes()})
+			if err := rb.Put(keyV1Record, rec); err != nil {
+				return err
+			}
+			tb, err := rb.CreateBucket(bucketTags)
+			if err != nil {
+				return err
+			}
+			for i := range tags {
+				tag := Tag{Name: fmt.Sprintf("t%05d", i), Digest: digest.FromString(fmt.Sprint(r, i)), CreatedAt: at, UpdatedAt: at, Attrs: DefaultAttributes()}
+				rec, _ := json.Marshal(tag)
+				if err := tb.Put([]byte(tag.Name), rec); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// convertDirEnv names the directory TestDiskMigrateCrash's child process
+// opens.
+const convertDirEnv = "STORE_TEST_CONVERT_DIR"
+
+// TestDiskMigrateCrash kills a process while it converts a meta.db of
+// layout version 1, at random moments: every time, the store opens after
+// and holds everything.
+func TestDiskMigrateCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const repos, tags = 2000, 10
+	v1 := filepath.Join(t.TempDir(), "v1.db")
+	writeV1(t, v1, repos, tags)
+	original, err := os.ReadFile(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// How long a conversion takes here, to kill within it.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, metaFile), original, 0o600)
+	start := time.Now()
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	s.Close()
+	t.Logf("a conversion takes %v", took)
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 0))
+	killed := 0
+	found := map[string]int{}
+	for round := range 6 {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, metaFile), original, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(os.Args[0], "-test.run=^TestDiskMigrateCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), convertDirEnv+"="+dir)
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		// The child says when it starts to open.
+		line := make([]byte, 8)
+		io.ReadAtLeast(stdout, line, 8)
+		time.Sleep(time.Duration(rng.Int64N(int64(took) + 1)))
+		cmd.Process.Kill()
+		go io.Copy(io.Discard, stdout)
+		if err := cmd.Wait(); err != nil {
+			killed++
+		}
+		// Either file, never a mix: the old one has no version.
+		switch v := layoutVersion(t, dir); v {
+		case "":
+			found["old"]++
+		case fmt.Sprint(formatVersion):
+			found["new"]++
+		default:
+			t.Fatalf("round %d: meta.db after a kill has version %q", round, v)
+		}
+		s, err := OpenDisk(dir, nil)
+		if err != nil {
+			t.Fatalf("round %d: OpenDisk after a kill during the conversion: %v", round, err)
+		}
+		err = s.View(t.Context(), func(tx Tx) error {
+			if got := len(collectAll(t, tx.Repos(""))); got != repos {
+				t.Errorf("round %d: %d repositories after a kill, want %d", round, got, repos)
+			}
+			for _, r := range []int{0, repos / 2, repos - 1} {
+				name := fmt.Sprintf("crash/r-%05d", r)
+				n, err := tx.TagCount(name)
+				if got := len(collectAll(t, tx.Tags(name, ""))); got != tags || n != tags || err != nil {
+					t.Errorf("round %d: %s lists %d tags and counts %d (%v), want %d", round, name, got, n, err, tags)
+				}
+			}
+			return nil
+		})
+		s.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("%d of 6 children killed before they finished; meta.db found old %d times, converted %d times", killed, found["old"], found["new"])
+}
+
+// TestDiskMigrateCrashChild is TestDiskMigrateCrash's child process: it
+// opens, and so converts, the store.
+func TestDiskMigrateCrashChild(t *testing.T) {
+	dir := os.Getenv(convertDirEnv)
+	if dir == "" {
+		t.Skip("runs as TestDiskMigrateCrash's child process")
+	}
+	fmt.Println("opening")
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
