@@ -85,7 +85,7 @@ func FuzzDecodeTagPage(f *testing.F) {
 		if hasDuplicateKeys(body) {
 			t.Skip()
 		}
-		got, err := decodeTagPage(body, "repo")
+		got, err := decodeTagPage(nil, body, "repo")
 		var page struct {
 			Registry string    `json:"registry"`
 			Tags     []wireTag `json:"tags"`
@@ -182,7 +182,7 @@ func BenchmarkDecodeTagPage(b *testing.B) {
 	b.Run("jsonread", func(b *testing.B) {
 		b.SetBytes(int64(len(tagPage1000)))
 		for b.Loop() {
-			if tags, err := decodeTagPage(tagPage1000, "bench/tags"); err != nil || len(tags) != 1000 {
+			if tags, err := decodeTagPage(nil, tagPage1000, "bench/tags"); err != nil || len(tags) != 1000 {
 				b.Fatal(len(tags), err)
 			}
 		}

@@ -74,6 +74,12 @@ type TagsOptions struct {
 	// listing's order: pass the Name of the last tag received to continue
 	// a listing that was stopped.
 	Last string
+	// ReadAhead requests the next page while the caller handles the
+	// current one, so that the registry builds it meanwhile: for callers
+	// that read the whole listing. A caller that stops early leaves one
+	// page request sent for nothing; without ReadAhead a page is requested
+	// only when the caller asks for its first item.
+	ReadAhead bool
 }
 
 // Tags yields the tags of a repository with their properties, page by page.
@@ -120,8 +126,10 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 		r := request{method: http.MethodGet, path: acrPath(repo, "_tags"), query: q, scope: scopeRepo(repo, "metadata_read")}
 		listed := false
 		fellBack := false
-		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]TagProperties, error) {
-			return decodeTagPage(body, repo)
+		var page []TagProperties // reused: paginate yields a page's items before it decodes the next
+		listACR(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) (_ []TagProperties, err error) {
+			page, err = decodeTagPage(page[:0], body, repo)
+			return page, err
 		}, "listing tags", names, func(tp TagProperties, err error) bool {
 			if err != nil && !listed && !fellBack && o.Order == OrderNone && o.Digest == "" && errors.Is(err, ErrInsufficientScope) {
 				// A credential that may pull but not read metadata (an ACR
@@ -140,15 +148,20 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 // tagFields are the fields of a listed tag that decodeTagPage reads.
 var tagFields = []string{"name", "digest", "createdTime", "lastUpdateTime", "changeableAttributes"}
 
-// decodeTagPage decodes a page of ACR's tag listing:
+// decodeTagPage decodes a page of ACR's tag listing, appending its tags to
+// tags[:0]:
 // {"registry":..., "imageName":..., "tags":[{"name":..., "digest":...,
 // "createdTime":..., "lastUpdateTime":..., "changeableAttributes":{...}}]}.
-func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
+func decodeTagPage(tags []TagProperties, body []byte, repo string) ([]TagProperties, error) {
 	r := jsonread.New(body)
 	var registry string
-	// A tag and its changeableAttributes are two objects: half the
-	// braces is about the page's length (counting a byte is cheap).
-	tags := make([]TagProperties, 0, bytes.Count(body, []byte{'{'})/2)
+	if tags == nil {
+		// A tag and its changeableAttributes are two objects: half the
+		// braces is about the page's length (counting a byte is cheap).
+		tags = make([]TagProperties, 0, bytes.Count(body, []byte{'{'})/2)
+	}
+	tags = tags[:0]
+	var name, dgst, both []byte // scratch for each tag's name and digest
 	err := r.Object(func(key []byte) error {
 		switch {
 		case jsonread.Match(key, "registry"):
@@ -162,12 +175,21 @@ func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
 			return r.Array(func() error {
 				t := TagProperties{Repository: repo}
 				var a attributes
+				name, dgst = name[:0], dgst[:0]
 				err := r.Object(func(key []byte) error {
 					switch jsonread.Field(key, tagFields) {
 					case "name":
-						return r.ReadString(&t.Name)
+						b, set, err := r.AppendString(name[:0])
+						if set {
+							name = b
+						}
+						return err
 					case "digest":
-						return r.ReadString((*string)(&t.Digest))
+						b, set, err := r.AppendString(dgst[:0])
+						if set {
+							dgst = b
+						}
+						return err
 					case "createdTime":
 						return r.ReadTime(&t.CreatedOn)
 					case "lastUpdateTime":
@@ -178,6 +200,10 @@ func decodeTagPage(body []byte, repo string) ([]TagProperties, error) {
 					return r.Skip()
 				})
 				t.Permissions = a.permissions()
+				// Name and digest share one allocation.
+				both = append(append(both[:0], name...), dgst...)
+				s := string(both)
+				t.Name, t.Digest = s[:len(name)], digest.Digest(s[len(name):])
 				tags = append(tags, t)
 				return err
 			})
@@ -221,7 +247,7 @@ func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) i
 			return
 		}
 		r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
-		for name, err := range paginate(ctx, c, r, func(body []byte, _ http.Header) ([]string, error) {
+		for name, err := range paginate(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]string, error) {
 			return decodeNames(body, "tags")
 		}) {
 			if !yield(name, err) {

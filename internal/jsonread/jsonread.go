@@ -214,6 +214,26 @@ func (r *Reader) ReadString(p *string) error {
 	return nil
 }
 
+// AppendString appends a string's decoded contents to dst, and reports
+// whether there was one: null appends nothing and reports false. Callers
+// that build one string from several values allocate once this way.
+func (r *Reader) AppendString(dst []byte) ([]byte, bool, error) {
+	if null, err := r.Null(); null || err != nil {
+		return dst, false, err
+	}
+	if r.peek() != '"' {
+		return dst, false, r.typeErr("a string")
+	}
+	raw, escaped, ascii, err := r.scanString()
+	if err != nil {
+		return dst, false, err
+	}
+	if !escaped && (ascii || utf8.Valid(raw)) {
+		return append(dst, raw...), true, nil
+	}
+	return unquote(dst, raw), true, nil
+}
+
 // key reads an object key: the raw bytes when it has no escapes, else the
 // decoded key in the Reader's scratch buffer.
 func (r *Reader) key() ([]byte, error) {

@@ -140,6 +140,14 @@ func TestStringScanning(t *testing.T) {
 					t.Fatalf("ReadString(%q) = %q, %v; encoding/json: %q, %v", doc, got, err, want, werr)
 				}
 				r = New(doc)
+				app, set, err := r.AppendString([]byte("x"))
+				if err == nil {
+					err = r.End()
+				}
+				if (err == nil) != (werr == nil) || err == nil && (string(app) != "x"+want || !set) {
+					t.Fatalf("AppendString(%q) = %q, %v, %v; encoding/json: %q, %v", doc, app, set, err, want, werr)
+				}
+				r = New(doc)
 				err = r.Skip()
 				if err == nil {
 					err = r.End()
