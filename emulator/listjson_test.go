@@ -19,8 +19,9 @@ func TestAppendTagPage(t *testing.T) {
 		{store.Tag{Name: "v1", Digest: digest.FromString("a"), CreatedAt: at, UpdatedAt: at.Add(time.Second),
 			Attrs: store.Attributes{DeleteEnabled: true, WriteEnabled: false, ReadEnabled: true, ListEnabled: true}}},
 		{store.Tag{Name: "v2.0_rc-1", Digest: digest.FromString("b"), CreatedAt: at.Truncate(time.Second), UpdatedAt: time.Time{}}},
+		{store.Tag{Name: "same-time", Digest: digest.FromString("c"), CreatedAt: at, UpdatedAt: at.In(time.FixedZone("y", -7200))}},
 	}
-	for _, pg := range [][]tagItem{nil, tags[:1], tags} {
+	for _, pg := range [][]tagItem{nil, tags[:1], tags[:2], tags} {
 		list := make([]wireTag, 0, len(pg))
 		for _, t := range pg {
 			list = append(list, wireTagOf(t.Tag))
@@ -60,6 +61,11 @@ func TestAppendTime(t *testing.T) {
 		time.Date(2026, 1, 2, 3, 4, 5, 100, time.FixedZone("x", 3600)), time.Date(2026, 1, 2, 3, 4, 5, 99, time.UTC)}
 	for range 10000 {
 		times = append(times, time.Unix(rng.Int64N(1<<36), rng.Int64N(1e9)))
+	}
+	// Every year from 0 to 9999, before 1970 too.
+	const year0, year10000 = -62167219200, 253402300800
+	for range 10000 {
+		times = append(times, time.Unix(year0+rng.Int64N(year10000-year0), rng.Int64N(1e9)))
 	}
 	for _, tm := range times {
 		if got, want := string(appendTime(nil, tm)), spec.FormatTime(tm); got != want {
