@@ -161,7 +161,7 @@ func decodeTagPage(tags []TagProperties, body []byte, repo string) ([]TagPropert
 		tags = make([]TagProperties, 0, bytes.Count(body, []byte{'{'})/2)
 	}
 	tags = tags[:0]
-	var name, dgst, both []byte // scratch for each tag's name and digest
+	var d tagDecoder
 	err := r.Object(func(key []byte) error {
 		switch {
 		case jsonread.Match(key, "registry"):
@@ -173,37 +173,7 @@ func decodeTagPage(tags []TagProperties, body []byte, repo string) ([]TagPropert
 				return err
 			}
 			return r.Array(func() error {
-				t := TagProperties{Repository: repo}
-				var a attributes
-				name, dgst = name[:0], dgst[:0]
-				err := r.Object(func(key []byte) error {
-					switch jsonread.Field(key, tagFields) {
-					case "name":
-						b, set, err := r.AppendString(name[:0])
-						if set {
-							name = b
-						}
-						return err
-					case "digest":
-						b, set, err := r.AppendString(dgst[:0])
-						if set {
-							dgst = b
-						}
-						return err
-					case "createdTime":
-						return r.ReadTime(&t.CreatedOn)
-					case "lastUpdateTime":
-						return r.ReadTime(&t.LastUpdatedOn)
-					case "changeableAttributes":
-						return a.read(r)
-					}
-					return r.Skip()
-				})
-				t.Permissions = a.permissions()
-				// Name and digest share one allocation.
-				both = append(append(both[:0], name...), dgst...)
-				s := string(both)
-				t.Name, t.Digest = s[:len(name)], digest.Digest(s[len(name):])
+				t, err := d.tag(r, body, repo)
 				tags = append(tags, t)
 				return err
 			})
@@ -220,6 +190,92 @@ func decodeTagPage(tags []TagProperties, body []byte, repo string) ([]TagPropert
 		tags[i].Registry = registry
 	}
 	return tags, nil
+}
+
+// tagDecoder decodes the tags of a page, with scratch space for each tag's
+// name and digest, which share one allocation.
+type tagDecoder struct {
+	name, digest, both []byte
+}
+
+// tag decodes one tag of a page.
+func (d *tagDecoder) tag(r *jsonread.Reader, body []byte, repo string) (TagProperties, error) {
+	t := TagProperties{Repository: repo}
+	var a attributes
+	d.name, d.digest = d.name[:0], d.digest[:0]
+	var err error
+	if mark := r.Mark(); !d.acrTag(r, body, &t, &a) {
+		// Written another way: start again, key by key.
+		r.Reset(mark)
+		t, a = TagProperties{Repository: repo}, attributes{}
+		d.name, d.digest = d.name[:0], d.digest[:0]
+		err = r.Object(func(key []byte) error {
+			switch jsonread.Field(key, tagFields) {
+			case "name":
+				return d.readString(r, &d.name)
+			case "digest":
+				return d.readString(r, &d.digest)
+			case "createdTime":
+				return r.ReadTime(&t.CreatedOn)
+			case "lastUpdateTime":
+				return r.ReadTime(&t.LastUpdatedOn)
+			case "changeableAttributes":
+				return a.read(r)
+			}
+			return r.Skip()
+		})
+	}
+	t.Permissions = a.permissions()
+	d.both = append(append(d.both[:0], d.name...), d.digest...)
+	s := string(d.both)
+	t.Name, t.Digest = s[:len(d.name)], digest.Digest(s[len(d.name):])
+	return t, err
+}
+
+// readString reads a string into *dst; null leaves it as it is.
+func (d *tagDecoder) readString(r *jsonread.Reader, dst *[]byte) error {
+	b, set, err := r.AppendString((*dst)[:0])
+	if set {
+		*dst = b
+	}
+	return err
+}
+
+// acrTag decodes a tag written as ACR (and our registry) writes it: its
+// fields in ACR's order, without whitespace, a lastUpdateTime equal to the
+// createdTime copied rather than parsed again. Twice as fast as reading key
+// by key, it reports false for a tag written any other way, leaving r
+// anywhere in it.
+func (d *tagDecoder) acrTag(r *jsonread.Reader, body []byte, t *TagProperties, a *attributes) bool {
+	if !r.Literal(`{"name":`) || d.readString(r, &d.name) != nil ||
+		!r.Literal(`,"digest":`) || d.readString(r, &d.digest) != nil ||
+		!r.Literal(`,"createdTime":`) {
+		return false
+	}
+	created := r.Mark()
+	if r.ReadTime(&t.CreatedOn) != nil {
+		return false
+	}
+	createdEnd := r.Mark()
+	if !r.Literal(`,"lastUpdateTime":`) {
+		return false
+	}
+	if r.LiteralBytes(body[created:createdEnd]) {
+		t.LastUpdatedOn = t.CreatedOn
+	} else if r.ReadTime(&t.LastUpdatedOn) != nil {
+		return false
+	}
+	if !r.Literal(`,"signed":`) {
+		return false
+	}
+	if _, _, err := r.Bool(); err != nil {
+		return false
+	}
+	return r.Literal(`,"changeableAttributes":{"deleteEnabled":`) && a.deleteEnabled.read(r) == nil &&
+		r.Literal(`,"writeEnabled":`) && a.writeEnabled.read(r) == nil &&
+		r.Literal(`,"readEnabled":`) && a.readEnabled.read(r) == nil &&
+		r.Literal(`,"listEnabled":`) && a.listEnabled.read(r) == nil &&
+		r.Literal(`}}`)
 }
 
 // TagNames yields the names of a repository's tags in name order, page by

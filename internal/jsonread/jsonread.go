@@ -84,6 +84,36 @@ func (r *Reader) peek() byte {
 	return 0
 }
 
+// Literal consumes s when the document continues with exactly s, and
+// reports whether it did; it skips no whitespace. Decoders use it to read
+// a document written in one known way (keys in a known order, compact)
+// quickly, and fall back to the general reads, from a Mark, when it is
+// written any other way.
+func (r *Reader) Literal(s string) bool {
+	if len(r.b)-r.i >= len(s) && string(r.b[r.i:r.i+len(s)]) == s {
+		r.i += len(s)
+		return true
+	}
+	return false
+}
+
+// LiteralBytes is Literal for a byte slice, such as an earlier part of the
+// document: a value repeated verbatim can be consumed without decoding it
+// again.
+func (r *Reader) LiteralBytes(s []byte) bool {
+	if len(r.b)-r.i >= len(s) && bytes.Equal(r.b[r.i:r.i+len(s)], s) {
+		r.i += len(s)
+		return true
+	}
+	return false
+}
+
+// Mark returns the Reader's position, for Reset.
+func (r *Reader) Mark() int { return r.i }
+
+// Reset moves the Reader back to a position that Mark returned.
+func (r *Reader) Reset(mark int) { r.i = mark }
+
 // Null consumes a null and reports whether the next value was one.
 func (r *Reader) Null() (bool, error) {
 	if r.peek() != 'n' {
