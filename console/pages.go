@@ -63,7 +63,7 @@ var funcs = template.FuncMap{
 
 // pages returns one template per page, each with the layout. They are
 // parsed on first use, not in an init function: every acrctl command links
-// this package, and parsing took 2.5 ms of CPU at each start (a third of
+// this package, and parsing took 2.5 ms of CPU at every start (a third of
 // acrctl --version's), for a console most runs never serve.
 var pages = sync.OnceValue(func() map[string]*template.Template {
 	names, err := fs.Glob(templateFS, "templates/*.html")

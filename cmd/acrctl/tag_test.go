@@ -199,13 +199,16 @@ func TestTagTable(t *testing.T) {
 		{Name: "v1", Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), LastUpdatedOn: at, Permissions: acr.Permissions{CanDelete: true, CanWrite: true, CanList: true, CanRead: true}},
 		{Name: "a-much-longer-tag-name", LastUpdatedOn: time.Time{}, Permissions: acr.Permissions{CanList: true}},
 		{Name: "ünïcode", Digest: digest.Digest("sha256:" + strings.Repeat("b", 64)), LastUpdatedOn: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		// Digests and times the table keeps as text.
+		{Name: "upper", Digest: digest.Digest("sha256:" + strings.Repeat("C", 64)), LastUpdatedOn: time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Name: "sha512", Digest: digest.Digest("sha512:" + strings.Repeat("d", 128)), LastUpdatedOn: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)},
 	}
 	// Enough rows for several of tagTable's chunks.
 	for i := range 2000 {
 		tags = append(tags, acr.TagProperties{Name: fmt.Sprintf("gen-%0*d", i%40, i), Digest: digest.Digest(fmt.Sprintf("sha256:%064x", i)),
 			LastUpdatedOn: at.Add(time.Duration(i) * time.Hour), Permissions: acr.Permissions{CanDelete: i%2 == 0, CanWrite: i%3 == 0, CanRead: true, CanList: true}})
 	}
-	for _, n := range []int{0, 1, 2, 3, len(tags)} {
+	for _, n := range []int{0, 1, 2, 3, 5, len(tags)} {
 		var want, got bytes.Buffer
 		tw := newTable(&want)
 		fmt.Fprintln(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)\tDISABLED")
