@@ -405,14 +405,30 @@ func sha256Bytes(d digest.Digest) (raw [32]byte, ok bool) {
 	if len(s) != len("sha256:")+64 || s[:len("sha256:")] != "sha256:" {
 		return raw, false
 	}
-	for _, c := range []byte(s[len("sha256:"):]) {
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return raw, false
-		}
+	h := s[len("sha256:"):]
+	var bad byte
+	for i := range raw {
+		hi, lo := unhex[h[2*i]], unhex[h[2*i+1]]
+		bad |= hi | lo
+		raw[i] = hi<<4 | lo
 	}
-	hex.Decode(raw[:], []byte(s[len("sha256:"):]))
-	return raw, true
+	return raw, bad < 16
 }
+
+// unhex maps lower-case hex digits to their values, and every other byte
+// to 0xff.
+var unhex = func() (t [256]byte) {
+	for i := range t {
+		t[i] = 0xff
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = byte(c - 'a' + 10)
+	}
+	return t
+}()
 
 // lockBits packs the lock flags, a bit set for each that is off, and
 // unlockBits unpacks them.
