@@ -385,9 +385,11 @@ func (t *tagTable) add(tp acr.TagProperties) {
 		c = append(c, cellText)
 		text(orDash(tp.Digest.String()), 1)
 	}
-	if u := tp.LastUpdatedOn.UTC(); !u.IsZero() && u.Year() >= 0 && u.Year() <= 9999 {
+	// Years 0 to 9999 print in time.DateTime's 19 characters.
+	const year0, year10000 = -62167219200, 253402300800
+	if u := tp.LastUpdatedOn.Unix(); !tp.LastUpdatedOn.IsZero() && u >= year0 && u < year10000 {
 		c = append(c, cellUnix)
-		c = binary.LittleEndian.AppendUint64(c, uint64(u.Unix()))
+		c = binary.LittleEndian.AppendUint64(c, uint64(u))
 		t.width[2] = max(t.width[2], len(time.DateTime))
 	} else {
 		c = append(c, cellText)
@@ -455,48 +457,50 @@ func (t *tagTable) len() int { return t.rows }
 func (t *tagTable) write(w io.Writer) error {
 	bw := bufio.NewWriterSize(w, 64<<10)
 	line := make([]byte, 0, 256)
-	pad := func(start, col int) {
-		for n := utf8.RuneCount(line[start:]); n < t.width[col]+2; n++ {
-			line = append(line, ' ')
+	// pad ends a cell n runes wide in column col.
+	pad := func(n, col int) {
+		for n < t.width[col]+2 {
+			k := min(t.width[col]+2-n, len(spaces))
+			line = append(line, spaces[:k]...)
+			n += k
 		}
 	}
 	for col, h := range tagHeader[:3] {
-		n := len(line)
 		line = append(line, h...)
-		pad(n, col)
+		pad(len(h), col)
 	}
 	line = append(line, tagHeader[3]...)
 	line = append(line, '\n')
 	bw.Write(line)
 	for _, c := range t.chunks {
-		text := func() {
+		// text appends a cell kept as text and returns its width.
+		text := func() int {
 			size, k := binary.Uvarint(c)
-			line = append(line, c[k:k+int(size)]...)
+			v := c[k : k+int(size)]
+			line = append(line, v...)
 			c = c[k+int(size):]
+			return utf8.RuneCount(v)
 		}
 		for len(c) > 0 {
 			line = line[:0]
-			text()
-			pad(0, 0)
-			n := len(line)
+			pad(text(), 0)
 			if c[0] == cellSHA256 {
 				line = append(line, "sha256:"...)
 				line = hex.AppendEncode(line, c[1:33])
 				c = c[33:]
+				pad(len("sha256:")+64, 1)
 			} else {
 				c = c[1:]
-				text()
+				pad(text(), 1)
 			}
-			pad(n, 1)
-			n = len(line)
 			if c[0] == cellUnix {
 				line = appendTableTime(line, time.Unix(int64(binary.LittleEndian.Uint64(c[1:9])), 0))
 				c = c[9:]
+				pad(len(time.DateTime), 2)
 			} else {
 				c = c[1:]
-				text()
+				pad(text(), 2)
 			}
-			pad(n, 2)
 			line = appendDisabled(line, unlockBits(c[0]))
 			c = c[1:]
 			line = append(line, '\n')
@@ -507,6 +511,8 @@ func (t *tagTable) write(w io.Writer) error {
 	}
 	return bw.Flush()
 }
+
+const spaces = "                                                                "
 
 // appendTableTime appends formatTableTime(t) to b, without AppendFormat's
 // layout interpretation for the years 0-9999.
