@@ -265,6 +265,12 @@ func (d *tagDecoder) acrTag(r *jsonread.Reader, body []byte, t *TagProperties, a
 	} else if r.ReadTime(&t.LastUpdatedOn) != nil {
 		return false
 	}
+	// Most tags have every lock flag on: one comparison for the rest.
+	const unlocked = `,"signed":false,"changeableAttributes":{"deleteEnabled":true,"writeEnabled":true,"readEnabled":true,"listEnabled":true}}`
+	if r.Literal(unlocked) {
+		*a = attributes{deleteEnabled: 1, writeEnabled: 1, readEnabled: 1, listEnabled: 1}
+		return true
+	}
 	if !r.Literal(`,"signed":`) {
 		return false
 	}
