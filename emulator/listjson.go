@@ -41,6 +41,11 @@ func appendTagPage(b []byte, registry, repo string, tags []tagItem) []byte {
 		} else {
 			b = appendTime(b, t.UpdatedAt)
 		}
+		if a := t.Attrs; a.DeleteEnabled && a.WriteEnabled && a.ReadEnabled && a.ListEnabled {
+			// Most tags have every lock flag on.
+			b = append(b, `","signed":false,"changeableAttributes":{"deleteEnabled":true,"writeEnabled":true,"readEnabled":true,"listEnabled":true}}`...)
+			continue
+		}
 		b = append(b, `","signed":false,"changeableAttributes":{"deleteEnabled":`...)
 		b = strconv.AppendBool(b, t.Attrs.DeleteEnabled)
 		b = append(b, `,"writeEnabled":`...)

@@ -19,7 +19,8 @@ func TestAppendTagPage(t *testing.T) {
 		{store.Tag{Name: "v1", Digest: digest.FromString("a"), CreatedAt: at, UpdatedAt: at.Add(time.Second),
 			Attrs: store.Attributes{DeleteEnabled: true, WriteEnabled: false, ReadEnabled: true, ListEnabled: true}}},
 		{store.Tag{Name: "v2.0_rc-1", Digest: digest.FromString("b"), CreatedAt: at.Truncate(time.Second), UpdatedAt: time.Time{}}},
-		{store.Tag{Name: "same-time", Digest: digest.FromString("c"), CreatedAt: at, UpdatedAt: at.In(time.FixedZone("y", -7200))}},
+		{store.Tag{Name: "same-time", Digest: digest.FromString("c"), CreatedAt: at, UpdatedAt: at.In(time.FixedZone("y", -7200)),
+			Attrs: store.Attributes{DeleteEnabled: true, WriteEnabled: true, ReadEnabled: true, ListEnabled: true}}},
 	}
 	for _, pg := range [][]tagItem{nil, tags[:1], tags[:2], tags} {
 		list := make([]wireTag, 0, len(pg))
