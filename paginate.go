@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 
 	"github.com/acrgo/acr/internal/jsonread"
@@ -81,6 +82,11 @@ func paginate[T any](ctx context.Context, c *Client, first request, ahead bool, 
 				next, linkErr = c.nextPage(u, link, seen)
 				if ahead && linkErr == nil && n+1 < maxPages {
 					pending = c.startFetch(ctx, next, first, bufs[1][:0])
+					// Let the fetch send its request now, before this page
+					// is decoded: a new goroutine otherwise waits for the
+					// other processor, which on a busy machine comes only
+					// when this goroutine blocks, after the decoding.
+					runtime.Gosched()
 				}
 			}
 			items, err := page(p.body, p.header)
