@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,6 +72,23 @@ func TestAppendTime(t *testing.T) {
 	for _, tm := range times {
 		if got, want := string(appendTime(nil, tm)), spec.FormatTime(tm); got != want {
 			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestAppendJSONStringPositions puts each byte that needs an escape (and a
+// few that do not) at every offset of strings up to 20 bytes, so that each
+// lands in every lane of the eight-byte scan.
+func TestAppendJSONStringPositions(t *testing.T) {
+	for _, ins := range []string{`"`, `\`, "<", ">", "&", "\x00", "\x1f", "\x7f", "é", "\xff", "\u2028", " ", "~"} {
+		for n := range 20 {
+			for pre := 0; pre <= n; pre++ {
+				s := strings.Repeat("a", pre) + ins + strings.Repeat("b", n-pre)
+				want, _ := json.Marshal(s)
+				if got := appendJSONString(nil, s); string(got) != string(want) {
+					t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+				}
+			}
 		}
 	}
 }
