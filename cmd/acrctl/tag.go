@@ -144,7 +144,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				return bw.Flush()
 			}
 			// tag list reads every page: each is requested while the one
-			// before is decoded and printed.
+			// before is decoded.
 			list := s.client.Tags(cmd.Context(), ref.Repository, &acr.TagsOptions{Order: acr.Order(order), Digest: d,
 				PageSize: paging.pageSize, Last: paging.last, ReadAhead: true})
 			if !out.json() && !out.namesOnly() {
