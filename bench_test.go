@@ -105,6 +105,15 @@ func BenchmarkListTags(b *testing.B) {
 						}
 					}
 				}},
+				{"TagsReadAhead", func(c *acr.Client, n int) iter.Seq2[string, error] {
+					return func(yield func(string, error) bool) {
+						for t, err := range c.Tags(b.Context(), "bench/tags", &acr.TagsOptions{PageSize: n, ReadAhead: true}) {
+							if !yield(t.Name, err) {
+								return
+							}
+						}
+					}
+				}},
 				{"TagNames", func(c *acr.Client, n int) iter.Seq2[string, error] {
 					return c.TagNames(b.Context(), "bench/tags", &acr.ListOptions{PageSize: n})
 				}},

@@ -114,7 +114,7 @@ func (c *Client) DeletedRepositories(ctx context.Context, opts *ListOptions) ite
 			return
 		}
 		r := request{method: http.MethodGet, path: "/acr/v1/_deleted/_catalog", query: q, scope: scopeDeletedCatalog}
-		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]string, error) {
+		listACR(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]string, error) {
 			return decodeNames(body, "repositories")
 		}, "listing deleted repositories", nil, yield)
 	}
@@ -144,7 +144,7 @@ func (c *Client) DeletedManifests(ctx context.Context, repo string, opts *ListOp
 			return
 		}
 		r := request{method: http.MethodGet, path: deletedPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "deleted_read")}
-		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]DeletedManifest, error) {
+		listACR(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]DeletedManifest, error) {
 			var page struct {
 				Registry  string                `json:"registry"`
 				Manifests []wireDeletedManifest `json:"manifests"`
@@ -188,7 +188,7 @@ func (c *Client) DeletedTags(ctx context.Context, repo string, opts *ListOptions
 			return
 		}
 		r := request{method: http.MethodGet, path: deletedPath(repo, "_tags"), query: q, scope: scopeRepo(repo, "deleted_read")}
-		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]DeletedTag, error) {
+		listACR(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]DeletedTag, error) {
 			var page struct {
 				Registry string           `json:"registry"`
 				Tags     []wireDeletedTag `json:"tags"`

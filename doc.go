@@ -30,8 +30,10 @@
 // error, which is yielded. Each takes its page size and a continuation
 // point: [ListOptions] (or the same fields of [TagsOptions] and
 // [ManifestsOptions]), whose Last is the name, tag or digest of the last
-// item a stopped listing received. [Client.TagNames] lists tag names only,
-// the fastest way to list tags.
+// item a stopped listing received. A caller that reads a whole listing sets
+// ReadAhead, so that the next page is requested while it handles the
+// current one. [Client.TagNames] lists tag names only, the fastest way to
+// list tags.
 //
 // # Blobs and manifests
 //

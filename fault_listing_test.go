@@ -76,24 +76,51 @@ type listing struct {
 	list func(ctx context.Context, c *acr.Client) iter.Seq2[string, error]
 	// pages is the number of pages at listPageSize.
 	pages int
+	// plain, for a listing with ReadAhead, is the same listing without it,
+	// which stops after the first page when the caller stops (a listing
+	// that reads ahead has the second page in flight by then).
+	plain func(ctx context.Context, c *acr.Client) iter.Seq2[string, error]
+}
+
+// readAhead returns l with ReadAhead set by list.
+func readAhead(l listing, list func(ctx context.Context, c *acr.Client) iter.Seq2[string, error]) listing {
+	l.name += "/read ahead"
+	l.plain, l.list = l.list, list
+	return l
 }
 
 var listings = []listing{
 	{"Repositories", "/acr/v1/_catalog?n=1000", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
 		return c.Repositories(ctx, nil)
-	}, 7},
+	}, 7, nil},
 	{"Tags", "/acr/v1/list%2Fapp/_tags?n=1000", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
 		return keysOf(c.Tags(ctx, "list/app", nil), func(tp acr.TagProperties) string { return tp.Name })
-	}, 13},
+	}, 13, nil},
 	{"Tags/newest first", "/acr/v1/list%2Fapp/_tags?n=1000&orderby=timedesc", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
 		return keysOf(c.Tags(ctx, "list/app", &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc}), func(tp acr.TagProperties) string { return tp.Name })
-	}, 13},
+	}, 13, nil},
 	{"Manifests", "/acr/v1/list%2Fapp/_manifests?n=1000", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
 		return keysOf(c.Manifests(ctx, "list/app", nil), func(m acr.ManifestProperties) string { return m.Digest.String() })
-	}, 5},
+	}, 5, nil},
 	{"Manifests/oldest first", "/acr/v1/list%2Fapp/_manifests?n=1000&orderby=timeasc", func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
 		return keysOf(c.Manifests(ctx, "list/app", &acr.ManifestsOptions{Order: acr.OrderLastUpdatedAsc}), func(m acr.ManifestProperties) string { return m.Digest.String() })
-	}, 5},
+	}, 5, nil},
+}
+
+func init() {
+	// With ReadAhead the next page is in flight while the current one is
+	// yielded, so faults hit it in the background.
+	listings = append(listings,
+		readAhead(listings[0], func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
+			return c.Repositories(ctx, &acr.ListOptions{ReadAhead: true})
+		}),
+		readAhead(listings[1], func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
+			return keysOf(c.Tags(ctx, "list/app", &acr.TagsOptions{ReadAhead: true}), func(tp acr.TagProperties) string { return tp.Name })
+		}),
+		readAhead(listings[4], func(ctx context.Context, c *acr.Client) iter.Seq2[string, error] {
+			return keysOf(c.Manifests(ctx, "list/app", &acr.ManifestsOptions{Order: acr.OrderLastUpdatedAsc, ReadAhead: true}),
+				func(m acr.ManifestProperties) string { return m.Digest.String() })
+		}))
 }
 
 func keysOf[T any](seq iter.Seq2[T, error], key func(T) string) iter.Seq2[string, error] {
@@ -341,7 +368,11 @@ func TestListingSurvivesCuts(t *testing.T) {
 func firstPageBytes(t testing.TB, proxy *faulttest.Proxy, client *acr.Client, l listing) int64 {
 	t.Helper()
 	proxy.CutAfter(faulttest.Downstream, 0, false)
-	for _, err := range l.list(t.Context(), client) {
+	list := l.list
+	if l.plain != nil {
+		list = l.plain
+	}
+	for _, err := range list(t.Context(), client) {
 		if err != nil {
 			t.Fatal(err)
 		}

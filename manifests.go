@@ -81,6 +81,12 @@ type ManifestsOptions struct {
 	// listing's order: pass the Digest of the last manifest received to
 	// continue a listing that was stopped.
 	Last digest.Digest
+	// ReadAhead requests the next page while the caller handles the
+	// current one, so that the registry builds it meanwhile: for callers
+	// that read the whole listing. A caller that stops early leaves one
+	// page request sent for nothing; without ReadAhead a page is requested
+	// only when the caller asks for its first item.
+	ReadAhead bool
 }
 
 // Manifests yields the manifests of a repository with their properties,
@@ -113,7 +119,7 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 			q.Set("orderby", s)
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "metadata_read")}
-		listACR(ctx, c, r, func(body []byte, _ http.Header) ([]ManifestProperties, error) {
+		listACR(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]ManifestProperties, error) {
 			return decodeManifestPage(body, repo)
 		}, "listing manifests", nil, yield)
 	}

@@ -68,6 +68,8 @@ func hasDuplicateKeys(b []byte) bool {
 
 var pageSeeds = []string{
 	`{"registry":"r.example","imageName":"app","tags":[{"name":"v1","digest":"sha256:` + strings.Repeat("a", 64) + `","createdTime":"2026-12-06T02:42:44.4319543Z","lastUpdateTime":"2026-12-06T02:42:45Z","signed":false,"changeableAttributes":{"deleteEnabled":false,"writeEnabled":true,"readEnabled":true,"listEnabled":null}}]}`,
+	`{"registry":"r.example","imageName":"app","tags":[{"name":"v\u0031","digest":"sha256:` + strings.Repeat("a", 64) + `","createdTime":"2026-12-06T02:42:44.4319543Z","lastUpdateTime":"2026-12-06T02:42:44.4319543Z","signed":false,"changeableAttributes":{"deleteEnabled":true,"writeEnabled":true,"readEnabled":true,"listEnabled":true}},` +
+		`{"name":"v2","digest":"sha256:` + strings.Repeat("b", 64) + `","createdTime":null,"lastUpdateTime":null,"signed":true,"changeableAttributes":{"deleteEnabled":true,"writeEnabled":false,"readEnabled":true,"listEnabled":true,"extra":1}}]}`,
 	`{"registry":"r","manifests":[{"digest":"sha256:` + strings.Repeat("b", 64) + `","imageSize":1234,"createdTime":"2024-01-24T06:16:24.927259Z","lastUpdateTime":"2024-01-24T06:16:24.927259Z","architecture":"amd64","os":"linux","mediaType":"application/vnd.oci.image.index.v1+json","tags":["v1",null],"references":[{"digest":"sha256:` + strings.Repeat("c", 64) + `","architecture":"arm64","os":"linux"},null],"changeableAttributes":{"readEnabled":false}}]}`,
 	`{"repositories":["a","b/c"],"name":"x","tags":["v1","v2"]}`,
 	`{"tags":null,"manifests":[],"repositories":null}`,
@@ -85,7 +87,7 @@ func FuzzDecodeTagPage(f *testing.F) {
 		if hasDuplicateKeys(body) {
 			t.Skip()
 		}
-		got, err := decodeTagPage(body, "repo")
+		got, err := decodeTagPage(nil, body, "repo")
 		var page struct {
 			Registry string    `json:"registry"`
 			Tags     []wireTag `json:"tags"`
@@ -182,7 +184,7 @@ func BenchmarkDecodeTagPage(b *testing.B) {
 	b.Run("jsonread", func(b *testing.B) {
 		b.SetBytes(int64(len(tagPage1000)))
 		for b.Loop() {
-			if tags, err := decodeTagPage(tagPage1000, "bench/tags"); err != nil || len(tags) != 1000 {
+			if tags, err := decodeTagPage(nil, tagPage1000, "bench/tags"); err != nil || len(tags) != 1000 {
 				b.Fatal(len(tags), err)
 			}
 		}
@@ -203,4 +205,36 @@ func BenchmarkDecodeTagPage(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestDecodeTagPageForms decodes a page as ACR writes it (the fast path),
+// the same page indented and the same page with its fields reordered (key
+// by key), and checks all three against encoding/json.
+func TestDecodeTagPageForms(t *testing.T) {
+	var indented bytes.Buffer
+	if err := json.Indent(&indented, tagPage1000, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	reordered := bytes.ReplaceAll(tagPage1000, []byte(`"signed":false,`), nil)
+	reordered = bytes.ReplaceAll(reordered, []byte(`}}`), []byte(`},"signed":false}`))
+	var page struct {
+		Registry string    `json:"registry"`
+		Tags     []wireTag `json:"tags"`
+	}
+	if err := json.Unmarshal(tagPage1000, &page); err != nil {
+		t.Fatal(err)
+	}
+	var want []TagProperties
+	for _, w := range page.Tags {
+		want = append(want, w.properties(page.Registry, "bench/tags"))
+	}
+	for name, body := range map[string][]byte{"as ACR writes it": tagPage1000, "indented": indented.Bytes(), "reordered": reordered} {
+		got, err := decodeTagPage(nil, body, "bench/tags")
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("%s: differs from encoding/json (-want +got):\n%s", name, d)
+		}
+	}
 }

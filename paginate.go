@@ -8,6 +8,7 @@ import (
 	"iter"
 	"net/http"
 	"net/url"
+	"runtime"
 	"strconv"
 
 	"github.com/acrgo/acr/internal/jsonread"
@@ -25,7 +26,14 @@ const maxPages = 1_000_000
 // off is fetched again, up to maxResumes times. Iteration stops after the
 // first error, which is yielded. page decodes a page's items from its body;
 // it also gets the page's response header.
-func paginate[T any](ctx context.Context, c *Client, first request, page func(body []byte, h http.Header) ([]T, error)) iter.Seq2[T, error] {
+//
+// With ahead, the next page is requested as soon as a page's Link names
+// it, before the page is decoded and its items yielded, so that the
+// registry builds the next page while the caller handles this one. The
+// pages requested and their order are the same; a caller that stops early
+// leaves one request sent for nothing, which is cancelled and its answer
+// discarded.
+func paginate[T any](ctx context.Context, c *Client, first request, ahead bool, page func(body []byte, h http.Header) ([]T, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
 		u, err := c.url(first.path, first.query)
@@ -34,34 +42,54 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 			return
 		}
 		seen := map[string]bool{}
-		var buf []byte // the page bodies, one after the other: page decoders copy what they keep
-		broken := 0    // attempts at the current page whose body broke off
+		// The page bodies, one after the other in bufs[0] (page decoders
+		// copy what they keep); with ahead, the next page is read into
+		// bufs[1] while bufs[0] is decoded, and they swap.
+		var bufs [2][]byte
+		var pending *pageFetch
+		defer func() {
+			if pending != nil {
+				pending.cancel()
+				<-pending.done
+			}
+		}()
 		for n := 0; ; n++ {
 			if n == maxPages {
 				yield(zero, fmt.Errorf("acr: listing %s: more than %d pages; giving up", redactURL(u), maxPages))
 				return
 			}
 			seen[u.String()] = true
-			resp, err := c.doURL(ctx, u, first)
-			if err != nil {
-				yield(zero, err)
+			var p *pageFetch
+			if pending != nil {
+				p, pending = pending, nil
+				<-p.done
+				bufs[0], bufs[1] = bufs[1], bufs[0]
+			} else {
+				p = &pageFetch{}
+				p.header, p.body, p.err = c.fetchPage(ctx, u, first, bufs[0][:0])
+			}
+			if p.body != nil {
+				bufs[0] = p.body
+			}
+			if p.err != nil {
+				yield(zero, p.err)
 				return
 			}
-			body, err := readBody(resp, buf[:0])
-			buf = body
-			if err != nil {
-				// The connection broke after the headers, past the
-				// transport's retries: fetch the page again, as downloads
-				// resume, rather than blame the registry's JSON.
-				if ctx.Err() == nil && broken < maxResumes {
-					broken++
-					continue
+			link, more := spec.NextLink(p.header.Get("Link"))
+			var next *url.URL
+			var linkErr error
+			if more {
+				next, linkErr = c.nextPage(u, link, seen)
+				if ahead && linkErr == nil && n+1 < maxPages {
+					pending = c.startFetch(ctx, next, first, bufs[1][:0])
+					// Let the fetch send its request now, before this page
+					// is decoded: a new goroutine otherwise waits for the
+					// other processor, which on a busy machine comes only
+					// when this goroutine blocks, after the decoding.
+					runtime.Gosched()
 				}
-				yield(zero, fmt.Errorf("acr: listing %s: reading the page failed (%d attempts): %w", redactURL(u), broken+1, err))
-				return
 			}
-			broken = 0
-			items, err := page(body, resp.Header)
+			items, err := page(p.body, p.header)
 			if err != nil {
 				yield(zero, fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
 				return
@@ -71,21 +99,11 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 					return
 				}
 			}
-			link, ok := spec.NextLink(resp.Header.Get("Link"))
-			if !ok || len(items) == 0 {
+			if !more || len(items) == 0 {
 				return
 			}
-			next, err := u.Parse(link)
-			if err != nil {
-				yield(zero, fmt.Errorf("acr: listing %s: the next-page Link %q does not parse", redactURL(u), link))
-				return
-			}
-			if next.Scheme != c.endpoint.Scheme || next.Host != c.endpoint.Host {
-				yield(zero, fmt.Errorf("acr: listing %s: the next-page Link points to another origin (%s://%s); refusing to follow it", redactURL(u), next.Scheme, next.Host))
-				return
-			}
-			if seen[next.String()] {
-				yield(zero, fmt.Errorf("acr: listing %s: the registry repeated a page cursor; stopping to avoid a loop", redactURL(u)))
+			if linkErr != nil {
+				yield(zero, linkErr)
 				return
 			}
 			u = next
@@ -93,9 +111,72 @@ func paginate[T any](ctx context.Context, c *Client, first request, page func(bo
 	}
 }
 
+// nextPage resolves a page's next-page link against the page's URL u. The
+// link must stay on the registry's origin and must not name a page seen
+// before.
+func (c *Client) nextPage(u *url.URL, link string, seen map[string]bool) (*url.URL, error) {
+	next, err := u.Parse(link)
+	if err != nil {
+		return nil, fmt.Errorf("acr: listing %s: the next-page Link %q does not parse", redactURL(u), link)
+	}
+	if next.Scheme != c.endpoint.Scheme || next.Host != c.endpoint.Host {
+		return nil, fmt.Errorf("acr: listing %s: the next-page Link points to another origin (%s://%s); refusing to follow it", redactURL(u), next.Scheme, next.Host)
+	}
+	if seen[next.String()] {
+		return nil, fmt.Errorf("acr: listing %s: the registry repeated a page cursor; stopping to avoid a loop", redactURL(u))
+	}
+	return next, nil
+}
+
+// pageFetch is a listing page requested ahead of its turn: done closes when
+// header, body and err are set.
+type pageFetch struct {
+	done   chan struct{}
+	cancel context.CancelFunc
+	header http.Header
+	body   []byte
+	err    error
+}
+
+// startFetch requests the page at u in the background, reading its body
+// into buf's storage.
+func (c *Client) startFetch(ctx context.Context, u *url.URL, r request, buf []byte) *pageFetch {
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pageFetch{done: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(p.done)
+		defer cancel()
+		p.header, p.body, p.err = c.fetchPage(ctx, u, r, buf)
+	}()
+	return p
+}
+
+// fetchPage gets the listing page at u and reads its body into buf's
+// storage. A body that breaks off after the headers, past the transport's
+// retries, is fetched again, as downloads resume, rather than blamed on the
+// registry's JSON. The body returned, also on error, is the buffer to reuse.
+func (c *Client) fetchPage(ctx context.Context, u *url.URL, r request, buf []byte) (http.Header, []byte, error) {
+	for broken := 0; ; broken++ {
+		resp, err := c.doURL(ctx, u, r)
+		if err != nil {
+			return nil, buf, err
+		}
+		body, err := readBody(resp, buf[:0])
+		if body != nil {
+			buf = body
+		}
+		if err == nil {
+			return resp.Header, body, nil
+		}
+		if ctx.Err() != nil || broken == maxResumes {
+			return nil, buf, fmt.Errorf("acr: listing %s: reading the page failed (%d attempts): %w", redactURL(u), broken+1, err)
+		}
+	}
+}
+
 // ListOptions pages a listing: Repositories, DeletedRepositories,
 // TagNames, DeletedTags and DeletedManifests take it as is; Tags and
-// Manifests carry the same two fields in their own options.
+// Manifests carry the same fields in their own options.
 type ListOptions struct {
 	// PageSize is the number of items asked per page; 0 means the client's
 	// ClientOptions.PageSize. Registries may answer fewer (ACR at most
@@ -107,6 +188,12 @@ type ListOptions struct {
 	// last item received (each listing's documentation says which) and
 	// pass it here.
 	Last string
+	// ReadAhead requests the next page while the caller handles the
+	// current one, so that the registry builds it meanwhile: for callers
+	// that read the whole listing. A caller that stops early leaves one
+	// page request sent for nothing; without ReadAhead a page is requested
+	// only when the caller asks for its first item.
+	ReadAhead bool
 }
 
 // pageQuery starts a listing query with the page size (the client's when
@@ -130,7 +217,7 @@ func (c *Client) pageQuery(pageSize int, last string) (url.Values, error) {
 // instead of a probe; on a registry without the API, fallback lists instead,
 // or, when fallback is nil, the listing fails with ErrNotSupported naming
 // what. Iteration stops after the first error, which is yielded.
-func listACR[T any](ctx context.Context, c *Client, r request, page func(body []byte, h http.Header) ([]T, error),
+func listACR[T any](ctx context.Context, c *Client, r request, ahead bool, page func(body []byte, h http.Header) ([]T, error),
 	what string, fallback func(yield func(T, error) bool), yield func(T, error) bool) {
 	var zero T
 	noAPI := func() {
@@ -146,7 +233,7 @@ func listACR[T any](ctx context.Context, c *Client, r request, page func(body []
 		return
 	}
 	first := known == acrAPIUnknown
-	for it, err := range paginate(ctx, c, r, page) {
+	for it, err := range paginate(ctx, c, r, ahead, page) {
 		if first {
 			first = false
 			has, perr := c.acrAnswered(ctx, err)
@@ -204,7 +291,9 @@ func readBody(resp *http.Response, buf []byte) ([]byte, error) {
 		// net/http holds the body to its Content-Length: a body cut
 		// short fails here with io.ErrUnexpectedEOF.
 		if int64(cap(buf)) < n {
-			buf = make([]byte, n)
+			// With room to spare: the pages of a listing differ by a few
+			// bytes, and each new buffer is memory to fault in.
+			buf = make([]byte, n, n+n/8)
 		}
 		buf = buf[:n]
 		if _, err := io.ReadFull(resp.Body, buf); err != nil {

@@ -300,6 +300,75 @@ func TestListingsDoNotProbe(t *testing.T) {
 	}
 }
 
+// TestListingsReadAhead checks that ReadAhead sends the same page requests
+// in the same order and yields the same items, that the next page is asked
+// for before the caller has handled the current one, and that a caller that
+// stops early costs one request at most.
+func TestListingsReadAhead(t *testing.T) {
+	reg := newCountingRegistry(t, nil)
+	s := &seeder{t: t, base: reg.URL}
+	d := s.image("app", "amd64", "x")
+	client, err := acr.NewClient(reg.URL, nil, &acr.ClientOptions{PageSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := client.GetManifest(t.Context(), "app", d.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 8 {
+		if _, err := client.SetManifest(t.Context(), "app", img.Bytes, img.MediaType, &acr.SetManifestOptions{Tag: fmt.Sprintf("t%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// list yields up to stop tags (all when stop < 0) and returns their
+	// names and the requests sent. With ahead, on the first tag it waits
+	// for the second page's request to arrive: it must, while the caller
+	// still holds the first page.
+	list := func(ahead bool, stop int) (names, reqs []string) {
+		reg.take()
+		for tp, err := range client.Tags(t.Context(), "app", &acr.TagsOptions{ReadAhead: ahead}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(names) == stop {
+				break
+			}
+			if ahead && len(names) == 0 {
+				deadline := time.Now().Add(10 * time.Second)
+				for {
+					reg.mu.Lock()
+					n := len(reg.reqs)
+					reg.mu.Unlock()
+					if n >= 2 {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Fatalf("with ReadAhead, the second page was not requested while the caller held the first")
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+			names = append(names, tp.Name)
+		}
+		return names, reg.take()
+	}
+	names, reqs := list(false, -1)
+	aheadNames, aheadReqs := list(true, -1)
+	if len(names) != 8 || !slices.Equal(aheadNames, names) {
+		t.Errorf("with ReadAhead: got %v, want %v (8 tags)", aheadNames, names)
+	}
+	if len(reqs) != 3 || !slices.Equal(aheadReqs, reqs) {
+		t.Errorf("with ReadAhead the requests were %v; want those without it, %v", aheadReqs, reqs)
+	}
+	if _, reqs := list(false, 1); len(reqs) != 1 {
+		t.Errorf("stopping after one tag without ReadAhead sent %v, want the first page only", reqs)
+	}
+	if _, reqs := list(true, 1); len(reqs) > 2 {
+		t.Errorf("stopping after one tag with ReadAhead sent %v, want the first page and at most the second", reqs)
+	}
+}
+
 func mustDigest(t *testing.T, s string) digest.Digest {
 	t.Helper()
 	if s == "" {

@@ -59,14 +59,14 @@ func (c *Client) Repositories(ctx context.Context, opts *ListOptions) iter.Seq2[
 		page := func(body []byte, _ http.Header) ([]string, error) { return decodeNames(body, "repositories") }
 		oci := func(yield func(string, error) bool) {
 			r := request{method: http.MethodGet, path: "/v2/_catalog", query: q, scope: scopeCatalog}
-			for name, err := range paginate(ctx, c, r, page) {
+			for name, err := range paginate(ctx, c, r, o.ReadAhead, page) {
 				if !yield(name, err) {
 					return
 				}
 			}
 		}
 		r := request{method: http.MethodGet, path: "/acr/v1/_catalog", query: q, scope: scopeCatalog}
-		listACR(ctx, c, r, page, "", oci, yield)
+		listACR(ctx, c, r, o.ReadAhead, page, "", oci, yield)
 	}
 }
 

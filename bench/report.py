@@ -65,7 +65,7 @@ def fmt(m):
         return "—"
     if m == "FAIL":
         return "FAIL"
-    f = "%.2f" if m[0] < 10 else "%.1f"
+    f = "%.3f" if m[0] < 0.1 else "%.2f" if m[0] < 10 else "%.1f"
     return (f + " s (" + f + "–" + f + ")") % m
 
 

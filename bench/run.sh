@@ -253,7 +253,11 @@ failed=0
 # timed SERVER CLIENT OP LABEL: run CMD, record seconds and the client's peak
 # RSS under LABEL (REQS, when set, is the request count to record).
 timed() {
-	local s=$1 c=$2 label=$4 secs rss
+	local s=$1 c=$2 label=$4 secs rss t0
+	# Wall time from the shell's microsecond clock: /usr/bin/time's %e has
+	# 10 ms steps, as coarse as a whole W4 listing. It includes
+	# /usr/bin/time's own start (about 1 ms), the same for every client.
+	t0=$EPOCHREALTIME
 	if ! /usr/bin/time -o "$WORK/time.out" -f '%e %M' "${CMD[@]}" >"$WORK/cmd.out" 2>"$WORK/cmd.err"; then
 		log "FAIL: $s $c $label: ${CMD[*]}"
 		tail -n 5 "$WORK/cmd.out" "$WORK/cmd.err" | sed 's/^/  /' >&2
@@ -261,7 +265,8 @@ timed() {
 		failed=1
 		return 0
 	fi
-	read -r secs rss <"$WORK/time.out"
+	secs=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN {printf "%.4f", b - a}')
+	read -r _ rss <"$WORK/time.out"
 	printf '%s\t%s\t%s\t%s\t%s\t\n' "$s" "$c" "$label" "$secs" "$rss" >>"$RESULTS"
 	line+=" $label=${secs}s"
 }

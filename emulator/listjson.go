@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"encoding/binary"
 	"net/http"
 	"strconv"
 	"time"
@@ -32,9 +33,20 @@ func appendTagPage(b []byte, registry, repo string, tags []tagItem) []byte {
 		b = append(b, `,"digest":`...)
 		b = appendJSONString(b, t.Digest.String())
 		b = append(b, `,"createdTime":"`...)
+		created := len(b)
 		b = appendTime(b, t.CreatedAt)
+		createdEnd := len(b)
 		b = append(b, `","lastUpdateTime":"`...)
-		b = appendTime(b, t.UpdatedAt)
+		if t.UpdatedAt.Equal(t.CreatedAt) {
+			b = append(b, b[created:createdEnd]...) // most tags never moved
+		} else {
+			b = appendTime(b, t.UpdatedAt)
+		}
+		if a := t.Attrs; a.DeleteEnabled && a.WriteEnabled && a.ReadEnabled && a.ListEnabled {
+			// Most tags have every lock flag on.
+			b = append(b, `","signed":false,"changeableAttributes":{"deleteEnabled":true,"writeEnabled":true,"readEnabled":true,"listEnabled":true}}`...)
+			continue
+		}
 		b = append(b, `","signed":false,"changeableAttributes":{"deleteEnabled":`...)
 		b = strconv.AppendBool(b, t.Attrs.DeleteEnabled)
 		b = append(b, `,"writeEnabled":`...)
@@ -51,44 +63,68 @@ func appendTagPage(b []byte, registry, repo string, tags []tagItem) []byte {
 // appendTime appends spec.FormatTime(t) without time.Format's layout
 // interpretation: UTC, 100 ns ticks, trailing zeros of the fraction cut.
 func appendTime(b []byte, t time.Time) []byte {
-	t = t.UTC()
-	year, month, day := t.Date()
+	secs := t.Unix()
+	// Days since 1970-01-01 and the second of the day, rounded down.
+	days, sod := secs/86400, secs%86400
+	if sod < 0 {
+		days, sod = days-1, sod+86400
+	}
+	year, month, day := civil(days)
 	if year < 0 || year > 9999 {
 		return append(b, spec.FormatTime(t)...)
 	}
-	hour, minute, sec := t.Clock()
-	b = appendDigits(b, year, 4)
-	b = append(b, '-')
-	b = appendDigits(b, int(month), 2)
-	b = append(b, '-')
-	b = appendDigits(b, day, 2)
-	b = append(b, 'T')
-	b = appendDigits(b, hour, 2)
-	b = append(b, ':')
-	b = appendDigits(b, minute, 2)
-	b = append(b, ':')
-	b = appendDigits(b, sec, 2)
+	var d [28]byte // 2006-01-02T15:04:05.9999999Z
+	put2 := func(i, v int) { d[i], d[i+1] = byte('0'+v/10), byte('0'+v%10) }
+	put2(0, year/100)
+	put2(2, year%100)
+	d[4] = '-'
+	put2(5, month)
+	d[7] = '-'
+	put2(8, day)
+	d[10] = 'T'
+	put2(11, int(sod/3600))
+	d[13] = ':'
+	put2(14, int(sod/60%60))
+	d[16] = ':'
+	put2(17, int(sod%60))
+	n := 19
 	if ticks := t.Nanosecond() / 100; ticks > 0 {
-		width := 7
-		for ticks%10 == 0 {
+		d[19] = '.'
+		for i := 26; i > 19; i-- {
+			d[i] = byte('0' + ticks%10)
 			ticks /= 10
-			width--
 		}
-		b = append(b, '.')
-		b = appendDigits(b, ticks, width)
+		n = 27
+		for d[n-1] == '0' {
+			n--
+		}
 	}
-	return append(b, 'Z')
+	d[n] = 'Z'
+	return append(b, d[:n+1]...)
 }
 
-// appendDigits appends n, which has at most width digits, zero-padded to
-// width.
-func appendDigits(b []byte, n, width int) []byte {
-	var buf [8]byte
-	for i := width - 1; i >= 0; i-- {
-		buf[i] = byte('0' + n%10)
-		n /= 10
+// civil returns the date of a day counted from 1970-01-01 in the
+// proleptic Gregorian calendar (Howard Hinnant's civil_from_days).
+func civil(days int64) (year, month, day int) {
+	z := days + 719468
+	era := z / 146097
+	if z < 0 {
+		era = (z - 146096) / 146097
 	}
-	return append(b, buf[:width]...)
+	doe := z - era*146097
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
+	doy := doe - (365*yoe + yoe/4 - yoe/100)
+	mp := (5*doy + 2) / 153
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	if month > 12 {
+		month -= 12
+	}
+	year = int(yoe + era*400)
+	if month <= 2 {
+		year++
+	}
+	return year, month, day
 }
 
 // appendJSONString appends s as encoding/json renders a string: quoted,
@@ -97,8 +133,21 @@ func appendDigits(b []byte, n, width int) []byte {
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	// Most strings (tag names, digests) need no escape: one pass to tell,
+	// eight bytes at a time.
+	i := 0
+	for i+8 <= len(s) && !needsEscape(binary.LittleEndian.Uint64([]byte(s[i:i+8]))) {
+		i += 8
+	}
+	for i < len(s) && jsonSafe[s[i]] {
+		i++
+	}
+	if i == len(s) {
+		b = append(b, s...)
+		return append(b, '"')
+	}
 	start := 0
-	for i := 0; i < len(s); {
+	for i < len(s) {
 		if c := s[i]; c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
 				i++
@@ -145,6 +194,24 @@ func appendJSONString(b []byte, s string) []byte {
 	b = append(b, s[start:]...)
 	return append(b, '"')
 }
+
+// needsEscape reports whether any of the eight bytes in w is one that
+// jsonSafe does not mark: a control character, not ASCII, a quote, a
+// backslash, <, > or &.
+func needsEscape(w uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	has := func(c byte) uint64 { x := w ^ (ones * uint64(c)); return (x - ones) &^ x }
+	return ((w-ones*0x20)|w|has('"')|has('\\')|has('<')|has('>')|has('&'))&highs != 0
+}
+
+// jsonSafe marks the bytes encoding/json writes as they are: ASCII but for
+// control characters, the quote, the backslash and <, > and &.
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // writeJSONBytes writes a rendered JSON body as writeJSON writes one.
 func writeJSONBytes(w http.ResponseWriter, r *http.Request, status int, body []byte) {

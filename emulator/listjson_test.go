@@ -3,6 +3,7 @@ package emulator
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,8 +20,10 @@ func TestAppendTagPage(t *testing.T) {
 		{store.Tag{Name: "v1", Digest: digest.FromString("a"), CreatedAt: at, UpdatedAt: at.Add(time.Second),
 			Attrs: store.Attributes{DeleteEnabled: true, WriteEnabled: false, ReadEnabled: true, ListEnabled: true}}},
 		{store.Tag{Name: "v2.0_rc-1", Digest: digest.FromString("b"), CreatedAt: at.Truncate(time.Second), UpdatedAt: time.Time{}}},
+		{store.Tag{Name: "same-time", Digest: digest.FromString("c"), CreatedAt: at, UpdatedAt: at.In(time.FixedZone("y", -7200)),
+			Attrs: store.Attributes{DeleteEnabled: true, WriteEnabled: true, ReadEnabled: true, ListEnabled: true}}},
 	}
-	for _, pg := range [][]tagItem{nil, tags[:1], tags} {
+	for _, pg := range [][]tagItem{nil, tags[:1], tags[:2], tags} {
 		list := make([]wireTag, 0, len(pg))
 		for _, t := range pg {
 			list = append(list, wireTagOf(t.Tag))
@@ -61,9 +64,31 @@ func TestAppendTime(t *testing.T) {
 	for range 10000 {
 		times = append(times, time.Unix(rng.Int64N(1<<36), rng.Int64N(1e9)))
 	}
+	// Every year from 0 to 9999, before 1970 too.
+	const year0, year10000 = -62167219200, 253402300800
+	for range 10000 {
+		times = append(times, time.Unix(year0+rng.Int64N(year10000-year0), rng.Int64N(1e9)))
+	}
 	for _, tm := range times {
 		if got, want := string(appendTime(nil, tm)), spec.FormatTime(tm); got != want {
 			t.Fatalf("appendTime(%v) = %s, want %s", tm, got, want)
+		}
+	}
+}
+
+// TestAppendJSONStringPositions puts each byte that needs an escape (and a
+// few that do not) at every offset of strings up to 20 bytes, so that each
+// lands in every lane of the eight-byte scan.
+func TestAppendJSONStringPositions(t *testing.T) {
+	for _, ins := range []string{`"`, `\`, "<", ">", "&", "\x00", "\x1f", "\x7f", "é", "\xff", "\u2028", " ", "~"} {
+		for n := range 20 {
+			for pre := 0; pre <= n; pre++ {
+				s := strings.Repeat("a", pre) + ins + strings.Repeat("b", n-pre)
+				want, _ := json.Marshal(s)
+				if got := appendJSONString(nil, s); string(got) != string(want) {
+					t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+				}
+			}
 		}
 	}
 }

@@ -153,24 +153,27 @@ func orDash(s string) string {
 
 // disabled lists the lock flags that are off, such as "write,delete", or
 // "-" when none is.
-func disabled(p acr.Permissions) string {
-	var off []string
-	if !p.CanWrite {
-		off = append(off, "write")
+func disabled(p acr.Permissions) string { return string(appendDisabled(nil, p)) }
+
+// appendDisabled appends disabled(p) to b.
+func appendDisabled(b []byte, p acr.Permissions) []byte {
+	n := len(b)
+	for _, f := range []struct {
+		on   bool
+		name string
+	}{{p.CanWrite, "write"}, {p.CanDelete, "delete"}, {p.CanRead, "read"}, {p.CanList, "list"}} {
+		if f.on {
+			continue
+		}
+		if len(b) > n {
+			b = append(b, ',')
+		}
+		b = append(b, f.name...)
 	}
-	if !p.CanDelete {
-		off = append(off, "delete")
+	if len(b) == n {
+		b = append(b, '-')
 	}
-	if !p.CanRead {
-		off = append(off, "read")
-	}
-	if !p.CanList {
-		off = append(off, "list")
-	}
-	if len(off) == 0 {
-		return "-"
-	}
-	return strings.Join(off, ",")
+	return b
 }
 
 // permissionsJSON is the lock flags in JSON, as ACR's /acr/v1 API (and so

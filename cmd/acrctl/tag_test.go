@@ -172,15 +172,43 @@ func TestTagErrors(t *testing.T) {
 	}
 }
 
-// TestWriteTagTable holds writeTagTable to the tabwriter table it replaced.
-func TestWriteTagTable(t *testing.T) {
+func TestAppendTableTime(t *testing.T) {
+	for _, tm := range []time.Time{{}, time.Date(2026, 3, 4, 5, 6, 7, 8, time.FixedZone("x", 3600)), time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		time.Date(1970, 1, 1, 0, 0, 0, 0, time.Local)} {
+		if got, want := string(appendTableTime([]byte("x"), tm)), "x"+formatTableTime(tm); got != want {
+			t.Errorf("appendTableTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+// TestTagTable holds tagTable to the tabwriter table it replaced.
+func TestTagTable(t *testing.T) {
+	for p, want := range map[acr.Permissions]string{
+		{CanDelete: true, CanWrite: true, CanList: true, CanRead: true}: "-",
+		{}: "write,delete,read,list",
+		{CanDelete: true, CanList: true, CanRead: true}: "write",
+		{CanWrite: true, CanRead: true}:                 "delete,list",
+	} {
+		if got := disabled(p); got != want {
+			t.Errorf("disabled(%+v) = %q, want %q", p, got, want)
+		}
+	}
 	at := time.Date(2026, 3, 4, 5, 6, 7, 0, time.FixedZone("x", 3600))
 	tags := []acr.TagProperties{
 		{Name: "v1", Digest: digest.Digest("sha256:" + strings.Repeat("a", 64)), LastUpdatedOn: at, Permissions: acr.Permissions{CanDelete: true, CanWrite: true, CanList: true, CanRead: true}},
 		{Name: "a-much-longer-tag-name", LastUpdatedOn: time.Time{}, Permissions: acr.Permissions{CanList: true}},
 		{Name: "ünïcode", Digest: digest.Digest("sha256:" + strings.Repeat("b", 64)), LastUpdatedOn: time.Date(12000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		// Digests and times the table keeps as text.
+		{Name: "upper", Digest: digest.Digest("sha256:" + strings.Repeat("C", 64)), LastUpdatedOn: time.Date(-5, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{Name: "sha512", Digest: digest.Digest("sha512:" + strings.Repeat("d", 128)), LastUpdatedOn: time.Date(1, 1, 1, 0, 0, 1, 0, time.UTC)},
 	}
-	for n := range len(tags) + 1 {
+	// Enough rows for several of tagTable's chunks.
+	for i := range 2000 {
+		tags = append(tags, acr.TagProperties{Name: fmt.Sprintf("gen-%0*d", i%40, i), Digest: digest.Digest(fmt.Sprintf("sha256:%064x", i)),
+			LastUpdatedOn: at.Add(time.Duration(i) * time.Hour), Permissions: acr.Permissions{CanDelete: i%2 == 0, CanWrite: i%3 == 0, CanRead: true, CanList: true}})
+	}
+	for _, n := range []int{0, 1, 2, 3, 5, len(tags)} {
 		var want, got bytes.Buffer
 		tw := newTable(&want)
 		fmt.Fprintln(tw, "TAG\tDIGEST\tLAST UPDATED (UTC)\tDISABLED")
@@ -190,7 +218,11 @@ func TestWriteTagTable(t *testing.T) {
 		if err := tw.Flush(); err != nil {
 			t.Fatal(err)
 		}
-		if err := writeTagTable(&got, tags[:n]); err != nil {
+		table := newTagTable()
+		for _, tp := range tags[:n] {
+			table.add(tp)
+		}
+		if err := table.write(&got); err != nil {
 			t.Fatal(err)
 		}
 		if got.String() != want.String() {

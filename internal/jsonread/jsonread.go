@@ -15,8 +15,10 @@ package jsonread
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"strconv"
 	"time"
 	"unicode/utf16"
@@ -65,12 +67,11 @@ func (r *Reader) syntax(msg string) error { return &SyntaxError{Offset: r.i, msg
 
 func (r *Reader) ws() {
 	for r.i < len(r.b) {
-		switch r.b[r.i] {
-		case ' ', '\t', '\n', '\r':
-			r.i++
-		default:
+		// Compact JSON has no whitespace: one comparison for most bytes.
+		if c := r.b[r.i]; c > ' ' || c != ' ' && c != '\t' && c != '\n' && c != '\r' {
 			return
 		}
+		r.i++
 	}
 }
 
@@ -82,6 +83,36 @@ func (r *Reader) peek() byte {
 	}
 	return 0
 }
+
+// Literal consumes s when the document continues with exactly s, and
+// reports whether it did; it skips no whitespace. Decoders use it to read
+// a document written in one known way (keys in a known order, compact)
+// quickly, and fall back to the general reads, from a Mark, when it is
+// written any other way.
+func (r *Reader) Literal(s string) bool {
+	if len(r.b)-r.i >= len(s) && string(r.b[r.i:r.i+len(s)]) == s {
+		r.i += len(s)
+		return true
+	}
+	return false
+}
+
+// LiteralBytes is Literal for a byte slice, such as an earlier part of the
+// document: a value repeated verbatim can be consumed without decoding it
+// again.
+func (r *Reader) LiteralBytes(s []byte) bool {
+	if len(r.b)-r.i >= len(s) && bytes.Equal(r.b[r.i:r.i+len(s)], s) {
+		r.i += len(s)
+		return true
+	}
+	return false
+}
+
+// Mark returns the Reader's position, for Reset.
+func (r *Reader) Mark() int { return r.i }
+
+// Reset moves the Reader back to a position that Mark returned.
+func (r *Reader) Reset(mark int) { r.i = mark }
 
 // Null consumes a null and reports whether the next value was one.
 func (r *Reader) Null() (bool, error) {
@@ -201,11 +232,11 @@ func (r *Reader) ReadString(p *string) error {
 	if r.peek() != '"' {
 		return r.typeErr("a string")
 	}
-	raw, escaped, err := r.scanString()
+	raw, escaped, ascii, err := r.scanString()
 	if err != nil {
 		return err
 	}
-	if !escaped && utf8.Valid(raw) {
+	if !escaped && (ascii || utf8.Valid(raw)) {
 		*p = string(raw)
 	} else {
 		*p = string(unquote(nil, raw))
@@ -213,14 +244,34 @@ func (r *Reader) ReadString(p *string) error {
 	return nil
 }
 
+// AppendString appends a string's decoded contents to dst, and reports
+// whether there was one: null appends nothing and reports false. Callers
+// that build one string from several values allocate once this way.
+func (r *Reader) AppendString(dst []byte) ([]byte, bool, error) {
+	if null, err := r.Null(); null || err != nil {
+		return dst, false, err
+	}
+	if r.peek() != '"' {
+		return dst, false, r.typeErr("a string")
+	}
+	raw, escaped, ascii, err := r.scanString()
+	if err != nil {
+		return dst, false, err
+	}
+	if !escaped && (ascii || utf8.Valid(raw)) {
+		return append(dst, raw...), true, nil
+	}
+	return unquote(dst, raw), true, nil
+}
+
 // key reads an object key: the raw bytes when it has no escapes, else the
 // decoded key in the Reader's scratch buffer.
 func (r *Reader) key() ([]byte, error) {
-	raw, escaped, err := r.scanString()
+	raw, escaped, ascii, err := r.scanString()
 	if err != nil {
 		return nil, err
 	}
-	if !escaped && utf8.Valid(raw) {
+	if !escaped && (ascii || utf8.Valid(raw)) {
 		return raw, nil
 	}
 	r.buf = unquote(r.buf[:0], raw)
@@ -228,52 +279,73 @@ func (r *Reader) key() ([]byte, error) {
 }
 
 // scanString consumes a string at r.i and returns its contents between the
-// quotes, and whether they contain escapes.
-func (r *Reader) scanString() (raw []byte, escaped bool, err error) {
+// quotes, whether they contain escapes, and whether they are all ASCII
+// (then valid UTF-8 without a further check).
+func (r *Reader) scanString() (raw []byte, escaped, ascii bool, err error) {
 	start := r.i + 1
-	for i := start; i < len(r.b); i++ {
-		if plain[r.b[i]] {
-			continue
+	b := r.b
+	ascii = true
+	i := start
+	for {
+		// Eight bytes at a time up to the first byte that is not plain
+		// ASCII: the quote, a backslash, a control character or a byte of
+		// a multi-byte sequence (most strings have none but the quote).
+		for i+8 <= len(b) {
+			m := special(binary.LittleEndian.Uint64(b[i:]))
+			if m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
 		}
-		switch c := r.b[i]; {
+		if i >= len(b) {
+			break
+		}
+		switch c := b[i]; {
 		case c == '"':
 			r.i = i + 1
-			return r.b[start:i], escaped, nil
+			return b[start:i], escaped, ascii, nil
 		case c == '\\':
 			escaped = true
 			i++
-			if i >= len(r.b) {
-				break
+			if i >= len(b) {
+				r.i = len(b)
+				return nil, false, false, r.syntax("unterminated string")
 			}
-			switch r.b[i] {
+			switch b[i] {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 			case 'u':
-				if i+4 >= len(r.b) || !isHex4(r.b[i+1:i+5]) {
+				if i+4 >= len(b) || !isHex4(b[i+1:i+5]) {
 					r.i = i
-					return nil, false, r.syntax("invalid \\u escape in a string")
+					return nil, false, false, r.syntax("invalid \\u escape in a string")
 				}
 				i += 4
 			default:
 				r.i = i
-				return nil, false, r.syntax("invalid escape in a string")
+				return nil, false, false, r.syntax("invalid escape in a string")
 			}
 		case c < 0x20:
 			r.i = i
-			return nil, false, r.syntax("control character in a string")
+			return nil, false, false, r.syntax("control character in a string")
+		case c >= utf8.RuneSelf:
+			ascii = false
 		}
+		i++
 	}
-	r.i = len(r.b)
-	return nil, false, r.syntax("unterminated string")
+	r.i = len(b)
+	return nil, false, false, r.syntax("unterminated string")
 }
 
-// plain marks the bytes that stand for themselves in a string: not a quote,
-// a backslash or a control character.
-var plain = func() (t [256]bool) {
-	for c := 0x20; c < 256; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
+// special marks, in the high bit of each byte, the bytes of w (eight bytes
+// of a string, little-endian) that are a quote, a backslash, a control
+// character or not ASCII. A borrow can also mark the byte after a marked
+// one, so only the lowest mark is exact, which is the one scanString uses.
+func special(w uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q := w ^ (ones * '"')
+	bs := w ^ (ones * '\\')
+	return ((q-ones)&^q | (bs-ones)&^bs | (w - ones*0x20) | w) & highs
+}
 
 func isHex4(b []byte) bool {
 	for _, c := range b {
@@ -400,9 +472,13 @@ func (r *Reader) ReadTime(p *time.Time) error {
 		return r.typeErr("a time string")
 	}
 	at := r.i
-	raw, _, err := r.scanString()
+	raw, _, _, err := r.scanString()
 	if err != nil {
 		return err
+	}
+	if t, ok := parseUTC(raw); ok {
+		*p = t
+		return nil
 	}
 	// As time.Time.UnmarshalJSON: the raw bytes between the quotes, so
 	// that an escaped time is refused as it refuses it.
@@ -478,7 +554,7 @@ func (r *Reader) skip(depth int) error {
 			if r.peek() != '"' {
 				return r.syntax("want a string key")
 			}
-			if _, _, err := r.scanString(); err != nil {
+			if _, _, _, err := r.scanString(); err != nil {
 				return err
 			}
 			if r.peek() != ':' {
@@ -519,7 +595,7 @@ func (r *Reader) skip(depth int) error {
 			}
 		}
 	case c == '"':
-		_, _, err := r.scanString()
+		_, _, _, err := r.scanString()
 		return err
 	case c == 't':
 		return r.literal("true")

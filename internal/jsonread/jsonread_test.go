@@ -117,3 +117,45 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStringScanning puts each kind of byte that ends the eight-byte scan
+// (quote, backslash escape, control character, non-ASCII, invalid UTF-8)
+// at every offset of strings up to 20 bytes, and checks ReadString and
+// Skip against encoding/json.
+func TestStringScanning(t *testing.T) {
+	for _, ins := range []string{`"`, `\"`, `\\`, `\u00e9`, `\ud83d\ude00`, "\x01", "\x1f", "é", "\xff", "\u2028", `\q`, `\u12`, " "} {
+		for n := range 20 {
+			for pre := 0; pre <= n; pre++ {
+				body := strings.Repeat("a", pre) + ins + strings.Repeat("b", n-pre)
+				doc := []byte(`"` + body + `"`)
+				var want string
+				werr := json.Unmarshal(doc, &want)
+				var got string
+				r := New(doc)
+				err := r.ReadString(&got)
+				if err == nil {
+					err = r.End()
+				}
+				if (err == nil) != (werr == nil) || err == nil && got != want {
+					t.Fatalf("ReadString(%q) = %q, %v; encoding/json: %q, %v", doc, got, err, want, werr)
+				}
+				r = New(doc)
+				app, set, err := r.AppendString([]byte("x"))
+				if err == nil {
+					err = r.End()
+				}
+				if (err == nil) != (werr == nil) || err == nil && (string(app) != "x"+want || !set) {
+					t.Fatalf("AppendString(%q) = %q, %v, %v; encoding/json: %q, %v", doc, app, set, err, want, werr)
+				}
+				r = New(doc)
+				err = r.Skip()
+				if err == nil {
+					err = r.End()
+				}
+				if (err == nil) != json.Valid(doc) {
+					t.Fatalf("Skip(%q): %v; json.Valid says %v", doc, err, json.Valid(doc))
+				}
+			}
+		}
+	}
+}

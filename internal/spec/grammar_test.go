@@ -1,9 +1,64 @@
 package spec
 
 import (
+	"math/rand/v2"
+	"regexp"
 	"strings"
 	"testing"
 )
+
+// The grammars of the OCI distribution spec as regular expressions, which
+// isName and isTag must match exactly.
+var (
+	nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+)
+
+// checkGrammars compares isName and isTag with the spec's expressions.
+func checkGrammars(t *testing.T, s string) {
+	t.Helper()
+	if got, want := isName(s), nameRE.MatchString(s); got != want {
+		t.Fatalf("isName(%q) = %v, the spec's expression says %v", s, got, want)
+	}
+	if got, want := isTag(s), tagRE.MatchString(s); got != want {
+		t.Fatalf("isTag(%q) = %v, the spec's expression says %v", s, got, want)
+	}
+}
+
+// TestGrammarsMatchSpec compares the matchers with the expressions over
+// every string of up to 5 bytes from the interesting alphabet, and over
+// random longer ones.
+func TestGrammarsMatchSpec(t *testing.T) {
+	const alphabet = "a0Z._-/:"
+	var gen func(prefix string, n int)
+	gen = func(prefix string, n int) {
+		checkGrammars(t, prefix)
+		if n == 0 {
+			return
+		}
+		for i := range len(alphabet) {
+			gen(prefix+alphabet[i:i+1], n-1)
+		}
+	}
+	gen("", 5)
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		b := make([]byte, 1+rng.IntN(140))
+		for i := range b {
+			b[i] = "ab09._-/__--A"[rng.IntN(13)]
+		}
+		checkGrammars(t, string(b))
+	}
+	checkGrammars(t, strings.Repeat("a", 128))
+	checkGrammars(t, strings.Repeat("a", 129))
+}
+
+func FuzzGrammars(f *testing.F) {
+	for _, s := range []string{"a/b", "a__b", "a___b", "a.-b", "a--b/c", "_x", "é"} {
+		f.Add(s)
+	}
+	f.Fuzz(checkGrammars)
+}
 
 func TestValidateName(t *testing.T) {
 	good := []string{"a", "library/hello-world", "a.b_c__d--e/f0", "x/y/z"}
