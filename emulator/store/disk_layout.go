@@ -120,19 +120,23 @@ func (s *diskStore) openMeta() error {
 		if err != nil {
 			return ioError("open metadata database", err)
 		}
-		if err := s.cleanTmp(); err != nil {
-			db.Close()
-			return err
-		}
 		version, superseded, err := readFormat(db)
 		if err != nil {
 			db.Close()
 			return fmt.Errorf("store: open %s: %w", s.dir, err)
 		}
-		switch {
-		case superseded:
+		if superseded {
 			db.Close()
 			continue
+		}
+		// Only now is the lock the store's: the lock of a superseded
+		// file guards nothing, and the process serving the new one may
+		// be writing blobs in tmp.
+		if err := s.cleanTmp(); err != nil {
+			db.Close()
+			return err
+		}
+		switch {
 		case version == formatVersion:
 			s.db = db
 			return nil

@@ -283,6 +283,64 @@ func TestDiskMigrateWaiter(t *testing.T) {
 	}
 }
 
+// TestDiskMigrateWaiterKeepsTmp: a process that waited for the old
+// meta.db's lock while another converted it and went on to serve the new
+// one leaves the serving process's files in tmp alone: a blob being
+// written there is stored.
+func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
+	dir, _ := copyFixture(t)
+	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waitErr error
+	wg.Go(func() {
+		s, err := OpenDisk(dir, nil)
+		if err == nil {
+			s.Close()
+		}
+		waitErr = err
+	})
+	// The waiter blocks on the old file's lock, for at most lockTimeout.
+	time.Sleep(100 * time.Millisecond)
+	converter := &diskStore{dir: dir}
+	if err := converter.migrateV1(old); err != nil {
+		t.Fatal(err)
+	}
+	live, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	// A blob half written by the live store when the waiter gets the old
+	// file's lock.
+	content := bytes.Repeat([]byte("x"), 1<<16)
+	d := digest.FromBytes(content)
+	pr, pw := io.Pipe()
+	put := make(chan error, 1)
+	go func() {
+		_, err := live.PutBlob(t.Context(), d, int64(len(content)), pr)
+		put <- err
+	}()
+	if _, err := pw.Write(content[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	wg.Wait()
+	if waitErr == nil || !strings.Contains(waitErr.Error(), "in use") {
+		t.Errorf("OpenDisk while another process serves the converted store: got %v, want it in use", waitErr)
+	}
+	pw.Write(content[1000:])
+	pw.Close()
+	if err := <-put; err != nil {
+		t.Fatalf("PutBlob across another process's failed open: %v", err)
+	}
+	if _, err := live.StatBlob(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDiskNewerLayout: a meta.db of a layout this build does not know is
 // refused, untouched, with an error naming the problem and the fix.
 func TestDiskNewerLayout(t *testing.T) {
