@@ -341,6 +341,56 @@ func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
 	}
 }
 
+// TestDiskReplacedWhileWaiting: a process that waited for meta.db's lock
+// while the file was renamed over (a conversion whose marking of the old
+// file failed, or a restore from a backup) opens the file meta.db names
+// now, not the unlinked one it locked, where its writes would be lost.
+func TestDiskReplacedWhileWaiting(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	other := t.TempDir()
+	s, err = OpenDisk(other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(t.Context(), func(tx Tx) error { return tx.PutRepo(Repository{Name: "replacement"}) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waiter Store
+	var waitErr error
+	wg.Go(func() { waiter, waitErr = OpenDisk(dir, nil) })
+	time.Sleep(100 * time.Millisecond) // the waiter blocks on old's lock
+	if err := os.Rename(filepath.Join(other, metaFile), filepath.Join(dir, metaFile)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	wg.Wait()
+	if waitErr != nil {
+		t.Fatalf("OpenDisk waiting for a replaced meta.db: %v", waitErr)
+	}
+	defer waiter.Close()
+	err = waiter.View(t.Context(), func(tx Tx) error {
+		if _, ok, err := tx.Repo("replacement"); !ok || err != nil {
+			t.Errorf("the store opened is not the file meta.db names: repository of the replacement ok=%v err=%v", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestDiskNewerLayout: a meta.db of a layout this build does not know is
 // refused, untouched, with an error naming the problem and the fix.
 func TestDiskNewerLayout(t *testing.T) {

@@ -36,8 +36,9 @@ var migrateHook func(committed int) error
 // (which OpenDisk empties, so an interrupted conversion leaves nothing
 // behind), makes it durable and renames it over meta.db: a crash at any
 // moment leaves either the old file or the new one. The new file is
-// written in key order with full pages, so it is also compact. Last, old
-// is marked superseded, for a process that waits for its lock.
+// written in key order with full pages, so it is also compact. A process
+// waiting for old's lock finds, once it has it, that meta.db names another
+// file (see openMeta).
 func (s *diskStore) migrateV1(old *bolt.DB) error {
 	tmp := filepath.Join(s.dir, tmpDir, metaFile)
 	nw, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockTimeout, NoSync: true})
@@ -71,15 +72,6 @@ func (s *diskStore) migrateV1(old *bolt.DB) error {
 	if err := syncDir(s.dir); err != nil {
 		return ioError("convert metadata database: sync the store directory", err)
 	}
-	// The conversion is done. Should marking the old file fail, only a
-	// process already waiting for its lock could miss that.
-	old.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		return meta.Put(keySuperseded, []byte("1"))
-	})
 	return nil
 }
 
