@@ -82,6 +82,7 @@ type migrateWriter struct {
 	tx        *bolt.Tx
 	n         int // items in tx
 	committed int // items committed
+	read      int // items of the old file read
 	// release drops the pages of the old file read so far from the
 	// resident set (see releaseMapped); nil outside the read transaction.
 	release func()
@@ -174,7 +175,7 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 			return err
 		}
 		if err := w.eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
-			m, t := countV1(rb.Bucket(bucketManifests)), countV1(rb.Bucket(bucketTags))
+			m, t := w.countV1(rb.Bucket(bucketManifests)), w.countV1(rb.Bucket(bucketTags))
 			if m == 0 && t == 0 {
 				return nil
 			}
@@ -201,7 +202,21 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 // releaseEvery is how many repositories the conversion reads between two
 // calls of release: each repository of layout 1 is its own pages, spread
 // over the file, and each page read maps the 64 KiB around it.
-const releaseEvery = 256
+// releaseItems is how many items it reads between two calls, so that one
+// repository holding most of the file (a CI pushing every build to one
+// repository) is not read into the resident set whole.
+const (
+	releaseEvery = 256
+	releaseItems = 4096
+)
+
+// readItem counts an item read from the old file, calling release every
+// releaseItems.
+func (w *migrateWriter) readItem() {
+	if w.read++; w.read%releaseItems == 0 && w.release != nil {
+		w.release()
+	}
+}
 
 // eachV1Repo calls fn with each repository's bucket in parent.
 func (w *migrateWriter) eachV1Repo(parent *bolt.Bucket, fn func(name string, b *bolt.Bucket) error) error {
@@ -244,13 +259,14 @@ func convertV1(bucket, v []byte) []byte {
 }
 
 // countV1 counts the items of a version 1 sub-bucket.
-func countV1(b *bolt.Bucket) int {
+func (w *migrateWriter) countV1(b *bolt.Bucket) int {
 	if b == nil {
 		return 0
 	}
 	n := 0
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		w.readItem()
 		if v != nil {
 			n++
 		}
@@ -267,6 +283,7 @@ func (w *migrateWriter) copyItems(bucket []byte, repo string, src *bolt.Bucket) 
 	prefix := itemPrefix(repo)
 	c := src.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		w.readItem()
 		if v == nil {
 			continue
 		}
