@@ -10,8 +10,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -389,6 +393,99 @@ func TestDiskReplacedWhileWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestDiskMigrateLargeValues: the conversion's transactions are bounded
+// in bytes as well as items, so that converting many large annotations
+// does not hold them all in memory at once.
+func TestDiskMigrateLargeValues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const manifests, size = 96, 256 << 10
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", size)
+	err = db.Update(func(tx *bolt.Tx) error {
+		top, err := tx.CreateBucket(bucketV1Repos)
+		if err != nil {
+			return err
+		}
+		rb, err := top.CreateBucket([]byte("big"))
+		if err != nil {
+			return err
+		}
+		ab, err := rb.CreateBucket(bucketAnnotations)
+		if err != nil {
+			return err
+		}
+		for i := range manifests {
+			rec, _ := json.Marshal(map[string]string{"k": value})
+			if err := ab.Put([]byte(digest.FromString(fmt.Sprint(i))), rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := migrateBatchBytes
+	migrateBatchBytes = 2 << 20
+	t.Cleanup(func() { migrateBatchBytes = old })
+
+	// Garbage counts as heap until collected: collect it early, so that
+	// the peak is close to what the conversion holds.
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	runtime.GC()
+	base := heapBytes()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			peak.Store(max(peak.Load(), heapBytes()))
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
+	s, err := OpenDisk(dir, nil)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("converting %d MiB of annotations: heap grew by at most %d MiB", manifests*size>>20, grew>>20)
+	if grew > 16<<20 {
+		t.Errorf("converting %d MiB of annotations grew the heap by %d MiB, want at most 16", manifests*size>>20, grew>>20)
+	}
+	err = s.View(t.Context(), func(tx Tx) error {
+		m := Manifest{Digest: digest.FromString(fmt.Sprint(manifests - 1))}
+		if err := tx.(*diskTx).annotate("big", &m); err != nil || m.Annotations["k"] != value {
+			t.Errorf("annotations after conversion: %d bytes, %v", len(m.Annotations["k"]), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// heapBytes returns the bytes of the heap's objects, live or not yet
+// collected.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
 }
 
 // TestDiskNewerLayout: a meta.db of a layout this build does not know is

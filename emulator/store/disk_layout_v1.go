@@ -27,6 +27,11 @@ var (
 // bounding the memory the new file's dirty pages take. Tests lower it.
 var migrateBatch = 20000
 
+// migrateBatchBytes bounds the keys and values one transaction of the
+// conversion writes, for items much larger than most (annotations may be
+// megabytes each). Tests lower it.
+var migrateBatchBytes = 16 << 20
+
 // migrateHook, when set by a test, runs after each transaction of the
 // conversion commits; an error from it stops the conversion there.
 var migrateHook func(committed int) error
@@ -76,11 +81,12 @@ func (s *diskStore) migrateV1(old *bolt.DB) error {
 }
 
 // migrateWriter writes the new layout in transactions of migrateBatch
-// items.
+// items or migrateBatchBytes bytes.
 type migrateWriter struct {
 	db        *bolt.DB
 	tx        *bolt.Tx
 	n         int // items in tx
+	bytes     int // bytes of the keys and values in tx
 	committed int // items committed
 	read      int // items of the old file read
 	// release drops the pages of the old file read so far from the
@@ -110,7 +116,8 @@ func (w *migrateWriter) put(bucket, key, val []byte) error {
 		return err
 	}
 	w.n++
-	if w.n >= migrateBatch {
+	w.bytes += len(key) + len(val)
+	if w.n >= migrateBatch || w.bytes >= migrateBatchBytes {
 		return w.commit()
 	}
 	return nil
@@ -123,7 +130,7 @@ func (w *migrateWriter) commit() error {
 		return err
 	}
 	w.committed += w.n
-	w.n = 0
+	w.n, w.bytes = 0, 0
 	if migrateHook != nil {
 		return migrateHook(w.committed)
 	}
