@@ -122,6 +122,9 @@ func (s *diskStore) openMeta() error {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("store: open %s: the directory is in use by another process", s.dir)
 		}
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+			return fmt.Errorf("store: open %s: meta.db is damaged or not a store's database (%w): restore it from a backup", s.dir, err)
+		}
 		if err != nil {
 			return ioError("open metadata database", err)
 		}

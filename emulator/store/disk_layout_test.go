@@ -519,6 +519,45 @@ func TestDiskNewerLayout(t *testing.T) {
 	}
 }
 
+// TestDiskDamagedMetaDB: a meta.db that is not a bbolt database, or whose
+// meta pages are damaged, is refused, untouched, with an error naming the
+// directory, the problem and the fix.
+func TestDiskDamagedMetaDB(t *testing.T) {
+	for name, damage := range map[string]func(path string) error{
+		"text": func(path string) error {
+			return os.WriteFile(path, []byte(strings.Repeat("not a database ", 100)), 0o600)
+		},
+		"meta pages zeroed": func(path string) error {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteAt(make([]byte, 2*os.Getpagesize()), 0)
+			return err
+		},
+	} {
+		dir := t.TempDir()
+		s, err := OpenDisk(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		path := filepath.Join(dir, metaFile)
+		if err := damage(path); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.ReadFile(path)
+		_, err = OpenDisk(dir, nil)
+		if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
+			t.Errorf("%s: OpenDisk: got %v, want an error naming the directory, saying meta.db is damaged and to restore a backup", name, err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("%s: a refused open changed meta.db", name)
+		}
+	}
+}
+
 // TestDiskLayoutSmallRepos: a repository of ten tags costs its records'
 // bytes in shared pages, not pages of its own (layout version 1: about 24
 // KiB), and deleting repositories leaves nothing of them.
