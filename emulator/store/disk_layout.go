@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -97,7 +98,7 @@ func decodeCounts(v []byte) (manifests, tags int, err error) {
 		return 0, 0, errors.New("store: corrupt count record")
 	}
 	tg, n2 := binary.Uvarint(v[n:])
-	if n2 <= 0 || n+n2 != len(v) {
+	if n2 <= 0 || n+n2 != len(v) || m > math.MaxInt32 || tg > math.MaxInt32 {
 		return 0, 0, errors.New("store: corrupt count record")
 	}
 	return int(m), int(tg), nil

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -554,6 +555,21 @@ func TestDiskDamagedMetaDB(t *testing.T) {
 		}
 		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
 			t.Errorf("%s: a refused open changed meta.db", name)
+		}
+	}
+}
+
+// TestDecodeCounts: a count record that is short, long or out of range is
+// refused, never read as a negative count.
+func TestDecodeCounts(t *testing.T) {
+	if m, n, err := decodeCounts(encodeCounts(3, 70000)); m != 3 || n != 70000 || err != nil {
+		t.Errorf("decodeCounts(encodeCounts(3, 70000)) = %d, %d, %v", m, n, err)
+	}
+	huge := binary.AppendUvarint(nil, 1<<63)
+	for _, v := range [][]byte{nil, {0x80}, {1}, {1, 2, 3}, append(bytes.Clone(huge), 1), append([]byte{1}, huge...),
+		bytes.Repeat([]byte{0xff}, 11)} {
+		if m, n, err := decodeCounts(v); err == nil {
+			t.Errorf("decodeCounts(%x) = %d, %d, nil; want an error", v, m, n)
 		}
 	}
 }
