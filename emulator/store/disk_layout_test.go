@@ -762,6 +762,114 @@ func TestDiskRepoNameNUL(t *testing.T) {
 	}
 }
 
+// TestDiskRepoKeyRanges: repositories whose names extend one another, or
+// differ just after the shared part by a byte sorting right after NUL or
+// by a non-ASCII one, each see only their own items, list in name order, and DeleteRepo
+// empties one without touching its neighbours.
+func TestDiskRepoKeyRanges(t *testing.T) {
+	s, err := OpenDisk(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	names := []string{"a", "a\x01", "a\x01b", "a-x", "a/b", "a\u00e9", "b"} // name order
+	d := func(repo string, i int) digest.Digest { return digest.FromString(repo + fmt.Sprint(i)) }
+	fill := func(tx Tx, repo string) error {
+		var errs []error
+		errs = append(errs, tx.PutRepo(Repository{Name: repo}))
+		for i := range 3 {
+			errs = append(errs,
+				tx.PutManifest(repo, Manifest{Digest: d(repo, i), Annotations: map[string]string{"r": repo}}),
+				tx.PutTag(repo, Tag{Name: fmt.Sprint("t", i), Digest: d(repo, i)}),
+				tx.PutBlobLink(repo, BlobLink{Digest: d(repo, i)}),
+				tx.PutReferrer(repo, d(repo, 0), d(repo, i)),
+				tx.PutDeleted(repo, Deleted{Key: fmt.Sprint("k", i)}))
+		}
+		return errors.Join(errs...)
+	}
+	check := func(tx Tx, repo string, want int) {
+		t.Helper()
+		tags := collectAll(t, tx.Tags(repo, ""))
+		after := collectAll(t, tx.Tags(repo, "t0"))
+		ms := collectAll(t, tx.Manifests(repo, ""))
+		links := collectAll(t, tx.BlobLinks(repo, ""))
+		refs := collectAll(t, tx.Referrers(repo, d(repo, 0)))
+		mc, err1 := tx.ManifestCount(repo)
+		tc, err2 := tx.TagCount(repo)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if len(tags) != want || len(after) != max(want-1, 0) || len(ms) != want || len(links) != want || len(refs) != want || mc != want || tc != want {
+			t.Errorf("%q: %d tags (%d after t0), %d manifests, %d links, %d referrers, counts %d and %d; want %d of each",
+				repo, len(tags), len(after), len(ms), len(links), len(refs), mc, tc, want)
+		}
+		for _, m := range ms {
+			if m.Annotations["r"] != repo {
+				t.Errorf("%q lists a manifest annotated for %q", repo, m.Annotations["r"])
+			}
+		}
+		for _, tg := range tags {
+			if tg.Digest != d(repo, 0) && tg.Digest != d(repo, 1) && tg.Digest != d(repo, 2) {
+				t.Errorf("%q lists another repository's tag %v", repo, tg)
+			}
+		}
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		for _, r := range names {
+			if err := fill(tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		for _, r := range names {
+			check(tx, r, 3)
+		}
+		var repos []string
+		for _, r := range collectAll(t, tx.Repos("")) {
+			repos = append(repos, r.Name)
+		}
+		if diff := cmp.Diff(names, repos); diff != "" {
+			t.Errorf("Repos (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(names[2:], collectAll(t, tx.DeletedRepos(names[1]))); diff != "" {
+			t.Errorf("DeletedRepos after %q (-want +got):\n%s", names[1], diff)
+		}
+		var all []string
+		for r, err := range tx.(*diskTx).allRepos() {
+			if err != nil {
+				return err
+			}
+			all = append(all, r)
+		}
+		if diff := cmp.Diff(names, all); diff != "" {
+			t.Errorf("allRepos (-want +got):\n%s", diff)
+		}
+		return errors.Join(tx.DeleteRepo("a"), tx.DeleteRepo("a\x01"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(t.Context(), func(tx Tx) error {
+		check(tx, "a", 0)
+		check(tx, "a\x01", 0)
+		for _, r := range names[2:] {
+			check(tx, r, 3)
+		}
+		if got := len(collectAll(t, tx.Deleted("a", "", ""))); got != 3 {
+			t.Errorf("DeleteRepo(a) left %d of its 3 soft-deleted records", got)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // writeV1 writes a meta.db in layout version 1 at path, as that layout's
 // code laid it out: repos/NAME/record, repos/NAME/tags/TAG.
 func writeV1(t *testing.T, path string, repos, tags int) {
