@@ -196,6 +196,57 @@ func TestDiskMigrateV1(t *testing.T) {
 	}
 }
 
+// TestDiskMigrateKeepsUploads: upload sessions, whose records live
+// beside their data under uploads rather than in meta.db, are open after
+// the conversion as before it, and commit.
+func TestDiskMigrateKeepsUploads(t *testing.T) {
+	dir, original := copyFixture(t)
+	os.Remove(filepath.Join(dir, metaFile))
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUpload(t.Context(), "app/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("session content")
+	if _, err := s.AppendUpload(t.Context(), u.ID, 0, bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.WriteFile(filepath.Join(dir, metaFile), original, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := len(collectAll(t, func(yield func(Repository, error) bool) {
+		s.View(t.Context(), func(tx Tx) error {
+			for r, err := range tx.Repos("") {
+				if !yield(r, err) {
+					break
+				}
+			}
+			return nil
+		})
+	})); n != len(wantFixture(t).Repos) {
+		t.Fatalf("%d repositories after the conversion, want the fixture's %d", n, len(wantFixture(t).Repos))
+	}
+	got, err := s.GetUpload(t.Context(), u.ID)
+	if err != nil {
+		t.Fatalf("upload session after the conversion: %v", err)
+	}
+	if got.Repo != u.Repo || got.Size != int64(len(content)) || !got.StartedAt.Equal(u.StartedAt) {
+		t.Errorf("upload session after the conversion: %+v, want %+v with %d bytes", got, u, len(content))
+	}
+	if _, err := s.CommitUpload(t.Context(), u.ID, digest.FromBytes(content), int64(len(content))); err != nil {
+		t.Errorf("CommitUpload after the conversion: %v", err)
+	}
+}
+
 // TestDiskMigrateInterrupted stops the conversion part way, as a crash
 // would: meta.db is still the old file, byte for byte, and the next open
 // converts it.
