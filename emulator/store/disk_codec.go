@@ -21,11 +21,14 @@ import (
 //
 // A binary record starts with recordBinary; a JSON record, written before
 // layout version 2 or converted from version 1, starts with '{' and is
-// still read.
+// still read. Any other first byte is a format of a later build, which
+// would also have raised formatVersion.
 const recordBinary = 0x01
 
 // mediaTypes are strings common in records, written as their index: the
-// list is part of the format, so entries are only ever appended.
+// list is part of the format, so entries are only ever appended, and
+// appending one raises formatVersion, so that an older build refuses a
+// file holding indexes it does not know rather than reading it as damaged.
 var mediaTypes = []string{
 	"application/vnd.oci.image.manifest.v1+json",
 	"application/vnd.oci.image.index.v1+json",
@@ -122,6 +125,15 @@ func sha256Bytes(d digest.Digest) ([]byte, bool) {
 }
 
 var errCorruptRecord = errors.New("truncated or malformed binary record")
+
+// checkFormat returns an error for a record that is neither binary nor
+// JSON.
+func checkFormat(v []byte) error {
+	if len(v) > 0 && v[0] != recordBinary && v[0] != '{' {
+		return fmt.Errorf("record of unknown format %#x: meta.db is damaged, or was written by a later build than this one", v[0])
+	}
+	return nil
+}
 
 // recordReader reads a binary record's fields; the first error sticks.
 type recordReader struct {
@@ -256,6 +268,9 @@ func encodeTag(tag Tag) []byte {
 
 // decodeTagRecord decodes the record v of the tag named name.
 func decodeTagRecord(name, v []byte) (Tag, error) {
+	if err := checkFormat(v); err != nil {
+		return Tag{}, err
+	}
 	if len(v) > 0 && v[0] != recordBinary {
 		return decodeTag(v)
 	}
@@ -304,6 +319,9 @@ func encodeManifest(m Manifest) []byte {
 // d. A JSON record may hold the manifest's annotations; they are decoded
 // only when annotations is set.
 func decodeManifestRecord(d, v []byte, annotations bool) (Manifest, error) {
+	if err := checkFormat(v); err != nil {
+		return Manifest{}, err
+	}
 	if len(v) > 0 && v[0] != recordBinary {
 		if annotations {
 			var m Manifest

@@ -2,12 +2,14 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // viaJSON returns v as a JSON record of it decodes: binary records must
@@ -111,5 +113,35 @@ func TestRecordSizes(t *testing.T) {
 	if 3*len(tb) > len(tj) || 4*len(mb) > len(mj) {
 		t.Errorf("binary records of %d and %d bytes, want under a third of the tag's JSON (%d) and a quarter of the manifest's (%d)",
 			len(tb), len(mb), len(tj), len(mj))
+	}
+}
+
+// TestRecordUnknownFormat: a record whose first byte is neither binary's
+// nor JSON's is refused with an error saying so, through the store's
+// reads as well.
+func TestRecordUnknownFormat(t *testing.T) {
+	rec := append([]byte{0x02}, encodeTag(Tag{Name: "t"})[1:]...)
+	if _, err := decodeTagRecord([]byte("t"), rec); err == nil || !strings.Contains(err.Error(), "unknown format 0x2") {
+		t.Errorf("decodeTagRecord of format 2: got %v, want an error naming the unknown format", err)
+	}
+	if _, err := decodeManifestRecord([]byte("d"), rec, false); err == nil || !strings.Contains(err.Error(), "unknown format 0x2") {
+		t.Errorf("decodeManifestRecord of format 2: got %v, want an error naming the unknown format", err)
+	}
+	st, err := OpenDisk(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := st.(*diskStore)
+	defer s.Close()
+	err = s.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketTags).Put(itemKey("r", "t"), rec) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(t.Context(), func(tx Tx) error {
+		_, _, err := tx.Tag("r", "t")
+		return err
+	})
+	if err == nil || !strings.Contains(err.Error(), "later build") || !strings.Contains(err.Error(), `"r"`) {
+		t.Errorf("Tag of a record of format 2: got %v, want an error naming the repository and a later build", err)
 	}
 }

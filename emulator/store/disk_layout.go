@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -31,10 +34,6 @@ var (
 	// bucketMeta holds the layout's version under keyFormat, in decimal.
 	bucketMeta = []byte("meta")
 	keyFormat  = []byte("format")
-	// keySuperseded marks, in a meta.db that migration replaced, that the
-	// file is no longer the store's: a process that waited for its lock
-	// opens the directory again.
-	keySuperseded = []byte("superseded")
 
 	// bucketRecords holds repository records keyed by name alone.
 	bucketRecords = []byte("records")
@@ -99,7 +98,7 @@ func decodeCounts(v []byte) (manifests, tags int, err error) {
 		return 0, 0, errors.New("store: corrupt count record")
 	}
 	tg, n2 := binary.Uvarint(v[n:])
-	if n2 <= 0 || n+n2 != len(v) {
+	if n2 <= 0 || n+n2 != len(v) || m > math.MaxInt32 || tg > math.MaxInt32 {
 		return 0, 0, errors.New("store: corrupt count record")
 	}
 	return int(m), int(tg), nil
@@ -110,29 +109,46 @@ func decodeCounts(v []byte) (manifests, tags int, err error) {
 // newer version is refused.
 func (s *diskStore) openMeta() error {
 	path := filepath.Join(s.dir, metaFile)
-	// A file that migration superseded while this process waited for its
-	// lock sends us back to the path, which now names the new file.
+	// A file renamed over while this process waited for its lock (by a
+	// conversion in another process) sends us back to the path, which
+	// now names the new file.
 	for range 3 {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+		var file *os.File
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout,
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				file = f
+				return f, err
+			}})
 		if errors.Is(err, berrors.ErrTimeout) {
 			return fmt.Errorf("store: open %s: the directory is in use by another process", s.dir)
+		}
+		if errors.Is(err, berrors.ErrInvalid) || errors.Is(err, berrors.ErrVersionMismatch) || errors.Is(err, berrors.ErrChecksum) {
+			return fmt.Errorf("store: open %s: meta.db is damaged or not a store's database (%w): restore it from a backup", s.dir, err)
 		}
 		if err != nil {
 			return ioError("open metadata database", err)
 		}
+		if replaced, err := isReplaced(path, file); err != nil || replaced {
+			db.Close()
+			if err != nil {
+				return ioError("open metadata database", err)
+			}
+			continue
+		}
+		// Only now is the lock the store's: the lock of a replaced file
+		// guards nothing, and the process serving the new one may be
+		// writing blobs in tmp.
 		if err := s.cleanTmp(); err != nil {
 			db.Close()
 			return err
 		}
-		version, superseded, err := readFormat(db)
+		version, err := readFormat(db)
 		if err != nil {
 			db.Close()
 			return fmt.Errorf("store: open %s: %w", s.dir, err)
 		}
 		switch {
-		case superseded:
-			db.Close()
-			continue
 		case version == formatVersion:
 			s.db = db
 			return nil
@@ -160,9 +176,27 @@ func (s *diskStore) openMeta() error {
 	return fmt.Errorf("store: open %s: meta.db kept changing while opening it: another process is converting it; try again", s.dir)
 }
 
+// isReplaced reports whether path no longer names f, the file of meta.db
+// whose lock this process took: another process renamed a new file over
+// it meanwhile.
+func isReplaced(path string, f *os.File) (bool, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	pi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return !os.SameFile(fi, pi), nil
+}
+
 // readFormat returns the layout version of db: 0 for an empty file, 1 for
 // the layout without a version.
-func readFormat(db *bolt.DB) (version int, superseded bool, err error) {
+func readFormat(db *bolt.DB) (version int, err error) {
 	err = db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -181,11 +215,7 @@ func readFormat(db *bolt.DB) (version int, superseded bool, err error) {
 			}
 			return err
 		}
-		superseded = meta.Get(keySuperseded) != nil
 		v := meta.Get(keyFormat)
-		if superseded {
-			return nil
-		}
 		n, perr := strconv.Atoi(string(v))
 		if perr != nil || n < 2 {
 			return fmt.Errorf("meta.db records layout version %q, which is not one: the file is damaged; restore it from a backup", v)
@@ -193,7 +223,7 @@ func readFormat(db *bolt.DB) (version int, superseded bool, err error) {
 		version = n
 		return nil
 	})
-	return version, superseded, err
+	return version, err
 }
 
 // createLayout creates the current layout's buckets and records its

@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,8 +11,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -191,6 +196,57 @@ func TestDiskMigrateV1(t *testing.T) {
 	}
 }
 
+// TestDiskMigrateKeepsUploads: upload sessions, whose records live
+// beside their data under uploads rather than in meta.db, are open after
+// the conversion as before it, and commit.
+func TestDiskMigrateKeepsUploads(t *testing.T) {
+	dir, original := copyFixture(t)
+	os.Remove(filepath.Join(dir, metaFile))
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := s.CreateUpload(t.Context(), "app/sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := []byte("session content")
+	if _, err := s.AppendUpload(t.Context(), u.ID, 0, bytes.NewReader(content)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	if err := os.WriteFile(filepath.Join(dir, metaFile), original, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err = OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if n := len(collectAll(t, func(yield func(Repository, error) bool) {
+		s.View(t.Context(), func(tx Tx) error {
+			for r, err := range tx.Repos("") {
+				if !yield(r, err) {
+					break
+				}
+			}
+			return nil
+		})
+	})); n != len(wantFixture(t).Repos) {
+		t.Fatalf("%d repositories after the conversion, want the fixture's %d", n, len(wantFixture(t).Repos))
+	}
+	got, err := s.GetUpload(t.Context(), u.ID)
+	if err != nil {
+		t.Fatalf("upload session after the conversion: %v", err)
+	}
+	if got.Repo != u.Repo || got.Size != int64(len(content)) || !got.StartedAt.Equal(u.StartedAt) {
+		t.Errorf("upload session after the conversion: %+v, want %+v with %d bytes", got, u, len(content))
+	}
+	if _, err := s.CommitUpload(t.Context(), u.ID, digest.FromBytes(content), int64(len(content))); err != nil {
+		t.Errorf("CommitUpload after the conversion: %v", err)
+	}
+}
+
 // TestDiskMigrateInterrupted stops the conversion part way, as a crash
 // would: meta.db is still the old file, byte for byte, and the next open
 // converts it.
@@ -283,6 +339,207 @@ func TestDiskMigrateWaiter(t *testing.T) {
 	}
 }
 
+// TestDiskMigrateWaiterKeepsTmp: a process that waited for the old
+// meta.db's lock while another converted it and went on to serve the new
+// one leaves the serving process's files in tmp alone: a blob being
+// written there is stored.
+func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
+	dir, _ := copyFixture(t)
+	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waitErr error
+	wg.Go(func() {
+		s, err := OpenDisk(dir, nil)
+		if err == nil {
+			s.Close()
+		}
+		waitErr = err
+	})
+	// The waiter blocks on the old file's lock, for at most lockTimeout.
+	time.Sleep(100 * time.Millisecond)
+	converter := &diskStore{dir: dir}
+	if err := converter.migrateV1(old); err != nil {
+		t.Fatal(err)
+	}
+	live, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	// A blob half written by the live store when the waiter gets the old
+	// file's lock.
+	content := bytes.Repeat([]byte("x"), 1<<16)
+	d := digest.FromBytes(content)
+	pr, pw := io.Pipe()
+	put := make(chan error, 1)
+	go func() {
+		_, err := live.PutBlob(t.Context(), d, int64(len(content)), pr)
+		put <- err
+	}()
+	if _, err := pw.Write(content[:1000]); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	wg.Wait()
+	if waitErr == nil || !strings.Contains(waitErr.Error(), "in use") {
+		t.Errorf("OpenDisk while another process serves the converted store: got %v, want it in use", waitErr)
+	}
+	pw.Write(content[1000:])
+	pw.Close()
+	if err := <-put; err != nil {
+		t.Fatalf("PutBlob across another process's failed open: %v", err)
+	}
+	if _, err := live.StatBlob(t.Context(), d); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiskReplacedWhileWaiting: a process that waited for meta.db's lock
+// while the file was renamed over (a conversion whose marking of the old
+// file failed, or a restore from a backup) opens the file meta.db names
+// now, not the unlinked one it locked, where its writes would be lost.
+func TestDiskReplacedWhileWaiting(t *testing.T) {
+	dir := t.TempDir()
+	s, err := OpenDisk(dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	other := t.TempDir()
+	s, err = OpenDisk(other, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Update(t.Context(), func(tx Tx) error { return tx.PutRepo(Repository{Name: "replacement"}) }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var waiter Store
+	var waitErr error
+	wg.Go(func() { waiter, waitErr = OpenDisk(dir, nil) })
+	time.Sleep(100 * time.Millisecond) // the waiter blocks on old's lock
+	if err := os.Rename(filepath.Join(other, metaFile), filepath.Join(dir, metaFile)); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	wg.Wait()
+	if waitErr != nil {
+		t.Fatalf("OpenDisk waiting for a replaced meta.db: %v", waitErr)
+	}
+	defer waiter.Close()
+	err = waiter.View(t.Context(), func(tx Tx) error {
+		if _, ok, err := tx.Repo("replacement"); !ok || err != nil {
+			t.Errorf("the store opened is not the file meta.db names: repository of the replacement ok=%v err=%v", ok, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiskMigrateLargeValues: the conversion's transactions are bounded
+// in bytes as well as items, so that converting many large annotations
+// does not hold them all in memory at once.
+func TestDiskMigrateLargeValues(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	const manifests, size = 96, 256 << 10
+	dir := t.TempDir()
+	db, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := strings.Repeat("v", size)
+	err = db.Update(func(tx *bolt.Tx) error {
+		top, err := tx.CreateBucket(bucketV1Repos)
+		if err != nil {
+			return err
+		}
+		rb, err := top.CreateBucket([]byte("big"))
+		if err != nil {
+			return err
+		}
+		ab, err := rb.CreateBucket(bucketAnnotations)
+		if err != nil {
+			return err
+		}
+		for i := range manifests {
+			rec, _ := json.Marshal(map[string]string{"k": value})
+			if err := ab.Put([]byte(digest.FromString(fmt.Sprint(i))), rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := migrateBatchBytes
+	migrateBatchBytes = 2 << 20
+	t.Cleanup(func() { migrateBatchBytes = old })
+
+	// Garbage counts as heap until collected: collect it early, so that
+	// the peak is close to what the conversion holds.
+	defer debug.SetGCPercent(debug.SetGCPercent(5))
+	runtime.GC()
+	base := heapBytes()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			peak.Store(max(peak.Load(), heapBytes()))
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+		}
+	})
+	s, err := OpenDisk(dir, nil)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	grew := int64(peak.Load()) - int64(base)
+	t.Logf("converting %d MiB of annotations: heap grew by at most %d MiB", manifests*size>>20, grew>>20)
+	if grew > 16<<20 {
+		t.Errorf("converting %d MiB of annotations grew the heap by %d MiB, want at most 16", manifests*size>>20, grew>>20)
+	}
+	err = s.View(t.Context(), func(tx Tx) error {
+		m := Manifest{Digest: digest.FromString(fmt.Sprint(manifests - 1))}
+		if err := tx.(*diskTx).annotate("big", &m); err != nil || m.Annotations["k"] != value {
+			t.Errorf("annotations after conversion: %d bytes, %v", len(m.Annotations["k"]), err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// heapBytes returns the bytes of the heap's objects, live or not yet
+// collected.
+func heapBytes() uint64 {
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
 // TestDiskNewerLayout: a meta.db of a layout this build does not know is
 // refused, untouched, with an error naming the problem and the fix.
 func TestDiskNewerLayout(t *testing.T) {
@@ -310,6 +567,60 @@ func TestDiskNewerLayout(t *testing.T) {
 		t.Logf("layout version %q: %v", tc.version, err)
 		if v := layoutVersion(t, dir); v != tc.version {
 			t.Errorf("a refused open changed the version to %q", v)
+		}
+	}
+}
+
+// TestDiskDamagedMetaDB: a meta.db that is not a bbolt database, or whose
+// meta pages are damaged, is refused, untouched, with an error naming the
+// directory, the problem and the fix.
+func TestDiskDamagedMetaDB(t *testing.T) {
+	for name, damage := range map[string]func(path string) error{
+		"text": func(path string) error {
+			return os.WriteFile(path, []byte(strings.Repeat("not a database ", 100)), 0o600)
+		},
+		"meta pages zeroed": func(path string) error {
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			_, err = f.WriteAt(make([]byte, 2*os.Getpagesize()), 0)
+			return err
+		},
+	} {
+		dir := t.TempDir()
+		s, err := OpenDisk(dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		path := filepath.Join(dir, metaFile)
+		if err := damage(path); err != nil {
+			t.Fatal(err)
+		}
+		before, _ := os.ReadFile(path)
+		_, err = OpenDisk(dir, nil)
+		if err == nil || !strings.Contains(err.Error(), dir) || !strings.Contains(err.Error(), "damaged") || !strings.Contains(err.Error(), "backup") {
+			t.Errorf("%s: OpenDisk: got %v, want an error naming the directory, saying meta.db is damaged and to restore a backup", name, err)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Errorf("%s: a refused open changed meta.db", name)
+		}
+	}
+}
+
+// TestDecodeCounts: a count record that is short, long or out of range is
+// refused, never read as a negative count.
+func TestDecodeCounts(t *testing.T) {
+	if m, n, err := decodeCounts(encodeCounts(3, 70000)); m != 3 || n != 70000 || err != nil {
+		t.Errorf("decodeCounts(encodeCounts(3, 70000)) = %d, %d, %v", m, n, err)
+	}
+	huge := binary.AppendUvarint(nil, 1<<63)
+	for _, v := range [][]byte{nil, {0x80}, {1}, {1, 2, 3}, append(bytes.Clone(huge), 1), append([]byte{1}, huge...),
+		bytes.Repeat([]byte{0xff}, 11)} {
+		if m, n, err := decodeCounts(v); err == nil {
+			t.Errorf("decodeCounts(%x) = %d, %d, nil; want an error", v, m, n)
 		}
 	}
 }
@@ -496,6 +807,114 @@ func TestDiskRepoNameNUL(t *testing.T) {
 			t.Errorf("Tags(%q): got %v", bad, got)
 		}
 		return tx.DeleteRepo(bad)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDiskRepoKeyRanges: repositories whose names extend one another, or
+// differ just after the shared part by a byte sorting right after NUL or
+// by a non-ASCII one, each see only their own items, list in name order, and DeleteRepo
+// empties one without touching its neighbours.
+func TestDiskRepoKeyRanges(t *testing.T) {
+	s, err := OpenDisk(t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	names := []string{"a", "a\x01", "a\x01b", "a-x", "a/b", "a\u00e9", "b"} // name order
+	d := func(repo string, i int) digest.Digest { return digest.FromString(repo + fmt.Sprint(i)) }
+	fill := func(tx Tx, repo string) error {
+		var errs []error
+		errs = append(errs, tx.PutRepo(Repository{Name: repo}))
+		for i := range 3 {
+			errs = append(errs,
+				tx.PutManifest(repo, Manifest{Digest: d(repo, i), Annotations: map[string]string{"r": repo}}),
+				tx.PutTag(repo, Tag{Name: fmt.Sprint("t", i), Digest: d(repo, i)}),
+				tx.PutBlobLink(repo, BlobLink{Digest: d(repo, i)}),
+				tx.PutReferrer(repo, d(repo, 0), d(repo, i)),
+				tx.PutDeleted(repo, Deleted{Key: fmt.Sprint("k", i)}))
+		}
+		return errors.Join(errs...)
+	}
+	check := func(tx Tx, repo string, want int) {
+		t.Helper()
+		tags := collectAll(t, tx.Tags(repo, ""))
+		after := collectAll(t, tx.Tags(repo, "t0"))
+		ms := collectAll(t, tx.Manifests(repo, ""))
+		links := collectAll(t, tx.BlobLinks(repo, ""))
+		refs := collectAll(t, tx.Referrers(repo, d(repo, 0)))
+		mc, err1 := tx.ManifestCount(repo)
+		tc, err2 := tx.TagCount(repo)
+		if err := errors.Join(err1, err2); err != nil {
+			t.Fatal(err)
+		}
+		if len(tags) != want || len(after) != max(want-1, 0) || len(ms) != want || len(links) != want || len(refs) != want || mc != want || tc != want {
+			t.Errorf("%q: %d tags (%d after t0), %d manifests, %d links, %d referrers, counts %d and %d; want %d of each",
+				repo, len(tags), len(after), len(ms), len(links), len(refs), mc, tc, want)
+		}
+		for _, m := range ms {
+			if m.Annotations["r"] != repo {
+				t.Errorf("%q lists a manifest annotated for %q", repo, m.Annotations["r"])
+			}
+		}
+		for _, tg := range tags {
+			if tg.Digest != d(repo, 0) && tg.Digest != d(repo, 1) && tg.Digest != d(repo, 2) {
+				t.Errorf("%q lists another repository's tag %v", repo, tg)
+			}
+		}
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		for _, r := range names {
+			if err := fill(tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(t.Context(), func(tx Tx) error {
+		for _, r := range names {
+			check(tx, r, 3)
+		}
+		var repos []string
+		for _, r := range collectAll(t, tx.Repos("")) {
+			repos = append(repos, r.Name)
+		}
+		if diff := cmp.Diff(names, repos); diff != "" {
+			t.Errorf("Repos (-want +got):\n%s", diff)
+		}
+		if diff := cmp.Diff(names[2:], collectAll(t, tx.DeletedRepos(names[1]))); diff != "" {
+			t.Errorf("DeletedRepos after %q (-want +got):\n%s", names[1], diff)
+		}
+		var all []string
+		for r, err := range tx.(*diskTx).allRepos() {
+			if err != nil {
+				return err
+			}
+			all = append(all, r)
+		}
+		if diff := cmp.Diff(names, all); diff != "" {
+			t.Errorf("allRepos (-want +got):\n%s", diff)
+		}
+		return errors.Join(tx.DeleteRepo("a"), tx.DeleteRepo("a\x01"))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.View(t.Context(), func(tx Tx) error {
+		check(tx, "a", 0)
+		check(tx, "a\x01", 0)
+		for _, r := range names[2:] {
+			check(tx, r, 3)
+		}
+		if got := len(collectAll(t, tx.Deleted("a", "", ""))); got != 3 {
+			t.Errorf("DeleteRepo(a) left %d of its 3 soft-deleted records", got)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)

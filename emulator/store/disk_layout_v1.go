@@ -27,6 +27,11 @@ var (
 // bounding the memory the new file's dirty pages take. Tests lower it.
 var migrateBatch = 20000
 
+// migrateBatchBytes bounds the keys and values one transaction of the
+// conversion writes, for items much larger than most (annotations may be
+// megabytes each). Tests lower it.
+var migrateBatchBytes = 16 << 20
+
 // migrateHook, when set by a test, runs after each transaction of the
 // conversion commits; an error from it stops the conversion there.
 var migrateHook func(committed int) error
@@ -36,8 +41,9 @@ var migrateHook func(committed int) error
 // (which OpenDisk empties, so an interrupted conversion leaves nothing
 // behind), makes it durable and renames it over meta.db: a crash at any
 // moment leaves either the old file or the new one. The new file is
-// written in key order with full pages, so it is also compact. Last, old
-// is marked superseded, for a process that waits for its lock.
+// written in key order with full pages, so it is also compact. A process
+// waiting for old's lock finds, once it has it, that meta.db names another
+// file (see openMeta).
 func (s *diskStore) migrateV1(old *bolt.DB) error {
 	tmp := filepath.Join(s.dir, tmpDir, metaFile)
 	nw, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: lockTimeout, NoSync: true})
@@ -71,25 +77,18 @@ func (s *diskStore) migrateV1(old *bolt.DB) error {
 	if err := syncDir(s.dir); err != nil {
 		return ioError("convert metadata database: sync the store directory", err)
 	}
-	// The conversion is done. Should marking the old file fail, only a
-	// process already waiting for its lock could miss that.
-	old.Update(func(tx *bolt.Tx) error {
-		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		return meta.Put(keySuperseded, []byte("1"))
-	})
 	return nil
 }
 
 // migrateWriter writes the new layout in transactions of migrateBatch
-// items.
+// items or migrateBatchBytes bytes.
 type migrateWriter struct {
 	db        *bolt.DB
 	tx        *bolt.Tx
 	n         int // items in tx
+	bytes     int // bytes of the keys and values in tx
 	committed int // items committed
+	read      int // items of the old file read
 	// release drops the pages of the old file read so far from the
 	// resident set (see releaseMapped); nil outside the read transaction.
 	release func()
@@ -117,7 +116,8 @@ func (w *migrateWriter) put(bucket, key, val []byte) error {
 		return err
 	}
 	w.n++
-	if w.n >= migrateBatch {
+	w.bytes += len(key) + len(val)
+	if w.n >= migrateBatch || w.bytes >= migrateBatchBytes {
 		return w.commit()
 	}
 	return nil
@@ -130,7 +130,7 @@ func (w *migrateWriter) commit() error {
 		return err
 	}
 	w.committed += w.n
-	w.n = 0
+	w.n, w.bytes = 0, 0
 	if migrateHook != nil {
 		return migrateHook(w.committed)
 	}
@@ -182,7 +182,7 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 			return err
 		}
 		if err := w.eachV1Repo(repos, func(name string, rb *bolt.Bucket) error {
-			m, t := countV1(rb.Bucket(bucketManifests)), countV1(rb.Bucket(bucketTags))
+			m, t := w.countV1(rb.Bucket(bucketManifests)), w.countV1(rb.Bucket(bucketTags))
 			if m == 0 && t == 0 {
 				return nil
 			}
@@ -209,7 +209,21 @@ func (w *migrateWriter) copyV1(otx *bolt.Tx) (err error) {
 // releaseEvery is how many repositories the conversion reads between two
 // calls of release: each repository of layout 1 is its own pages, spread
 // over the file, and each page read maps the 64 KiB around it.
-const releaseEvery = 256
+// releaseItems is how many items it reads between two calls, so that one
+// repository holding most of the file (a CI pushing every build to one
+// repository) is not read into the resident set whole.
+const (
+	releaseEvery = 256
+	releaseItems = 4096
+)
+
+// readItem counts an item read from the old file, calling release every
+// releaseItems.
+func (w *migrateWriter) readItem() {
+	if w.read++; w.read%releaseItems == 0 && w.release != nil {
+		w.release()
+	}
+}
 
 // eachV1Repo calls fn with each repository's bucket in parent.
 func (w *migrateWriter) eachV1Repo(parent *bolt.Bucket, fn func(name string, b *bolt.Bucket) error) error {
@@ -252,13 +266,14 @@ func convertV1(bucket, v []byte) []byte {
 }
 
 // countV1 counts the items of a version 1 sub-bucket.
-func countV1(b *bolt.Bucket) int {
+func (w *migrateWriter) countV1(b *bolt.Bucket) int {
 	if b == nil {
 		return 0
 	}
 	n := 0
 	c := b.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		w.readItem()
 		if v != nil {
 			n++
 		}
@@ -275,6 +290,7 @@ func (w *migrateWriter) copyItems(bucket []byte, repo string, src *bolt.Bucket) 
 	prefix := itemPrefix(repo)
 	c := src.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		w.readItem()
 		if v == nil {
 			continue
 		}

@@ -178,7 +178,8 @@ func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after [
 	return func(yield func(T, error) bool) {
 		var zero T
 		start, exclusive := prefix, false
-		if len(after) > 0 {
+		if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
+			// A key before prefix starts at prefix's first key.
 			start, exclusive = after, true
 		}
 		batch := make([]T, 0, scanBatch)

@@ -72,6 +72,11 @@ func testDeleted(t *testing.T, s store.Store) {
 		if got := collect(t, tx.Deleted("r", store.DeletedTagKind+"/", t2.Key)); len(got) != 1 || got[0].Key != t1.Key {
 			t.Errorf("deleted tags after %s = %v", t2.Key, names(got, deletedKey))
 		}
+		// A key sorting before the prefix (a manifest's, for tags) starts
+		// at the prefix's first record.
+		if got := collect(t, tx.Deleted("r", store.DeletedTagKind+"/", m2.Key)); len(got) != 2 || got[0].Key != t2.Key {
+			t.Errorf("deleted tags after %s = %v", m2.Key, names(got, deletedKey))
+		}
 		return nil
 	})
 	// Rolled back with their transaction.
