@@ -344,6 +344,9 @@ func TestDiskMigrateWaiter(t *testing.T) {
 // one leaves the serving process's files in tmp alone: a blob being
 // written there is stored.
 func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
+	// Long enough for the first wait, on the old file; the second, on the
+	// file the live store holds, ends in the timeout the test expects.
+	longLockWait(t, 3*time.Second)
 	dir, _ := copyFixture(t)
 	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
 	if err != nil {
@@ -402,6 +405,7 @@ func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
 // file failed, or a restore from a backup) opens the file meta.db names
 // now, not the unlinked one it locked, where its writes would be lost.
 func TestDiskReplacedWhileWaiting(t *testing.T) {
+	longLockWait(t, 30*time.Second)
 	dir := t.TempDir()
 	s, err := OpenDisk(dir, nil)
 	if err != nil {
@@ -1067,4 +1071,14 @@ func TestDiskMigrateCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+}
+
+// longLockWait lets OpenDisk wait up to d for meta.db's lock for the rest
+// of the test, for the tests whose second opener must still be waiting
+// when the first lets go, however slow the machine. The tests using it are
+// not parallel.
+func longLockWait(t *testing.T, d time.Duration) {
+	old := lockTimeout
+	lockTimeout = d
+	t.Cleanup(func() { lockTimeout = old })
 }
