@@ -96,16 +96,6 @@ func (b *byteProgress) total(n int64) {
 	b.bar.SetTotal(max(n, b.seenSize))
 }
 
-// callback returns update, or nil when no line is drawn: a transfer
-// without a progress callback can hand files to the kernel whole (see
-// acr's fileBody) instead of counting their bytes through a buffer.
-func (b *byteProgress) callback() func(transfer.Progress) {
-	if b.bar == nil {
-		return nil
-	}
-	return b.update
-}
-
 func (b *byteProgress) update(p transfer.Progress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -255,7 +245,7 @@ copied, or with --output json its digest, media type, size and tags.`,
 				}
 			}
 			desc, err := transfer.Copy(cmd.Context(), src.target, src.ref, dst.target, dstRef,
-				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.callback()})
+				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.update})
 			bar.Finish(err == nil)
 			if err != nil {
 				if newLayout != "" {
@@ -349,7 +339,7 @@ and tags.`,
 			bp := newByteProgress(bar)
 			desc, err := transfer.PushFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.Tag, files,
 				&transfer.PushOptions{ArtifactType: artifactType, Annotations: ann, Config: cf.Path, ConfigMediaType: cf.MediaType,
-					Progress: bp.callback(), Total: bp.total})
+					Progress: bp.update, Total: bp.total})
 			bar.Finish(err == nil)
 			if err != nil {
 				if errors.Is(err, acr.ErrLocked) {
@@ -410,7 +400,7 @@ bytes done of the total, with a percentage (not with --no-progress or -v).`,
 			bar := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Pulling", -1)
 			bp := newByteProgress(bar)
 			written, err := transfer.PullFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.TagOrDigest(), dir,
-				&transfer.PullOptions{Platform: plat, KeepOldFiles: keepOld, Progress: bp.callback(), Total: bp.total})
+				&transfer.PullOptions{Platform: plat, KeepOldFiles: keepOld, Progress: bp.update, Total: bp.total})
 			bar.Finish(err == nil)
 			if out.v == "json" {
 				if err != nil {
