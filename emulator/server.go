@@ -41,6 +41,9 @@ type Options struct {
 	// Dir, when set, persists the registry on disk in this directory: blobs,
 	// metadata, upload sessions and the token signing key.
 	Dir string
+	// DiskOptions configures the store opened in Dir (see
+	// [store.DiskOptions]); it is ignored with Store or without Dir.
+	DiskOptions *store.DiskOptions
 	// Store overrides the storage. When set, Dir only holds the signing key
 	// (if any). The server closes the store when it is closed. Because the
 	// caller may change such a store behind the server's back, the server
@@ -186,7 +189,7 @@ func New(opts *Options) (*Server, error) {
 	case o.Store != nil:
 		s.store = o.Store
 	case o.Dir != "":
-		if s.store, err = store.OpenDisk(filepath.Join(o.Dir), nil); err != nil {
+		if s.store, err = store.OpenDisk(filepath.Join(o.Dir), o.DiskOptions); err != nil {
 			return nil, fmt.Errorf("emulator: open data directory: %w", err)
 		}
 	default:

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/emulator/store"
 	"github.com/spf13/cobra"
 )
 
@@ -174,6 +175,10 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			return fmt.Errorf("create data directory: %w", err)
 		}
 		opts.Dir = dir
+		opts.DiskOptions = &store.DiskOptions{Converted: func(from, to int, took time.Duration) {
+			fmt.Fprintf(stderr, "converted %s from layout %d to %d in %s; acrctl builds older than this one can no longer read it\n",
+				filepath.Join(dir, "meta.db"), from, to, took.Round(time.Millisecond))
+		}}
 	}
 	var tlsConf *tls.Config
 	certFile, keyFile := f.tlsCert, f.tlsKey

@@ -27,8 +27,14 @@ import (
 )
 
 // DiskOptions configures [OpenDisk]. The zero value, or nil, selects the
-// defaults; there are no options yet.
-type DiskOptions struct{}
+// defaults.
+type DiskOptions struct {
+	// Converted, if set, is called once when the open has converted
+	// meta.db from an older layout version (from) to this build's (to),
+	// with the time the conversion took: a build older than to can no
+	// longer read the directory.
+	Converted func(from, to int, took time.Duration)
+}
 
 // Names inside the store's directory.
 const (

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -165,10 +166,14 @@ func (s *diskStore) openMeta() error {
 			s.db = db
 			return nil
 		default: // version 1
+			start := time.Now()
 			err := s.migrateV1(db)
 			db.Close()
 			if err != nil {
 				return err
+			}
+			if s.opts.Converted != nil {
+				s.opts.Converted(1, formatVersion, time.Since(start))
 			}
 			// The new file is in place: open it.
 		}

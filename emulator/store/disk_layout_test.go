@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,10 +176,17 @@ func layoutVersion(t *testing.T, dir string) string {
 func TestDiskMigrateV1(t *testing.T) {
 	dir, _ := copyFixture(t)
 	want := wantFixture(t)
-	for range 2 { // converted by the first open, read as is by the second
-		s, err := OpenDisk(dir, nil)
+	var converted []string
+	opts := &DiskOptions{Converted: func(from, to int, took time.Duration) {
+		converted = append(converted, fmt.Sprintf("%d->%d", from, to))
+	}}
+	for i := range 2 { // converted by the first open, read as is by the second
+		s, err := OpenDisk(dir, opts)
 		if err != nil {
 			t.Fatalf("OpenDisk of a version 1 store: %v", err)
+		}
+		if want := []string{"1->" + fmt.Sprint(formatVersion)}; !slices.Equal(converted, want) {
+			t.Errorf("open %d: DiskOptions.Converted called for %v, want %v (once, by the first open)", i+1, converted, want)
 		}
 		got := roundTrip(t, dumpFixture(t, s))
 		if err := s.Close(); err != nil {
