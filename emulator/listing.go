@@ -12,9 +12,12 @@ import (
 	"github.com/acrgo/acr/internal/spec"
 )
 
-// maxPageSize caps the n parameter of /v2 listings; larger requests get this
-// many and a Link.
-const maxPageSize = 10000
+// maxPageSize caps the n parameter of /v2 listings, and is their page size
+// when n is absent: larger requests, and requests without n, get this many
+// and a Link to the rest, as the OCI distribution spec lets a registry do.
+// An answer is built whole in memory, so this bounds what one request can
+// cost. A variable so that tests can lower it.
+var maxPageSize = 10000
 
 // defaultACRPageSize is the page size of /acr/v1 listings without n.
 const defaultACRPageSize = 100
@@ -25,7 +28,7 @@ const maxACRPageSize = 1000
 
 // page is a parsed paging request: n, last and orderby.
 type page struct {
-	n       int // -1: unlimited
+	n       int
 	last    string
 	orderby string // "", "timedesc" or "timeasc"
 }
@@ -126,7 +129,7 @@ func pageOf[T timed](items []T, p page) ([]T, bool, error) {
 			items = items[i+1:]
 		}
 	}
-	if p.n >= 0 && len(items) > p.n {
+	if len(items) > p.n {
 		return items[:p.n], true, nil
 	}
 	return items, false, nil
@@ -138,7 +141,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, id identi
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(r)
 	}
-	def, maxN := -1, maxPageSize
+	def, maxN := maxPageSize, maxPageSize
 	path := "/v2/_catalog"
 	if acr {
 		def, maxN, path = defaultACRPageSize, maxACRPageSize, "/acr/v1/_catalog"
@@ -157,7 +160,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, id identi
 			if !repo.Attrs.ListEnabled {
 				continue
 			}
-			if p.n >= 0 && len(names) == p.n {
+			if len(names) == p.n {
 				more = true
 				break
 			}
@@ -182,7 +185,7 @@ func (s *Server) handleTagsList(w http.ResponseWriter, r *http.Request, rt route
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return methodNotAllowed(r)
 	}
-	p, err := parsePage(r.URL.Query(), -1, maxPageSize)
+	p, err := parsePage(r.URL.Query(), maxPageSize, maxPageSize)
 	if err != nil {
 		return err
 	}
@@ -200,7 +203,7 @@ func (s *Server) handleTagsList(w http.ResponseWriter, r *http.Request, rt route
 			if !t.Attrs.ListEnabled {
 				continue
 			}
-			if p.n >= 0 && len(tags) == p.n {
+			if len(tags) == p.n {
 				more = true
 				break
 			}

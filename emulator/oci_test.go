@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acrgo/acr/emulator"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -156,6 +157,48 @@ func TestTagListPaging(t *testing.T) {
 	r := c.do("GET", "/v2/p/tags/list?n=2&last=t3", nil).want(t, http.StatusOK)
 	if got := decode[struct{ Tags []string }](t, r).Tags; len(got) != 1 || got[0] != "t4" {
 		t.Fatalf("after t3: got %v, want [t4]", got)
+	}
+}
+
+// TestListingsWithoutPageSize checks that /v2/_catalog and tags/list
+// without n answer at most the server's page size and link to the rest, so
+// that one request's cost stays bounded however large the registry, and
+// that following the links lists everything once, as OCI clients (oras,
+// crane, regctl, acrctl) do.
+func TestListingsWithoutPageSize(t *testing.T) {
+	defer emulator.SetMaxPageSize(3)()
+	c, _ := newClient(t, nil)
+	im := c.pushImage("p", "t0", "x")
+	for i := 1; i < 7; i++ {
+		c.do("PUT", fmt.Sprintf("/v2/p/manifests/t%d", i), im.manifest, "Content-Type", "application/vnd.oci.image.manifest.v1+json").want(t, http.StatusCreated)
+		c.pushImage(fmt.Sprintf("r%d", i), "v1", "x")
+	}
+	follow := func(path, field string) (all []string, pages int) {
+		for ; path != "" && pages < 10; pages++ {
+			r := c.do("GET", path, nil).want(t, http.StatusOK)
+			page := decode[map[string]any](t, r)[field].([]any)
+			if len(page) > 3 {
+				t.Errorf("GET %s: %d items, more than the page size of 3", path, len(page))
+			}
+			for _, v := range page {
+				all = append(all, v.(string))
+			}
+			path = ""
+			if l := r.Header.Get("Link"); l != "" {
+				path = l[1:strings.Index(l, ">")]
+			}
+		}
+		return all, pages
+	}
+	if tags, pages := follow("/v2/p/tags/list", "tags"); strings.Join(tags, ",") != "t0,t1,t2,t3,t4,t5,t6" || pages != 3 {
+		t.Errorf("tags without n: got %v in %d pages, want t0..t6 in 3", tags, pages)
+	}
+	if repos, pages := follow("/v2/_catalog", "repositories"); strings.Join(repos, ",") != "p,r1,r2,r3,r4,r5,r6" || pages != 3 {
+		t.Errorf("catalog without n: got %v in %d pages, want p,r1..r6 in 3", repos, pages)
+	}
+	// A larger n is capped at the page size too.
+	if tags, pages := follow("/v2/p/tags/list?n=100", "tags"); len(tags) != 7 || pages != 3 {
+		t.Errorf("tags with n=100: got %v in %d pages, want 7 in 3", tags, pages)
 	}
 }
 
