@@ -90,8 +90,11 @@ type Client struct {
 	host     string
 	tr       *transport.Client
 	pageSize int
-	credKind string
-	tracer   tracing.Tracer
+	// pageSizeSet records that ClientOptions.PageSize chose the page size
+	// (listings without ACR's API then page; see TagNames).
+	pageSizeSet bool
+	credKind    string
+	tracer      tracing.Tracer
 
 	// acrAPI records whether the registry serves ACR's /acr/v1 API:
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
@@ -195,7 +198,7 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	if err != nil {
 		return nil, fmt.Errorf("acr: %w", err)
 	}
-	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred), tracer: tracer}
+	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, pageSizeSet: o.PageSize > 0, credKind: credentialKind(cred), tracer: tracer}
 	if c.pageSize <= 0 {
 		c.pageSize = DefaultPageSize
 	}

@@ -286,9 +286,13 @@ func (d *tagDecoder) acrTag(r *jsonread.Reader, body []byte, t *TagProperties, a
 
 // TagNames yields the names of a repository's tags in name order, page by
 // page, from the OCI tag list (/v2/{repo}/tags/list): the fastest listing,
-// for callers that need no digests, times or locks. Resume a stopped
-// listing with opts.Last set to the last name received. Iteration stops
-// after the first error, which is yielded.
+// for callers that need no digests, times or locks. On a registry known
+// not to serve ACR's API (an earlier call found out), when neither opts nor
+// ClientOptions chose a page size, the list is asked for without a page
+// size and decoded as it arrives, in bounded memory whatever its length;
+// ReadAhead then has no effect. Resume a stopped listing with opts.Last
+// set to the last name received. Iteration stops after the first error,
+// which is yielded.
 //
 // OCI distribution spec: "Listing Tags".
 func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) iter.Seq2[string, error] {
@@ -309,6 +313,18 @@ func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) i
 			return
 		}
 		r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
+		if o.PageSize == 0 && !c.pageSizeSet && c.knownACRAPI() == acrAPINo {
+			// Not ACR, and no page size chosen: ask without n, as oras
+			// and regctl do. Registries such as distribution then send
+			// every tag in one body (walking all of them for each page
+			// asked with n), which is decoded as it arrives; those that
+			// page anyway link to the next page. ACR's pages without n
+			// are small (100), so there, and while it is unknown, n
+			// stays.
+			r.query.Del("n")
+			streamNames(ctx, c, r, "tags", yield)
+			return
+		}
 		for name, err := range paginate(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]string, error) {
 			return decodeNames(body, "tags")
 		}) {
