@@ -134,6 +134,15 @@ func TestTagNamesWithoutPageSize(t *testing.T) {
 		}
 	}
 
+	// The catalog keeps n: distribution answers 100 repositories without
+	// it, and up to 1,000 with it.
+	if got := listNames(t, c.Repositories(ctx, nil), self); !slices.Equal(got, []string{"app"}) {
+		t.Errorf("Repositories: got %v, want [app]", got)
+	}
+	if qs, _ := listQueries(t, reg.take(), "/v2/_catalog"); len(qs) != 1 || qs[0].Get("n") != "1000" {
+		t.Errorf("Repositories on a registry without /acr/v1: catalog queries %v, want one with n=1000", qs)
+	}
+
 	// A page size chosen for the client keeps the pages.
 	paged, _ := acr.NewClient(reg.URL, nil, &acr.ClientOptions{PageSize: 1000})
 	listNames(t, paged.Tags(ctx, "app", nil), tagName)
