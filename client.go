@@ -65,6 +65,8 @@ type ClientOptions struct {
 	// PageSize is the number of items asked per page when listing; 0 means
 	// 1,000, the most ACR answers in one page (its own default is 100, which
 	// makes a listing of 10,000 tags take 100 requests instead of 10).
+	// Left at 0, the tag list of a registry without ACR's API is asked
+	// for whole, in one request where the registry allows it (TagNames).
 	PageSize int
 	// AllowInsecure permits sending credentials over plain http to a host
 	// that is not loopback. Do not set it outside isolated test networks.

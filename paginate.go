@@ -181,7 +181,9 @@ func (c *Client) fetchPage(ctx context.Context, u *url.URL, r request, buf []byt
 type ListOptions struct {
 	// PageSize is the number of items asked per page; 0 means the client's
 	// ClientOptions.PageSize. Registries may answer fewer (ACR at most
-	// 1,000) and link to the next page, which the listing follows.
+	// 1,000) and link to the next page, which the listing follows. When
+	// neither chooses one, TagNames on a registry known to lack ACR's API
+	// asks for the whole list at once (see TagNames).
 	PageSize int
 	// Last resumes a listing after the item it names: the listing starts
 	// with the item that follows it in the listing's order. To stop a

@@ -68,7 +68,8 @@ type TagsOptions struct {
 	// Digest, when set, lists only the tags that point at this manifest.
 	Digest digest.Digest
 	// PageSize is the number of tags asked per page; 0 means the client's
-	// ClientOptions.PageSize.
+	// ClientOptions.PageSize. When neither chooses one, the OCI tag list
+	// of a registry without ACR's API is asked for whole (see TagNames).
 	PageSize int
 	// Last resumes the listing after the tag of this name, in the
 	// listing's order: pass the Name of the last tag received to continue
