@@ -65,6 +65,8 @@ type ClientOptions struct {
 	// PageSize is the number of items asked per page when listing; 0 means
 	// 1,000, the most ACR answers in one page (its own default is 100, which
 	// makes a listing of 10,000 tags take 100 requests instead of 10).
+	// Left at 0, the tag list of a registry without ACR's API is asked
+	// for whole, in one request where the registry allows it (TagNames).
 	PageSize int
 	// AllowInsecure permits sending credentials over plain http to a host
 	// that is not loopback. Do not set it outside isolated test networks.
@@ -90,8 +92,11 @@ type Client struct {
 	host     string
 	tr       *transport.Client
 	pageSize int
-	credKind string
-	tracer   tracing.Tracer
+	// pageSizeSet records that ClientOptions.PageSize chose the page size
+	// (listings without ACR's API then page; see TagNames).
+	pageSizeSet bool
+	credKind    string
+	tracer      tracing.Tracer
 
 	// acrAPI records whether the registry serves ACR's /acr/v1 API:
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
@@ -195,7 +200,7 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	if err != nil {
 		return nil, fmt.Errorf("acr: %w", err)
 	}
-	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, credKind: credentialKind(cred), tracer: tracer}
+	c := &Client{endpoint: u, host: u.Host, tr: tr, pageSize: o.PageSize, pageSizeSet: o.PageSize > 0, credKind: credentialKind(cred), tracer: tracer}
 	if c.pageSize <= 0 {
 		c.pageSize = DefaultPageSize
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -163,6 +164,53 @@ func FuzzDecodeNames(f *testing.F) {
 	})
 }
 
+// FuzzDecodeNameStream compares decodeNameStream, fed in small pieces, with
+// decodeNames, which decodes a body held whole.
+func FuzzDecodeNameStream(f *testing.F) {
+	for _, s := range pageSeeds {
+		f.Add([]byte(s), uint8(3))
+	}
+	f.Add([]byte(`{"tags":["a","b"],"Tags":["c"]}`), uint8(1))
+	f.Fuzz(func(t *testing.T, body []byte, piece uint8) {
+		want, werr := decodeNames(body, "tags")
+		var got []string
+		_, _, err := decodeNameStream(&pieces{b: body, n: int(piece%16) + 1}, "tags", func(name string, _ error) bool {
+			got = append(got, name)
+			return true
+		})
+		if hasDuplicateKeys(body) {
+			// decodeNames keeps the last list; the stream, which has
+			// yielded the first already, refuses the document, unless the
+			// repeated key is not the names' key.
+			if werr != nil && err == nil {
+				t.Fatalf("decodeNameStream(%q) accepted what decodeNames refuses: %v", body, werr)
+			}
+			return
+		}
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("decodeNameStream(%q): error %v; decodeNames: %v", body, err, werr)
+		}
+		if d := cmp.Diff(want, got, cmpopts.EquateEmpty()); err == nil && d != "" {
+			t.Fatalf("decodeNameStream(%q) differs from decodeNames (-want +got):\n%s", body, d)
+		}
+	})
+}
+
+// pieces delivers b n bytes at a time.
+type pieces struct {
+	b []byte
+	n int
+}
+
+func (p *pieces) Read(buf []byte) (int, error) {
+	if len(p.b) == 0 {
+		return 0, io.EOF
+	}
+	k := copy(buf[:min(len(buf), p.n)], p.b)
+	p.b = p.b[k:]
+	return k, nil
+}
+
 // tagPage1000 is a page of 1,000 tags as ACR (and the emulator) sends it.
 var tagPage1000 = func() []byte {
 	var b bytes.Buffer
@@ -237,4 +285,36 @@ func TestDecodeTagPageForms(t *testing.T) {
 			t.Errorf("%s: differs from encoding/json (-want +got):\n%s", name, d)
 		}
 	}
+}
+
+// BenchmarkDecodeNames compares decoding the OCI tag list of 10,000 tags
+// (distribution's answer without n) held whole, as a page, and as a stream
+// from a reader.
+func BenchmarkDecodeNames(b *testing.B) {
+	var body bytes.Buffer
+	body.WriteString(`{"name":"bench/tags","tags":[`)
+	for i := range 10000 {
+		if i > 0 {
+			body.WriteByte(',')
+		}
+		fmt.Fprintf(&body, `"t%05d"`, i)
+	}
+	body.WriteString("]}\n")
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(int64(body.Len()))
+		for b.Loop() {
+			if names, err := decodeNames(body.Bytes(), "tags"); err != nil || len(names) != 10000 {
+				b.Fatal(len(names), err)
+			}
+		}
+	})
+	b.Run("stream", func(b *testing.B) {
+		b.SetBytes(int64(body.Len()))
+		for b.Loop() {
+			n, _, err := decodeNameStream(bytes.NewReader(body.Bytes()), "tags", func(string, error) bool { return true })
+			if err != nil || n != 10000 {
+				b.Fatal(n, err)
+			}
+		}
+	})
 }

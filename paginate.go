@@ -3,6 +3,7 @@ package acr
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -180,7 +181,9 @@ func (c *Client) fetchPage(ctx context.Context, u *url.URL, r request, buf []byt
 type ListOptions struct {
 	// PageSize is the number of items asked per page; 0 means the client's
 	// ClientOptions.PageSize. Registries may answer fewer (ACR at most
-	// 1,000) and link to the next page, which the listing follows.
+	// 1,000) and link to the next page, which the listing follows. When
+	// neither chooses one, TagNames on a registry known to lack ACR's API
+	// asks for the whole list at once (see TagNames).
 	PageSize int
 	// Last resumes a listing after the item it names: the listing starts
 	// with the item that follows it in the listing's order. To stop a
@@ -304,4 +307,132 @@ func readBody(resp *http.Response, buf []byte) ([]byte, error) {
 	w := bytes.NewBuffer(buf)
 	_, err := w.ReadFrom(io.LimitReader(resp.Body, maxJSONBody))
 	return w.Bytes(), err
+}
+
+// maxNameToken bounds one string of a streamed name listing (a name, or a
+// value skipped beside the names), so that memory stays bounded however
+// the registry writes its body.
+const maxNameToken = 1 << 20
+
+// errStopped ends a streamed decode when the caller stops the listing.
+var errStopped = errors.New("acr: listing stopped by the caller")
+
+// streamNames yields the names of an OCI listing asked without a page size
+// (n), such as {"name":..., "tags":[...]} under key "tags": a registry
+// then answers as many names as it likes in one body, all of them on
+// distribution, so each body is decoded as it arrives and never held
+// whole. Link headers are followed as paginate follows them (registries
+// such as Docker Hub page even without n). A body that breaks off is asked
+// for again from after the last name yielded (the OCI "last" parameter),
+// up to maxResumes times in a row without a new name. Iteration stops after
+// the first error, which is yielded.
+func streamNames(ctx context.Context, c *Client, first request, key string, yield func(string, error) bool) {
+	u, err := c.url(first.path, first.query)
+	if err != nil {
+		yield("", err)
+		return
+	}
+	seen := map[string]bool{}
+	broken := 0
+	for n := 0; ; n++ {
+		if n == maxPages {
+			yield("", fmt.Errorf("acr: listing %s: more than %d pages; giving up", redactURL(u), maxPages))
+			return
+		}
+		seen[u.String()] = true
+		resp, err := c.doURL(ctx, u, first)
+		if err != nil {
+			yield("", err)
+			return
+		}
+		link, more := spec.NextLink(resp.Header.Get("Link"))
+		count, last, err := decodeNameStream(resp.Body, key, yield)
+		resp.Body.Close()
+		if err == errStopped {
+			return
+		}
+		var re *jsonread.ReadError
+		if errors.As(err, &re) {
+			if count > 0 {
+				broken = 0
+			}
+			if ctx.Err() != nil || broken == maxResumes {
+				yield("", fmt.Errorf("acr: listing %s: reading the list failed (%d attempts): %w", redactURL(u), broken+1, re.Err))
+				return
+			}
+			broken++
+			if last != "" {
+				// Resume after the last name received; a break before
+				// any name asks for the same body again.
+				q := u.Query()
+				q.Set("last", last)
+				resumed := *u
+				resumed.RawQuery = q.Encode()
+				u = &resumed
+			}
+			n--
+			continue
+		}
+		if err != nil {
+			yield("", fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
+			return
+		}
+		broken = 0
+		if !more || count == 0 {
+			return
+		}
+		next, err := c.nextPage(u, link, seen)
+		if err != nil {
+			yield("", err)
+			return
+		}
+		u = next
+	}
+}
+
+// decodeNameStream yields the names listed under key in the JSON object
+// body reads, as decodeNames decodes them, one at a time as they arrive. It
+// returns how many it yielded and the last one; err is errStopped when
+// yield asked to stop, a *jsonread.ReadError when the body broke off. A
+// document that names key twice is refused: the names of the first are
+// yielded already.
+func decodeNameStream(body io.Reader, key string, yield func(string, error) bool) (count int, last string, err error) {
+	s := jsonread.NewStream(body, maxNameToken)
+	listed := false
+	var buf []byte
+	err = s.Object(func(k []byte) error {
+		if !jsonread.Match(k, key) {
+			return s.Skip()
+		}
+		if listed {
+			return fmt.Errorf("the object lists %q twice", key)
+		}
+		listed = true
+		if null, err := s.Null(); null || err != nil {
+			return err
+		}
+		return s.Array(func() error {
+			b, set, err := s.AppendString(buf[:0])
+			if err != nil {
+				return err
+			}
+			// A null among the names is "", as encoding/json and
+			// decodeNames decode it, and no cursor to resume from.
+			name := ""
+			if set {
+				buf = b
+				name = string(b)
+				last = name
+			}
+			count++
+			if !yield(name, nil) {
+				return errStopped
+			}
+			return nil
+		})
+	})
+	if err == nil {
+		err = s.End()
+	}
+	return count, last, err
 }

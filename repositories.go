@@ -58,6 +58,11 @@ func (c *Client) Repositories(ctx context.Context, opts *ListOptions) iter.Seq2[
 		}
 		page := func(body []byte, _ http.Header) ([]string, error) { return decodeNames(body, "repositories") }
 		oci := func(yield func(string, error) bool) {
+			// The catalog keeps n, unlike the tag list of a registry
+			// without /acr/v1 (TagNames): distribution answers 100
+			// repositories without it and at most 1,000 (its
+			// maxentries) with it, so asking without n would take ten
+			// times the requests.
 			r := request{method: http.MethodGet, path: "/v2/_catalog", query: q, scope: scopeCatalog}
 			for name, err := range paginate(ctx, c, r, o.ReadAhead, page) {
 				if !yield(name, err) {

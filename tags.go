@@ -68,7 +68,8 @@ type TagsOptions struct {
 	// Digest, when set, lists only the tags that point at this manifest.
 	Digest digest.Digest
 	// PageSize is the number of tags asked per page; 0 means the client's
-	// ClientOptions.PageSize.
+	// ClientOptions.PageSize. When neither chooses one, the OCI tag list
+	// of a registry without ACR's API is asked for whole (see TagNames).
 	PageSize int
 	// Last resumes the listing after the tag of this name, in the
 	// listing's order: pass the Name of the last tag received to continue
@@ -286,9 +287,13 @@ func (d *tagDecoder) acrTag(r *jsonread.Reader, body []byte, t *TagProperties, a
 
 // TagNames yields the names of a repository's tags in name order, page by
 // page, from the OCI tag list (/v2/{repo}/tags/list): the fastest listing,
-// for callers that need no digests, times or locks. Resume a stopped
-// listing with opts.Last set to the last name received. Iteration stops
-// after the first error, which is yielded.
+// for callers that need no digests, times or locks. On a registry known
+// not to serve ACR's API (an earlier call found out), when neither opts nor
+// ClientOptions chose a page size, the list is asked for without a page
+// size and decoded as it arrives, in bounded memory whatever its length;
+// ReadAhead then has no effect. Resume a stopped listing with opts.Last
+// set to the last name received. Iteration stops after the first error,
+// which is yielded.
 //
 // OCI distribution spec: "Listing Tags".
 func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) iter.Seq2[string, error] {
@@ -309,6 +314,18 @@ func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) i
 			return
 		}
 		r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
+		if o.PageSize == 0 && !c.pageSizeSet && c.knownACRAPI() == acrAPINo {
+			// Not ACR, and no page size chosen: ask without n, as oras
+			// and regctl do. Registries such as distribution then send
+			// every tag in one body (walking all of them for each page
+			// asked with n), which is decoded as it arrives; those that
+			// page anyway link to the next page. ACR's pages without n
+			// are small (100), so there, and while it is unknown, n
+			// stays.
+			r.query.Del("n")
+			streamNames(ctx, c, r, "tags", yield)
+			return
+		}
 		for name, err := range paginate(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]string, error) {
 			return decodeNames(body, "tags")
 		}) {
