@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"net/http"
@@ -77,28 +78,34 @@ deleted manifests or tags that can still be restored ('acrctl manifest list-dele
 			if err != nil {
 				return err
 			}
-			names := []string{}
-			for name, err := range s.client.DeletedRepositories(cmd.Context(), nil) {
-				if err != nil {
-					return explainDeleted(s, err, "its deleted repositories")
-				}
-				names = append(names, name)
-			}
+			// Written as the names arrive, never held whole.
+			list := s.client.DeletedRepositories(cmd.Context(), &acr.ListOptions{ReadAhead: true})
 			w := cmd.OutOrStdout()
 			if out.json() {
-				return writeJSON(w, struct {
-					Registry     string   `json:"registry"`
-					Repositories []string `json:"repositories"`
-				}{host, names})
+				l := newJSONList(w, "repositories", "registry", host)
+				for name, err := range list {
+					if err != nil {
+						return explainDeleted(s, err, "its deleted repositories")
+					}
+					l.add(name)
+				}
+				return l.end()
 			}
-			if len(names) == 0 {
+			bw := bufio.NewWriter(w)
+			n := 0
+			for name, err := range list {
+				if err != nil {
+					bw.Flush()
+					return explainDeleted(s, err, "its deleted repositories")
+				}
+				bw.WriteString(name)
+				bw.WriteByte('\n')
+				n++
+			}
+			if n == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s keeps no deleted manifests or tags\n", host)
-				return nil
 			}
-			for _, n := range names {
-				fmt.Fprintln(w, n)
-			}
-			return nil
+			return bw.Flush()
 		},
 	}
 	addOutputFlag(cmd, &out)
@@ -134,29 +141,32 @@ deleted/read permission.`,
 			if err != nil {
 				return err
 			}
+			list := s.client.DeletedManifests(cmd.Context(), ref.Repository, &acr.ListOptions{ReadAhead: true})
+			w := cmd.OutOrStdout()
+			if out.json() {
+				// Written as the manifests arrive, never held whole.
+				l := newJSONList(w, "manifests", "registry", ref.Registry, "imageName", ref.Repository)
+				for m, err := range list {
+					if err != nil {
+						return explainDeleted(s, err, "the deleted manifests of "+ref.String())
+					}
+					j := deletedManifestJSON{Digest: m.Digest.String(), ImageSize: m.Size,
+						MediaType: m.MediaType, Tags: m.Tags, CreatedTime: m.CreatedOn, LastUpdateTime: m.LastUpdatedOn,
+						DeletedAt: m.DeletedOn, ExpiresAfter: m.ExpiresOn}
+					if j.Tags == nil {
+						j.Tags = []string{}
+					}
+					l.add(j)
+				}
+				return l.end()
+			}
+			// The table aligns its columns over all rows.
 			var ms []acr.DeletedManifest
-			for m, err := range s.client.DeletedManifests(cmd.Context(), ref.Repository, nil) {
+			for m, err := range list {
 				if err != nil {
 					return explainDeleted(s, err, "the deleted manifests of "+ref.String())
 				}
 				ms = append(ms, m)
-			}
-			w := cmd.OutOrStdout()
-			if out.json() {
-				js := make([]deletedManifestJSON, len(ms))
-				for i, m := range ms {
-					js[i] = deletedManifestJSON{Digest: m.Digest.String(), ImageSize: m.Size,
-						MediaType: m.MediaType, Tags: m.Tags, CreatedTime: m.CreatedOn, LastUpdateTime: m.LastUpdatedOn,
-						DeletedAt: m.DeletedOn, ExpiresAfter: m.ExpiresOn}
-					if js[i].Tags == nil {
-						js[i].Tags = []string{}
-					}
-				}
-				return writeJSON(w, struct {
-					Registry   string                `json:"registry"`
-					Repository string                `json:"imageName"`
-					Manifests  []deletedManifestJSON `json:"manifests"`
-				}{ref.Registry, ref.Repository, js})
 			}
 			if len(ms) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s has no deleted manifests\n", ref)

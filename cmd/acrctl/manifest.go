@@ -100,26 +100,31 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			// manifest list reads every page: each is requested while
+			// the one before is decoded.
+			list := s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order),
+				PageSize: paging.pageSize, Last: last, ReadAhead: true})
+			w := cmd.OutOrStdout()
+			if out.json() {
+				// Written as the manifests arrive, never held whole.
+				l := newJSONList(w, "manifests", "registry", ref.Registry, "imageName", ref.Repository)
+				for m, err := range list {
+					if err != nil {
+						return s.explain(err)
+					}
+					j := toManifestJSON(m)
+					j.Registry, j.ImageName = "", ""
+					l.add(j)
+				}
+				return l.end()
+			}
+			// The table aligns its columns over all rows.
 			var ms []acr.ManifestProperties
-			for m, err := range s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order),
-				PageSize: paging.pageSize, Last: last}) {
+			for m, err := range list {
 				if err != nil {
 					return s.explain(err)
 				}
 				ms = append(ms, m)
-			}
-			w := cmd.OutOrStdout()
-			if out.json() {
-				js := make([]manifestJSON, len(ms))
-				for i, m := range ms {
-					js[i] = toManifestJSON(m)
-					js[i].Registry, js[i].ImageName = "", ""
-				}
-				return writeJSON(w, struct {
-					Registry  string         `json:"registry"`
-					ImageName string         `json:"imageName"`
-					Manifests []manifestJSON `json:"manifests"`
-				}{ref.Registry, ref.Repository, js})
 			}
 			if len(ms) == 0 {
 				fmt.Fprintf(cmd.ErrOrStderr(), "%s has no manifests\n", ref)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,6 +87,72 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// jsonList writes one indented JSON document of string fields and a
+// list, {"registry": ..., "imageName": ..., "tags": [...]}, byte for byte as
+// writeJSON writes the same struct, but item by item as a listing yields
+// them, so that a listing of any length is never held whole. A listing that
+// fails part way leaves the document unfinished, and the command exits
+// with the error.
+type jsonList struct {
+	w    *bufio.Writer
+	item bytes.Buffer
+	enc  *json.Encoder
+	n    int
+	err  error
+}
+
+// newJSONList starts the document: fields are key and value pairs, written
+// in order before the list, which is named key.
+func newJSONList(w io.Writer, key string, fields ...string) *jsonList {
+	l := &jsonList{w: bufio.NewWriterSize(w, 64<<10)}
+	l.enc = json.NewEncoder(&l.item)
+	l.enc.SetEscapeHTML(false)
+	l.w.WriteString("{\n")
+	for i := 0; i+1 < len(fields); i += 2 {
+		l.w.WriteString("  ")
+		l.encode(fields[i])
+		l.w.WriteString(": ")
+		l.encode(fields[i+1])
+		l.w.WriteString(",\n")
+	}
+	l.w.WriteString("  ")
+	l.encode(key)
+	l.w.WriteString(": [")
+	l.enc.SetIndent("    ", "  ")
+	return l
+}
+
+// encode writes v as JSON, without the encoder's newline.
+func (l *jsonList) encode(v any) {
+	l.item.Reset()
+	if err := l.enc.Encode(v); err != nil && l.err == nil {
+		l.err = err
+	}
+	l.w.Write(bytes.TrimSuffix(l.item.Bytes(), []byte{'\n'}))
+}
+
+// add writes the list's next item.
+func (l *jsonList) add(v any) {
+	if l.n > 0 {
+		l.w.WriteByte(',')
+	}
+	l.w.WriteString("\n    ")
+	l.encode(v)
+	l.n++
+}
+
+// end finishes the document and flushes it.
+func (l *jsonList) end() error {
+	if l.n > 0 {
+		l.w.WriteString("\n  ")
+	}
+	l.w.WriteString("]\n}\n")
+	if err := l.w.Flush(); err != nil {
+		return err
+	}
+	return l.err
 }
 
 // table aligns columns, and buffers its output so that a listing of

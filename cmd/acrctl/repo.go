@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"time"
@@ -66,24 +67,30 @@ name per line whatever the text output becomes; -o json prints the catalog's doc
 			if err != nil {
 				return err
 			}
-			names := []string{}
-			for name, err := range s.client.Repositories(cmd.Context(), &acr.ListOptions{PageSize: paging.pageSize, Last: paging.last}) {
+			// The names are written as they arrive, never held whole,
+			// and each page is requested while the one before is
+			// decoded.
+			list := s.client.Repositories(cmd.Context(), &acr.ListOptions{PageSize: paging.pageSize, Last: paging.last, ReadAhead: true})
+			w := cmd.OutOrStdout()
+			if out.json() {
+				l := newJSONList(w, "repositories", "registry", host)
+				for name, err := range list {
+					if err != nil {
+						return s.explain(err)
+					}
+					l.add(name)
+				}
+				return l.end()
+			}
+			bw := bufio.NewWriter(w)
+			for name, err := range list {
 				if err != nil {
 					return s.explain(err)
 				}
-				names = append(names, name)
+				bw.WriteString(name)
+				bw.WriteByte('\n')
 			}
-			w := cmd.OutOrStdout()
-			if out.json() {
-				return writeJSON(w, struct {
-					Registry     string   `json:"registry"`
-					Repositories []string `json:"repositories"`
-				}{host, names})
-			}
-			for _, n := range names {
-				fmt.Fprintln(w, n)
-			}
-			return nil
+			return bw.Flush()
 		},
 	}
 	addPagingFlags(cmd, &paging, "repository")

@@ -167,30 +167,29 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				// that scripts reading them by position keep working.
 				return table.write(w)
 			}
-			var tags []acr.TagProperties
+			// JSON and names are written as the tags arrive, never held
+			// whole.
+			if out.json() {
+				l := newJSONList(w, "tags", "registry", ref.Registry, "imageName", ref.Repository)
+				for t, err := range list {
+					if err != nil {
+						return s.explain(err)
+					}
+					j := toTagJSON(t)
+					j.Registry, j.ImageName = "", ""
+					l.add(j)
+				}
+				return l.end()
+			}
+			bw := bufio.NewWriter(w)
 			for t, err := range list {
 				if err != nil {
 					return s.explain(err)
 				}
-				tags = append(tags, t)
+				bw.WriteString(t.Name)
+				bw.WriteByte('\n')
 			}
-			if out.json() {
-				js := make([]tagJSON, len(tags))
-				for i, t := range tags {
-					js[i] = toTagJSON(t)
-					js[i].Registry, js[i].ImageName = "", ""
-				}
-				return writeJSON(w, struct {
-					Registry  string    `json:"registry"`
-					ImageName string    `json:"imageName"`
-					Tags      []tagJSON `json:"tags"`
-				}{ref.Registry, ref.Repository, js})
-			}
-			tw := newTable(w)
-			for _, t := range tags {
-				fmt.Fprintln(tw, t.Name)
-			}
-			return tw.Flush()
+			return bw.Flush()
 		},
 	}
 	addOrderFlag(cmd, &order, "name")

@@ -1,0 +1,45 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestJSONListMatchesWriteJSON checks that a listing streamed through
+// jsonList is byte for byte the document writeJSON writes for the whole
+// list, for empty, single and longer lists, with characters that HTML
+// escaping would change, and that the result is valid JSON.
+func TestJSONListMatchesWriteJSON(t *testing.T) {
+	when := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
+	all := []tagJSON{
+		{Name: "v1", Digest: "sha256:0123", CreatedTime: when, LastUpdateTime: when},
+		{Name: "<b>&amp;</b>", ChangeableAttributes: permissionsJSON{DeleteEnabled: true}},
+		{Name: "x\u2028y\"z"},
+	}
+	for n := 0; n <= len(all); n++ {
+		items := all[:n]
+		var want, got bytes.Buffer
+		if err := writeJSON(&want, struct {
+			Registry  string    `json:"registry"`
+			ImageName string    `json:"imageName"`
+			Tags      []tagJSON `json:"tags"`
+		}{"reg<1>.example", "a&b", items}); err != nil {
+			t.Fatal(err)
+		}
+		l := newJSONList(&got, "tags", "registry", "reg<1>.example", "imageName", "a&b")
+		for _, it := range items {
+			l.add(it)
+		}
+		if err := l.end(); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%d items: streamed\n%s\nwant (writeJSON)\n%s", n, got.String(), want.String())
+		}
+		if !json.Valid(got.Bytes()) {
+			t.Errorf("%d items: not valid JSON:\n%s", n, got.String())
+		}
+	}
+}
