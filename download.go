@@ -227,19 +227,37 @@ func (b *blobReader) next(p []byte) (int, error) {
 	}
 }
 
-// Buffers of WriteTo: each is filled from the connection, then hashed in
-// a second goroutine while it is written, and reused once both are done.
-// 256 KiB: larger writes cost fewer syscalls, but on this machine writes
-// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
-// slower than 256 KiB ones (see transfer's writeSize). 8 of them (4 MiB a download) let the
-// reads and writes run ahead while the hashing goroutine waits for a core:
-// on a busy 2-core machine, 512 MiB to a file took a median 0.96 s with 8
-// against 1.64 s with 4 (5 alternating runs each, as bench/blobget.sh
-// runs them), for the same CPU time.
+// WriteTo's pipeline: each buffer is filled from the connection, then
+// hashed by a second goroutine while it is written in writePiece pieces,
+// and reused once both are done. The buffers are large because every
+// hand-off between the two goroutines can wake a sleeping thread, and on
+// this 2-core VM a wake-up costs more than the syscalls it saves: for
+// 512 MiB from a loopback registry, 2 MiB buffers took 0.67-0.72 s of
+// client CPU against 0.81-0.83 s with 256 KiB ones (4,500 context
+// switches against 8,400; bench/RESULTS.md, "blob get at the floor").
+// Blobs under 128 MiB get smaller buffers, so that a pull of 8 layers at
+// once stays within its memory budget. Four buffers let the reads run
+// ahead of the hash by up to three.
 const (
-	writeToBufSize = 256 << 10
-	writeToBufs    = 8
+	writeToBufMax = 2 << 20
+	writeToBufMin = 256 << 10
+	writeToBufs   = 4
+	// writePiece is the size of the writes to dst: on this machine writes
+	// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
+	// slower than 256 KiB ones (see transfer's writeSize).
+	writePiece = 256 << 10
 )
+
+// writeToBufSize is the size of WriteTo's buffers for a blob of size
+// bytes (-1: unknown): a 64th of the blob, in whole pieces, from
+// writeToBufMin to writeToBufMax.
+func writeToBufSize(size int64) int {
+	if size < 0 {
+		return writeToBufMax
+	}
+	n := min(max(size/64, writeToBufMin), writeToBufMax)
+	return int(n / writePiece * writePiece)
+}
 
 // WriteTo implements io.WriterTo, so that io.Copy from a download writes
 // 256 KiB at a time and, for large blobs, hashes each buffer in a second
@@ -257,9 +275,9 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		// Small, unverified or partly read: plain reads, hashed inline.
 		// The wrappers keep io.CopyBuffer from calling WriteTo again or
 		// w's ReadFrom, which may copy 32 KiB at a time.
-		size := int64(writeToBufSize) // unknown length (chunked): large writes
+		size := int64(writePiece) // unknown length (chunked): large writes
 		if b.size >= 0 {
-			size = min(max(b.size+1, 512), writeToBufSize)
+			size = min(max(b.size+1, 512), writePiece)
 		}
 		n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{b}, make([]byte, size))
 		return n, err
@@ -274,6 +292,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 			free <- buf[:cap(buf)]
 		}
 	}()
+	bufSize := writeToBufSize(b.size)
 	var written int64
 	allocated := 0
 	for {
@@ -282,7 +301,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		case buf = <-free:
 		default:
 			if allocated < writeToBufs {
-				buf = make([]byte, writeToBufSize)
+				buf = make([]byte, bufSize)
 				allocated++
 			} else {
 				buf = <-free
@@ -291,15 +310,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		m, err := b.fill(buf)
 		if m > 0 {
 			work <- buf[:m]
-			wm, werr := w.Write(buf[:m])
-			written += int64(wm)
-			if b.progress != nil {
-				b.progress(written)
-			}
-			if werr == nil && wm < m {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
+			if werr := b.writePieces(w, buf[:m], &written); werr != nil {
 				err = werr
 			}
 		}
@@ -316,6 +327,27 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 			return written, err
 		}
 	}
+}
+
+// writePieces writes p to w in writePiece pieces, adding to *written and
+// reporting progress after each.
+func (b *blobReader) writePieces(w io.Writer, p []byte, written *int64) error {
+	for len(p) > 0 {
+		n := min(len(p), writePiece)
+		wn, err := w.Write(p[:n])
+		*written += int64(wn)
+		if b.progress != nil {
+			b.progress(*written)
+		}
+		if err == nil && wn < n {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
 }
 
 // fill reads into buf until it is full or the blob ends.
