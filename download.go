@@ -232,21 +232,28 @@ func (b *blobReader) next(p []byte) (int, error) {
 // and reused once both are done. The buffers are large because every
 // hand-off between the two goroutines can wake a sleeping thread, and on
 // this 2-core VM a wake-up costs more than the syscalls it saves: for
-// 512 MiB from a loopback registry, 2 MiB buffers took 0.67-0.72 s of
-// client CPU against 0.81-0.83 s with 256 KiB ones (4,500 context
-// switches against 8,400; bench/RESULTS.md, "blob get at the floor").
-// Blobs under 128 MiB get smaller buffers, so that a pull of 8 layers at
-// once stays within its memory budget. Four buffers let the reads run
-// ahead of the hash by up to three.
+// 512 MiB from a loopback registry, 4 buffers of 2 MiB took a median
+// 0.73 s of client CPU, of 1 MiB 0.77 s, and 8 of 256 KiB 0.85 s (5,100,
+// 7,300 and 9,600 context switches; bench/RESULTS.md, "blob get at the
+// floor"). Blobs under 128 MiB get smaller buffers, a 64th of the blob,
+// and at most bigStreams downloads at once use buffers over
+// writeToBufMin, so that a pull of many layers at once keeps its memory
+// bounded. Small buffers come 8 to a download, so that the reads can run
+// ahead while the hashing goroutine waits for a core on a busy machine.
 const (
 	writeToBufMax = 2 << 20
 	writeToBufMin = 256 << 10
-	writeToBufs   = 4
+	writeToBufs   = 4 // of more than writeToBufMin
+	writeToSmall  = 8 // of writeToBufMin
 	// writePiece is the size of the writes to dst: on this machine writes
 	// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
 	// slower than 256 KiB ones (see transfer's writeSize).
 	writePiece = 256 << 10
 )
+
+// bigStreams holds a token for each download streaming with buffers over
+// writeToBufMin: at most 4 at once, 32 MiB of buffers in the process.
+var bigStreams = make(chan struct{}, 4)
 
 // writeToBufSize is the size of WriteTo's buffers for a blob of size
 // bytes (-1: unknown): a 64th of the blob, in whole pieces, from
@@ -282,8 +289,20 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{b}, make([]byte, size))
 		return n, err
 	}
-	work := make(chan []byte, writeToBufs)
-	free := make(chan []byte, writeToBufs)
+	bufSize, nbufs := writeToBufSize(b.size), writeToBufs
+	if bufSize > writeToBufMin {
+		select {
+		case bigStreams <- struct{}{}:
+			defer func() { <-bigStreams }()
+		default:
+			bufSize = writeToBufMin
+		}
+	}
+	if bufSize == writeToBufMin {
+		nbufs = writeToSmall
+	}
+	work := make(chan []byte, nbufs)
+	free := make(chan []byte, nbufs)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -292,7 +311,6 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 			free <- buf[:cap(buf)]
 		}
 	}()
-	bufSize := writeToBufSize(b.size)
 	var written int64
 	allocated := 0
 	for {
@@ -300,7 +318,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		select {
 		case buf = <-free:
 		default:
-			if allocated < writeToBufs {
+			if allocated < nbufs {
 				buf = make([]byte, bufSize)
 				allocated++
 			} else {

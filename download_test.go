@@ -3,9 +3,11 @@ package acr_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -119,5 +121,43 @@ func TestDownloadBlobToStreamMismatch(t *testing.T) {
 				t.Errorf("wrote %d bytes (returned %d) before failing, want all %d", w.Len(), n, size)
 			}
 		})
+	}
+}
+
+// TestDownloadBlobToStreamsAtOnce runs more large downloads at once than
+// may stream with large buffers (4), so that some stream with small ones,
+// and then some more one at a time: each writes the whole blob.
+func TestDownloadBlobToStreamsAtOnce(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	data := randomBytes(33*mib + 5)
+	d := newSeeder(t, srv, "", "").blob("stream/many", data)
+	client, err := acr.NewClient(srv.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() error {
+		v := d.Verifier()
+		n, err := client.DownloadBlobTo(t.Context(), "stream/many", d, v, nil)
+		switch {
+		case err != nil:
+			return err
+		case n != int64(len(data)) || !v.Verified():
+			return fmt.Errorf("wrote %d bytes that do not hash to the blob's digest", n)
+		}
+		return nil
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 7)
+	for i := range errs {
+		wg.Go(func() { errs[i] = get() })
+	}
+	wg.Wait()
+	for i := 0; i < 5; i++ {
+		errs = append(errs, get())
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("download %d: %v", i, err)
+		}
 	}
 }
