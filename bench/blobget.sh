@@ -18,6 +18,8 @@
 # Usage: bench/blobget.sh
 #   RUNS=5 SIZE_MIB=512 SERVERS="acrctl reference" CLIENTS="acrctl oras crane regctl curl"
 #   ACRCTL_FLAGS="--parts 4"   extra flags for acrctl blob get
+#   ACRCTL_BASE=/path/to/acrctl   another build of acrctl, run as the client
+#     "base" (add it to CLIENTS), for a before/after within one run
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../.ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
@@ -28,6 +30,8 @@ SIZE_MIB=${SIZE_MIB:-512}
 SERVERS=${SERVERS:-acrctl reference}
 CLIENTS=${CLIENTS:-acrctl oras crane regctl curl}
 ACRCTL_FLAGS=${ACRCTL_FLAGS:-}
+ACRCTL_BASE=${ACRCTL_BASE:-}
+[[ " $CLIENTS " != *" base "* || -x $ACRCTL_BASE ]] || die "the client base needs ACRCTL_BASE, an acrctl binary"
 
 need_tools oras crane regctl registry
 have_acrctl || die "cmd/acrctl does not build"
@@ -60,6 +64,7 @@ cmdline() {
 	TO_STDOUT=0
 	case $1 in
 	acrctl) CMD=(acrctl blob get "$ref" --output-file "$3" --no-progress "${acrctl_flags[@]}") ;;
+	base) CMD=("$ACRCTL_BASE" blob get "$ref" --output-file "$3" --no-progress "${acrctl_flags[@]}") ;;
 	oras) CMD=(oras blob fetch --plain-http "$ref" --output "$3") ;;
 	crane) CMD=(crane blob --insecure "$ref") TO_STDOUT=1 ;;
 	regctl) CMD=(regctl blob get "$2/$REPO" "$DIGEST") TO_STDOUT=1 ;;
