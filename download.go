@@ -227,19 +227,44 @@ func (b *blobReader) next(p []byte) (int, error) {
 	}
 }
 
-// Buffers of WriteTo: each is filled from the connection, then hashed in
-// a second goroutine while it is written, and reused once both are done.
-// 256 KiB: larger writes cost fewer syscalls, but on this machine writes
-// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
-// slower than 256 KiB ones (see transfer's writeSize). 8 of them (4 MiB a download) let the
-// reads and writes run ahead while the hashing goroutine waits for a core:
-// on a busy 2-core machine, 512 MiB to a file took a median 0.96 s with 8
-// against 1.64 s with 4 (5 alternating runs each, as bench/blobget.sh
-// runs them), for the same CPU time.
+// WriteTo's pipeline: each buffer is filled from the connection, then
+// hashed by a second goroutine while it is written in writePiece pieces,
+// and reused once both are done. The buffers are large because every
+// hand-off between the two goroutines can wake a sleeping thread, and on
+// this 2-core VM a wake-up costs more than the syscalls it saves: for
+// 512 MiB from a loopback registry, 4 buffers of 2 MiB took a median
+// 0.73 s of client CPU, of 1 MiB 0.77 s, and 8 of 256 KiB 0.85 s (5,100,
+// 7,300 and 9,600 context switches; bench/RESULTS.md, "blob get at the
+// floor"). Blobs under 128 MiB get smaller buffers, a 64th of the blob,
+// and at most bigStreams downloads at once use buffers over
+// writeToBufMin, so that a pull of many layers at once keeps its memory
+// bounded. Small buffers come 8 to a download, so that the reads can run
+// ahead while the hashing goroutine waits for a core on a busy machine.
 const (
-	writeToBufSize = 256 << 10
-	writeToBufs    = 8
+	writeToBufMax = 2 << 20
+	writeToBufMin = 256 << 10
+	writeToBufs   = 4 // of more than writeToBufMin
+	writeToSmall  = 8 // of writeToBufMin
+	// writePiece is the size of the writes to dst: on this machine writes
+	// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
+	// slower than 256 KiB ones (see transfer's writeSize).
+	writePiece = 256 << 10
 )
+
+// bigStreams holds a token for each download streaming with buffers over
+// writeToBufMin: at most 4 at once, 32 MiB of buffers in the process.
+var bigStreams = make(chan struct{}, 4)
+
+// writeToBufSize is the size of WriteTo's buffers for a blob of size
+// bytes (-1: unknown): a 64th of the blob, in whole pieces, from
+// writeToBufMin to writeToBufMax.
+func writeToBufSize(size int64) int {
+	if size < 0 {
+		return writeToBufMax
+	}
+	n := min(max(size/64, writeToBufMin), writeToBufMax)
+	return int(n / writePiece * writePiece)
+}
 
 // WriteTo implements io.WriterTo, so that io.Copy from a download writes
 // 256 KiB at a time and, for large blobs, hashes each buffer in a second
@@ -257,15 +282,27 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		// Small, unverified or partly read: plain reads, hashed inline.
 		// The wrappers keep io.CopyBuffer from calling WriteTo again or
 		// w's ReadFrom, which may copy 32 KiB at a time.
-		size := int64(writeToBufSize) // unknown length (chunked): large writes
+		size := int64(writePiece) // unknown length (chunked): large writes
 		if b.size >= 0 {
-			size = min(max(b.size+1, 512), writeToBufSize)
+			size = min(max(b.size+1, 512), writePiece)
 		}
 		n, err := io.CopyBuffer(struct{ io.Writer }{w}, struct{ io.Reader }{b}, make([]byte, size))
 		return n, err
 	}
-	work := make(chan []byte, writeToBufs)
-	free := make(chan []byte, writeToBufs)
+	bufSize, nbufs := writeToBufSize(b.size), writeToBufs
+	if bufSize > writeToBufMin {
+		select {
+		case bigStreams <- struct{}{}:
+			defer func() { <-bigStreams }()
+		default:
+			bufSize = writeToBufMin
+		}
+	}
+	if bufSize == writeToBufMin {
+		nbufs = writeToSmall
+	}
+	work := make(chan []byte, nbufs)
+	free := make(chan []byte, nbufs)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -281,8 +318,8 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		select {
 		case buf = <-free:
 		default:
-			if allocated < writeToBufs {
-				buf = make([]byte, writeToBufSize)
+			if allocated < nbufs {
+				buf = make([]byte, bufSize)
 				allocated++
 			} else {
 				buf = <-free
@@ -291,15 +328,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		m, err := b.fill(buf)
 		if m > 0 {
 			work <- buf[:m]
-			wm, werr := w.Write(buf[:m])
-			written += int64(wm)
-			if b.progress != nil {
-				b.progress(written)
-			}
-			if werr == nil && wm < m {
-				werr = io.ErrShortWrite
-			}
-			if werr != nil {
+			if werr := b.writePieces(w, buf[:m], &written); werr != nil {
 				err = werr
 			}
 		}
@@ -316,6 +345,27 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 			return written, err
 		}
 	}
+}
+
+// writePieces writes p to w in writePiece pieces, adding to *written and
+// reporting progress after each.
+func (b *blobReader) writePieces(w io.Writer, p []byte, written *int64) error {
+	for len(p) > 0 {
+		n := min(len(p), writePiece)
+		wn, err := w.Write(p[:n])
+		*written += int64(wn)
+		if b.progress != nil {
+			b.progress(*written)
+		}
+		if err == nil && wn < n {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
 }
 
 // fill reads into buf until it is full or the blob ends.

@@ -13,11 +13,16 @@
 # output is checked for the blob's size. Prints markdown tables of medians
 # (min-max) of wall time and of the client's CPU time (user + system, from
 # /usr/bin/time; steadier than wall time on a shared machine), in seconds,
-# with each client's ratio to acrctl.
+# with each client's ratio to acrctl, and of the server's CPU time for each
+# download (from /proc/PID/stat, in 10 ms ticks): on 2 cores a client that
+# hashes on a second core shares the machine with the server, so the
+# server's CPU shows in that client's wall time and not in curl's.
 #
 # Usage: bench/blobget.sh
 #   RUNS=5 SIZE_MIB=512 SERVERS="acrctl reference" CLIENTS="acrctl oras crane regctl curl"
 #   ACRCTL_FLAGS="--parts 4"   extra flags for acrctl blob get
+#   ACRCTL_BASE=/path/to/acrctl   another build of acrctl, run as the client
+#     "base" (add it to CLIENTS), for a before/after within one run
 set -euo pipefail
 # shellcheck source-path=SCRIPTDIR source=../.ci/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
@@ -28,6 +33,8 @@ SIZE_MIB=${SIZE_MIB:-512}
 SERVERS=${SERVERS:-acrctl reference}
 CLIENTS=${CLIENTS:-acrctl oras crane regctl curl}
 ACRCTL_FLAGS=${ACRCTL_FLAGS:-}
+ACRCTL_BASE=${ACRCTL_BASE:-}
+[[ " $CLIENTS " != *" base "* || -x $ACRCTL_BASE ]] || die "the client base needs ACRCTL_BASE, an acrctl binary"
 
 need_tools oras crane regctl registry
 have_acrctl || die "cmd/acrctl does not build"
@@ -60,6 +67,7 @@ cmdline() {
 	TO_STDOUT=0
 	case $1 in
 	acrctl) CMD=(acrctl blob get "$ref" --output-file "$3" --no-progress "${acrctl_flags[@]}") ;;
+	base) CMD=("$ACRCTL_BASE" blob get "$ref" --output-file "$3" --no-progress "${acrctl_flags[@]}") ;;
 	oras) CMD=(oras blob fetch --plain-http "$ref" --output "$3") ;;
 	crane) CMD=(crane blob --insecure "$ref") TO_STDOUT=1 ;;
 	regctl) CMD=(regctl blob get "$2/$REPO" "$DIGEST") TO_STDOUT=1 ;;
@@ -68,7 +76,9 @@ cmdline() {
 	esac
 }
 
-RESULTS=$WORK/results.tsv # server client wall_secs cpu_secs
+RESULTS=$WORK/results.tsv # server client wall_secs cpu_secs server_cpu_secs
+# server_ticks PID: the process's user + system time so far, in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 : >"$RESULTS"
 for s in $SERVERS; do
 	case $s in
@@ -90,6 +100,7 @@ for s in $SERVERS; do
 			head -c 1536M /dev/zero >"$WORK/ballast"
 			rm -f "$WORK/ballast"
 			ok=1
+			s0=$(server_ticks "$SERVER_PID")
 			t0=$EPOCHREALTIME
 			cmdline "$c" "$SERVER_HOST" "$out"
 			if ((TO_STDOUT)); then
@@ -99,13 +110,15 @@ for s in $SERVERS; do
 			fi
 			((ok)) || die "$c failed against $s: ${CMD[*]}: $(tail -n 3 "$WORK/cmd.err")"
 			t1=$EPOCHREALTIME
+			s1=$(server_ticks "$SERVER_PID")
 			got=$(stat -c %s "$out")
 			((got == SIZE)) || die "$c wrote $got bytes, want $SIZE"
 			read -r user sys <"$WORK/time.out"
 			secs=$(python3 -c "print(f'{$t1 - $t0:.3f}')")
 			cpu=$(python3 -c "print(f'{$user + $sys:.2f}')")
-			printf '%s\t%s\t%s\t%s\n' "$s" "$c" "$secs" "$cpu" >>"$RESULTS"
-			line+=" $c=${secs}s(cpu ${cpu}s)"
+			scpu=$(python3 -c "print(f'{($s1 - $s0) / $(getconf CLK_TCK):.2f}')")
+			printf '%s\t%s\t%s\t%s\t%s\n' "$s" "$c" "$secs" "$cpu" "$scpu" >>"$RESULTS"
+			line+=" $c=${secs}s(cpu ${cpu}s, server ${scpu}s)"
 		done
 		rm -f "$WORK"/out-*
 		log "$line"
@@ -118,9 +131,9 @@ import statistics, sys
 path, size, runs, clients = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split()
 rows = {}
 for line in open(path):
-    s, c, wall, cpu = line.split("\t")
-    rows.setdefault(s, {}).setdefault(c, []).append((float(wall), float(cpu)))
-for k, what in ((0, "wall time"), (1, "client CPU time (user + system)")):
+    s, c, wall, cpu, scpu = line.split("\t")
+    rows.setdefault(s, {}).setdefault(c, []).append((float(wall), float(cpu), float(scpu)))
+for k, what in ((0, "wall time"), (1, "client CPU time (user + system)"), (2, "the server's CPU time for the download")):
     print(f"blob get of {size} MiB to a file: {what}, median of {runs} (min-max), seconds; xN = median / acrctl's")
     print()
     print("| server | " + " | ".join(clients) + " |")
