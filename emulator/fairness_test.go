@@ -1,11 +1,14 @@
 package emulator_test
 
 import (
+	"bytes"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr/emulator"
 	"github.com/opencontainers/go-digest"
@@ -83,6 +86,69 @@ func TestUploadSessionsPerClientReclaimed(t *testing.T) {
 	for _, loc := range stale {
 		c.do("GET", loc, nil).want(t, http.StatusNotFound)
 	}
+}
+
+// TestUploadSessionReclaimKeepsActive: at the cap, a session counts as
+// stale by the last bytes it received, not by its start. One streaming a
+// PATCH for longer than the stale age is kept, and reclaiming does not
+// wait for its append (the new session is answered at once), while an
+// idle one is reclaimed; the long upload then completes.
+func TestUploadSessionReclaimKeepsActive(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
+	idle := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
+	busy := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
+	t.Cleanup(emulator.SetStaleUpload(50 * time.Millisecond))
+
+	// A PATCH that keeps sending, past the stale age.
+	pr, pw := io.Pipe()
+	req, err := http.NewRequestWithContext(t.Context(), "PATCH", c.base+busy, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	patched := make(chan *http.Response, 1)
+	go func() {
+		resp, err := c.hc.Do(req)
+		if err != nil {
+			t.Error(err)
+			close(patched)
+			return
+		}
+		resp.Body.Close()
+		patched <- resp
+	}()
+	data := bytes.Repeat([]byte("layer"), 1000)
+	if _, err := pw.Write(data[:2500]); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(150 * time.Millisecond)
+
+	started := make(chan response, 1)
+	go func() { started <- c.do("POST", "/v2/app/blobs/uploads/", nil) }()
+	select {
+	case r := <-started:
+		r.want(t, http.StatusAccepted)
+	case <-time.After(10 * time.Second):
+		t.Fatal("a new session at the cap waited for another session's append in progress")
+	}
+	c.do("GET", idle, nil).want(t, http.StatusNotFound)
+
+	if _, err := pw.Write(data[2500:]); err != nil {
+		t.Fatal(err)
+	}
+	pw.Close()
+	resp := <-patched
+	if resp == nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("the long PATCH: %v, want 202", resp)
+	}
+	d := digest.FromBytes(data)
+	loc := resp.Header.Get("Location")
+	sep := "?"
+	if strings.Contains(loc, "?") {
+		sep = "&"
+	}
+	c.do("PUT", loc+sep+"digest="+d.String(), nil).want(t, http.StatusCreated)
+	c.do("HEAD", "/v2/app/blobs/"+d.String(), nil).want(t, http.StatusOK)
 }
 
 // TestSignInThrottleConcurrent: guesses sent at once get no more tries

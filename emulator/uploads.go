@@ -128,7 +128,9 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 }
 
 // reclaimStale cancels the sessions idle for staleUpload, when a cap is
-// reached, and reports how many it cancelled.
+// reached, and reports how many it cancelled. A session counts as idle by
+// the last bytes it received, not by its start, so that a long upload that
+// is still sending (a large layer in chunks, or one slow PATCH) is kept.
 func (s *Server) reclaimStale(ctx context.Context) int {
 	// Stores stamp sessions with the real clock, not Options.Now.
 	cutoff := time.Now().Add(-staleUpload)
@@ -137,7 +139,7 @@ func (s *Server) reclaimStale(ctx context.Context) int {
 		if err != nil {
 			break
 		}
-		if u.StartedAt.Before(cutoff) && s.store.CancelUpload(ctx, u.ID) == nil {
+		if u.ActiveAt.Before(cutoff) && s.store.CancelUpload(ctx, u.ID) == nil {
 			s.endUpload(u.ID)
 			n++
 		}

@@ -148,11 +148,14 @@ type diskUpload struct {
 	done bool
 
 	recordFile bool // the record is a file beside the data, not an attribute of it
+
+	active activity
 }
 
 func (u *diskUpload) upload() Upload {
 	info := u.info
 	info.Size = u.size.Load()
+	info.ActiveAt = u.active.at()
 	return info
 }
 
@@ -191,6 +194,7 @@ func (s *diskStore) init() error {
 		u := &diskUpload{info: info, recordFile: recordFile}
 		u.info.Size = 0
 		u.size.Store(fi.Size())
+		u.active.last.Store(max(fi.ModTime().UnixNano(), info.StartedAt.UnixNano()))
 		s.uploads[id] = u
 	}
 	for _, e := range entries {
@@ -517,6 +521,7 @@ func (s *diskStore) CreateUpload(ctx context.Context, repo string) (Upload, erro
 		return Upload{}, err
 	}
 	u := &diskUpload{info: Upload{ID: newUploadID(), Repo: repo, StartedAt: time.Now().UTC()}, hash: sha256.New()}
+	u.active.last.Store(u.info.StartedAt.UnixNano())
 	path := s.uploadPath(u.info.ID)
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
@@ -646,6 +651,7 @@ func (s *diskStore) AppendUpload(ctx context.Context, id string, offset int64, r
 	if err != nil {
 		return 0, err
 	}
+	defer u.active.begin()()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.done {

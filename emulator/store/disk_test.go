@@ -233,15 +233,21 @@ func TestDiskUploadSurvivesReopen(t *testing.T) {
 	half := int64(len(data) / 2)
 	s := openDisk(t, dir)
 	var ids [3]string
+	active := map[string]time.Time{} // each session's ActiveAt before the reopen
 	for i := range ids {
 		u, err := s.CreateUpload(ctx, "r")
 		if err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(10 * time.Millisecond) // the append's time differs from the start
 		if _, err := s.AppendUpload(ctx, u.ID, 0, bytes.NewReader(data[:half])); err != nil {
 			t.Fatal(err)
 		}
-		ids[i] = u.ID
+		u, err = s.GetUpload(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i], active[u.ID] = u.ID, u.ActiveAt
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
@@ -256,6 +262,11 @@ func TestDiskUploadSurvivesReopen(t *testing.T) {
 		}
 		if u.Size != half {
 			t.Errorf("upload %s after reopen: got size %d, want %d", u.ID, u.Size, half)
+		}
+		// The data file's time stands for the last append: within the
+		// file system's timestamp granularity of it, and after the start.
+		if d := u.ActiveAt.Sub(active[u.ID]).Abs(); d > 50*time.Millisecond || !u.ActiveAt.After(u.StartedAt) {
+			t.Errorf("upload %s after reopen: ActiveAt %v, want about %v (its last append), after its start %v", u.ID, u.ActiveAt, active[u.ID], u.StartedAt)
 		}
 		listed = append(listed, u.ID)
 	}

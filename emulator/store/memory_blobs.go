@@ -431,11 +431,14 @@ type memUpload struct {
 	// being hashed, so that the client's next chunk is not kept waiting.
 	hashing <-chan struct{}
 	done    bool
+
+	active activity
 }
 
 func (u *memUpload) upload() Upload {
 	info := u.info
 	info.Size = u.size.Load()
+	info.ActiveAt = u.active.at()
 	return info
 }
 
@@ -445,6 +448,7 @@ func (s *memStore) CreateUpload(ctx context.Context, repo string) (Upload, error
 		return Upload{}, err
 	}
 	u := &memUpload{info: Upload{ID: newUploadID(), Repo: repo, StartedAt: time.Now().UTC()}, hash: sha256.New()}
+	u.active.last.Store(u.info.StartedAt.UnixNano())
 	s.upMu.Lock()
 	s.uploads[u.info.ID] = u
 	s.upMu.Unlock()
@@ -491,6 +495,7 @@ func (s *memStore) AppendUpload(ctx context.Context, id string, offset int64, r 
 	if err != nil {
 		return 0, err
 	}
+	defer u.active.begin()()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.done {

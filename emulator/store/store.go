@@ -143,6 +143,11 @@ type Upload struct {
 	Repo      string    `json:"repo"`
 	Size      int64     `json:"size"`
 	StartedAt time.Time `json:"startedAt"`
+	// ActiveAt is when the session last received bytes (its start when
+	// it has received none, its data file's time after a restart), or
+	// the current time while an append is in progress: idle sessions,
+	// not long ones, are the ones to reclaim.
+	ActiveAt time.Time `json:"-"`
 }
 
 // Tx reads and, in an update, writes metadata atomically. A Tx is valid only

@@ -73,6 +73,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UploadConcurrentAppends", testUploadConcurrentAppends},
 		{"UploadUnknown", testUploadUnknown},
 		{"Uploads", testUploads},
+		{"UploadActivity", testUploadActivity},
 
 		{"GC", testGC},
 		{"GCDeletedContent", testGCDeletedContent},

@@ -345,21 +345,34 @@ func testUploads(t *testing.T, s store.Store) {
 		t.Fatalf("Uploads of an empty store: got %v", got)
 	}
 	want := make(map[string]store.Upload)
+	// appended holds when each session's last append began; ActiveAt
+	// must lie between that and the listing.
+	appended := make(map[string]time.Time)
 	for i := range 5 {
 		u := createUpload(t, s, fmt.Sprint("repo", i))
+		appended[u.ID] = time.Now()
 		u.Size = appendUpload(t, s, u.ID, 0, bytes.Repeat([]byte{'x'}, i))
 		want[u.ID] = u
 	}
 	// Two sessions interleaved keep their content apart.
 	a, b := createUpload(t, s, "a"), createUpload(t, s, "b")
 	appendUpload(t, s, a.ID, 0, []byte("aaa"))
+	appended[b.ID] = time.Now()
 	appendUpload(t, s, b.ID, 0, []byte("bb"))
+	appended[a.ID] = time.Now()
 	appendUpload(t, s, a.ID, 3, []byte("a"))
 	a.Size, b.Size = 4, 2
 	want[a.ID], want[b.ID] = a, b
 
 	got := make(map[string]store.Upload)
 	for _, u := range collect(t, s.Uploads(t.Context())) {
+		if since, ok := appended[u.ID]; ok && (u.ActiveAt.Before(since) || u.ActiveAt.After(time.Now())) {
+			t.Errorf("session %s: ActiveAt %v, want between its last append (%v) and now", u.ID, u.ActiveAt, since)
+		}
+		if w, ok := want[u.ID]; ok {
+			w.ActiveAt = u.ActiveAt
+			want[u.ID] = w
+		}
 		got[u.ID] = u
 	}
 	if diff := cmp.Diff(want, got, opts); diff != "" {
@@ -379,5 +392,62 @@ func testUploads(t *testing.T, s store.Store) {
 	}
 	if diff := cmp.Diff(want, got, opts); diff != "" {
 		t.Errorf("Uploads after two commits mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// testUploadActivity checks ActiveAt: a new session's is its start; while
+// an append is in progress it is the current time, and listing sessions
+// does not wait for that append; afterwards it is when the append ended,
+// and it stays there while the session is idle.
+func testUploadActivity(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	u := createUpload(t, s, "r")
+	if !u.ActiveAt.Equal(u.StartedAt) {
+		t.Fatalf("a new session: ActiveAt %v, want its start %v", u.ActiveAt, u.StartedAt)
+	}
+	time.Sleep(20 * time.Millisecond)
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.AppendUpload(ctx, u.ID, 0, pr)
+		done <- err
+	}()
+	if _, err := pw.Write([]byte("part")); err != nil { // the append has begun
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
+	during := time.Now()
+	listed := make(chan store.Upload, 1)
+	go func() {
+		for got, err := range s.Uploads(ctx) {
+			if err == nil && got.ID == u.ID {
+				listed <- got
+			}
+		}
+		close(listed)
+	}()
+	select {
+	case got := <-listed:
+		if got.ActiveAt.Before(during) {
+			t.Errorf("during an append: ActiveAt %v, want the current time (at least %v)", got.ActiveAt, during)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Uploads waited for an append in progress")
+	}
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ended := time.Now()
+	got, err := s.GetUpload(ctx, u.ID)
+	must(t, err)
+	if got.ActiveAt.Before(during) || got.ActiveAt.After(ended) {
+		t.Errorf("after the append: ActiveAt %v, want when it ended (between %v and %v)", got.ActiveAt, during, ended)
+	}
+	time.Sleep(20 * time.Millisecond)
+	again, err := s.GetUpload(ctx, u.ID)
+	must(t, err)
+	if !again.ActiveAt.Equal(got.ActiveAt) {
+		t.Errorf("an idle session: ActiveAt moved from %v to %v", got.ActiveAt, again.ActiveAt)
 	}
 }
