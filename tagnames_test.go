@@ -295,8 +295,11 @@ func TestTagNamesStreamMemoryFlat(t *testing.T) {
 	}
 	grew := int64(peak) - int64(base)
 	t.Logf("body %d bytes; heap grew by at most %d bytes while listing", bodySize, grew)
-	if grew > int64(bodySize/20) {
-		t.Errorf("the heap grew by %d bytes while listing a %d-byte body; want under %d (the body must not be held whole)", grew, bodySize, bodySize/20)
+	// Held whole, the body alone is 9.8 MB (the heap grew by about 30 MB);
+	// streamed, the growth is the decoder's buffers and the test server's
+	// own garbage, 0.3-0.6 MB (more under -race).
+	if grew > int64(bodySize/4) {
+		t.Errorf("the heap grew by %d bytes while listing a %d-byte body; want under %d (the body must not be held whole)", grew, bodySize, bodySize/4)
 	}
 }
 
