@@ -31,7 +31,7 @@ const (
 	// such blocks are the ones the VM's balloon has handed back to the host
 	// (free page reporting), so every one is faulted in again from the
 	// host. 4 KiB pages mostly come from recently freed memory. Measured
-	// there (bench/RESULTS.md, "the memory store and huge pages"): 512 MiB
+	// there (bench/RESULTS.md, "the memory store without huge pages"): 512 MiB
 	// pushed in 8 blobs cost the server 0.74-0.91 s of CPU with plain pages
 	// and 1.21-4.07 s with huge ones; a fresh GiB touched by a test program
 	// 0.41-0.69 s and 0.99-8.09 s.
