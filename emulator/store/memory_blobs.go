@@ -27,10 +27,11 @@ const (
 	// The chunks are plain heap memory. Advising them as transparent huge
 	// pages (MADV_HUGEPAGE, tried in e2cd752) made ingesting cost 2-5 times
 	// more server CPU on the benchmark VM, almost all of it in the kernel
-	// zeroing fresh huge pages: a huge page needs a free 2 MiB block, and
-	// such blocks are the ones the VM's balloon has handed back to the host
-	// (free page reporting), so every one is faulted in again from the
-	// host. 4 KiB pages mostly come from recently freed memory. Measured
+	// zeroing fresh huge pages. Most likely (not proven) because a huge
+	// page needs a free 2 MiB block, such blocks are the ones the VM's
+	// balloon hands back to the host (free page reporting), and each is then
+	// faulted in again from the host, while 4 KiB pages mostly come from
+	// recently freed memory. Measured
 	// there (bench/RESULTS.md, "the memory store without huge pages"): 512 MiB
 	// pushed in 8 blobs cost the server 0.74-0.91 s of CPU with plain pages
 	// and 1.21-4.07 s with huge ones; a fresh GiB touched by a test program
