@@ -123,12 +123,12 @@ for s in servers:
     print("| client peak RSS, max over workloads | " + " | ".join(row) + (" | | |" if extra else " |"))
     print()
 
-if meta_ops and reqs:
+if reqs:
     print("## Requests issued (one counted pass through bench/reqcount)\n")
     ms = [s for s in servers if any(k[0] == s for k in reqs)]
     print("| workload | client | " + " | ".join(ms) + " |")
     print("|---|---|" + "---|" * len(ms))
-    for op in meta_ops:
+    for op in [op for op in order if any(k[2] == op for k in reqs)]:
         for c in clients:
             if not any((s, c, op) in reqs for s in ms):
                 continue

@@ -311,6 +311,48 @@ if ((${#transfer_ops[@]})); then
 	done
 fi
 
+# start_counter: a bench/reqcount proxy in front of SERVER_HOST; sets
+# COUNTER_HOST and COUNTER_PID.
+start_counter() {
+	local i
+	: >"$WORK/reqcount.out"
+	reqcount -to "http://$SERVER_HOST" >"$WORK/reqcount.out" 2>"$WORK/reqcount.err" &
+	COUNTER_PID=$!
+	SERVER_PIDS+=("$COUNTER_PID")
+	for ((i = 0; i < 200; i++)); do
+		grep -q '^listening on ' "$WORK/reqcount.out" && break
+		sleep 0.05
+	done
+	COUNTER_HOST=$(sed -n 's#^listening on http://##p' "$WORK/reqcount.out")
+	[[ -n $COUNTER_HOST ]] || die "reqcount did not start: $(cat "$WORK/reqcount.err")"
+	regctl registry set "$COUNTER_HOST" --skip-check --tls disabled >/dev/null
+}
+
+# The requests of a W3 push (1,000 small blobs: where round trips cost the
+# most), by kind, each client on a fresh server through the counting proxy.
+if has "$WORKLOADS" W3; then
+	for s in $SERVERS; do
+		for c in $CLIENTS; do
+			[[ $s != floor || $c == curl ]] || continue
+			cmdline "$c" push x "" w3 || continue
+			start "$s" "$WORK/a"
+			start_counter
+			cmdline "$c" push "$COUNTER_HOST" "" w3
+			if "${CMD[@]}" >/dev/null 2>"$WORK/cmd.err"; then
+				printf '%s\t%s\tpush-w3\t\t\t%s\n' "$s" "$c" "$(curl -fsS "http://$COUNTER_HOST/-/count?by=kind")" >>"$RESULTS"
+			else
+				log "FAIL (counting pass): $s $c push-w3"
+				sed 's/^/  /' "$WORK/cmd.err" >&2
+				failed=1
+			fi
+			stop_server "$COUNTER_PID"
+			stop_server "$SERVER_PID"
+			rm -rf "$WORK/a"
+		done
+	done
+	log "W3 push requests counted"
+fi
+
 # ---- W4, W5: listing and purge over many tags -----------------------------------
 
 meta_ops=()
@@ -345,17 +387,8 @@ if ((${#meta_ops[@]})); then
 			log "$line"
 		done
 		# The request count: one more pass through the counting proxy.
-		: >"$WORK/reqcount.out"
-		reqcount -to "http://$H" >"$WORK/reqcount.out" 2>"$WORK/reqcount.err" &
-		RP=$!
-		SERVER_PIDS+=("$RP")
-		for ((i = 0; i < 200; i++)); do
-			grep -q '^listening on ' "$WORK/reqcount.out" && break
-			sleep 0.05
-		done
-		PH=$(sed -n 's#^listening on http://##p' "$WORK/reqcount.out")
-		[[ -n $PH ]] || die "reqcount did not start: $(cat "$WORK/reqcount.err")"
-		regctl registry set "$PH" --skip-check --tls disabled >/dev/null
+		start_counter
+		RP=$COUNTER_PID PH=$COUNTER_HOST
 		curl -fsS "http://$PH/-/count" >/dev/null # reset
 		for c in $CLIENTS; do
 			for t in "${meta_ops[@]}"; do

@@ -84,6 +84,14 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 			return ocispec.Descriptor{}, err
 		}
 	}
+	tag := dstRef != "" && !spec.IsDigest(dstRef)
+	if _, ok := dst.(taggedPusher); ok && tag && !o.Referrers {
+		// The root goes up once, by tag, after everything it references:
+		// not by digest, then fetched back and put again by tag (two more
+		// round trips, and registries check every reference of a manifest
+		// on each put). With Referrers the tag waits for them instead.
+		c.root, c.rootTag = root.Digest, dstRef
+	}
 	if synthetic != nil {
 		err = c.copyIndexBytes(ctx, root, synthetic)
 	} else {
@@ -99,7 +107,7 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 		}
 		return ocispec.Descriptor{}, err
 	}
-	if dstRef != "" && !spec.IsDigest(dstRef) {
+	if tag && c.rootTag == "" {
 		if err := dst.Tag(ctx, root, dstRef); err != nil {
 			return ocispec.Descriptor{}, err
 		}
@@ -112,6 +120,9 @@ type copier struct {
 	o        CopyOptions
 	sem      chan struct{}
 	cancel   context.CancelCauseFunc
+	// root, when rootTag is set, is pushed by that tag in one request.
+	root    digest.Digest
+	rootTag string
 
 	mu    sync.Mutex
 	nodes map[digest.Digest]*node
@@ -176,7 +187,11 @@ func (c *copier) copyIndexBytes(ctx context.Context, desc ocispec.Descriptor, b 
 	if err := c.all(ctx, children); err != nil {
 		return err
 	}
-	if ok, err := c.dst.Exists(ctx, desc); err != nil {
+	if c.rootTag != "" && desc.Digest == c.root {
+		if err := c.dst.(taggedPusher).pushTagged(ctx, desc, b, c.rootTag); err != nil {
+			return fmt.Errorf("push manifest %s as %s: %w", desc.Digest, c.rootTag, err)
+		}
+	} else if ok, err := c.dst.Exists(ctx, desc); err != nil {
 		return err
 	} else if !ok {
 		if err := c.dst.Push(ctx, desc, bytes.NewReader(b)); err != nil {
@@ -415,6 +430,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type verifyingCounter struct{ *countingReader }
 
 func (verifyingCounter) verifies() {}
+
+// taggedPusher is implemented by targets that store a manifest and tag it
+// in one request.
+type taggedPusher interface {
+	// pushTagged stores manifest bytes b, verified against desc, under tag.
+	pushTagged(ctx context.Context, desc ocispec.Descriptor, b []byte, tag string) error
+}
 
 // rawFetcher is implemented by local sources that can hand out content
 // without hashing it, for destinations that verify it themselves.

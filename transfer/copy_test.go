@@ -11,7 +11,9 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -328,4 +330,63 @@ func mustTag(t *testing.T, c *acr.Client) string {
 	}
 	t.Fatal("no manifest")
 	return ""
+}
+
+// TestCopyPutsRootByTag checks the manifest requests of a copy to a
+// registry by tag: the root goes up once, by tag, and is neither asked for
+// by digest nor fetched back. With Referrers the tag is still put last, on
+// its own.
+func TestCopyPutsRootByTag(t *testing.T) {
+	src := newRegistry(t)
+	index, _, _ := pushMultiArch(t, src, "app")
+	reg, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	var mu sync.Mutex
+	var rootReqs []string
+	counting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/manifests/v1") || strings.HasSuffix(r.URL.Path, "/manifests/"+index.Digest.String()) {
+			mu.Lock()
+			rootReqs = append(rootReqs, r.Method+" "+r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:])
+			mu.Unlock()
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	defer counting.Close()
+	dst, err := acr.NewClient(counting.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		repo      string
+		referrers bool
+		want      []string
+	}{
+		{"plain", false, []string{"PUT v1"}},
+		{"with-referrers", true, []string{"HEAD " + index.Digest.String(), "PUT " + index.Digest.String(), "GET " + index.Digest.String(), "PUT v1"}},
+	} {
+		t.Run(tc.repo, func(t *testing.T) {
+			rootReqs = nil
+			got, err := transfer.Copy(t.Context(), transfer.Repository(src, "app"), "v1", transfer.Repository(dst, tc.repo), "v1",
+				&transfer.CopyOptions{Referrers: tc.referrers})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Digest != index.Digest {
+				t.Fatalf("got root %s, want %s", got.Digest, index.Digest)
+			}
+			d, err := transfer.Repository(dst, tc.repo).Resolve(t.Context(), "v1")
+			if err != nil || d.Digest != index.Digest {
+				t.Fatalf("v1 at the destination resolves to %s (%v), want %s", d.Digest, err, index.Digest)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// Resolve above added one GET v1.
+			if want := append(tc.want, "GET v1"); !slices.Equal(rootReqs, want) {
+				t.Errorf("requests for the root manifest: got %q, want %q", rootReqs, want)
+			}
+		})
+	}
 }

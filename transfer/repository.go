@@ -96,6 +96,13 @@ func (r *repository) Tag(ctx context.Context, desc ocispec.Descriptor, ref strin
 	return err
 }
 
+// pushTagged puts a manifest by tag, so that storing and tagging it is one
+// request (SetManifest checks the digest the registry answers).
+func (r *repository) pushTagged(ctx context.Context, desc ocispec.Descriptor, b []byte, tag string) error {
+	_, err := r.client.SetManifest(ctx, r.repo, b, desc.MediaType, &acr.SetManifestOptions{Tag: tag})
+	return err
+}
+
 func (r *repository) Referrers(ctx context.Context, desc ocispec.Descriptor, artifactType string) iter.Seq2[ocispec.Descriptor, error] {
 	return r.client.Referrers(ctx, r.repo, desc.Digest, artifactType)
 }

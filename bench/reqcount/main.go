@@ -7,8 +7,11 @@
 //
 // It prints "listening on http://ADDR" once it accepts connections. GET
 // /-/count answers the counts so far as "TOTAL GET=n HEAD=n ..." and resets
-// them. The Host header is passed through, so registries that build absolute
-// URLs send clients back through the proxy.
+// them; GET /-/count?by=kind splits each method by what the request was
+// for ("HEAD:blob=1000 POST:upload=1000 PUT:upload=1000 PUT:manifest=1"),
+// to tell where the round trips of a push go. The Host header is passed
+// through, so registries that build absolute URLs send clients back through
+// the proxy.
 package main
 
 import (
@@ -33,27 +36,36 @@ func main() {
 		log.Fatalf("reqcount: -to must be an http://HOST:PORT URL, got %q", *to)
 	}
 	var mu sync.Mutex
-	counts := map[string]int{}
+	counts := map[[2]string]int{} // {method, kind}
 	proxy := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.SetURL(target)
 		r.Out.Host = r.In.Host
 	}}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/-/count" {
+			byKind := r.URL.Query().Get("by") == "kind"
 			mu.Lock()
-			total, parts := 0, []string{}
-			for m, n := range counts {
+			total, sums := 0, map[string]int{}
+			for k, n := range counts {
 				total += n
-				parts = append(parts, fmt.Sprintf("%s=%d", m, n))
+				key := k[0]
+				if byKind {
+					key += ":" + k[1]
+				}
+				sums[key] += n
 			}
 			clear(counts)
 			mu.Unlock()
+			parts := []string{}
+			for k, n := range sums {
+				parts = append(parts, fmt.Sprintf("%s=%d", k, n))
+			}
 			slices.Sort(parts)
 			fmt.Fprintf(w, "%d %s\n", total, strings.Join(parts, " "))
 			return
 		}
 		mu.Lock()
-		counts[r.Method]++
+		counts[[2]string{r.Method, kind(r.URL.Path)}]++
 		mu.Unlock()
 		proxy.ServeHTTP(w, r)
 	})
@@ -63,4 +75,30 @@ func main() {
 	}
 	fmt.Printf("listening on http://%s\n", ln.Addr())
 	log.Fatal(http.Serve(ln, h))
+}
+
+// kind names what a request is for, from its path: blob, upload, manifest,
+// tags, referrers, catalog, acr (ACR's /acr/v1 API), ping, or other.
+func kind(path string) string {
+	switch {
+	case path == "/v2/" || path == "/v2":
+		return "ping"
+	case path == "/v2/_catalog":
+		return "catalog"
+	case strings.HasPrefix(path, "/acr/"):
+		return "acr"
+	case !strings.HasPrefix(path, "/v2/"):
+		return "other"
+	case strings.Contains(path, "/blobs/uploads"):
+		return "upload"
+	case strings.Contains(path, "/blobs/"):
+		return "blob"
+	case strings.Contains(path, "/manifests/"):
+		return "manifest"
+	case strings.HasSuffix(path, "/tags/list"):
+		return "tags"
+	case strings.Contains(path, "/referrers/"):
+		return "referrers"
+	}
+	return "other"
 }

@@ -22,9 +22,20 @@ const (
 	// memMinChunk and memMaxChunk bound the chunks the memory store reads
 	// content into. Chunks grow with the content, so that small blobs stay
 	// small and large ones are held in 16 MiB pieces without ever being
-	// copied into one contiguous buffer. A 16 MiB piece holds at least seven
-	// whole huge pages, which adviseHuge asks the kernel for (4 MiB pieces
-	// got only half their memory in huge pages).
+	// copied into one contiguous buffer.
+	//
+	// The chunks are plain heap memory. Advising them as transparent huge
+	// pages (MADV_HUGEPAGE, tried in e2cd752) made ingesting cost 2-5 times
+	// more server CPU on the benchmark VM, almost all of it in the kernel
+	// zeroing fresh huge pages. Most likely (not proven) because a huge
+	// page needs a free 2 MiB block, such blocks are the ones the VM's
+	// balloon hands back to the host (free page reporting), and each is then
+	// faulted in again from the host, while 4 KiB pages mostly come from
+	// recently freed memory. Measured
+	// there (bench/RESULTS.md, "the memory store without huge pages"): 512 MiB
+	// pushed in 8 blobs cost the server 0.74-0.91 s of CPU with plain pages
+	// and 1.21-4.07 s with huge ones; a fresh GiB touched by a test program
+	// 0.41-0.69 s and 0.99-8.09 s.
 	memMinChunk = 32 << 10
 	memMaxChunk = 16 << 20
 )
@@ -64,7 +75,6 @@ func (b *memBuffer) readPiped(ctx context.Context, r io.Reader, ph *pipedHash, h
 			last = b.chunks[k-1]
 		} else {
 			last = make([]byte, 0, b.nextChunk(hint))
-			adviseHuge(last[:cap(last)])
 			b.chunks = append(b.chunks, last)
 		}
 		m, err := r.Read(last[len(last):cap(last)])

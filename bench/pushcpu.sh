@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# An A/B of pushes that reports what machine load does not blur: each
+# variant pushes a workload's OCI layout to a fresh server, variants
+# alternating run by run, and one line a run gives the wall time, the
+# client's CPU (user + system, /usr/bin/time) and peak RSS, and the server's
+# CPU (utime + stime from /proc/PID/stat, system time apart) and minor page
+# faults over the push.
+#
+# Usage: bench/pushcpu.sh SERVER W VARIANT...
+#   SERVER   memory, disk or reference
+#   W        w1 (1 x 1 GiB), w2 (8 x 64 MiB) or w3 (1,000 x 4 KiB)
+#   VARIANT  CLIENT or BIN/CLIENT: CLIENT is acrctl, oras, crane, regctl or
+#            acrctl-cN (acrctl with --concurrency N); BIN, when given, is an
+#            acrctl binary to serve with instead of this tree's (for A/B of
+#            the server: build the other commit's cmd/acrctl to a file)
+#   RUNS=4   runs per variant
+#
+# Before a push of big blobs it settles memory as bench/run.sh does (the
+# source read into the page cache, 1.5 GiB written and deleted).
+set -euo pipefail
+# shellcheck source-path=SCRIPTDIR source=../.ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
+cd "$ROOT"
+(($# >= 3)) || die "usage: bench/pushcpu.sh SERVER W VARIANT... (see the comment at its top)"
+s=$1 w=$2
+shift 2
+RUNS=${RUNS:-4}
+need_tools oras crane regctl registry
+init_work acr-pushcpu
+BIN=$WORK/bin
+mkdir -p "$BIN"
+go build -o "$BIN/acrctl" ./cmd/acrctl
+go build -o "$BIN/genlayout" ./bench/genlayout
+case $w in
+w1) "$BIN/genlayout" -dir "$WORK/src" -layers 1 -size $((1 << 30)) ;;
+w2) "$BIN/genlayout" -dir "$WORK/src" -layers 8 -size $((64 << 20)) ;;
+w3) "$BIN/genlayout" -dir "$WORK/src" -layers 1000 -size 4096 ;;
+*) die "unknown workload $w (want w1, w2 or w3)" ;;
+esac
+export DOCKER_CONFIG=$WORK/docker REGCTL_CONFIG=$WORK/regctl.json
+mkdir -p "$DOCKER_CONFIG"
+src=$WORK/src
+tck=$(getconf CLK_TCK)
+TOOLS=$WORK/tools # start_server runs $TOOLS/acrctl and $TOOLS/registry
+mkdir -p "$TOOLS"
+ln -s "$ROOT/.tools/registry" "$TOOLS/registry"
+for ((run = 1; run <= RUNS; run++)); do
+	for v in "$@"; do
+		c=${v##*/} sbin=$BIN/acrctl
+		[[ $v != */* ]] || sbin=$(realpath "${v%/*}")
+		ln -sf "$sbin" "$TOOLS/acrctl"
+		case $s in
+		memory) start_server acrctl "$WORK/a" memory ;;
+		disk) start_server acrctl "$WORK/a" data ;;
+		reference) start_server reference "$WORK/a" data ;;
+		*) die "unknown server $s (want memory, disk or reference)" ;;
+		esac
+		"$ROOT/.tools/regctl" registry set "$SERVER_HOST" --skip-check --tls disabled >/dev/null
+		ref=$SERVER_HOST/bench/$w:v1
+		case $c in
+		acrctl) CMD=("$BIN/acrctl" copy "oci:$src:v1" "$ref" --no-progress) ;;
+		acrctl-c*) CMD=("$BIN/acrctl" copy "oci:$src:v1" "$ref" --no-progress --concurrency "${c#acrctl-c}") ;;
+		oras) CMD=("$ROOT/.tools/oras" cp --from-oci-layout "$src:v1" "$ref" --to-plain-http) ;;
+		crane) CMD=("$ROOT/.tools/crane" push --insecure "$src" "$ref") ;;
+		regctl) CMD=("$ROOT/.tools/regctl" image copy "ocidir://$src:v1" "$ref") ;;
+		*) die "unknown client $c" ;;
+		esac
+		if [[ $w != w3 ]]; then
+			cat "$src"/blobs/sha256/* >/dev/null
+			head -c 1536M /dev/zero >"$WORK/ballast"
+			rm -f "$WORK/ballast"
+		fi
+		read -r f0 _ _ _ u0 s0 < <(cut -d' ' -f10-15 "/proc/$SERVER_PID/stat")
+		t0=$EPOCHREALTIME
+		/usr/bin/time -f '%U %S %M' -o "$WORK/time" "${CMD[@]}" >/dev/null 2>"$WORK/err" || { log "FAIL: $v"; cat "$WORK/err" >&2; }
+		t1=$EPOCHREALTIME
+		read -r f1 _ _ _ u1 s1 < <(cut -d' ' -f10-15 "/proc/$SERVER_PID/stat")
+		read -r cu cs crss <"$WORK/time"
+		awk -v v="$v" -v r=$run -v a="$t0" -v b="$t1" -v cu="$cu" -v cs="$cs" -v rss="$crss" -v tck="$tck" \
+			-v su=$((u1 + s1 - u0 - s0)) -v ss=$((s1 - s0)) -v mf=$((f1 - f0)) \
+			'BEGIN {printf "%-24s run %d: wall %.2f s, client CPU %.2f s (%d MiB), server CPU %.2f s (system %.2f), server minflt %d\n",
+				v, r, b - a, cu + cs, rss / 1024, su / tck, ss / tck, mf}'
+		stop_server "$SERVER_PID"
+		rm -rf "$WORK/a"
+	done
+done
