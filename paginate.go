@@ -182,7 +182,7 @@ type ListOptions struct {
 	// PageSize is the number of items asked per page; 0 means the client's
 	// ClientOptions.PageSize. Registries may answer fewer (ACR at most
 	// 1,000) and link to the next page, which the listing follows. When
-	// neither chooses one, TagNames on a registry known to lack ACR's API
+	// neither chooses one, TagNames on a registry not known to be ACR
 	// asks for the whole list at once (see TagNames).
 	PageSize int
 	// Last resumes a listing after the item it names: the listing starts
@@ -324,9 +324,10 @@ var errStopped = errors.New("acr: listing stopped by the caller")
 // whole. Link headers are followed as paginate follows them (registries
 // such as Docker Hub page even without n). A body that breaks off is asked
 // for again from after the last name yielded (the OCI "last" parameter),
-// up to maxResumes times in a row without a new name. Iteration stops after
-// the first error, which is yielded.
-func streamNames(ctx context.Context, c *Client, first request, key string, yield func(string, error) bool) {
+// up to maxResumes times in a row without a new name. With raise above 0, a
+// link that asks for fewer than raise names per page asks for raise
+// instead. Iteration stops after the first error, which is yielded.
+func streamNames(ctx context.Context, c *Client, first request, key string, raise int, yield func(string, error) bool) {
 	u, err := c.url(first.path, first.query)
 	if err != nil {
 		yield("", err)
@@ -386,8 +387,27 @@ func streamNames(ctx context.Context, c *Client, first request, key string, yiel
 			yield("", err)
 			return
 		}
+		if raise > 0 {
+			// The link as sent counts as seen, so that a registry
+			// repeating it is caught although the page asked differs.
+			seen[next.String()] = true
+			next = raisePageSize(next, raise)
+		}
 		u = next
 	}
+}
+
+// raisePageSize returns u asking for n names per page when its n parameter
+// asks for fewer; otherwise u.
+func raisePageSize(u *url.URL, n int) *url.URL {
+	q := u.Query()
+	if had, err := strconv.Atoi(q.Get("n")); err != nil || had >= n {
+		return u
+	}
+	q.Set("n", strconv.Itoa(n))
+	raised := *u
+	raised.RawQuery = q.Encode()
+	return &raised
 }
 
 // decodeNameStream yields the names listed under key in the JSON object

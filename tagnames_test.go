@@ -76,8 +76,8 @@ func listQueries(t *testing.T, reqs []string, path string) (queries []url.Values
 
 // TestTagNamesWithoutPageSize checks when the OCI tag list is asked for in
 // one request without n: on a registry known to lack /acr/v1, with no page
-// size chosen; and when it pages with n: a page size chosen per call or for
-// the client, or a registry not known yet.
+// size chosen, or one not known yet; and when it pages with n: a page size
+// chosen per call or for the client.
 func TestTagNamesWithoutPageSize(t *testing.T) {
 	reg := ociOnlyRegistry(t)
 	s := &seeder{t: t, base: reg.URL}
@@ -91,12 +91,13 @@ func TestTagNamesWithoutPageSize(t *testing.T) {
 
 	c, _ := acr.NewClient(reg.URL, nil, nil)
 	reg.take()
-	// A fresh client does not know yet: TagNames pages with n.
+	// A fresh client does not know yet whether this is ACR: TagNames asks
+	// without n all the same, and sends nothing else.
 	if got := listNames(t, c.TagNames(ctx, "app", nil), self); !slices.Equal(got, want) {
 		t.Fatalf("TagNames, registry not known: got %d names, want %d in order", len(got), count)
 	}
-	if qs, _ := listQueries(t, reg.take(), "/v2/app/tags/list"); len(qs) != 2 || qs[0].Get("n") != "1000" {
-		t.Errorf("TagNames before the registry is known: queries %v, want 2 pages with n=1000", qs)
+	if qs, others := listQueries(t, reg.take(), "/v2/app/tags/list"); len(qs) != 1 || qs[0].Has("n") || others != 0 {
+		t.Errorf("TagNames before the registry is known: queries %v and %d other requests, want one query without n", qs, others)
 	}
 	// Tags learns from its /acr/v1 request that the API is missing, and
 	// then asks for the tag list once, without n.
@@ -153,12 +154,14 @@ func TestTagNamesWithoutPageSize(t *testing.T) {
 
 // TestTagNamesStreamFollowsLinks checks that a registry that pages without
 // being asked to (as Docker Hub does) is followed through its Link
-// headers, and that a Link to another origin is refused.
+// headers, asking for the client's page size where a link names a smaller
+// one and the registry may be ACR, and that a Link to another origin or
+// one repeated is refused.
 func TestTagNamesStreamFollowsLinks(t *testing.T) {
 	names := []string{"a", "b", "c", "d", "e"}
 	var mu sync.Mutex
 	var queries []string
-	offOrigin := false
+	offOrigin, withN, repeat := false, false, false
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v2/app/tags/list" {
 			http.NotFound(w, r)
@@ -167,13 +170,22 @@ func TestTagNamesStreamFollowsLinks(t *testing.T) {
 		mu.Lock()
 		queries = append(queries, r.URL.RawQuery)
 		mu.Unlock()
-		i := 0
+		i, size := 0, 2
 		if last := r.URL.Query().Get("last"); last != "" {
 			i = slices.Index(names, last) + 1
 		}
-		page := names[i:min(i+2, len(names))]
-		if i+2 < len(names) {
+		if n, err := strconv.Atoi(r.URL.Query().Get("n")); err == nil && !repeat {
+			size = n
+		}
+		page := names[i:min(i+size, len(names))]
+		if i+size < len(names) {
 			next := "/v2/app/tags/list?last=" + page[len(page)-1]
+			if withN {
+				next += "&n=" + strconv.Itoa(size)
+			}
+			if repeat {
+				next = "/v2/app/tags/list?last=a&n=2"
+			}
 			if offOrigin {
 				next = "http://elsewhere.example" + next
 			}
@@ -189,9 +201,53 @@ func TestTagNamesStreamFollowsLinks(t *testing.T) {
 	if want := []string{"", "last=b", "last=d"}; !slices.Equal(queries, want) {
 		t.Errorf("queries %q, want %q", queries, want)
 	}
+
+	// Links that name a page size: a client that does not know whether
+	// the registry is ACR asks for its own page size instead of a smaller
+	// one; one that knows it is not (above, from Tags) follows them as
+	// they are.
+	withN = true
+	for _, tc := range []struct {
+		name string
+		c    *acr.Client
+		want []string
+	}{
+		{"registry not known", nil, []string{"", "last=b&n=1000"}},
+		{"registry known not to be ACR", c, []string{"", "last=b&n=2", "last=d&n=2"}},
+	} {
+		lc := tc.c
+		if lc == nil {
+			lc, _ = acr.NewClient(srv.URL, nil, nil)
+		}
+		mu.Lock()
+		queries = nil
+		mu.Unlock()
+		if got := listNames(t, lc.TagNames(t.Context(), "app", nil), self); !slices.Equal(got, names) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, names)
+		}
+		if !slices.Equal(queries, tc.want) {
+			t.Errorf("%s: queries %q, want %q", tc.name, queries, tc.want)
+		}
+	}
+	// A registry that repeats a link is caught, although the page asked
+	// for differs from the link.
+	repeat = true
+	fresh, _ := acr.NewClient(srv.URL, nil, nil)
+	var lastErr error
+	for _, err := range fresh.TagNames(t.Context(), "app", nil) {
+		if err != nil {
+			lastErr = err
+			break
+		}
+	}
+	if lastErr == nil || !strings.Contains(lastErr.Error(), "repeated a page cursor") {
+		t.Errorf("a repeated link: got %v, want an error saying the cursor repeated", lastErr)
+	}
+	withN, repeat = false, false
+
 	offOrigin = true
 	var got []string
-	var lastErr error
+	lastErr = nil
 	for name, err := range c.TagNames(t.Context(), "app", nil) {
 		if err != nil {
 			lastErr = err
@@ -420,7 +476,8 @@ func (w *statusWriter) WriteHeader(code int) {
 // TestReferenceRegistryTagListInOneRequest lists more than a page of tags
 // from the reference registry (distribution) through a counting proxy:
 // after the /acr/v1 request that tells it is no ACR, one tag list request
-// without n brings every tag (challenges answered 401 aside).
+// without n brings every tag (challenges answered 401 aside); TagNames on a
+// fresh client sends that one request alone.
 func TestReferenceRegistryTagListInOneRequest(t *testing.T) {
 	ref := acrtest.ReferenceRegistry(t)
 	target, err := url.Parse(ref.URL)
@@ -501,5 +558,23 @@ func TestReferenceRegistryTagListInOneRequest(t *testing.T) {
 	}
 	if len(lists) != 1 || strings.Contains(lists[0], "n=") {
 		t.Errorf("tag list requests %q; want one, without n", lists)
+	}
+
+	// A fresh client's TagNames (acrctl tag list -o name) asks once too,
+	// without first finding out that this is not ACR.
+	fresh, err := acr.NewClient(front.URL, cred, &acr.ClientOptions{AllowInsecure: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	reqs = nil
+	mu.Unlock()
+	if got := listNames(t, fresh.TagNames(t.Context(), repo, nil), self); !slices.Equal(got, want) {
+		t.Fatalf("TagNames listed %d tags, want %d in order", len(got), count)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reqs) != 1 || !strings.Contains(reqs[0], "/tags/list") || strings.Contains(reqs[0], "n=") {
+		t.Errorf("TagNames on a fresh client sent %q; want one tag list request, without n", reqs)
 	}
 }

@@ -287,11 +287,14 @@ func (d *tagDecoder) acrTag(r *jsonread.Reader, body []byte, t *TagProperties, a
 
 // TagNames yields the names of a repository's tags in name order, page by
 // page, from the OCI tag list (/v2/{repo}/tags/list): the fastest listing,
-// for callers that need no digests, times or locks. On a registry known
-// not to serve ACR's API (an earlier call found out), when neither opts nor
-// ClientOptions chose a page size, the list is asked for without a page
-// size and decoded as it arrives, in bounded memory whatever its length;
-// ReadAhead then has no effect. Resume a stopped listing with opts.Last
+// for callers that need no digests, times or locks. When neither opts nor
+// ClientOptions chose a page size, on any registry but ACR (known by its
+// domain or from an earlier call), the list is asked for without a page
+// size and decoded as it arrives, in bounded memory whatever its length, as
+// oras and regctl ask for it; ReadAhead then has no effect. A registry that
+// pages anyway is followed through its links, which ask for the client's
+// page size where they name a smaller one, unless the registry is known
+// not to be ACR. On ACR the list is asked for in pages. Resume a stopped listing with opts.Last
 // set to the last name received. Iteration stops after the first error,
 // which is yielded.
 //
@@ -314,16 +317,21 @@ func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) i
 			return
 		}
 		r := request{method: http.MethodGet, path: v2Path(repo, "tags", "list"), query: q, scope: scopeRepo(repo, "pull")}
-		if o.PageSize == 0 && !c.pageSizeSet && c.knownACRAPI() == acrAPINo {
-			// Not ACR, and no page size chosen: ask without n, as oras
-			// and regctl do. Registries such as distribution then send
-			// every tag in one body (walking all of them for each page
-			// asked with n), which is decoded as it arrives; those that
-			// page anyway link to the next page. ACR's pages without n
-			// are small (100), so there, and while it is unknown, n
-			// stays.
+		if known := c.knownACRAPI(); o.PageSize == 0 && !c.pageSizeSet && known != acrAPIYes {
+			// Not known to be ACR, and no page size chosen: ask without
+			// n, as oras and regctl do. Registries such as distribution
+			// then send every tag in one body (walking all of them for
+			// each page asked with n), which is decoded as it arrives;
+			// those that page anyway link to the next page. While it is
+			// unknown whether this is ACR, whose pages may be smaller
+			// without n, the links followed ask for the client's page
+			// size when they name a smaller one.
 			r.query.Del("n")
-			streamNames(ctx, c, r, "tags", yield)
+			raise := 0
+			if known == acrAPIUnknown {
+				raise = c.pageSize
+			}
+			streamNames(ctx, c, r, "tags", raise, yield)
 			return
 		}
 		for name, err := range paginate(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]string, error) {
