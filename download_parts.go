@@ -47,6 +47,11 @@ type DownloadBlobToOptions struct {
 	// goroutines, one at a time, with a count that only grows; keep it
 	// quick, the parts wait for it.
 	Progress func(done int64)
+	// Size, when set, is called once with the blob's length as the
+	// registry's answer announces it, before the first call to Progress,
+	// so that a progress display needs no request of its own to learn it.
+	// It is not called when the answer carries no length.
+	Size func(size int64)
 }
 
 // DownloadBlobTo downloads a blob into dst and returns the number of bytes
@@ -100,6 +105,9 @@ func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Diges
 	if br.body == nil {
 		if err := br.open(0); err != nil {
 			return 0, err
+		}
+		if o.Size != nil && br.size >= 0 {
+			o.Size(br.size)
 		}
 	}
 	defer br.Close()
@@ -187,6 +195,9 @@ func (c *Client) downloadRanges(ctx context.Context, repo string, d digest.Diges
 		return 0, nil, err
 	}
 	total := first.ContentLength
+	if o.Size != nil && total >= 0 && first.StatusCode == http.StatusOK {
+		o.Size(total)
+	}
 	if total <= part || first.StatusCode != http.StatusOK || first.Header.Get("Accept-Ranges") != "bytes" {
 		return 0, first, nil
 	}

@@ -83,9 +83,20 @@ func TestDownloadBlobToParts(t *testing.T) {
 	client, _ := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: log}})
 	dir := t.TempDir()
 	path := filepath.Join(dir, "blob")
-	var progress []int64
+	var progress, sizes []int64
+	var mu sync.Mutex
 	n, err := downloadFile(t.Context(), client, "parts/a", d, path, &acr.DownloadBlobToOptions{Parts: 3, PartSize: part,
+		Size: func(n int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			if len(progress) > 0 {
+				t.Errorf("Size(%d) came after Progress(%d)", n, progress[0])
+			}
+			sizes = append(sizes, n)
+		},
 		Progress: func(n int64) {
+			mu.Lock()
+			defer mu.Unlock()
 			if len(progress) > 0 && n < progress[len(progress)-1] {
 				t.Errorf("progress went back from %d to %d", progress[len(progress)-1], n)
 			}
@@ -119,6 +130,9 @@ func TestDownloadBlobToParts(t *testing.T) {
 	}
 	if len(progress) == 0 || progress[len(progress)-1] != int64(len(data)) {
 		t.Errorf("progress ended at %v, want %d", progress[len(progress)-1:], len(data))
+	}
+	if len(sizes) != 1 || sizes[0] != int64(len(data)) {
+		t.Errorf("Size was called with %v, want once with %d", sizes, len(data))
 	}
 }
 
@@ -368,7 +382,8 @@ func TestDownloadBlobToChunkedAnswer(t *testing.T) {
 				defer hs.Close()
 				client, _ := acr.NewClient(hs.URL, nil, nil)
 				var sink bytes.Buffer
-				n, err := client.DownloadBlobTo(t.Context(), "chunked", d, &sink, nil)
+				n, err := client.DownloadBlobTo(t.Context(), "chunked", d, &sink, &acr.DownloadBlobToOptions{
+					Size: func(n int64) { t.Errorf("Size(%d) called for an answer without a length", n) }})
 				if lie {
 					if !errors.Is(err, acr.ErrDigestMismatch) {
 						t.Fatalf("got %v, want ErrDigestMismatch", err)

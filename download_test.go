@@ -31,7 +31,8 @@ func (w *pieceWriter) Write(p []byte) (int, error) {
 // DownloadBlobTo's one stream changes shape (inline hashing below 8 MiB,
 // buffers of several write pieces from 32 MiB) from the emulator, with and
 // without a Content-Length: the bytes arrive whole, no write is larger
-// than 256 KiB, and progress only grows, ending at the blob's size.
+// than 256 KiB, progress only grows, ending at the blob's size, and Size
+// tells the length first when the answer carries it.
 func TestDownloadBlobToStream(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	seed := newSeeder(t, srv, "", "")
@@ -76,7 +77,14 @@ func TestDownloadBlobToStream(t *testing.T) {
 					last = n
 					calls++
 				}
-				n, err := client.DownloadBlobTo(t.Context(), "stream/blob", d, &w, &acr.DownloadBlobToOptions{Progress: progress})
+				var sizes []int64
+				setSize := func(n int64) {
+					if calls > 0 {
+						t.Errorf("Size(%d) came after Progress", n)
+					}
+					sizes = append(sizes, n)
+				}
+				n, err := client.DownloadBlobTo(t.Context(), "stream/blob", d, &w, &acr.DownloadBlobToOptions{Progress: progress, Size: setSize})
 				if err != nil {
 					t.Fatalf("DownloadBlobTo: %v", err)
 				}
@@ -88,6 +96,11 @@ func TestDownloadBlobToStream(t *testing.T) {
 				}
 				if last != int64(size) || calls < size/(256<<10) {
 					t.Errorf("progress ended at %d after %d calls, want %d after at least %d", last, calls, size, size/(256<<10))
+				}
+				if chunked && len(sizes) != 0 {
+					t.Errorf("Size was called with %v for an answer without a length", sizes)
+				} else if !chunked && (len(sizes) != 1 || sizes[0] != int64(size)) {
+					t.Errorf("Size was called with %v, want once with %d", sizes, size)
 				}
 			})
 		}

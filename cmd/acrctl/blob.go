@@ -145,23 +145,15 @@ pointer to --output-file.)`,
 			spareP()
 			ctx := cmd.Context()
 			show := showProgress(stderr, noProgress, o.verbose)
-			total := int64(-1)
-			if show {
-				// The size, for the percentage; a missing blob fails here
-				// with a clear message too.
-				size, ok, err := s.client.BlobExists(ctx, ref.Repository, ref.Digest)
-				if err != nil {
-					return explainDownload(ctx, s, ref, err)
-				}
-				if !ok {
-					return fmt.Errorf("%s does not exist in the registry; fix: check the digest (acrctl manifest get %s/%s:TAG lists an image's blobs)", ref, ref.Registry, ref.Repository)
-				}
-				total = size
-			}
+			// The progress line learns the size, for its percentage, from
+			// the download's answer (opts.Size): no request of its own.
 			opts := &acr.DownloadBlobToOptions{}
 			if file != "" {
-				p := startProgress(stderr, show, "Downloading "+filepath.Base(file), total)
-				opts.Parts, opts.Progress = parts, p.Set
+				p := startProgress(stderr, show, "Downloading "+filepath.Base(file), -1)
+				opts.Parts = parts
+				if p != nil {
+					opts.Progress, opts.Size = p.Set, p.SetTotal
+				}
 				n, err := downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, opts)
 				p.Finish(err == nil)
 				if err != nil {
@@ -173,8 +165,10 @@ pointer to --output-file.)`,
 				fmt.Fprintf(stderr, "Wrote %s (%d bytes, digest verified)\n", file, n)
 				return nil
 			}
-			p := startProgress(stderr, show, "Downloading "+ref.Digest.Encoded()[:12], total)
-			opts.Progress = p.Set
+			p := startProgress(stderr, show, "Downloading "+ref.Digest.Encoded()[:12], -1)
+			if p != nil {
+				opts.Progress, opts.Size = p.Set, p.SetTotal
+			}
 			_, err = s.client.DownloadBlobTo(ctx, ref.Repository, ref.Digest, stdout, opts)
 			p.Finish(err == nil)
 			if err != nil {
