@@ -43,3 +43,27 @@ func TestJSONListMatchesWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzIndentJSON checks indentJSON against json.Indent on any valid JSON
+// document, compacted as encoding/json writes it.
+func FuzzIndentJSON(f *testing.F) {
+	for _, s := range []string{`{}`, `[]`, `{"a":[1,{},[],{"b":"x\"y\\"}],"c":null}`, `"s"`, `[{"k":"\u2028:,{["}]`, `{"a":{"b":{"c":[true,false]}}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !json.Valid(doc) {
+			return
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, doc); err != nil {
+			t.Fatal(err)
+		}
+		var want bytes.Buffer
+		if err := json.Indent(&want, compact.Bytes(), "    ", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if got := indentJSON(nil, compact.Bytes(), "    ", "  "); string(got) != want.String() {
+			t.Errorf("indentJSON(%s)\n got %s\nwant %s", compact.Bytes(), got, want.Bytes())
+		}
+	})
+}
