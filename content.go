@@ -57,8 +57,10 @@ type GetManifestOptions struct {
 	// MediaTypes are the manifest media types accepted, sent as the Accept
 	// header in this order of preference. Empty means every type the
 	// client knows: OCI image manifest and index, Docker v2 schema 2
-	// manifest and manifest list. ACR (as distribution) answers an OCI
-	// manifest or index that the list leaves out with ErrNotFound, and a
+	// manifest and manifest list, and the OCI artifact manifest of the OCI
+	// 1.1 release candidates. ACR (as distribution) answers an OCI
+	// manifest, index or artifact manifest that the list leaves out with
+	// ErrNotFound, and a
 	// Docker manifest list asked for by tag with its linux/amd64 image
 	// when only Docker v2 manifests are accepted; the Manifest's
 	// MediaType and Digest say what it sent.

@@ -137,10 +137,13 @@ func TestGetManifestMediaTypes(t *testing.T) {
 }
 
 // TestManifestRequestsAcceptEveryType checks that every manifest GET and
-// HEAD the client makes by default names all four manifest types in
-// Accept: a registry, ACR as distribution, serves no OCI manifest or index
-// to a request that names no manifest type (Azure/acr#764), and a Docker
-// manifest list by tag only to one that names lists.
+// HEAD the client makes by default names every manifest type in Accept: a
+// registry, ACR as distribution, serves no OCI manifest or index to a
+// request that names no manifest type (Azure/acr#764), a Docker manifest
+// list by tag only to one that names lists, and ACR no OCI artifact
+// manifest to one that does not name it (go-containerregistry#1697), which
+// an artifact pushed here, fetched, resolved and checked for, proves
+// against the emulator.
 func TestManifestRequestsAcceptEveryType(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
 	var accept []string
@@ -155,7 +158,12 @@ func TestManifestRequestsAcceptEveryType(t *testing.T) {
 	ctx := t.Context()
 	pushDockerImage(t, client, "docker/app")
 	oci := newSeeder(t, srv, "", "").image("oci/app", "amd64", "accept", "v1")
-	for _, ref := range []struct{ repo, ref string }{{"docker/app", "v1"}, {"docker/app", "list"}, {"oci/app", "v1"}, {"oci/app", oci.String()}} {
+	const mtArtifact = "application/vnd.oci.artifact.manifest.v1+json"
+	artifact := fmt.Sprintf(`{"mediaType":%q,"artifactType":"application/vnd.example.scan","blobs":[]}`, mtArtifact)
+	if _, err := client.SetManifest(ctx, "oci/app", []byte(artifact), mtArtifact, &acr.SetManifestOptions{Tag: "scan"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []struct{ repo, ref string }{{"docker/app", "v1"}, {"docker/app", "list"}, {"oci/app", "v1"}, {"oci/app", oci.String()}, {"oci/app", "scan"}} {
 		if _, err := client.GetManifest(ctx, ref.repo, ref.ref, nil); err != nil {
 			t.Errorf("GetManifest %s:%s: %v", ref.repo, ref.ref, err)
 		}
@@ -170,7 +178,7 @@ func TestManifestRequestsAcceptEveryType(t *testing.T) {
 		t.Fatal("no manifest request went through the proxy")
 	}
 	for _, a := range accept {
-		for _, mt := range []string{"application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json", dockerManifestType, dockerListType} {
+		for _, mt := range []string{"application/vnd.oci.image.manifest.v1+json", "application/vnd.oci.image.index.v1+json", dockerManifestType, dockerListType, mtArtifact} {
 			if !strings.Contains(a, mt) {
 				t.Errorf("%s: Accept does not name %s", a, mt)
 			}

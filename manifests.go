@@ -285,9 +285,12 @@ func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, 
 }
 
 // manifestAccept lists every manifest media type the client understands,
-// for Accept headers.
+// for Accept headers. ACR answers an OCI artifact manifest that Accept
+// leaves out with 404 MANIFEST_UNKNOWN "OCI artifact found, but accept
+// header does not support OCI artifacts" (go-containerregistry#1697), so
+// it is named too.
 var manifestAccept = strings.Join([]string{spec.MediaTypeOCIManifest, spec.MediaTypeOCIIndex,
-	spec.MediaTypeDockerManifest, spec.MediaTypeDockerList}, ", ")
+	spec.MediaTypeDockerManifest, spec.MediaTypeDockerList, spec.MediaTypeOCIArtifact}, ", ")
 
 // ResolveDigest returns the digest of the manifest a tag names, with one
 // HEAD request. A digest is returned as is, after validation.

@@ -349,3 +349,53 @@ func compareManifestAnswers(e, d response, method string) string {
 	}
 	return strings.Join(diffs, "; ")
 }
+
+// TestAcceptArtifactManifest checks an OCI artifact manifest (the OCI 1.1
+// release candidates' type, which ACR stores and distribution v3 refuses):
+// a GET or HEAD whose Accept header does not name the type is 404
+// MANIFEST_UNKNOWN "OCI artifact found, but accept header does not support
+// OCI artifacts", by tag and by digest, as ACR answered crane
+// (go-containerregistry#1697); one that names it gets it as stored, and
+// the referrers of its subject list it.
+func TestAcceptArtifactManifest(t *testing.T) {
+	c, _ := newClient(t, nil)
+	fs := pushAcceptFixtures(c)
+	subject := fs["oci-manifest"]
+	const mtArtifact = "application/vnd.oci.artifact.manifest.v1+json"
+	blob := `{"scan":"clean"}`
+	bd := digest.FromString(blob)
+	c.do("POST", "/v2/"+acceptRepo+"/blobs/uploads/?digest="+bd.String(), []byte(blob), "Content-Type", "application/octet-stream").want(t, http.StatusCreated)
+	body := fmt.Sprintf(`{"mediaType":%q,"artifactType":"application/vnd.example.scan","blobs":[{"mediaType":"application/json","digest":%q,"size":%d}],"subject":{"mediaType":%q,"digest":%q,"size":%d}}`,
+		mtArtifact, bd, len(blob), subject.mediaType, subject.digest, len(subject.body))
+	d := digest.FromString(body)
+	c.do("PUT", "/v2/"+acceptRepo+"/manifests/scan", []byte(body), "Content-Type", mtArtifact).want(t, http.StatusCreated)
+	for _, tc := range acceptCases {
+		for _, ref := range []string{"scan", d.String()} {
+			for _, method := range []string{"GET", "HEAD"} {
+				what := fmt.Sprintf("%s %s with %s", method, ref, tc.name)
+				names := strings.Contains(strings.ToLower(strings.Join(tc.lines, ",")), mtArtifact)
+				r := c.do(method, "/v2/"+acceptRepo+"/manifests/"+ref, nil, acceptHeader(tc.lines)...)
+				if names {
+					if r.StatusCode != http.StatusOK || r.Header.Get("Content-Type") != mtArtifact || r.Header.Get("Docker-Content-Digest") != d.String() ||
+						(method == "GET" && string(r.body) != body) {
+						t.Errorf("%s: got %d %s %s, want 200 and the artifact as stored", what, r.StatusCode, r.Header.Get("Content-Type"), r.Header.Get("Docker-Content-Digest"))
+					}
+					continue
+				}
+				if r.StatusCode != http.StatusNotFound {
+					t.Errorf("%s: got status %d, want 404", what, r.StatusCode)
+					continue
+				}
+				if method == "GET" {
+					if code, msg := errorCodeMessage(r); code != "MANIFEST_UNKNOWN" || msg != "OCI artifact found, but accept header does not support OCI artifacts" {
+						t.Errorf("%s: got %s %q, want ACR's refusal of an OCI artifact", what, code, msg)
+					}
+				}
+			}
+		}
+	}
+	r := c.do("GET", "/v2/"+acceptRepo+"/referrers/"+subject.digest.String(), nil).want(t, http.StatusOK)
+	if !strings.Contains(string(r.body), d.String()) || !strings.Contains(string(r.body), mtArtifact) {
+		t.Errorf("the referrers of the artifact's subject do not list it: %s", r.body)
+	}
+}

@@ -108,7 +108,7 @@ func etagMatch(r *http.Request, d digest.Digest) bool {
 
 // negotiate picks what a manifest GET or HEAD answers for the client's
 // Accept header, as ACR does. ACR runs distribution's negotiation, in which
-// only the four manifest media types count (parameters such as q= are
+// only manifest media types count (parameters such as q= are
 // ignored, and so are entries that do not parse): no Accept header, "*/*"
 // and "application/json" name none of them. By the stored manifest's type:
 //
@@ -121,6 +121,10 @@ func etagMatch(r *http.Request, d digest.Digest) bool {
 //     Azure/azure-cli#25280, and to acr purge, Azure/acr-cli#132). Here
 //     distribution v3 differs from ACR: it serves indexes whatever the
 //     Accept header says (accept_test.go).
+//   - An OCI artifact manifest likewise, "OCI artifact found, but accept
+//     header does not support OCI artifacts" (ACR's answer to crane, which
+//     does not name the type, go-containerregistry#1697). Distribution v3
+//     does not store artifact manifests at all.
 //   - A Docker manifest list asked for by tag by a client that does not
 //     accept lists is answered with its linux/amd64 image (ACR's recording
 //     TestClient_GetManifest.json: alpine:3.17.1, a list, comes back as its
@@ -155,6 +159,10 @@ func negotiate(tx store.Tx, rt route, m store.Manifest, accept []string) (store.
 		return m, e
 	case spec.MediaTypeOCIIndex:
 		e := newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI index found, but accept header does not support OCI indexes")
+		e.detail = acceptDetail(m, accept)
+		return m, e
+	case spec.MediaTypeOCIArtifact:
+		e := newError(http.StatusNotFound, spec.ErrorCodeManifestUnknown, "OCI artifact found, but accept header does not support OCI artifacts")
 		e.detail = acceptDetail(m, accept)
 		return m, e
 	case spec.MediaTypeDockerList:

@@ -336,11 +336,12 @@ func (c *copier) report(p Progress) {
 
 // children lists what a manifest references: an index's manifests, an
 // image's config and layers (without non-distributable layers that live
-// elsewhere).
+// elsewhere), an OCI artifact manifest's blobs.
 func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {
 	var m struct {
 		Config    *ocispec.Descriptor  `json:"config"`
 		Layers    []ocispec.Descriptor `json:"layers"`
+		Blobs     []ocispec.Descriptor `json:"blobs"`
 		Manifests []ocispec.Descriptor `json:"manifests"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
@@ -358,6 +359,9 @@ func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {
 			continue
 		}
 		out = append(out, plain(l))
+	}
+	for _, bl := range m.Blobs {
+		out = append(out, plain(bl))
 	}
 	for _, d := range out {
 		if err := d.Digest.Validate(); err != nil {

@@ -297,7 +297,7 @@ func (e *ExistsError) Error() string {
 // DefaultMaxUnpackedSize is PullOptions.MaxUnpackedSize's default.
 const DefaultMaxUnpackedSize = 64 << 30
 
-// PullFiles downloads the layers of the artifact ref names that carry an
+// PullFiles downloads the layers (an OCI artifact manifest's blobs) of the artifact ref names that carry an
 // org.opencontainers.image.title into dir, each through a temporary file
 // renamed into place once verified; a layer oras marked for unpacking
 // (a directory, see [PushFiles]) is unpacked into a directory of its title.
@@ -361,7 +361,17 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 			return nil, fmt.Errorf("%s is not an image manifest: %w", pick.Digest, err)
 		}
 	}
-	if m.Config.Digest == "" {
+	if m.MediaType == spec.MediaTypeOCIArtifact {
+		// An OCI artifact manifest (OCI 1.1's release candidates; ACR
+		// holds them): its files are its blobs, and it has no config.
+		var a struct {
+			Blobs []ocispec.Descriptor `json:"blobs"`
+		}
+		if err := json.Unmarshal(b, &a); err != nil {
+			return nil, fmt.Errorf("%s is not an artifact manifest: %w", root.Digest, err)
+		}
+		m.Layers = a.Blobs
+	} else if m.Config.Digest == "" {
 		return nil, fmt.Errorf("%s is not an image manifest: it has no config", root.Digest)
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {

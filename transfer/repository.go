@@ -34,7 +34,7 @@ func (r *repository) Resolve(ctx context.Context, ref string) (ocispec.Descripto
 }
 
 func isManifest(mt string) bool {
-	return spec.IsImageManifest(mt) || spec.IsIndex(mt)
+	return spec.IsManifest(mt)
 }
 
 func (r *repository) Fetch(ctx context.Context, desc ocispec.Descriptor) (io.ReadCloser, error) {

@@ -7,6 +7,11 @@ const (
 	MediaTypeDockerManifest = "application/vnd.docker.distribution.manifest.v2+json"
 	MediaTypeDockerList     = "application/vnd.docker.distribution.manifest.list.v2+json"
 	MediaTypeOCIEmptyJSON   = "application/vnd.oci.empty.v1+json"
+	// MediaTypeOCIArtifact is the artifact manifest of the OCI 1.1 release
+	// candidates ({"mediaType", "artifactType", "blobs", "subject"}),
+	// dropped from OCI 1.1 final but stored and served by ACR, which holds
+	// such manifests pushed by oras 1.0 and notation's early releases.
+	MediaTypeOCIArtifact = "application/vnd.oci.artifact.manifest.v1+json"
 )
 
 // Header names with protocol meaning.
@@ -26,6 +31,13 @@ const MaxManifestSize = 4 << 20
 // IsIndex reports whether mediaType is an image index or manifest list.
 func IsIndex(mediaType string) bool {
 	return mediaType == MediaTypeOCIIndex || mediaType == MediaTypeDockerList
+}
+
+// IsManifest reports whether mediaType is a manifest of any type the
+// client and the registry understand: an image manifest, an index or list,
+// or an OCI artifact manifest.
+func IsManifest(mediaType string) bool {
+	return IsImageManifest(mediaType) || IsIndex(mediaType) || mediaType == MediaTypeOCIArtifact
 }
 
 // IsImageManifest reports whether mediaType is an OCI or Docker v2 image manifest.
