@@ -67,7 +67,7 @@ terminal (not with --no-progress or -v).`,
 			} else {
 				f, err := os.Open(args[1])
 				if err != nil {
-					return fmt.Errorf("open the blob's file: %w", err)
+					return fmt.Errorf("open the blob's file: %w; fix: check the path (nothing was uploaded)", err)
 				}
 				defer f.Close()
 				fi, err := f.Stat()

@@ -97,7 +97,7 @@ func TestBlobErrors(t *testing.T) {
 	}{
 		{"put one arg", "", []string{"blob", "put", f.ref("hello")}, 2, []string{"FILE (or - for stdin)"}},
 		{"put to tag", "", []string{"blob", "put", f.ref("hello:v1"), "x"}, 2, []string{"takes a repository"}},
-		{"put missing file", "", []string{"blob", "put", f.ref("hello"), filepath.Join(dir, "nope")}, 1, []string{"open the blob's file", "no such file"}},
+		{"put missing file", "", []string{"blob", "put", f.ref("hello"), filepath.Join(dir, "nope")}, 1, []string{"open the blob's file", "no such file", "fix: check the path"}},
 		{"put directory", "", []string{"blob", "put", f.ref("hello"), dir}, 2, []string{"is a directory"}},
 		{"put stdin twice", "pw\n", []string{"blob", "put", f.ref("hello"), "-", "-u", "admin", "--password-stdin"}, 2, []string{"both the blob"}},
 		{"get by tag", "", []string{"blob", "get", f.ref("hello:v1")}, 2, []string{"names no digest"}},

@@ -367,3 +367,18 @@ func TestPullOutputFlag(t *testing.T) {
 		t.Errorf("pull -o json: %s", r.stdout)
 	}
 }
+
+// TestPullOutputDirIsAFile: an --output-dir that names a file is refused
+// before anything is fetched, with the fix, not with mkdir's words.
+func TestPullOutputDirIsAFile(t *testing.T) {
+	f := newFixture(t, false)
+	src := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(src, []byte("a\n"), 0o644)
+	f.run("", "push", f.ref("files:v1"), src).ok(t)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("mine\n"), 0o644)
+	f.run("", "pull", f.ref("files:v1"), "--output-dir", file).fails(t, 2, "--output-dir "+file+" is a file", "name a directory")
+	if got, err := os.ReadFile(file); err != nil || string(got) != "mine\n" {
+		t.Errorf("the file named by --output-dir holds %q (%v), want it untouched", got, err)
+	}
+}

@@ -52,6 +52,15 @@ func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool)
 			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
 				return endpoint{}, fmt.Errorf("%s is not an OCI image layout (no oci-layout file in %s); fix: check the path", arg, dir)
 			}
+		} else if fi, err := os.Stat(dir); err == nil {
+			if !fi.IsDir() {
+				return endpoint{}, usageError{fmt.Errorf("%s: %s is a file, and an OCI image layout is a directory; fix: name a directory (one that does not exist is created)", arg, dir)}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
+				if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+					return endpoint{}, fmt.Errorf("%s: %s is not empty and not an OCI image layout (no oci-layout file), so nothing is written into it; fix: name an empty or new directory, or an existing layout", arg, dir)
+				}
+			}
 		}
 		l, err := transfer.OpenLayout(dir)
 		if err != nil {
@@ -392,6 +401,9 @@ bytes done of the total, with a percentage (not with --no-progress or -v).`,
 					return err
 				}
 				plat = &p
+			}
+			if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+				return usageError{fmt.Errorf("--output-dir %s is a file, not a directory; fix: name a directory (one that does not exist is created)", dir)}
 			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {

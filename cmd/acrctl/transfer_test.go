@@ -86,6 +86,28 @@ func TestCopyRefusesWithoutLeftovers(t *testing.T) {
 	f.run("", "copy", f.ref("a:v1"), f.ref("b:v1"), "--concurrency", "-1").fails(t, 2, "--concurrency -1")
 }
 
+// TestCopyToLayoutNotADirectory: a destination oci:DIR that names a file,
+// or a directory holding something other than a layout, is refused before
+// anything is fetched, with the fix, and left as it was.
+func TestCopyToLayoutNotADirectory(t *testing.T) {
+	f := newFixture(t, false)
+	f.pushImage("app", "a", "v1")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("mine\n"), 0o644)
+	f.run("", "copy", f.ref("app:v1"), "oci:"+file+":v1").fails(t, 2, file+" is a file", "name a directory")
+	if got, err := os.ReadFile(file); err != nil || string(got) != "mine\n" {
+		t.Errorf("%s holds %q (%v), want it untouched", file, got, err)
+	}
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("x"), 0o644)
+	f.run("", "copy", f.ref("app:v1"), "oci:"+other+":v1").fails(t, 1, "not an OCI image layout", "fix: name an empty or new directory")
+	if entries, _ := os.ReadDir(other); len(entries) != 1 {
+		t.Errorf("%s holds %d entries, want its one file", other, len(entries))
+	}
+}
+
 // TestInterruptedPushCancelsSessions: Ctrl-C during a push (the context
 // cancelled mid-upload) leaves no upload session open on the registry: the
 // cancels that run in the background get their moment before acrctl ends.
