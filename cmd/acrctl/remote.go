@@ -460,7 +460,7 @@ func (s *session) explain(err error) error {
 	case errors.Is(err, acr.ErrForbidden):
 		return fmt.Errorf("permission denied: %s accepted %s but it may not do this; fix: use a credential with the needed role or token scope. Details: %v", s.host, s.cred, err)
 	case errors.Is(err, acr.ErrNotSupported):
-		return err
+		return fmt.Errorf("%w; fix: %s", err, notSupportedFix(s))
 	case errors.Is(err, acr.ErrNotFound) && s.ref != nil:
 		what, fix := s.ref.String(), "check the name"
 		var re *acr.ResponseError
@@ -559,4 +559,17 @@ func firstLines(s string, n int) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// notSupportedFix says, for a command that needs ACR's /acr/v1 API, which
+// command does the nearest thing on any registry.
+func notSupportedFix(s *session) string {
+	const acrOnly = "this command needs Azure Container Registry (or acrctl serve); on this registry "
+	switch {
+	case s.ref == nil || s.ref.Repository == "":
+		return acrOnly + fmt.Sprintf("acrctl repo list %s lists the repositories", s.host)
+	case s.ref.Tag == "" && s.ref.Digest == "":
+		return acrOnly + fmt.Sprintf("acrctl tag list %s/%s lists the tags by name", s.ref.Registry, s.ref.Repository)
+	}
+	return acrOnly + fmt.Sprintf("acrctl manifest get %s prints the manifest, and acrctl tag list %s/%s lists the tags by name", s.ref, s.ref.Registry, s.ref.Repository)
 }

@@ -143,6 +143,12 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				}
 				return bw.Flush()
 			}
+			explain := func(err error) error {
+				if errors.Is(err, acr.ErrNotSupported) {
+					return fmt.Errorf("%w; fix: leave out --order and --digest: acrctl tag list %s then lists the tags by name", err, ref)
+				}
+				return s.explain(err)
+			}
 			// tag list reads every page: each is requested while the one
 			// before is decoded.
 			list := s.client.Tags(cmd.Context(), ref.Repository, &acr.TagsOptions{Order: acr.Order(order), Digest: d,
@@ -151,7 +157,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				table := newTagTable()
 				for t, err := range list {
 					if err != nil {
-						return s.explain(err)
+						return explain(err)
 					}
 					table.add(t)
 				}
@@ -173,7 +179,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				l := newJSONList(w, "tags", "registry", ref.Registry, "imageName", ref.Repository)
 				for t, err := range list {
 					if err != nil {
-						return s.explain(err)
+						return explain(err)
 					}
 					j := toTagJSON(t)
 					j.Registry, j.ImageName = "", ""
@@ -184,7 +190,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 			bw := bufio.NewWriter(w)
 			for t, err := range list {
 				if err != nil {
-					return s.explain(err)
+					return explain(err)
 				}
 				bw.WriteString(t.Name)
 				bw.WriteByte('\n')

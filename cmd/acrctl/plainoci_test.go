@@ -1,0 +1,42 @@
+package main
+
+import (
+	"net/http/httptest"
+	"net/url"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+)
+
+// TestACROnlyCommandsOnPlainOCI: on a registry without ACR's /acr/v1 API
+// (in process, as distribution answers), a command that needs it fails
+// naming the problem and the command that does the nearest thing there,
+// and the OCI commands work.
+func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	hs := httptest.NewServer(acrtest.PlainOCI(srv.Registry))
+	t.Cleanup(hs.Close)
+	u, err := url.Parse(hs.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := u.Host
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	client, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{t: t, client: client}
+	f.pushImage("app", "a", "v1")
+	ref := func(s string) string { return host + "/app" + s }
+
+	acrctl(t, "", "repo", "show", ref("")).fails(t, 1, "not supported", "/acr/v1", "fix: ", "acrctl tag list "+ref(""))
+	acrctl(t, "", "tag", "show", ref(":v1")).fails(t, 1, "not supported", "fix: ", "acrctl manifest get "+ref(":v1"))
+	acrctl(t, "", "manifest", "list", ref("")).fails(t, 1, "not supported", "fix: ", "acrctl tag list "+ref(""))
+	acrctl(t, "", "repo", "list-deleted", host).fails(t, 1, "not supported", "fix: ", "acrctl repo list "+host)
+	acrctl(t, "", "tag", "list", ref(""), "--order", "time-desc").fails(t, 1, "not supported", "fix: leave out --order and --digest")
+
+	acrctl(t, "", "tag", "list", ref(""), "-o", "name").ok(t)
+	acrctl(t, "", "manifest", "get", ref(":v1")).ok(t)
+}
