@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/acrgo/acr"
@@ -294,6 +295,21 @@ func (e *ExistsError) Error() string {
 	return fmt.Sprintf("%s exists", e.Path)
 }
 
+// NoFilesError is the answer to pulling files from a manifest that has
+// layers but none with a file name (org.opencontainers.image.title), as a
+// container image has: there is nothing PullFiles could write. Copy to a
+// layout fetches such a manifest whole.
+type NoFilesError struct {
+	// Manifest is the image manifest, the one chosen from an index.
+	Manifest digest.Digest
+	// Layers is how many layers it has.
+	Layers int
+}
+
+func (e *NoFilesError) Error() string {
+	return fmt.Sprintf("%s has no files: none of its %d layers has a file name (%s), as in a container image", e.Manifest, e.Layers, ocispec.AnnotationTitle)
+}
+
 // DefaultMaxUnpackedSize is PullOptions.MaxUnpackedSize's default.
 const DefaultMaxUnpackedSize = 64 << 30
 
@@ -306,7 +322,9 @@ const DefaultMaxUnpackedSize = 64 << 30
 // link, links in a directory that point outside it, directories in the way
 // and, with KeepOldFiles, existing files are refused. Files get the
 // umask's modes (a directory's files their archived modes, less the umask).
-// It returns the paths written: files and the roots of directories.
+// A manifest with layers but none with a title (a container image) is a
+// *NoFilesError, and dir is not created. It returns the paths written:
+// files and the roots of directories.
 func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptions) (_ []string, err error) {
 	ctx, endSpan := startSpan(ctx, "transfer.PullFiles", src)
 	defer func() { endSpan(err) }()
@@ -329,6 +347,7 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s is not an image manifest: %w", root.Digest, err)
 	}
+	manifest := root.Digest
 	var probe struct {
 		Manifests []json.RawMessage `json:"manifests"`
 	}
@@ -353,6 +372,7 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 		if pick == nil {
 			return nil, perr
 		}
+		manifest = pick.Digest
 		if b, err = fetchManifest(ctx, src, plain(*pick)); err != nil {
 			return nil, err
 		}
@@ -363,6 +383,9 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 	}
 	if m.Config.Digest == "" {
 		return nil, fmt.Errorf("%s is not an image manifest: it has no config", root.Digest)
+	}
+	if len(m.Layers) > 0 && !slices.ContainsFunc(m.Layers, func(l ocispec.Descriptor) bool { return l.Annotations[ocispec.AnnotationTitle] != "" }) {
+		return nil, &NoFilesError{Manifest: manifest, Layers: len(m.Layers)}
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err

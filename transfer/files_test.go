@@ -113,6 +113,37 @@ func TestPullRefusesEscapingNames(t *testing.T) {
 	}
 }
 
+// TestPullFilesWithoutTitles: a manifest whose layers have no file names,
+// as a container image's have not, is a *NoFilesError, not a pull that
+// succeeds having written nothing; the directory is not created.
+func TestPullFilesWithoutTitles(t *testing.T) {
+	c := newRegistry(t)
+	ctx := t.Context()
+	l, err := c.UploadBlob(ctx, "img", strings.NewReader("a layer"), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageLayerGzip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.UploadBlob(ctx, "img", strings.NewReader(`{"architecture":"amd64","os":"linux"}`), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{l, l}}
+	m.SchemaVersion = 2
+	desc, err := c.SetImage(ctx, "img", m, &acr.SetManifestOptions{Tag: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	written, err := transfer.PullFiles(ctx, transfer.Repository(c, "img"), "v1", out, nil)
+	var ne *transfer.NoFilesError
+	if !errors.As(err, &ne) || ne.Manifest != desc.Digest || ne.Layers != 2 {
+		t.Fatalf("got %v (%v written), want a *NoFilesError for %s with 2 layers", err, written, desc.Digest)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the pull created %s", out)
+	}
+}
+
 // TestPushReportsTheFailure: when the registry goes away mid-push, the
 // error is the failure (connection refused), not the cancellation of the
 // uploads that another one's failure stopped (it read "interrupted").

@@ -382,3 +382,19 @@ func TestPullOutputDirIsAFile(t *testing.T) {
 		t.Errorf("the file named by --output-dir holds %q (%v), want it untouched", got, err)
 	}
 }
+
+// TestPullContainerImage: pulling an image whose layers have no file names
+// (a container image) fails saying so and how to fetch it, instead of
+// succeeding with nothing written.
+func TestPullContainerImage(t *testing.T) {
+	f := newFixture(t, false)
+	img := f.pushImage("app", "a", "v1")
+	out := filepath.Join(t.TempDir(), "out")
+	r := f.run("", "pull", f.ref("app:v1"), "--output-dir", out).fails(t, 1, "no files to pull", "1 layer(s) of "+img.digest.String(), "acrctl copy "+f.ref("app:v1")+" oci:DIR")
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the pull created %s", out)
+	}
+}

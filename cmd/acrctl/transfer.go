@@ -383,8 +383,10 @@ picks the manifest. Every destination is checked before the first file is writte
 that are absolute, contain '..' or would leave the directory through a link, links in a
 directory that point outside it, and directories in the way are refused. Existing files are
 replaced, as oras does, unless --keep-old-files. Files get the modes the umask allows;
-each is verified before it is renamed into place. On a terminal a progress line shows the
-bytes done of the total, with a percentage (not with --no-progress or -v).`,
+each is verified before it is renamed into place. An image none of whose layers has a file
+name (a container image) is refused, with nothing written: acrctl copy REF oci:DIR fetches
+it whole. On a terminal a progress line shows the bytes done of the total, with a
+percentage (not with --no-progress or -v).`,
 		Example: `  acrctl pull localhost:5000/docs:v1 --output-dir ./docs
   acrctl pull localhost:5000/tools:v1 --platform linux/arm64
   acrctl pull localhost:5000/site:v1 --keep-old-files --output json`,
@@ -469,6 +471,11 @@ func explainPull(s *session, arg string, err error) error {
 		if ref, perr := parseRef(arg, refTagOrDigest); perr == nil {
 			return lockRefusal(context.Background(), s, ref, lockRead, err)
 		}
+	}
+	var nf *transfer.NoFilesError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%s has no files to pull: the %d layer(s) of %s have no file name (%s), as in a container image; nothing was written; fix: acrctl copy %s oci:DIR fetches it whole into an OCI layout",
+			arg, nf.Layers, nf.Manifest, ocispec.AnnotationTitle, arg)
 	}
 	var ee *transfer.ExistsError
 	if errors.As(err, &ee) {
