@@ -292,6 +292,9 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 		if !ok || k == "" {
 			return nil, usageError{fmt.Errorf("--annotation %q: want KEY=VALUE", kv)}
 		}
+		if old, dup := m[k]; dup {
+			return nil, usageError{fmt.Errorf("--annotation %s is given twice (%q, then %q): give each key once", k, old, v)}
+		}
 		m[k] = v
 	}
 	return m, nil
