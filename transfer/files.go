@@ -255,6 +255,9 @@ type PlatformError struct {
 	Index     digest.Digest
 	Want      *ocispec.Platform
 	Platforms []ocispec.Platform
+	// NoPlatform lists the index's manifests that name no platform, which
+	// only their digest can pick.
+	NoPlatform []digest.Digest
 }
 
 func (e *PlatformError) Error() string {
@@ -264,7 +267,7 @@ func (e *PlatformError) Error() string {
 	}
 	have := strings.Join(names, ", ")
 	if have == "" {
-		have = "none"
+		return fmt.Sprintf("%s is an index whose manifests name no platform; pull one by digest", e.Index)
 	}
 	if e.Want == nil {
 		return fmt.Sprintf("%s is an index of platforms (%s); pick one", e.Index, have)
@@ -361,6 +364,7 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 		var pick *ocispec.Descriptor
 		for _, d := range idx.Manifests {
 			if d.Platform == nil {
+				perr.NoPlatform = append(perr.NoPlatform, d.Digest)
 				continue
 			}
 			perr.Platforms = append(perr.Platforms, *d.Platform)

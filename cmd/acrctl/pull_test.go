@@ -398,3 +398,27 @@ func TestPullContainerImage(t *testing.T) {
 		t.Errorf("the pull created %s", out)
 	}
 }
+
+// TestPullIndexWithoutPlatforms: an index whose manifests name no platform
+// (crane index append makes one) cannot be pulled by --platform: the error
+// says so and points to pulling a manifest by digest, instead of offering a
+// --platform that cannot match.
+func TestPullIndexWithoutPlatforms(t *testing.T) {
+	f := newFixture(t, false)
+	name := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(name, []byte("a"), 0o644)
+	r := f.run("", "push", f.ref("idx:a"), name, "--output", "json").ok(t)
+	var j pushedJSON
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+		t.Fatal(err)
+	}
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{{MediaType: j.MediaType, Digest: digest.Digest(j.Digest), Size: j.Size}}}
+	if _, err := f.client.SetIndex(t.Context(), "idx", idx, &acr.SetManifestOptions{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	r = f.run("", "pull", f.ref("idx:v1"), "--output-dir", t.TempDir()).fails(t, 1, "no platform", "acrctl pull "+f.ref("idx@"+j.Digest))
+	if strings.Contains(r.stderr, "0 platforms") || strings.Contains(r.stderr, "such as acrctl pull") {
+		t.Errorf("the error offers --platform: %s", r.stderr)
+	}
+}

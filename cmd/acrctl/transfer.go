@@ -460,10 +460,17 @@ func explainPull(s *session, arg string, err error) error {
 		for _, p := range pe.Platforms {
 			names = append(names, transfer.PlatformString(p))
 		}
-		example := "linux/amd64"
-		if len(names) > 0 {
-			example = names[0]
+		if len(names) == 0 {
+			byDigest := "acrctl manifest get " + arg + " lists its manifests"
+			if ref, perr := parseRef(arg, refTagOrDigest); perr == nil && len(pe.NoPlatform) > 0 {
+				byDigest = fmt.Sprintf("acrctl pull %s/%s@%s", ref.Registry, ref.Repository, pe.NoPlatform[0])
+				if len(pe.NoPlatform) > 1 {
+					byDigest += fmt.Sprintf(" (the first of its %d; acrctl manifest get %s lists them)", len(pe.NoPlatform), arg)
+				}
+			}
+			return fmt.Errorf("%s is an index whose manifests name no platform, so --platform cannot pick one; fix: pull a manifest by digest: %s", arg, byDigest)
 		}
+		example := names[0]
 		if pe.Want == nil {
 			return fmt.Errorf("%s is an index of %d platforms (%s); fix: pick one with --platform, such as acrctl pull %s --platform %s",
 				arg, len(names), strings.Join(names, ", "), arg, example)
