@@ -260,6 +260,10 @@ copied, or with --output json its digest, media type, size and tags.`,
 				if newLayout != "" {
 					os.RemoveAll(newLayout)
 				}
+				if cmd.Context().Err() != nil {
+					// Ctrl-C: the broken transfer's own chain says nothing more.
+					return fmt.Errorf("copy %s to %s: interrupted; %s was not tagged; run the copy again to finish it", src.name, dst.name, args[1])
+				}
 				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explainCopy(err, src, dst))
 			}
 			return printPushed(cmd, out, endpointJSON(dst, args[1]), desc, dstRef)

@@ -148,3 +148,39 @@ func TestInterruptedPushCancelsSessions(t *testing.T) {
 		t.Errorf("%d upload sessions left open after the interrupted push (stderr %q)", n, errb.String())
 	}
 }
+
+// TestInterruptedCopy: Ctrl-C during a copy says so in a line, not in the
+// chain of the blob transfer that it broke, and leaves the destination tag
+// where it was.
+func TestInterruptedCopy(t *testing.T) {
+	f := newFixture(t, false)
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	big := filepath.Join(t.TempDir(), "big.bin")
+	os.WriteFile(big, data, 0o644)
+	f.run("", "push", f.ref("src:v1"), big).ok(t)
+	before := f.pushImage("dst", "old", "v1")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var once sync.Once
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			once.Do(cancel) // the user presses Ctrl-C while a blob is on its way
+			time.Sleep(50 * time.Millisecond)
+		}
+		f.srv.Registry.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	src := strings.TrimPrefix(hs.URL, "http://") + "/src:v1"
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"copy", src, f.ref("dst:v1"), "--no-progress"}, strings.NewReader(""), &out, &errb)
+	r := result{out.String(), errb.String(), code}
+	r.fails(t, 1, "interrupted", f.ref("dst:v1")+" was not tagged", "run the copy again")
+	if strings.Contains(r.stderr, "broke after") || strings.Contains(r.stderr, "upload to") {
+		t.Errorf("the error spells out the transfer it broke: %s", r.stderr)
+	}
+	if d, err := f.client.ResolveDigest(t.Context(), "dst", "v1"); err != nil || d != before.digest {
+		t.Errorf("dst:v1 is %s (%v), want it left at %s", d, err, before.digest)
+	}
+}
