@@ -361,6 +361,9 @@ and tags.`,
 				if errors.Is(err, acr.ErrLocked) {
 					return lockRefusal(cmd.Context(), s, ref, lockWrite, err)
 				}
+				if cmd.Context().Err() != nil {
+					return fmt.Errorf("interrupted; %s was not tagged; run the push again to finish it", ref)
+				}
 				return s.explain(err)
 			}
 			return printPushed(cmd, out, pushedJSON{Registry: ref.Registry, Repository: ref.Repository}, desc, ref.Tag)
