@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,6 +75,24 @@ func TestServeStorageAddrNeedsReachableHost(t *testing.T) {
 	for _, addr := range []string{":5001", "0.0.0.0:5001", "[::]:5001", "5001"} {
 		acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--storage-addr", addr).fails(t, 2, "--storage-addr", "clients can reach")
 	}
+}
+
+// TestServeBadAddrAndData: an --addr that is not HOST:PORT is a usage
+// error (exit 2) caught before the data directory is created, and a --data
+// that is a file, or a --tls-cert that is not one, names the fix.
+func TestServeBadAddrAndData(t *testing.T) {
+	dir := t.TempDir()
+	for _, addr := range []string{"127.0.0.1", "127.0.0.1:99999", "127.0.0.1:http2", "localhost:-1"} {
+		data := filepath.Join(dir, "never")
+		acrctl(t, "", "serve", "--data", data, "--addr", addr).fails(t, 2, "--addr "+addr, "want HOST:PORT", "127.0.0.1:5000")
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("--addr %s: the data directory was created before the address was checked", addr)
+		}
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	acrctl(t, "", "serve", "--data", file, "--addr", "127.0.0.1:0").fails(t, 1, "--data "+file+" is a file", "fix: name a directory")
+	acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--tls-cert", file, "--tls-key", file).fails(t, 1, "load TLS certificate", "fix: ", "--tls-self-signed")
 }
 
 // TestServeSelfSignedMemoryLeavesNothing: with --memory the self-signed
