@@ -144,6 +144,55 @@ func TestPullFilesWithoutTitles(t *testing.T) {
 	}
 }
 
+// TestPushReportsTheFirstFailureAlone: when one blob check fails, the
+// others in flight are cancelled with that failure as the cause, and
+// net/http reports them as that cause inside their own URL error. The push
+// returns the failure as it was, not wrapped in another request's words
+// ("HEAD .../sha256:A: Head ".../sha256:A": HEAD .../sha256:B: 403").
+func TestPushReportsTheFirstFailureAlone(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	dir := t.TempDir()
+	var list []transfer.File
+	for i := range 3 {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.txt", i))
+		os.WriteFile(p, fmt.Appendf(nil, "file %d", i), 0o644)
+		list = append(list, transfer.File{Path: p})
+	}
+	var mu sync.Mutex
+	heads := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/") {
+			mu.Lock()
+			heads++
+			first := heads == 1
+			mu.Unlock()
+			if !first {
+				<-r.Context().Done() // in flight until the push gives up
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the others are under way
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"errors":[{"code":"DENIED","message":"no"}]}`))
+			return
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	c, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = transfer.PushFiles(t.Context(), transfer.Repository(c, "app"), "v1", list, &transfer.PushOptions{Concurrency: 4})
+	var re *acr.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+		t.Fatalf("got %v, want the 403", err)
+	}
+	if n := strings.Count(err.Error(), "/blobs/"); n != 1 {
+		t.Errorf("the error names %d blob URLs, want the failed one only: %v", n, err)
+	}
+}
+
 // TestPushReportsTheFailure: when the registry goes away mid-push, the
 // error is the failure (connection refused), not the cancellation of the
 // uploads that another one's failure stopped (it read "interrupted").
