@@ -496,7 +496,7 @@ func readPurgeReport(cmd *cobra.Command, name string) (*purgeReport, error) {
 	if name != "-" {
 		file, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w; fix: give the file that acrctl purge --output json wrote for the run to undo (or - to read it from stdin)", err)
 		}
 		defer file.Close()
 		r = file
