@@ -285,15 +285,20 @@ func PlatformString(p ocispec.Platform) string {
 }
 
 // ExistsError is a destination already taken: by a file, with
-// KeepOldFiles, or by a directory where the artifact has a file.
+// KeepOldFiles, by a directory where the artifact has a file, or by a
+// symbolic link, which is neither followed nor replaced.
 type ExistsError struct {
 	Path string
 	Dir  bool
+	Link bool
 }
 
 func (e *ExistsError) Error() string {
 	if e.Dir {
 		return fmt.Sprintf("%s is a directory, in the way of a file of the artifact", e.Path)
+	}
+	if e.Link {
+		return fmt.Sprintf("%s is a symbolic link, which is neither followed nor replaced", e.Path)
 	}
 	return fmt.Sprintf("%s exists", e.Path)
 }
@@ -527,7 +532,7 @@ func checkDest(dir, p string, isDir, keepOld bool) error {
 	case fi.IsDir():
 		return &ExistsError{Path: p, Dir: true}
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("refusing to replace the symbolic link %s", p)
+		return &ExistsError{Path: p, Link: true}
 	case keepOld:
 		return &ExistsError{Path: p}
 	}

@@ -422,3 +422,22 @@ func TestPullIndexWithoutPlatforms(t *testing.T) {
 		t.Errorf("the error offers --platform: %s", r.stderr)
 	}
 }
+
+// TestPullLeavesSymlinksAlone: a symbolic link where the artifact has a
+// file is neither followed nor replaced, and the error says what to do.
+func TestPullLeavesSymlinksAlone(t *testing.T) {
+	f := newFixture(t, false)
+	src := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(src, []byte("new\n"), 0o644)
+	f.run("", "push", f.ref("files:v1"), src).ok(t)
+	out := t.TempDir()
+	target := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(target, []byte("precious\n"), 0o644)
+	if err := os.Symlink(target, filepath.Join(out, "a.txt")); err != nil {
+		t.Fatal(err)
+	}
+	f.run("", "pull", f.ref("files:v1"), "--output-dir", out).fails(t, 1, filepath.Join(out, "a.txt")+" is a symbolic link", "nothing was written", "fix: remove it")
+	if b, _ := os.ReadFile(target); string(b) != "precious\n" {
+		t.Errorf("the link's target holds %q", b)
+	}
+}

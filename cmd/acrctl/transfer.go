@@ -499,6 +499,9 @@ func explainPull(s *session, arg string, err error) error {
 		if ee.Dir {
 			return fmt.Errorf("%s is a directory where the artifact has a file; nothing was written; fix: move it, or pull into another directory with --output-dir", ee.Path)
 		}
+		if ee.Link {
+			return fmt.Errorf("%s is a symbolic link where the artifact has a file, and pull neither follows nor replaces links; nothing was written; fix: remove it, or pull into another directory with --output-dir", ee.Path)
+		}
 		return fmt.Errorf("%s exists; nothing was written; fix: remove it, pull into another directory with --output-dir, or leave out --keep-old-files to replace it", ee.Path)
 	}
 	return s.explain(err)
