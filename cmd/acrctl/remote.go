@@ -70,6 +70,8 @@ type session struct {
 	loginFix string
 	// ref is the reference the command works on, when it has one.
 	ref *acr.Reference
+	// command is the command's path ("acrctl tag update"), for advice.
+	command string
 }
 
 // connectRef is connect for a command that works on ref.
@@ -87,7 +89,7 @@ func (o *remoteOptions) connectRef(cmd *cobra.Command, ref acr.Reference) (*sess
 // docker's config.json (acrctl login, docker login, oras login, az acr
 // login), Entra ID for *.azurecr.* hosts, anonymous.
 func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, error) {
-	s := &session{host: host, scheme: "https"}
+	s := &session{host: host, scheme: "https", command: cmd.CommandPath()}
 	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
 		s.scheme = "http"
 	}
@@ -566,6 +568,10 @@ func firstLines(s string, n int) string {
 func notSupportedFix(s *session) string {
 	const acrOnly = "this command needs Azure Container Registry (or acrctl serve); on this registry "
 	switch {
+	case strings.HasSuffix(s.command, " update"):
+		return "lock flags exist only on Azure Container Registry (and acrctl serve): this registry has none to change"
+	case strings.HasSuffix(s.command, "-deleted") || strings.HasSuffix(s.command, " restore"):
+		return "soft delete exists only on Azure Container Registry (and acrctl serve --soft-delete): this registry keeps no deletions to list or restore"
 	case s.ref == nil || s.ref.Repository == "":
 		return acrOnly + fmt.Sprintf("acrctl repo list %s lists the repositories", s.host)
 	case s.ref.Tag == "" && s.ref.Digest == "":
