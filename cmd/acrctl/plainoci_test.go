@@ -40,8 +40,9 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 	acrctl(t, "", "repo", "update", ref(""), "--lock").fails(t, 1, "not supported", "fix: lock flags exist only on Azure Container Registry")
 	acrctl(t, "", "repo", "list", host, "--page-size", "1").ok(t)
 	acrctl(t, "", "tag", "list", ref(""), "--order", "time-desc").fails(t, 1, "not supported", "fix: leave out --order and --digest")
-	acrctl(t, "", "repo", "delete", ref(""), "--yes").fails(t, 1, "not supported", "fix: ", "acrctl manifest delete "+ref("@DIGEST"))
+	acrctl(t, "", "repo", "delete", ref(""), "--yes").fails(t, 1, "not supported", "fix: ", "acrctl manifest delete "+ref(":TAG --yes"))
 
 	acrctl(t, "", "tag", "list", ref(""), "-o", "name").ok(t)
 	acrctl(t, "", "manifest", "get", ref(":v1")).ok(t)
+	acrctl(t, "", "manifest", "delete", ref(":v1"), "--yes").ok(t)
 }

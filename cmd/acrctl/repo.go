@@ -216,7 +216,7 @@ manifest's update command). Asks for confirmation on a terminal; pass --yes in s
 					return fmt.Errorf("a lock protects %s or something in it: %s; fix: acrctl repo update %s --unlock, and unlock its locked tags and manifests", ref, registrySaid(err, false), ref)
 				}
 				if errors.Is(err, acr.ErrNotSupported) {
-					return fmt.Errorf("%w; fix: on this registry delete its manifests one by one: acrctl manifest delete %s@DIGEST --yes (acrctl tag list %s -o name lists the tags, acrctl manifest get %s:TAG the digest)", err, ref, ref, ref)
+					return fmt.Errorf("%w; fix: on this registry delete its images one by one, with their tags: acrctl manifest delete %s:TAG --yes for each tag that acrctl tag list %s -o name lists", err, ref, ref)
 				}
 				return s.explain(err)
 			}
