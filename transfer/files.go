@@ -35,6 +35,15 @@ type File struct {
 	MediaType string
 }
 
+// ErrInvalidMediaType is the category of a media type or artifact type that
+// is not TYPE/SUBTYPE as the OCI image spec requires (RFC 6838's names).
+var ErrInvalidMediaType = spec.ErrInvalidMediaType
+
+// ValidateMediaType checks a media type or artifact type against the OCI
+// image spec's grammar; an error matches ErrInvalidMediaType. PushFiles
+// checks every type it is given with it before sending anything.
+func ValidateMediaType(mt string) error { return spec.ValidateMediaType(mt) }
+
 // PushOptions configures PushFiles.
 type PushOptions struct {
 	ArtifactType string
@@ -65,6 +74,20 @@ func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *
 	var o PushOptions
 	if opts != nil {
 		o = *opts
+	}
+	for _, mt := range []struct{ what, v string }{{"artifact type", o.ArtifactType}, {"config media type", o.ConfigMediaType}} {
+		if mt.v != "" {
+			if err := ValidateMediaType(mt.v); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("%s: %w", mt.what, err)
+			}
+		}
+	}
+	for _, f := range files {
+		if f.MediaType != "" {
+			if err := ValidateMediaType(f.MediaType); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("%s: %w", f.Path, err)
+			}
+		}
 	}
 	src := &fileSource{paths: map[digest.Digest]string{}, blobs: map[digest.Digest][]byte{}}
 	var layers []ocispec.Descriptor

@@ -144,6 +144,31 @@ func TestPullFilesWithoutTitles(t *testing.T) {
 	}
 }
 
+// TestPushRefusesInvalidMediaTypes: an artifact type or media type that is
+// not TYPE/SUBTYPE is refused before anything is sent, as oras refuses it,
+// instead of going into the manifest.
+func TestPushRefusesInvalidMediaTypes(t *testing.T) {
+	c := newRegistry(t)
+	p := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(p, []byte("a"), 0o644)
+	for name, tc := range map[string]struct {
+		files []transfer.File
+		opts  transfer.PushOptions
+	}{
+		"artifact type":     {[]transfer.File{{Path: p}}, transfer.PushOptions{ArtifactType: "not a type"}},
+		"file media type":   {[]transfer.File{{Path: p, MediaType: "text/plain; charset=utf-8"}}, transfer.PushOptions{}},
+		"config media type": {[]transfer.File{{Path: p}}, transfer.PushOptions{Config: p, ConfigMediaType: "json"}},
+	} {
+		_, err := transfer.PushFiles(t.Context(), transfer.Repository(c, "mt"), "v1", tc.files, &tc.opts)
+		if !errors.Is(err, transfer.ErrInvalidMediaType) {
+			t.Errorf("%s: got %v, want ErrInvalidMediaType", name, err)
+		}
+	}
+	if ok, err := c.ManifestExists(t.Context(), "mt", "v1"); ok || err != nil && !errors.Is(err, acr.ErrNotFound) {
+		t.Errorf("a refused push left mt:v1 (%v)", err)
+	}
+}
+
 // TestPushReportsTheFirstFailureAlone: when one blob check fails, the
 // others in flight are cancelled with that failure as the cause, and
 // net/http reports them as that cause inside their own URL error. The push

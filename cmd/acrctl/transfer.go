@@ -286,6 +286,29 @@ func parseFileArg(s string) transfer.File {
 	return transfer.File{Path: s}
 }
 
+// checkMediaTypes checks the types given on the command line before
+// anything is sent, as oras checks --artifact-type.
+func checkMediaTypes(artifactType string, config transfer.File, files []transfer.File) error {
+	if artifactType != "" {
+		if err := transfer.ValidateMediaType(artifactType); err != nil {
+			return usageError{fmt.Errorf("--artifact-type: %w", err)}
+		}
+	}
+	if config.MediaType != "" {
+		if err := transfer.ValidateMediaType(config.MediaType); err != nil {
+			return usageError{fmt.Errorf("--config %s: %w", config.Path, err)}
+		}
+	}
+	for _, f := range files {
+		if f.MediaType != "" {
+			if err := transfer.ValidateMediaType(f.MediaType); err != nil {
+				return usageError{fmt.Errorf("%s: %w", f.Path, err)}
+			}
+		}
+	}
+	return nil
+}
+
 func parseAnnotations(kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {
 		return nil, nil
@@ -347,6 +370,9 @@ and tags.`,
 				files = append(files, fa)
 			}
 			cf := parseFileArg(config)
+			if err := checkMediaTypes(artifactType, cf, files); err != nil {
+				return err
+			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
 				return err
@@ -529,6 +555,13 @@ func newAttachCmd() *cobra.Command {
 			}
 			ann, err := parseAnnotations(annotations)
 			if err != nil {
+				return err
+			}
+			var typed []transfer.File
+			for _, a := range args[1:] {
+				typed = append(typed, parseFileArg(a))
+			}
+			if err := checkMediaTypes(artifactType, transfer.File{}, typed); err != nil {
 				return err
 			}
 			s, err := o.connectRef(cmd, ref)
