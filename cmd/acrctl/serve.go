@@ -299,6 +299,11 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if consoleURL != "" {
 		fmt.Fprintf(stdout, "console on %s\n", consoleURL)
 	}
+	if f.memory {
+		fmt.Fprintln(stdout, "data in memory: nothing persists after the server stops")
+	} else {
+		fmt.Fprintf(stdout, "data in %s\n", dir)
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:

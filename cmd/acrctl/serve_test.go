@@ -95,6 +95,23 @@ func TestServeBadAddrAndData(t *testing.T) {
 	acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--tls-cert", file, "--tls-key", file).fails(t, 1, "load TLS certificate", "fix: ", "--tls-self-signed")
 }
 
+// TestServeSaysWhereDataLives: serve names its data directory, the
+// default one too, or says that --memory keeps nothing, so that a newcomer
+// knows what survives a restart.
+func TestServeSaysWhereDataLives(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", xdg)
+	r := startRun(t, "serve", "--addr", "127.0.0.1:0")
+	if got, want := r.line(t, "data in "), filepath.Join(xdg, "acrctl", "registry"); !strings.HasPrefix(got, want+" ") && got != want {
+		t.Errorf("data in %q, want %s", got, want)
+	}
+	r.stop()
+	r = startRun(t, "serve", "--addr", "127.0.0.1:0", "--memory")
+	if got := r.line(t, "data in "); !strings.Contains(got, "memory") || !strings.Contains(got, "nothing persists") {
+		t.Errorf("data in %q, want memory and that nothing persists", got)
+	}
+}
+
 // TestServeSelfSignedMemoryLeavesNothing: with --memory the self-signed
 // certificate lives in a temporary directory that a clean shutdown removes.
 func TestServeSelfSignedMemoryLeavesNothing(t *testing.T) {
