@@ -114,6 +114,13 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 			return ocispec.Descriptor{}, err
 		}
 	}
+	if l, ok := dst.(*Layout); ok && !tag {
+		// Untagged, the root must still be an entry of index.json, or
+		// the layout would not show it at all.
+		if err := l.recordEntry(root); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
 	return root, nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +19,7 @@ import (
 )
 
 // endpoint is a copy source or destination: a registry reference or an
-// OCI image layout directory (oci:DIR[:TAG]).
+// OCI image layout directory (oci:DIR[:TAG|@DIGEST]).
 type endpoint struct {
 	target transfer.Target
 	ref    string   // tag or digest within the target; may be empty
@@ -38,15 +39,27 @@ func explainCopy(err error, eps ...endpoint) error {
 	return err
 }
 
+// digestAlgPrefix matches the algorithm part of a digest (ALG:), by the
+// OCI image spec's grammar, so that oci:DIR@ALG:HEX names a digest while
+// other @s in a directory's name stay in it.
+var digestAlgPrefix = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:`)
+
 // openEndpoint parses and opens a copy argument.
 func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool) (endpoint, error) {
 	if rest, ok := strings.CutPrefix(arg, "oci:"); ok {
 		dir, tag := rest, ""
-		if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.ContainsAny(rest[i+1:], "/\\") {
+		if i := strings.LastIndexByte(rest, '@'); i > 0 && digestAlgPrefix.MatchString(rest[i+1:]) {
+			// oci:DIR@ALG:HEX, as a registry reference names a digest.
+			d, err := parseDigest("the digest of "+arg+":", rest[i+1:])
+			if err != nil {
+				return endpoint{}, err
+			}
+			dir, tag = rest[:i], d.String()
+		} else if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.ContainsAny(rest[i+1:], "/\\") {
 			dir, tag = rest[:i], rest[i+1:]
 		}
 		if dir == "" {
-			return endpoint{}, usageError{fmt.Errorf("%q: give a directory: oci:DIR[:TAG]", arg)}
+			return endpoint{}, usageError{fmt.Errorf("%q: give a directory: oci:DIR[:TAG|@DIGEST]", arg)}
 		}
 		if !create {
 			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
@@ -189,9 +202,9 @@ func newCopyCmd() *cobra.Command {
 		Short: "Copy an image or artifact, with everything it references, between registries and OCI layouts",
 		Long: `Copy the graph that SRC names (an index, its manifests, their configs and layers, and with
 --referrers their signatures and SBOMs) to DST. SRC and DST are registry references
-HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG] (without a tag,
-the layout's only manifest). Blobs move in
-parallel, each once; what DST already has is skipped; blobs within one registry are
+HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG|@DIGEST] (without
+either, the layout's only manifest; copied by digest into a layout, a manifest is listed
+in its index.json untagged). Blobs move in parallel, each once; what DST already has is skipped; blobs within one registry are
 mounted rather than moved; the tag is set last, so an interrupted copy never leaves a tag
 pointing at a partial image. On a terminal a progress line shows the bytes done of the
 total, with a percentage (not with --no-progress or -v). It prints the digest of what it
@@ -201,7 +214,7 @@ copied, or with --output json its digest, media type, size and tags.`,
   acrctl copy oci:./app-layout:v1 localhost:5000/app:v1
   acrctl copy myregistry.azurecr.io/app:v1 localhost:5000/app:v1-arm --platform linux/arm64
   acrctl copy localhost:5000/app:v1 localhost:5000/app:stable --output json`,
-		Args: exactArgs(2, "a source and a destination (registry references or oci:DIR[:TAG])"),
+		Args: exactArgs(2, "a source and a destination (registry references or oci:DIR[:TAG|@DIGEST])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if concurrency < 0 || concurrency > 64 {
 				return usageError{fmt.Errorf("--concurrency %d: want 1 to 64 blobs in flight (0 for the default, 8)", concurrency)}

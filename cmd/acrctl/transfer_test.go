@@ -183,3 +183,21 @@ func TestInterruptedCopy(t *testing.T) {
 		t.Errorf("dst:v1 is %s (%v), want it left at %s", d, err, before.digest)
 	}
 }
+
+// TestCopyLayoutByDigest: a copy by digest into a layout lists the manifest
+// there (the layout looked empty), and oci:DIR@DIGEST names it, as a
+// registry reference would, on the way back.
+func TestCopyLayoutByDigest(t *testing.T) {
+	f := newFixture(t, false)
+	img := f.pushImage("app", "a", "v1")
+	dir := filepath.Join(t.TempDir(), "layout")
+	f.run("", "copy", f.ref("app@"+img.digest.String()), "oci:"+dir).ok(t)
+	f.run("", "copy", "oci:"+dir+"@"+img.digest.String(), f.ref("back:v1")).ok(t)
+	f.run("", "copy", "oci:"+dir, f.ref("back:v2")).ok(t)
+	for _, tag := range []string{"v1", "v2"} {
+		if d, err := f.client.ResolveDigest(t.Context(), "back", tag); err != nil || d != img.digest {
+			t.Errorf("back:%s is %s (%v), want %s", tag, d, err, img.digest)
+		}
+	}
+	f.run("", "copy", "oci:"+dir+"@sha256:00", f.ref("back:v3")).fails(t, 2, `"sha256:00" is not a digest`)
+}
