@@ -3,6 +3,7 @@ package main
 import (
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -43,6 +44,10 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 	acrctl(t, "", "repo", "delete", ref(""), "--yes").fails(t, 1, "not supported", "fix: ", "acrctl manifest delete "+ref(":TAG --yes"))
 
 	acrctl(t, "", "tag", "list", ref(""), "-o", "name").ok(t)
+	// The OCI tag list has names only: the JSON claims no lock flags.
+	if r := acrctl(t, "", "tag", "list", ref(""), "-o", "json").ok(t); !strings.Contains(r.stdout, `"name": "v1"`) || strings.Contains(r.stdout, "changeableAttributes") {
+		t.Errorf("tag list -o json on a plain OCI registry:\n%s\nwant the names without lock flags", r.stdout)
+	}
 	acrctl(t, "", "manifest", "get", ref(":v1")).ok(t)
 	acrctl(t, "", "manifest", "delete", ref(":v1"), "--yes").ok(t)
 }

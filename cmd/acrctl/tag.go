@@ -77,18 +77,25 @@ func (f *pagingFlags) check() error {
 // is. Registry and imageName are set by tag show and tag update only: tag
 // list gives them once, beside the tags, as the API does.
 type tagJSON struct {
-	Registry             string          `json:"registry,omitempty"`
-	ImageName            string          `json:"imageName,omitempty"`
-	Name                 string          `json:"name"`
-	Digest               string          `json:"digest,omitempty"`
-	CreatedTime          time.Time       `json:"createdTime,omitzero"`
-	LastUpdateTime       time.Time       `json:"lastUpdateTime,omitzero"`
-	ChangeableAttributes permissionsJSON `json:"changeableAttributes"`
+	Registry       string    `json:"registry,omitempty"`
+	ImageName      string    `json:"imageName,omitempty"`
+	Name           string    `json:"name"`
+	Digest         string    `json:"digest,omitempty"`
+	CreatedTime    time.Time `json:"createdTime,omitzero"`
+	LastUpdateTime time.Time `json:"lastUpdateTime,omitzero"`
+	// ChangeableAttributes is left out where the registry has no lock
+	// flags (a registry without /acr/v1 lists tag names only).
+	ChangeableAttributes *permissionsJSON `json:"changeableAttributes,omitempty"`
 }
 
 func toTagJSON(t acr.TagProperties) tagJSON {
-	return tagJSON{Registry: t.Registry, ImageName: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedTime: t.CreatedOn,
-		LastUpdateTime: t.LastUpdatedOn, ChangeableAttributes: toPermissionsJSON(t.Permissions)}
+	j := tagJSON{Registry: t.Registry, ImageName: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedTime: t.CreatedOn,
+		LastUpdateTime: t.LastUpdatedOn}
+	if t.Digest != "" || !t.LastUpdatedOn.IsZero() {
+		p := toPermissionsJSON(t.Permissions)
+		j.ChangeableAttributes = &p
+	}
+	return j
 }
 
 func newTagListCmd(o *remoteOptions) *cobra.Command {
