@@ -515,7 +515,9 @@ func (s *session) explain(err error) error {
 func registrySaid(err error, withID bool) string {
 	var re *acr.ResponseError
 	if errors.As(err, &re) && len(re.Errors) > 0 {
-		msg := fmt.Sprintf("%d %s: %s", re.StatusCode, re.Errors[0].Code, re.Errors[0].Message)
+		// The registry's sentence goes inside acrctl's: its full stop
+		// would end it before "; fix:".
+		msg := fmt.Sprintf("%d %s: %s", re.StatusCode, re.Errors[0].Code, strings.TrimSuffix(re.Errors[0].Message, "."))
 		if withID && re.RequestID != "" {
 			msg += " (request id " + re.RequestID + ")"
 		}
@@ -530,10 +532,10 @@ func registrySaid(err error, withID bool) string {
 	}
 	if i := strings.Index(msg, "token request to "); i >= 0 {
 		if j := strings.Index(msg[i:], " answered "); j >= 0 {
-			return "its token endpoint answered " + msg[i+j+len(" answered "):]
+			return "its token endpoint answered " + strings.TrimSuffix(msg[i+j+len(" answered "):], ".")
 		}
 	}
-	return msg
+	return strings.TrimSuffix(msg, ".")
 }
 
 // rootCause returns the innermost wrapped error.
