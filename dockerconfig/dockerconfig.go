@@ -100,6 +100,9 @@ func Load(path string) (*Config, error) {
 		return c, nil
 	}
 	if err != nil {
+		if fi, serr := os.Stat(path); serr == nil && fi.IsDir() {
+			return nil, fmt.Errorf("docker config %s is a directory; fix: name the file in it, %s", path, filepath.Join(path, "config.json"))
+		}
 		return nil, fmt.Errorf("read docker config: %w", err)
 	}
 	if len(bytes.TrimSpace(data)) == 0 {

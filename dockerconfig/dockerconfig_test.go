@@ -164,6 +164,16 @@ func TestLoadInvalid(t *testing.T) {
 	}
 }
 
+// TestLoadDirectory: a path that names a directory (the DOCKER_CONFIG
+// directory given where the file is expected) says which file to name.
+func TestLoadDirectory(t *testing.T) {
+	dir := t.TempDir()
+	_, err := Load(dir)
+	if want := filepath.Join(dir, "config.json"); err == nil || !strings.Contains(err.Error(), "is a directory") || !strings.Contains(err.Error(), want) {
+		t.Errorf("Load(%s) = %v, want an error naming %s", dir, err, want)
+	}
+}
+
 // TestStoreEraseKeepsOtherFields: writing keeps fields this package does
 // not know, other registries and the file's mode; stale URL-shaped keys
 // for the host go.

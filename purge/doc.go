@@ -39,6 +39,10 @@
 //     OCI spec lets referrers be pushed before their subject;
 //   - a manifest one of whose referrers keeps a tag or a lock, since
 //     deleting the subject would take that referrer with it;
+//   - a tag of the referrers tag schema (sha256-HEX): registries without
+//     the referrers API list the signatures and SBOMs of manifest HEX in
+//     an index under it, and deleting it alone would hide them. It is
+//     reported in Kept;
 //   - with UnreferencedOnly, a manifest that has any referrer;
 //   - anything locked (deleteEnabled or writeEnabled false on the tag, the
 //     manifest, a referrer or the repository), unless IncludeLocked, which

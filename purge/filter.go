@@ -79,8 +79,14 @@ func (f Filter) Match(repo, tag string) bool {
 
 const anchorPrefix, anchorSuffix = `^(?:`, `)$`
 
-// anchored compiles expr so that it matches whole names only.
+// anchored compiles expr so that it matches whole names only. expr must
+// compile on its own first: otherwise a ")" in it could close the
+// anchoring group early (v1)|(?:x became ^(?:v1)|(?:x)$, which matches v10),
+// and its errors would quote the anchors.
 func anchored(expr string) (*regexp.Regexp, error) {
+	if _, err := regexp.Compile(expr); err != nil {
+		return nil, err
+	}
 	return regexp.Compile(anchorPrefix + expr + anchorSuffix)
 }
 

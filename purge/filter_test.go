@@ -72,6 +72,22 @@ func TestFilterBuiltInCode(t *testing.T) {
 	diff(t, "deleted", refs(res.Deleted), tagRefs("app", "v1"))
 }
 
+// TestFilterStaysAnchored: an expression whose parentheses close the
+// anchoring group early ("v1)|(?:x" made ^(?:v1)|(?:x)$, which matches v10
+// and anything else starting with v1) is refused, and an invalid one is
+// reported as written, without the anchors around it.
+func TestFilterStaysAnchored(t *testing.T) {
+	for _, s := range []string{"app:v1)|(?:x", "app)|(?:b:v1", "app:v1)(", "app:a)|(b"} {
+		if f, err := purge.ParseFilter(s); err == nil {
+			t.Errorf("ParseFilter(%q) = %v (matches app:v10: %v), want an error", s, f, f.Match("app", "v10"))
+		}
+	}
+	_, err := purge.ParseFilter("app:[")
+	if err == nil || strings.Contains(err.Error(), ")$") || !strings.Contains(err.Error(), "`[`") {
+		t.Errorf("ParseFilter(\"app:[\"): %v, want the error about [ alone", err)
+	}
+}
+
 func FuzzParseFilter(f *testing.F) {
 	for _, s := range []string{"app:v1", "a(?:b):c", "[[:alpha:]]:x", "::", "a:b:c", `\::x`} {
 		f.Add(s)

@@ -11,7 +11,9 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/spec"
 	"github.com/acrgo/acr/purge"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // ociOnly serves the registry without its /acr/v1 API, as a plain OCI
@@ -106,5 +108,33 @@ func TestOCIRegistryWithoutTagDelete(t *testing.T) {
 	}
 	if !errors.Is(res.Stop, acr.ErrNotSupported) || len(res.Failed) != 1 || len(res.Remaining) != 4 || len(res.Deleted) != 0 {
 		t.Errorf("stop %v, %d failed, %d remaining, %d deleted; want ErrNotSupported, 1, 4, 0", res.Stop, len(res.Failed), len(res.Remaining), len(res.Deleted))
+	}
+}
+
+// TestOCIReferrersTag: on a registry without the referrers API, a
+// subject's signatures are listed in an index tagged sha256-HEX (the
+// referrers tag schema), which oras, regctl and acrctl attach push there.
+// A filter that matches every tag must not delete it as an ordinary tag:
+// the image it belongs to would stay and lose its signatures. It is kept
+// and reported, and does not count towards Keep.
+func TestOCIReferrersTag(t *testing.T) {
+	e := newEnv(t)
+	v1 := e.at(1).image("app", "a", "v1")
+	e.at(2).image("app", "b", "v2")
+	sig := e.referrer("app", v1, signature, "sig")
+	refTag := spec.ReferrersTag(v1.Digest.String())
+	e.index("app", []ocispec.Descriptor{sig}, refTag)
+	client := ociOnly(e)
+
+	res, err := purge.Run(t.Context(), client, &purge.Options{Filters: filters("app:.*"), Excludes: filters("app:v1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "deleted", sorted(refs(res.Deleted)), tagRefs("app", "v2"))
+	if !e.hasTag("app", refTag) {
+		t.Errorf("the referrers tag of v1 was deleted; state: %v", e.state())
+	}
+	if !hasReason(res.Kept, "app:"+refTag, "referrers") {
+		t.Errorf("kept %v: want %s kept as the referrers tag of v1", refs(res.Kept), refTag)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/internal/spec"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -237,6 +238,15 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 		}
 		filter, ok := cfg.matchTag(rp.name, t.Name)
 		if !ok {
+			continue
+		}
+		if spec.IsReferrersTag(t.Name) {
+			// Registries without the referrers API list a manifest's
+			// signatures and SBOMs in an index under this tag; deleting it
+			// alone would hide them from their image. Deleting the image
+			// updates it (acr.Client.DeleteManifest).
+			rp.kept = append(rp.kept, Item{Repository: rp.name, Kind: KindTag, Tag: t.Name, Digest: t.Digest, LastUpdated: t.LastUpdatedOn,
+				Reason: "matches " + filter + ", but it is a referrers tag (OCI referrers tag schema): it lists the signatures and SBOMs of another manifest for clients without the referrers API, and goes only with that manifest"})
 			continue
 		}
 		rank++

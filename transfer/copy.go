@@ -100,8 +100,10 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 	if err != nil {
 		// A piece cancelled because another failed reports the failure,
 		// not the cancellation (a registry killed mid-push read as
-		// "interrupted"), unless the caller itself cancelled.
-		if cause := context.Cause(ctx); errors.Is(err, context.Canceled) && parent.Err() == nil &&
+		// "interrupted"), unless the caller itself cancelled. net/http
+		// reports a request cancelled with a cause as that cause inside
+		// its own URL error: the failure then reads as another request's.
+		if cause := context.Cause(ctx); (errors.Is(err, context.Canceled) || errors.Is(err, cause)) && parent.Err() == nil &&
 			cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause
 		}
@@ -109,6 +111,13 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 	}
 	if tag && c.rootTag == "" {
 		if err := dst.Tag(ctx, root, dstRef); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	if l, ok := dst.(*Layout); ok && !tag {
+		// Untagged, the root must still be an entry of index.json, or
+		// the layout would not show it at all.
+		if err := l.recordEntry(root); err != nil {
 			return ocispec.Descriptor{}, err
 		}
 	}

@@ -238,6 +238,35 @@ func TestLayoutRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCopyByDigestToLayout: a copy by digest into a layout lists the
+// manifest in index.json, untagged, as the layout's entry point (it was left
+// out, so the layout looked empty: "holds 0 manifests"), once however often
+// it is copied, and the layout resolves it with no reference.
+func TestCopyByDigestToLayout(t *testing.T) {
+	src := newRegistry(t)
+	img := pushImage(t, src, "app", "amd64", 100)
+	dir := filepath.Join(t.TempDir(), "layout")
+	for range 2 {
+		layout, err := transfer.OpenLayout(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := transfer.Copy(t.Context(), transfer.Repository(src, "app"), img.Digest.String(), layout, img.Digest.String(), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var idx ocispec.Index
+	b, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(b, &idx)
+	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != img.Digest || idx.Manifests[0].Annotations[ocispec.AnnotationRefName] != "" {
+		t.Fatalf("index.json: %s, want one untagged entry for %s", b, img.Digest)
+	}
+	layout, _ := transfer.OpenLayout(dir)
+	if d, err := layout.Resolve(t.Context(), ""); err != nil || d.Digest != img.Digest {
+		t.Errorf("Resolve(\"\") = %v, %v; want %s", d.Digest, err, img.Digest)
+	}
+}
+
 func TestCancelledCopyLeavesNoTag(t *testing.T) {
 	src, dst := newRegistry(t), newRegistry(t)
 	pushMultiArch(t, src, "app")

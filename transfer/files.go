@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/acrgo/acr"
@@ -33,6 +34,15 @@ type File struct {
 	// application/vnd.oci.image.layer.v1.tar+gzip.
 	MediaType string
 }
+
+// ErrInvalidMediaType is the category of a media type or artifact type that
+// is not TYPE/SUBTYPE as the OCI image spec requires (RFC 6838's names).
+var ErrInvalidMediaType = spec.ErrInvalidMediaType
+
+// ValidateMediaType checks a media type or artifact type against the OCI
+// image spec's grammar; an error matches ErrInvalidMediaType. PushFiles
+// checks every type it is given with it before sending anything.
+func ValidateMediaType(mt string) error { return spec.ValidateMediaType(mt) }
 
 // PushOptions configures PushFiles.
 type PushOptions struct {
@@ -64,6 +74,20 @@ func PushFiles(ctx context.Context, dst Target, ref string, files []File, opts *
 	var o PushOptions
 	if opts != nil {
 		o = *opts
+	}
+	for _, mt := range []struct{ what, v string }{{"artifact type", o.ArtifactType}, {"config media type", o.ConfigMediaType}} {
+		if mt.v != "" {
+			if err := ValidateMediaType(mt.v); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("%s: %w", mt.what, err)
+			}
+		}
+	}
+	for _, f := range files {
+		if f.MediaType != "" {
+			if err := ValidateMediaType(f.MediaType); err != nil {
+				return ocispec.Descriptor{}, fmt.Errorf("%s: %w", f.Path, err)
+			}
+		}
 	}
 	src := &fileSource{paths: map[digest.Digest]string{}, blobs: map[digest.Digest][]byte{}}
 	var layers []ocispec.Descriptor
@@ -254,6 +278,9 @@ type PlatformError struct {
 	Index     digest.Digest
 	Want      *ocispec.Platform
 	Platforms []ocispec.Platform
+	// NoPlatform lists the index's manifests that name no platform, which
+	// only their digest can pick.
+	NoPlatform []digest.Digest
 }
 
 func (e *PlatformError) Error() string {
@@ -263,7 +290,7 @@ func (e *PlatformError) Error() string {
 	}
 	have := strings.Join(names, ", ")
 	if have == "" {
-		have = "none"
+		return fmt.Sprintf("%s is an index whose manifests name no platform; pull one by digest", e.Index)
 	}
 	if e.Want == nil {
 		return fmt.Sprintf("%s is an index of platforms (%s); pick one", e.Index, have)
@@ -281,17 +308,37 @@ func PlatformString(p ocispec.Platform) string {
 }
 
 // ExistsError is a destination already taken: by a file, with
-// KeepOldFiles, or by a directory where the artifact has a file.
+// KeepOldFiles, by a directory where the artifact has a file, or by a
+// symbolic link, which is neither followed nor replaced.
 type ExistsError struct {
 	Path string
 	Dir  bool
+	Link bool
 }
 
 func (e *ExistsError) Error() string {
 	if e.Dir {
 		return fmt.Sprintf("%s is a directory, in the way of a file of the artifact", e.Path)
 	}
+	if e.Link {
+		return fmt.Sprintf("%s is a symbolic link, which is neither followed nor replaced", e.Path)
+	}
 	return fmt.Sprintf("%s exists", e.Path)
+}
+
+// NoFilesError is the answer to pulling files from a manifest that has
+// layers but none with a file name (org.opencontainers.image.title), as a
+// container image has: there is nothing PullFiles could write. Copy to a
+// layout fetches such a manifest whole.
+type NoFilesError struct {
+	// Manifest is the image manifest, the one chosen from an index.
+	Manifest digest.Digest
+	// Layers is how many layers it has.
+	Layers int
+}
+
+func (e *NoFilesError) Error() string {
+	return fmt.Sprintf("%s has no files: none of its %d layers has a file name (%s), as in a container image", e.Manifest, e.Layers, ocispec.AnnotationTitle)
 }
 
 // DefaultMaxUnpackedSize is PullOptions.MaxUnpackedSize's default.
@@ -306,7 +353,9 @@ const DefaultMaxUnpackedSize = 64 << 30
 // link, links in a directory that point outside it, directories in the way
 // and, with KeepOldFiles, existing files are refused. Files get the
 // umask's modes (a directory's files their archived modes, less the umask).
-// It returns the paths written: files and the roots of directories.
+// A manifest with layers but none with a title (a container image) is a
+// *NoFilesError, and dir is not created. It returns the paths written:
+// files and the roots of directories.
 func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptions) (_ []string, err error) {
 	ctx, endSpan := startSpan(ctx, "transfer.PullFiles", src)
 	defer func() { endSpan(err) }()
@@ -329,6 +378,7 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("%s is not an image manifest: %w", root.Digest, err)
 	}
+	manifest := root.Digest
 	var probe struct {
 		Manifests []json.RawMessage `json:"manifests"`
 	}
@@ -342,6 +392,7 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 		var pick *ocispec.Descriptor
 		for _, d := range idx.Manifests {
 			if d.Platform == nil {
+				perr.NoPlatform = append(perr.NoPlatform, d.Digest)
 				continue
 			}
 			perr.Platforms = append(perr.Platforms, *d.Platform)
@@ -353,6 +404,7 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 		if pick == nil {
 			return nil, perr
 		}
+		manifest = pick.Digest
 		if b, err = fetchManifest(ctx, src, plain(*pick)); err != nil {
 			return nil, err
 		}
@@ -373,6 +425,9 @@ func PullFiles(ctx context.Context, src Target, ref, dir string, opts *PullOptio
 		m.Layers = a.Blobs
 	} else if m.Config.Digest == "" {
 		return nil, fmt.Errorf("%s is not an image manifest: it has no config", root.Digest)
+	}
+	if len(m.Layers) > 0 && !slices.ContainsFunc(m.Layers, func(l ocispec.Descriptor) bool { return l.Annotations[ocispec.AnnotationTitle] != "" }) {
+		return nil, &NoFilesError{Manifest: manifest, Layers: len(m.Layers)}
 	}
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return nil, err
@@ -510,7 +565,7 @@ func checkDest(dir, p string, isDir, keepOld bool) error {
 	case fi.IsDir():
 		return &ExistsError{Path: p, Dir: true}
 	case fi.Mode()&fs.ModeSymlink != 0:
-		return fmt.Errorf("refusing to replace the symbolic link %s", p)
+		return &ExistsError{Path: p, Link: true}
 	case keepOld:
 		return &ExistsError{Path: p}
 	}

@@ -113,6 +113,111 @@ func TestPullRefusesEscapingNames(t *testing.T) {
 	}
 }
 
+// TestPullFilesWithoutTitles: a manifest whose layers have no file names,
+// as a container image's have not, is a *NoFilesError, not a pull that
+// succeeds having written nothing; the directory is not created.
+func TestPullFilesWithoutTitles(t *testing.T) {
+	c := newRegistry(t)
+	ctx := t.Context()
+	l, err := c.UploadBlob(ctx, "img", strings.NewReader("a layer"), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageLayerGzip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := c.UploadBlob(ctx, "img", strings.NewReader(`{"architecture":"amd64","os":"linux"}`), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: cfg, Layers: []ocispec.Descriptor{l, l}}
+	m.SchemaVersion = 2
+	desc, err := c.SetImage(ctx, "img", m, &acr.SetManifestOptions{Tag: "v1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	written, err := transfer.PullFiles(ctx, transfer.Repository(c, "img"), "v1", out, nil)
+	var ne *transfer.NoFilesError
+	if !errors.As(err, &ne) || ne.Manifest != desc.Digest || ne.Layers != 2 {
+		t.Fatalf("got %v (%v written), want a *NoFilesError for %s with 2 layers", err, written, desc.Digest)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the pull created %s", out)
+	}
+}
+
+// TestPushRefusesInvalidMediaTypes: an artifact type or media type that is
+// not TYPE/SUBTYPE is refused before anything is sent, as oras refuses it,
+// instead of going into the manifest.
+func TestPushRefusesInvalidMediaTypes(t *testing.T) {
+	c := newRegistry(t)
+	p := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(p, []byte("a"), 0o644)
+	for name, tc := range map[string]struct {
+		files []transfer.File
+		opts  transfer.PushOptions
+	}{
+		"artifact type":     {[]transfer.File{{Path: p}}, transfer.PushOptions{ArtifactType: "not a type"}},
+		"file media type":   {[]transfer.File{{Path: p, MediaType: "text/plain; charset=utf-8"}}, transfer.PushOptions{}},
+		"config media type": {[]transfer.File{{Path: p}}, transfer.PushOptions{Config: p, ConfigMediaType: "json"}},
+	} {
+		_, err := transfer.PushFiles(t.Context(), transfer.Repository(c, "mt"), "v1", tc.files, &tc.opts)
+		if !errors.Is(err, transfer.ErrInvalidMediaType) {
+			t.Errorf("%s: got %v, want ErrInvalidMediaType", name, err)
+		}
+	}
+	if ok, err := c.ManifestExists(t.Context(), "mt", "v1"); ok || err != nil && !errors.Is(err, acr.ErrNotFound) {
+		t.Errorf("a refused push left mt:v1 (%v)", err)
+	}
+}
+
+// TestPushReportsTheFirstFailureAlone: when one blob check fails, the
+// others in flight are cancelled with that failure as the cause, and
+// net/http reports them as that cause inside their own URL error. The push
+// returns the failure as it was, not wrapped in another request's words
+// ("HEAD .../sha256:A: Head ".../sha256:A": HEAD .../sha256:B: 403").
+func TestPushReportsTheFirstFailureAlone(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	dir := t.TempDir()
+	var list []transfer.File
+	for i := range 3 {
+		p := filepath.Join(dir, fmt.Sprintf("f%d.txt", i))
+		os.WriteFile(p, fmt.Appendf(nil, "file %d", i), 0o644)
+		list = append(list, transfer.File{Path: p})
+	}
+	var mu sync.Mutex
+	heads := 0
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodHead && strings.Contains(r.URL.Path, "/blobs/") {
+			mu.Lock()
+			heads++
+			first := heads == 1
+			mu.Unlock()
+			if !first {
+				<-r.Context().Done() // in flight until the push gives up
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the others are under way
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"errors":[{"code":"DENIED","message":"no"}]}`))
+			return
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	c, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = transfer.PushFiles(t.Context(), transfer.Repository(c, "app"), "v1", list, &transfer.PushOptions{Concurrency: 4})
+	var re *acr.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusForbidden {
+		t.Fatalf("got %v, want the 403", err)
+	}
+	if n := strings.Count(err.Error(), "/blobs/"); n != 1 {
+		t.Errorf("the error names %d blob URLs, want the failed one only: %v", n, err)
+	}
+}
+
 // TestPushReportsTheFailure: when the registry goes away mid-push, the
 // error is the failure (connection refused), not the cancellation of the
 // uploads that another one's failure stopped (it read "interrupted").

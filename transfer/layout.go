@@ -273,6 +273,12 @@ func (l *Layout) recordSubject(desc ocispec.Descriptor) error {
 	if json.Unmarshal(b, &m) != nil || m.Subject == nil {
 		return nil
 	}
+	return l.recordEntry(desc)
+}
+
+// recordEntry lists a manifest in index.json, untagged, unless an entry
+// (tagged or not) lists it already: an untagged copy's root, or a referrer.
+func (l *Layout) recordEntry(desc ocispec.Descriptor) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	idx, err := l.readIndex()

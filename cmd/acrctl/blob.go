@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -65,7 +67,7 @@ terminal (not with --no-progress or -v).`,
 			} else {
 				f, err := os.Open(args[1])
 				if err != nil {
-					return fmt.Errorf("open the blob's file: %w", err)
+					return fmt.Errorf("open the blob's file: %w; fix: check the path (nothing was uploaded)", err)
 				}
 				defer f.Close()
 				fi, err := f.Stat()
@@ -113,14 +115,14 @@ func newBlobGetCmd(o *remoteOptions) *cobra.Command {
 		Short: "Download a blob to stdout or a file, verifying its digest",
 		Long: `Download a blob and verify that it hashes to its digest. With --output-file FILE the
 content goes to a temporary file beside FILE that is renamed into place only once
-verified, so FILE never holds partial or wrong content; -o json then prints what was
-written. Without --output-file it streams to stdout; a mismatch then fails the command
-after the bytes were written. Downloads resume after dropped connections. The content
-is hashed while it is written, in one stream; --parts N fetches a blob of more than
-32 MiB in N byte ranges at once, which is slower from a near registry and faster over
-a long link, where one connection cannot fill the line. (-o is the
-output format in every acrctl command; -o FILE, the old spelling, is refused with a
-pointer to --output-file.)`,
+verified, so FILE never holds partial or wrong content; a replaced FILE keeps its mode,
+a new one gets the umask's. -o json then prints what was written. Without --output-file
+it streams to stdout; a mismatch then fails the command after the bytes were written.
+Downloads resume after dropped connections. The content is hashed while it is written,
+in one stream; --parts N fetches a blob of more than 32 MiB in N byte ranges at once,
+which is slower from a near registry and faster over a long link, where one connection
+cannot fill the line. (-o is the output format in every acrctl command; -o FILE, the old
+spelling, is refused with a pointer to --output-file.)`,
 		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... --output-file layer.tar.gz
   acrctl blob get localhost:5000/hello@sha256:4c5e... | tar tz
   acrctl blob get localhost:5000/hello@sha256:4c5e... --output-file layer.tar.gz -o json`,
@@ -138,6 +140,14 @@ pointer to --output-file.)`,
 			if file == "" && isTerminal(stdout) {
 				return usageError{errors.New("stdout is a terminal: pass --output-file FILE, or pipe the blob into a program")}
 			}
+			var perm fs.FileMode
+			if file != "" {
+				// Before any request: a path that cannot take the file
+				// would otherwise fail only after the whole download.
+				if perm, err = outputFileMode(file); err != nil {
+					return err
+				}
+			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
 				return err
@@ -154,7 +164,7 @@ pointer to --output-file.)`,
 				if p != nil {
 					opts.Progress, opts.Size = p.Set, p.SetTotal
 				}
-				n, err := downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, opts)
+				n, err := downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, perm, opts)
 				p.Finish(err == nil)
 				if err != nil {
 					return explainDownload(ctx, s, ref, err)
@@ -204,11 +214,39 @@ func spareP() {
 
 var spareOnce sync.Once
 
+// outputFileMode checks that path can take a downloaded file and returns
+// the mode the file gets: that of the file it replaces, as curl -o and a
+// shell redirection keep it, or 0 for a new one, which gets 0666 less the
+// umask, as pull creates files.
+func outputFileMode(path string) (fs.FileMode, error) {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return 0, usageError{fmt.Errorf("--output-file %s is a directory; name a file in it: --output-file %s", path, filepath.Join(path, "NAME"))}
+	case err == nil && fi.Mode().IsRegular():
+		return fi.Mode().Perm(), nil
+	case err == nil:
+		return 0, fmt.Errorf("--output-file %s is not a regular file (%v); name a file", path, fi.Mode().Type())
+	}
+	dir := filepath.Dir(path)
+	di, derr := os.Stat(dir)
+	switch {
+	case errors.Is(derr, fs.ErrNotExist):
+		return 0, fmt.Errorf("--output-file %s: the directory %s does not exist; fix: create it (mkdir -p %s) or name a file in an existing directory", path, dir, dir)
+	case derr != nil:
+		return 0, fmt.Errorf("--output-file %s: %w", path, derr)
+	case !di.IsDir():
+		return 0, fmt.Errorf("--output-file %s: %s is not a directory; fix: name a file in a directory", path, dir)
+	}
+	return 0, nil
+}
+
 // downloadToFile downloads a blob into a temporary file beside path
-// (.NAME.partial-*) and renames it into place once verified, so that path
-// never holds partial or wrong content.
-func downloadToFile(ctx context.Context, client *acr.Client, repo string, d digest.Digest, path string, opts *acr.DownloadBlobToOptions) (int64, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".partial-*")
+// (.NAME.partial-*) with mode perm (0: 0666 less the umask), and renames it
+// into place once verified, so that path never holds partial or wrong
+// content.
+func downloadToFile(ctx context.Context, client *acr.Client, repo string, d digest.Digest, path string, perm fs.FileMode, opts *acr.DownloadBlobToOptions) (int64, error) {
+	f, err := createPartial(path, perm)
 	if err != nil {
 		return 0, err
 	}
@@ -224,6 +262,35 @@ func downloadToFile(ctx context.Context, client *acr.Client, repo string, d dige
 		return n, err
 	}
 	return n, nil
+}
+
+// createPartial creates .NAME.partial-N beside path with mode perm, set
+// exactly whatever the umask, or with 0 the umask's modes (os.CreateTemp
+// would make it 0600).
+func createPartial(path string, perm fs.FileMode) (*os.File, error) {
+	create := fs.FileMode(0o666)
+	if perm != 0 {
+		create = 0o600 // until the Chmod below
+	}
+	for range 100 {
+		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.partial-%d", filepath.Base(path), rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, create)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if perm != 0 {
+			if err := f.Chmod(perm); err != nil {
+				f.Close()
+				os.Remove(name)
+				return nil, err
+			}
+		}
+		return f, nil
+	}
+	return nil, fmt.Errorf("could not create a temporary file beside %s", path)
 }
 
 func explainDownload(ctx context.Context, s *session, ref acr.Reference, err error) error {

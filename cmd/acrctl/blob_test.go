@@ -97,7 +97,7 @@ func TestBlobErrors(t *testing.T) {
 	}{
 		{"put one arg", "", []string{"blob", "put", f.ref("hello")}, 2, []string{"FILE (or - for stdin)"}},
 		{"put to tag", "", []string{"blob", "put", f.ref("hello:v1"), "x"}, 2, []string{"takes a repository"}},
-		{"put missing file", "", []string{"blob", "put", f.ref("hello"), filepath.Join(dir, "nope")}, 1, []string{"open the blob's file", "no such file"}},
+		{"put missing file", "", []string{"blob", "put", f.ref("hello"), filepath.Join(dir, "nope")}, 1, []string{"open the blob's file", "no such file", "fix: check the path"}},
 		{"put directory", "", []string{"blob", "put", f.ref("hello"), dir}, 2, []string{"is a directory"}},
 		{"put stdin twice", "pw\n", []string{"blob", "put", f.ref("hello"), "-", "-u", "admin", "--password-stdin"}, 2, []string{"both the blob"}},
 		{"get by tag", "", []string{"blob", "get", f.ref("hello:v1")}, 2, []string{"names no digest"}},
@@ -193,4 +193,69 @@ func TestBlobLocks(t *testing.T) {
 		t.Errorf("the fix has placeholders: %s", r.stderr)
 	}
 	f.run("", "blob", "delete", blob).fails(t, 1, "deleteEnabled is false", "fix: acrctl repo update "+repo+" --delete-enabled true")
+}
+
+// TestBlobGetOutputFile: --output-file replaces a file keeping its mode, as
+// curl -o and a shell redirection do, creates a new one with the umask's
+// modes, as pull does, and refuses a directory or a missing parent before
+// downloading anything.
+func TestBlobGetOutputFile(t *testing.T) {
+	f := newFixture(t, false)
+	data := []byte("a blob for --output-file\n")
+	file := filepath.Join(t.TempDir(), "layer.bin")
+	if err := os.WriteFile(file, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f.run("", "blob", "put", f.ref("hello"), file).ok(t)
+	ref := f.ref("hello@" + digest.FromBytes(data).String())
+	dir := t.TempDir()
+
+	mode := func(path string) os.FileMode {
+		t.Helper()
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Mode().Perm()
+	}
+	// What the umask leaves of 0666, learnt the way the command creates files.
+	probe := filepath.Join(dir, "probe")
+	pf, err := os.OpenFile(probe, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o666)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf.Close()
+	fresh := mode(probe)
+
+	newFile := filepath.Join(dir, "new.bin")
+	f.run("", "blob", "get", ref, "--output-file", newFile).ok(t)
+	if got := mode(newFile); got != fresh {
+		t.Errorf("new file: mode %v, want %v (0666 less the umask)", got, fresh)
+	}
+
+	old := filepath.Join(dir, "old.bin")
+	if err := os.WriteFile(old, []byte("old content"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(old, 0o751); err != nil {
+		t.Fatal(err)
+	}
+	f.run("", "blob", "get", ref, "--output-file", old).ok(t)
+	if got, err := os.ReadFile(old); err != nil || !bytes.Equal(got, data) {
+		t.Errorf("replaced file holds %q (%v), want %q", got, err, data)
+	}
+	if got := mode(old); got != 0o751 {
+		t.Errorf("replaced file: mode %v, want its old mode %v", got, os.FileMode(0o751))
+	}
+
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.run("", "blob", "get", ref, "--output-file", sub).fails(t, 2, sub+" is a directory", "--output-file "+filepath.Join(sub, "NAME"))
+	f.run("", "blob", "get", ref, "--output-file", filepath.Join(dir, "missing", "x")).fails(t, 1, "does not exist", "mkdir -p "+filepath.Join(dir, "missing"))
+	f.run("", "blob", "get", ref, "--output-file", filepath.Join(old, "x")).fails(t, 1, old+" is not a directory")
+	if entries, err := os.ReadDir(sub); err != nil || len(entries) != 0 {
+		t.Errorf("a refused --output-file left %v (%v) in %s", entries, err, sub)
+	}
 }

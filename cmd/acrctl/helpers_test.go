@@ -60,6 +60,9 @@ func (r result) fails(t *testing.T, code int, want ...string) result {
 	if !strings.HasPrefix(r.stderr, "acrctl: ") {
 		t.Errorf("stderr %q does not start with \"acrctl: \"", r.stderr)
 	}
+	if strings.Contains(r.stderr, ".;") || strings.Contains(r.stderr, ".:") {
+		t.Errorf("stderr %q ends a sentence in the middle of a clause", r.stderr)
+	}
 	for _, w := range want {
 		if !strings.Contains(r.stderr, w) {
 			t.Errorf("stderr lacks %q:\n%s", w, r.stderr)

@@ -383,6 +383,8 @@ func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d di
 	switch {
 	case len(tags) == 1 && tags[0] == ref.Tag && known:
 		more = append(more, "with its only tag "+ref.Tag)
+	case len(tags) == 1 && known:
+		more = append(more, "with its tag "+tags[0])
 	case len(tags) > 0 && known:
 		more = append(more, "with its tags "+strings.Join(tags, ", "))
 	case ref.Tag != "":

@@ -109,6 +109,7 @@ func TestManifestDeleteConfirms(t *testing.T) {
 	f.run("", "manifest", "delete", f.ref("hello:v1")).fails(t, 2, "deleting "+f.ref("hello@"+imgs["v1"].digest.String())+" with its only tag v1",
 		"pass --yes to confirm")
 	f.run("", "manifest", "delete", v3).fails(t, 2, "with its tags latest, v3", "--yes")
+	f.run("", "manifest", "delete", f.ref("hello@"+imgs["v1"].digest.String())).fails(t, 2, "with its tag v1:", "--yes")
 	if gone(imgs["v1"].digest.String()) || gone(imgs["v3"].digest.String()) {
 		t.Fatal("a refused delete deleted")
 	}

@@ -15,7 +15,7 @@ func TestJSONListMatchesWriteJSON(t *testing.T) {
 	when := time.Date(2026, 12, 6, 8, 0, 0, 0, time.UTC)
 	all := []tagJSON{
 		{Name: "v1", Digest: "sha256:0123", CreatedTime: when, LastUpdateTime: when},
-		{Name: "<b>&amp;</b>", ChangeableAttributes: permissionsJSON{DeleteEnabled: true}},
+		{Name: "<b>&amp;</b>", ChangeableAttributes: &permissionsJSON{DeleteEnabled: true}},
 		{Name: "x\u2028y\"z"},
 	}
 	for n := 0; n <= len(all); n++ {

@@ -367,3 +367,77 @@ func TestPullOutputFlag(t *testing.T) {
 		t.Errorf("pull -o json: %s", r.stdout)
 	}
 }
+
+// TestPullOutputDirIsAFile: an --output-dir that names a file is refused
+// before anything is fetched, with the fix, not with mkdir's words.
+func TestPullOutputDirIsAFile(t *testing.T) {
+	f := newFixture(t, false)
+	src := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(src, []byte("a\n"), 0o644)
+	f.run("", "push", f.ref("files:v1"), src).ok(t)
+	file := filepath.Join(t.TempDir(), "file")
+	os.WriteFile(file, []byte("mine\n"), 0o644)
+	f.run("", "pull", f.ref("files:v1"), "--output-dir", file).fails(t, 2, "--output-dir "+file+" is a file", "name a directory")
+	if got, err := os.ReadFile(file); err != nil || string(got) != "mine\n" {
+		t.Errorf("the file named by --output-dir holds %q (%v), want it untouched", got, err)
+	}
+}
+
+// TestPullContainerImage: pulling an image whose layers have no file names
+// (a container image) fails saying so and how to fetch it, instead of
+// succeeding with nothing written.
+func TestPullContainerImage(t *testing.T) {
+	f := newFixture(t, false)
+	img := f.pushImage("app", "a", "v1")
+	out := filepath.Join(t.TempDir(), "out")
+	r := f.run("", "pull", f.ref("app:v1"), "--output-dir", out).fails(t, 1, "no files to pull", "1 layer(s) of "+img.digest.String(), "acrctl copy "+f.ref("app:v1")+" oci:DIR")
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("the pull created %s", out)
+	}
+}
+
+// TestPullIndexWithoutPlatforms: an index whose manifests name no platform
+// (crane index append makes one) cannot be pulled by --platform: the error
+// says so and points to pulling a manifest by digest, instead of offering a
+// --platform that cannot match.
+func TestPullIndexWithoutPlatforms(t *testing.T) {
+	f := newFixture(t, false)
+	name := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(name, []byte("a"), 0o644)
+	r := f.run("", "push", f.ref("idx:a"), name, "--output", "json").ok(t)
+	var j pushedJSON
+	if err := json.Unmarshal([]byte(r.stdout), &j); err != nil {
+		t.Fatal(err)
+	}
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex,
+		Manifests: []ocispec.Descriptor{{MediaType: j.MediaType, Digest: digest.Digest(j.Digest), Size: j.Size}}}
+	if _, err := f.client.SetIndex(t.Context(), "idx", idx, &acr.SetManifestOptions{Tag: "v1"}); err != nil {
+		t.Fatal(err)
+	}
+	r = f.run("", "pull", f.ref("idx:v1"), "--output-dir", t.TempDir()).fails(t, 1, "no platform", "acrctl pull "+f.ref("idx@"+j.Digest))
+	if strings.Contains(r.stderr, "0 platforms") || strings.Contains(r.stderr, "such as acrctl pull") {
+		t.Errorf("the error offers --platform: %s", r.stderr)
+	}
+}
+
+// TestPullLeavesSymlinksAlone: a symbolic link where the artifact has a
+// file is neither followed nor replaced, and the error says what to do.
+func TestPullLeavesSymlinksAlone(t *testing.T) {
+	f := newFixture(t, false)
+	src := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(src, []byte("new\n"), 0o644)
+	f.run("", "push", f.ref("files:v1"), src).ok(t)
+	out := t.TempDir()
+	target := filepath.Join(t.TempDir(), "precious")
+	os.WriteFile(target, []byte("precious\n"), 0o644)
+	if err := os.Symlink(target, filepath.Join(out, "a.txt")); err != nil {
+		t.Fatal(err)
+	}
+	f.run("", "pull", f.ref("files:v1"), "--output-dir", out).fails(t, 1, filepath.Join(out, "a.txt")+" is a symbolic link", "nothing was written", "fix: remove it")
+	if b, _ := os.ReadFile(target); string(b) != "precious\n" {
+		t.Errorf("the link's target holds %q", b)
+	}
+}

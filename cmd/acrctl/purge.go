@@ -33,6 +33,8 @@ Never deleted:
   - a manifest that a kept index references (the images of a multi-arch tag);
   - a referrer whose subject is kept, or is not in the repository, although referrers
     are untagged; and a manifest one of whose referrers keeps a tag or a lock;
+  - a referrers tag (sha256-HEX, the OCI referrers tag schema), in which registries
+    without the referrers API list another manifest's signatures and SBOMs;
   - anything locked (deleteEnabled or writeEnabled false on the tag, manifest, referrer
     or repository), unless --include-locked, which unlocks each just before deleting it
     and says so; a locked repository is unlocked for the purge and locked again.
@@ -494,7 +496,7 @@ func readPurgeReport(cmd *cobra.Command, name string) (*purgeReport, error) {
 	if name != "-" {
 		file, err := os.Open(name)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w; fix: give the file that acrctl purge --output json wrote for the run to undo (or - to read it from stdin)", err)
 		}
 		defer file.Close()
 		r = file

@@ -629,7 +629,7 @@ func TestPurgeUndoUsage(t *testing.T) {
 		{[]string{"purge", r.srv.Host, "--filter", "a:b", "--ago", "1d", "--force"}, 2, "--force goes with --undo"},
 		{[]string{"purge", "--undo", dry}, 1, "dry run, which deleted nothing"},
 		{[]string{"purge", "--undo", other}, 1, "not the --output json report of acrctl purge"},
-		{[]string{"purge", "--undo", filepath.Join(dir, "missing.json")}, 1, "missing.json"},
+		{[]string{"purge", "--undo", filepath.Join(dir, "missing.json")}, 1, "fix: give the file that acrctl purge --output json wrote"},
 		{[]string{"purge", "--undo", "-", "-u", "x", "-p", "-"}, 2, "both read stdin"},
 	} {
 		_, errOut, code := runPurgeCLI(t, "", tt.args...)

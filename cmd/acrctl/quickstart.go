@@ -527,7 +527,7 @@ func (t *tour) download() (string, error) {
 	}
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
-		n, err := downloadToFile(t.ctx, t.client, quickstartRepo, f.desc.Digest, path, nil)
+		n, err := downloadToFile(t.ctx, t.client, quickstartRepo, f.desc.Digest, path, 0, nil)
 		if err != nil {
 			return "", err
 		}

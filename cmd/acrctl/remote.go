@@ -70,6 +70,8 @@ type session struct {
 	loginFix string
 	// ref is the reference the command works on, when it has one.
 	ref *acr.Reference
+	// command is the command's path ("acrctl tag update"), for advice.
+	command string
 }
 
 // connectRef is connect for a command that works on ref.
@@ -87,7 +89,7 @@ func (o *remoteOptions) connectRef(cmd *cobra.Command, ref acr.Reference) (*sess
 // docker's config.json (acrctl login, docker login, oras login, az acr
 // login), Entra ID for *.azurecr.* hosts, anonymous.
 func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, error) {
-	s := &session{host: host, scheme: "https"}
+	s := &session{host: host, scheme: "https", command: cmd.CommandPath()}
 	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
 		s.scheme = "http"
 	}
@@ -460,7 +462,7 @@ func (s *session) explain(err error) error {
 	case errors.Is(err, acr.ErrForbidden):
 		return fmt.Errorf("permission denied: %s accepted %s but it may not do this; fix: use a credential with the needed role or token scope. Details: %v", s.host, s.cred, err)
 	case errors.Is(err, acr.ErrNotSupported):
-		return err
+		return fmt.Errorf("%w; fix: %s", err, notSupportedFix(s))
 	case errors.Is(err, acr.ErrNotFound) && s.ref != nil:
 		what, fix := s.ref.String(), "check the name"
 		var re *acr.ResponseError
@@ -513,7 +515,9 @@ func (s *session) explain(err error) error {
 func registrySaid(err error, withID bool) string {
 	var re *acr.ResponseError
 	if errors.As(err, &re) && len(re.Errors) > 0 {
-		msg := fmt.Sprintf("%d %s: %s", re.StatusCode, re.Errors[0].Code, re.Errors[0].Message)
+		// The registry's sentence goes inside acrctl's: its full stop
+		// would end it before "; fix:".
+		msg := fmt.Sprintf("%d %s: %s", re.StatusCode, re.Errors[0].Code, strings.TrimSuffix(re.Errors[0].Message, "."))
 		if withID && re.RequestID != "" {
 			msg += " (request id " + re.RequestID + ")"
 		}
@@ -528,10 +532,10 @@ func registrySaid(err error, withID bool) string {
 	}
 	if i := strings.Index(msg, "token request to "); i >= 0 {
 		if j := strings.Index(msg[i:], " answered "); j >= 0 {
-			return "its token endpoint answered " + msg[i+j+len(" answered "):]
+			return "its token endpoint answered " + strings.TrimSuffix(msg[i+j+len(" answered "):], ".")
 		}
 	}
-	return msg
+	return strings.TrimSuffix(msg, ".")
 }
 
 // rootCause returns the innermost wrapped error.
@@ -559,4 +563,21 @@ func firstLines(s string, n int) string {
 		}
 	}
 	return strings.Join(out, " ")
+}
+
+// notSupportedFix says, for a command that needs ACR's /acr/v1 API, which
+// command does the nearest thing on any registry.
+func notSupportedFix(s *session) string {
+	const acrOnly = "this command needs Azure Container Registry (or acrctl serve); on this registry "
+	switch {
+	case strings.HasSuffix(s.command, " update"):
+		return "lock flags exist only on Azure Container Registry (and acrctl serve): this registry has none to change"
+	case strings.HasSuffix(s.command, "-deleted") || strings.HasSuffix(s.command, " restore"):
+		return "soft delete exists only on Azure Container Registry (and acrctl serve --soft-delete): this registry keeps no deletions to list or restore"
+	case s.ref == nil || s.ref.Repository == "":
+		return acrOnly + fmt.Sprintf("acrctl repo list %s lists the repositories", s.host)
+	case s.ref.Tag == "" && s.ref.Digest == "":
+		return acrOnly + fmt.Sprintf("acrctl tag list %s/%s lists the tags by name", s.ref.Registry, s.ref.Repository)
+	}
+	return acrOnly + fmt.Sprintf("acrctl manifest get %s prints the manifest, and acrctl tag list %s/%s lists the tags by name", s.ref, s.ref.Registry, s.ref.Repository)
 }

@@ -215,6 +215,9 @@ manifest's update command). Asks for confirmation on a terminal; pass --yes in s
 				if errors.Is(err, acr.ErrLocked) {
 					return fmt.Errorf("a lock protects %s or something in it: %s; fix: acrctl repo update %s --unlock, and unlock its locked tags and manifests", ref, registrySaid(err, false), ref)
 				}
+				if errors.Is(err, acr.ErrNotSupported) {
+					return fmt.Errorf("%w; fix: on this registry delete its images one by one, with their tags: acrctl manifest delete %s:TAG --yes for each tag that acrctl tag list %s -o name lists", err, ref, ref)
+				}
 				return s.explain(err)
 			}
 			w := cmd.OutOrStdout()

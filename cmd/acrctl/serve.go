@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -109,6 +110,19 @@ name and password. --no-console turns it off.`,
 	return cmd
 }
 
+// checkListenAddr checks that addr is HOST:PORT with a numeric port that
+// can be listened on, before anything is created.
+func checkListenAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("port %q is not a number from 0 to 65535", port)
+	}
+	return nil
+}
+
 // defaultDataDir is the per-user data directory of the local registry.
 func defaultDataDir() (string, error) {
 	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
@@ -133,6 +147,9 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		return usageError{fmt.Errorf("--fail-rate %g: want a fraction of requests from 0 (off) to 1", f.failRate)}
 	case f.latency < 0:
 		return usageError{fmt.Errorf("--latency %v: want a duration of 0 (off) or more, such as 20ms", f.latency)}
+	}
+	if err := checkListenAddr(f.addr); err != nil {
+		return usageError{fmt.Errorf("--addr %s: want HOST:PORT, such as 127.0.0.1:5000, with a port from 0 (a free one) to 65535: %v", f.addr, err)}
 	}
 	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull,
 		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency,
@@ -171,6 +188,9 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 				return err
 			}
 		}
+		if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+			return fmt.Errorf("--data %s is a file; fix: name a directory (one that does not exist is created), or --memory", dir)
+		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("create data directory: %w", err)
 		}
@@ -202,7 +222,7 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if certFile != "" {
 		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return fmt.Errorf("load TLS certificate: %w", err)
+			return fmt.Errorf("load TLS certificate: %w; fix: give a PEM certificate with --tls-cert and its PEM key with --tls-key, or use --tls-self-signed", err)
 		}
 		tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
@@ -278,6 +298,11 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	fmt.Fprintf(stdout, "listening on %s://%s\n", scheme, ln.Addr())
 	if consoleURL != "" {
 		fmt.Fprintf(stdout, "console on %s\n", consoleURL)
+	}
+	if f.memory {
+		fmt.Fprintln(stdout, "data in memory: nothing persists after the server stops")
+	} else {
+		fmt.Fprintf(stdout, "data in %s\n", dir)
 	}
 	var serveErr error
 	select {

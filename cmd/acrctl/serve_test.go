@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -73,6 +74,41 @@ func TestServeRedirectsBlobsToStorage(t *testing.T) {
 func TestServeStorageAddrNeedsReachableHost(t *testing.T) {
 	for _, addr := range []string{":5001", "0.0.0.0:5001", "[::]:5001", "5001"} {
 		acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--storage-addr", addr).fails(t, 2, "--storage-addr", "clients can reach")
+	}
+}
+
+// TestServeBadAddrAndData: an --addr that is not HOST:PORT is a usage
+// error (exit 2) caught before the data directory is created, and a --data
+// that is a file, or a --tls-cert that is not one, names the fix.
+func TestServeBadAddrAndData(t *testing.T) {
+	dir := t.TempDir()
+	for _, addr := range []string{"127.0.0.1", "127.0.0.1:99999", "127.0.0.1:http2", "localhost:-1"} {
+		data := filepath.Join(dir, "never")
+		acrctl(t, "", "serve", "--data", data, "--addr", addr).fails(t, 2, "--addr "+addr, "want HOST:PORT", "127.0.0.1:5000")
+		if _, err := os.Stat(data); !os.IsNotExist(err) {
+			t.Errorf("--addr %s: the data directory was created before the address was checked", addr)
+		}
+	}
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("x"), 0o644)
+	acrctl(t, "", "serve", "--data", file, "--addr", "127.0.0.1:0").fails(t, 1, "--data "+file+" is a file", "fix: name a directory")
+	acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--tls-cert", file, "--tls-key", file).fails(t, 1, "load TLS certificate", "fix: ", "--tls-self-signed")
+}
+
+// TestServeSaysWhereDataLives: serve names its data directory, the
+// default one too, or says that --memory keeps nothing, so that a newcomer
+// knows what survives a restart.
+func TestServeSaysWhereDataLives(t *testing.T) {
+	xdg := t.TempDir()
+	t.Setenv("XDG_DATA_HOME", xdg)
+	r := startRun(t, "serve", "--addr", "127.0.0.1:0")
+	if got, want := r.line(t, "data in "), filepath.Join(xdg, "acrctl", "registry"); !strings.HasPrefix(got, want+" ") && got != want {
+		t.Errorf("data in %q, want %s", got, want)
+	}
+	r.stop()
+	r = startRun(t, "serve", "--addr", "127.0.0.1:0", "--memory")
+	if got := r.line(t, "data in "); !strings.Contains(got, "memory") || !strings.Contains(got, "nothing persists") {
+		t.Errorf("data in %q, want memory and that nothing persists", got)
 	}
 }
 

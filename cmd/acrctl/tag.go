@@ -77,18 +77,25 @@ func (f *pagingFlags) check() error {
 // is. Registry and imageName are set by tag show and tag update only: tag
 // list gives them once, beside the tags, as the API does.
 type tagJSON struct {
-	Registry             string          `json:"registry,omitempty"`
-	ImageName            string          `json:"imageName,omitempty"`
-	Name                 string          `json:"name"`
-	Digest               string          `json:"digest,omitempty"`
-	CreatedTime          time.Time       `json:"createdTime,omitzero"`
-	LastUpdateTime       time.Time       `json:"lastUpdateTime,omitzero"`
-	ChangeableAttributes permissionsJSON `json:"changeableAttributes"`
+	Registry       string    `json:"registry,omitempty"`
+	ImageName      string    `json:"imageName,omitempty"`
+	Name           string    `json:"name"`
+	Digest         string    `json:"digest,omitempty"`
+	CreatedTime    time.Time `json:"createdTime,omitzero"`
+	LastUpdateTime time.Time `json:"lastUpdateTime,omitzero"`
+	// ChangeableAttributes is left out where the registry has no lock
+	// flags (a registry without /acr/v1 lists tag names only).
+	ChangeableAttributes *permissionsJSON `json:"changeableAttributes,omitempty"`
 }
 
 func toTagJSON(t acr.TagProperties) tagJSON {
-	return tagJSON{Registry: t.Registry, ImageName: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedTime: t.CreatedOn,
-		LastUpdateTime: t.LastUpdatedOn, ChangeableAttributes: toPermissionsJSON(t.Permissions)}
+	j := tagJSON{Registry: t.Registry, ImageName: t.Repository, Name: t.Name, Digest: t.Digest.String(), CreatedTime: t.CreatedOn,
+		LastUpdateTime: t.LastUpdatedOn}
+	if t.Digest != "" || !t.LastUpdatedOn.IsZero() {
+		p := toPermissionsJSON(t.Permissions)
+		j.ChangeableAttributes = &p
+	}
+	return j
 }
 
 func newTagListCmd(o *remoteOptions) *cobra.Command {
@@ -143,6 +150,12 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				}
 				return bw.Flush()
 			}
+			explain := func(err error) error {
+				if errors.Is(err, acr.ErrNotSupported) {
+					return fmt.Errorf("%w; fix: leave out --order and --digest: acrctl tag list %s then lists the tags by name", err, ref)
+				}
+				return s.explain(err)
+			}
 			// tag list reads every page: each is requested while the one
 			// before is decoded.
 			list := s.client.Tags(cmd.Context(), ref.Repository, &acr.TagsOptions{Order: acr.Order(order), Digest: d,
@@ -151,7 +164,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				table := newTagTable()
 				for t, err := range list {
 					if err != nil {
-						return s.explain(err)
+						return explain(err)
 					}
 					table.add(t)
 				}
@@ -173,7 +186,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				l := newJSONList(w, "tags", "registry", ref.Registry, "imageName", ref.Repository)
 				for t, err := range list {
 					if err != nil {
-						return s.explain(err)
+						return explain(err)
 					}
 					j := toTagJSON(t)
 					j.Registry, j.ImageName = "", ""
@@ -184,7 +197,7 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 			bw := bufio.NewWriter(w)
 			for t, err := range list {
 				if err != nil {
-					return s.explain(err)
+					return explain(err)
 				}
 				bw.WriteString(t.Name)
 				bw.WriteByte('\n')

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +19,7 @@ import (
 )
 
 // endpoint is a copy source or destination: a registry reference or an
-// OCI image layout directory (oci:DIR[:TAG]).
+// OCI image layout directory (oci:DIR[:TAG|@DIGEST]).
 type endpoint struct {
 	target transfer.Target
 	ref    string   // tag or digest within the target; may be empty
@@ -38,19 +39,40 @@ func explainCopy(err error, eps ...endpoint) error {
 	return err
 }
 
+// digestAlgPrefix matches the algorithm part of a digest (ALG:), by the
+// OCI image spec's grammar, so that oci:DIR@ALG:HEX names a digest while
+// other @s in a directory's name stay in it.
+var digestAlgPrefix = regexp.MustCompile(`^[a-z0-9]+([+._-][a-z0-9]+)*:`)
+
 // openEndpoint parses and opens a copy argument.
 func openEndpoint(cmd *cobra.Command, o *remoteOptions, arg string, create bool) (endpoint, error) {
 	if rest, ok := strings.CutPrefix(arg, "oci:"); ok {
 		dir, tag := rest, ""
-		if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.ContainsAny(rest[i+1:], "/\\") {
+		if i := strings.LastIndexByte(rest, '@'); i > 0 && digestAlgPrefix.MatchString(rest[i+1:]) {
+			// oci:DIR@ALG:HEX, as a registry reference names a digest.
+			d, err := parseDigest("the digest of "+arg+":", rest[i+1:])
+			if err != nil {
+				return endpoint{}, err
+			}
+			dir, tag = rest[:i], d.String()
+		} else if i := strings.LastIndexByte(rest, ':'); i > 0 && !strings.ContainsAny(rest[i+1:], "/\\") {
 			dir, tag = rest[:i], rest[i+1:]
 		}
 		if dir == "" {
-			return endpoint{}, usageError{fmt.Errorf("%q: give a directory: oci:DIR[:TAG]", arg)}
+			return endpoint{}, usageError{fmt.Errorf("%q: give a directory: oci:DIR[:TAG|@DIGEST]", arg)}
 		}
 		if !create {
 			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
 				return endpoint{}, fmt.Errorf("%s is not an OCI image layout (no oci-layout file in %s); fix: check the path", arg, dir)
+			}
+		} else if fi, err := os.Stat(dir); err == nil {
+			if !fi.IsDir() {
+				return endpoint{}, usageError{fmt.Errorf("%s: %s is a file, and an OCI image layout is a directory; fix: name a directory (one that does not exist is created)", arg, dir)}
+			}
+			if _, err := os.Stat(filepath.Join(dir, "oci-layout")); errors.Is(err, fs.ErrNotExist) {
+				if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+					return endpoint{}, fmt.Errorf("%s: %s is not empty and not an OCI image layout (no oci-layout file), so nothing is written into it; fix: name an empty or new directory, or an existing layout", arg, dir)
+				}
 			}
 		}
 		l, err := transfer.OpenLayout(dir)
@@ -180,9 +202,9 @@ func newCopyCmd() *cobra.Command {
 		Short: "Copy an image or artifact, with everything it references, between registries and OCI layouts",
 		Long: `Copy the graph that SRC names (an index, its manifests, their configs and layers, and with
 --referrers their signatures and SBOMs) to DST. SRC and DST are registry references
-HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG] (without a tag,
-the layout's only manifest). Blobs move in
-parallel, each once; what DST already has is skipped; blobs within one registry are
+HOST[:PORT]/REPO[:TAG|@DIGEST] or OCI image layout directories oci:DIR[:TAG|@DIGEST] (without
+either, the layout's only manifest; copied by digest into a layout, a manifest is listed
+in its index.json untagged). Blobs move in parallel, each once; what DST already has is skipped; blobs within one registry are
 mounted rather than moved; the tag is set last, so an interrupted copy never leaves a tag
 pointing at a partial image. On a terminal a progress line shows the bytes done of the
 total, with a percentage (not with --no-progress or -v). It prints the digest of what it
@@ -192,7 +214,7 @@ copied, or with --output json its digest, media type, size and tags.`,
   acrctl copy oci:./app-layout:v1 localhost:5000/app:v1
   acrctl copy myregistry.azurecr.io/app:v1 localhost:5000/app:v1-arm --platform linux/arm64
   acrctl copy localhost:5000/app:v1 localhost:5000/app:stable --output json`,
-		Args: exactArgs(2, "a source and a destination (registry references or oci:DIR[:TAG])"),
+		Args: exactArgs(2, "a source and a destination (registry references or oci:DIR[:TAG|@DIGEST])"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if concurrency < 0 || concurrency > 64 {
 				return usageError{fmt.Errorf("--concurrency %d: want 1 to 64 blobs in flight (0 for the default, 8)", concurrency)}
@@ -251,6 +273,10 @@ copied, or with --output json its digest, media type, size and tags.`,
 				if newLayout != "" {
 					os.RemoveAll(newLayout)
 				}
+				if cmd.Context().Err() != nil {
+					// Ctrl-C: the broken transfer's own chain says nothing more.
+					return fmt.Errorf("copy %s to %s: interrupted; %s was not tagged; run the copy again to finish it", src.name, dst.name, args[1])
+				}
 				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explainCopy(err, src, dst))
 			}
 			return printPushed(cmd, out, endpointJSON(dst, args[1]), desc, dstRef)
@@ -273,6 +299,29 @@ func parseFileArg(s string) transfer.File {
 	return transfer.File{Path: s}
 }
 
+// checkMediaTypes checks the types given on the command line before
+// anything is sent, as oras checks --artifact-type.
+func checkMediaTypes(artifactType string, config transfer.File, files []transfer.File) error {
+	if artifactType != "" {
+		if err := transfer.ValidateMediaType(artifactType); err != nil {
+			return usageError{fmt.Errorf("--artifact-type: %w", err)}
+		}
+	}
+	if config.MediaType != "" {
+		if err := transfer.ValidateMediaType(config.MediaType); err != nil {
+			return usageError{fmt.Errorf("--config %s: %w", config.Path, err)}
+		}
+	}
+	for _, f := range files {
+		if f.MediaType != "" {
+			if err := transfer.ValidateMediaType(f.MediaType); err != nil {
+				return usageError{fmt.Errorf("%s: %w", f.Path, err)}
+			}
+		}
+	}
+	return nil
+}
+
 func parseAnnotations(kvs []string) (map[string]string, error) {
 	if len(kvs) == 0 {
 		return nil, nil
@@ -282,6 +331,9 @@ func parseAnnotations(kvs []string) (map[string]string, error) {
 		k, v, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
 			return nil, usageError{fmt.Errorf("--annotation %q: want KEY=VALUE", kv)}
+		}
+		if old, dup := m[k]; dup {
+			return nil, usageError{fmt.Errorf("--annotation %s is given twice (%q, then %q): give each key once", k, old, v)}
 		}
 		m[k] = v
 	}
@@ -331,6 +383,9 @@ and tags.`,
 				files = append(files, fa)
 			}
 			cf := parseFileArg(config)
+			if err := checkMediaTypes(artifactType, cf, files); err != nil {
+				return err
+			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
 				return err
@@ -344,6 +399,9 @@ and tags.`,
 			if err != nil {
 				if errors.Is(err, acr.ErrLocked) {
 					return lockRefusal(cmd.Context(), s, ref, lockWrite, err)
+				}
+				if cmd.Context().Err() != nil {
+					return fmt.Errorf("interrupted; %s was not tagged; run the push again to finish it", ref)
 				}
 				return s.explain(err)
 			}
@@ -374,8 +432,10 @@ picks the manifest. Every destination is checked before the first file is writte
 that are absolute, contain '..' or would leave the directory through a link, links in a
 directory that point outside it, and directories in the way are refused. Existing files are
 replaced, as oras does, unless --keep-old-files. Files get the modes the umask allows;
-each is verified before it is renamed into place. On a terminal a progress line shows the
-bytes done of the total, with a percentage (not with --no-progress or -v).`,
+each is verified before it is renamed into place. An image none of whose layers has a file
+name (a container image) is refused, with nothing written: acrctl copy REF oci:DIR fetches
+it whole. On a terminal a progress line shows the bytes done of the total, with a
+percentage (not with --no-progress or -v).`,
 		Example: `  acrctl pull localhost:5000/docs:v1 --output-dir ./docs
   acrctl pull localhost:5000/tools:v1 --platform linux/arm64
   acrctl pull localhost:5000/site:v1 --keep-old-files --output json`,
@@ -392,6 +452,9 @@ bytes done of the total, with a percentage (not with --no-progress or -v).`,
 					return err
 				}
 				plat = &p
+			}
+			if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+				return usageError{fmt.Errorf("--output-dir %s is a file, not a directory; fix: name a directory (one that does not exist is created)", dir)}
 			}
 			s, err := o.connectRef(cmd, ref)
 			if err != nil {
@@ -443,10 +506,17 @@ func explainPull(s *session, arg string, err error) error {
 		for _, p := range pe.Platforms {
 			names = append(names, transfer.PlatformString(p))
 		}
-		example := "linux/amd64"
-		if len(names) > 0 {
-			example = names[0]
+		if len(names) == 0 {
+			byDigest := "acrctl manifest get " + arg + " lists its manifests"
+			if ref, perr := parseRef(arg, refTagOrDigest); perr == nil && len(pe.NoPlatform) > 0 {
+				byDigest = fmt.Sprintf("acrctl pull %s/%s@%s", ref.Registry, ref.Repository, pe.NoPlatform[0])
+				if len(pe.NoPlatform) > 1 {
+					byDigest += fmt.Sprintf(" (the first of its %d; acrctl manifest get %s lists them)", len(pe.NoPlatform), arg)
+				}
+			}
+			return fmt.Errorf("%s is an index whose manifests name no platform, so --platform cannot pick one; fix: pull a manifest by digest: %s", arg, byDigest)
 		}
+		example := names[0]
 		if pe.Want == nil {
 			return fmt.Errorf("%s is an index of %d platforms (%s); fix: pick one with --platform, such as acrctl pull %s --platform %s",
 				arg, len(names), strings.Join(names, ", "), arg, example)
@@ -458,10 +528,18 @@ func explainPull(s *session, arg string, err error) error {
 			return lockRefusal(context.Background(), s, ref, lockRead, err)
 		}
 	}
+	var nf *transfer.NoFilesError
+	if errors.As(err, &nf) {
+		return fmt.Errorf("%s has no files to pull: the %d layer(s) of %s have no file name (%s), as in a container image; nothing was written; fix: acrctl copy %s oci:DIR fetches it whole into an OCI layout",
+			arg, nf.Layers, nf.Manifest, ocispec.AnnotationTitle, arg)
+	}
 	var ee *transfer.ExistsError
 	if errors.As(err, &ee) {
 		if ee.Dir {
 			return fmt.Errorf("%s is a directory where the artifact has a file; nothing was written; fix: move it, or pull into another directory with --output-dir", ee.Path)
+		}
+		if ee.Link {
+			return fmt.Errorf("%s is a symbolic link where the artifact has a file, and pull neither follows nor replaces links; nothing was written; fix: remove it, or pull into another directory with --output-dir", ee.Path)
 		}
 		return fmt.Errorf("%s exists; nothing was written; fix: remove it, pull into another directory with --output-dir, or leave out --keep-old-files to replace it", ee.Path)
 	}
@@ -490,6 +568,13 @@ func newAttachCmd() *cobra.Command {
 			}
 			ann, err := parseAnnotations(annotations)
 			if err != nil {
+				return err
+			}
+			var typed []transfer.File
+			for _, a := range args[1:] {
+				typed = append(typed, parseFileArg(a))
+			}
+			if err := checkMediaTypes(artifactType, transfer.File{}, typed); err != nil {
 				return err
 			}
 			s, err := o.connectRef(cmd, ref)

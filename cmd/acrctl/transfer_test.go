@@ -86,6 +86,28 @@ func TestCopyRefusesWithoutLeftovers(t *testing.T) {
 	f.run("", "copy", f.ref("a:v1"), f.ref("b:v1"), "--concurrency", "-1").fails(t, 2, "--concurrency -1")
 }
 
+// TestCopyToLayoutNotADirectory: a destination oci:DIR that names a file,
+// or a directory holding something other than a layout, is refused before
+// anything is fetched, with the fix, and left as it was.
+func TestCopyToLayoutNotADirectory(t *testing.T) {
+	f := newFixture(t, false)
+	f.pushImage("app", "a", "v1")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	os.WriteFile(file, []byte("mine\n"), 0o644)
+	f.run("", "copy", f.ref("app:v1"), "oci:"+file+":v1").fails(t, 2, file+" is a file", "name a directory")
+	if got, err := os.ReadFile(file); err != nil || string(got) != "mine\n" {
+		t.Errorf("%s holds %q (%v), want it untouched", file, got, err)
+	}
+	other := filepath.Join(dir, "other")
+	os.Mkdir(other, 0o755)
+	os.WriteFile(filepath.Join(other, "notes.txt"), []byte("x"), 0o644)
+	f.run("", "copy", f.ref("app:v1"), "oci:"+other+":v1").fails(t, 1, "not an OCI image layout", "fix: name an empty or new directory")
+	if entries, _ := os.ReadDir(other); len(entries) != 1 {
+		t.Errorf("%s holds %d entries, want its one file", other, len(entries))
+	}
+}
+
 // TestInterruptedPushCancelsSessions: Ctrl-C during a push (the context
 // cancelled mid-upload) leaves no upload session open on the registry: the
 // cancels that run in the background get their moment before acrctl ends.
@@ -113,9 +135,8 @@ func TestInterruptedPushCancelsSessions(t *testing.T) {
 	os.WriteFile(big, data, 0o644)
 	var out, errb bytes.Buffer
 	host := strings.TrimPrefix(hs.URL, "http://")
-	if code := run(ctx, []string{"push", host + "/app:v1", big}, strings.NewReader(""), &out, &errb); code == 0 {
-		t.Fatalf("the interrupted push succeeded: %s", out.String())
-	}
+	code := run(ctx, []string{"push", host + "/app:v1", big}, strings.NewReader(""), &out, &errb)
+	result{out.String(), errb.String(), code}.fails(t, 1, "interrupted", host+"/app:v1 was not tagged", "run the push again")
 	n := 0
 	for _, err := range reg.Store().Uploads(t.Context()) {
 		if err == nil {
@@ -125,4 +146,58 @@ func TestInterruptedPushCancelsSessions(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d upload sessions left open after the interrupted push (stderr %q)", n, errb.String())
 	}
+}
+
+// TestInterruptedCopy: Ctrl-C during a copy says so in a line, not in the
+// chain of the blob transfer that it broke, and leaves the destination tag
+// where it was.
+func TestInterruptedCopy(t *testing.T) {
+	f := newFixture(t, false)
+	data := make([]byte, 8<<20)
+	rand.Read(data)
+	big := filepath.Join(t.TempDir(), "big.bin")
+	os.WriteFile(big, data, 0o644)
+	f.run("", "push", f.ref("src:v1"), big).ok(t)
+	before := f.pushImage("dst", "old", "v1")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var once sync.Once
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:") {
+			once.Do(cancel) // the user presses Ctrl-C while a blob is on its way
+			time.Sleep(50 * time.Millisecond)
+		}
+		f.srv.Registry.ServeHTTP(w, r)
+	}))
+	defer hs.Close()
+	src := strings.TrimPrefix(hs.URL, "http://") + "/src:v1"
+	var out, errb bytes.Buffer
+	code := run(ctx, []string{"copy", src, f.ref("dst:v1"), "--no-progress"}, strings.NewReader(""), &out, &errb)
+	r := result{out.String(), errb.String(), code}
+	r.fails(t, 1, "interrupted", f.ref("dst:v1")+" was not tagged", "run the copy again")
+	if strings.Contains(r.stderr, "broke after") || strings.Contains(r.stderr, "upload to") {
+		t.Errorf("the error spells out the transfer it broke: %s", r.stderr)
+	}
+	if d, err := f.client.ResolveDigest(t.Context(), "dst", "v1"); err != nil || d != before.digest {
+		t.Errorf("dst:v1 is %s (%v), want it left at %s", d, err, before.digest)
+	}
+}
+
+// TestCopyLayoutByDigest: a copy by digest into a layout lists the manifest
+// there (the layout looked empty), and oci:DIR@DIGEST names it, as a
+// registry reference would, on the way back.
+func TestCopyLayoutByDigest(t *testing.T) {
+	f := newFixture(t, false)
+	img := f.pushImage("app", "a", "v1")
+	dir := filepath.Join(t.TempDir(), "layout")
+	f.run("", "copy", f.ref("app@"+img.digest.String()), "oci:"+dir).ok(t)
+	f.run("", "copy", "oci:"+dir+"@"+img.digest.String(), f.ref("back:v1")).ok(t)
+	f.run("", "copy", "oci:"+dir, f.ref("back:v2")).ok(t)
+	for _, tag := range []string{"v1", "v2"} {
+		if d, err := f.client.ResolveDigest(t.Context(), "back", tag); err != nil || d != img.digest {
+			t.Errorf("back:%s is %s (%v), want %s", tag, d, err, img.digest)
+		}
+	}
+	f.run("", "copy", "oci:"+dir+"@sha256:00", f.ref("back:v3")).fails(t, 2, `"sha256:00" is not a digest`)
 }

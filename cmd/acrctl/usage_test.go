@@ -18,6 +18,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"serve", "--data", "x", "--memory"}, []string{"--data and --memory cannot be used together", "pick one"}},
 		{[]string{"serve", "--tls-cert", "a"}, []string{"--tls-cert and --tls-key go together"}},
 		{[]string{"push", "127.0.0.1:1/a:v1"}, []string{"acrctl push needs at least 2 arguments, got 1", "usage: acrctl push REF FILE"}},
+		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go", "--annotation", "k=a", "--annotation", "k=b"}, []string{`--annotation k is given twice ("a", then "b")`, "give each key once"}},
+		{[]string{"attach", "127.0.0.1:1/a:v1", "usage_test.go", "--artifact-type", "x/y", "--annotation", "k=a", "--annotation", "k=a"}, []string{`--annotation k is given twice`}},
+		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go", "--artifact-type", "not a type"}, []string{`--artifact-type: invalid media type "not a type"`, "TYPE/SUBTYPE"}},
+		{[]string{"attach", "127.0.0.1:1/a:v1", "usage_test.go", "--artifact-type", "sbom"}, []string{`--artifact-type: invalid media type "sbom"`}},
+		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go", "--config", "usage_test.go:application/json;v=1"}, []string{`--config usage_test.go: invalid media type "application/json;v=1"`}},
+		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go:text/plain;charset=utf-8"}, []string{`usage_test.go: invalid media type "text/plain;charset=utf-8"`}},
 	} {
 		r := acrctl(t, "", tc.args...).fails(t, 2, tc.want...)
 		for _, leak := range []string{"Did you mean this", "in the group [", "arg(s)", "; ;", "\t"} {

@@ -88,6 +88,19 @@ func TestValidateTag(t *testing.T) {
 	}
 }
 
+func TestValidateMediaType(t *testing.T) {
+	for _, mt := range []string{"application/vnd.oci.image.manifest.v1+json", "text/plain", "application/spdx+json", "x/y"} {
+		if err := ValidateMediaType(mt); err != nil {
+			t.Errorf("ValidateMediaType(%q): got %v", mt, err)
+		}
+	}
+	for _, mt := range []string{"", "not a type", "text", "text/", "/plain", "text/plain; charset=utf-8", "a/b/c", "-x/y", strings.Repeat("a", 128) + "/b"} {
+		if err := ValidateMediaType(mt); err == nil {
+			t.Errorf("ValidateMediaType(%q): got nil, want an error", mt)
+		}
+	}
+}
+
 func TestParseDigest(t *testing.T) {
 	ok := []string{"sha256:" + strings.Repeat("a", 64), "sha512:" + strings.Repeat("0", 128)}
 	for _, d := range ok {

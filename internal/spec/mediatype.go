@@ -1,5 +1,11 @@
 package spec
 
+import (
+	"errors"
+	"fmt"
+	"regexp"
+)
+
 // Manifest media types understood by both the client and the registry.
 const (
 	MediaTypeOCIManifest    = "application/vnd.oci.image.manifest.v1+json"
@@ -56,4 +62,22 @@ func IsNonDistributable(mediaType string) bool {
 		return true
 	}
 	return false
+}
+
+// mediaTypeRE is the media type grammar of the OCI image spec's JSON
+// schemas (defs-descriptor.json, "mediaType"), RFC 6838 section 4.2's
+// restricted names: TYPE/SUBTYPE, without parameters.
+var mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+
+// ErrInvalidMediaType reports a media type that does not follow the OCI
+// image spec's grammar.
+var ErrInvalidMediaType = errors.New("invalid media type")
+
+// ValidateMediaType checks a media type (or artifact type) against the OCI
+// image spec's grammar, as clients such as oras check --artifact-type.
+func ValidateMediaType(mt string) error {
+	if !mediaTypeRE.MatchString(mt) {
+		return fmt.Errorf("%w %q: want TYPE/SUBTYPE of letters, digits and !#$&^_.+-, such as application/vnd.example.docs+json (RFC 6838)", ErrInvalidMediaType, truncate(mt))
+	}
+	return nil
 }

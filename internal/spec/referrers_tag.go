@@ -23,3 +23,26 @@ func ReferrersTag(d string) string {
 		return '-'
 	}, alg+"-"+enc)
 }
+
+// IsReferrersTag reports whether tag has the form ReferrersTag gives a
+// digest of a registered algorithm (sha256, sha384, sha512): the algorithm,
+// "-", and 64 lowercase hex digits. Such a tag holds the referrers index of
+// that digest on registries without the referrers API, so that deleting it
+// as an ordinary tag hides the signatures and SBOMs it lists.
+func IsReferrersTag(tag string) bool {
+	alg, enc, ok := strings.Cut(tag, "-")
+	if !ok || len(enc) != 64 {
+		return false
+	}
+	switch alg {
+	case "sha256", "sha384", "sha512":
+	default:
+		return false
+	}
+	for _, r := range enc {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
+}

@@ -23,3 +23,28 @@ func TestReferrersTag(t *testing.T) {
 		}
 	}
 }
+
+// TestIsReferrersTag recognises the tags ReferrersTag makes of registered
+// algorithms, and nothing else.
+func TestIsReferrersTag(t *testing.T) {
+	hex := strings.Repeat("0123456789abcdef", 4)
+	for _, tc := range []struct {
+		tag  string
+		want bool
+	}{
+		{ReferrersTag("sha256:" + hex), true},
+		{ReferrersTag("sha512:" + hex + hex), true},
+		{ReferrersTag("sha384:" + hex + hex[:32]), true},
+		{"sha256-" + hex[:63], false},
+		{"sha256-" + hex + "0", false},
+		{"sha256-" + strings.ToUpper(hex), false},
+		{"sha256-" + hex + ".sig", false}, // cosign's signature tag is an ordinary tag
+		{"md5-" + hex, false},
+		{"v1", false},
+		{"sha256" + hex, false},
+	} {
+		if got := IsReferrersTag(tc.tag); got != tc.want {
+			t.Errorf("IsReferrersTag(%q) = %v, want %v", tc.tag, got, tc.want)
+		}
+	}
+}
