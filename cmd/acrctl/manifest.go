@@ -10,6 +10,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
@@ -162,11 +163,7 @@ func printManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperti
 	if m.ArtifactType != "" {
 		fmt.Fprintf(tw, "Artifact type:\t%s\n", m.ArtifactType)
 	}
-	if m.Size < 1024 {
-		fmt.Fprintf(tw, "Size:\t%s\n", formatSize(m.Size))
-	} else {
-		fmt.Fprintf(tw, "Size:\t%s (%d bytes)\n", formatSize(m.Size), m.Size)
-	}
+	fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(m.Size))
 	fmt.Fprintf(tw, "Platform:\t%s\n", platform(m.OS, m.Architecture))
 	fmt.Fprintf(tw, "Tags:\t%s\n", orDash(strings.Join(m.Tags, ", ")))
 	for _, r := range m.RelatedArtifacts {
@@ -178,13 +175,85 @@ func printManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperti
 	return tw.Flush()
 }
 
+// ociManifestJSON is manifest show -o json on a registry without ACR's
+// metadata: the fields of manifestJSON that the manifest itself gives.
+type ociManifestJSON struct {
+	Registry        string `json:"registry"`
+	ImageName       string `json:"imageName"`
+	Digest          string `json:"digest"`
+	ImageSize       *int64 `json:"imageSize,omitempty"`
+	MediaType       string `json:"mediaType,omitempty"`
+	ConfigMediaType string `json:"configMediaType,omitempty"`
+	ArtifactType    string `json:"artifactType,omitempty"`
+}
+
+// showOCIManifest is manifest show on a registry without ACR's metadata:
+// what the manifest's verified bytes tell. An image's size is its config's
+// and layers' (an artifact manifest's blobs'), as ACR counts imageSize; an
+// index's would need its children, and is left out.
+func showOCIManifest(cmd *cobra.Command, s *session, out *outputFormat, ref acr.Reference) error {
+	m, err := s.client.GetManifest(cmd.Context(), ref.Repository, ref.TagOrDigest(), nil)
+	if err != nil {
+		return s.explain(err)
+	}
+	var doc struct {
+		ArtifactType string               `json:"artifactType"`
+		Config       *ocispec.Descriptor  `json:"config"`
+		Layers       []ocispec.Descriptor `json:"layers"`
+		Blobs        []ocispec.Descriptor `json:"blobs"`
+	}
+	if err := json.Unmarshal(m.Bytes, &doc); err != nil {
+		return fmt.Errorf("the manifest %s is not JSON: %w; acrctl manifest get %s prints its bytes", m.Digest, err, ref)
+	}
+	j := ociManifestJSON{Registry: ref.Registry, ImageName: ref.Repository, Digest: m.Digest.String(), MediaType: m.MediaType, ArtifactType: doc.ArtifactType}
+	if !m.IsIndex() {
+		var size int64
+		if doc.Config != nil {
+			j.ConfigMediaType = doc.Config.MediaType
+			size += doc.Config.Size
+		}
+		for _, l := range append(doc.Layers, doc.Blobs...) {
+			size += l.Size
+		}
+		j.ImageSize = &size
+	}
+	noMetadata(cmd, ref.Registry, "tags, platform, times and lock flags")
+	w := cmd.OutOrStdout()
+	if out.json() {
+		return writeJSON(w, j)
+	}
+	tw := newTable(w)
+	fmt.Fprintf(tw, "Registry:\t%s\n", j.Registry)
+	fmt.Fprintf(tw, "Repository:\t%s\n", j.ImageName)
+	fmt.Fprintf(tw, "Digest:\t%s\n", j.Digest)
+	fmt.Fprintf(tw, "Media type:\t%s\n", orDash(j.MediaType))
+	if j.ConfigMediaType != "" {
+		fmt.Fprintf(tw, "Config media type:\t%s\n", j.ConfigMediaType)
+	}
+	if j.ArtifactType != "" {
+		fmt.Fprintf(tw, "Artifact type:\t%s\n", j.ArtifactType)
+	}
+	if j.ImageSize != nil {
+		fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(*j.ImageSize))
+	}
+	return tw.Flush()
+}
+
+// noMetadata notes on stderr that a registry without ACR's /acr/v1 API
+// keeps no record of what: the command shows what the OCI API tells.
+func noMetadata(cmd *cobra.Command, host, what string) {
+	fmt.Fprintf(cmd.ErrOrStderr(), "note: %s does not serve Azure Container Registry's /acr/v1 metadata API, so its %s are not known; shown is what the OCI API tells\n", host, what)
+}
+
 func newManifestShowCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "show HOST/REPO:TAG|HOST/REPO@DIGEST",
 		Short: "Show a manifest's properties: size, platform, tags, times and lock flags (ACR)",
 		Long: `Show the properties the registry keeps about a manifest (ACR's /acr/v1 metadata). For
-the manifest's own bytes, use 'acrctl manifest get'.`,
+the manifest's own bytes, use 'acrctl manifest get'. On a registry without that API only
+what the manifest itself tells is shown (digest, media types, artifact type, and an
+image's size: its config and layers); a note on stderr says so.`,
 		Example: `  acrctl manifest show myregistry.azurecr.io/library/hello-world:latest
   acrctl manifest show localhost:5000/hello@sha256:4c5e... -o json | jq .imageSize`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
@@ -199,6 +268,9 @@ the manifest's own bytes, use 'acrctl manifest get'.`,
 				return err
 			}
 			m, err := s.client.GetManifestProperties(cmd.Context(), ref.Repository, ref.TagOrDigest())
+			if errors.Is(err, acr.ErrNotSupported) {
+				return showOCIManifest(cmd, s, &out, ref)
+			}
 			if err != nil {
 				return s.explain(err)
 			}

@@ -261,6 +261,15 @@ func formatTableTime(t time.Time) string {
 }
 
 // formatSize prints a byte count in binary units.
+// formatSizeBytes is formatSize with the exact count beside sizes of a KiB
+// or more: "1.5 MiB (1572864 bytes)".
+func formatSizeBytes(n int64) string {
+	if n < 1024 {
+		return formatSize(n)
+	}
+	return fmt.Sprintf("%s (%d bytes)", formatSize(n), n)
+}
+
 func formatSize(n int64) string {
 	const unit = 1024
 	if n < unit {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"net/url"
 	"strings"
@@ -33,7 +34,6 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 	ref := func(s string) string { return host + "/app" + s }
 
 	acrctl(t, "", "repo", "show", ref("")).fails(t, 1, "not supported", "/acr/v1", "fix: ", "acrctl tag list "+ref(""))
-	acrctl(t, "", "tag", "show", ref(":v1")).fails(t, 1, "not supported", "fix: ", "acrctl manifest get "+ref(":v1"))
 	acrctl(t, "", "manifest", "list", ref("")).fails(t, 1, "not supported", "fix: ", "acrctl tag list "+ref(""))
 	acrctl(t, "", "repo", "list-deleted", host).fails(t, 1, "not supported", "fix: soft delete exists only on Azure Container Registry")
 	acrctl(t, "", "manifest", "restore", ref(":v1")).fails(t, 1, "not supported", "fix: soft delete exists only on Azure Container Registry")
@@ -49,5 +49,43 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 		t.Errorf("tag list -o json on a plain OCI registry:\n%s\nwant the names without lock flags", r.stdout)
 	}
 	acrctl(t, "", "manifest", "get", ref(":v1")).ok(t)
+
+	// tag show and manifest show fall back to what the OCI API tells: the
+	// digest (crane digest, oras resolve), the media types and an image's
+	// size, with a note that ACR's metadata is missing; no lock flags.
+	img := f.client
+	m, err := img.GetManifest(t.Context(), "app", "v1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := m.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := im.Config.Size
+	for _, l := range im.Layers {
+		size += l.Size
+	}
+	r := acrctl(t, "", "tag", "show", ref(":v1")).ok(t)
+	if !strings.Contains(r.stdout, "Digest:      "+m.Digest.String()) || strings.Contains(r.stdout, "enabled") || !strings.Contains(r.stderr, "/acr/v1") {
+		t.Errorf("tag show on a plain OCI registry:\n%s%s\nwant the digest, no lock flags, and a note", r.stdout, r.stderr)
+	}
+	r = acrctl(t, "", "tag", "show", ref(":v1"), "-o", "json").ok(t)
+	var tj map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &tj); err != nil || tj["digest"] != m.Digest.String() || tj["name"] != "v1" || tj["changeableAttributes"] != nil {
+		t.Errorf("tag show -o json on a plain OCI registry: %s (%v); want the digest and no lock flags", r.stdout, err)
+	}
+	r = acrctl(t, "", "manifest", "show", ref(":v1"), "-o", "json").ok(t)
+	var mj map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &mj); err != nil || mj["digest"] != m.Digest.String() || mj["mediaType"] != m.MediaType ||
+		mj["imageSize"] != float64(size) || mj["configMediaType"] != im.Config.MediaType || mj["changeableAttributes"] != nil || mj["tags"] != nil {
+		t.Errorf("manifest show -o json on a plain OCI registry: %s (%v); want digest, media types and size %d, no ACR metadata", r.stdout, err, size)
+	}
+	r = acrctl(t, "", "manifest", "show", ref("@"+m.Digest.String())).ok(t)
+	if !strings.Contains(r.stdout, m.Digest.String()) || !strings.Contains(r.stdout, "Size:") || strings.Contains(r.stdout, "Tags:") {
+		t.Errorf("manifest show on a plain OCI registry:\n%s\nwant the digest and size, no tags", r.stdout)
+	}
+	acrctl(t, "", "tag", "show", ref(":nope")).fails(t, 1, "nope")
+
 	acrctl(t, "", "manifest", "delete", ref(":v1"), "--yes").ok(t)
 }

@@ -233,6 +233,9 @@ func newTagShowCmd(o *remoteOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show HOST/REPO:TAG",
 		Short: "Show a tag's properties: digest, times and lock flags (ACR)",
+		Long: `Show the digest a tag points at, with the times and lock flags ACR keeps about it. On a
+registry without ACR's /acr/v1 API only the digest is known (as crane digest and oras
+resolve print it); a note on stderr says so.`,
 		Example: `  acrctl tag show myregistry.azurecr.io/library/hello-world:latest
   acrctl tag show localhost:5000/hello:v1 -o json | jq -r .digest`,
 		Args:              exactArgs(1, "a tag HOST/REPO:TAG"),
@@ -247,6 +250,23 @@ func newTagShowCmd(o *remoteOptions) *cobra.Command {
 				return err
 			}
 			t, err := s.client.GetTagProperties(cmd.Context(), ref.Repository, ref.Tag)
+			if errors.Is(err, acr.ErrNotSupported) {
+				// No ACR metadata: the digest is what the OCI API tells.
+				d, err := s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.Tag)
+				if err != nil {
+					return s.explain(err)
+				}
+				noMetadata(cmd, ref.Registry, "times and lock flags")
+				if out.json() {
+					return writeJSON(cmd.OutOrStdout(), tagJSON{Registry: ref.Registry, ImageName: ref.Repository, Name: ref.Tag, Digest: d.String()})
+				}
+				tw := newTable(cmd.OutOrStdout())
+				fmt.Fprintf(tw, "Registry:\t%s\n", ref.Registry)
+				fmt.Fprintf(tw, "Repository:\t%s\n", ref.Repository)
+				fmt.Fprintf(tw, "Tag:\t%s\n", ref.Tag)
+				fmt.Fprintf(tw, "Digest:\t%s\n", d)
+				return tw.Flush()
+			}
 			if err != nil {
 				return s.explain(err)
 			}
