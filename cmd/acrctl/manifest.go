@@ -148,9 +148,25 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 }
 
 func printManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperties) error {
+	return writeManifest(cmd, out, m, true)
+}
+
+// writeManifest prints a manifest's properties; without acrMetadata (a
+// registry without /acr/v1), only those the manifest itself gives: no
+// platform, tags, times or lock flags, and the size only when m.Size is
+// not negative.
+func writeManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperties, acrMetadata bool) error {
 	w := cmd.OutOrStdout()
 	if out.json() {
-		return writeJSON(w, toManifestJSON(m))
+		if acrMetadata {
+			return writeJSON(w, toManifestJSON(m))
+		}
+		j := ociManifestJSON{Registry: m.Registry, ImageName: m.Repository, Digest: m.Digest.String(), MediaType: m.MediaType,
+			ConfigMediaType: m.ConfigMediaType, ArtifactType: m.ArtifactType}
+		if m.Size >= 0 {
+			j.ImageSize = &m.Size
+		}
+		return writeJSON(w, j)
 	}
 	tw := newTable(w)
 	fmt.Fprintf(tw, "Registry:\t%s\n", m.Registry)
@@ -163,15 +179,19 @@ func printManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperti
 	if m.ArtifactType != "" {
 		fmt.Fprintf(tw, "Artifact type:\t%s\n", m.ArtifactType)
 	}
-	fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(m.Size))
-	fmt.Fprintf(tw, "Platform:\t%s\n", platform(m.OS, m.Architecture))
-	fmt.Fprintf(tw, "Tags:\t%s\n", orDash(strings.Join(m.Tags, ", ")))
-	for _, r := range m.RelatedArtifacts {
-		fmt.Fprintf(tw, "Child:\t%s %s\n", r.Digest, platform(r.OS, r.Architecture))
+	if m.Size >= 0 {
+		fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(m.Size))
 	}
-	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(m.CreatedOn))
-	fmt.Fprintf(tw, "Last updated:\t%s\n", formatTime(m.LastUpdatedOn))
-	writePermissions(tw, m.Permissions)
+	if acrMetadata {
+		fmt.Fprintf(tw, "Platform:\t%s\n", platform(m.OS, m.Architecture))
+		fmt.Fprintf(tw, "Tags:\t%s\n", orDash(strings.Join(m.Tags, ", ")))
+		for _, r := range m.RelatedArtifacts {
+			fmt.Fprintf(tw, "Child:\t%s %s\n", r.Digest, platform(r.OS, r.Architecture))
+		}
+		fmt.Fprintf(tw, "Created:\t%s\n", formatTime(m.CreatedOn))
+		fmt.Fprintf(tw, "Last updated:\t%s\n", formatTime(m.LastUpdatedOn))
+		writePermissions(tw, m.Permissions)
+	}
 	return tw.Flush()
 }
 
@@ -205,38 +225,20 @@ func showOCIManifest(cmd *cobra.Command, s *session, out *outputFormat, ref acr.
 	if err := json.Unmarshal(m.Bytes, &doc); err != nil {
 		return fmt.Errorf("the manifest %s is not JSON: %w; acrctl manifest get %s prints its bytes", m.Digest, err, ref)
 	}
-	j := ociManifestJSON{Registry: ref.Registry, ImageName: ref.Repository, Digest: m.Digest.String(), MediaType: m.MediaType, ArtifactType: doc.ArtifactType}
+	p := acr.ManifestProperties{Registry: ref.Registry, Repository: ref.Repository, Digest: m.Digest, MediaType: m.MediaType,
+		ArtifactType: doc.ArtifactType, Size: -1}
 	if !m.IsIndex() {
-		var size int64
+		p.Size = 0
 		if doc.Config != nil {
-			j.ConfigMediaType = doc.Config.MediaType
-			size += doc.Config.Size
+			p.ConfigMediaType = doc.Config.MediaType
+			p.Size += doc.Config.Size
 		}
 		for _, l := range append(doc.Layers, doc.Blobs...) {
-			size += l.Size
+			p.Size += l.Size
 		}
-		j.ImageSize = &size
 	}
 	noMetadata(cmd, ref.Registry, "tags, platform, times and lock flags")
-	w := cmd.OutOrStdout()
-	if out.json() {
-		return writeJSON(w, j)
-	}
-	tw := newTable(w)
-	fmt.Fprintf(tw, "Registry:\t%s\n", j.Registry)
-	fmt.Fprintf(tw, "Repository:\t%s\n", j.ImageName)
-	fmt.Fprintf(tw, "Digest:\t%s\n", j.Digest)
-	fmt.Fprintf(tw, "Media type:\t%s\n", orDash(j.MediaType))
-	if j.ConfigMediaType != "" {
-		fmt.Fprintf(tw, "Config media type:\t%s\n", j.ConfigMediaType)
-	}
-	if j.ArtifactType != "" {
-		fmt.Fprintf(tw, "Artifact type:\t%s\n", j.ArtifactType)
-	}
-	if j.ImageSize != nil {
-		fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(*j.ImageSize))
-	}
-	return tw.Flush()
+	return writeManifest(cmd, out, p, false)
 }
 
 // noMetadata notes on stderr that a registry without ACR's /acr/v1 API
