@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/transfer"
@@ -26,6 +28,21 @@ type endpoint struct {
 	name   string   // as the user wrote it
 	s      *session // nil for a layout
 	dir    string   // the layout's directory
+}
+
+// connectionLost reports whether err is a connection to a registry that
+// was refused, reset or cut short: a registry that is not there, or went
+// away during a transfer.
+func connectionLost(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// notTagged completes the error of a transfer to a registry that lost its
+// connection: the tag goes up last, so it was not moved, and running the
+// command again sends only what the registry does not hold yet.
+func notTagged(err error, ref, command string) error {
+	return fmt.Errorf("%w; %s was not tagged: run the %s again once the registry answers (what it holds already is not sent again)", err, ref, command)
 }
 
 // explainCopy turns an error of a copy into one that names the problem and the
@@ -277,7 +294,11 @@ copied, or with --output json its digest, media type, size and tags.`,
 					// Ctrl-C: the broken transfer's own chain says nothing more.
 					return fmt.Errorf("copy %s to %s: interrupted; %s was not tagged; run the copy again to finish it", src.name, dst.name, args[1])
 				}
-				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explainCopy(err, src, dst))
+				explained := explainCopy(err, src, dst)
+				if dst.s != nil && dstRef != "" && !strings.Contains(dstRef, ":") && connectionLost(err) {
+					explained = notTagged(explained, dst.name, "copy")
+				}
+				return fmt.Errorf("copy %s to %s: %w", src.name, dst.name, explained)
 			}
 			return printPushed(cmd, out, endpointJSON(dst, args[1]), desc, dstRef)
 		},
@@ -402,6 +423,9 @@ and tags.`,
 				}
 				if cmd.Context().Err() != nil {
 					return fmt.Errorf("interrupted; %s was not tagged; run the push again to finish it", ref)
+				}
+				if connectionLost(err) && ref.Tag != "" {
+					return notTagged(s.explain(err), ref.String(), "push")
 				}
 				return s.explain(err)
 			}

@@ -201,3 +201,45 @@ func TestCopyLayoutByDigest(t *testing.T) {
 	}
 	f.run("", "copy", "oci:"+dir+"@sha256:00", f.ref("back:v3")).fails(t, 2, `"sha256:00" is not a digest`)
 }
+
+// TestTransferToRegistryThatGoesAway: a registry that goes away during a
+// copy or push (its connection cut mid-upload, then nothing listening)
+// fails the command saying that the tag was not moved and to run it again,
+// and the tag is indeed not there.
+func TestTransferToRegistryThatGoesAway(t *testing.T) {
+	f := newFixture(t, false)
+	data := make([]byte, 4<<20)
+	rand.Read(data)
+	big := filepath.Join(t.TempDir(), "big.bin")
+	os.WriteFile(big, data, 0o644)
+	f.run("", "push", f.ref("src:v1"), big).ok(t)
+
+	for _, tc := range []struct {
+		command string
+		args    func(dst string) []string
+	}{
+		{"copy", func(dst string) []string { return []string{"copy", f.ref("src:v1"), dst, "--no-progress"} }},
+		{"push", func(dst string) []string { return []string{"push", dst, big, "--no-progress"} }},
+	} {
+		t.Run(tc.command, func(t *testing.T) {
+			var hs *httptest.Server
+			var once sync.Once
+			hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "/blobs/uploads/") && r.Method != http.MethodDelete {
+					once.Do(func() { hs.Listener.Close() }) // nothing listens from now on
+					if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+						conn.Close() // and this upload's connection is cut
+					}
+					return
+				}
+				f.srv.Registry.ServeHTTP(w, r)
+			}))
+			defer hs.Close()
+			dst := strings.TrimPrefix(hs.URL, "http://") + "/gone:v1"
+			f.run("", tc.args(dst)...).fails(t, 1, dst+" was not tagged", "run the "+tc.command+" again")
+			if _, err := f.client.ResolveDigest(t.Context(), "gone", "v1"); err == nil {
+				t.Errorf("gone:v1 was tagged")
+			}
+		})
+	}
+}
