@@ -30,6 +30,27 @@ type endpoint struct {
 	dir    string   // the layout's directory
 }
 
+// fileArgs parses push's and attach's FILE[:MEDIATYPE] arguments and
+// checks that each names a file or directory, before anything is sent.
+func fileArgs(args []string) ([]transfer.File, error) {
+	var files []transfer.File
+	for _, a := range args {
+		fa := parseFileArg(a)
+		if fa.Path == "-" {
+			return nil, usageError{errors.New("- (stdin) is not a file: push and attach send files and directories; save the content to a file, or upload one blob from stdin with acrctl blob put HOST/REPO -")}
+		}
+		if _, err := os.Stat(fa.Path); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+			return nil, fmt.Errorf("%s: %v; fix: check the path (nothing was pushed)", fa.Path, err)
+		}
+		files = append(files, fa)
+	}
+	return files, nil
+}
+
 // connectionLost reports whether err is a connection to a registry that
 // was refused, reset or cut short: a registry that is not there, or went
 // away during a transfer.
@@ -391,17 +412,9 @@ and tags.`,
 			if err != nil {
 				return err
 			}
-			var files []transfer.File
-			for _, a := range args[1:] {
-				fa := parseFileArg(a)
-				if _, err := os.Stat(fa.Path); err != nil {
-					var pe *fs.PathError
-					if errors.As(err, &pe) {
-						err = pe.Err
-					}
-					return fmt.Errorf("%s: %v; fix: check the path (nothing was pushed)", fa.Path, err)
-				}
-				files = append(files, fa)
+			files, err := fileArgs(args[1:])
+			if err != nil {
+				return err
 			}
 			cf := parseFileArg(config)
 			if err := checkMediaTypes(artifactType, cf, files); err != nil {
@@ -594,11 +607,11 @@ func newAttachCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var typed []transfer.File
-			for _, a := range args[1:] {
-				typed = append(typed, parseFileArg(a))
+			files, err := fileArgs(args[1:])
+			if err != nil {
+				return err
 			}
-			if err := checkMediaTypes(artifactType, transfer.File{}, typed); err != nil {
+			if err := checkMediaTypes(artifactType, transfer.File{}, files); err != nil {
 				return err
 			}
 			s, err := o.connectRef(cmd, ref)
@@ -609,18 +622,6 @@ func newAttachCmd() *cobra.Command {
 			subject, err := repo.Resolve(cmd.Context(), ref.TagOrDigest())
 			if err != nil {
 				return s.explain(err)
-			}
-			var files []transfer.File
-			for _, a := range args[1:] {
-				fa := parseFileArg(a)
-				if _, err := os.Stat(fa.Path); err != nil {
-					var pe *fs.PathError
-					if errors.As(err, &pe) {
-						err = pe.Err
-					}
-					return fmt.Errorf("%s: %v; fix: check the path (nothing was pushed)", fa.Path, err)
-				}
-				files = append(files, fa)
 			}
 			desc, err := transfer.PushFiles(cmd.Context(), repo, "", files,
 				&transfer.PushOptions{ArtifactType: artifactType, Annotations: ann, Subject: &subject})

@@ -24,6 +24,8 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"attach", "127.0.0.1:1/a:v1", "usage_test.go", "--artifact-type", "sbom"}, []string{`--artifact-type: invalid media type "sbom"`}},
 		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go", "--config", "usage_test.go:application/json;v=1"}, []string{`--config usage_test.go: invalid media type "application/json;v=1"`}},
 		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go:text/plain;charset=utf-8"}, []string{`usage_test.go: invalid media type "text/plain;charset=utf-8"`}},
+		{[]string{"push", "127.0.0.1:1/a:v1", "-"}, []string{"- (stdin) is not a file", "acrctl blob put HOST/REPO -"}},
+		{[]string{"attach", "127.0.0.1:1/a:v1", "-", "--artifact-type", "application/vnd.example"}, []string{"- (stdin) is not a file"}},
 	} {
 		r := acrctl(t, "", tc.args...).fails(t, 2, tc.want...)
 		for _, leak := range []string{"Did you mean this", "in the group [", "arg(s)", "; ;", "\t"} {
