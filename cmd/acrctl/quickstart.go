@@ -214,6 +214,8 @@ func quickstart(ctx context.Context, cmd *cobra.Command, f quickstartFlags) erro
 	fmt.Fprintf(out, "  %s repo list %s\n", self, reg)
 	fmt.Fprintf(out, "  %s manifest get %s/%s:latest --pretty\n", self, reg, quickstartRepo)
 	fmt.Fprintf(out, "  %s blob put %s/%s ./some-file\n", self, reg, quickstartRepo)
+	fmt.Fprintf(out, "  # when done, before or after Ctrl-C, remove the stored credentials:\n")
+	fmt.Fprintf(out, "  %s logout %s\n", self, reg)
 	<-ctx.Done()
 	fmt.Fprintln(cmd.ErrOrStderr(), "stopped")
 	return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -87,6 +88,12 @@ func TestQuickstartKeepRunning(t *testing.T) {
 	}
 	if _, err := os.Stat(m[1]); !os.IsNotExist(err) {
 		t.Errorf("the password file %s outlived the registry", m[1])
+	}
+	// The printed logout removes the credentials the login stored, with
+	// the registry gone.
+	acrctl(t, "", "logout", host).ok(t)
+	if b, err := os.ReadFile(filepath.Join(os.Getenv("DOCKER_CONFIG"), "config.json")); err != nil || strings.Contains(string(b), host) {
+		t.Errorf("docker config after logout: %s (%v); want no entry for %s", b, err, host)
 	}
 }
 
