@@ -357,7 +357,7 @@ func target(r *http.Request) (repo, tag string, d digest.Digest, err error) {
 	repo, tag = v.Get("repo"), v.Get("tag")
 	if ds := v.Get("digest"); ds != "" {
 		if d, err = digest.Parse(ds); err != nil {
-			return "", "", "", fmt.Errorf("digest %q: %v", ds, err)
+			return "", "", "", fmt.Errorf("digest %q is not valid: a digest is ALGORITHM:HEX, such as sha256: followed by 64 lowercase hex digits", ds)
 		}
 	}
 	if repo == "" || (tag == "") == (d == "") {

@@ -582,7 +582,11 @@ func errorStatus(err error) (status int, summary, fix string) {
 	case errors.Is(err, acr.ErrNotFound):
 		return 404, "The registry has no such item.", "It may have been deleted meanwhile; go back and reload."
 	case errors.Is(err, acr.ErrInvalidReference):
-		return 400, "The registry listed a name that is not a valid reference.", "The console cannot open it."
+		// The name comes from the page's address: typed or edited there,
+		// or a link to a name the registry listed that no client can
+		// open. The detail below says which part is wrong.
+		return 400, "The address names a repository, tag or digest that is not valid.",
+			"Check the name in the address, or open the item from the repositories page."
 	case errors.Is(err, acr.ErrNotSupported):
 		return 501, "This registry does not offer it.", "Other registries, such as ACR, do."
 	case errors.Is(err, context.DeadlineExceeded):
