@@ -43,6 +43,8 @@ var funcs = template.FuncMap{
 			return m.Image.Annotations
 		case m.Index != nil:
 			return m.Index.Annotations
+		case m.Artifact != nil:
+			return m.Artifact.Annotations
 		}
 		return nil
 	},

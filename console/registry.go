@@ -226,6 +226,9 @@ type manifestView struct {
 	Locked bool
 	Image  *ocispec.Manifest
 	Index  *ocispec.Index
+	// Artifact is an OCI artifact manifest (OCI 1.1's release
+	// candidates, which ACR and oras still serve): blobs, not layers.
+	Artifact *artifactManifest
 	// Pretty is the manifest indented; Raw is false when it is not JSON.
 	Pretty string
 }
@@ -239,6 +242,11 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 	if m.IsIndex() {
 		if ix, err := m.Index(); err == nil {
 			v.Index = &ix
+		}
+	} else if m.MediaType == mediaTypeArtifact {
+		var am artifactManifest
+		if json.Unmarshal(m.Bytes, &am) == nil {
+			v.Artifact = &am
 		}
 	} else if im, err := m.Image(); err == nil {
 		v.Image = &im
@@ -255,6 +263,19 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 		v.Props, v.Locked = &p, locked(p.Permissions)
 	}
 	return v, nil
+}
+
+// mediaTypeArtifact is the OCI artifact manifest's media type, from the
+// release candidates of OCI 1.1 (dropped from its final text).
+const mediaTypeArtifact = "application/vnd.oci.artifact.manifest.v1+json"
+
+// artifactManifest is an OCI artifact manifest: its type, blobs, subject
+// and annotations, as the 1.1 release candidates define them.
+type artifactManifest struct {
+	ArtifactType string               `json:"artifactType"`
+	Blobs        []ocispec.Descriptor `json:"blobs"`
+	Subject      *ocispec.Descriptor  `json:"subject"`
+	Annotations  map[string]string    `json:"annotations"`
 }
 
 // referrer is a node of a manifest's referrers tree.
