@@ -258,10 +258,16 @@ func (s *Server) reposPage(w http.ResponseWriter, r *http.Request, ss *session) 
 }
 
 type repoData struct {
-	Name      string
-	View      string
-	ACR       bool
-	Page      int
+	Name string
+	View string
+	ACR  bool
+	Page int
+	// After is where the page starts: after this tag, or manifest digest,
+	// from the previous page's Next link; empty on the first page and on
+	// pages reached by offset (Previous links). Next is the same for the
+	// following page.
+	After     string
+	Next      string
 	More      bool
 	Tags      []tagRow
 	Manifests []manifestRow
@@ -284,7 +290,7 @@ func pageNumber(r *http.Request) int {
 func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx, c := r.Context(), ss.client
 	q := r.URL.Query()
-	d := repoData{Name: q.Get("name"), View: q.Get("view"), Page: pageNumber(r)}
+	d := repoData{Name: q.Get("name"), View: q.Get("view"), Page: pageNumber(r), After: q.Get("after")}
 	if d.Name == "" {
 		s.errorPage(w, r, ss, http.StatusBadRequest, "No repository named.", "Pick one on the repositories page.")
 		return
@@ -299,7 +305,18 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	switch d.View {
 	case "manifests":
-		d.Manifests, d.More, err = listManifests(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
+		var after digest.Digest
+		if d.After != "" {
+			if after, err = digest.Parse(d.After); err != nil {
+				s.errorPage(w, r, ss, http.StatusBadRequest, "The address's after="+d.After+" is not a manifest's digest.",
+					"Use the Next link of the repository's manifests.")
+				return
+			}
+		}
+		d.Manifests, d.More, err = listManifests(ctx, c, d.Name, after, d.Page*rowsPerPage, rowsPerPage)
+		if n := len(d.Manifests); d.More && n > 0 {
+			d.Next = d.Manifests[n-1].Digest.String()
+		}
 	case "deleted":
 		var rows any
 		rows, d.More, d.NoDeleted, err = listDeleted(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
@@ -312,7 +329,10 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		}
 	default:
 		d.View = "tags"
-		d.Tags, d.More, err = listTags(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage, d.ACR)
+		d.Tags, d.More, err = listTags(ctx, c, d.Name, d.After, d.Page*rowsPerPage, rowsPerPage, d.ACR)
+		if n := len(d.Tags); d.More && n > 0 {
+			d.Next = d.Tags[n-1].Name
+		}
 	}
 	if err != nil {
 		d.Err = errorText(err)
@@ -430,7 +450,8 @@ func (s *Server) lockAction(w http.ResponseWriter, r *http.Request, ss *session)
 	} else {
 		s.setFlash(ss, "Unlocked "+what+".")
 	}
-	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")}}.Encode()
+	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")},
+		"after": {r.PostFormValue("after")}}.Encode()
 	if r.PostFormValue("back") == "manifest" {
 		back = s.prefix + "manifest?" + url.Values{"repo": {repo}, "ref": {d.String()}}.Encode()
 	}

@@ -124,13 +124,18 @@ type tagRow struct {
 	Permissions   acr.Permissions
 }
 
-// listTags returns the tags from offset skip on, up to n, newest first where
-// the registry can order them (by name otherwise), and whether more follow.
-// ordered is false on registries without /acr/v1, which list names only.
-func listTags(ctx context.Context, c *acr.Client, repo string, skip, n int, ordered bool) ([]tagRow, bool, error) {
+// listTags returns up to n tags, newest first where the registry can order
+// them (by name otherwise), and whether more follow: those after the tag
+// named after, or, without it, from offset skip on. ordered is false on
+// registries without /acr/v1, which list names only.
+func listTags(ctx context.Context, c *acr.Client, repo, after string, skip, n int, ordered bool) ([]tagRow, bool, error) {
 	// Pages of skip+n+1 (within ACR's 1,000) fetch the screen and tell
-	// whether more follow, without listing the rest.
-	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}
+	// whether more follow, without listing the rest. A page that resumes
+	// after a tag (the Next link's) lists one screen wherever it is.
+	if after != "" {
+		skip = 0
+	}
+	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000), Last: after}
 	if !ordered {
 		opts.Order = acr.OrderNone
 	}
@@ -149,9 +154,13 @@ type manifestRow struct {
 	Locked bool
 }
 
-// listManifests is listTags for manifests (ACR only).
-func listManifests(ctx context.Context, c *acr.Client, repo string, skip, n int) ([]manifestRow, bool, error) {
-	ms, more, err := window(c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}), skip, n)
+// listManifests is listTags for manifests (ACR only); after is a digest.
+func listManifests(ctx context.Context, c *acr.Client, repo string, after digest.Digest, skip, n int) ([]manifestRow, bool, error) {
+	if after != "" {
+		skip = 0
+	}
+	opts := &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000), Last: after}
+	ms, more, err := window(c.Manifests(ctx, repo, opts), skip, n)
 	rows := make([]manifestRow, len(ms))
 	for i, m := range ms {
 		rows[i] = manifestRow{m, locked(m.Permissions)}
