@@ -435,3 +435,21 @@ func TestBrowserTenThousandRepositories(t *testing.T) {
 	}
 	b.wantText("table.repos", "many/r09998")
 }
+
+// TestBrowserLongTagKeepsColumns: a 128-character tag (the longest legal)
+// takes its own column's room; the digests and Delete links beside
+// it stay on one line each, not broken mid-word ("Dele/te").
+func TestBrowserLongTagKeepsColumns(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", strings.Repeat("x", 128), "amd64", "base", nil)
+	r.seed.image("app/web", "v1", "amd64", "other", nil)
+	b := newTab(t)
+	b.open(r.URL + "?token=" + r.console.NewToken())
+	for _, view := range []string{"tags", "manifests"} {
+		b.open(r.URL + "repo?name=app/web&view=" + view)
+		if !b.evalBool(`(() => { const links = [...document.querySelectorAll("table a.delete, table a.digest")];
+			return links.length >= 4 && links.every(e => e.getClientRects().length == 1) })()`) {
+			t.Errorf("%s view: a digest or Delete link breaks across lines beside a 128-character tag", view)
+		}
+	}
+}
