@@ -347,6 +347,41 @@ type deleteTarget struct {
 	Cascade   bool
 	// More says there are more referrers than the console lists.
 	More bool
+	// Locked says which lock flag makes the registry refuse the delete;
+	// Unlockable is true when it is the tag's or manifest's own (or, for
+	// a manifest, one of its tags': UnlockTag), which the page can
+	// unlock, false when it is the repository's.
+	Locked     string
+	Unlockable bool
+	UnlockTag  string
+}
+
+// lockedBy says which of what's lock flags refuse deleting it, or "".
+func lockedBy(what string, p acr.Permissions) string {
+	switch {
+	case !p.CanDelete && !p.CanWrite:
+		return what + " is locked (deleteEnabled and writeEnabled are false)"
+	case !p.CanDelete:
+		return what + " has deleteEnabled false"
+	case !p.CanWrite:
+		return what + " has writeEnabled false"
+	}
+	return ""
+}
+
+// checkLocks fills t.Locked from the repository's flags when the item's
+// own (perms, nil where unknown) do not refuse the delete. Registries
+// without /acr/v1 have no flags to read.
+func checkLocks(ctx context.Context, c *acr.Client, t *deleteTarget, what string, perms *acr.Permissions) {
+	if perms != nil {
+		if t.Locked = lockedBy(what, *perms); t.Locked != "" {
+			t.Unlockable = true
+			return
+		}
+	}
+	if rp, err := c.GetRepositoryProperties(ctx, t.Repo); err == nil {
+		t.Locked = lockedBy("The repository "+t.Repo, rp.Permissions)
+	}
 }
 
 // goneReferrer is a referrer a manifest's delete takes along.
@@ -363,12 +398,30 @@ func describeDelete(ctx context.Context, c *acr.Client, repo, tag string, d dige
 			return t, err
 		}
 		t.Digest = dg
+		var perms *acr.Permissions
+		if tp, err := c.GetTagProperties(ctx, repo, tag); err == nil {
+			perms = &tp.Permissions
+		}
+		checkLocks(ctx, c, &t, "The tag "+tag, perms)
 		return t, nil
 	}
 	p, err := c.GetManifestProperties(ctx, repo, d.String())
 	switch {
 	case err == nil:
 		t.Tags, t.TagsKnown, t.Cascade = p.Tags, true, true
+		checkLocks(ctx, c, &t, "The manifest", &p.Permissions)
+		if t.Locked == "" && len(p.Tags) > 0 {
+			// A locked tag refuses the delete of its manifest too.
+			for tg, err := range c.Tags(ctx, repo, &acr.TagsOptions{Digest: d}) {
+				if err != nil {
+					break
+				}
+				if t.Locked = lockedBy("Its tag "+tg.Name, tg.Permissions); t.Locked != "" {
+					t.Unlockable, t.UnlockTag = true, tg.Name
+					break
+				}
+			}
+		}
 	case errors.Is(err, acr.ErrNotSupported):
 	default:
 		return t, err
