@@ -465,6 +465,10 @@ func (s *Server) restoreAction(w http.ResponseWriter, r *http.Request, ss *sessi
 		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to restore: name a repository and a digest.", "Use the restore buttons of a repository's deleted items.")
 		return
 	}
+	along := 0
+	if tag == "" {
+		along = deletedWith(r.Context(), ss.client, repo, d)
+	}
 	p, err := restoreManifest(r.Context(), ss.client, repo, d, tag)
 	if err != nil {
 		s.failed(w, r, ss, "Restoring", err)
@@ -476,7 +480,13 @@ func (s *Server) restoreAction(w http.ResponseWriter, r *http.Request, ss *sessi
 	} else if len(p.Tags) > 0 {
 		msg += " with tags " + strings.Join(p.Tags, ", ")
 	}
-	s.setFlash(ss, msg+".")
+	msg += "."
+	if along == 1 {
+		msg += " One other manifest deleted with it (a referrer, such as a signature or SBOM) stays deleted: restore it below too."
+	} else if along > 1 {
+		msg += " " + itoa(along) + " other manifests deleted with it (referrers, such as signatures and SBOMs) stay deleted: restore them below too."
+	}
+	s.setFlash(ss, msg)
 	http.Redirect(w, r, s.prefix+"repo?"+url.Values{"name": {repo}, "view": {"deleted"}}.Encode(), http.StatusSeeOther)
 }
 

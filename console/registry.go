@@ -474,6 +474,34 @@ func restoreManifest(ctx context.Context, c *acr.Client, repo string, d digest.D
 	return c.RestoreManifest(ctx, repo, d, &acr.RestoreOptions{Tag: tag})
 }
 
+// deletedWith counts the other manifests of repo deleted at the moment d
+// was last deleted (within a second): those a delete took along with d,
+// its referrers on ACR. A restore brings back d alone, so the console
+// says that they stay deleted. It reads at most maxDeletedTags deletions.
+func deletedWith(ctx context.Context, c *acr.Client, repo string, d digest.Digest) int {
+	var all []acr.DeletedManifest
+	var when time.Time
+	for m, err := range c.DeletedManifests(ctx, repo, nil) {
+		if err != nil || len(all) == maxDeletedTags {
+			break
+		}
+		all = append(all, m)
+		if m.Digest == d && m.DeletedOn.After(when) {
+			when = m.DeletedOn
+		}
+	}
+	if when.IsZero() {
+		return 0
+	}
+	n := 0
+	for _, m := range all {
+		if m.Digest != d && m.DeletedOn.Sub(when).Abs() <= time.Second {
+			n++
+		}
+	}
+	return n
+}
+
 // listDeletedTags returns up to n soft deletions of a repository's tags,
 // the most recent first.
 func listDeletedTags(ctx context.Context, c *acr.Client, repo string, n int) ([]acr.DeletedTag, bool, error) {
