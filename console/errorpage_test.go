@@ -84,6 +84,7 @@ func TestErrorPageBadAddress(t *testing.T) {
 	}{
 		{"nosuch", 404, "no page at /nosuch", "404 page not found"},
 		{"repo/extra?name=app%2Fweb", 404, "no page at /repo/extra", "404 page not found"},
+		{"static/", 404, "no page at /static/", `href="console.js"`}, // not a listing of the files
 		{"manifest?repo=App&ref=v1", 400, "address names a repository, tag or digest that is not valid", "registry listed"},
 		{"manifest?repo=app%2Fweb&ref=bad%20tag", 400, "address names a repository, tag or digest that is not valid", "registry listed"},
 		{"repo?name=BAD", 400, "address names a repository, tag or digest that is not valid", "registry listed"},

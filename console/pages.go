@@ -87,7 +87,16 @@ func (s *Server) routes() {
 	p := s.prefix
 	m := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	m.Handle("GET "+p+"static/", http.StripPrefix(p+"static/", http.FileServerFS(static)))
+	files := http.StripPrefix(p+"static/", http.FileServerFS(static))
+	m.HandleFunc("GET "+p+"static/", func(w http.ResponseWriter, r *http.Request) {
+		// The files, not net/http's listing of the directory.
+		if strings.HasSuffix(r.URL.Path, "/") {
+			s.errorPage(w, r, s.sessionOf(r), http.StatusNotFound, "The console has no page at "+r.URL.Path+".",
+				"Check the address, or start from the repositories page.")
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	m.HandleFunc(p+"login", s.login)
 	m.HandleFunc("POST "+p+"logout", s.authed(s.logout))
 	m.HandleFunc("GET "+p+"{$}", s.authed(s.reposPage))

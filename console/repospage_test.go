@@ -27,4 +27,8 @@ func TestReposPageSizeExplained(t *testing.T) {
 			t.Errorf("the size column's header %q lacks %q", head, want)
 		}
 	}
+	// The filter box has a name for screen readers, not only a placeholder.
+	if !strings.Contains(body, `aria-label="Filter repositories by name"`) {
+		t.Errorf("the filter box has no accessible name")
+	}
 }
