@@ -2,11 +2,14 @@ package console
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
 )
 
 // TestDeletePageLocked: the confirmation of a delete that a lock flag
@@ -71,6 +74,37 @@ func TestDeletePageLocked(t *testing.T) {
 		}
 		if !tc.unlockable && !strings.Contains(body, "acrctl repo update") {
 			t.Errorf("%v: the page does not say how to unlock the repository", tc.query)
+		}
+	}
+}
+
+// TestDeletePageOCIReferrers: on a registry without /acr/v1 the
+// confirmation counts the referrers that stay behind, in a sentence that
+// agrees with its number.
+func TestDeletePageOCIReferrers(t *testing.T) {
+	em, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	hs := httptest.NewServer(acrtest.PlainOCI(em))
+	t.Cleanup(hs.Close)
+	seed := newSeeder(t, hs.URL, nil)
+	img := seed.image("app/web", "v1", "amd64", "base", nil)
+	seed.referrer("app/web", "application/vnd.example.sig", img, nil)
+	two := seed.image("app/web", "v2", "amd64", "other", nil)
+	seed.referrer("app/web", "application/vnd.example.sig", two, nil)
+	seed.referrer("app/web", "application/spdx+json", two, nil)
+	cs, u := consoleFor(t, hs.URL, nil)
+	hc := browserless(t)
+	get(t, hc, u+"?token="+cs.NewToken())
+	for d, want := range map[string]string{
+		img.Digest.String(): "1 referrer (a signature, SBOM or attestation) points at it",
+		two.Digest.String(): "2 referrers (signatures, SBOMs, attestations) point at it",
+	} {
+		_, body := get(t, hc, u+"delete?"+url.Values{"repo": {"app/web"}, "digest": {d}}.Encode())
+		if !strings.Contains(body, want) {
+			t.Errorf("delete %s: the page does not say %q: %.1200s", d, want, body)
 		}
 	}
 }
