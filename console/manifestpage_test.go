@@ -13,7 +13,8 @@ import (
 // TestManifestPageArtifact: an OCI artifact manifest (pushed by oras 1.0
 // and older notation, kept by ACR) shows its blobs, its subject and its
 // annotations, escaped, as an image shows its layers; on the subject's
-// page it is a referrer.
+// page it is a referrer. Artifacts (this one, or a signature in an image
+// manifest) get no docker pull command, which cannot pull them; images do.
 func TestManifestPageArtifact(t *testing.T) {
 	r := localRegistry(t, nil)
 	subject := r.seed.image("app/web", "v1", "amd64", "base", nil)
@@ -53,8 +54,19 @@ func TestManifestPageArtifact(t *testing.T) {
 	if strings.Contains(page, xssImg) {
 		t.Errorf("the artifact's page carries the annotation unescaped")
 	}
+	if strings.Contains(page, "docker pull") {
+		t.Errorf("the artifact's page offers docker pull, which cannot pull an artifact")
+	}
 
 	_, page = get(t, hc, r.URL+"manifest?"+url.Values{"repo": {"app/web"}, "ref": {"v1"}}.Encode())
+	if !strings.Contains(page, `id="pull-docker"`) {
+		t.Errorf("the image's page lacks docker pull")
+	}
+	// An artifact in an image manifest (a signature: the empty config).
+	sig := r.seed.referrer("app/web", "application/vnd.example.signature", subject, nil)
+	if _, page = get(t, hc, r.URL+"manifest?"+url.Values{"repo": {"app/web"}, "ref": {sig.Digest.String()}}.Encode()); strings.Contains(page, "docker pull") {
+		t.Errorf("a signature's page offers docker pull, which cannot pull it")
+	}
 	if !strings.Contains(page, "ref="+strings.ToLower(url.QueryEscape(d.String()))) {
 		t.Errorf("the subject's page does not list the artifact %s among its referrers", d)
 	}

@@ -372,8 +372,10 @@ func (s *Server) manifestPage(w http.ResponseWriter, r *http.Request, ss *sessio
 	d.M = m
 	d.Refs, d.RefsErr = referrersTree(ctx, c, d.Repo, m.Digest)
 	ref := pullHost(c) + "/" + d.Repo + "@" + m.Digest.String()
-	d.Pull = []pullCommand{{"pull-acrctl", "acrctl", "acrctl pull " + ref}, {"pull-oras", "oras", "oras pull " + ref},
-		{"pull-docker", "docker", "docker pull " + ref}}
+	d.Pull = []pullCommand{{"pull-acrctl", "acrctl", "acrctl pull " + ref}, {"pull-oras", "oras", "oras pull " + ref}}
+	if m.containerImage() {
+		d.Pull = append(d.Pull, pullCommand{"pull-docker", "docker", "docker pull " + ref})
+	}
 	s.render(w, r, ss, http.StatusOK, "manifest", d.Repo+"@"+shortDigest(m.Digest), d)
 }
 

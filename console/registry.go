@@ -274,6 +274,20 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 	return v, nil
 }
 
+// containerImage reports whether docker can pull the manifest: an image
+// whose config is a container image's (not an artifact's, such as a
+// signature's or an SBOM's), or an index that is not an artifact.
+func (v manifestView) containerImage() bool {
+	switch {
+	case v.Image != nil:
+		mt := v.Image.Config.MediaType
+		return mt == ocispec.MediaTypeImageConfig || mt == "application/vnd.docker.container.image.v1+json"
+	case v.Index != nil:
+		return v.Index.ArtifactType == ""
+	}
+	return false
+}
+
 // mediaTypeArtifact is the OCI artifact manifest's media type, from the
 // release candidates of OCI 1.1 (dropped from its final text).
 const mediaTypeArtifact = "application/vnd.oci.artifact.manifest.v1+json"
