@@ -114,3 +114,29 @@ func TestErrorPageBadAddress(t *testing.T) {
 		t.Errorf("GET lock: %d, want 405", resp.StatusCode)
 	}
 }
+
+// TestErrorPageKeepsFlash: an error answer between an action and the page
+// it leads to (the browser's /favicon.ico, a mistyped address) does not
+// spend the action's message; the next page that works shows it.
+func TestErrorPageKeepsFlash(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", "v1", "amd64", "base", nil)
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	_, page := get(t, hc, r.URL+"repo?name=app%2Fweb")
+	resp, err := hc.PostForm(r.URL+"lock", url.Values{"csrf": {field(t, page, "csrf")}, "repo": {"app/web"}, "tag": {"v1"}, "lock": {"1"}, "view": {"tags"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("lock: %d, want 303", resp.StatusCode)
+	}
+	if resp, _ := get(t, hc, r.URL+"favicon.ico"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("favicon.ico: %d, want 404", resp.StatusCode)
+	}
+	get(t, hc, r.URL+"manifest?repo=app%2Fweb&ref=nosuch")
+	if _, page = get(t, hc, r.URL+"repo?name=app%2Fweb"); !strings.Contains(page, "Locked tag v1") {
+		t.Errorf("the lock's message was spent by an error answer before the page showed it")
+	}
+}

@@ -132,7 +132,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, sta
 	if ss != nil {
 		v.CSRF, v.User, v.Host, v.Signed = ss.csrf, ss.user, pullHost(ss.client), true
 		v.CanSignOut = s.opts.SignIn != nil
-		v.Flash = s.takeFlash(ss)
+		// Only a page that worked shows (and so spends) the flash: an
+		// error answer, such as the 404 of the browser's /favicon.ico
+		// after a redirect, must not swallow "Deleted tag v1."
+		if status < 300 {
+			v.Flash = s.takeFlash(ss)
+		}
 	}
 	var buf bytes.Buffer
 	name := "layout.html"
