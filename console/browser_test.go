@@ -92,17 +92,19 @@ func TestBrowserLocalRegistry(t *testing.T) {
 		t.Error("a lock without the CSRF token locked the tag")
 	}
 
-	// A locked tag's delete is refused, and the page says why.
+	// A locked tag's delete page says the lock refuses it and offers
+	// Unlock instead of a Delete that can only fail.
 	b.click(`tr[data-tag="v1"] button.lock`)
 	b.click(`tr[data-tag="v1"] a.delete`)
-	b.click(`#confirm-delete`)
-	b.wantText("h1", "A lock forbids it")
-	b.wantText("body", "Unlock the tag")
+	b.wantText("#locked-note", "The tag v1 is locked", "the registry refuses this delete")
+	if b.has("#confirm-delete") {
+		t.Error("a locked tag's delete page offers Delete")
+	}
+	b.click(`#unlock-first`)
+	b.wantText(".flash", "Unlocked tag v1")
 	if _, err := c.ResolveDigest(ctx, "app/web", "v1"); err != nil {
 		t.Fatalf("a locked tag was deleted: %v", err)
 	}
-	b.open(r.URL + "repo?name=app/web")
-	b.click(`tr[data-tag="v1"] button.unlock`)
 
 	// Delete a tag: cancelled, then confirmed.
 	b.click(`tr[data-tag="v2"] a.delete`)
@@ -434,4 +436,22 @@ func TestBrowserTenThousandRepositories(t *testing.T) {
 		t.Fatalf("filtering for r09998: %v", err)
 	}
 	b.wantText("table.repos", "many/r09998")
+}
+
+// TestBrowserLongTagKeepsColumns: a 128-character tag (the longest legal)
+// takes its own column's room; the digests and Delete links beside
+// it stay on one line each, not broken mid-word ("Dele/te").
+func TestBrowserLongTagKeepsColumns(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", strings.Repeat("x", 128), "amd64", "base", nil)
+	r.seed.image("app/web", "v1", "amd64", "other", nil)
+	b := newTab(t)
+	b.open(r.URL + "?token=" + r.console.NewToken())
+	for _, view := range []string{"tags", "manifests"} {
+		b.open(r.URL + "repo?name=app/web&view=" + view)
+		if !b.evalBool(`(() => { const links = [...document.querySelectorAll("table a.delete, table a.digest")];
+			return links.length >= 4 && links.every(e => e.getClientRects().length == 1) })()`) {
+			t.Errorf("%s view: a digest or Delete link breaks across lines beside a 128-character tag", view)
+		}
+	}
 }

@@ -66,3 +66,77 @@ func TestScopedUserHome(t *testing.T) {
 		t.Errorf("opening app by name: %d, want 200 listing v1", resp.StatusCode)
 	}
 }
+
+// TestErrorPageBadAddress: an address a person typed or edited wrong (a
+// page the console lacks, a name or digest that is not valid) gets the
+// console's page saying the address is at fault, not the registry, and
+// no library or net/http text in the heading.
+func TestErrorPageBadAddress(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", "v1", "amd64", "base", nil)
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	for _, c := range []struct {
+		path   string
+		status int
+		want   string // in the heading
+		not    string // nowhere in the page
+	}{
+		{"nosuch", 404, "no page at /nosuch", "404 page not found"},
+		{"repo/extra?name=app%2Fweb", 404, "no page at /repo/extra", "404 page not found"},
+		{"static/", 404, "no page at /static/", `href="console.js"`}, // not a listing of the files
+		{"manifest?repo=App&ref=v1", 400, "address names a repository, tag or digest that is not valid", "registry listed"},
+		{"manifest?repo=app%2Fweb&ref=bad%20tag", 400, "address names a repository, tag or digest that is not valid", "registry listed"},
+		{"repo?name=BAD", 400, "address names a repository, tag or digest that is not valid", "registry listed"},
+		{"delete?repo=app%2Fweb&digest=sha256:abc", 400, "64 lowercase hex digits", "invalid checksum digest length"},
+	} {
+		resp, body := get(t, hc, r.URL+c.path)
+		if resp.StatusCode != c.status {
+			t.Errorf("%s: %d, want %d", c.path, resp.StatusCode, c.status)
+		}
+		i, j := strings.Index(body, "<h1>"), strings.Index(body, "</h1>")
+		if i < 0 || j < i {
+			t.Errorf("%s: not the console's error page: %.300s", c.path, body)
+			continue
+		}
+		if h1 := body[i:j]; !strings.Contains(h1, c.want) {
+			t.Errorf("%s: heading %q, want it to say %q", c.path, h1, c.want)
+		}
+		if strings.Contains(body, c.not) {
+			t.Errorf("%s: the page says %q: %.600s", c.path, c.not, body)
+		}
+		if !strings.Contains(body, "Back to the repositories") {
+			t.Errorf("%s: the page lacks the way back", c.path)
+		}
+	}
+	// A route asked with the wrong method keeps its 405.
+	if resp, _ := get(t, hc, r.URL+"lock"); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET lock: %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestErrorPageKeepsFlash: an error answer between an action and the page
+// it leads to (the browser's /favicon.ico, a mistyped address) does not
+// spend the action's message; the next page that works shows it.
+func TestErrorPageKeepsFlash(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", "v1", "amd64", "base", nil)
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	_, page := get(t, hc, r.URL+"repo?name=app%2Fweb")
+	resp, err := hc.PostForm(r.URL+"lock", url.Values{"csrf": {field(t, page, "csrf")}, "repo": {"app/web"}, "tag": {"v1"}, "lock": {"1"}, "view": {"tags"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("lock: %d, want 303", resp.StatusCode)
+	}
+	if resp, _ := get(t, hc, r.URL+"favicon.ico"); resp.StatusCode != http.StatusNotFound {
+		t.Errorf("favicon.ico: %d, want 404", resp.StatusCode)
+	}
+	get(t, hc, r.URL+"manifest?repo=app%2Fweb&ref=nosuch")
+	if _, page = get(t, hc, r.URL+"repo?name=app%2Fweb"); !strings.Contains(page, "Locked tag v1") {
+		t.Errorf("the lock's message was spent by an error answer before the page showed it")
+	}
+}

@@ -43,6 +43,8 @@ var funcs = template.FuncMap{
 			return m.Image.Annotations
 		case m.Index != nil:
 			return m.Index.Annotations
+		case m.Artifact != nil:
+			return m.Artifact.Annotations
 		}
 		return nil
 	},
@@ -85,7 +87,16 @@ func (s *Server) routes() {
 	p := s.prefix
 	m := http.NewServeMux()
 	static, _ := fs.Sub(staticFS, "static")
-	m.Handle("GET "+p+"static/", http.StripPrefix(p+"static/", http.FileServerFS(static)))
+	files := http.StripPrefix(p+"static/", http.FileServerFS(static))
+	m.HandleFunc("GET "+p+"static/", func(w http.ResponseWriter, r *http.Request) {
+		// The files, not net/http's listing of the directory.
+		if strings.HasSuffix(r.URL.Path, "/") {
+			s.errorPage(w, r, s.sessionOf(r), http.StatusNotFound, "The console has no page at "+r.URL.Path+".",
+				"Check the address, or start from the repositories page.")
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
 	m.HandleFunc(p+"login", s.login)
 	m.HandleFunc("POST "+p+"logout", s.authed(s.logout))
 	m.HandleFunc("GET "+p+"{$}", s.authed(s.reposPage))
@@ -121,7 +132,12 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, ss *session, sta
 	if ss != nil {
 		v.CSRF, v.User, v.Host, v.Signed = ss.csrf, ss.user, pullHost(ss.client), true
 		v.CanSignOut = s.opts.SignIn != nil
-		v.Flash = s.takeFlash(ss)
+		// Only a page that worked shows (and so spends) the flash: an
+		// error answer, such as the 404 of the browser's /favicon.ico
+		// after a redirect, must not swallow "Deleted tag v1."
+		if status < 300 {
+			v.Flash = s.takeFlash(ss)
+		}
 	}
 	var buf bytes.Buffer
 	name := "layout.html"
@@ -256,10 +272,16 @@ func (s *Server) reposPage(w http.ResponseWriter, r *http.Request, ss *session) 
 }
 
 type repoData struct {
-	Name      string
-	View      string
-	ACR       bool
-	Page      int
+	Name string
+	View string
+	ACR  bool
+	Page int
+	// After is where the page starts: after this tag, or manifest digest,
+	// from the previous page's Next link; empty on the first page and on
+	// pages reached by offset (Previous links). Next is the same for the
+	// following page.
+	After     string
+	Next      string
 	More      bool
 	Tags      []tagRow
 	Manifests []manifestRow
@@ -282,7 +304,7 @@ func pageNumber(r *http.Request) int {
 func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	ctx, c := r.Context(), ss.client
 	q := r.URL.Query()
-	d := repoData{Name: q.Get("name"), View: q.Get("view"), Page: pageNumber(r)}
+	d := repoData{Name: q.Get("name"), View: q.Get("view"), Page: pageNumber(r), After: q.Get("after")}
 	if d.Name == "" {
 		s.errorPage(w, r, ss, http.StatusBadRequest, "No repository named.", "Pick one on the repositories page.")
 		return
@@ -297,7 +319,18 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 	}
 	switch d.View {
 	case "manifests":
-		d.Manifests, d.More, err = listManifests(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
+		var after digest.Digest
+		if d.After != "" {
+			if after, err = digest.Parse(d.After); err != nil {
+				s.errorPage(w, r, ss, http.StatusBadRequest, "The address's after="+d.After+" is not a manifest's digest.",
+					"Use the Next link of the repository's manifests.")
+				return
+			}
+		}
+		d.Manifests, d.More, err = listManifests(ctx, c, d.Name, after, d.Page*rowsPerPage, rowsPerPage)
+		if n := len(d.Manifests); d.More && n > 0 {
+			d.Next = d.Manifests[n-1].Digest.String()
+		}
 	case "deleted":
 		var rows any
 		rows, d.More, d.NoDeleted, err = listDeleted(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage)
@@ -310,7 +343,10 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		}
 	default:
 		d.View = "tags"
-		d.Tags, d.More, err = listTags(ctx, c, d.Name, d.Page*rowsPerPage, rowsPerPage, d.ACR)
+		d.Tags, d.More, err = listTags(ctx, c, d.Name, d.After, d.Page*rowsPerPage, rowsPerPage, d.ACR)
+		if n := len(d.Tags); d.More && n > 0 {
+			d.Next = d.Tags[n-1].Name
+		}
 	}
 	if err != nil {
 		d.Err = errorText(err)
@@ -341,8 +377,10 @@ func (s *Server) manifestPage(w http.ResponseWriter, r *http.Request, ss *sessio
 	d.M = m
 	d.Refs, d.RefsErr = referrersTree(ctx, c, d.Repo, m.Digest)
 	ref := pullHost(c) + "/" + d.Repo + "@" + m.Digest.String()
-	d.Pull = []pullCommand{{"pull-acrctl", "acrctl", "acrctl pull " + ref}, {"pull-oras", "oras", "oras pull " + ref},
-		{"pull-docker", "docker", "docker pull " + ref}}
+	d.Pull = []pullCommand{{"pull-acrctl", "acrctl", "acrctl pull " + ref}, {"pull-oras", "oras", "oras pull " + ref}}
+	if m.containerImage() {
+		d.Pull = append(d.Pull, pullCommand{"pull-docker", "docker", "docker pull " + ref})
+	}
 	s.render(w, r, ss, http.StatusOK, "manifest", d.Repo+"@"+shortDigest(m.Digest), d)
 }
 
@@ -357,7 +395,7 @@ func target(r *http.Request) (repo, tag string, d digest.Digest, err error) {
 	repo, tag = v.Get("repo"), v.Get("tag")
 	if ds := v.Get("digest"); ds != "" {
 		if d, err = digest.Parse(ds); err != nil {
-			return "", "", "", fmt.Errorf("digest %q: %v", ds, err)
+			return "", "", "", fmt.Errorf("digest %q is not valid: a digest is ALGORITHM:HEX, such as sha256: followed by 64 lowercase hex digits", ds)
 		}
 	}
 	if repo == "" || (tag == "") == (d == "") {
@@ -428,7 +466,8 @@ func (s *Server) lockAction(w http.ResponseWriter, r *http.Request, ss *session)
 	} else {
 		s.setFlash(ss, "Unlocked "+what+".")
 	}
-	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")}}.Encode()
+	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")},
+		"after": {r.PostFormValue("after")}}.Encode()
 	if r.PostFormValue("back") == "manifest" {
 		back = s.prefix + "manifest?" + url.Values{"repo": {repo}, "ref": {d.String()}}.Encode()
 	}
@@ -442,6 +481,10 @@ func (s *Server) restoreAction(w http.ResponseWriter, r *http.Request, ss *sessi
 		s.errorPage(w, r, ss, http.StatusBadRequest, "Nothing to restore: name a repository and a digest.", "Use the restore buttons of a repository's deleted items.")
 		return
 	}
+	along := 0
+	if tag == "" {
+		along = deletedWith(r.Context(), ss.client, repo, d)
+	}
 	p, err := restoreManifest(r.Context(), ss.client, repo, d, tag)
 	if err != nil {
 		s.failed(w, r, ss, "Restoring", err)
@@ -453,7 +496,13 @@ func (s *Server) restoreAction(w http.ResponseWriter, r *http.Request, ss *sessi
 	} else if len(p.Tags) > 0 {
 		msg += " with tags " + strings.Join(p.Tags, ", ")
 	}
-	s.setFlash(ss, msg+".")
+	msg += "."
+	if along == 1 {
+		msg += " One other manifest deleted with it (a referrer, such as a signature or SBOM) stays deleted: restore it below too."
+	} else if along > 1 {
+		msg += " " + itoa(along) + " other manifests deleted with it (referrers, such as signatures and SBOMs) stay deleted: restore them below too."
+	}
+	s.setFlash(ss, msg)
 	http.Redirect(w, r, s.prefix+"repo?"+url.Values{"name": {repo}, "view": {"deleted"}}.Encode(), http.StatusSeeOther)
 }
 

@@ -124,13 +124,18 @@ type tagRow struct {
 	Permissions   acr.Permissions
 }
 
-// listTags returns the tags from offset skip on, up to n, newest first where
-// the registry can order them (by name otherwise), and whether more follow.
-// ordered is false on registries without /acr/v1, which list names only.
-func listTags(ctx context.Context, c *acr.Client, repo string, skip, n int, ordered bool) ([]tagRow, bool, error) {
+// listTags returns up to n tags, newest first where the registry can order
+// them (by name otherwise), and whether more follow: those after the tag
+// named after, or, without it, from offset skip on. ordered is false on
+// registries without /acr/v1, which list names only.
+func listTags(ctx context.Context, c *acr.Client, repo, after string, skip, n int, ordered bool) ([]tagRow, bool, error) {
 	// Pages of skip+n+1 (within ACR's 1,000) fetch the screen and tell
-	// whether more follow, without listing the rest.
-	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}
+	// whether more follow, without listing the rest. A page that resumes
+	// after a tag (the Next link's) lists one screen wherever it is.
+	if after != "" {
+		skip = 0
+	}
+	opts := &acr.TagsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000), Last: after}
 	if !ordered {
 		opts.Order = acr.OrderNone
 	}
@@ -149,9 +154,13 @@ type manifestRow struct {
 	Locked bool
 }
 
-// listManifests is listTags for manifests (ACR only).
-func listManifests(ctx context.Context, c *acr.Client, repo string, skip, n int) ([]manifestRow, bool, error) {
-	ms, more, err := window(c.Manifests(ctx, repo, &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000)}), skip, n)
+// listManifests is listTags for manifests (ACR only); after is a digest.
+func listManifests(ctx context.Context, c *acr.Client, repo string, after digest.Digest, skip, n int) ([]manifestRow, bool, error) {
+	if after != "" {
+		skip = 0
+	}
+	opts := &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: min(skip+n+1, 1000), Last: after}
+	ms, more, err := window(c.Manifests(ctx, repo, opts), skip, n)
 	rows := make([]manifestRow, len(ms))
 	for i, m := range ms {
 		rows[i] = manifestRow{m, locked(m.Permissions)}
@@ -226,6 +235,9 @@ type manifestView struct {
 	Locked bool
 	Image  *ocispec.Manifest
 	Index  *ocispec.Index
+	// Artifact is an OCI artifact manifest (OCI 1.1's release
+	// candidates, which ACR and oras still serve): blobs, not layers.
+	Artifact *artifactManifest
 	// Pretty is the manifest indented; Raw is false when it is not JSON.
 	Pretty string
 }
@@ -239,6 +251,11 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 	if m.IsIndex() {
 		if ix, err := m.Index(); err == nil {
 			v.Index = &ix
+		}
+	} else if m.MediaType == mediaTypeArtifact {
+		var am artifactManifest
+		if json.Unmarshal(m.Bytes, &am) == nil {
+			v.Artifact = &am
 		}
 	} else if im, err := m.Image(); err == nil {
 		v.Image = &im
@@ -255,6 +272,33 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 		v.Props, v.Locked = &p, locked(p.Permissions)
 	}
 	return v, nil
+}
+
+// containerImage reports whether docker can pull the manifest: an image
+// whose config is a container image's (not an artifact's, such as a
+// signature's or an SBOM's), or an index that is not an artifact.
+func (v manifestView) containerImage() bool {
+	switch {
+	case v.Image != nil:
+		mt := v.Image.Config.MediaType
+		return mt == ocispec.MediaTypeImageConfig || mt == "application/vnd.docker.container.image.v1+json"
+	case v.Index != nil:
+		return v.Index.ArtifactType == ""
+	}
+	return false
+}
+
+// mediaTypeArtifact is the OCI artifact manifest's media type, from the
+// release candidates of OCI 1.1 (dropped from its final text).
+const mediaTypeArtifact = "application/vnd.oci.artifact.manifest.v1+json"
+
+// artifactManifest is an OCI artifact manifest: its type, blobs, subject
+// and annotations, as the 1.1 release candidates define them.
+type artifactManifest struct {
+	ArtifactType string               `json:"artifactType"`
+	Blobs        []ocispec.Descriptor `json:"blobs"`
+	Subject      *ocispec.Descriptor  `json:"subject"`
+	Annotations  map[string]string    `json:"annotations"`
 }
 
 // referrer is a node of a manifest's referrers tree.
@@ -317,6 +361,41 @@ type deleteTarget struct {
 	Cascade   bool
 	// More says there are more referrers than the console lists.
 	More bool
+	// Locked says which lock flag makes the registry refuse the delete;
+	// Unlockable is true when it is the tag's or manifest's own (or, for
+	// a manifest, one of its tags': UnlockTag), which the page can
+	// unlock, false when it is the repository's.
+	Locked     string
+	Unlockable bool
+	UnlockTag  string
+}
+
+// lockedBy says which of what's lock flags refuse deleting it, or "".
+func lockedBy(what string, p acr.Permissions) string {
+	switch {
+	case !p.CanDelete && !p.CanWrite:
+		return what + " is locked (deleteEnabled and writeEnabled are false)"
+	case !p.CanDelete:
+		return what + " has deleteEnabled false"
+	case !p.CanWrite:
+		return what + " has writeEnabled false"
+	}
+	return ""
+}
+
+// checkLocks fills t.Locked from the repository's flags when the item's
+// own (perms, nil where unknown) do not refuse the delete. Registries
+// without /acr/v1 have no flags to read.
+func checkLocks(ctx context.Context, c *acr.Client, t *deleteTarget, what string, perms *acr.Permissions) {
+	if perms != nil {
+		if t.Locked = lockedBy(what, *perms); t.Locked != "" {
+			t.Unlockable = true
+			return
+		}
+	}
+	if rp, err := c.GetRepositoryProperties(ctx, t.Repo); err == nil {
+		t.Locked = lockedBy("The repository "+t.Repo, rp.Permissions)
+	}
 }
 
 // goneReferrer is a referrer a manifest's delete takes along.
@@ -333,12 +412,30 @@ func describeDelete(ctx context.Context, c *acr.Client, repo, tag string, d dige
 			return t, err
 		}
 		t.Digest = dg
+		var perms *acr.Permissions
+		if tp, err := c.GetTagProperties(ctx, repo, tag); err == nil {
+			perms = &tp.Permissions
+		}
+		checkLocks(ctx, c, &t, "The tag "+tag, perms)
 		return t, nil
 	}
 	p, err := c.GetManifestProperties(ctx, repo, d.String())
 	switch {
 	case err == nil:
 		t.Tags, t.TagsKnown, t.Cascade = p.Tags, true, true
+		checkLocks(ctx, c, &t, "The manifest", &p.Permissions)
+		if t.Locked == "" && len(p.Tags) > 0 {
+			// A locked tag refuses the delete of its manifest too.
+			for tg, err := range c.Tags(ctx, repo, &acr.TagsOptions{Digest: d}) {
+				if err != nil {
+					break
+				}
+				if t.Locked = lockedBy("Its tag "+tg.Name, tg.Permissions); t.Locked != "" {
+					t.Unlockable, t.UnlockTag = true, tg.Name
+					break
+				}
+			}
+		}
 	case errors.Is(err, acr.ErrNotSupported):
 	default:
 		return t, err
@@ -389,6 +486,34 @@ func setLock(ctx context.Context, c *acr.Client, repo, tag string, d digest.Dige
 // with tag, that deleted tag onto d (whether or not d was deleted).
 func restoreManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest, tag string) (acr.ManifestProperties, error) {
 	return c.RestoreManifest(ctx, repo, d, &acr.RestoreOptions{Tag: tag})
+}
+
+// deletedWith counts the other manifests of repo deleted at the moment d
+// was last deleted (within a second): those a delete took along with d,
+// its referrers on ACR. A restore brings back d alone, so the console
+// says that they stay deleted. It reads at most maxDeletedTags deletions.
+func deletedWith(ctx context.Context, c *acr.Client, repo string, d digest.Digest) int {
+	var all []acr.DeletedManifest
+	var when time.Time
+	for m, err := range c.DeletedManifests(ctx, repo, nil) {
+		if err != nil || len(all) == maxDeletedTags {
+			break
+		}
+		all = append(all, m)
+		if m.Digest == d && m.DeletedOn.After(when) {
+			when = m.DeletedOn
+		}
+	}
+	if when.IsZero() {
+		return 0
+	}
+	n := 0
+	for _, m := range all {
+		if m.Digest != d && m.DeletedOn.Sub(when).Abs() <= time.Second {
+			n++
+		}
+	}
+	return n
 }
 
 // listDeletedTags returns up to n soft deletions of a repository's tags,
@@ -582,7 +707,11 @@ func errorStatus(err error) (status int, summary, fix string) {
 	case errors.Is(err, acr.ErrNotFound):
 		return 404, "The registry has no such item.", "It may have been deleted meanwhile; go back and reload."
 	case errors.Is(err, acr.ErrInvalidReference):
-		return 400, "The registry listed a name that is not a valid reference.", "The console cannot open it."
+		// The name comes from the page's address: typed or edited there,
+		// or a link to a name the registry listed that no client can
+		// open. The detail below says which part is wrong.
+		return 400, "The address names a repository, tag or digest that is not valid.",
+			"Check the name in the address, or open the item from the repositories page."
 	case errors.Is(err, acr.ErrNotSupported):
 		return 501, "This registry does not offer it.", "Other registries, such as ACR, do."
 	case errors.Is(err, context.DeadlineExceeded):

@@ -202,7 +202,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	if !s.routed(r) {
+		// A page the console does not have: its own error page, with the
+		// way back, not net/http's bare "404 page not found".
+		s.errorPage(w, r, s.sessionOf(r), http.StatusNotFound, "The console has no page at "+r.URL.Path+".",
+			"Check the address, or start from the repositories page.")
+		return
+	}
 	s.mux.ServeHTTP(w, r)
+}
+
+// routed reports whether a route of the console has r's path, for some
+// method: a path with no route gets the console's 404 page, a route asked
+// with the wrong method keeps the mux's 405.
+func (s *Server) routed(r *http.Request) bool {
+	for _, m := range []string{r.Method, http.MethodGet, http.MethodPost} {
+		if _, pattern := s.mux.Handler(&http.Request{Method: m, URL: r.URL, Host: r.Host}); pattern != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // sessionOf returns the request's session, or nil. An open console's

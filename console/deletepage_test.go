@@ -1,0 +1,110 @@
+package console
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
+)
+
+// TestDeletePageLocked: the confirmation of a delete that a lock flag
+// refuses says so, names the flag, and offers Unlock instead of a Delete
+// button that can only fail; for a repository's lock it says how to lift
+// it. A manifest's delete is refused by a lock on any of its tags too (as
+// ACR and the local registry refuse it). An unlocked item keeps its
+// Delete button.
+func TestDeletePageLocked(t *testing.T) {
+	r := localRegistry(t, nil)
+	img := r.seed.image("app/web", "v1", "amd64", "base", nil)
+	r.seed.image("app/web", "v2", "amd64", "other", nil)
+	other := r.seed.image("app/other", "v1", "amd64", "base3", nil)
+	tagged := r.seed.image("app/web", "v3", "amd64", "base4", nil)
+	r.seed.image("app/web", "v3-alias", "amd64", "base4", nil)
+	ctx, c := t.Context(), r.seed.c
+	if _, err := c.UpdateTagProperties(ctx, "app/web", "v1", acr.Locked()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateManifestProperties(ctx, "app/web", img.Digest.String(), acr.PermissionsUpdate{CanDelete: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateTagProperties(ctx, "app/web", "v3-alias", acr.PermissionsUpdate{CanWrite: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateRepositoryProperties(ctx, "app/other", acr.PermissionsUpdate{CanWrite: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	for _, tc := range []struct {
+		query      url.Values
+		want       string // in the locked note; "" for none
+		unlockable bool
+	}{
+		{url.Values{"repo": {"app/web"}, "tag": {"v1"}}, "The tag v1 is locked (deleteEnabled and writeEnabled are false)", true},
+		{url.Values{"repo": {"app/web"}, "digest": {img.Digest.String()}}, "The manifest has deleteEnabled false", true},
+		{url.Values{"repo": {"app/other"}, "tag": {"v1"}}, "The repository app/other has writeEnabled false", false},
+		{url.Values{"repo": {"app/other"}, "digest": {other.Digest.String()}}, "The repository app/other has writeEnabled false", false},
+		{url.Values{"repo": {"app/web"}, "digest": {tagged.Digest.String()}}, "Its tag v3-alias has writeEnabled false", true},
+		{url.Values{"repo": {"app/web"}, "tag": {"v2"}}, "", false},
+	} {
+		resp, body := get(t, hc, r.URL+"delete?"+tc.query.Encode())
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("%v: %d, want 200", tc.query, resp.StatusCode)
+			continue
+		}
+		if tc.want == "" {
+			if strings.Contains(body, `id="locked-note"`) || !strings.Contains(body, `id="confirm-delete"`) {
+				t.Errorf("%v: an unlocked tag's page warns of a lock or lacks its Delete button", tc.query)
+			}
+			continue
+		}
+		if !strings.Contains(body, `id="locked-note"`) || !strings.Contains(body, tc.want) {
+			t.Errorf("%v: the page does not say %q: %.1500s", tc.query, tc.want, body)
+		}
+		if strings.Contains(body, `id="confirm-delete"`) {
+			t.Errorf("%v: the page offers a Delete the registry refuses", tc.query)
+		}
+		if got := strings.Contains(body, `id="unlock-first"`); got != tc.unlockable {
+			t.Errorf("%v: Unlock button shown %v, want %v", tc.query, got, tc.unlockable)
+		}
+		if !tc.unlockable && !strings.Contains(body, "acrctl repo update") {
+			t.Errorf("%v: the page does not say how to unlock the repository", tc.query)
+		}
+	}
+}
+
+// TestDeletePageOCIReferrers: on a registry without /acr/v1 the
+// confirmation counts the referrers that stay behind, in a sentence that
+// agrees with its number.
+func TestDeletePageOCIReferrers(t *testing.T) {
+	em, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	hs := httptest.NewServer(acrtest.PlainOCI(em))
+	t.Cleanup(hs.Close)
+	seed := newSeeder(t, hs.URL, nil)
+	img := seed.image("app/web", "v1", "amd64", "base", nil)
+	seed.referrer("app/web", "application/vnd.example.sig", img, nil)
+	two := seed.image("app/web", "v2", "amd64", "other", nil)
+	seed.referrer("app/web", "application/vnd.example.sig", two, nil)
+	seed.referrer("app/web", "application/spdx+json", two, nil)
+	cs, u := consoleFor(t, hs.URL, nil)
+	hc := browserless(t)
+	get(t, hc, u+"?token="+cs.NewToken())
+	for d, want := range map[string]string{
+		img.Digest.String(): "1 referrer (a signature, SBOM or attestation) points at it",
+		two.Digest.String(): "2 referrers (signatures, SBOMs, attestations) point at it",
+	} {
+		_, body := get(t, hc, u+"delete?"+url.Values{"repo": {"app/web"}, "digest": {d}}.Encode())
+		if !strings.Contains(body, want) {
+			t.Errorf("delete %s: the page does not say %q: %.1200s", d, want, body)
+		}
+	}
+}

@@ -1,0 +1,73 @@
+package console
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// TestManifestPageArtifact: an OCI artifact manifest (pushed by oras 1.0
+// and older notation, kept by ACR) shows its blobs, its subject and its
+// annotations, escaped, as an image shows its layers; on the subject's
+// page it is a referrer. Artifacts (this one, or a signature in an image
+// manifest) get no docker pull command, which cannot pull them; images do.
+func TestManifestPageArtifact(t *testing.T) {
+	r := localRegistry(t, nil)
+	subject := r.seed.image("app/web", "v1", "amd64", "base", nil)
+	subject.Platform = nil
+	blob := r.seed.blob("app/web", []byte("signature bytes"), "application/vnd.example.sig")
+	blob.Annotations = map[string]string{"org.opencontainers.image.title": "sig.bin"}
+	body, err := json.Marshal(map[string]any{
+		"mediaType":    mediaTypeArtifact,
+		"artifactType": "application/vnd.example.signature",
+		"blobs":        []ocispec.Descriptor{blob},
+		"subject":      subject,
+		"annotations":  map[string]string{"com.example.note": xssImg},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := r.seed.c.SetManifest(t.Context(), "app/web", body, mediaTypeArtifact, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+
+	resp, page := get(t, hc, r.URL+"manifest?"+url.Values{"repo": {"app/web"}, "ref": {d.String()}}.Encode())
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("the artifact's page: %d, want 200: %.600s", resp.StatusCode, page)
+	}
+	for _, want := range []string{
+		`id="blobs"`, shortDigest(blob.Digest), "sig.bin", "application/vnd.example.sig", // the blobs table
+		"ref=" + strings.ToLower(url.QueryEscape(subject.Digest.String())), // the subject's link (html/template writes %3a)
+		`id="annotations"`, "com.example.note", "&#34;&gt;&lt;img src=x onerror=&#34;window.__pwned=2&#34;&gt;", // escaped
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("the artifact's page lacks %q", want)
+		}
+	}
+	if strings.Contains(page, xssImg) {
+		t.Errorf("the artifact's page carries the annotation unescaped")
+	}
+	if strings.Contains(page, "docker pull") {
+		t.Errorf("the artifact's page offers docker pull, which cannot pull an artifact")
+	}
+
+	_, page = get(t, hc, r.URL+"manifest?"+url.Values{"repo": {"app/web"}, "ref": {"v1"}}.Encode())
+	if !strings.Contains(page, `id="pull-docker"`) {
+		t.Errorf("the image's page lacks docker pull")
+	}
+	if !strings.Contains(page, "ref="+strings.ToLower(url.QueryEscape(d.String()))) {
+		t.Errorf("the subject's page does not list the artifact %s among its referrers", d)
+	}
+	// An artifact in an image manifest (a signature: the empty config).
+	sig := r.seed.referrer("app/web", "application/vnd.example.signature", subject, nil)
+	if _, page = get(t, hc, r.URL+"manifest?"+url.Values{"repo": {"app/web"}, "ref": {sig.Digest.String()}}.Encode()); strings.Contains(page, "docker pull") {
+		t.Errorf("a signature's page offers docker pull, which cannot pull it")
+	}
+}
