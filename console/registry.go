@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/internal/spec"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -290,7 +291,7 @@ func (v manifestView) containerImage() bool {
 
 // mediaTypeArtifact is the OCI artifact manifest's media type, from the
 // release candidates of OCI 1.1 (dropped from its final text).
-const mediaTypeArtifact = "application/vnd.oci.artifact.manifest.v1+json"
+const mediaTypeArtifact = spec.MediaTypeOCIArtifact
 
 // artifactManifest is an OCI artifact manifest: its type, blobs, subject
 // and annotations, as the 1.1 release candidates define them.
