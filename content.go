@@ -71,7 +71,11 @@ type GetManifestOptions struct {
 // types of opts (by default every manifest type the client knows), refuses
 // bodies over 4 MiB, and verifies the digest: against the requested
 // digest, or the registry's Docker-Content-Digest for a tag; a body that
-// does not match fails with an error matching ErrDigestMismatch.
+// does not match fails with an error matching ErrDigestMismatch. A
+// repository, tag or digest the registry does not hold, or a manifest of a
+// type opts leaves out, fails with an error matching ErrNotFound; one whose
+// readEnabled flag is off, ErrLocked; an invalid repo or tagOrDigest,
+// ErrInvalidReference, before any request.
 func (c *Client) GetManifest(ctx context.Context, repo, tagOrDigest string, opts *GetManifestOptions) (_ Manifest, err error) {
 	ctx, endSpan := c.span(ctx, "Client.GetManifest")
 	defer func() { endSpan(err) }()

@@ -228,3 +228,42 @@ func TestGetManifestTampered(t *testing.T) {
 		t.Errorf("GetManifest without the proxy = %v", err)
 	}
 }
+
+// TestGetManifestErrors checks the errors GetManifest's documentation
+// promises, against the emulator: ErrNotFound for a missing repository,
+// tag or digest, ErrLocked for a manifest whose readEnabled flag is off,
+// ErrInvalidReference for a malformed tag before any request; and
+// ErrNotFound from the property calls for what the registry does not hold.
+func TestGetManifestErrors(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	d := newSeeder(t, srv, "", "").image("app", "amd64", "errors", "v1")
+	client, _ := acr.NewClient(srv.URL, nil, nil)
+	ctx := t.Context()
+	missing := digest.FromString("missing").String()
+	for _, ref := range []struct{ repo, ref string }{{"nope", "v1"}, {"app", "v2"}, {"app", missing}} {
+		if _, err := client.GetManifest(ctx, ref.repo, ref.ref, nil); !errors.Is(err, acr.ErrNotFound) {
+			t.Errorf("GetManifest %s:%s: got %v, want ErrNotFound", ref.repo, ref.ref, err)
+		}
+		if _, err := client.GetManifestProperties(ctx, ref.repo, ref.ref); !errors.Is(err, acr.ErrNotFound) {
+			t.Errorf("GetManifestProperties %s:%s: got %v, want ErrNotFound", ref.repo, ref.ref, err)
+		}
+	}
+	if _, err := client.GetTagProperties(ctx, "app", "v2"); !errors.Is(err, acr.ErrNotFound) {
+		t.Errorf("GetTagProperties of a missing tag: got %v, want ErrNotFound", err)
+	}
+	if _, err := client.GetRepositoryProperties(ctx, "nope"); !errors.Is(err, acr.ErrNotFound) {
+		t.Errorf("GetRepositoryProperties of a missing repository: got %v, want ErrNotFound", err)
+	}
+	if _, err := client.GetManifest(ctx, "app", "bad tag", nil); !errors.Is(err, acr.ErrInvalidReference) {
+		t.Errorf("GetManifest of a malformed tag: got %v, want ErrInvalidReference", err)
+	}
+	off := false
+	if _, err := client.UpdateManifestProperties(ctx, "app", d.String(), acr.PermissionsUpdate{CanRead: &off}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{"v1", d.String()} {
+		if _, err := client.GetManifest(ctx, "app", ref, nil); !errors.Is(err, acr.ErrLocked) {
+			t.Errorf("GetManifest %s with readEnabled off: got %v, want ErrLocked", ref, err)
+		}
+	}
+}

@@ -238,7 +238,8 @@ func readStrings(r *jsonread.Reader, p *[]string) error {
 }
 
 // GetManifestProperties returns the properties of the manifest a tag or
-// digest names (ACR only).
+// digest names (ACR only: elsewhere the error matches ErrNotSupported; a
+// manifest, tag or repository the registry does not hold, ErrNotFound).
 func (c *Client) GetManifestProperties(ctx context.Context, repo, tagOrDigest string) (_ ManifestProperties, err error) {
 	ctx, endSpan := c.span(ctx, "Client.GetManifestProperties")
 	defer func() { endSpan(err) }()

@@ -75,7 +75,9 @@ func (c *Client) Repositories(ctx context.Context, opts *ListOptions) iter.Seq2[
 	}
 }
 
-// GetRepositoryProperties returns a repository's properties (ACR only).
+// GetRepositoryProperties returns a repository's properties (ACR only:
+// elsewhere the error matches ErrNotSupported; a repository the registry
+// does not hold, ErrNotFound).
 func (c *Client) GetRepositoryProperties(ctx context.Context, repo string) (_ RepositoryProperties, err error) {
 	ctx, endSpan := c.span(ctx, "Client.GetRepositoryProperties")
 	defer func() { endSpan(err) }()

@@ -355,7 +355,9 @@ func (c *Client) ociTags(ctx context.Context, repo string, pageSize int, last st
 	}
 }
 
-// GetTagProperties returns a tag's properties (ACR only).
+// GetTagProperties returns a tag's properties (ACR only: elsewhere the
+// error matches ErrNotSupported; a tag or repository the registry does not
+// hold, ErrNotFound).
 func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (_ TagProperties, err error) {
 	ctx, endSpan := c.span(ctx, "Client.GetTagProperties")
 	defer func() { endSpan(err) }()
@@ -363,7 +365,9 @@ func (c *Client) GetTagProperties(ctx context.Context, repo, tag string) (_ TagP
 }
 
 // UpdateTagProperties changes a tag's lock flags and returns its new
-// properties (ACR only).
+// properties (ACR only: elsewhere the error matches ErrNotSupported; a tag
+// or repository the registry does not hold, ErrNotFound; a credential
+// without metadata/write, ErrInsufficientScope or ErrForbidden).
 func (c *Client) UpdateTagProperties(ctx context.Context, repo, tag string, update PermissionsUpdate) (_ TagProperties, err error) {
 	ctx, endSpan := c.span(ctx, "Client.UpdateTagProperties")
 	defer func() { endSpan(err) }()
@@ -396,7 +400,10 @@ func (c *Client) tagRequest(ctx context.Context, method, repo, tag string, updat
 
 // DeleteTag deletes a tag; the manifest it points at stays. On registries
 // without ACR's API it uses the OCI 1.1 DELETE of a manifest by tag, and
-// returns ErrNotSupported when the registry refuses that.
+// returns ErrNotSupported when the registry refuses that. A tag whose
+// deleteEnabled or writeEnabled flag is off (or in a repository so locked)
+// fails with an error matching ErrLocked; a tag the registry does not hold,
+// ErrNotFound.
 func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (err error) {
 	ctx, endSpan := c.span(ctx, "Client.DeleteTag")
 	defer func() { endSpan(err) }()
