@@ -294,9 +294,9 @@ func (d *tagDecoder) acrTag(r *jsonread.Reader, body []byte, t *TagProperties, a
 // oras and regctl ask for it; ReadAhead then has no effect. A registry that
 // pages anyway is followed through its links, which ask for the client's
 // page size where they name a smaller one, unless the registry is known
-// not to be ACR. On ACR the list is asked for in pages. Resume a stopped listing with opts.Last
-// set to the last name received. Iteration stops after the first error,
-// which is yielded.
+// not to be ACR. On ACR the list is asked for in pages. Resume a stopped
+// listing with opts.Last set to the last name received. Iteration stops
+// after the first error, which is yielded.
 //
 // OCI distribution spec: "Listing Tags".
 func (c *Client) TagNames(ctx context.Context, repo string, opts *ListOptions) iter.Seq2[string, error] {

@@ -344,10 +344,11 @@ func (e *NoFilesError) Error() string {
 // DefaultMaxUnpackedSize is PullOptions.MaxUnpackedSize's default.
 const DefaultMaxUnpackedSize = 64 << 30
 
-// PullFiles downloads the layers (an OCI artifact manifest's blobs) of the artifact ref names that carry an
-// org.opencontainers.image.title into dir, each through a temporary file
-// renamed into place once verified; a layer oras marked for unpacking
-// (a directory, see [PushFiles]) is unpacked into a directory of its title.
+// PullFiles downloads the layers (an OCI artifact manifest's blobs) of the
+// artifact ref names that carry an org.opencontainers.image.title into
+// dir, each through a temporary file renamed into place once verified; a
+// layer oras marked for unpacking (a directory, see [PushFiles]) is
+// unpacked into a directory of its title.
 // Before the first file is written every destination is checked: names
 // that are absolute, contain "..", or would leave dir through a symbolic
 // link, links in a directory that point outside it, directories in the way
