@@ -9,7 +9,6 @@ import (
 	"io"
 	"io/fs"
 	"iter"
-	"math/rand/v2"
 	"os"
 	"path"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/internal/atomicfile"
 	"github.com/acrgo/acr/internal/spec"
 
 	"github.com/opencontainers/go-digest"
@@ -660,13 +660,9 @@ func fetchToTemp(ctx context.Context, src Target, desc ocispec.Descriptor, dir, 
 // createHidden creates a new file beside path, named .NAME.partial-N, with
 // perm less the umask (os.CreateTemp would make it 0600).
 func createHidden(path string, perm fs.FileMode) (string, *os.File, error) {
-	for range 100 {
-		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.partial-%d", filepath.Base(path), rand.Uint32()))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return name, f, err
+	f, err := atomicfile.CreatePartial(path, perm)
+	if err != nil {
+		return "", nil, err
 	}
-	return "", nil, fmt.Errorf("could not create a temporary file beside %s", path)
+	return f.Name(), f, nil
 }

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
 	"sync"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/internal/atomicfile"
 	"github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 )
@@ -272,25 +272,18 @@ func createPartial(path string, perm fs.FileMode) (*os.File, error) {
 	if perm != 0 {
 		create = 0o600 // until the Chmod below
 	}
-	for range 100 {
-		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.partial-%d", filepath.Base(path), rand.Uint32()))
-		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, create)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		if err != nil {
+	f, err := atomicfile.CreatePartial(path, create)
+	if err != nil {
+		return nil, err
+	}
+	if perm != 0 {
+		if err := f.Chmod(perm); err != nil {
+			f.Close()
+			os.Remove(f.Name())
 			return nil, err
 		}
-		if perm != 0 {
-			if err := f.Chmod(perm); err != nil {
-				f.Close()
-				os.Remove(name)
-				return nil, err
-			}
-		}
-		return f, nil
 	}
-	return nil, fmt.Errorf("could not create a temporary file beside %s", path)
+	return f, nil
 }
 
 func explainDownload(ctx context.Context, s *session, ref acr.Reference, err error) error {

@@ -3,6 +3,10 @@
 package atomicfile
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 )
@@ -34,4 +38,19 @@ func WriteFile(name string, data []byte, perm os.FileMode) (err error) {
 		return err
 	}
 	return os.Rename(f.Name(), name)
+}
+
+// CreatePartial creates a new file beside path, named .NAME.partial-N, for
+// content that is renamed over path once complete. Its mode is perm less
+// the umask (os.CreateTemp would make it 0600).
+func CreatePartial(path string, perm os.FileMode) (*os.File, error) {
+	for range 100 {
+		name := filepath.Join(filepath.Dir(path), fmt.Sprintf(".%s.partial-%d", filepath.Base(path), rand.Uint32()))
+		f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, perm)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, err
+	}
+	return nil, fmt.Errorf("could not create a temporary file beside %s", path)
 }
