@@ -3,14 +3,11 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := interruptContext(os.Stderr)
 	var code int
 	switch {
 	case isHelperProgram(os.Args[0]):
@@ -21,6 +18,5 @@ func main() {
 	default:
 		code = run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	}
-	stop()
-	os.Exit(code)
+	os.Exit(stop(code))
 }
