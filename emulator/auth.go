@@ -117,7 +117,7 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 			return identity{}, err
 		} else if !good {
 			return identity{}, s.challenge(r, need, "invalid_token",
-				"authentication required: the user name or password is wrong: check them, or log in again")
+				"authentication required: the user name or password is wrong")
 		}
 		id = s.basicIdentity(user)
 	case "bearer":
@@ -272,7 +272,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 				return err
 			} else if !good {
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
-					"the user name or password is wrong: check them, or log in again")
+					"the user name or password is wrong")
 			}
 			full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
 		} else {
