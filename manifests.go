@@ -285,6 +285,13 @@ func (c *Client) manifestRequest(ctx context.Context, method, repo, ref string, 
 	return w.Manifest.properties(w.Registry, repo), nil
 }
 
+// MediaTypeArtifactManifest is the media type of the OCI artifact
+// manifest of the OCI 1.1 release candidates (artifactType, blobs and
+// subject, no config), which OCI 1.1 final dropped and which ocispec no
+// longer names; ACR stores and serves such manifests, pushed by oras 1.0
+// and early notation releases, and this client reads and copies them.
+const MediaTypeArtifactManifest = spec.MediaTypeOCIArtifact
+
 // manifestAccept lists every manifest media type the client understands,
 // for Accept headers. ACR answers an OCI artifact manifest that Accept
 // leaves out with 404 MANIFEST_UNKNOWN "OCI artifact found, but accept

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/acrgo/acr"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -22,7 +23,7 @@ func TestManifestPageArtifact(t *testing.T) {
 	blob := r.seed.blob("app/web", []byte("signature bytes"), "application/vnd.example.sig")
 	blob.Annotations = map[string]string{"org.opencontainers.image.title": "sig.bin"}
 	body, err := json.Marshal(map[string]any{
-		"mediaType":    mediaTypeArtifact,
+		"mediaType":    acr.MediaTypeArtifactManifest,
 		"artifactType": "application/vnd.example.signature",
 		"blobs":        []ocispec.Descriptor{blob},
 		"subject":      subject,
@@ -31,7 +32,7 @@ func TestManifestPageArtifact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := r.seed.c.SetManifest(t.Context(), "app/web", body, mediaTypeArtifact, nil)
+	d, err := r.seed.c.SetManifest(t.Context(), "app/web", body, acr.MediaTypeArtifactManifest, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

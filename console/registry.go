@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/acrgo/acr"
-	"github.com/acrgo/acr/internal/spec"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -253,7 +252,7 @@ func getManifest(ctx context.Context, c *acr.Client, repo, ref string) (manifest
 		if ix, err := m.Index(); err == nil {
 			v.Index = &ix
 		}
-	} else if m.MediaType == mediaTypeArtifact {
+	} else if m.MediaType == acr.MediaTypeArtifactManifest {
 		var am artifactManifest
 		if json.Unmarshal(m.Bytes, &am) == nil {
 			v.Artifact = &am
@@ -288,10 +287,6 @@ func (v manifestView) containerImage() bool {
 	}
 	return false
 }
-
-// mediaTypeArtifact is the OCI artifact manifest's media type, from the
-// release candidates of OCI 1.1 (dropped from its final text).
-const mediaTypeArtifact = spec.MediaTypeOCIArtifact
 
 // artifactManifest is an OCI artifact manifest: its type, blobs, subject
 // and annotations, as the 1.1 release candidates define them.
