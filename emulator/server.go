@@ -21,11 +21,11 @@
 // for ACR's admin user), AADTokens or AnonymousPull. Microsoft's Go SDK
 // (azcontainerregistry) signs in only with an azcore.TokenCredential, an
 // Entra ID identity, or anonymously with a nil one: give it a credential
-// whose GetToken returns one of AADTokens (see [Example]). It sends tokens
-// over plain http too; the .NET and Python SDKs need https (acrtest's
-// NewTLSServer, or [SelfSignedCertificate]). Like ACR, the registry answers
-// a token it does not accept with 401, which the Go SDK retries with
-// backoff for about 9 s: a test of that refusal sets
+// whose GetToken returns one of AADTokens, as the package example does. It
+// sends tokens over plain http too; the .NET and Python SDKs need https
+// (acrtest's NewTLSServer, or [SelfSignedCertificate]). Like ACR, the
+// registry answers a token it does not accept with 401, which the Go SDK
+// retries with backoff for about 9 s: a test of that refusal sets
 // azcore.ClientOptions.Retry.MaxRetries to -1. Throttle, FailRate and
 // Latency inject ACR's throttling, failures and slowness.
 //
@@ -77,7 +77,8 @@ type Options struct {
 	// AADTokens lists the Entra ID access tokens that POST /oauth2/exchange
 	// accepts. Real ones cannot be validated offline, so the server takes a
 	// list of opaque strings: in tests, give the client under test an
-	// azcore.TokenCredential whose GetToken returns one (see [Example]).
+	// azcore.TokenCredential whose GetToken returns one, as the package
+	// example does.
 	AADTokens []string
 	// AnonymousPull lets clients without credentials obtain pull-only tokens,
 	// as ACR's anonymous pull access does.
