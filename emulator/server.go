@@ -72,7 +72,8 @@ type Options struct {
 
 	// Users holds NAME -> PASSWORD pairs accepted with Basic authentication
 	// on every endpoint and on GET /oauth2/token. Setting any of Users,
-	// AADTokens or AnonymousPull turns authentication on.
+	// AADTokens or AnonymousPull turns authentication on. New refuses an
+	// empty name or password, and a name with a colon.
 	Users map[string]string
 	// AADTokens lists the Entra ID access tokens that POST /oauth2/exchange
 	// accepts. Real ones cannot be validated offline, so the server takes a
@@ -186,6 +187,9 @@ func New(opts *Options) (*Server, error) {
 	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
 	if o.Throttle < 0 || o.FailRate < 0 || o.FailRate > 1 || o.Latency < 0 || math.IsNaN(o.Throttle) || math.IsNaN(o.FailRate) {
 		return nil, fmt.Errorf("emulator: Throttle %g, FailRate %g, Latency %v: want Throttle >= 0, FailRate from 0 to 1 and Latency >= 0", o.Throttle, o.FailRate, o.Latency)
+	}
+	if err := checkCredentials(o); err != nil {
+		return nil, err
 	}
 	s.faults = newFaults(o)
 	for user, perms := range o.ScopeMaps {
