@@ -15,8 +15,9 @@
 //	client, err := azcontainerregistry.NewClient(srv.URL, cred, &azcontainerregistry.ClientOptions{ClientOptions: opts})
 //
 // where cred is an azcore.TokenCredential whose GetToken returns
-// "test-token" (the emulator package's Example shows one). Seed content
-// with Server.PushImage; fault injection and auth are emulator.Options.
+// "test-token" (the emulator package's example shows one). Seed content
+// with Server.PushImage; auth, fault injection and a request log are
+// emulator.Options.
 package acrtest
 
 import (
@@ -41,7 +42,8 @@ type Server struct {
 	URL string
 	// Host is the registry host as clients name it: 127.0.0.1:PORT.
 	Host string
-	// Registry is the handler, for direct access to its store.
+	// Registry is the handler: its PutBlob and PutManifest seed it, and
+	// Store reaches its store.
 	Registry *emulator.Server
 	// HTTP is the underlying test server; its Client trusts the TLS
 	// certificate of a server from NewTLSServer (HTTP.Certificate() is
