@@ -79,10 +79,11 @@ name and password. --no-console turns it off.
 
 In a CI pipeline or a test script, start it in the background on a free port with
 --addr 127.0.0.1:0 --addr-file FILE and wait until FILE exists: it then holds the
-HOST:PORT served, and the registry accepts connections. The file is removed when the
-server stops (not when it is killed: delete a stale one before starting). SIGINT or
-SIGTERM stops the server cleanly, with exit status 0. With --tls-self-signed, clients
-trust the certificate printed as "certificate: PATH" (DIR/tls/cert.pem with --data DIR).`,
+HOST:PORT served, the registry accepts connections, and the lines serve prints at start
+are out. The file is removed when the server stops (not when it is killed: delete a
+stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exit status
+0. With --tls-self-signed, clients trust the certificate printed as "certificate: PATH"
+(DIR/tls/cert.pem with --data DIR).`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin:s3cret
   acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull

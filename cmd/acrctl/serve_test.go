@@ -237,3 +237,48 @@ func TestServeAddrFileDirectoryMissing(t *testing.T) {
 	acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--addr-file", filepath.Join(missing, "addr")).
 		fails(t, 2, "--addr-file", missing+" does not exist", "create it first")
 }
+
+// TestServeAddrFileAfterOutput: with --memory the certificate's path is
+// known only from serve's output, which a pipeline sends to a file; when
+// the address file appears, that line is in it.
+func TestServeAddrFileAfterOutput(t *testing.T) {
+	bin := buildAcrctl(t)
+	dir := t.TempDir()
+	addrFile, logFile := filepath.Join(dir, "registry.addr"), filepath.Join(dir, "serve.log")
+	log, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(bin, "serve", "--memory", "--addr", "127.0.0.1:0", "--addr-file", addrFile, "--tls-self-signed")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(addrFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within 20s", addrFile)
+		}
+	}
+	out, _ := os.ReadFile(logFile)
+	var cert string
+	for _, l := range strings.Split(string(out), "\n") {
+		if c, ok := strings.CutPrefix(l, "certificate: "); ok {
+			cert = c
+		}
+	}
+	if cert == "" {
+		t.Fatalf("no certificate line in the output when the address file appeared:\n%s", out)
+	}
+	if _, err := os.Stat(cert); err != nil {
+		t.Errorf("the printed certificate: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v, want exit status 0", err)
+	}
+}
