@@ -17,7 +17,9 @@
 // where cred is an azcore.TokenCredential whose GetToken returns
 // "test-token" (the emulator package's example shows one). Seed content
 // with Server.PushImage; auth, fault injection and a request log are
-// emulator.Options.
+// emulator.Options. For one registry shared by a package's tests, start
+// it in TestMain with emulator.New and httptest.NewServer, as the emulator
+// package's example does, and seed it with its PutBlob and PutManifest.
 package acrtest
 
 import (
