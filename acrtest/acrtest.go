@@ -110,7 +110,7 @@ func NewRedirectingServer(t testing.TB, opts *emulator.Options) *Server {
 // tags (none: untagged), and returns its manifest's descriptor. Each call
 // pushes another image (a config and a layer of its own), so tags pushed by
 // separate calls point at separate manifests, last updated in the order
-// pushed. It writes through Registry.PutBlob and Registry.PutManifest, not
+// pushed (unless emulator.Options.Now stands still). It writes through Registry.PutBlob and Registry.PutManifest, not
 // HTTP: it needs no credentials, is not throttled or failed by injected
 // faults, and is fast enough to seed thousands of tags. The test fails if
 // the registry refuses the image (a write-locked repository or tag).
