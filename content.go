@@ -213,25 +213,33 @@ func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, 
 
 // SetImage marshals an OCI image manifest and pushes it, with the media
 // type of its MediaType field, or OCI's image manifest type when that is
-// empty (which it then fills in). Push an index with SetIndex, and other
-// manifests as bytes with SetManifest.
+// empty (which it then fills in). A SchemaVersion of 0 is sent as 2, the
+// only one the image spec defines, so that a manifest literal needs no
+// specs.Versioned. Push an index with SetIndex, and other manifests as
+// bytes with SetManifest.
 func (c *Client) SetImage(ctx context.Context, repo string, m ocispec.Manifest, opts *SetManifestOptions) (_ ocispec.Descriptor, err error) {
 	ctx, endSpan := c.span(ctx, "Client.SetImage")
 	defer func() { endSpan(err) }()
 	if m.MediaType == "" {
 		m.MediaType = ocispec.MediaTypeImageManifest
 	}
+	if m.SchemaVersion == 0 {
+		m.SchemaVersion = 2
+	}
 	return c.setJSON(ctx, repo, m, m.MediaType, opts)
 }
 
 // SetIndex marshals an OCI image index and pushes it, with the media type
 // of its MediaType field, or OCI's index type when that is empty (which it
-// then fills in).
+// then fills in), and with SchemaVersion 2 when it is 0, as SetImage does.
 func (c *Client) SetIndex(ctx context.Context, repo string, idx ocispec.Index, opts *SetManifestOptions) (_ ocispec.Descriptor, err error) {
 	ctx, endSpan := c.span(ctx, "Client.SetIndex")
 	defer func() { endSpan(err) }()
 	if idx.MediaType == "" {
 		idx.MediaType = ocispec.MediaTypeImageIndex
+	}
+	if idx.SchemaVersion == 0 {
+		idx.SchemaVersion = 2
 	}
 	return c.setJSON(ctx, repo, idx, idx.MediaType, opts)
 }

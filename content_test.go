@@ -201,3 +201,38 @@ func TestSetManifestMediaType(t *testing.T) {
 		t.Error("a manifest that is not JSON was pushed without a media type")
 	}
 }
+
+// TestSetImageSchemaVersion: a manifest or index literal without
+// specs.Versioned is pushed with schemaVersion 2, which registries require
+// (the emulator, like ACR, refuses an OCI manifest without it).
+func TestSetImageSchemaVersion(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	client, err := acr.NewClient(srv.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	cfg, err := client.UploadBlob(ctx, "app", strings.NewReader("{}"), &acr.UploadBlobOptions{MediaType: ocispec.MediaTypeImageConfig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := client.SetImage(ctx, "app", ocispec.Manifest{Config: cfg, Layers: []ocispec.Descriptor{}}, &acr.SetManifestOptions{Tag: "image"})
+	if err != nil {
+		t.Fatalf("SetImage without SchemaVersion: %v", err)
+	}
+	if _, err := client.SetIndex(ctx, "app", ocispec.Index{Manifests: []ocispec.Descriptor{img}}, &acr.SetManifestOptions{Tag: "index"}); err != nil {
+		t.Fatalf("SetIndex without SchemaVersion: %v", err)
+	}
+	for _, tag := range []string{"image", "index"} {
+		m, err := client.GetManifest(ctx, "app", tag, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v struct {
+			SchemaVersion int `json:"schemaVersion"`
+		}
+		if err := json.Unmarshal(m.Bytes, &v); err != nil || v.SchemaVersion != 2 {
+			t.Errorf("%s: got schemaVersion %d (%v), want 2", tag, v.SchemaVersion, err)
+		}
+	}
+}

@@ -5,10 +5,26 @@
 //	resp, err := http.Get(srv.URL + "/v2/")
 //
 // The server listens on 127.0.0.1 and is stopped, and its store closed,
-// when the test ends.
+// when the test ends; each parallel test can start its own. Clients under
+// test take Server.HTTP.Client() (which trusts NewTLSServer's certificate)
+// as their transport: acr.ClientOptions.HTTPClient, or
+// azcore.ClientOptions.Transport for Microsoft's Go SDK:
+//
+//	srv := acrtest.NewTLSServer(t, &emulator.Options{AADTokens: []string{"test-token"}})
+//	opts := azcore.ClientOptions{Transport: srv.HTTP.Client()}
+//	client, err := azcontainerregistry.NewClient(srv.URL, cred, &azcontainerregistry.ClientOptions{ClientOptions: opts})
+//
+// where cred is an azcore.TokenCredential whose GetToken returns
+// "test-token" (the emulator package's example shows one). Seed content
+// with Server.PushImage; auth, fault injection and a request log are
+// emulator.Options. For one registry shared by a package's tests, start
+// it in TestMain with emulator.New and httptest.NewServer, as the emulator
+// package's example does, and seed it with its PutBlob and PutManifest.
 package acrtest
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +33,9 @@ import (
 	"testing"
 
 	"github.com/acrgo/acr/emulator"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Server is a running in-process registry.
@@ -25,15 +44,20 @@ type Server struct {
 	URL string
 	// Host is the registry host as clients name it: 127.0.0.1:PORT.
 	Host string
-	// Registry is the handler, for direct access to its store.
+	// Registry is the handler: its PutBlob and PutManifest seed it, and
+	// Store reaches its store.
 	Registry *emulator.Server
 	// HTTP is the underlying test server; its Client trusts the TLS
-	// certificate of a server from NewTLSServer.
+	// certificate of a server from NewTLSServer (HTTP.Certificate() is
+	// that certificate, for clients in other processes).
 	HTTP *httptest.Server
 	// StorageURL is the base URL of the storage server that blob downloads
 	// are redirected to, for a server from NewRedirectingServer; "" for
 	// others.
 	StorageURL string
+
+	// images counts PushImage's images, so that each is another.
+	images atomic.Int64
 }
 
 // NewServer starts a registry with opts (nil: open, in memory) and stops it
@@ -80,6 +104,48 @@ func NewRedirectingServer(t testing.TB, opts *emulator.Options) *Server {
 	reg.Store(srv.Registry)
 	srv.StorageURL = storageURL
 	return srv
+}
+
+// PushImage seeds the registry with a small OCI image in repo, tagged with
+// tags (none: untagged), and returns its manifest's descriptor. Each call
+// pushes another image (a config and a layer of its own), so tags pushed by
+// separate calls point at separate manifests, last updated in the order
+// pushed (unless emulator.Options.Now stands still). It writes through Registry.PutBlob and Registry.PutManifest, not
+// HTTP: it needs no credentials, is not throttled or failed by injected
+// faults, and is fast enough to seed thousands of tags. The test fails if
+// the registry refuses the image (a write-locked repository or tag).
+func (s *Server) PushImage(t testing.TB, repo string, tags ...string) ocispec.Descriptor {
+	t.Helper()
+	ctx := t.Context()
+	n := s.images.Add(1)
+	config := []byte(`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}`)
+	layer := []byte(fmt.Sprintf("acrtest image %d of %s\n", n, repo))
+	var descs [2]ocispec.Descriptor
+	for i, b := range [][]byte{config, layer} {
+		d, err := s.Registry.PutBlob(ctx, repo, b)
+		if err != nil {
+			t.Fatalf("acrtest: push image to %s: %v", repo, err)
+		}
+		descs[i] = ocispec.Descriptor{Digest: d, Size: int64(len(b))}
+	}
+	descs[0].MediaType, descs[1].MediaType = ocispec.MediaTypeImageConfig, ocispec.MediaTypeImageLayer
+	m := ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest,
+		Config: descs[0], Layers: descs[1:]}
+	body, err := json.Marshal(m)
+	if err != nil {
+		t.Fatalf("acrtest: push image to %s: %v", repo, err)
+	}
+	desc := ocispec.Descriptor{MediaType: m.MediaType, Digest: digest.FromBytes(body), Size: int64(len(body))}
+	refs := tags
+	if len(refs) == 0 {
+		refs = []string{desc.Digest.String()}
+	}
+	for _, ref := range refs {
+		if _, err := s.Registry.PutManifest(ctx, repo, ref, body, m.MediaType); err != nil {
+			t.Fatalf("acrtest: push image to %s: %v", repo, err)
+		}
+	}
+	return desc
 }
 
 // PlainOCI wraps a registry so that it looks like a plain OCI 1.1 registry

@@ -3,6 +3,8 @@ package emulator
 import (
 	"crypto/subtle"
 	"errors"
+	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -155,6 +157,31 @@ func (s *Server) basicIdentity(user string) identity {
 		return identity{scoped: m, name: user}
 	}
 	return identity{all: true, name: user}
+}
+
+// checkCredentials refuses Options credentials that no client can send
+// (a name with a colon, which Basic authentication cannot carry) or that
+// any client can (an empty password, as an unset environment variable
+// gives), so that turning authentication on never leaves it open.
+func checkCredentials(o Options) error {
+	for _, user := range slices.Sorted(maps.Keys(o.Users)) {
+		switch {
+		case user == "":
+			return errors.New("emulator: Users has a user with an empty name: name every user")
+		case strings.Contains(user, ":"):
+			return fmt.Errorf("emulator: user %q has a colon in its name, which Basic authentication cannot carry: rename it", user)
+		case user == refreshTokenUser:
+			return fmt.Errorf("emulator: user %q is the name ACR reserves for refresh tokens sent as passwords: choose another name", user)
+		case o.Users[user] == "":
+			return fmt.Errorf("emulator: user %q has an empty password, which would let anyone sign in as it: give it a password", user)
+		}
+	}
+	for i, t := range o.AADTokens {
+		if t == "" {
+			return fmt.Errorf("emulator: AADTokens[%d] is empty, and no client can present an empty Entra ID token: remove it or give a token", i)
+		}
+	}
+	return nil
 }
 
 // checkBasic validates Basic credentials: a configured user, or the refresh

@@ -178,3 +178,31 @@ func TestUnauthorizedBodyIsRead(t *testing.T) {
 		t.Fatalf("got %d, want 401", resp.StatusCode)
 	}
 }
+
+// TestNewRefusesUnusableCredentials: credentials that no client can send,
+// or that anyone can (an empty password), are refused by New with the
+// fix, not accepted to turn auth on with a hole or a user who cannot sign
+// in.
+func TestNewRefusesUnusableCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts emulator.Options
+		want string
+	}{
+		{"empty password", emulator.Options{Users: map[string]string{"admin": ""}}, `user "admin" has an empty password`},
+		{"empty name", emulator.Options{Users: map[string]string{"": "s3cret"}}, "a user with an empty name"},
+		{"colon in name", emulator.Options{Users: map[string]string{"ci:bot": "s3cret"}}, `user "ci:bot" has a colon`},
+		{"refresh token user", emulator.Options{Users: map[string]string{"00000000-0000-0000-0000-000000000000": "s3cret"}}, "refresh tokens"},
+		{"empty Entra token", emulator.Options{AADTokens: []string{"good", ""}}, "AADTokens[1] is empty"},
+	} {
+		srv, err := emulator.New(&tc.opts)
+		if err == nil {
+			srv.Close()
+			t.Errorf("%s: New accepted %+v", tc.name, tc.opts)
+			continue
+		}
+		if !strings.Contains(err.Error(), tc.want) || !strings.HasPrefix(err.Error(), "emulator: ") {
+			t.Errorf("%s: got %q, want an error naming %q", tc.name, err, tc.want)
+		}
+	}
+}

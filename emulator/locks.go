@@ -13,8 +13,9 @@ import (
 const errorCodeDisallowed spec.ErrorCode = "REGISTRY_DISALLOWED_OPERATION"
 
 // disallowed builds ACR's refusal for an operation a lock forbids. The
-// message names the object, the flag that refused it and how to lift it.
-func disallowed(op, object, flag string) error {
+// message names the object, every flag that refuses it (so that lifting
+// them all takes one step, not one refusal per flag) and how to lift them.
+func disallowed(op, object string, flags ...string) error {
 	kind, _, _ := strings.Cut(object, " ")
 	acrctl, az := "repo", "acr repository update"
 	switch kind {
@@ -23,10 +24,19 @@ func disallowed(op, object, flag string) error {
 	case "manifest":
 		acrctl, az = "manifest", "acr manifest update-metadata"
 	}
+	var body, opts []string
+	for _, f := range flags {
+		body = append(body, `"`+f+`":true`)
+		opts = append(opts, "--"+flagOption(f)+" true")
+	}
+	names, verb, them := flags[0], "is", "it"
+	if len(flags) > 1 {
+		names, verb, them = strings.Join(flags, " and "), "are", "them"
+	}
 	return newError(http.StatusMethodNotAllowed, errorCodeDisallowed,
-		"The operation is disallowed on this registry, repository or image: cannot %s %s because its %s is false; "+
-			"set it to true first: PATCH its /acr/v1 properties with {\"%s\":true} (acrctl %s update REF --%s true, or az %s --%s true)",
-		op, object, flag, flag, acrctl, flagOption(flag), az, flagOption(flag))
+		"The operation is disallowed on this registry, repository or image: cannot %s %s because its %s %s false; "+
+			"set %s to true first: PATCH its /acr/v1 properties with {%s} (acrctl %s update REF %s, or az %s %s)",
+		op, object, names, verb, them, strings.Join(body, ","), acrctl, strings.Join(opts, " "), az, strings.Join(opts, " "))
 }
 
 func flagOption(flag string) string {
@@ -45,11 +55,15 @@ func flagOption(flag string) string {
 // writeEnabled=false locks an object against both change and deletion;
 // deleteEnabled=false against deletion only.
 func checkDelete(a store.Attributes, object string) error {
+	var flags []string
 	if !a.WriteEnabled {
-		return disallowed("delete", object, "writeEnabled")
+		flags = append(flags, "writeEnabled")
 	}
 	if !a.DeleteEnabled {
-		return disallowed("delete", object, "deleteEnabled")
+		flags = append(flags, "deleteEnabled")
+	}
+	if flags != nil {
+		return disallowed("delete", object, flags...)
 	}
 	return nil
 }

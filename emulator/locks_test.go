@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -58,4 +59,34 @@ func TestLocks(t *testing.T) {
 		t.Fatalf("a repository with listEnabled=false is listed: %v", cat.Repositories)
 	}
 	c.do("PATCH", "/acr/v1/lk", []byte(`not json`)).want(t, http.StatusBadRequest)
+}
+
+// TestLockRefusalNamesEveryFlag: a delete refused by both writeEnabled and
+// deleteEnabled says to lift both, so that following the message once is
+// enough.
+func TestLockRefusalNamesEveryFlag(t *testing.T) {
+	c, _ := newClient(t, nil)
+	c.pushImage("lk", "v1", "one")
+	message := func(r response) string {
+		return decode[struct{ Errors []struct{ Message string } }](t, r).Errors[0].Message
+	}
+	c.do("PATCH", "/acr/v1/lk/_tags/v1", []byte(`{"writeEnabled":false,"deleteEnabled":false}`)).want(t, http.StatusOK)
+	got := message(c.do("DELETE", "/acr/v1/lk/_tags/v1", nil).want(t, http.StatusMethodNotAllowed))
+	for _, want := range []string{"cannot delete tag v1 because its writeEnabled and deleteEnabled are false", "set them to true",
+		`{"writeEnabled":true,"deleteEnabled":true}`, "acrctl tag update REF --write-enabled true --delete-enabled true"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("got message %q, want it to contain %q", got, want)
+		}
+	}
+	// Following it, the delete succeeds.
+	c.do("PATCH", "/acr/v1/lk/_tags/v1", []byte(`{"writeEnabled":true,"deleteEnabled":true}`)).want(t, http.StatusOK)
+	c.do("DELETE", "/acr/v1/lk/_tags/v1", nil).want(t, http.StatusAccepted)
+
+	// One flag: the message is singular, as before.
+	c.pushImage("lk", "v2", "two")
+	c.do("PATCH", "/acr/v1/lk/_tags/v2", []byte(`{"deleteEnabled":false}`)).want(t, http.StatusOK)
+	got = message(c.do("DELETE", "/acr/v1/lk/_tags/v2", nil).want(t, http.StatusMethodNotAllowed))
+	if want := `because its deleteEnabled is false; set it to true first: PATCH its /acr/v1 properties with {"deleteEnabled":true}`; !strings.Contains(got, want) {
+		t.Errorf("got message %q, want it to contain %q", got, want)
+	}
 }

@@ -9,6 +9,26 @@
 // on disk when [Options.Dir] is set, where every acknowledged write survives
 // a crash.
 //
+// # In another project's tests
+//
+// acrtest.NewServer starts a Server on 127.0.0.1 for one test (NewTLSServer
+// over https, trusted by its HTTP.Client()) and stops it when the test
+// ends; parallel tests each start their own. [Server.PutBlob] and
+// [Server.PutManifest], or acrtest's Server.PushImage, seed content
+// without HTTP or credentials.
+//
+// Authentication is off until [Options] sets Users (Basic credentials, as
+// for ACR's admin user), AADTokens or AnonymousPull. Microsoft's Go SDK
+// (azcontainerregistry) signs in only with an azcore.TokenCredential, an
+// Entra ID identity, or anonymously with a nil one: give it a credential
+// whose GetToken returns one of AADTokens, as the package example does. It
+// sends tokens over plain http too; the .NET and Python SDKs need https
+// (acrtest's NewTLSServer, or [SelfSignedCertificate]). Like ACR, the
+// registry answers a token it does not accept with 401, which the Go SDK
+// retries with backoff for about 9 s: a test of that refusal sets
+// azcore.ClientOptions.Retry.MaxRetries to -1. Throttle, FailRate and
+// Latency inject ACR's throttling, failures and slowness.
+//
 // The package never imports the client library: client and server are
 // written from the specs separately so that one cannot hide the other's
 // misreading.
@@ -52,11 +72,14 @@ type Options struct {
 
 	// Users holds NAME -> PASSWORD pairs accepted with Basic authentication
 	// on every endpoint and on GET /oauth2/token. Setting any of Users,
-	// AADTokens or AnonymousPull turns authentication on.
+	// AADTokens or AnonymousPull turns authentication on. New refuses an
+	// empty name or password, and a name with a colon.
 	Users map[string]string
 	// AADTokens lists the Entra ID access tokens that POST /oauth2/exchange
 	// accepts. Real ones cannot be validated offline, so the server takes a
-	// list of opaque strings.
+	// list of opaque strings: in tests, give the client under test an
+	// azcore.TokenCredential whose GetToken returns one, as the package
+	// example does.
 	AADTokens []string
 	// AnonymousPull lets clients without credentials obtain pull-only tokens,
 	// as ACR's anonymous pull access does.
@@ -164,6 +187,9 @@ func New(opts *Options) (*Server, error) {
 	s.auth = len(o.Users) > 0 || len(o.AADTokens) > 0 || o.AnonymousPull
 	if o.Throttle < 0 || o.FailRate < 0 || o.FailRate > 1 || o.Latency < 0 || math.IsNaN(o.Throttle) || math.IsNaN(o.FailRate) {
 		return nil, fmt.Errorf("emulator: Throttle %g, FailRate %g, Latency %v: want Throttle >= 0, FailRate from 0 to 1 and Latency >= 0", o.Throttle, o.FailRate, o.Latency)
+	}
+	if err := checkCredentials(o); err != nil {
+		return nil, err
 	}
 	s.faults = newFaults(o)
 	for user, perms := range o.ScopeMaps {

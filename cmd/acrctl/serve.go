@@ -17,11 +17,13 @@ import (
 
 	"github.com/acrgo/acr/emulator"
 	"github.com/acrgo/acr/emulator/store"
+	"github.com/acrgo/acr/internal/atomicfile"
 	"github.com/spf13/cobra"
 )
 
 type serveFlags struct {
 	addr          string
+	addrFile      string
 	data          string
 	memory        bool
 	users         []string
@@ -73,14 +75,24 @@ answers, so that a pipeline can prove it survives them.
 
 The web console is served under /console/ on the same port (its URL is printed at start):
 it browses this registry with the registry's own auth, so with --user it asks for a user
-name and password. --no-console turns it off.`,
+name and password. --no-console turns it off.
+
+In a CI pipeline or a test script, start it in the background on a free port with
+--addr 127.0.0.1:0 --addr-file FILE and wait until FILE exists: it then holds the
+HOST:PORT served, the registry accepts connections, and the lines serve prints at start
+are out. The file is removed when the server stops (not when it is killed: delete a
+stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exit status
+0. With --tls-self-signed, clients trust the certificate printed as "certificate: PATH"
+(DIR/tls/cert.pem with --data DIR).`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin:s3cret
   acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull
   acrctl serve --memory --user admin:s3cret --storage-addr 127.0.0.1:5001
   acrctl serve --memory --user ci:s3cret --scope-map 'ci=app:content/read,content/write' \
                --scope-map 'ci=team/*:content/read,metadata/read'
-  acrctl serve --memory --throttle 50 --fail-rate 0.05 --latency 20ms`,
+  acrctl serve --memory --throttle 50 --fail-rate 0.05 --latency 20ms
+  rm -f registry.addr; acrctl serve --memory --addr 127.0.0.1:0 --addr-file registry.addr &
+  until [ -s registry.addr ]; do sleep 0.1; done; REGISTRY=$(cat registry.addr)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), cmd, f)
@@ -88,6 +100,7 @@ name and password. --no-console turns it off.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.addr, "addr", "127.0.0.1:5000", "address to listen on, HOST:PORT (port 0 picks a free one)")
+	fl.StringVar(&f.addrFile, "addr-file", "", "write the HOST:PORT served to this file once listening (removed on stop), for --addr with port 0")
 	fl.StringVar(&f.data, "data", "", "data directory (default: $XDG_DATA_HOME/acrctl/registry)")
 	fl.BoolVar(&f.memory, "memory", false, "keep everything in memory; nothing persists")
 	fl.StringArrayVar(&f.users, "user", nil, "accept Basic credentials NAME:PASSWORD (repeatable)")
@@ -150,6 +163,11 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	if err := checkListenAddr(f.addr); err != nil {
 		return usageError{fmt.Errorf("--addr %s: want HOST:PORT, such as 127.0.0.1:5000, with a port from 0 (a free one) to 65535: %v", f.addr, err)}
+	}
+	if f.addrFile != "" {
+		if fi, err := os.Stat(filepath.Dir(f.addrFile)); err != nil || !fi.IsDir() {
+			return usageError{fmt.Errorf("--addr-file %s: its directory %s does not exist; create it first, or name a file in one that does", f.addrFile, filepath.Dir(f.addrFile))}
+		}
 	}
 	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull,
 		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency,
@@ -272,10 +290,7 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	if !f.noConsole {
 		// The console reaches the registry in process; the address only
 		// names it, as clients do (a wildcard address is not one).
-		self := ln.Addr().String()
-		if ta, ok := ln.Addr().(*net.TCPAddr); ok && ta.IP.IsUnspecified() {
-			self = net.JoinHostPort("127.0.0.1", fmt.Sprint(ta.Port))
-		}
+		self := servedAddr(ln.Addr())
 		authOn := len(opts.Users) > 0 || len(opts.AADTokens) > 0
 		ta, _ := ln.Addr().(*net.TCPAddr)
 		loopback := ta != nil && ta.IP.IsLoopback()
@@ -304,6 +319,18 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	} else {
 		fmt.Fprintf(stdout, "data in %s\n", dir)
 	}
+	if f.addrFile != "" {
+		// Written whole or not at all, so that a script polling for it
+		// never reads half an address; last, so that everything the
+		// server prints at start is out when it appears.
+		if err := atomicfile.WriteFile(f.addrFile, []byte(servedAddr(ln.Addr())+"\n"), 0o644); err != nil {
+			for _, hs := range servers {
+				hs.Close()
+			}
+			return fmt.Errorf("--addr-file: %w; fix: name a file in a directory that exists and is writable", err)
+		}
+		defer os.Remove(f.addrFile)
+	}
 	var serveErr error
 	select {
 	case serveErr = <-errc:
@@ -321,6 +348,19 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	fmt.Fprintln(stderr, "stopped")
 	return nil
+}
+
+// servedAddr is the HOST:PORT clients use to reach a listener on addr: a
+// wildcard address (0.0.0.0, [::]) is reached as 127.0.0.1 on this machine.
+func servedAddr(addr net.Addr) string {
+	ta, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	if ta.IP.IsUnspecified() {
+		return net.JoinHostPort("127.0.0.1", fmt.Sprint(ta.Port))
+	}
+	return ta.String()
 }
 
 // exposureWarnings says what a server on addr exposes beyond this machine.

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
 )
@@ -169,5 +172,113 @@ func TestServeExposureWarnings(t *testing.T) {
 	}
 	if ws := exposureWarnings(loop, serveFlags{}, false); len(ws) != 0 {
 		t.Errorf("open on loopback: %q", ws)
+	}
+}
+
+// TestServeAddrFile runs serve as a CI pipeline does: in the background on
+// a free port, its output unread, waiting for --addr-file to learn the port;
+// then it trusts the self-signed certificate from the data directory, uses
+// the registry with its user, stops it with SIGTERM and finds the file gone.
+func TestServeAddrFile(t *testing.T) {
+	bin := buildAcrctl(t)
+	dir := t.TempDir()
+	addrFile, data := filepath.Join(dir, "registry.addr"), filepath.Join(dir, "registry")
+	cmd := exec.Command(bin, "serve", "--addr", "127.0.0.1:0", "--addr-file", addrFile, "--data", data,
+		"--tls-self-signed", "--user", "ci:s3cret")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var addr string
+	for deadline := time.Now().Add(20 * time.Second); addr == ""; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within 20s", addrFile)
+		}
+		b, err := os.ReadFile(addrFile)
+		if err == nil {
+			if !strings.HasSuffix(string(b), "\n") {
+				t.Fatalf("%s holds %q: want one whole line", addrFile, b)
+			}
+			addr = strings.TrimSuffix(string(b), "\n")
+		}
+	}
+	if h, p, err := net.SplitHostPort(addr); err != nil || h != "127.0.0.1" || p == "0" {
+		t.Fatalf("%s holds %q, want 127.0.0.1:PORT with the port chosen", addrFile, addr)
+	}
+	pem, err := os.ReadFile(filepath.Join(data, "tls", "cert.pem"))
+	if err != nil {
+		t.Fatalf("the help's certificate path: %v", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("cert.pem holds no certificate")
+	}
+	hc := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	client, err := acr.NewClient("https://"+addr, acr.BasicCredential("ci", "s3cret"), &acr.ClientOptions{HTTPClient: hc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.UploadBlob(t.Context(), "app", strings.NewReader("hello"), nil); err != nil {
+		t.Fatalf("upload as soon as the address file appeared: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v, want exit status 0", err)
+	}
+	if _, err := os.Stat(addrFile); !os.IsNotExist(err) {
+		t.Errorf("%s is still there after the server stopped (%v)", addrFile, err)
+	}
+}
+
+// TestServeAddrFileDirectoryMissing: an --addr-file that cannot be written
+// is refused before anything starts, naming the directory to create.
+func TestServeAddrFileDirectoryMissing(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no", "such")
+	acrctl(t, "", "serve", "--memory", "--addr", "127.0.0.1:0", "--addr-file", filepath.Join(missing, "addr")).
+		fails(t, 2, "--addr-file", missing+" does not exist", "create it first")
+}
+
+// TestServeAddrFileAfterOutput: with --memory the certificate's path is
+// known only from serve's output, which a pipeline sends to a file; when
+// the address file appears, that line is in it.
+func TestServeAddrFileAfterOutput(t *testing.T) {
+	bin := buildAcrctl(t)
+	dir := t.TempDir()
+	addrFile, logFile := filepath.Join(dir, "registry.addr"), filepath.Join(dir, "serve.log")
+	log, err := os.Create(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	cmd := exec.Command(bin, "serve", "--memory", "--addr", "127.0.0.1:0", "--addr-file", addrFile, "--tls-self-signed")
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(addrFile); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not appear within 20s", addrFile)
+		}
+	}
+	out, _ := os.ReadFile(logFile)
+	var cert string
+	for _, l := range strings.Split(string(out), "\n") {
+		if c, ok := strings.CutPrefix(l, "certificate: "); ok {
+			cert = c
+		}
+	}
+	if cert == "" {
+		t.Fatalf("no certificate line in the output when the address file appeared:\n%s", out)
+	}
+	if _, err := os.Stat(cert); err != nil {
+		t.Errorf("the printed certificate: %v", err)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v, want exit status 0", err)
 	}
 }
