@@ -613,7 +613,7 @@ var replayCases = []replayCase{
 			if err != nil || m.Digest != want || !bytes.Equal(m.Bytes, manifest.Bytes()) || m.MediaType != "application/vnd.oci.image.manifest.v1+json" {
 				e.t.Fatalf("GetManifest = %s %s, %v", m.Digest, m.MediaType, err)
 			}
-			if err := c.DeleteManifest(e.ctx, "oci-artifact", want); err != nil {
+			if _, err := c.DeleteManifest(e.ctx, "oci-artifact", want); err != nil {
 				e.t.Errorf("DeleteManifest: %v", err)
 			}
 		}},

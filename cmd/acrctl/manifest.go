@@ -413,24 +413,39 @@ a terminal, as repo delete does; pass --yes in scripts.`,
 					return err
 				}
 			}
-			if err := s.client.DeleteManifest(ctx, ref.Repository, d.String()); err != nil {
+			del, err := s.client.DeleteManifest(ctx, ref.Repository, d.String())
+			var unindexed *acr.ReferrersTagError
+			if err != nil && !errors.As(err, &unindexed) {
 				if errors.Is(err, acr.ErrLocked) {
 					return lockRefusal(ctx, s, ref, lockDelete, err)
 				}
 				return s.explain(err)
 			}
+			// The manifest is gone; what follows an index failure is
+			// reported after it.
 			if out.json() {
 				if tags == nil {
 					tags = []string{}
 				}
-				return writeJSON(cmd.OutOrStdout(), struct {
+				if err := writeJSON(cmd.OutOrStdout(), struct {
 					Registry         string   `json:"registry"`
 					ImageName        string   `json:"imageName"`
 					ManifestsDeleted []string `json:"manifestsDeleted"`
 					TagsDeleted      []string `json:"tagsDeleted"`
-				}{ref.Registry, ref.Repository, []string{d.String()}, tags})
+					UnindexedFrom    string   `json:"unindexedFrom,omitempty"`
+				}{ref.Registry, ref.Repository, []string{d.String()}, tags, del.UnindexedFrom.String()}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
+				if del.UnindexedFrom != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Removed it from the referrers tag index of its subject %s/%s@%s\n",
+						ref.Registry, ref.Repository, del.UnindexedFrom)
+				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
+			if unindexed != nil {
+				return referrersIndexLeft(s, ref, unindexed)
+			}
 			return nil
 		},
 	}
@@ -559,4 +574,16 @@ only the referrers of that type.`,
 	cmd.Flags().StringVar(&artifactType, "artifact-type", "", "list only referrers of this artifact type")
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// referrersIndexLeft explains a deletion of a referrer that the registry
+// did, and whose entry in the referrers tag index of its subject was left
+// behind (a *acr.ReferrersTagError): tools that list referrers through
+// that index go on listing the deleted manifest.
+func referrersIndexLeft(s *session, ref acr.Reference, e *acr.ReferrersTagError) error {
+	subject := ref.Registry + "/" + ref.Repository + "@" + e.Subject.String()
+	cause := s.explain(e.Err)
+	return fmt.Errorf("deleted manifest %s/%s@%s, but could not remove it from the referrers tag index of its subject %s (tag %s), "+
+		"so acrctl manifest referrers and oras discover still list it: %w; fix: see the cause, then run acrctl manifest referrers %s --prune, "+
+		"which removes the entries of deleted manifests", ref.Registry, ref.Repository, e.Referrer, subject, e.Tag, cause, subject)
 }
