@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -318,5 +319,68 @@ func TestDeleteReferrerIndexFailure(t *testing.T) {
 	}
 	if got := indexDigests(t, u, subject.Digest); !slices.Equal(got, []digest.Digest{sig.Digest}) {
 		t.Fatalf("the index lists %v; the refused write should have left the signature in it", got)
+	}
+}
+
+// TestPruneReferrersIndex deletes a referrer behind the client's back,
+// with a plain HTTP DELETE as a tool that does not keep the index would:
+// PruneReferrersIndex removes that entry, keeps the live one, and on a
+// second call finds nothing to do and writes nothing.
+func TestPruneReferrersIndex(t *testing.T) {
+	var puts atomic.Int32
+	u := withoutReferrersAPI(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+				puts.Add(1)
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	c := newTestClient(t, u)
+	subject, sig := referrerFixture(t, c)
+	sbom, err := c.SetImage(t.Context(), "img", referrerManifest(t, c, "img", subject, "", "application/vnd.example.sbom.v1+json", "sbom", nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodDelete, u+"/v2/img/manifests/"+sig.Digest.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("raw DELETE of the signature: status %d, want 202", resp.StatusCode)
+	}
+	if got := indexDigests(t, u, subject.Digest); len(got) != 2 {
+		t.Fatalf("the index lists %v; the raw DELETE should have left both entries", got)
+	}
+
+	puts.Store(0)
+	gone, err := newTestClient(t, u).PruneReferrersIndex(t.Context(), "img", subject.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gone, []digest.Digest{sig.Digest}) {
+		t.Errorf("PruneReferrersIndex: got %v, want the deleted signature %s", gone, sig.Digest)
+	}
+	if got := indexDigests(t, u, subject.Digest); !slices.Equal(got, []digest.Digest{sbom.Digest}) {
+		t.Fatalf("after pruning the index lists %v, want only the SBOM %s", got, sbom.Digest)
+	}
+	gone, err = c.PruneReferrersIndex(t.Context(), "img", subject.Digest)
+	if err != nil || len(gone) != 0 {
+		t.Errorf("a second PruneReferrersIndex: got %v, %v; want nothing pruned", gone, err)
+	}
+	if n := puts.Load(); n != 1 {
+		t.Errorf("%d index writes, want 1 (none when nothing is pruned)", n)
+	}
+	// No index: nothing to prune.
+	if gone, err := c.PruneReferrersIndex(t.Context(), "img", sbom.Digest); err != nil || len(gone) != 0 {
+		t.Errorf("PruneReferrersIndex of a subject without referrers: got %v, %v; want nothing", gone, err)
+	}
+	if _, err := c.PruneReferrersIndex(t.Context(), "img", "sha256:nothex"); !errors.Is(err, acr.ErrInvalidReference) {
+		t.Errorf("PruneReferrersIndex of an invalid digest: got %v, want ErrInvalidReference", err)
 	}
 }

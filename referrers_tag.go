@@ -403,3 +403,58 @@ func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx 
 	resp.Body.Close()
 	return nil
 }
+
+// PruneReferrersIndex removes from the referrers tag index of subject in
+// repo (the image index tagged sha256-HEX of subject, in which registries
+// without the referrers API list its referrers; distribution spec v1.1,
+// "Referrers Tag Schema") the entries of manifests that repo no longer
+// holds, and returns their digests. It repairs what a deletion left behind:
+// an index update that failed (a *ReferrersTagError from DeleteManifest),
+// or a deletion by a client that does not keep the index. It sends a HEAD
+// per entry, and writes the index only when an entry goes. Without an index
+// (on a registry with the referrers API, or for a subject without
+// referrers) there is nothing to prune.
+func (c *Client) PruneReferrersIndex(ctx context.Context, repo string, subject digest.Digest) (_ []digest.Digest, err error) {
+	ctx, endSpan := c.span(ctx, "Client.PruneReferrersIndex")
+	defer func() { endSpan(err) }()
+	if err := checkRepo(repo); err != nil {
+		return nil, err
+	}
+	if err := subject.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: subject %q: %v", ErrInvalidReference, subject, err)
+	}
+	idx, err := c.readReferrersIndex(ctx, repo, spec.ReferrersTag(subject.String()))
+	if err != nil {
+		return nil, err
+	}
+	gone := map[digest.Digest]bool{}
+	for _, e := range idx.Manifests {
+		if gone[e.Digest] || e.Digest.Validate() != nil {
+			continue
+		}
+		ok, err := c.ManifestExists(ctx, repo, e.Digest.String())
+		if err != nil {
+			return nil, fmt.Errorf("checking the referrer %s listed in the referrers index of %s: %w", e.Digest, subject, err)
+		}
+		if !ok {
+			gone[e.Digest] = true
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	var removed []digest.Digest
+	err = c.updateReferrersTag(ctx, repo, subject, func(list []ocispec.Descriptor) ([]ocispec.Descriptor, bool) {
+		out := slices.DeleteFunc(slices.Clone(list), func(x ocispec.Descriptor) bool {
+			if gone[x.Digest] && !slices.Contains(removed, x.Digest) {
+				removed = append(removed, x.Digest)
+			}
+			return gone[x.Digest]
+		})
+		return out, len(out) != len(list)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("updating the referrers index of %s: %w", subject, err)
+	}
+	return removed, nil
+}

@@ -512,16 +512,20 @@ type referrerJSON struct {
 func newManifestReferrersCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	var artifactType string
+	var prune bool
 	cmd := &cobra.Command{
-		Use:   "referrers HOST/REPO:TAG|HOST/REPO@DIGEST [--artifact-type T]",
+		Use:   "referrers HOST/REPO:TAG|HOST/REPO@DIGEST [--artifact-type T] [--prune]",
 		Short: "List the artifacts that refer to a manifest (signatures, SBOMs, attestations)",
 		Long: `List the manifests whose subject is the given manifest: what 'acrctl attach', notation,
 cosign or oras attach to an image. It uses the OCI 1.1 referrers API and, on registries
 without it, the referrers tag schema (a tag named after the digest). --artifact-type keeps
-only the referrers of that type.`,
+only the referrers of that type. --prune first removes from that tag's index the entries of
+manifests the repository no longer holds (left by a client that deleted a referrer without
+updating the index), and says which on stderr.`,
 		Example: `  acrctl manifest referrers myregistry.azurecr.io/app:v1
   acrctl manifest referrers localhost:5000/app:v1 --artifact-type application/vnd.cncf.notary.signature
-  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.referrers[].digest'`,
+  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.referrers[].digest'
+  acrctl manifest referrers localhost:5000/app:v1 --prune`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -536,6 +540,16 @@ only the referrers of that type.`,
 			subject, err := s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.TagOrDigest())
 			if err != nil {
 				return s.explain(err)
+			}
+			if prune {
+				gone, err := s.client.PruneReferrersIndex(cmd.Context(), ref.Repository, subject)
+				if err != nil {
+					return s.explain(err)
+				}
+				for _, d := range gone {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Removed %s, a deleted manifest, from the referrers tag index of %s/%s@%s\n",
+						d, ref.Registry, ref.Repository, subject)
+				}
 			}
 			refs := []referrerJSON{}
 			for d, err := range s.client.Referrers(cmd.Context(), ref.Repository, subject, artifactType) {
@@ -572,6 +586,7 @@ only the referrers of that type.`,
 		},
 	}
 	cmd.Flags().StringVar(&artifactType, "artifact-type", "", "list only referrers of this artifact type")
+	cmd.Flags().BoolVar(&prune, "prune", false, "first remove deleted manifests from the referrers tag index (registries without the referrers API)")
 	addOutputFlag(cmd, &out)
 	return cmd
 }
@@ -582,8 +597,7 @@ only the referrers of that type.`,
 // that index go on listing the deleted manifest.
 func referrersIndexLeft(s *session, ref acr.Reference, e *acr.ReferrersTagError) error {
 	subject := ref.Registry + "/" + ref.Repository + "@" + e.Subject.String()
-	cause := s.explain(e.Err)
-	return fmt.Errorf("deleted manifest %s/%s@%s, but could not remove it from the referrers tag index of its subject %s (tag %s), "+
-		"so acrctl manifest referrers and oras discover still list it: %w; fix: see the cause, then run acrctl manifest referrers %s --prune, "+
-		"which removes the entries of deleted manifests", ref.Registry, ref.Repository, e.Referrer, subject, e.Tag, cause, subject)
+	return fmt.Errorf("deleted manifest %s/%s@%s, but its entry in the referrers tag index of its subject %s stays, "+
+		"so acrctl manifest referrers and oras discover still list it: %w; once that is fixed, run acrctl manifest referrers %s --prune to remove the entry",
+		ref.Registry, ref.Repository, e.Referrer, subject, s.explain(e.Err), subject)
 }
