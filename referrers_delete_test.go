@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
@@ -266,6 +267,39 @@ func TestDeleteReferrerNoExtraRequests(t *testing.T) {
 				t.Errorf("requests of a second DeleteManifest (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestDeleteReferrerMissingRepository: a registry with the referrers API
+// answers the question for a repository that does not exist with 404
+// NAME_UNKNOWN, as the spec lets it. That proves nothing about the API, so
+// the client asks again at its next deletion, instead of taking the
+// registry for one without the API and fetching every manifest it deletes.
+func TestDeleteReferrerMissingRepository(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v2/missing/") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"errors":[{"code":"NAME_UNKNOWN","message":"repository name not known to registry"}]}`)
+			return
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	_, sig := referrerFixture(t, newTestClient(t, hs.URL))
+	log := &requestLog{rt: http.DefaultTransport}
+	c := log.client(t, hs.URL)
+	if _, err := c.DeleteManifest(t.Context(), "missing", sig.Digest.String()); !errors.Is(err, acr.ErrNotFound) {
+		t.Fatalf("DeleteManifest in a missing repository: got %v, want ErrNotFound", err)
+	}
+	_ = log.take()
+	if _, err := c.DeleteManifest(t.Context(), "img", sig.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"GET /v2/img/referrers/" + sig.Digest.String(), "DELETE /v2/img/manifests/" + sig.Digest.String()}
+	if diff := cmp.Diff(want, log.take()); diff != "" {
+		t.Errorf("requests of DeleteManifest after a NAME_UNKNOWN (-want +got):\n%s", diff)
 	}
 }
 

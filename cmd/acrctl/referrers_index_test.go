@@ -81,6 +81,22 @@ func TestManifestDeleteReferrerIndex(t *testing.T) {
 		t.Fatalf("referrers after deleting the signature: got %v, want only the SBOM %s", got, sbom)
 	}
 
+	// In JSON, the subject whose index it left.
+	att := attach("attestation")
+	var del struct {
+		ManifestsDeleted []string
+		UnindexedFrom    string
+	}
+	if err := json.Unmarshal([]byte(f.run("", "manifest", "delete", f.ref("app@"+att), "--yes", "-o", "json").ok(t).stdout), &del); err != nil {
+		t.Fatal(err)
+	}
+	if len(del.ManifestsDeleted) != 1 || del.ManifestsDeleted[0] != att || del.UnindexedFrom != img.digest.String() {
+		t.Errorf("manifest delete -o json: got %+v, want %s deleted and unindexedFrom %s", del, att, img.digest)
+	}
+	if got := referrers(); len(got) != 1 || got[0] != sbom {
+		t.Fatalf("referrers after deleting the attestation: got %v, want only the SBOM %s", got, sbom)
+	}
+
 	// The index write refused: the manifest is deleted, the entry stays.
 	refuse.Store(true)
 	r = f.run("", "manifest", "delete", f.ref("app@"+sbom), "--yes").fails(t, 1,
