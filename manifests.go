@@ -364,7 +364,7 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (
 	out := ManifestDeletion{Digest: del.digest}
 	switch {
 	case del.apiErr != nil:
-		return out, c.unindexError(repo, del.digest, del.subject, del.apiErr)
+		return out, unindexError(repo, del.digest, del.subject, del.apiErr)
 	case del.subject != "":
 		removed, err := c.unindexDeletedReferrer(ctx, repo, del.digest, del.subject)
 		if removed {

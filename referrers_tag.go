@@ -251,8 +251,9 @@ type deletion struct {
 // digest to delete, before it fetches anything, so that a run of deletions
 // on a registry with the API costs one request in all, not a fetch each.
 // A tag is resolved by the fetch itself, with a GET instead of the HEAD
-// that resolving it takes otherwise. This is what oras-go does too (it
-// fetches first and asks only for a manifest with a subject).
+// that resolving it takes otherwise. (oras-go keeps the index the same
+// way, but fetches first and asks only for a manifest with a subject: a
+// fetch per deletion on registries with the API too.)
 //
 // The deletion itself must not fail for want of this: when the manifest
 // cannot be fetched, it is deleted without the index update.
@@ -307,14 +308,14 @@ func (c *Client) unindexDeletedReferrer(ctx context.Context, repo string, d dige
 		return out, changed
 	})
 	if err != nil {
-		return false, c.unindexError(repo, d, subject, err)
+		return false, unindexError(repo, d, subject, err)
 	}
 	return removed, nil
 }
 
 // unindexError is the *ReferrersTagError of a deleted referrer left in
 // the index of subject.
-func (c *Client) unindexError(repo string, d, subject digest.Digest, err error) error {
+func unindexError(repo string, d, subject digest.Digest, err error) error {
 	return &ReferrersTagError{Repository: repo, Referrer: d, Subject: subject, Tag: spec.ReferrersTag(subject.String()), Deleted: true, Err: err}
 }
 

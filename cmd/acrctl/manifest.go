@@ -383,8 +383,9 @@ func newManifestDeleteCmd(o *remoteOptions) *cobra.Command {
 		Use:   "delete HOST/REPO:TAG|HOST/REPO@DIGEST [--yes]",
 		Short: "Delete a manifest with every tag that points at it",
 		Long: `Delete a manifest, named by digest or by a tag (resolved to its digest first), with
-every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. To
-remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
+every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. On a
+registry without the referrers API, a deleted referrer is also removed from its subject's
+referrers tag index, and the output says so. To remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
 names the manifest, or the manifest has tags or referrers), it asks for confirmation on
 a terminal, as repo delete does; pass --yes in scripts.`,
 		Example: `  acrctl manifest delete myregistry.azurecr.io/library/hello-world@sha256:4c5e...
