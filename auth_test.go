@@ -414,7 +414,8 @@ func exerciseAll(t *testing.T, client *acr.Client, repo string) {
 
 	// Delete.
 	step("DeleteTag", client.DeleteTag(ctx, repo, "v1"))
-	step("DeleteManifest", client.DeleteManifest(ctx, repo, desc.Digest.String()))
+	_, err = client.DeleteManifest(ctx, repo, desc.Digest.String())
+	step("DeleteManifest", err)
 	step("DeleteBlob", client.DeleteBlob(ctx, repo, extraDesc.Digest))
 	_, err = client.DeleteRepository(ctx, repo)
 	step("DeleteRepository", err)

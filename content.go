@@ -281,6 +281,7 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 		filtered := false // the registry applied the artifactType filter
 		for desc, err := range paginate(ctx, c, r, false, func(body []byte, h http.Header) ([]ocispec.Descriptor, error) {
 			filtered = slices.Contains(strings.Split(strings.ReplaceAll(h.Get(spec.HeaderFiltersApplied), " ", ""), ","), "artifactType")
+			c.noteReferrersAPIServed()
 			var idx ocispec.Index
 			err := json.Unmarshal(body, &idx)
 			return idx.Manifests, err

@@ -75,7 +75,7 @@ func TestManifestsAndReferrers(t *testing.T) {
 	if _, err := client.SetManifest(ctx, "img", []byte(`{"schemaVersion":2}`), "", nil); err == nil {
 		t.Fatal("a manifest without media type was accepted")
 	}
-	if err := client.DeleteManifest(ctx, "img", desc.Digest.String()); err != nil {
+	if _, err := client.DeleteManifest(ctx, "img", desc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client.GetManifest(ctx, "img", sigDesc.Digest.String(), nil); !errors.Is(err, acr.ErrNotFound) {

@@ -235,10 +235,10 @@ func TestDeletedAndRestore(t *testing.T) {
 	if err := client.DeleteTag(ctx, "app", "v1"); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.DeleteManifest(ctx, "app", a.String()); err != nil {
+	if _, err := client.DeleteManifest(ctx, "app", a.String()); err != nil {
 		t.Fatal(err)
 	}
-	if err := client.DeleteManifest(ctx, "lib/x", c.String()); err != nil {
+	if _, err := client.DeleteManifest(ctx, "lib/x", c.String()); err != nil {
 		t.Fatal(err)
 	}
 	if got := collect(t, client.DeletedRepositories(ctx, nil)); !slices.Equal(got, []string{"app", "lib/x"}) {
@@ -321,7 +321,7 @@ func TestDeletedAndRestore(t *testing.T) {
 	// A digest deleted twice is listed twice, oldest first; a restore
 	// brings back the most recent deletion, with the tag it had then.
 	s.image("lib/x", "arm64", "c", "u")
-	if err := client.DeleteManifest(ctx, "lib/x", c.String()); err != nil {
+	if _, err := client.DeleteManifest(ctx, "lib/x", c.String()); err != nil {
 		t.Fatal(err)
 	}
 	xs := collect(t, client.DeletedManifests(ctx, "lib/x", nil))
@@ -375,7 +375,7 @@ func TestDeletedPaging(t *testing.T) {
 	setup, _ := acr.NewClient(srv.URL, nil, nil)
 	ctx := t.Context()
 	for i, d := range digests {
-		if err := setup.DeleteManifest(ctx, "app", d.String()); err != nil {
+		if _, err := setup.DeleteManifest(ctx, "app", d.String()); err != nil {
 			t.Fatal(err)
 		}
 		if err := setup.DeleteTag(ctx, fmt.Sprintf("r%d", i), "x"); err != nil {
@@ -427,7 +427,7 @@ func ExampleClient_RestoreManifest() {
 		log.Fatal(err)
 	}
 	// A cleanup deletes the image tagged v1 by mistake.
-	if err := client.DeleteManifest(ctx, "library/hello-world", "v1"); err != nil {
+	if _, err := client.DeleteManifest(ctx, "library/hello-world", "v1"); err != nil {
 		log.Fatal(err)
 	}
 	// The registry keeps it: find the most recent deletion of the tag

@@ -127,7 +127,7 @@ func ExampleClient_DeleteManifest() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if err := client.DeleteManifest(ctx, sampleRepository, result.Digest.String()); err != nil {
+	if _, err := client.DeleteManifest(ctx, sampleRepository, result.Digest.String()); err != nil {
 		log.Fatal(err)
 	}
 	exists, err := client.ManifestExists(ctx, sampleRepository, sampleTag)

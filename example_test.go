@@ -177,7 +177,7 @@ func ExampleClient_Manifests_deleteImages() {
 				continue
 			}
 			fmt.Printf("Deleting image %s:%v\n", repo, m.Tags)
-			if err := client.DeleteManifest(ctx, repo, m.Digest.String()); err != nil {
+			if _, err := client.DeleteManifest(ctx, repo, m.Digest.String()); err != nil {
 				log.Fatal(err)
 			}
 		}

@@ -327,30 +327,59 @@ func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (_
 	return d, nil
 }
 
+// ManifestDeletion reports what DeleteManifest did.
+type ManifestDeletion struct {
+	// Digest is the manifest deleted: the one the tag named, when
+	// DeleteManifest was given a tag.
+	Digest digest.Digest
+	// UnindexedFrom is set when the manifest was a referrer (a signature,
+	// an SBOM) on a registry without the referrers API, and DeleteManifest
+	// removed its entry from the referrers tag index of this subject (the
+	// image index tagged sha256-HEX of UnindexedFrom). It is empty when
+	// there was no entry to remove, or no index to keep: on ACR and other
+	// registries with the referrers API, which drop a deleted referrer
+	// from their listing themselves.
+	UnindexedFrom digest.Digest
+}
+
 // DeleteManifest deletes a manifest, named by tag or digest, with every tag
 // that points at it; on ACR its referrers (signatures, SBOMs) go with it.
 // A tag is resolved to its digest first, since registries delete manifests
-// by digest only. On a registry without the referrers API, a referrer is
-// fetched first to learn its subject, and removed from the subject's
-// referrers tag index after the deletion (distribution spec v1.1,
-// "Deleting Manifests"); a failure there is a *ReferrersTagError.
-func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (err error) {
+// by digest only.
+//
+// On a registry without the referrers API, a deleted referrer is also
+// removed from its subject's referrers tag index (distribution spec v1.1,
+// "Deleting Manifests"), so that tools listing referrers through that
+// index, such as oras discover, stop listing it. That takes a fetch of the
+// manifest before the deletion, to learn its subject, and one request per
+// Client to learn whether the registry serves the API; neither is sent to
+// ACR, nor to a registry already known to serve the API. When the index
+// cannot be updated, the manifest is deleted all the same and the error
+// is a *ReferrersTagError, returned with the ManifestDeletion.
+func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (_ ManifestDeletion, err error) {
 	ctx, endSpan := c.span(ctx, "Client.DeleteManifest")
 	defer func() { endSpan(err) }()
-	d, err := c.ResolveDigest(ctx, repo, tagOrDigest)
+	del, err := c.prepareDeletion(ctx, repo, tagOrDigest)
 	if err != nil {
-		return err
+		return ManifestDeletion{}, err
 	}
-	subject := c.subjectToUnindex(ctx, repo, d)
-	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", d.String()), scope: scopeRepo(repo, "delete")})
+	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", del.digest.String()), scope: scopeRepo(repo, "delete")})
 	if err != nil {
-		return err
+		return ManifestDeletion{}, err
 	}
 	resp.Body.Close()
-	if subject != nil {
-		return c.unindexDeletedReferrer(ctx, repo, d, subject.Digest)
+	out := ManifestDeletion{Digest: del.digest}
+	switch {
+	case del.apiErr != nil:
+		return out, unindexError(repo, del.digest, del.subject, del.apiErr)
+	case del.subject != "":
+		removed, err := c.unindexDeletedReferrer(ctx, repo, del.digest, del.subject)
+		if removed {
+			out.UnindexedFrom = del.subject
+		}
+		return out, err
 	}
-	return nil
+	return out, nil
 }
 
 // ManifestExists reports whether repo holds the manifest a tag or digest

@@ -41,10 +41,10 @@ func TestManifests(t *testing.T) {
 	if err != nil || up.Permissions.CanDelete {
 		t.Fatalf("update: %v %+v", err, up)
 	}
-	if err := client.DeleteManifest(ctx, "m", "v2"); !errors.Is(err, acr.ErrLocked) {
+	if _, err := client.DeleteManifest(ctx, "m", "v2"); !errors.Is(err, acr.ErrLocked) {
 		t.Fatalf("deleting a locked manifest: got %v", err)
 	}
-	if err := client.DeleteManifest(ctx, "m", "stable"); err != nil {
+	if _, err := client.DeleteManifest(ctx, "m", "stable"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client.GetTagProperties(ctx, "m", "v1"); !errors.Is(err, acr.ErrNotFound) {

@@ -105,7 +105,7 @@ func TestListingsResume(t *testing.T) {
 	}
 	ctx := t.Context()
 	for _, d := range digests[:3] {
-		if err := client.DeleteManifest(ctx, "c", d); err != nil {
+		if _, err := client.DeleteManifest(ctx, "c", d); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -98,7 +98,7 @@ func TestReferenceRegistry(t *testing.T) {
 	if _, err := c.GetRepositoryProperties(ctx, repo); !errors.Is(err, acr.ErrNotSupported) {
 		t.Fatalf("ACR properties on the reference registry: got %v, want ErrNotSupported", err)
 	}
-	if err := c.DeleteManifest(ctx, repo, "v2"); err != nil {
+	if _, err := c.DeleteManifest(ctx, repo, "v2"); err != nil {
 		t.Fatalf("delete manifest: %v", err)
 	}
 	if ok, _ := c.ManifestExists(ctx, repo, "v1"); ok {

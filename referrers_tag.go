@@ -46,9 +46,10 @@ const referrersTagAttempts = 5
 // stored (or deleted), on a registry without the referrers API, whose entry
 // in the subject's referrers tag index could not be added (or removed).
 // The manifest operation itself succeeded: SetManifest returns the pushed
-// digest along with this error. Until the index is fixed, by pushing the
-// manifest again, clients that list referrers through the tag schema do not
-// see the referrer (or still list a deleted one).
+// digest, and DeleteManifest what it deleted, along with this error. Until
+// the index is fixed, by pushing the manifest again (or, for a deletion,
+// with PruneReferrersIndex), clients that list referrers through the tag
+// schema do not see the referrer (or still list a deleted one).
 type ReferrersTagError struct {
 	// Repository holds the referrer and the tag.
 	Repository string
@@ -68,8 +69,8 @@ type ReferrersTagError struct {
 // succeeded and the index update did not.
 func (e *ReferrersTagError) Error() string {
 	if e.Deleted {
-		return fmt.Sprintf("acr: deleted referrer %s from %s, but could not remove it from the referrers index %s:%s of %s: %v",
-			e.Referrer, e.Repository, e.Repository, e.Tag, e.Subject, e.Err)
+		return fmt.Sprintf("acr: deleted referrer %s from %s, but could not remove it from the referrers index %s:%s of %s, "+
+			"so tools that read the tag schema still list it: %v", e.Referrer, e.Repository, e.Repository, e.Tag, e.Subject, e.Err)
 	}
 	return fmt.Sprintf("acr: pushed referrer %s to %s, but could not add it to the referrers index %s:%s of %s, "+
 		"so tools that read the tag schema will not find it (push it again to retry): %v",
@@ -126,8 +127,11 @@ func (s *referrersTagState) lock(key string) func() {
 
 // hasReferrersAPI reports whether the registry serves the referrers API,
 // asking it once per Client with a GET of the referrers of d in repo: the
-// spec requires 200 for any digest in an existing repository, so a 404
-// means the API is missing.
+// spec requires 200 for any digest in an existing repository, so a bare
+// 404 means the API is missing. A 404 with an OCI error code (such as
+// NAME_UNKNOWN, for a repository that does not exist) proves nothing
+// either way: it reports false, as a missing API would, without settling
+// the question for later calls.
 func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Digest) (bool, error) {
 	switch c.referrers.api.Load() {
 	case referrersAPIYes:
@@ -136,18 +140,20 @@ func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Dige
 		return false, nil
 	}
 	resp, err := c.do(ctx, request{method: http.MethodGet, path: v2Path(repo, "referrers", d.String()), scope: scopeRepo(repo, "pull"),
-		header: http.Header{"Accept": {ocispec.MediaTypeImageIndex}}, ok: []int{http.StatusOK, http.StatusNotFound}})
-	if err != nil {
-		return false, err
-	}
-	resp.Body.Close()
-	ok := resp.StatusCode == http.StatusOK
-	if ok {
+		header: http.Header{"Accept": {ocispec.MediaTypeImageIndex}}, ok: []int{http.StatusOK}})
+	var re *ResponseError
+	switch {
+	case err == nil:
+		resp.Body.Close()
 		c.referrers.api.Store(referrersAPIYes)
-	} else {
-		c.referrers.api.Store(referrersAPINo)
+		return true, nil
+	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
+		if len(re.Errors) == 0 {
+			c.referrers.api.Store(referrersAPINo)
+		}
+		return false, nil
 	}
-	return ok, nil
+	return false, err
 }
 
 // subjectOf is the part of a manifest the referrers index needs.
@@ -214,40 +220,103 @@ func (c *Client) noteReferrersAPIMissing(err error) {
 	}
 }
 
-// subjectToUnindex returns the subject of manifest d in repo when its
-// deletion must also remove it from a referrers tag index. That costs a
-// fetch of the manifest before the deletion, so it is done only when the
-// client already knows the registry lacks the referrers API, from an
-// earlier push of a referrer or listing of referrers: a deletion on an
-// unknown registry sends no request more than before, which ACR (with the
-// API) would not need. It returns nil when in doubt: the deletion itself
-// must not fail for want of this.
-func (c *Client) subjectToUnindex(ctx context.Context, repo string, d digest.Digest) *ocispec.Descriptor {
-	if c.referrers.api.Load() != referrersAPINo {
-		return nil
+// noteReferrersAPIServed records what a Referrers listing learned from a
+// page of the referrers API: the registry serves it, so deletions need not
+// look for a referrers tag index to update.
+func (c *Client) noteReferrersAPIServed() {
+	c.referrers.api.CompareAndSwap(referrersAPIUnknown, referrersAPIYes)
+}
+
+// deletion is what DeleteManifest learns before it deletes a manifest.
+type deletion struct {
+	digest digest.Digest
+	// subject is set when the deletion must also remove the manifest from
+	// the referrers tag index of this subject.
+	subject digest.Digest
+	// apiErr is set, with subject, when the manifest is a referrer and the
+	// registry could not be asked whether it serves the referrers API.
+	apiErr error
+}
+
+// prepareDeletion resolves tagOrDigest and learns whether deleting the
+// manifest must also remove it from a referrers tag index (distribution
+// spec v1.1, "Deleting Manifests"): only on a registry without the
+// referrers API, and only for a manifest with a subject, which takes a
+// fetch of the manifest to know.
+//
+// No request is added where the registry is known to serve the API: from
+// an earlier push, listing or deletion, or because it is ACR (by its host
+// name or from an /acr/v1 answer), which does. Elsewhere, while that is
+// unknown, the first deletion asks once, with a GET of the referrers of the
+// digest to delete, before it fetches anything, so that a run of deletions
+// on a registry with the API costs one request in all, not a fetch each.
+// A tag is resolved by the fetch itself, with a GET instead of the HEAD
+// that resolving it takes otherwise. (oras-go keeps the index the same
+// way, but fetches first and asks only for a manifest with a subject: a
+// fetch per deletion on registries with the API too.)
+//
+// The deletion itself must not fail for want of this: when the manifest
+// cannot be fetched, it is deleted without the index update.
+func (c *Client) prepareDeletion(ctx context.Context, repo, tagOrDigest string) (deletion, error) {
+	api := c.referrers.api.Load()
+	if api == referrersAPIYes || (api == referrersAPIUnknown && c.knownACRAPI() == acrAPIYes) {
+		d, err := c.ResolveDigest(ctx, repo, tagOrDigest)
+		return deletion{digest: d}, err
 	}
-	m, err := c.GetManifest(ctx, repo, d.String(), nil)
+	if api == referrersAPIUnknown && spec.IsDigest(tagOrDigest) {
+		d, err := c.ResolveDigest(ctx, repo, tagOrDigest) // validates; no request
+		if err != nil {
+			return deletion{}, err
+		}
+		// An error leaves it open: the fetch below tells whether it
+		// matters, and the question is asked again for a referrer.
+		if has, err := c.hasReferrersAPI(ctx, repo, d); err == nil && has {
+			return deletion{digest: d}, nil
+		}
+	}
+	m, err := c.GetManifest(ctx, repo, tagOrDigest, nil)
 	if err != nil {
-		return nil
+		if isNotFound(err) && !spec.IsDigest(tagOrDigest) {
+			return deletion{}, err // no such tag: resolving it fails the same way
+		}
+		d, err := c.ResolveDigest(ctx, repo, tagOrDigest)
+		return deletion{digest: d}, err
 	}
+	del := deletion{digest: m.Digest}
 	var s subjectOf
 	if json.Unmarshal(m.Bytes, &s) != nil || s.Subject == nil || s.Subject.Digest.Validate() != nil {
-		return nil
+		return del, nil
 	}
-	return s.Subject
+	has, err := c.hasReferrersAPI(ctx, repo, s.Subject.Digest)
+	if err != nil {
+		del.subject, del.apiErr = s.Subject.Digest, fmt.Errorf("asking whether the registry serves the referrers API: %w", err)
+	} else if !has {
+		del.subject = s.Subject.Digest
+	}
+	return del, nil
 }
 
 // unindexDeletedReferrer removes the deleted manifest d from the referrers
-// tag index of subject. Failures are *ReferrersTagError.
-func (c *Client) unindexDeletedReferrer(ctx context.Context, repo string, d digest.Digest, subject digest.Digest) error {
+// tag index of subject, and reports whether the index listed it. Failures
+// are *ReferrersTagError.
+func (c *Client) unindexDeletedReferrer(ctx context.Context, repo string, d digest.Digest, subject digest.Digest) (bool, error) {
+	removed := false
 	err := c.updateReferrersTag(ctx, repo, subject, func(list []ocispec.Descriptor) ([]ocispec.Descriptor, bool) {
 		out := slices.DeleteFunc(slices.Clone(list), func(x ocispec.Descriptor) bool { return x.Digest == d })
-		return out, len(out) != len(list)
+		changed := len(out) != len(list)
+		removed = removed || changed
+		return out, changed
 	})
 	if err != nil {
-		return &ReferrersTagError{Repository: repo, Referrer: d, Subject: subject, Tag: spec.ReferrersTag(subject.String()), Deleted: true, Err: err}
+		return false, unindexError(repo, d, subject, err)
 	}
-	return nil
+	return removed, nil
+}
+
+// unindexError is the *ReferrersTagError of a deleted referrer left in
+// the index of subject.
+func unindexError(repo string, d, subject digest.Digest, err error) error {
+	return &ReferrersTagError{Repository: repo, Referrer: d, Subject: subject, Tag: spec.ReferrersTag(subject.String()), Deleted: true, Err: err}
 }
 
 // errReferrersTagContended is the cause when other writers kept replacing
@@ -334,4 +403,59 @@ func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx 
 	}
 	resp.Body.Close()
 	return nil
+}
+
+// PruneReferrersIndex removes from the referrers tag index of subject in
+// repo (the image index tagged sha256-HEX of subject, in which registries
+// without the referrers API list its referrers; distribution spec v1.1,
+// "Referrers Tag Schema") the entries of manifests that repo no longer
+// holds, and returns their digests. It repairs what a deletion left behind:
+// an index update that failed (a *ReferrersTagError from DeleteManifest),
+// or a deletion by a client that does not keep the index. It sends a HEAD
+// per entry, and writes the index only when an entry goes. Without an index
+// (on a registry with the referrers API, or for a subject without
+// referrers) there is nothing to prune.
+func (c *Client) PruneReferrersIndex(ctx context.Context, repo string, subject digest.Digest) (_ []digest.Digest, err error) {
+	ctx, endSpan := c.span(ctx, "Client.PruneReferrersIndex")
+	defer func() { endSpan(err) }()
+	if err := checkRepo(repo); err != nil {
+		return nil, err
+	}
+	if err := subject.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: subject %q: %v", ErrInvalidReference, subject, err)
+	}
+	idx, err := c.readReferrersIndex(ctx, repo, spec.ReferrersTag(subject.String()))
+	if err != nil {
+		return nil, err
+	}
+	gone := map[digest.Digest]bool{}
+	for _, e := range idx.Manifests {
+		if gone[e.Digest] || e.Digest.Validate() != nil {
+			continue
+		}
+		ok, err := c.ManifestExists(ctx, repo, e.Digest.String())
+		if err != nil {
+			return nil, fmt.Errorf("checking the referrer %s listed in the referrers index of %s: %w", e.Digest, subject, err)
+		}
+		if !ok {
+			gone[e.Digest] = true
+		}
+	}
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	var removed []digest.Digest
+	err = c.updateReferrersTag(ctx, repo, subject, func(list []ocispec.Descriptor) ([]ocispec.Descriptor, bool) {
+		out := slices.DeleteFunc(slices.Clone(list), func(x ocispec.Descriptor) bool {
+			if gone[x.Digest] && !slices.Contains(removed, x.Digest) {
+				removed = append(removed, x.Digest)
+			}
+			return gone[x.Digest]
+		})
+		return out, len(out) != len(list)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("updating the referrers index of %s: %w", subject, err)
+	}
+	return removed, nil
 }

@@ -235,7 +235,7 @@ func TestReferrersTagWritten(t *testing.T) {
 	}
 
 	// Deleting a referrer removes its entry.
-	if err := c.DeleteManifest(ctx, "img", sigDesc.Digest.String()); err != nil {
+	if _, err := c.DeleteManifest(ctx, "img", sigDesc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 	idx, _ = rawReferrersIndex(t, u, "img", subject.Digest, "", "")
@@ -247,7 +247,7 @@ func TestReferrersTagWritten(t *testing.T) {
 	}
 	// The other client learned from its listing that the API is missing,
 	// so its deletion maintains the index too, down to an empty one.
-	if err := other.DeleteManifest(ctx, "img", sbomDesc.Digest.String()); err != nil {
+	if _, err := other.DeleteManifest(ctx, "img", sbomDesc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 	if idx, status := rawReferrersIndex(t, u, "img", subject.Digest, "", ""); status != http.StatusOK || len(idx.Manifests) != 0 {
@@ -427,7 +427,8 @@ func TestReferrersTagConcurrentOneClient(t *testing.T) {
 // TestReferenceRegistryReferrersTag pushes a signature and an SBOM to the
 // reference registry (distribution v3.1.2, which has no referrers API) and
 // checks that the referrers tag index lists both, read raw, by the client
-// and, when .tools holds it, by oras discover.
+// and, when .tools holds it, by oras discover; and that deleting them, by
+// a fresh client too, removes them from it.
 func TestReferenceRegistryReferrersTag(t *testing.T) {
 	c := referenceClient(t)
 	ref := acrtest.ReferenceRegistry(t)
@@ -455,7 +456,13 @@ func TestReferenceRegistryReferrersTag(t *testing.T) {
 	if got, want := listReferrers(t, referenceClient(t), repo, subject.Digest, ""), sortedDigests(sigDesc.Digest, sbomDesc.Digest); !slices.Equal(got, want) {
 		t.Fatalf("Referrers: got %v, want %v", got, want)
 	}
-	if oras, err := exec.LookPath("./.tools/oras"); err == nil {
+	oras, err := exec.LookPath("./.tools/oras")
+	if err != nil {
+		oras = ""
+		t.Log("no .tools/oras (ACRCTL=skip bash .ci/tools.sh installs it): oras discover not checked")
+	}
+	discover := func() []byte {
+		t.Helper()
 		args := []string{"discover", "--format", "json", "--plain-http"}
 		if user != "" {
 			args = append(args, "-u", user, "-p", pass)
@@ -465,19 +472,39 @@ func TestReferenceRegistryReferrersTag(t *testing.T) {
 		if err != nil {
 			t.Fatalf("oras discover: %v\n%s", err, out)
 		}
+		return out
+	}
+	if oras != "" {
+		out := discover()
 		for _, d := range []digest.Digest{sigDesc.Digest, sbomDesc.Digest} {
 			if !bytes.Contains(out, []byte(d)) {
 				t.Errorf("oras discover does not list %s:\n%s", d, out)
 			}
 		}
-	} else {
-		t.Log("no .tools/oras (ACRCTL=skip bash .ci/tools.sh installs it): oras discover not checked")
 	}
-	if err := c.DeleteManifest(ctx, repo, sigDesc.Digest.String()); err != nil {
+	// A fresh client, which knows nothing of the registry yet, as every
+	// acrctl run: it learns that the API is missing and updates the index.
+	del, err := referenceClient(t).DeleteManifest(ctx, repo, sigDesc.Digest.String())
+	if err != nil {
 		t.Fatal(err)
+	}
+	if del.UnindexedFrom != subject.Digest {
+		t.Errorf("DeleteManifest: got %+v, want UnindexedFrom %s", del, subject.Digest)
 	}
 	idx, _ = rawReferrersIndex(t, base, repo, subject.Digest, user, pass)
 	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != sbomDesc.Digest {
 		t.Fatalf("after deleting the signature the index lists %v, want only %s", idx.Manifests, sbomDesc.Digest)
+	}
+	if oras != "" {
+		if out := discover(); bytes.Contains(out, []byte(sigDesc.Digest)) || !bytes.Contains(out, []byte(sbomDesc.Digest)) {
+			t.Errorf("after deleting the signature oras discover lists:\n%s\nwant the SBOM %s and not the signature %s", out, sbomDesc.Digest, sigDesc.Digest)
+		}
+	}
+	// And the client that pushed, which knows the API is missing.
+	if _, err := c.DeleteManifest(ctx, repo, sbomDesc.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+	if idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass); status != http.StatusOK || len(idx.Manifests) != 0 {
+		t.Fatalf("after deleting both referrers: status %d, index %v; want an empty index", status, idx.Manifests)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -349,8 +350,25 @@ var (
 	replayStorageHost  = regexp.MustCompile(`https://[A-Za-z0-9_.-]+\.blob\.core\.windows\.net`)
 )
 
+// replayLoginServer is the host by which the clients of a case with
+// loginServer name the registry: an ACR login server, as the recordings'
+// hosts are, so that they take it for ACR as they would the real one
+// (without a probe of /acr/v1, and knowing that it serves the referrers
+// API).
+const replayLoginServer = "replay.azurecr.io"
+
+// endpoint is the registry's URL as the case's clients name it: the
+// registry server's, or, for a case with loginServer, replayLoginServer at
+// its port, which the clients' dialer reaches.
+func (s *replayServer) endpoint() string {
+	if !s.c.loginServer {
+		return s.reg.URL
+	}
+	return "https://" + replayLoginServer + ":" + s.reg.URL[strings.LastIndex(s.reg.URL, ":")+1:]
+}
+
 func (s *replayServer) rewrite(v string) string {
-	v = replayRegistryHost.ReplaceAllLiteralString(v, s.reg.URL)
+	v = replayRegistryHost.ReplaceAllLiteralString(v, s.endpoint())
 	return replayStorageHost.ReplaceAllLiteralString(v, s.sto.URL)
 }
 
@@ -858,8 +876,17 @@ func (e *replayEnv) client(cred acr.Credential, o *acr.ClientOptions) *acr.Clien
 	if o != nil {
 		opts = *o
 	}
-	opts.HTTPClient, opts.MaxRetries = e.srv.reg.Client(), -1
-	c, err := acr.NewClient(e.srv.reg.URL, cred, &opts)
+	tr := e.srv.reg.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.ServerName = "example.com" // in httptest's certificate, which the storage server has too
+	regAddr := e.srv.reg.Listener.Addr().String()
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if strings.HasPrefix(addr, replayLoginServer+":") {
+			addr = regAddr
+		}
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	opts.HTTPClient, opts.MaxRetries = &http.Client{Transport: tr}, -1
+	c, err := acr.NewClient(e.srv.endpoint(), cred, &opts)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -189,12 +189,16 @@ type replayCase struct {
 	file    string // the recording's base name
 	aad     string // the Entra ID token the fake credential hands out
 	probe   int
-	clients int    // clients the case creates, each probing once; 0 means 1
-	borrow  []int  // exchanges of other files the case may serve
-	repeat  []int  // exchanges that may be served again to an identical request
-	cancel  int    // a DELETE of the upload session this exchange's Location names gets a synthetic 404
-	serves  string // the exact sequence served: exchange ids (exchanges.jsonl line numbers from 0), "Nb" borrowed, "Nr" repeated, probe, probe404, cancel, storage
-	run     func(e *replayEnv)
+	clients int   // clients the case creates, each probing once; 0 means 1
+	borrow  []int // exchanges of other files the case may serve
+	repeat  []int // exchanges that may be served again to an identical request
+	cancel  int   // a DELETE of the upload session this exchange's Location names gets a synthetic 404
+	// loginServer names the registry, to the case's clients, by an ACR
+	// login server (replayLoginServer) instead of 127.0.0.1, so that they
+	// know it for ACR from the start, as clients of the real one do.
+	loginServer bool
+	serves      string // the exact sequence served: exchange ids (exchanges.jsonl line numbers from 0), "Nb" borrowed, "Nr" repeated, probe, probe404, cancel, storage
+	run         func(e *replayEnv)
 }
 
 // Digests that the recordings use.
@@ -586,8 +590,10 @@ var replayCases = []replayCase{
 			}
 		}},
 	// One-chunk uploads (ChunkSize = size: POST, PATCH, PUT, as the SDK
-	// sends them), a manifest pushed by tag, read back, deleted by digest.
-	{name: "js/can_upload_oci_manifest_with_tag", file: "recording_can_upload_oci_manifest_with_tag.json", aad: "SecretPlaceholder",
+	// sends them), a manifest pushed by tag, read back, deleted by digest:
+	// on ACR, known by its host name, DeleteManifest asks nothing about the
+	// referrers API before the DELETE.
+	{name: "js/can_upload_oci_manifest_with_tag", file: "recording_can_upload_oci_manifest_with_tag.json", aad: "SecretPlaceholder", loginServer: true,
 		serves: "148 149 150 151 152 153 154 155 156 157 150r 158 160 161",
 		run: func(e *replayEnv) {
 			c := e.client(e.entra(), nil)
@@ -613,7 +619,7 @@ var replayCases = []replayCase{
 			if err != nil || m.Digest != want || !bytes.Equal(m.Bytes, manifest.Bytes()) || m.MediaType != "application/vnd.oci.image.manifest.v1+json" {
 				e.t.Fatalf("GetManifest = %s %s, %v", m.Digest, m.MediaType, err)
 			}
-			if err := c.DeleteManifest(e.ctx, "oci-artifact", want); err != nil {
+			if _, err := c.DeleteManifest(e.ctx, "oci-artifact", want); err != nil {
 				e.t.Errorf("DeleteManifest: %v", err)
 			}
 		}},

@@ -97,7 +97,7 @@ func TestInvalidReferencesFailBeforeAnyRequest(t *testing.T) {
 	checks := []error{
 		func() error { _, err := client.GetRepositoryProperties(ctx, "UPPER"); return err }(),
 		func() error { _, err := client.GetTagProperties(ctx, "ok", "bad tag"); return err }(),
-		func() error { return client.DeleteManifest(ctx, "ok", "sha256:nothex") }(),
+		func() error { _, err := client.DeleteManifest(ctx, "ok", "sha256:nothex"); return err }(),
 		func() error { return client.DeleteTag(ctx, "a/../b", "v1") }(),
 	}
 	for i, err := range checks {
@@ -155,7 +155,7 @@ func TestFallbackToOCI(t *testing.T) {
 	if got, err := client.ResolveDigest(ctx, "x/app", "v1"); err != nil || got != d {
 		t.Fatalf("ResolveDigest: %v %s", err, got)
 	}
-	if err := client.DeleteManifest(ctx, "x/app", "v1"); err != nil {
+	if _, err := client.DeleteManifest(ctx, "x/app", "v1"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := client.ResolveDigest(ctx, "x/app", "v1"); !errors.Is(err, acr.ErrNotFound) {

@@ -461,7 +461,8 @@ func deleteTag(ctx context.Context, c *acr.Client, repo, tag string) error {
 }
 
 func deleteManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest) error {
-	return c.DeleteManifest(ctx, repo, d.String())
+	_, err := c.DeleteManifest(ctx, repo, d.String())
+	return err
 }
 
 // setLock locks or unlocks a tag, or a manifest when tag is "".

@@ -23,12 +23,12 @@ func TestRestoreSaysReferrersStayDeleted(t *testing.T) {
 		Now: func() time.Time { return time.Unix(0, clock.Load()).UTC() }})
 	f := r.seed.fixture()
 	ctx, c := t.Context(), r.seed.c
-	if err := c.DeleteManifest(ctx, "app/web", f.image.Digest.String()); err != nil {
+	if _, err := c.DeleteManifest(ctx, "app/web", f.image.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 	clock.Add(int64(time.Minute)) // a delete apart from the first
 	lone := r.seed.image("app/web", "lone", "amd64", "lonely", nil)
-	if err := c.DeleteManifest(ctx, "app/web", lone.Digest.String()); err != nil {
+	if _, err := c.DeleteManifest(ctx, "app/web", lone.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
 	hc := browserless(t)

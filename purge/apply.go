@@ -763,7 +763,7 @@ func (a *applier) deleteManifest(ctx context.Context, rp *repoPlan, g *group) bo
 		u.Locked = true
 		a.markUnlocked(g.head.seq, u, "unlocked ("+l+") to delete it")
 	}
-	err = a.client.DeleteManifest(ctx, rp.name, it.Digest.String())
+	_, err = a.client.DeleteManifest(ctx, rp.name, it.Digest.String())
 	switch {
 	case errors.Is(err, acr.ErrNotFound):
 		a.markSkipped(g, "already gone")

@@ -383,8 +383,9 @@ func newManifestDeleteCmd(o *remoteOptions) *cobra.Command {
 		Use:   "delete HOST/REPO:TAG|HOST/REPO@DIGEST [--yes]",
 		Short: "Delete a manifest with every tag that points at it",
 		Long: `Delete a manifest, named by digest or by a tag (resolved to its digest first), with
-every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. To
-remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
+every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. On a
+registry without the referrers API, a deleted referrer is also removed from its subject's
+referrers tag index, and the output says so. To remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
 names the manifest, or the manifest has tags or referrers), it asks for confirmation on
 a terminal, as repo delete does; pass --yes in scripts.`,
 		Example: `  acrctl manifest delete myregistry.azurecr.io/library/hello-world@sha256:4c5e...
@@ -413,24 +414,39 @@ a terminal, as repo delete does; pass --yes in scripts.`,
 					return err
 				}
 			}
-			if err := s.client.DeleteManifest(ctx, ref.Repository, d.String()); err != nil {
+			del, err := s.client.DeleteManifest(ctx, ref.Repository, d.String())
+			var unindexed *acr.ReferrersTagError
+			if err != nil && !errors.As(err, &unindexed) {
 				if errors.Is(err, acr.ErrLocked) {
 					return lockRefusal(ctx, s, ref, lockDelete, err)
 				}
 				return s.explain(err)
 			}
+			// The manifest is gone; what follows an index failure is
+			// reported after it.
 			if out.json() {
 				if tags == nil {
 					tags = []string{}
 				}
-				return writeJSON(cmd.OutOrStdout(), struct {
+				if err := writeJSON(cmd.OutOrStdout(), struct {
 					Registry         string   `json:"registry"`
 					ImageName        string   `json:"imageName"`
 					ManifestsDeleted []string `json:"manifestsDeleted"`
 					TagsDeleted      []string `json:"tagsDeleted"`
-				}{ref.Registry, ref.Repository, []string{d.String()}, tags})
+					UnindexedFrom    string   `json:"unindexedFrom,omitempty"`
+				}{ref.Registry, ref.Repository, []string{d.String()}, tags, del.UnindexedFrom.String()}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
+				if del.UnindexedFrom != "" {
+					fmt.Fprintf(cmd.OutOrStdout(), "Removed it from the referrers tag index of its subject %s/%s@%s\n",
+						ref.Registry, ref.Repository, del.UnindexedFrom)
+				}
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
+			if unindexed != nil {
+				return referrersIndexLeft(s, ref, unindexed)
+			}
 			return nil
 		},
 	}
@@ -497,16 +513,20 @@ type referrerJSON struct {
 func newManifestReferrersCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	var artifactType string
+	var prune bool
 	cmd := &cobra.Command{
-		Use:   "referrers HOST/REPO:TAG|HOST/REPO@DIGEST [--artifact-type T]",
+		Use:   "referrers HOST/REPO:TAG|HOST/REPO@DIGEST [--artifact-type T] [--prune]",
 		Short: "List the artifacts that refer to a manifest (signatures, SBOMs, attestations)",
 		Long: `List the manifests whose subject is the given manifest: what 'acrctl attach', notation,
 cosign or oras attach to an image. It uses the OCI 1.1 referrers API and, on registries
 without it, the referrers tag schema (a tag named after the digest). --artifact-type keeps
-only the referrers of that type.`,
+only the referrers of that type. --prune first removes from that tag's index the entries of
+manifests the repository no longer holds (left by a client that deleted a referrer without
+updating the index), and says which on stderr.`,
 		Example: `  acrctl manifest referrers myregistry.azurecr.io/app:v1
   acrctl manifest referrers localhost:5000/app:v1 --artifact-type application/vnd.cncf.notary.signature
-  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.referrers[].digest'`,
+  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.referrers[].digest'
+  acrctl manifest referrers localhost:5000/app:v1 --prune`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -521,6 +541,16 @@ only the referrers of that type.`,
 			subject, err := s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.TagOrDigest())
 			if err != nil {
 				return s.explain(err)
+			}
+			if prune {
+				gone, err := s.client.PruneReferrersIndex(cmd.Context(), ref.Repository, subject)
+				if err != nil {
+					return s.explain(err)
+				}
+				for _, d := range gone {
+					fmt.Fprintf(cmd.ErrOrStderr(), "Removed %s, a deleted manifest, from the referrers tag index of %s/%s@%s\n",
+						d, ref.Registry, ref.Repository, subject)
+				}
 			}
 			refs := []referrerJSON{}
 			for d, err := range s.client.Referrers(cmd.Context(), ref.Repository, subject, artifactType) {
@@ -557,6 +587,18 @@ only the referrers of that type.`,
 		},
 	}
 	cmd.Flags().StringVar(&artifactType, "artifact-type", "", "list only referrers of this artifact type")
+	cmd.Flags().BoolVar(&prune, "prune", false, "first remove deleted manifests from the referrers tag index (registries without the referrers API)")
 	addOutputFlag(cmd, &out)
 	return cmd
+}
+
+// referrersIndexLeft explains a deletion of a referrer that the registry
+// did, and whose entry in the referrers tag index of its subject was left
+// behind (a *acr.ReferrersTagError): tools that list referrers through
+// that index go on listing the deleted manifest.
+func referrersIndexLeft(s *session, ref acr.Reference, e *acr.ReferrersTagError) error {
+	subject := ref.Registry + "/" + ref.Repository + "@" + e.Subject.String()
+	return fmt.Errorf("deleted manifest %s/%s@%s, but its entry in the referrers tag index of its subject %s stays, "+
+		"so acrctl manifest referrers and oras discover still list it: %w; once that is fixed, run acrctl manifest referrers %s --prune to remove the entry",
+		ref.Registry, ref.Repository, e.Referrer, subject, s.explain(e.Err), subject)
 }

@@ -478,7 +478,7 @@ func (t *tour) deleteOldImages() (string, error) {
 				return "", err
 			}
 		}
-		if err := t.client.DeleteManifest(t.ctx, quickstartRepo, m.Digest.String()); err != nil {
+		if _, err := t.client.DeleteManifest(t.ctx, quickstartRepo, m.Digest.String()); err != nil {
 			return "", err
 		}
 	}
@@ -555,7 +555,7 @@ func (t *tour) deleteManifest() (string, error) {
 		return "", err
 	}
 	t.deleted = t.images["v3"]
-	if err := t.client.DeleteManifest(t.ctx, quickstartRepo, m.Digest.String()); err != nil {
+	if _, err := t.client.DeleteManifest(t.ctx, quickstartRepo, m.Digest.String()); err != nil {
 		return "", err
 	}
 	t.say("deleted %s@%s (tag v3)", quickstartRepo, short(m.Digest))
