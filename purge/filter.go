@@ -23,12 +23,18 @@ type Filter struct {
 // `.*:pr-[0-9]+`. The separator is the first colon after which both
 // halves compile, so colons inside groups such as "(?:a|b)" or classes
 // such as "[[:digit:]]" need no escaping. The tag part may be empty
-// ("app:"), which matches no tag.
+// ("app:"), which matches no tag. Only the first 16 colons are tried as
+// the separator, which bounds the work a long malformed filter costs (each
+// try compiles both halves): a repository expression holds no more.
 func ParseFilter(s string) (Filter, error) {
 	var firstErr error
+	tried := 0
 	for i := 0; i < len(s); i++ {
 		if s[i] != ':' {
 			continue
+		}
+		if tried++; tried > maxSeparatorTries {
+			break
 		}
 		repo, tag := s[:i], s[i+1:]
 		if repo == "" {
@@ -76,6 +82,9 @@ func (f Filter) MatchRepository(repo string) bool { return f.Repo != nil && f.Re
 func (f Filter) Match(repo, tag string) bool {
 	return f.MatchRepository(repo) && f.Tag != nil && f.Tag.MatchString(tag)
 }
+
+// maxSeparatorTries is how many colons ParseFilter tries as the separator.
+const maxSeparatorTries = 16
 
 const anchorPrefix, anchorSuffix = `^(?:`, `)$`
 

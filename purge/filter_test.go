@@ -32,6 +32,10 @@ func TestParseFilter(t *testing.T) {
 		{in: "app(:v1", wantErr: true},
 		{in: "app:(?!v1)", wantErr: true}, // RE2 has no lookahead: use excludes
 		{in: "", wantErr: true},
+		// The separator is among the first 16 colons: 15 in the repository
+		// expression are tried through, 16 are not.
+		{in: strings.Repeat("(?:a)", 15) + ":v1", repo: strings.Repeat("(?:a)", 15), tag: "v1", match: [][2]string{{strings.Repeat("a", 15), "v1"}}},
+		{in: strings.Repeat("(?:a)", 16) + ":v1", wantErr: true},
 	}
 	for _, tt := range tests {
 		f, err := purge.ParseFilter(tt.in)
