@@ -288,6 +288,23 @@ func (v manifestView) containerImage() bool {
 	return false
 }
 
+// manifestBlobs lists the blobs an image or OCI artifact manifest
+// references: an image's config and layers, an artifact's blobs.
+func manifestBlobs(m acr.Manifest) []ocispec.Descriptor {
+	if m.MediaType == acr.MediaTypeArtifactManifest {
+		var am artifactManifest
+		if json.Unmarshal(m.Bytes, &am) != nil {
+			return nil
+		}
+		return am.Blobs
+	}
+	im, err := m.Image()
+	if err != nil {
+		return nil
+	}
+	return append([]ocispec.Descriptor{im.Config}, im.Layers...)
+}
+
 // artifactManifest is an OCI artifact manifest: its type, blobs, subject
 // and annotations, as the 1.1 release candidates define them.
 type artifactManifest struct {
@@ -635,13 +652,8 @@ func measureStorage(ctx context.Context, c *acr.Client) storageUse {
 				}
 				continue
 			}
-			im, err := m.Image()
-			if err != nil {
-				continue
-			}
-			local[im.Config.Digest] = im.Config.Size
-			for _, l := range im.Layers {
-				local[l.Digest] = l.Size
+			for _, b := range manifestBlobs(m) {
+				local[b.Digest] = b.Size
 			}
 		}
 		for d, n := range local {
