@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -386,8 +387,9 @@ func newManifestDeleteCmd(o *remoteOptions) *cobra.Command {
 every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. On a
 registry without the referrers API, a deleted referrer is also removed from its subject's
 referrers tag index, and the output says so. To remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
-names the manifest, or the manifest has tags or referrers), it asks for confirmation on
-a terminal, as repo delete does; pass --yes in scripts.`,
+names the manifest, the manifest has tags or referrers, or an index in the repository lists
+it as a platform, on registries that list indexes' children as ACR does), it asks for
+confirmation on a terminal, as repo delete does; pass --yes in scripts.`,
 		Example: `  acrctl manifest delete myregistry.azurecr.io/library/hello-world@sha256:4c5e...
   acrctl manifest delete localhost:5000/hello:v1 --yes -o json`,
 		Aliases:           []string{"rm"},
@@ -482,6 +484,9 @@ func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d di
 	case !known:
 		more = append(more, "with every tag that points at it")
 	}
+	if ix := indexesListing(ctx, s, ref.Repository, d); ix != "" {
+		more = append(more, ix)
+	}
 	n, err := 0, error(nil)
 	for _, e := range s.client.Referrers(ctx, ref.Repository, d, "") {
 		if err = e; err != nil {
@@ -498,6 +503,67 @@ func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d di
 		more = append(more, fmt.Sprintf("and its %d referrers", n))
 	}
 	return tags, strings.Join(more, " ")
+}
+
+// maxIndexesNamed bounds the indexes a delete's question names.
+const maxIndexesNamed = 3
+
+// indexesListing says, in words for manifest delete's question, which
+// indexes of repo list manifest d as one of their platforms: deleting it
+// breaks their pulls on that platform. It reads ACR's manifest listing,
+// which carries each index's children (one request per 1,000 manifests);
+// on registries without that listing it says nothing, since finding out
+// would take a fetch of every manifest.
+func indexesListing(ctx context.Context, s *session, repo string, d digest.Digest) string {
+	var names []string
+	var platform string
+	n := 0
+	for m, err := range s.client.Manifests(ctx, repo, nil) {
+		if err != nil {
+			return ""
+		}
+		for _, c := range m.RelatedArtifacts {
+			if c.Digest != d {
+				continue
+			}
+			n++
+			if platform == "" && c.OS != "" {
+				platform = c.OS + "/" + c.Architecture
+			}
+			if len(names) < maxIndexesNamed {
+				name := "@" + m.Digest.String()
+				if len(m.Tags) > 0 {
+					name = ":" + strings.Join(m.Tags, ", :")
+				}
+				names = append(names, name)
+			}
+			break
+		}
+	}
+	if n == 0 {
+		return ""
+	}
+	what := "the index " + names[0]
+	if n > 1 {
+		what = fmt.Sprintf("%d indexes (%s", n, strings.Join(names, "; "))
+		if n > len(names) {
+			what += "; …"
+		}
+		what += ")"
+	}
+	on := "its platform"
+	if platform != "" {
+		on = platform
+	}
+	return fmt.Sprintf("although %s lists it: pulls of %s for %s would then fail", what, pronoun(n), on)
+}
+
+// pronoun is "it" or "them".
+func pronoun(n int) string {
+	if n == 1 {
+		return "it"
+	}
+	return "them"
 }
 
 // referrerJSON is one referrer in --output json: its descriptor as the

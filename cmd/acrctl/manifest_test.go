@@ -11,6 +11,9 @@ import (
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 func TestManifestList(t *testing.T) {
@@ -246,4 +249,35 @@ func TestManifestReferrers(t *testing.T) {
 			t.Errorf("referrers of app:v2 in JSON: %+v", l.Referrers)
 		}
 	})
+}
+
+// TestManifestDeleteIndexChild: deleting a manifest that an index lists as
+// one of its platforms breaks pulls of that index on that platform, so it
+// asks first and names the index and the platform, as for tags and
+// referrers; an untagged manifest that no index lists goes without a
+// question.
+func TestManifestDeleteIndexChild(t *testing.T) {
+	f := newFixture(t, false)
+	amd := f.pushImage("multi", "amd64")
+	arm := f.pushImage("multi", "arm64")
+	loose := f.pushImage("multi", "loose")
+	platforms := map[digest.Digest]*ocispec.Platform{amd.digest: {OS: "linux", Architecture: "amd64"}, arm.digest: {OS: "linux", Architecture: "arm64"}}
+	var children []ocispec.Descriptor
+	for _, img := range []testImage{amd, arm} {
+		children = append(children, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: img.digest,
+			Size: int64(len(img.bytes)), Platform: platforms[img.digest]})
+	}
+	idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: children}
+	for _, tag := range []string{"v1", "latest"} {
+		if _, err := f.client.SetIndex(t.Context(), "multi", idx, &acr.SetManifestOptions{Tag: tag}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.run("", "manifest", "delete", f.ref("multi@"+arm.digest.String())).fails(t, 2,
+		"although the index :latest, :v1 lists it: pulls of it for linux/arm64 would then fail", "pass --yes to confirm")
+	if _, err := f.client.GetManifest(t.Context(), "multi", arm.digest.String(), nil); err != nil {
+		t.Fatalf("the refused delete deleted: %v", err)
+	}
+	f.run("", "manifest", "delete", f.ref("multi@"+arm.digest.String()), "--yes").ok(t)
+	f.run("", "manifest", "delete", f.ref("multi@"+loose.digest.String())).ok(t)
 }
