@@ -39,7 +39,7 @@ func interruptContext(stderr io.Writer) (ctx context.Context, stop func(code int
 				}
 				mu.Unlock()
 				if again {
-					fmt.Fprintln(stderr, "acrctl: stopped at once on a second signal; partial files (.NAME.partial-N) and upload sessions may be left behind")
+					fmt.Fprintln(stderr, "acrctl: stopped at once on a second signal; the cleanup the first one started (partial files, upload sessions, a server's shutdown) may be unfinished")
 					os.Exit(signalExitCode(s))
 				}
 				cancel()
