@@ -40,6 +40,14 @@ type remoteOptions struct {
 	caFile         string
 	registryConfig string
 	verbose        bool
+
+	// stdinPassword is what --password-stdin read: stdin is read once,
+	// however many registries the command connects to.
+	stdinPassword *string
+	// userHost is the registry --username was used for: a command that
+	// reaches two (copy) must not send one registry's password to the
+	// other.
+	userHost string
 }
 
 // addFlags registers the connection and credential flags.
@@ -188,6 +196,9 @@ func (o *remoteOptions) readPassword(cmd *cobra.Command) (string, error) {
 	if !o.passwordStdin {
 		return o.password, nil
 	}
+	if o.stdinPassword != nil {
+		return *o.stdinPassword, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("--password-stdin: reading stdin: %w", err)
@@ -196,6 +207,7 @@ func (o *remoteOptions) readPassword(cmd *cobra.Command) (string, error) {
 	if p == "" {
 		return "", usageError{errors.New("--password-stdin: stdin was empty; pipe the password in, e.g. acrctl login HOST -u NAME --password-stdin < password.txt")}
 	}
+	o.stdinPassword = &p
 	return p, nil
 }
 
@@ -208,6 +220,13 @@ func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credenti
 		if o.password == "" && !o.passwordStdin {
 			return nil, usageError{errors.New("--username needs --password or --password-stdin")}
 		}
+		if o.userHost != "" && !strings.EqualFold(o.userHost, s.host) {
+			return nil, usageError{fmt.Errorf("--username gives the credentials of one registry, and this command reaches two, %s and %s: "+
+				"acrctl sends a credential only to the registry it is for; fix: drop --username and store each registry's credentials "+
+				"with acrctl login HOST -u NAME --password-stdin (in a pipeline that keeps no state, export DOCKER_CONFIG=\"$(mktemp -d)\" first)",
+				o.userHost, s.host)}
+		}
+		o.userHost = s.host
 		p, err := o.readPassword(cmd)
 		if err != nil {
 			return nil, err

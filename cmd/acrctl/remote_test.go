@@ -157,3 +157,34 @@ func TestMissingCredentialHelper(t *testing.T) {
 		}
 	}
 }
+
+// TestUsernameInPipelines: --password-stdin is read once however many
+// connections a command opens, so a promotion within one registry works
+// with credentials from a pipeline's secret; a command that reaches two
+// registries refuses --username rather than send one registry's password
+// to the other, and the fix it names (a throwaway DOCKER_CONFIG with a
+// login per registry) works.
+func TestUsernameInPipelines(t *testing.T) {
+	src, _ := authServer(t)
+	dst := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"other": "other-Pa55word"}})
+	src.PushImage(t, "app", "v1")
+	creds := []string{"-u", testUser, "--password-stdin"}
+
+	acrctl(t, testPassword+"\n", append([]string{"copy", src.Host + "/app:v1", src.Host + "/release/app:1.0.0"}, creds...)...).ok(t)
+	if _, err := newFixtureClient(t, src).client.ResolveDigest(t.Context(), "release/app", "1.0.0"); err != nil {
+		t.Fatalf("the promotion did not tag release/app:1.0.0: %v", err)
+	}
+
+	r := acrctl(t, testPassword+"\n", append([]string{"copy", src.Host + "/app:v1", dst.Host + "/app:v1"}, creds...)...)
+	r.fails(t, 2, "--username gives the credentials of one registry", src.Host, dst.Host, "acrctl login", "DOCKER_CONFIG")
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	r = acrctl(t, "", "copy", src.Host+"/app:v1", dst.Host+"/app:v1", "-u", testUser, "-p", testPassword)
+	r.fails(t, 2, "--username gives the credentials of one registry")
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	acrctl(t, testPassword+"\n", "login", src.Host, "-u", testUser, "--password-stdin").ok(t)
+	acrctl(t, "other-Pa55word\n", "login", dst.Host, "-u", "other", "--password-stdin").ok(t)
+	acrctl(t, "", "copy", src.Host+"/app:v1", dst.Host+"/app:v1").ok(t)
+}
