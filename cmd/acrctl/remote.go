@@ -80,6 +80,9 @@ type session struct {
 	ref *acr.Reference
 	// command is the command's path ("acrctl tag update"), for advice.
 	command string
+	// tlsFlag is --ca-file or --insecure when one of them, not the host,
+	// made a loopback host use https.
+	tlsFlag string
 }
 
 // connectRef is connect for a command that works on ref.
@@ -100,6 +103,12 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 	s := &session{host: host, scheme: "https", command: cmd.CommandPath()}
 	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
 		s.scheme = "http"
+	}
+	if isLoopbackHost(host) && s.scheme == "https" {
+		s.tlsFlag = "--insecure"
+		if o.caFile != "" {
+			s.tlsFlag = "--ca-file"
+		}
 	}
 	if o.plainHTTP && (o.insecure || o.caFile != "") {
 		return nil, usageError{errors.New("--plain-http turns TLS off, so --insecure and --ca-file do not apply: pass one or the other")}
@@ -510,6 +519,14 @@ func (s *session) explain(err error) error {
 		}
 		return fmt.Errorf("cannot connect to %s: nothing listens there (%s://%s); fix: %s", s.host, s.scheme, s.host, fix)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		if s.tlsFlag != "" && s.command == "acrctl copy" {
+			// The flags apply to both ends, and --plain-http would turn
+			// TLS off for the other one too.
+			return fmt.Errorf("%s speaks plain http, and %s makes acrctl use https for both registries of the copy; fix: copy in two steps through a layout: acrctl copy SRC oci:DIR:TAG with the TLS flags, then acrctl copy oci:DIR:TAG DST without them", s.host, s.tlsFlag)
+		}
+		if s.tlsFlag != "" {
+			return fmt.Errorf("%s speaks plain http, and %s asks for https; fix: drop %s", s.host, s.tlsFlag, s.tlsFlag)
+		}
 		return fmt.Errorf("%s speaks plain http, not https; fix: add --plain-http", s.host)
 	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server") || s.headToHTTPS(err):
 		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https", s.host)

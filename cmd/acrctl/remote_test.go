@@ -188,3 +188,29 @@ func TestUsernameInPipelines(t *testing.T) {
 	acrctl(t, "other-Pa55word\n", "login", dst.Host, "-u", "other", "--password-stdin").ok(t)
 	acrctl(t, "", "copy", src.Host+"/app:v1", dst.Host+"/app:v1").ok(t)
 }
+
+// TestTLSFlagsWithPlainLoopback: --ca-file and --insecure make every
+// loopback host use https, so a plain-http loopback registry is refused
+// with a fix that works: dropping the flag, or, for a copy whose other end
+// needs it, two copies through a layout (--plain-http would turn TLS off
+// for both ends).
+func TestTLSFlagsWithPlainLoopback(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	tlsSrv := acrtest.NewTLSServer(t, nil)
+	tlsSrv.PushImage(t, "app", "v1")
+	plain := acrtest.NewServer(t, nil)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.HTTP.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, "", "repo", "list", plain.Host, "--ca-file", ca).fails(t, 1, plain.Host+" speaks plain http", "fix: drop --ca-file")
+	acrctl(t, "", "repo", "list", plain.Host, "--insecure").fails(t, 1, "fix: drop --insecure")
+
+	acrctl(t, "", "copy", tlsSrv.Host+"/app:v1", plain.Host+"/app:v1", "--ca-file", ca).
+		fails(t, 1, plain.Host+" speaks plain http", "--ca-file makes acrctl use https for both registries", "two steps")
+	layout := "oci:" + filepath.Join(dir, "layout") + ":v1"
+	acrctl(t, "", "copy", tlsSrv.Host+"/app:v1", layout, "--ca-file", ca).ok(t)
+	acrctl(t, "", "copy", layout, plain.Host+"/app:v1").ok(t)
+	acrctl(t, "", "manifest", "exists", plain.Host+"/app:v1").ok(t)
+}
