@@ -262,6 +262,10 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 			// counts only the tags it could delete.
 			it.Locked = true
 			it.Reason = "locked (" + l + "), otherwise deleted: " + cfg.tagReason(filter, t.LastUpdatedOn, 0, rp.oci) + "; --include-locked deletes it"
+			if cfg.Keep > 0 {
+				it.Reason = "locked (" + l + "), so not counted towards keep " + fmt.Sprint(cfg.Keep) + ": " + cfg.tagReason(filter, t.LastUpdatedOn, 0, rp.oci) +
+					"; with --include-locked it is counted, and deleted unless among the newest"
+			}
 			rp.kept = append(rp.kept, it)
 			continue
 		}
