@@ -15,10 +15,12 @@
 //
 //   - A tag is deleted when its repository and name match a filter and no
 //     exclude, it was last updated before now minus Ago, and it is not among
-//     the Keep newest matching tags of its repository. "Matching" means
-//     matching a filter and no exclude; excluded tags neither count towards
-//     Keep nor are ever deleted. Ago 0 means any age; Forever means nothing
-//     is old enough.
+//     the Keep newest of those tags in its repository: Keep keeps the latest
+//     tags that would otherwise go, as acr purge's --keep does, so tags
+//     younger than Ago stay by age and do not count towards Keep; nor do
+//     excluded tags, which are never deleted, and locked ones unless
+//     IncludeLocked. Ago 0 means any age; Forever means nothing is old
+//     enough.
 //   - With Untagged, a manifest that has no tag once those tags are deleted,
 //     and that was last updated before now minus Ago, is deleted too. With
 //     UntaggedOnly, no tag is deleted and only manifests that are untagged

@@ -59,7 +59,7 @@ func ExampleNewPlan() {
 	opts := &purge.Options{
 		Filters:  []purge.Filter{purge.MustParseFilter(`app:v.*`)},
 		Ago:      7 * purge.Day,
-		Keep:     2,
+		Keep:     1,    // of the tags old enough to go, as acr purge's --keep
 		Untagged: true, // the images the deleted tags leave untagged go too
 		Now:      func() time.Time { return time.Date(2026, 1, 11, 0, 0, 0, 0, time.UTC) },
 	}
@@ -78,9 +78,8 @@ func ExampleNewPlan() {
 	}
 	fmt.Printf("deleted %d items of %d planned; complete: %v\n", len(res.Deleted), len(plan.Items), res.Complete())
 	// Output:
-	// app:v1: matches app:v.*, last updated 2026-01-02T00:00:00Z (9d ago), older than 7d, 5th newest matching tag (keep 2)
-	// app:v2: matches app:v.*, last updated 2026-01-03T00:00:00Z (8d ago), older than 7d, 4th newest matching tag (keep 2)
-	// deleted 4 items of 4 planned; complete: true
+	// app:v1: matches app:v.*, last updated 2026-01-02T00:00:00Z (9d ago), older than 7d, 2nd newest matching tag old enough to go (keep 1)
+	// deleted 2 items of 2 planned; complete: true
 }
 
 // Scheduled retention: at most 100 deletes and ten minutes per run; the

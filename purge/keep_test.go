@@ -9,7 +9,9 @@ import (
 )
 
 // TestKeepAndAgo: a tag goes when it is older than Ago and not among the
-// Keep newest matching tags; both conditions hold together.
+// Keep newest of the matching tags that old, as acr purge's --keep keeps
+// "the latest to-be-deleted tags": tags younger than Ago stay by age and do
+// not use up Keep, so a purge ported from acr purge deletes no more.
 func TestKeepAndAgo(t *testing.T) {
 	tests := []struct {
 		ago  time.Duration
@@ -19,8 +21,9 @@ func TestKeepAndAgo(t *testing.T) {
 		// v1..v10 were pushed on days 1..10; the purge runs on day 30, so
 		// --ago 25d cuts at day 5 (v5 is not older than that).
 		{ago: 25 * purge.Day, keep: 0, want: tagRefs("app", "v1", "v2", "v3", "v4")},
-		{ago: 25 * purge.Day, keep: 3, want: tagRefs("app", "v1", "v2", "v3", "v4")},
-		{ago: 25 * purge.Day, keep: 8, want: tagRefs("app", "v1", "v2")},
+		{ago: 25 * purge.Day, keep: 3, want: tagRefs("app", "v1")},
+		{ago: 25 * purge.Day, keep: 4, want: []string{}},
+		{ago: 25 * purge.Day, keep: 8, want: []string{}},
 		{ago: 0, keep: 3, want: tagRefs("app", "v1", "v2", "v3", "v4", "v5", "v6", "v7")},
 		{ago: 0, keep: 10, want: []string{}},
 		{ago: 0, keep: 0, want: tagRefs("app", "v1", "v2", "v3", "v4", "v5", "v6", "v7", "v8", "v9", "v10")},
@@ -67,7 +70,33 @@ func TestKeepOrdersByUpdate(t *testing.T) {
 	e.at(20).image("app", "d", "build-1") // build-1 moved on day 20
 	res := e.run(30, purge.Options{Filters: filters("app:build-.*"), Ago: 5 * purge.Day, Keep: 1})
 	diff(t, "deleted", refs(res.Deleted), tagRefs("app", "build-2", "build-3"))
-	if !hasReason(res.Deleted, "app:build-2", "3rd newest matching tag (keep 1)") {
+	if !hasReason(res.Deleted, "app:build-2", "3rd newest matching tag old enough to go (keep 1)") {
 		t.Errorf("reason: got %q", res.Deleted[0].Reason)
+	}
+}
+
+// TestKeepSkipsLocked: a locked tag is never deleted, so it does not use up
+// Keep, as acr purge counts only the tags it could delete; with
+// IncludeLocked it can go, so it counts.
+func TestKeepSkipsLocked(t *testing.T) {
+	for _, tc := range []struct {
+		includeLocked bool
+		want          []string
+	}{
+		{false, tagRefs("app", "v1", "v2")},
+		{true, tagRefs("app", "v1", "v2", "v3")},
+	} {
+		t.Run(fmt.Sprintf("includeLocked=%t", tc.includeLocked), func(t *testing.T) {
+			e := newEnv(t)
+			for i := 1; i <= 5; i++ {
+				e.at(i).image("app", fmt.Sprint(i), fmt.Sprintf("v%d", i))
+			}
+			e.lockTag("app", "v5", noDelete())
+			res := e.run(30, purge.Options{Filters: filters("app:v.*"), Ago: 10 * purge.Day, Keep: 2, IncludeLocked: tc.includeLocked})
+			diff(t, "deleted", refs(res.Deleted), tc.want)
+			if !tc.includeLocked && !hasReason(res.Kept, "app:v5", "locked (deleteEnabled=false), so not counted towards keep 2") {
+				t.Errorf("the locked v5 is not reported kept: %v", refs(res.Kept))
+			}
+		})
 	}
 }

@@ -38,8 +38,9 @@ type Options struct {
 	// update time: 0 means any age, Forever means none. Objects whose
 	// registry reports no update time are too young unless Ago is 0.
 	Ago time.Duration
-	// Keep is the number of newest matching tags kept in each repository
-	// whatever their age.
+	// Keep is the number of tags kept in each repository among the newest of
+	// those that would otherwise be deleted (matching, older than Ago, and
+	// not locked unless IncludeLocked), as acr purge's --keep counts.
 	Keep int
 	// Untagged also deletes manifests left without tags, once the tags are
 	// deleted, that are older than Ago.

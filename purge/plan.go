@@ -216,8 +216,8 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 }
 
 // planTags lists the repository's tags newest first and plans the deletion
-// of those that match, are old enough and are not among the Keep newest
-// matching ones. It returns the names of the tags to delete.
+// of those that match and are old enough, but for the Keep newest of them.
+// It returns the names of the tags to delete.
 func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *config) (map[string]bool, error) {
 	deleted := map[string]bool{}
 	if cfg.UntaggedOnly {
@@ -249,19 +249,36 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 				Reason: "matches " + filter + ", but it is a referrers tag (OCI referrers tag schema): it lists the signatures and SBOMs of another manifest for clients without the referrers API, and goes only with that manifest"})
 			continue
 		}
-		rank++
-		if rank <= cfg.Keep || !cfg.old(t.LastUpdatedOn) {
+		if !cfg.old(t.LastUpdatedOn) {
 			continue
 		}
 		it := Item{Repository: rp.name, Kind: KindTag, Tag: t.Name, Digest: t.Digest, LastUpdated: t.LastUpdatedOn}
-		it.Reason = cfg.tagReason(filter, t.LastUpdatedOn, rank, rp.oci)
-		if l := locked(t.Permissions); l != "" && !rp.oci {
+		l := ""
+		if !rp.oci {
+			l = locked(t.Permissions)
+		}
+		if l != "" && !cfg.IncludeLocked {
+			// A lock keeps the tag outside Keep's count, as acr purge
+			// counts only the tags it could delete.
 			it.Locked = true
-			if !cfg.IncludeLocked {
-				it.Reason = "locked (" + l + "), otherwise deleted: " + it.Reason + "; --include-locked deletes it"
-				rp.kept = append(rp.kept, it)
-				continue
+			it.Reason = "locked (" + l + "), otherwise deleted: " + cfg.tagReason(filter, t.LastUpdatedOn, 0, rp.oci) + "; --include-locked deletes it"
+			if cfg.Keep > 0 {
+				it.Reason = "locked (" + l + "), so not counted towards keep " + fmt.Sprint(cfg.Keep) + ": " + cfg.tagReason(filter, t.LastUpdatedOn, 0, rp.oci) +
+					"; with --include-locked it is counted, and deleted unless among the newest"
 			}
+			rp.kept = append(rp.kept, it)
+			continue
+		}
+		// Keep counts the newest of the tags that would go, as acr purge's
+		// --keep ("the latest to-be-deleted tags") does: tags younger than
+		// Ago are kept by age and do not use up Keep.
+		rank++
+		if rank <= cfg.Keep {
+			continue
+		}
+		it.Reason = cfg.tagReason(filter, t.LastUpdatedOn, rank, rp.oci)
+		if l != "" {
+			it.Locked = true
 			it.Reason += "; locked (" + l + "): unlocked first"
 		}
 		items = append(items, it)
@@ -305,8 +322,8 @@ func (c *config) tagReason(filter string, updated time.Time, rank int, oci bool)
 		return "matches " + filter + "; the registry reports no ages (no /acr/v1) and --ago 0 takes every age"
 	}
 	s := "matches " + filter + ", " + c.age(updated)
-	if c.Keep > 0 {
-		s += fmt.Sprintf(", %s newest matching tag (keep %d)", ordinal(rank), c.Keep)
+	if c.Keep > 0 && rank > 0 {
+		s += fmt.Sprintf(", %s newest matching tag old enough to go (keep %d)", ordinal(rank), c.Keep)
 	}
 	return s
 }

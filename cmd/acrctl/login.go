@@ -49,7 +49,11 @@ must be on PATH: a symbolic link to acrctl. acrctl logout HOST removes the entry
   acrctl login localhost:5000 -u admin                 # prompts for the password
   acrctl login myregistry.azurecr.io --entra           # docker, oras, crane use Entra ID
   acrctl login myregistry.azurecr.io --expose-token | jq -r .accessToken |
-    docker login myregistry.azurecr.io -u 00000000-0000-0000-0000-000000000000 --password-stdin`,
+    docker login myregistry.azurecr.io -u 00000000-0000-0000-0000-000000000000 --password-stdin
+  az acr login -n myregistry --expose-token --query accessToken -o tsv |
+    acrctl login myregistry.azurecr.io -u 00000000-0000-0000-0000-000000000000 --password-stdin
+  export DOCKER_CONFIG="$(mktemp -d)"                  # in a CI job: credentials for this job only
+  acrctl login myregistry.azurecr.io -u mytoken --password-stdin <<<"$ACR_TOKEN"`,
 		Args:              exactArgs(1, "the registry HOST[:PORT]"),
 		ValidArgsFunction: completeHosts(&o),
 		RunE: func(cmd *cobra.Command, args []string) error {

@@ -18,7 +18,7 @@ import (
 func newManifestCmd() *cobra.Command {
 	o := &remoteOptions{}
 	cmd := newGroup("manifest", "List, show, fetch, lock and delete manifests (images and artifacts) and list their referrers", o)
-	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestReferrersCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o),
+	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestExistsCmd(o), newManifestReferrersCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o),
 		newManifestListDeletedCmd(o), newManifestRestoreCmd(o))
 	return cmd
 }
@@ -334,6 +334,80 @@ its bytes (a manifest that is not JSON is refused with -o json).`,
 	}
 	cmd.Flags().BoolVar(&pretty, "pretty", false, "indent the JSON")
 	out.hint = "the manifest is JSON either way; redirect stdout to write it to a file"
+	addOutputFlag(cmd, &out)
+	return cmd
+}
+
+// existsJSON is manifest exists's --output json: whether the manifest is
+// there and, when it is, its digest.
+type existsJSON struct {
+	Registry  string `json:"registry"`
+	ImageName string `json:"imageName"`
+	Tag       string `json:"tag,omitempty"`
+	Digest    string `json:"digest,omitempty"`
+	Exists    bool   `json:"exists"`
+}
+
+func newManifestExistsCmd(o *remoteOptions) *cobra.Command {
+	var out outputFormat
+	cmd := &cobra.Command{
+		Use:   "exists HOST/REPO:TAG|HOST/REPO@DIGEST",
+		Short: "Check whether a tag or manifest exists; exit 0 if it does, 1 if not",
+		Long: `Check whether the registry holds the manifest a tag or digest names, with one HEAD
+request, on any registry. Exit status 0 when it does, and the digest is printed (with
+--output json: registry, imageName, tag, digest and exists: true). 1 when it does not
+(the repository or the tag is unknown): a line on stderr says so, and with --output json
+stdout holds the same document with exists: false and no digest. A failure that leaves
+the question open (a refused credential, no answer) exits 1 too, with nothing on stdout
+and the problem on stderr; with --output json, test .exists rather than the status.`,
+		Example: `  acrctl manifest exists myregistry.azurecr.io/app:1.0.0
+  if acrctl manifest exists localhost:5000/app:$GIT_SHA 2>/dev/null; then echo "already built"; fi
+  acrctl manifest exists localhost:5000/app:v1 -o json | jq -r .digest`,
+		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
+		ValidArgsFunction: completeRefs(o),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ref, err := parseRef(args[0], refTagOrDigest)
+			if err != nil {
+				return err
+			}
+			s, err := o.connectRef(cmd, ref)
+			if err != nil {
+				return err
+			}
+			// A tag is resolved with the HEAD that answers the question, so
+			// the digest it names comes with the answer.
+			d, ok := ref.Digest, true
+			if ref.Digest != "" {
+				ok, err = s.client.ManifestExists(cmd.Context(), ref.Repository, ref.Digest.String())
+			} else {
+				d, err = s.client.ResolveDigest(cmd.Context(), ref.Repository, ref.Tag)
+				if errors.Is(err, acr.ErrNotFound) {
+					d, ok, err = "", false, nil
+				}
+			}
+			if err != nil {
+				if errors.Is(err, acr.ErrLocked) {
+					return lockRefusal(cmd.Context(), s, ref, lockRead, err)
+				}
+				return s.explain(err)
+			}
+			if !ok {
+				d = ""
+			}
+			w := cmd.OutOrStdout()
+			if out.json() {
+				if err := writeJSON(w, existsJSON{Registry: ref.Registry, ImageName: ref.Repository, Tag: ref.Tag, Digest: d.String(), Exists: ok}); err != nil {
+					return err
+				}
+			} else if ok {
+				fmt.Fprintln(w, d)
+			}
+			if !ok {
+				return fmt.Errorf("%s does not exist", ref)
+			}
+			return nil
+		},
+	}
 	addOutputFlag(cmd, &out)
 	return cmd
 }

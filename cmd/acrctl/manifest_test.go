@@ -281,3 +281,45 @@ func TestManifestDeleteIndexChild(t *testing.T) {
 	f.run("", "manifest", "delete", f.ref("multi@"+arm.digest.String()), "--yes").ok(t)
 	f.run("", "manifest", "delete", f.ref("multi@"+loose.digest.String())).ok(t)
 }
+
+// TestManifestExists: a pipeline's `if`: exit 0 with the digest on stdout
+// when the tag or digest is there, 1 with nothing on stdout (or exists:
+// false with -o json) when it is not, and a refused credential is an
+// error that says so, never "does not exist".
+func TestManifestExists(t *testing.T) {
+	forEachMode(t, func(t *testing.T, f *fixture) {
+		imgs := pushTags(f)
+		v2 := imgs["v2"].digest.String()
+		for _, ref := range []string{"hello:v2", "hello@" + v2} {
+			r := f.run("", "manifest", "exists", f.ref(ref)).ok(t)
+			if got := strings.TrimSpace(r.stdout); got != v2 {
+				t.Errorf("manifest exists %s printed %q, want %s", ref, got, v2)
+			}
+		}
+		var doc existsJSON
+		r := f.run("", "manifest", "exists", f.ref("hello:v2"), "-o", "json").ok(t)
+		if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || !doc.Exists || doc.Digest != v2 || doc.Tag != "v2" || doc.ImageName != "hello" {
+			t.Errorf("-o json: got %+v (%v) from %s", doc, err, r.stdout)
+		}
+
+		absent := "hello@" + digest.FromString("never pushed").String()
+		for _, ref := range []string{"hello:nope", "nope:v1", absent} {
+			r := f.run("", "manifest", "exists", f.ref(ref)).fails(t, 1, f.ref(ref)+" does not exist")
+			if r.stdout != "" {
+				t.Errorf("manifest exists %s: stdout %q, want nothing", ref, r.stdout)
+			}
+			r = f.run("", "manifest", "exists", f.ref(ref), "-o", "json").fails(t, 1, "does not exist")
+			doc = existsJSON{Exists: true}
+			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Exists || doc.Digest != "" {
+				t.Errorf("manifest exists %s -o json: got %+v (%v) from %q, want exists false and no digest", ref, doc, err, r.stdout)
+			}
+		}
+	})
+
+	srv, _ := authServer(t)
+	srv.PushImage(t, "app", "v1")
+	r := acrctl(t, "", "manifest", "exists", srv.Host+"/app:v1", "-o", "json").fails(t, 1, "authentication failed", "acrctl login")
+	if r.stdout != "" || strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("a refused credential: stdout %q, stderr %q; want nothing on stdout and no \"does not exist\"", r.stdout, r.stderr)
+	}
+}

@@ -49,6 +49,8 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 		t.Errorf("tag list -o json on a plain OCI registry:\n%s\nwant the names without lock flags", r.stdout)
 	}
 	acrctl(t, "", "manifest", "get", ref(":v1")).ok(t)
+	acrctl(t, "", "manifest", "exists", ref(":v1")).ok(t)
+	acrctl(t, "", "manifest", "exists", ref(":v9")).fails(t, 1, "does not exist")
 
 	// tag show and manifest show fall back to what the OCI API tells: the
 	// digest (crane digest, oras resolve), the media types and an image's

@@ -20,8 +20,9 @@ const purgeLong = `Delete old tags, and optionally untagged manifests, from the 
 
 What is deleted, in every repository that the repository part of a --filter matches:
   - a tag whose repository and name match a --filter and no --exclude, that was last
-    updated before now minus --ago, and that is not among the --keep newest matching
-    tags of its repository (excluded tags neither count towards --keep nor go);
+    updated before now minus --ago, and that is not among the --keep newest of those
+    tags in its repository: as acr purge's --keep, it keeps the latest tags that would
+    go, so tags younger than --ago stay and do not count (nor do excluded or locked ones);
   - with --untagged, also the manifests that have no tag once those tags are deleted and
     that were last updated before now minus --ago; with --untagged-only, no tag, only
     manifests without tags already. A filter with an empty tag part (app:) names a
@@ -160,7 +161,7 @@ func newPurgeCmd() *cobra.Command {
 	fs.StringArrayVar(&f.filters, "filter", nil, "REPO_REGEX:TAG_REGEX of the tags to purge; repeatable (required)")
 	fs.StringArrayVar(&f.excludes, "exclude", nil, "REPO_REGEX:TAG_REGEX of tags never to delete; repeatable")
 	fs.Var(&f.ago, "ago", "delete what was last updated longer ago than this, such as 30d or 1d12h; 0 for any age (required)")
-	fs.IntVar(&f.keep, "keep", 0, "keep this many newest matching tags per repository, whatever their age")
+	fs.IntVar(&f.keep, "keep", 0, "keep this many of the newest tags that would go, per repository (as acr purge's --keep)")
 	fs.BoolVar(&f.untagged, "untagged", false, "also delete manifests left without tags, older than --ago")
 	fs.BoolVar(&f.untaggedOnly, "untagged-only", false, "delete only manifests without tags older than --ago, no tag")
 	fs.BoolVar(&f.unreferencedOnly, "unreferenced-only", false, "with --untagged or --untagged-only: keep manifests that have referrers (signed or attested images)")

@@ -166,7 +166,7 @@ func populatePurge(r *purgeRegistry) (signed ocispec.Descriptor) {
 func TestPurgeDryRunThenRun(t *testing.T) {
 	r := newPurgeRegistry(t, nil)
 	populatePurge(r)
-	args := []string{"purge", r.srv.Host, "--filter", "app:v.*", "--filter", "app:sig-.*", "--ago", "30d", "--keep", "1", "--untagged"}
+	args := []string{"purge", r.srv.Host, "--filter", "app:v.*", "--filter", "app:sig-.*", "--ago", "30d", "--untagged"}
 
 	dryOut, dryErr, code := runPurgeCLI(t, "", append(args, "--dry-run")...)
 	if code != 0 {
@@ -182,7 +182,7 @@ func TestPurgeDryRunThenRun(t *testing.T) {
 	if out != dryOut {
 		t.Errorf("real run printed\n%s\ndry run printed\n%s", out, dryOut)
 	}
-	// v1..v6 and sig-me are older than 30d and not the newest (v7); their
+	// v1..v6 and sig-me are older than 30d (v7 is not); their
 	// manifests go, the signature with its subject, and the untagged
 	// leftover.
 	lines := strings.Split(strings.TrimSpace(out), "\n")
@@ -460,7 +460,7 @@ func TestPurgeUndo(t *testing.T) {
 	deletedAt := r.daysAgo(0).now // the registry's clock during the purge (it sends 100 ns precision)
 
 	out, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:v.*", "--filter", "app:sig-.*", "--ago", "30d",
-		"--keep", "1", "--untagged", "-o", "json")
+		"--untagged", "-o", "json")
 	if code != 0 || errOut != "" {
 		t.Fatalf("purge: exit %d, stderr %q", code, errOut)
 	}
@@ -673,5 +673,37 @@ func TestPurgeRepositoryNotExamined(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "acrctl: 1 repository could not be examined (listed above)") ||
 		strings.Contains(r.stderr, "planned deletions") {
 		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestPurgeKeepAsACRPurge: --keep keeps the newest of the tags that would
+// go, as acr purge's does, so a schedule ported from an ACR task deletes
+// no more than it did there: with three builds from yesterday and five
+// older than --ago, --keep 2 keeps yesterday's three and two old ones.
+func TestPurgeKeepAsACRPurge(t *testing.T) {
+	r := newPurgeRegistry(t, nil)
+	for i := 1; i <= 5; i++ {
+		r.daysAgo(50-i).image("app", fmt.Sprint(i), fmt.Sprintf("build-%d", i))
+	}
+	for i := 6; i <= 8; i++ {
+		r.daysAgo(1).image("app", fmt.Sprint(i), fmt.Sprintf("build-%d", i))
+	}
+	out, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:build-.*", "--ago", "30d", "--keep", "2", "-o", "json")
+	if code != 0 || errOut != "" {
+		t.Fatalf("purge: exit %d, stderr %q", code, errOut)
+	}
+	var rep undoReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	var gone []string
+	for _, it := range rep.Deleted {
+		gone = append(gone, it.Tag)
+	}
+	if want := []string{"build-1", "build-2", "build-3"}; !slices.Equal(gone, want) {
+		t.Errorf("deleted %v, want %v", gone, want)
+	}
+	if got, want := r.tags("app"), []string{"build-4", "build-5", "build-6", "build-7", "build-8"}; !slices.Equal(got, want) {
+		t.Errorf("tags left: %v, want %v", got, want)
 	}
 }

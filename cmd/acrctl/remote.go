@@ -40,6 +40,14 @@ type remoteOptions struct {
 	caFile         string
 	registryConfig string
 	verbose        bool
+
+	// stdinPassword is what --password-stdin read: stdin is read once,
+	// however many registries the command connects to.
+	stdinPassword *string
+	// userHost is the registry --username was used for: a command that
+	// reaches two (copy) must not send one registry's password to the
+	// other.
+	userHost string
 }
 
 // addFlags registers the connection and credential flags.
@@ -72,6 +80,9 @@ type session struct {
 	ref *acr.Reference
 	// command is the command's path ("acrctl tag update"), for advice.
 	command string
+	// tlsFlag is --ca-file or --insecure when one of them, not the host,
+	// made a loopback host use https.
+	tlsFlag string
 }
 
 // connectRef is connect for a command that works on ref.
@@ -92,6 +103,12 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 	s := &session{host: host, scheme: "https", command: cmd.CommandPath()}
 	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
 		s.scheme = "http"
+	}
+	if isLoopbackHost(host) && s.scheme == "https" {
+		s.tlsFlag = "--insecure"
+		if o.caFile != "" {
+			s.tlsFlag = "--ca-file"
+		}
 	}
 	if o.plainHTTP && (o.insecure || o.caFile != "") {
 		return nil, usageError{errors.New("--plain-http turns TLS off, so --insecure and --ca-file do not apply: pass one or the other")}
@@ -188,6 +205,9 @@ func (o *remoteOptions) readPassword(cmd *cobra.Command) (string, error) {
 	if !o.passwordStdin {
 		return o.password, nil
 	}
+	if o.stdinPassword != nil {
+		return *o.stdinPassword, nil
+	}
 	b, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), 64<<10))
 	if err != nil {
 		return "", fmt.Errorf("--password-stdin: reading stdin: %w", err)
@@ -196,6 +216,7 @@ func (o *remoteOptions) readPassword(cmd *cobra.Command) (string, error) {
 	if p == "" {
 		return "", usageError{errors.New("--password-stdin: stdin was empty; pipe the password in, e.g. acrctl login HOST -u NAME --password-stdin < password.txt")}
 	}
+	o.stdinPassword = &p
 	return p, nil
 }
 
@@ -208,6 +229,13 @@ func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credenti
 		if o.password == "" && !o.passwordStdin {
 			return nil, usageError{errors.New("--username needs --password or --password-stdin")}
 		}
+		if o.userHost != "" && !strings.EqualFold(o.userHost, s.host) {
+			return nil, usageError{fmt.Errorf("--username gives the credentials of one registry, and this command reaches two, %s and %s: "+
+				"acrctl sends a credential only to the registry it is for; fix: drop --username and store each registry's credentials "+
+				"with acrctl login HOST -u NAME --password-stdin (in a pipeline that keeps no state, export DOCKER_CONFIG=\"$(mktemp -d)\" first)",
+				o.userHost, s.host)}
+		}
+		o.userHost = s.host
 		p, err := o.readPassword(cmd)
 		if err != nil {
 			return nil, err
@@ -491,6 +519,14 @@ func (s *session) explain(err error) error {
 		}
 		return fmt.Errorf("cannot connect to %s: nothing listens there (%s://%s); fix: %s", s.host, s.scheme, s.host, fix)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		if s.tlsFlag != "" && s.command == "acrctl copy" {
+			// The flags apply to both ends, and --plain-http would turn
+			// TLS off for the other one too.
+			return fmt.Errorf("%s speaks plain http, and %s makes acrctl use https for both registries of the copy; fix: copy in two steps through a layout: acrctl copy SRC oci:DIR:TAG with the TLS flags, then acrctl copy oci:DIR:TAG DST without them", s.host, s.tlsFlag)
+		}
+		if s.tlsFlag != "" {
+			return fmt.Errorf("%s speaks plain http, and %s asks for https; fix: drop %s", s.host, s.tlsFlag, s.tlsFlag)
+		}
 		return fmt.Errorf("%s speaks plain http, not https; fix: add --plain-http", s.host)
 	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server") || s.headToHTTPS(err):
 		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https", s.host)

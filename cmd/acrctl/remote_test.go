@@ -157,3 +157,60 @@ func TestMissingCredentialHelper(t *testing.T) {
 		}
 	}
 }
+
+// TestUsernameInPipelines: --password-stdin is read once however many
+// connections a command opens, so a promotion within one registry works
+// with credentials from a pipeline's secret; a command that reaches two
+// registries refuses --username rather than send one registry's password
+// to the other, and the fix it names (a throwaway DOCKER_CONFIG with a
+// login per registry) works.
+func TestUsernameInPipelines(t *testing.T) {
+	src, _ := authServer(t)
+	dst := acrtest.NewServer(t, &emulator.Options{Users: map[string]string{"other": "other-Pa55word"}})
+	src.PushImage(t, "app", "v1")
+	creds := []string{"-u", testUser, "--password-stdin"}
+
+	acrctl(t, testPassword+"\n", append([]string{"copy", src.Host + "/app:v1", src.Host + "/release/app:1.0.0"}, creds...)...).ok(t)
+	if _, err := newFixtureClient(t, src).client.ResolveDigest(t.Context(), "release/app", "1.0.0"); err != nil {
+		t.Fatalf("the promotion did not tag release/app:1.0.0: %v", err)
+	}
+
+	r := acrctl(t, testPassword+"\n", append([]string{"copy", src.Host + "/app:v1", dst.Host + "/app:v1"}, creds...)...)
+	r.fails(t, 2, "--username gives the credentials of one registry", src.Host, dst.Host, "acrctl login", "DOCKER_CONFIG")
+	if r.stdout != "" {
+		t.Errorf("stdout %q, want nothing", r.stdout)
+	}
+	r = acrctl(t, "", "copy", src.Host+"/app:v1", dst.Host+"/app:v1", "-u", testUser, "-p", testPassword)
+	r.fails(t, 2, "--username gives the credentials of one registry")
+
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	acrctl(t, testPassword+"\n", "login", src.Host, "-u", testUser, "--password-stdin").ok(t)
+	acrctl(t, "other-Pa55word\n", "login", dst.Host, "-u", "other", "--password-stdin").ok(t)
+	acrctl(t, "", "copy", src.Host+"/app:v1", dst.Host+"/app:v1").ok(t)
+}
+
+// TestTLSFlagsWithPlainLoopback: --ca-file and --insecure make every
+// loopback host use https, so a plain-http loopback registry is refused
+// with a fix that works: dropping the flag, or, for a copy whose other end
+// needs it, two copies through a layout (--plain-http would turn TLS off
+// for both ends).
+func TestTLSFlagsWithPlainLoopback(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	tlsSrv := acrtest.NewTLSServer(t, nil)
+	tlsSrv.PushImage(t, "app", "v1")
+	plain := acrtest.NewServer(t, nil)
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.HTTP.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, "", "repo", "list", plain.Host, "--ca-file", ca).fails(t, 1, plain.Host+" speaks plain http", "fix: drop --ca-file")
+	acrctl(t, "", "repo", "list", plain.Host, "--insecure").fails(t, 1, "fix: drop --insecure")
+
+	acrctl(t, "", "copy", tlsSrv.Host+"/app:v1", plain.Host+"/app:v1", "--ca-file", ca).
+		fails(t, 1, plain.Host+" speaks plain http", "--ca-file makes acrctl use https for both registries", "two steps")
+	layout := "oci:" + filepath.Join(dir, "layout") + ":v1"
+	acrctl(t, "", "copy", tlsSrv.Host+"/app:v1", layout, "--ca-file", ca).ok(t)
+	acrctl(t, "", "copy", layout, plain.Host+"/app:v1").ok(t)
+	acrctl(t, "", "manifest", "exists", plain.Host+"/app:v1").ok(t)
+}

@@ -246,7 +246,12 @@ in its index.json untagged). Blobs move in parallel, each once; what DST already
 mounted rather than moved; the tag is set last, so an interrupted copy never leaves a tag
 pointing at a partial image. On a terminal a progress line shows the bytes done of the
 total, with a percentage (not with --no-progress or -v). It prints the digest of what it
-copied, or with --output json its digest, media type, size and tags.`,
+copied, or with --output json its digest, media type, size and tags.
+
+Each registry gets the credentials stored for it (acrctl login, docker login). --username
+with --password or --password-stdin serves a copy within one registry; between two it is
+refused, since it would send one registry's password to the other: log in to each instead
+(in a pipeline that keeps no state, export DOCKER_CONFIG="$(mktemp -d)" first).`,
 		Example: `  acrctl copy docker.io/library/alpine:3.20 myregistry.azurecr.io/alpine:3.20
   acrctl copy myregistry.azurecr.io/app:v1 oci:./app-layout:v1 --referrers
   acrctl copy oci:./app-layout:v1 localhost:5000/app:v1
