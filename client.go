@@ -16,6 +16,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
 
+	"github.com/acrgo/acr/internal/spec"
 	"github.com/acrgo/acr/internal/trace"
 	"github.com/acrgo/acr/internal/transport"
 )
@@ -335,6 +336,9 @@ func (c *Client) result(resp *http.Response, err error, method string, u *url.UR
 		lacks := "its rights do not cover this"
 		if re.MissingScope != "" {
 			lacks = "it lacks " + re.MissingScope
+			if acts := spec.ScopeMapActions(re.MissingScope); len(acts) > 0 {
+				lacks += " (in an ACR scope map: " + strings.Join(acts, ", ") + ")"
+			}
 		}
 		return nil, fmt.Errorf("%w (credential: %s, accepted, but %s; use one whose role or scope map allows it)", rerr, c.credKind, lacks)
 	}

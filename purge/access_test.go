@@ -2,12 +2,16 @@ package purge_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/emulator"
 	"github.com/acrgo/acr/purge"
 )
 
@@ -45,5 +49,73 @@ func TestDeniedRepository(t *testing.T) {
 	}
 	if !e.hasTag("secret", "v1") {
 		t.Error("secret:v1 is gone")
+	}
+}
+
+// TestRefusedDeletionsStop: when the registry refuses a deletion for want
+// of rights (a scope-map token without content/delete), the rest of that
+// repository's plan is reported failed without being sent, since the same
+// credential would be refused for each; other repositories go on.
+func TestRefusedDeletionsStop(t *testing.T) {
+	clk := &clock{t: day(0)}
+	srv := acrtest.NewServer(t, &emulator.Options{Now: clk.Now, Users: map[string]string{"admin": "admin-pw", "ci": "ci-pw"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {
+			{Repository: "app", Actions: []string{"content/read", "metadata/read"}},
+			{Repository: "web", Actions: []string{"content/read", "metadata/read", "content/delete"}},
+		}}})
+	admin, err := acr.NewClient(srv.URL, acr.BasicCredential("admin", "admin-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, clock: clk, client: admin}
+	var tags []string
+	for i := range 20 {
+		tags = append(tags, fmt.Sprintf("v%d", i))
+	}
+	e.at(1).image("app", "a", tags...)
+	e.at(1).image("web", "b", "v1")
+	var appDeletes atomic.Int64
+	c := &counter{next: http.DefaultTransport, before: func(r *http.Request) error {
+		if r.Method == http.MethodDelete && strings.Contains(r.URL.Path, "/app/") && r.Header.Get("Authorization") != "" {
+			appDeletes.Add(1)
+		}
+		return nil
+	}}
+	ci, err := acr.NewClient(srv.URL, acr.BasicCredential("ci", "ci-pw"), &acr.ClientOptions{HTTPClient: &http.Client{Transport: c}, MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(day(30))
+	res, err := purge.Run(t.Context(), ci, &purge.Options{Filters: filters("app:.*", "web:.*"), Now: clk.Now, Concurrency: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "deleted", refs(res.Deleted), tagRefs("web", "v1"))
+	if len(res.Failed) != 20 {
+		t.Fatalf("%d failed, want the 20 tags of app: %+v", len(res.Failed), res.Failed)
+	}
+	notTried := 0
+	for _, f := range res.Failed {
+		if !errors.Is(f.Err, acr.ErrInsufficientScope) && !errors.Is(f.Err, acr.ErrUnauthorized) {
+			t.Errorf("%s failed with %v, want the registry's refusal of the credential", f.Item.Ref(), f.Err)
+		}
+		if strings.HasPrefix(f.Detail, "not tried: ") {
+			notTried++
+		}
+	}
+	// At most the Concurrency deletions in flight when the first refusal
+	// came back were sent.
+	if notTried < 18 {
+		t.Errorf("%d of 20 refused deletions were reported not tried, want at least 18: the others were sent anyway", notTried)
+	}
+	// Each refused deletion is sent twice: with the token in hand, then
+	// with one asked for the delete scope that the challenge names.
+	if n := appDeletes.Load(); n > 2*2 {
+		t.Errorf("%d DELETE requests with a token in app, want at most 4: the 2 deletions in flight when the first refusal came", n)
+	}
+	for _, tag := range tags {
+		if !e.hasTag("app", tag) {
+			t.Errorf("app:%s is gone", tag)
+		}
 	}
 }

@@ -105,8 +105,11 @@ func (r *Result) Complete() bool {
 // subject), at most Concurrency requests in flight, stopping when ctx is
 // done. Before deleting each object it reads it again and skips it if it
 // changed since planning. With Options.DryRun it deletes nothing and
-// reports what it would delete. The error is non-nil only for an unusable
-// plan; failed deletions are in Result.Failed.
+// reports what it would delete. When the registry refuses a deletion for
+// want of rights (401, 403), the rest of that repository's plan is not
+// sent and goes to Result.Failed as "not tried", with that refusal. The
+// error is non-nil only for an unusable plan; failed deletions are in
+// Result.Failed.
 func (p *Plan) Apply(ctx context.Context, client *acr.Client) (_ *Result, err error) {
 	ctx, endSpan := startSpan(ctx, client, "purge.Apply")
 	defer func() { endSpan(err) }()
@@ -183,6 +186,38 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (_ *Result, err
 	return res, nil
 }
 
+// refusedCredential reports whether err is the registry refusing the
+// credential's rights (401, 403, or a token without the scope), which
+// every further deletion in the repository would meet too; a lock is not.
+func refusedCredential(err error) bool {
+	return errors.Is(err, acr.ErrUnauthorized) || errors.Is(err, acr.ErrForbidden) || errors.Is(err, acr.ErrInsufficientScope)
+}
+
+// refusal is the first deletion in a repository that the registry
+// refused for want of rights: the item's Ref and the error.
+type refusal struct {
+	ref string
+	err error
+}
+
+// refusedIn returns the refusal that stops deletions in repo, if any.
+func (a *applier) refusedIn(repo string) (refusal, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.refused[repo]
+	return r, ok
+}
+
+// markNotTried records groups left unsent after a refusal of the
+// credential in their repository as failed with its error.
+func (a *applier) markNotTried(gs []*group, r refusal) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, g := range gs {
+		a.failOutcomes(g, "not tried: the registry refused the credential the deletion of "+r.ref+" (above), for want of rights", r.err)
+	}
+}
+
 // deniedRepository reports whether planning a repository failed because
 // the credential may not read it or a lock hides it: Run moves on to the
 // next repository, reporting it in Result.Failed.
@@ -223,6 +258,10 @@ type applier struct {
 	skipped   []outEntry
 	failed    []outEntry
 	remaining []entry
+	// refused holds, by repository, the first deletion the registry
+	// refused for want of rights: the rest of that repository's plan is
+	// not sent, since the same credential would be refused again.
+	refused map[string]refusal
 	// pending, resolved and next order the events; see emit.
 	pending  map[int][]Event
 	resolved map[int]bool
@@ -396,6 +435,19 @@ func (a *applier) markFailed(ctx context.Context, g *group, what string, err err
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	detail := what + ": " + err.Error()
+	if refusedCredential(err) {
+		if a.refused == nil {
+			a.refused = map[string]refusal{}
+		}
+		if _, ok := a.refused[g.head.it.Repository]; !ok {
+			a.refused[g.head.it.Repository] = refusal{ref: g.head.it.Ref(), err: err}
+		}
+	}
+	a.failOutcomes(g, detail, err)
+}
+
+// failOutcomes records the group's items as failed; a.mu is held.
+func (a *applier) failOutcomes(g *group, detail string, err error) {
 	for _, e := range append([]entry{g.head}, g.refs...) {
 		a.failed = append(a.failed, outEntry{e.seq, Outcome{Item: *e.it, Detail: detail, Err: err}})
 		a.emit(e.seq, &Event{Action: ActionFailed, Item: *e.it, Detail: detail, Err: err}, true)
@@ -591,6 +643,11 @@ func (a *applier) phase(ctx context.Context, rp *repoPlan, gs []*group, done ...
 		if a.unsupported() {
 			<-sem
 			a.markRemaining(gs[i:]...)
+			break
+		}
+		if r, ok := a.refusedIn(rp.name); ok {
+			<-sem
+			a.markNotTried(gs[i:], r)
 			break
 		}
 		wg.Add(1)
