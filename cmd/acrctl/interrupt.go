@@ -7,14 +7,19 @@ import (
 	"os"
 	"os/signal"
 	"sync"
+	"sync/atomic"
 	"syscall"
+
+	"golang.org/x/term"
 )
 
 // interruptContext returns a context that the first SIGINT or SIGTERM
 // cancels, so that the command stops cleanly: partial files removed, open
 // upload sessions cancelled. A second signal ends the process at once,
 // for a user who will not wait for that (the message says what may be
-// left). stop releases the signals and maps a failure that the signal
+// left). At a prompt (beginPrompt) the first signal ends the process at
+// once, after restoring the terminal: nothing is under way, and a read of
+// the terminal does not watch ctx. stop releases the signals and maps a failure that the signal
 // caused to the shell's code for it, 128 plus the signal's number (130
 // for Ctrl-C, 143 for SIGTERM), so that scripts can tell an interrupt from
 // a failure; a command that ends cleanly on the signal (acrctl serve)
@@ -32,6 +37,12 @@ func interruptContext(stderr io.Writer) (ctx context.Context, stop func(code int
 		for {
 			select {
 			case s := <-sigs:
+				if p := prompting.Load(); p != nil {
+					p.end()
+					fmt.Fprintln(stderr)
+					fmt.Fprintln(stderr, "acrctl: interrupted")
+					os.Exit(signalExitCode(s))
+				}
 				mu.Lock()
 				again := first != nil
 				if !again {
@@ -67,4 +78,37 @@ func signalExitCode(s os.Signal) int {
 		return 128 + int(n)
 	}
 	return 1
+}
+
+// prompting is the prompt acrctl waits at for the user's answer, if any.
+var prompting atomic.Pointer[prompt]
+
+// prompt is a question on the terminal; restore puts the terminal back as
+// it was before the question (echo on after a password), when set.
+type prompt struct {
+	once    sync.Once
+	restore func()
+}
+
+func (p *prompt) end() {
+	p.once.Do(func() {
+		if p.restore != nil {
+			p.restore()
+		}
+	})
+}
+
+// beginPrompt marks the start of a prompt read from the terminal fd (-1
+// when the read leaves the terminal's mode alone), so that an interrupt
+// ends acrctl at once with the terminal restored; the returned func marks
+// its end.
+func beginPrompt(fd int) (end func()) {
+	p := &prompt{}
+	if fd >= 0 {
+		if old, err := term.GetState(fd); err == nil {
+			p.restore = func() { term.Restore(fd, old) }
+		}
+	}
+	prompting.Store(p)
+	return func() { prompting.CompareAndSwap(p, nil) }
 }

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package main
 
@@ -17,6 +17,7 @@ import (
 
 	"github.com/acrgo/acr/emulator"
 	"github.com/opencontainers/go-digest"
+	"golang.org/x/sys/unix"
 )
 
 // TestInterrupt sends a built acrctl real signals mid-transfer: an
@@ -159,6 +160,75 @@ func TestInterrupt(t *testing.T) {
 			t.Errorf("acrctl serve: exit code %d after SIGINT, want 0", code)
 		}
 	})
+}
+
+// TestInterruptAtPasswordPrompt: a signal at login's password prompt,
+// where the terminal's echo is off and the read does not watch for
+// interrupts, ends acrctl at once with 130 and the echo back on (it was
+// swallowed, and a second signal left the terminal without echo).
+func TestInterruptAtPasswordPrompt(t *testing.T) {
+	t.Setenv("DOCKER_CONFIG", t.TempDir())
+	bin := buildAcrctl(t)
+	ptmx, tty := openPTY(t)
+	cmd := exec.Command(bin, "login", "127.0.0.1:1", "-u", "admin")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	seen := make(chan string, 1)
+	go func() {
+		var got []byte
+		buf := make([]byte, 256)
+		for {
+			n, err := ptmx.Read(buf)
+			got = append(got, buf[:n]...)
+			if strings.Contains(string(got), "Password: ") || err != nil {
+				seen <- string(got)
+				return
+			}
+		}
+	}()
+	select {
+	case got := <-seen:
+		if !strings.Contains(got, "Password: ") {
+			t.Fatalf("no password prompt: %q", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no password prompt in 30 s")
+	}
+	// The prompt is up once echo is off.
+	deadline := time.Now().Add(10 * time.Second)
+	for echoOn(t, tty) {
+		if time.Now().After(deadline) {
+			t.Fatal("the password prompt did not turn echo off")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("acrctl login still waits at the prompt 10 s after SIGINT")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Errorf("exit code %d, want 130", code)
+	}
+	if !echoOn(t, tty) {
+		t.Error("the terminal's echo is off after the interrupted password prompt")
+	}
+}
+
+// echoOn reports whether the terminal echoes what is typed.
+func echoOn(t *testing.T, tty *os.File) bool {
+	t.Helper()
+	st, err := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Lflag&unix.ECHO != 0
 }
 
 // waitFor waits for the registry to report the request named want.

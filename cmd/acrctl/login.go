@@ -114,7 +114,9 @@ func login(cmd *cobra.Command, o *remoteOptions, host string) error {
 			return usageError{fmt.Errorf("login needs --username (and --password-stdin); for *.azurecr.io hosts after az login, no login is needed")}
 		}
 		fmt.Fprint(stderr, "Username: ")
+		end := beginPrompt(-1)
 		line, err := bufio.NewReader(stdin).ReadString('\n')
+		end()
 		if err != nil && line == "" {
 			return fmt.Errorf("reading the user name: %w", err)
 		}
@@ -128,7 +130,10 @@ func login(cmd *cobra.Command, o *remoteOptions, host string) error {
 			return usageError{errors.New("login needs --password-stdin (or --password) when stdin is not a terminal")}
 		}
 		fmt.Fprint(stderr, "Password: ")
-		p, err := term.ReadPassword(int(stdin.(*os.File).Fd()))
+		fd := int(stdin.(*os.File).Fd())
+		end := beginPrompt(fd)
+		p, err := term.ReadPassword(fd)
+		end()
 		fmt.Fprintln(stderr)
 		if err != nil {
 			return fmt.Errorf("reading the password: %w", err)

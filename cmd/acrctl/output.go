@@ -426,7 +426,9 @@ func confirm(cmd *cobra.Command, o *remoteOptions, yes bool, what string) error 
 		return usageError{fmt.Errorf("deleting %s: pass --yes to confirm", what)}
 	}
 	fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s? [y/N] ", what)
+	end := beginPrompt(-1)
 	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	end()
 	if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
 		return errors.New("not confirmed; nothing deleted")
 	}
