@@ -484,7 +484,7 @@ confirmation on a terminal, as repo delete does; pass --yes in scripts.`,
 				return s.explain(err)
 			}
 			name := ref.Registry + "/" + ref.Repository + "@" + d.String()
-			tags, more := manifestDeleteScope(cmd, s, ref, d)
+			tags, more := manifestDeleteScope(cmd, s, ref, d, yes)
 			if more != "" {
 				if err := confirm(cmd, o, yes, name+" "+more); err != nil {
 					return err
@@ -533,8 +533,10 @@ confirmation on a terminal, as repo delete does; pass --yes in scripts.`,
 
 // manifestDeleteScope returns the tags deleting manifest d takes with it,
 // and, when that is more than the user named, what more in words ("" when
-// nothing more goes). What cannot be found out counts as more.
-func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d digest.Digest) ([]string, string) {
+// nothing more goes). What cannot be found out counts as more. With yes
+// (--yes: no question to ask) it does not page through the manifests for
+// indexes that list d.
+func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d digest.Digest, yes bool) ([]string, string) {
 	ctx := cmd.Context()
 	var tags []string
 	var more []string
@@ -558,8 +560,10 @@ func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d di
 	case !known:
 		more = append(more, "with every tag that points at it")
 	}
-	if ix := indexesListing(ctx, s, ref.Repository, d); ix != "" {
-		more = append(more, ix)
+	if !yes {
+		if ix := indexesListing(ctx, s, ref.Repository, d); ix != "" {
+			more = append(more, ix)
+		}
 	}
 	n, err := 0, error(nil)
 	for _, e := range s.client.Referrers(ctx, ref.Repository, d, "") {
@@ -582,39 +586,81 @@ func manifestDeleteScope(cmd *cobra.Command, s *session, ref acr.Reference, d di
 // maxIndexesNamed bounds the indexes a delete's question names.
 const maxIndexesNamed = 3
 
+// maxIndexesFetched bounds the indexes indexesListing fetches because the
+// listing does not carry their children.
+const maxIndexesFetched = 100
+
 // indexesListing says, in words for manifest delete's question, which
 // indexes of repo list manifest d as one of their platforms: deleting it
-// breaks their pulls on that platform. It reads ACR's manifest listing,
-// which carries each index's children (one request per 1,000 manifests);
-// on registries without that listing it says nothing, since finding out
-// would take a fetch of every manifest.
+// breaks their pulls on that platform. It reads ACR's manifest listing
+// (one request per 1,000 manifests), which carries an index's children
+// where the registry fills them in, and fetches the indexes it lists
+// without them (at most maxIndexesFetched). What it cannot find out
+// counts as more; on registries without that listing it says nothing,
+// since finding out would take a fetch of every manifest.
 func indexesListing(ctx context.Context, s *session, repo string, d digest.Digest) string {
 	var names []string
 	var platform string
-	n := 0
+	n, fetched := 0, 0
+	unsure := ""
+	lists := func(m acr.ManifestProperties) bool {
+		children := m.RelatedArtifacts
+		if len(children) == 0 && isIndexType(m.MediaType) {
+			if fetched++; fetched > maxIndexesFetched {
+				unsure = fmt.Sprintf("more than %d indexes to read", maxIndexesFetched)
+				return false
+			}
+			got, err := s.client.GetManifest(ctx, repo, m.Digest.String(), nil)
+			if err != nil {
+				unsure = "reading the index " + m.Digest.String() + " failed"
+				return false
+			}
+			ix, err := got.Index()
+			if err != nil {
+				return false
+			}
+			for _, c := range ix.Manifests {
+				p := acr.ArtifactPlatform{Digest: c.Digest}
+				if c.Platform != nil {
+					p.OS, p.Architecture = c.Platform.OS, c.Platform.Architecture
+				}
+				children = append(children, p)
+			}
+		}
+		for _, c := range children {
+			if c.Digest == d {
+				if platform == "" && c.OS != "" {
+					platform = c.OS + "/" + c.Architecture
+				}
+				return true
+			}
+		}
+		return false
+	}
 	for m, err := range s.client.Manifests(ctx, repo, nil) {
-		if err != nil {
+		if errors.Is(err, acr.ErrNotSupported) {
 			return ""
 		}
-		for _, c := range m.RelatedArtifacts {
-			if c.Digest != d {
-				continue
-			}
-			n++
-			if platform == "" && c.OS != "" {
-				platform = c.OS + "/" + c.Architecture
-			}
-			if len(names) < maxIndexesNamed {
-				name := "@" + m.Digest.String()
-				if len(m.Tags) > 0 {
-					name = ":" + strings.Join(m.Tags, ", :")
-				}
-				names = append(names, name)
-			}
+		if err != nil {
+			unsure = "listing the manifests failed"
 			break
+		}
+		if !lists(m) {
+			continue
+		}
+		n++
+		if len(names) < maxIndexesNamed {
+			name := "@" + m.Digest.String()
+			if len(m.Tags) > 0 {
+				name = ":" + strings.Join(m.Tags, ", :")
+			}
+			names = append(names, name)
 		}
 	}
 	if n == 0 {
+		if unsure != "" {
+			return "and perhaps an index that lists it (" + unsure + ")"
+		}
 		return ""
 	}
 	what := "the index " + names[0]
@@ -630,6 +676,12 @@ func indexesListing(ctx context.Context, s *session, repo string, d digest.Diges
 		on = platform
 	}
 	return fmt.Sprintf("although %s lists it: pulls of %s for %s would then fail", what, pronoun(n), on)
+}
+
+// isIndexType reports whether a manifest media type is an OCI index or a
+// Docker manifest list.
+func isIndexType(mediaType string) bool {
+	return mediaType == ocispec.MediaTypeImageIndex || mediaType == "application/vnd.docker.distribution.manifest.list.v2+json"
 }
 
 // pronoun is "it" or "them".

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -278,6 +280,33 @@ func TestManifestDeleteIndexChild(t *testing.T) {
 	if _, err := f.client.GetManifest(t.Context(), "multi", arm.digest.String(), nil); err != nil {
 		t.Fatalf("the refused delete deleted: %v", err)
 	}
+	// A listing that leaves the indexes' children out (the recordings show
+	// ACR's list items without references): the index is read instead.
+	bare := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasSuffix(r.URL.Path, "/_manifests") {
+			f.srv.Registry.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		f.srv.Registry.ServeHTTP(rec, r)
+		var page map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err == nil {
+			if items, ok := page["manifests"].([]any); ok {
+				for _, it := range items {
+					delete(it.(map[string]any), "references")
+				}
+			}
+		}
+		b, _ := json.Marshal(page)
+		maps.Copy(w.Header(), rec.Header())
+		w.Header().Del("Content-Length")
+		w.WriteHeader(rec.Code)
+		w.Write(b)
+	}))
+	defer bare.Close()
+	bareRef := strings.TrimPrefix(bare.URL, "http://") + "/multi@" + amd.digest.String()
+	f.run("", "manifest", "delete", bareRef).fails(t, 2,
+		"although the index :latest, :v1 lists it: pulls of it for linux/amd64 would then fail", "pass --yes to confirm")
 	f.run("", "manifest", "delete", f.ref("multi@"+arm.digest.String()), "--yes").ok(t)
 	f.run("", "manifest", "delete", f.ref("multi@"+loose.digest.String())).ok(t)
 }
