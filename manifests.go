@@ -369,17 +369,17 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (
 	}
 	resp.Body.Close()
 	out := ManifestDeletion{Digest: del.digest}
-	switch {
-	case del.apiErr != nil:
-		return out, unindexError(repo, del.digest, del.subject, del.apiErr)
-	case del.subject != "":
-		removed, err := c.unindexDeletedReferrer(ctx, repo, del.digest, del.subject)
-		if removed {
-			out.UnindexedFrom = del.subject
-		}
-		return out, err
+	if del.subject == "" {
+		return out, nil
 	}
-	return out, nil
+	// Also when asking whether the registry serves the referrers API
+	// failed: a registry with the API has no such index, and nothing
+	// changes.
+	removed, err := c.unindexDeletedReferrer(ctx, repo, del.digest, del.subject)
+	if removed {
+		out.UnindexedFrom = del.subject
+	}
+	return out, err
 }
 
 // ManifestExists reports whether repo holds the manifest a tag or digest

@@ -418,3 +418,39 @@ func TestPruneReferrersIndex(t *testing.T) {
 		t.Errorf("PruneReferrersIndex of an invalid digest: got %v, want ErrInvalidReference", err)
 	}
 }
+
+// TestDeleteReferrerQuestionFails: when asking the registry whether it
+// serves the referrers API fails (a 503 here), the referrer is deleted
+// and its entry still removed from the subject's index: the question
+// only decides whether to look, and the deletion is not reported failed.
+func TestDeleteReferrerQuestionFails(t *testing.T) {
+	var failing atomic.Bool
+	u := withoutReferrersAPI(t, func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if failing.Load() && strings.Contains(r.URL.Path, "/referrers/") {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	})
+	setup := newTestClient(t, u)
+	subject, sig := referrerFixture(t, setup)
+	failing.Store(true)
+	c, err := acr.NewClient(u, nil, &acr.ClientOptions{MaxRetries: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	del, err := c.DeleteManifest(t.Context(), "img", sig.Digest.String())
+	if err != nil {
+		t.Fatalf("DeleteManifest: %v", err)
+	}
+	if want := (acr.ManifestDeletion{Digest: sig.Digest, UnindexedFrom: subject.Digest}); del != want {
+		t.Errorf("DeleteManifest: got %+v, want %+v", del, want)
+	}
+	if got := indexDigests(t, u, subject.Digest); len(got) != 0 {
+		t.Errorf("the index lists %v after the deletion, want nothing", got)
+	}
+}

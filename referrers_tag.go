@@ -231,11 +231,9 @@ func (c *Client) noteReferrersAPIServed() {
 type deletion struct {
 	digest digest.Digest
 	// subject is set when the deletion must also remove the manifest from
-	// the referrers tag index of this subject.
+	// the referrers tag index of this subject: the registry lacks the
+	// referrers API, or asking it whether it has the API failed.
 	subject digest.Digest
-	// apiErr is set, with subject, when the manifest is a referrer and the
-	// registry could not be asked whether it serves the referrers API.
-	apiErr error
 }
 
 // prepareDeletion resolves tagOrDigest and learns whether deleting the
@@ -287,10 +285,7 @@ func (c *Client) prepareDeletion(ctx context.Context, repo, tagOrDigest string) 
 	if json.Unmarshal(m.Bytes, &s) != nil || s.Subject == nil || s.Subject.Digest.Validate() != nil {
 		return del, nil
 	}
-	has, err := c.hasReferrersAPI(ctx, repo, s.Subject.Digest)
-	if err != nil {
-		del.subject, del.apiErr = s.Subject.Digest, fmt.Errorf("asking whether the registry serves the referrers API: %w", err)
-	} else if !has {
+	if has, err := c.hasReferrersAPI(ctx, repo, s.Subject.Digest); err != nil || !has {
 		del.subject = s.Subject.Digest
 	}
 	return del, nil
