@@ -1,10 +1,12 @@
 package console
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -106,5 +108,69 @@ func TestDeletePageOCIReferrers(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("delete %s: the page does not say %q: %.1200s", d, want, body)
 		}
+	}
+}
+
+// TestDeleteReferrerIndexKept: deleting a referrer on a registry without
+// the referrers API whose referrers tag index cannot be rewritten deletes
+// the manifest all the same; the console says it is deleted, that its
+// entry stays in the index, and how to remove it, instead of "Deleting
+// failed".
+func TestDeleteReferrerIndexKept(t *testing.T) {
+	em, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	var refuse atomic.Bool
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if refuse.Load() && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			w.Write([]byte(`{"errors":[{"code":"DENIED","message":"tag writes are refused"}]}`))
+			return
+		}
+		acrtest.WithoutReferrersAPI(em).ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	seed := newSeeder(t, hs.URL, nil)
+	img := seed.image("app/web", "v1", "amd64", "base", nil)
+	sig := seed.referrer("app/web", "application/vnd.example.sig", img, nil)
+	refuse.Store(true)
+	cs, u := consoleFor(t, hs.URL, nil)
+	hc := browserless(t)
+	get(t, hc, u+"?token="+cs.NewToken())
+	_, page := get(t, hc, u+"delete?"+url.Values{"repo": {"app/web"}, "digest": {sig.Digest.String()}}.Encode())
+	i := strings.Index(page, `name="csrf" value="`)
+	if i < 0 {
+		t.Fatalf("the delete page has no CSRF field: %.800s", page)
+	}
+	csrf := page[i+len(`name="csrf" value="`):]
+	csrf = csrf[:strings.IndexByte(csrf, '"')]
+	resp, err := hc.PostForm(u+"delete", url.Values{"repo": {"app/web"}, "digest": {sig.Digest.String()}, "confirm": {"yes"}, "csrf": {csrf}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode == http.StatusSeeOther && loc != "" {
+		next, err := url.Parse(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		next, err = next.Parse(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, page := get(t, hc, next.String())
+		body = []byte(page)
+	}
+	for _, want := range []string{"Deleted manifest " + sig.Digest.String(), "Its entry stays in the referrers tag index", "DENIED", "--prune"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("after the delete (%d) the page lacks %q: %.1500s", resp.StatusCode, want, body)
+		}
+	}
+	if ok, err := seed.c.ManifestExists(t.Context(), "app/web", sig.Digest.String()); err != nil || ok {
+		t.Errorf("the referrer exists after the delete: %v, %v", ok, err)
 	}
 }

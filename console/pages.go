@@ -432,7 +432,9 @@ func (s *Server) deleteAction(w http.ResponseWriter, r *http.Request, ss *sessio
 	if tag != "" {
 		err, msg = deleteTag(r.Context(), ss.client, repo, tag), "Deleted tag "+tag+"."
 	} else {
-		err, msg = deleteManifest(r.Context(), ss.client, repo, d), "Deleted manifest "+d.String()+" and its tags."
+		var note string
+		note, err = deleteManifest(r.Context(), ss.client, repo, d)
+		msg = "Deleted manifest " + d.String() + " and its tags." + note
 	}
 	if err != nil {
 		s.failed(w, r, ss, "Deleting", err)

@@ -477,9 +477,17 @@ func deleteTag(ctx context.Context, c *acr.Client, repo, tag string) error {
 	return c.DeleteTag(ctx, repo, tag)
 }
 
-func deleteManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest) error {
-	_, err := c.DeleteManifest(ctx, repo, d.String())
-	return err
+// deleteManifest deletes manifest d. When the manifest is gone but its
+// entry stayed in a referrers tag index, that is a note for the flash, not
+// an error.
+func deleteManifest(ctx context.Context, c *acr.Client, repo string, d digest.Digest) (note string, err error) {
+	_, err = c.DeleteManifest(ctx, repo, d.String())
+	var rte *acr.ReferrersTagError
+	if errors.As(err, &rte) && rte.Deleted {
+		return " Its entry stays in the referrers tag index " + rte.Tag + " (" + errorText(rte.Err) +
+			"); acrctl manifest referrers --prune removes it.", nil
+	}
+	return "", err
 }
 
 // setLock locks or unlocks a tag, or a manifest when tag is "".
