@@ -1,0 +1,357 @@
+package acr_test
+
+import (
+	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/acrtest"
+	"github.com/opencontainers/go-digest"
+)
+
+// blobTap stands in front of a registry and watches its blob downloads: it
+// records each one's Range header and counts the body bytes it lets
+// through, and on demand cuts every download's connection after a number
+// of body bytes, hides the Range header from the registry (which then
+// sends the whole blob with 200), or turns bytes=N- into bytes=0- (a 206
+// that starts at another byte than asked).
+type blobTap struct {
+	h http.Handler
+
+	mu        sync.Mutex
+	ranges    []string // Range of each blob GET, "" for none
+	served    int64    // body bytes let through
+	cutAfter  int64    // > 0: cut each blob GET after this many body bytes
+	dropRange bool
+	zeroRange bool
+}
+
+func (b *blobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") || strings.Contains(r.URL.Path, "/uploads/") {
+		b.h.ServeHTTP(w, r)
+		return
+	}
+	b.mu.Lock()
+	b.ranges = append(b.ranges, r.Header.Get("Range"))
+	cut := b.cutAfter
+	if b.dropRange {
+		r.Header.Del("Range")
+	}
+	if b.zeroRange && r.Header.Get("Range") != "" {
+		r.Header.Set("Range", "bytes=0-")
+	}
+	b.mu.Unlock()
+	b.h.ServeHTTP(&tapWriter{ResponseWriter: w, tap: b, left: cut}, r)
+}
+
+// reset forgets what was seen and disarms the tap.
+func (b *blobTap) reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ranges, b.served, b.cutAfter, b.dropRange, b.zeroRange = nil, 0, 0, false, false
+}
+
+func (b *blobTap) seen() ([]string, int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.ranges...), b.served
+}
+
+// tapWriter counts the body bytes of a response with content (200 or 206)
+// and, with left > 0, closes the connection once left of them are out.
+type tapWriter struct {
+	http.ResponseWriter
+	tap    *blobTap
+	left   int64
+	cut    bool
+	status int
+}
+
+func (w *tapWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *tapWriter) Write(p []byte) (int, error) {
+	if w.cut {
+		return 0, http.ErrHijacked
+	}
+	n := len(p)
+	if w.left > 0 && int64(n) >= w.left {
+		n = int(w.left)
+		w.cut = true
+	}
+	m, err := w.ResponseWriter.Write(p[:n])
+	if w.status == 0 || w.status == http.StatusOK || w.status == http.StatusPartialContent {
+		w.tap.mu.Lock()
+		w.tap.served += int64(m)
+		w.tap.mu.Unlock()
+	}
+	if w.left > 0 {
+		w.left -= int64(m)
+	}
+	if w.cut {
+		w.ResponseWriter.(http.Flusher).Flush()
+		if conn, _, herr := w.ResponseWriter.(http.Hijacker).Hijack(); herr == nil {
+			conn.Close()
+		}
+		return m, http.ErrHijacked
+	}
+	return m, err
+}
+
+// resumeTarget is a registry behind a blobTap, with a client for it.
+type resumeTarget struct {
+	tap    *blobTap
+	client *acr.Client
+	repo   string
+	d      digest.Digest
+	data   []byte
+}
+
+// resumeTargets returns the emulator in process and, when
+// ACRGO_REFERENCE_URL is set, the reference registry, each behind a tap
+// and holding a blob of size bytes.
+func resumeTargets(t *testing.T, size int) map[string]*resumeTarget {
+	t.Helper()
+	data := randomBytes(size)
+	targets := map[string]*resumeTarget{}
+
+	srv := acrtest.NewServer(t, nil)
+	tap := &blobTap{h: srv.Registry}
+	hs := httptest.NewServer(tap)
+	t.Cleanup(hs.Close)
+	client, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newSeeder(t, srv, "", "").blob("resume/blob", data)
+	targets["emulator"] = &resumeTarget{tap: tap, client: client, repo: "resume/blob", d: d, data: data}
+
+	if os.Getenv("ACRGO_REFERENCE_URL") != "" {
+		ref := acrtest.ReferenceRegistry(t)
+		u, err := url.Parse(ref.URL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tap := &blobTap{h: httputil.NewSingleHostReverseProxy(u)}
+		hs := httptest.NewServer(tap)
+		t.Cleanup(hs.Close)
+		var cred acr.Credential
+		if ref.User != "" {
+			cred = acr.BasicCredential(ref.User, ref.Password)
+		}
+		client, err := acr.NewClient(hs.URL, cred, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		repo := "acrgo/resume-" + digest.FromString(t.Name()).Encoded()[:8]
+		desc, err := client.UploadBlob(t.Context(), repo, bytes.NewReader(data), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		targets["reference"] = &resumeTarget{tap: tap, client: client, repo: repo, d: desc.Digest, data: data}
+	}
+	return targets
+}
+
+// partialFile creates a file in a new directory holding content and
+// returns it open for reading and writing.
+func partialFile(t *testing.T, content []byte) *os.File {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), ".blob.partial")
+	if err := os.WriteFile(name, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+func fileContent(t *testing.T, f *os.File) []byte {
+	t.Helper()
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestDownloadBlobToResume cuts a download's every connection until the
+// client gives up, then resumes it in a second call: that call hashes the
+// bytes the first one left, asks for the rest with one Range request from
+// their length, receives only the rest, and ends with the blob, verified;
+// progress starts past the kept bytes and ends at the blob's size.
+func TestDownloadBlobToResume(t *testing.T) {
+	const size = 12<<20 + 7 // over 8 MiB: the pipelined, background-hashed path
+	for name, tg := range resumeTargets(t, size) {
+		t.Run(name, func(t *testing.T) {
+			tg.tap.reset()
+			tg.tap.cutAfter = 1 << 20
+			f := partialFile(t, nil)
+			_, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true})
+			if err == nil {
+				t.Fatal("the cut download succeeded")
+			}
+			kept := fileContent(t, f)
+			if len(kept) == 0 || len(kept) >= size || !bytes.Equal(kept, tg.data[:len(kept)]) {
+				t.Fatalf("after the cut download the file holds %d bytes (a prefix of the blob: %v), want a prefix of the %d", len(kept), bytes.Equal(kept, tg.data[:min(len(kept), size)]), size)
+			}
+
+			tg.tap.reset()
+			var notes []acr.Resumption
+			var first, last int64 = -1, 0
+			n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{
+				Resume:  true,
+				Resumed: func(r acr.Resumption) { notes = append(notes, r) },
+				Progress: func(n int64) {
+					if first < 0 {
+						first = n
+					}
+					last = n
+				},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ranges, served := tg.tap.seen()
+			if want := []string{"bytes=" + strconv.Itoa(len(kept)) + "-"}; !slices.Equal(ranges, want) {
+				t.Errorf("Range headers: got %q, want %q", ranges, want)
+			}
+			if want := int64(size - len(kept)); served != want {
+				t.Errorf("bytes served: got %d, want %d (the blob less the %d kept)", served, want, len(kept))
+			}
+			if n != size || !bytes.Equal(fileContent(t, f), tg.data) {
+				t.Errorf("got %d bytes, want the blob's %d", n, size)
+			}
+			if want := (acr.Resumption{Kept: int64(len(kept))}); len(notes) != 1 || notes[0] != want {
+				t.Errorf("Resumed: got %+v, want one call with %+v", notes, want)
+			}
+			if first <= int64(len(kept)) || last != size {
+				t.Errorf("progress went from %d to %d, want from past %d to %d", first, last, len(kept), size)
+			}
+		})
+	}
+}
+
+// TestDownloadBlobToResumeStartsOver gives Resume files it cannot
+// continue, and registries that will not let it: each time the file is
+// truncated and the whole blob downloaded, and Resumed says why; a file
+// that already holds the blob is verified with no request.
+func TestDownloadBlobToResumeStartsOver(t *testing.T) {
+	const size = 3<<20 + 11
+	tg := resumeTargets(t, size)["emulator"]
+	flipped := bytes.Clone(tg.data)
+	flipped[size/2] ^= 1
+	for _, tc := range []struct {
+		name      string
+		held      []byte
+		dropRange bool
+		zeroRange bool
+		reason    string // in Resumed's Reason; "" when the bytes are kept
+		ranges    []string
+		served    int64 // -1: at least the blob's size (an answer closed unread)
+	}{
+		{name: "registry ignores Range", held: tg.data[:1<<20], dropRange: true,
+			reason: "ignored the Range request", ranges: []string{"bytes=1048576-"}, served: size},
+		{name: "206 from another byte", held: tg.data[:1<<20], zeroRange: true,
+			reason: `Content-Range "bytes 0-`, ranges: []string{"bytes=1048576-", ""}, served: -1},
+		{name: "longer than the blob", held: append(bytes.Clone(tg.data), "more"...),
+			reason: "416", ranges: []string{"bytes=" + strconv.Itoa(size+4) + "-", ""}, served: size},
+		{name: "as long as the blob, one byte wrong", held: flipped,
+			reason: "416", ranges: []string{"bytes=" + strconv.Itoa(size) + "-", ""}, served: size},
+		{name: "the whole blob already", held: tg.data},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tg.tap.reset()
+			tg.tap.dropRange, tg.tap.zeroRange = tc.dropRange, tc.zeroRange
+			f := partialFile(t, tc.held)
+			var notes []acr.Resumption
+			n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{
+				Resume: true, Resumed: func(r acr.Resumption) { notes = append(notes, r) }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != size || !bytes.Equal(fileContent(t, f), tg.data) {
+				t.Fatalf("got %d bytes, want the blob's %d", n, size)
+			}
+			ranges, served := tg.tap.seen()
+			if !slices.Equal(ranges, tc.ranges) || (served != tc.served && (tc.served >= 0 || served < size)) {
+				t.Errorf("requests: got Ranges %q and %d bytes served, want %q and %d", ranges, served, tc.ranges, tc.served)
+			}
+			want := acr.Resumption{Kept: int64(len(tc.held))}
+			if tc.reason != "" {
+				want = acr.Resumption{Discarded: int64(len(tc.held))}
+			}
+			if len(notes) != 1 || notes[0].Kept != want.Kept || notes[0].Discarded != want.Discarded || !strings.Contains(notes[0].Reason, tc.reason) || (tc.reason == "") != (notes[0].Reason == "") {
+				t.Errorf("Resumed: got %+v, want one call with Kept %d, Discarded %d and a Reason with %q", notes, want.Kept, want.Discarded, tc.reason)
+			}
+		})
+	}
+}
+
+// TestDownloadBlobToResumeCorrupt resumes from a file whose kept bytes
+// have one byte flipped: the final check fails with ErrDigestMismatch, the
+// error says to download again, the file is truncated, and the next call
+// downloads the whole blob.
+func TestDownloadBlobToResumeCorrupt(t *testing.T) {
+	const size = 10<<20 + 3
+	tg := resumeTargets(t, size)["emulator"]
+	held := bytes.Clone(tg.data[:6<<20])
+	held[12345] ^= 0x80
+	f := partialFile(t, held)
+	_, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true})
+	if !errors.Is(err, acr.ErrDigestMismatch) || !strings.Contains(err.Error(), "download again") {
+		t.Fatalf("got %v, want ErrDigestMismatch saying to download again", err)
+	}
+	if got := fileContent(t, f); len(got) != 0 {
+		t.Fatalf("after the mismatch the file holds %d bytes, want 0", len(got))
+	}
+	tg.tap.reset()
+	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if ranges, served := tg.tap.seen(); !bytes.Equal(fileContent(t, f), tg.data) || !slices.Equal(ranges, []string{""}) || served != size {
+		t.Errorf("the retry: got Ranges %q and %d bytes served, want one whole download of %d", ranges, served, size)
+	}
+}
+
+// TestDownloadBlobToResumeRefuses names what Resume cannot work with: a
+// destination that is not a readable, truncatable file, and parts.
+func TestDownloadBlobToResumeRefuses(t *testing.T) {
+	tg := resumeTargets(t, 100)["emulator"]
+	var buf bytes.Buffer
+	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, &buf, &acr.DownloadBlobToOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "os.O_RDWR") {
+		t.Errorf("Resume into a bytes.Buffer: got %v, want an error asking for a file opened for reading and writing", err)
+	}
+	f := partialFile(t, nil)
+	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true, Parts: 4}); err == nil || !strings.Contains(err.Error(), "Parts") {
+		t.Errorf("Resume with Parts 4: got %v, want an error naming Parts", err)
+	}
+	wo, err := os.OpenFile(filepath.Join(t.TempDir(), "wo"), os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wo.Close()
+	wo.Write([]byte("x"))
+	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, wo, &acr.DownloadBlobToOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "os.O_RDWR") {
+		t.Errorf("Resume into a write-only file: got %v, want an error asking for os.O_RDWR", err)
+	}
+	if ranges, _ := tg.tap.seen(); len(ranges) != 0 {
+		t.Errorf("refused downloads sent requests with Ranges %q", ranges)
+	}
+}
