@@ -3,7 +3,6 @@ package acr_test
 import (
 	"bytes"
 	"errors"
-	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -12,108 +11,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/opencontainers/go-digest"
 )
 
-// blobTap stands in front of a registry and watches its blob downloads: it
-// records each one's Range header and counts the body bytes it lets
-// through, and on demand cuts every download's connection after a number
-// of body bytes, hides the Range header from the registry (which then
-// sends the whole blob with 200), or turns bytes=N- into bytes=0- (a 206
-// that starts at another byte than asked).
-type blobTap struct {
-	h http.Handler
-
-	mu        sync.Mutex
-	ranges    []string // Range of each blob GET, "" for none
-	served    int64    // body bytes let through
-	cutAfter  int64    // > 0: cut each blob GET after this many body bytes
-	dropRange bool
-	zeroRange bool
-}
-
-func (b *blobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") || strings.Contains(r.URL.Path, "/uploads/") {
-		b.h.ServeHTTP(w, r)
-		return
-	}
-	b.mu.Lock()
-	b.ranges = append(b.ranges, r.Header.Get("Range"))
-	cut := b.cutAfter
-	if b.dropRange {
-		r.Header.Del("Range")
-	}
-	if b.zeroRange && r.Header.Get("Range") != "" {
-		r.Header.Set("Range", "bytes=0-")
-	}
-	b.mu.Unlock()
-	b.h.ServeHTTP(&tapWriter{ResponseWriter: w, tap: b, left: cut}, r)
-}
-
-// reset forgets what was seen and disarms the tap.
-func (b *blobTap) reset() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.ranges, b.served, b.cutAfter, b.dropRange, b.zeroRange = nil, 0, 0, false, false
-}
-
-func (b *blobTap) seen() ([]string, int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.ranges...), b.served
-}
-
-// tapWriter counts the body bytes of a response with content (200 or 206)
-// and, with left > 0, closes the connection once left of them are out.
-type tapWriter struct {
-	http.ResponseWriter
-	tap    *blobTap
-	left   int64
-	cut    bool
-	status int
-}
-
-func (w *tapWriter) WriteHeader(code int) {
-	w.status = code
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *tapWriter) Write(p []byte) (int, error) {
-	if w.cut {
-		return 0, http.ErrHijacked
-	}
-	n := len(p)
-	if w.left > 0 && int64(n) >= w.left {
-		n = int(w.left)
-		w.cut = true
-	}
-	m, err := w.ResponseWriter.Write(p[:n])
-	if w.status == 0 || w.status == http.StatusOK || w.status == http.StatusPartialContent {
-		w.tap.mu.Lock()
-		w.tap.served += int64(m)
-		w.tap.mu.Unlock()
-	}
-	if w.left > 0 {
-		w.left -= int64(m)
-	}
-	if w.cut {
-		w.ResponseWriter.(http.Flusher).Flush()
-		if conn, _, herr := w.ResponseWriter.(http.Hijacker).Hijack(); herr == nil {
-			conn.Close()
-		}
-		return m, http.ErrHijacked
-	}
-	return m, err
-}
-
 // resumeTarget is a registry behind a blobTap, with a client for it.
 type resumeTarget struct {
-	tap    *blobTap
+	tap    *faulttest.BlobTap
 	client *acr.Client
 	repo   string
 	d      digest.Digest
@@ -129,7 +37,7 @@ func resumeTargets(t *testing.T, size int) map[string]*resumeTarget {
 	targets := map[string]*resumeTarget{}
 
 	srv := acrtest.NewServer(t, nil)
-	tap := &blobTap{h: srv.Registry}
+	tap := faulttest.NewBlobTap(srv.Registry)
 	hs := httptest.NewServer(tap)
 	t.Cleanup(hs.Close)
 	client, err := acr.NewClient(hs.URL, nil, nil)
@@ -145,7 +53,7 @@ func resumeTargets(t *testing.T, size int) map[string]*resumeTarget {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tap := &blobTap{h: httputil.NewSingleHostReverseProxy(u)}
+		tap := faulttest.NewBlobTap(httputil.NewSingleHostReverseProxy(u))
 		hs := httptest.NewServer(tap)
 		t.Cleanup(hs.Close)
 		var cred acr.Credential
@@ -200,8 +108,8 @@ func TestDownloadBlobToResume(t *testing.T) {
 	const size = 12<<20 + 7 // over 8 MiB: the pipelined, background-hashed path
 	for name, tg := range resumeTargets(t, size) {
 		t.Run(name, func(t *testing.T) {
-			tg.tap.reset()
-			tg.tap.cutAfter = 1 << 20
+			tg.tap.Reset()
+			tg.tap.CutAfter(1 << 20)
 			f := partialFile(t, nil)
 			_, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true})
 			if err == nil {
@@ -212,7 +120,7 @@ func TestDownloadBlobToResume(t *testing.T) {
 				t.Fatalf("after the cut download the file holds %d bytes (a prefix of the blob: %v), want a prefix of the %d", len(kept), bytes.Equal(kept, tg.data[:min(len(kept), size)]), size)
 			}
 
-			tg.tap.reset()
+			tg.tap.Reset()
 			var notes []acr.Resumption
 			var first, last int64 = -1, 0
 			n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{
@@ -228,7 +136,7 @@ func TestDownloadBlobToResume(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ranges, served := tg.tap.seen()
+			ranges, served := tg.tap.Seen()
 			if want := []string{"bytes=" + strconv.Itoa(len(kept)) + "-"}; !slices.Equal(ranges, want) {
 				t.Errorf("Range headers: got %q, want %q", ranges, want)
 			}
@@ -277,8 +185,13 @@ func TestDownloadBlobToResumeStartsOver(t *testing.T) {
 		{name: "the whole blob already", held: tg.data},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			tg.tap.reset()
-			tg.tap.dropRange, tg.tap.zeroRange = tc.dropRange, tc.zeroRange
+			tg.tap.Reset()
+			if tc.dropRange {
+				tg.tap.DropRange()
+			}
+			if tc.zeroRange {
+				tg.tap.RangeFromZero()
+			}
 			f := partialFile(t, tc.held)
 			var notes []acr.Resumption
 			n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{
@@ -289,7 +202,7 @@ func TestDownloadBlobToResumeStartsOver(t *testing.T) {
 			if n != size || !bytes.Equal(fileContent(t, f), tg.data) {
 				t.Fatalf("got %d bytes, want the blob's %d", n, size)
 			}
-			ranges, served := tg.tap.seen()
+			ranges, served := tg.tap.Seen()
 			if !slices.Equal(ranges, tc.ranges) || (served != tc.served && (tc.served >= 0 || served < size)) {
 				t.Errorf("requests: got Ranges %q and %d bytes served, want %q and %d", ranges, served, tc.ranges, tc.served)
 			}
@@ -321,11 +234,11 @@ func TestDownloadBlobToResumeCorrupt(t *testing.T) {
 	if got := fileContent(t, f); len(got) != 0 {
 		t.Fatalf("after the mismatch the file holds %d bytes, want 0", len(got))
 	}
-	tg.tap.reset()
+	tg.tap.Reset()
 	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true}); err != nil {
 		t.Fatal(err)
 	}
-	if ranges, served := tg.tap.seen(); !bytes.Equal(fileContent(t, f), tg.data) || !slices.Equal(ranges, []string{""}) || served != size {
+	if ranges, served := tg.tap.Seen(); !bytes.Equal(fileContent(t, f), tg.data) || !slices.Equal(ranges, []string{""}) || served != size {
 		t.Errorf("the retry: got Ranges %q and %d bytes served, want one whole download of %d", ranges, served, size)
 	}
 }
@@ -351,7 +264,7 @@ func TestDownloadBlobToResumeRefuses(t *testing.T) {
 	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, wo, &acr.DownloadBlobToOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "os.O_RDWR") {
 		t.Errorf("Resume into a write-only file: got %v, want an error asking for os.O_RDWR", err)
 	}
-	if ranges, _ := tg.tap.seen(); len(ranges) != 0 {
+	if ranges, _ := tg.tap.Seen(); len(ranges) != 0 {
 		t.Errorf("refused downloads sent requests with Ranges %q", ranges)
 	}
 }

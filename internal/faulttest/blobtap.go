@@ -1,0 +1,145 @@
+package faulttest
+
+import (
+	"net/http"
+	"strings"
+	"sync"
+)
+
+// BlobTap stands in front of a registry and watches its blob downloads
+// (GET /v2/NAME/blobs/DIGEST): it records each one's Range header and
+// counts the body bytes of its 200 and 206 answers, so that a test can
+// tell a resumed download from a restarted one by what was sent. Armed,
+// it cuts or stalls every download after a number of body bytes, hides the
+// Range header from the registry (which then answers 200 with the whole
+// blob), or turns a Range of bytes=N- into bytes=0- (a 206 from another
+// byte than asked). It is safe for concurrent use.
+type BlobTap struct {
+	h http.Handler
+
+	mu        sync.Mutex
+	ranges    []string
+	served    int64
+	cutAfter  int64
+	stall     func()
+	dropRange bool
+	zeroRange bool
+}
+
+// NewBlobTap returns a tap in front of h, disarmed.
+func NewBlobTap(h http.Handler) *BlobTap { return &BlobTap{h: h} }
+
+// CutAfter arms the tap to close each download's connection after n body
+// bytes (n <= 0: never).
+func (b *BlobTap) CutAfter(n int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cutAfter, b.stall = n, nil
+}
+
+// StallAfter arms the tap to stop each download after n body bytes, which
+// are flushed to the client, call reached, and hold the connection until
+// the client goes away.
+func (b *BlobTap) StallAfter(n int64, reached func()) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.cutAfter, b.stall = n, reached
+}
+
+// DropRange arms the tap to delete the Range header of downloads, as a
+// registry or proxy that does not serve ranges would ignore it.
+func (b *BlobTap) DropRange() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.dropRange = true
+}
+
+// RangeFromZero arms the tap to turn every Range into bytes=0-, so that
+// the registry answers 206 with a Content-Range from byte 0.
+func (b *BlobTap) RangeFromZero() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.zeroRange = true
+}
+
+// Reset disarms the tap and forgets what it saw.
+func (b *BlobTap) Reset() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.ranges, b.served, b.cutAfter, b.stall, b.dropRange, b.zeroRange = nil, 0, 0, nil, false, false
+}
+
+// Seen returns the Range header of each download since the last Reset (""
+// for none), in order, and the body bytes sent.
+func (b *BlobTap) Seen() (ranges []string, served int64) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.ranges...), b.served
+}
+
+func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/blobs/") || strings.Contains(r.URL.Path, "/blobs/uploads/") {
+		b.h.ServeHTTP(w, r)
+		return
+	}
+	b.mu.Lock()
+	b.ranges = append(b.ranges, r.Header.Get("Range"))
+	tw := &tapWriter{ResponseWriter: w, tap: b, left: b.cutAfter, stall: b.stall, done: r.Context().Done()}
+	if b.dropRange {
+		r.Header.Del("Range")
+	}
+	if b.zeroRange && r.Header.Get("Range") != "" {
+		r.Header.Set("Range", "bytes=0-")
+	}
+	b.mu.Unlock()
+	b.h.ServeHTTP(tw, r)
+}
+
+// tapWriter counts the body bytes of an answer with content and, with
+// left > 0, cuts or stalls it once left of them are out.
+type tapWriter struct {
+	http.ResponseWriter
+	tap    *BlobTap
+	left   int64
+	stall  func()
+	done   <-chan struct{}
+	status int
+	ended  bool
+}
+
+func (w *tapWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *tapWriter) Write(p []byte) (int, error) {
+	if w.ended {
+		return 0, http.ErrHijacked
+	}
+	n := len(p)
+	if w.left > 0 && int64(n) >= w.left {
+		n, w.ended = int(w.left), true
+	}
+	m, err := w.ResponseWriter.Write(p[:n])
+	if w.status == 0 || w.status == http.StatusOK || w.status == http.StatusPartialContent {
+		w.tap.mu.Lock()
+		w.tap.served += int64(m)
+		w.tap.mu.Unlock()
+	}
+	if w.left > 0 {
+		w.left -= int64(m)
+	}
+	if !w.ended {
+		return m, err
+	}
+	w.ResponseWriter.(http.Flusher).Flush()
+	if w.stall != nil {
+		w.stall()
+		<-w.done
+		return m, http.ErrHijacked
+	}
+	if conn, _, herr := w.ResponseWriter.(http.Hijacker).Hijack(); herr == nil {
+		conn.Close()
+	}
+	return m, http.ErrHijacked
+}
