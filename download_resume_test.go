@@ -2,7 +2,9 @@ package acr_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"io"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
@@ -12,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
@@ -267,4 +270,132 @@ func TestDownloadBlobToResumeRefuses(t *testing.T) {
 	if ranges, _ := tg.tap.Seen(); len(ranges) != 0 {
 		t.Errorf("refused downloads sent requests with Ranges %q", ranges)
 	}
+}
+
+// BenchmarkDownloadBlobToResume measures a resumed download of a 256 MiB
+// blob from the emulator on loopback against a whole one, in the same run.
+// The setup cuts a download at 200 MiB (the registry stalls there and,
+// once the client has written those bytes, the context is cancelled, as
+// Ctrl-C would), and each resume iteration starts
+// from a copy of what that left. Sub-benchmarks: full (an empty file: the
+// whole blob), resume (hash the kept bytes again, fetch the rest) and
+// rehash-only (a file holding the whole blob: hashing it again is all the
+// work). served-MiB is what the registry sent per iteration.
+func BenchmarkDownloadBlobToResume(b *testing.B) {
+	const size = 256 << 20
+	const cut = 200 << 20
+	br := newBenchRegistry(b, nil)
+	defer br.stop()
+	seeder, err := acr.NewClient(br.URL, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	desc, err := seeder.UploadBlob(b.Context(), "bench/resume", newPatternReader(size, 5), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	u, err := url.Parse(br.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tap := faulttest.NewBlobTap(httputil.NewSingleHostReverseProxy(u))
+	hs := httptest.NewServer(tap)
+	defer hs.Close()
+	client, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir := b.TempDir()
+
+	// The cut download, once.
+	keptPath := filepath.Join(dir, "kept")
+	kf, err := os.OpenFile(keptPath, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(b.Context())
+	tap.StallAfter(cut, func() {
+		// Cancel once the client has written all it was sent, so that
+		// the cut falls at 200 MiB exactly.
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			if fi, err := os.Stat(keptPath); err == nil && fi.Size() >= cut {
+				break
+			}
+		}
+		cancel()
+	})
+	if _, err := client.DownloadBlobTo(ctx, "bench/resume", desc.Digest, kf, &acr.DownloadBlobToOptions{Resume: true}); !errors.Is(err, context.Canceled) {
+		b.Fatalf("the cut download: got %v, want context.Canceled", err)
+	}
+	kf.Close()
+	kept, _ := os.Stat(keptPath)
+	_, cutServed := tap.Seen()
+	b.Logf("the cut download: the registry sent %d bytes and stalled; the file kept %d (%.1f MiB)", cutServed, kept.Size(), float64(kept.Size())/(1<<20))
+	fullPath := filepath.Join(dir, "full")
+
+	for _, bc := range []struct {
+		name   string
+		prefix int64 // bytes of the blob the file starts with
+	}{
+		{"full", 0},
+		{"resume", kept.Size()},
+		{"rehash-only", size},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.SetBytes(size)
+			var served int64
+			b.StopTimer()
+			for i := 0; i < b.N; i++ {
+				path := filepath.Join(dir, "blob")
+				if err := copyPrefix(path, bc.prefix, keptPath, fullPath); err != nil {
+					b.Fatal(err)
+				}
+				f, err := os.OpenFile(path, os.O_RDWR, 0)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tap.Reset()
+				b.StartTimer()
+				n, err := client.DownloadBlobTo(b.Context(), "bench/resume", desc.Digest, f, &acr.DownloadBlobToOptions{Resume: true})
+				b.StopTimer()
+				f.Close()
+				if err != nil || n != size {
+					b.Fatalf("DownloadBlobTo: %v (%d bytes)", err, n)
+				}
+				_, s := tap.Seen()
+				served += s
+				if bc.prefix == 0 {
+					os.Rename(path, fullPath)
+				} else {
+					os.Remove(path)
+				}
+			}
+			b.ReportMetric(float64(served)/float64(b.N)/(1<<20), "served-MiB")
+		})
+	}
+}
+
+// copyPrefix creates path holding the first n bytes of the blob: those
+// of kept (the cut download) when n is its size, else of full (a whole
+// download; "full" runs first). n 0 makes an empty file.
+func copyPrefix(path string, n int64, kept, full string) error {
+	dst, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer dst.Close()
+	if n == 0 {
+		return nil
+	}
+	src := full
+	if fi, err := os.Stat(kept); err == nil && fi.Size() == n {
+		src = kept
+	}
+	s, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	_, err = io.CopyN(dst, s, n)
+	return err
 }

@@ -92,9 +92,21 @@ func resumeToFile(ctx context.Context, client *acr.Client, repo string, d digest
 	if perm != 0 {
 		create = 0o600 // until the Chmod below
 	}
+	// The partial is opened whether or not it exists, so a symlink or
+	// device planted under its name would be written through: refuse
+	// anything but a regular file, and check that the file opened is the
+	// one looked at.
+	before, lerr := os.Lstat(name)
+	if lerr == nil && !before.Mode().IsRegular() {
+		return 0, fmt.Errorf("%s, where a partial download of this blob is kept, is not a regular file (%v); fix: delete it", name, before.Mode().Type())
+	}
 	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, create)
 	if err != nil {
 		return 0, fmt.Errorf("open the partial download %s: %w", name, err)
+	}
+	if after, err := f.Stat(); err != nil || (lerr == nil && !os.SameFile(before, after)) {
+		f.Close()
+		return 0, fmt.Errorf("%s changed while it was opened; fix: run again, with no other program writing there", name)
 	}
 	if err := lockPartial(f); err != nil {
 		f.Close()

@@ -286,3 +286,20 @@ func TestBlobGetContinueInterrupt(t *testing.T) {
 	}
 	f.checkOut(t)
 }
+
+// TestBlobGetContinueSymlink refuses a partial that is not a regular file,
+// such as a symlink planted under its name, instead of writing through it.
+func TestBlobGetContinueSymlink(t *testing.T) {
+	f := newResumeFixture(t, 100)
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(target, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, f.partial()); err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, "", "blob", "get", f.ref, "--output-file", f.out, "--continue").fails(t, 1, "is not a regular file", "delete it")
+	if got, _ := os.ReadFile(target); string(got) != "precious" {
+		t.Errorf("the symlink's target holds %q, want it untouched", got)
+	}
+}
