@@ -119,16 +119,16 @@ content goes to a temporary file beside FILE that is renamed into place only onc
 verified, so FILE never holds partial or wrong content; a replaced FILE keeps its mode,
 a new one gets the umask's. -o json then prints what was written. Without --output-file
 it streams to stdout; a mismatch then fails the command after the bytes were written.
-Downloads resume after dropped connections. With --continue (-c, as wget's; curl's -C -)
-a download that fails or is interrupted keeps what it received in .FILE.partial-HEX12
-(HEX12: the digest's first 12 hex digits), and the next run with --continue hashes those
-bytes again and asks the registry only for the rest; it starts over, with a note, when
-the registry ignores the Range request or the partial cannot be the blob's start, and a
-digest mismatch removes the partial. The content is hashed while it is written, in one
-stream; --parts N fetches a blob of more than 32 MiB in N byte ranges at once,
-which is slower from a near registry and faster over a long link, where one connection
-cannot fill the line. (-o is the output format in every acrctl command; -o FILE, the old
-spelling, is refused with a pointer to --output-file.)`,
+Downloads resume after dropped connections. Across runs, --continue (-c, as wget -c and
+curl -C -) keeps what a failed or interrupted download received in .FILE.partial-HEX12
+(the digest's first 12 hex digits), and the next run with --continue hashes those bytes
+again and asks the registry only for the rest. It starts over, with a note, when the
+registry ignores the Range request or the partial cannot be the blob's start; a digest
+mismatch removes the partial. The content is hashed while it is written, in one stream;
+--parts N fetches a blob of more than 32 MiB in N byte ranges at once, which is slower
+from a near registry and faster over a long link, where one connection cannot fill the
+line. (-o is the output format in every acrctl command; -o FILE, the old spelling, is
+refused with a pointer to --output-file.)`,
 		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... --output-file layer.tar.gz
   acrctl blob get localhost:5000/hello@sha256:4c5e... | tar tz
   acrctl blob get localhost:5000/hello@sha256:4c5e... --output-file layer.tar.gz -o json

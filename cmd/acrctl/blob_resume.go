@@ -28,7 +28,8 @@ import (
 //     the partial of another blob. (Downloads without the flag use
 //     .FILE.partial-N, N a random decimal of at most 10 digits.)
 //   - A kept partial of another digest for the same FILE is deleted, with
-//     a note, before the download: FILE is about to become this blob.
+//     a note, before the download: FILE is about to become this blob. (One
+//     that another run is writing, which holds its lock, is left alone.)
 //   - The library's DownloadBlobToOptions.Resume does the work: it hashes
 //     the kept bytes again, asks for the rest with a Range request, starts
 //     over (with a note here) when the registry ignores Range or the
@@ -74,11 +75,25 @@ func removeOtherPartials(path string, d digest.Digest, stderr io.Writer) {
 	for _, e := range entries {
 		if name := e.Name(); name != mine && e.Type().IsRegular() && isKeptPartial(name, path) {
 			full := filepath.Join(filepath.Dir(path), name)
+			if inUse(full) {
+				continue
+			}
 			if os.Remove(full) == nil {
 				fmt.Fprintf(stderr, "acrctl: removed %s, a partial download of another blob into %s\n", full, path)
 			}
 		}
 	}
+}
+
+// inUse reports whether another blob get --continue holds the lock on the
+// partial download name, so that it is not deleted under that run.
+func inUse(name string) bool {
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return lockPartial(f) != nil
 }
 
 // resumeToFile is downloadToFile with --continue: it downloads d into

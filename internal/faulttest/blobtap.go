@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // BlobTap stands in front of a registry and watches its blob downloads
@@ -24,6 +25,7 @@ type BlobTap struct {
 	stall     func()
 	dropRange bool
 	zeroRange bool
+	inFlight  int // downloads whose handler has not returned
 }
 
 // NewBlobTap returns a tap in front of h, disarmed.
@@ -70,11 +72,19 @@ func (b *BlobTap) Reset() {
 }
 
 // Seen returns the Range header of each download since the last Reset (""
-// for none), in order, and the body bytes sent.
+// for none), in order, and the body bytes sent. It first waits, up to ten
+// seconds, for the downloads' handlers to return: a client can have read
+// the last bytes before the handler's write of them returned and was
+// counted.
 func (b *BlobTap) Seen() (ranges []string, served int64) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.ranges...), b.served
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		b.mu.Lock()
+		if b.inFlight == 0 || time.Now().After(deadline) {
+			defer b.mu.Unlock()
+			return append([]string(nil), b.ranges...), b.served
+		}
+		b.mu.Unlock()
+	}
 }
 
 func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -83,6 +93,12 @@ func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	b.mu.Lock()
+	b.inFlight++
+	defer func() {
+		b.mu.Lock()
+		b.inFlight--
+		b.mu.Unlock()
+	}()
 	b.ranges = append(b.ranges, r.Header.Get("Range"))
 	tw := &tapWriter{ResponseWriter: w, tap: b, left: b.cutAfter, stall: b.stall, done: r.Context().Done()}
 	if b.dropRange {
