@@ -31,14 +31,11 @@ type resumeTarget struct {
 	data   []byte
 }
 
-// resumeTargets returns the emulator in process and, when
-// ACRGO_REFERENCE_URL is set, the reference registry, each behind a tap
-// and holding a blob of size bytes.
-func resumeTargets(t *testing.T, size int) map[string]*resumeTarget {
+// emulatorTarget returns the emulator in process behind a tap, holding a
+// blob of size bytes.
+func emulatorTarget(t *testing.T, size int) *resumeTarget {
 	t.Helper()
 	data := randomBytes(size)
-	targets := map[string]*resumeTarget{}
-
 	srv := acrtest.NewServer(t, nil)
 	tap := faulttest.NewBlobTap(srv.Registry)
 	hs := httptest.NewServer(tap)
@@ -48,33 +45,37 @@ func resumeTargets(t *testing.T, size int) map[string]*resumeTarget {
 		t.Fatal(err)
 	}
 	d := newSeeder(t, srv, "", "").blob("resume/blob", data)
-	targets["emulator"] = &resumeTarget{tap: tap, client: client, repo: "resume/blob", d: d, data: data}
+	return &resumeTarget{tap: tap, client: client, repo: "resume/blob", d: d, data: data}
+}
 
-	if os.Getenv("ACRGO_REFERENCE_URL") != "" {
-		ref := acrtest.ReferenceRegistry(t)
-		u, err := url.Parse(ref.URL)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tap := faulttest.NewBlobTap(httputil.NewSingleHostReverseProxy(u))
-		hs := httptest.NewServer(tap)
-		t.Cleanup(hs.Close)
-		var cred acr.Credential
-		if ref.User != "" {
-			cred = acr.BasicCredential(ref.User, ref.Password)
-		}
-		client, err := acr.NewClient(hs.URL, cred, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		repo := "acrgo/resume-" + digest.FromString(t.Name()).Encoded()[:8]
-		desc, err := client.UploadBlob(t.Context(), repo, bytes.NewReader(data), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		targets["reference"] = &resumeTarget{tap: tap, client: client, repo: repo, d: desc.Digest, data: data}
+// referenceTarget returns the reference registry that ACRGO_REFERENCE_URL
+// names, behind a tap (a reverse proxy on loopback), holding a blob of
+// size bytes; without it, the test is skipped.
+func referenceTarget(t *testing.T, size int) *resumeTarget {
+	t.Helper()
+	ref := acrtest.ReferenceRegistry(t)
+	u, err := url.Parse(ref.URL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return targets
+	tap := faulttest.NewBlobTap(httputil.NewSingleHostReverseProxy(u))
+	hs := httptest.NewServer(tap)
+	t.Cleanup(hs.Close)
+	var cred acr.Credential
+	if ref.User != "" {
+		cred = acr.BasicCredential(ref.User, ref.Password)
+	}
+	client, err := acr.NewClient(hs.URL, cred, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := randomBytes(size)
+	repo := "acrgo/resume-" + digest.FromString(t.Name()).Encoded()[:8]
+	desc, err := client.UploadBlob(t.Context(), repo, bytes.NewReader(data), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &resumeTarget{tap: tap, client: client, repo: repo, d: desc.Digest, data: data}
 }
 
 // partialFile creates a file in a new directory holding content and
@@ -102,60 +103,69 @@ func fileContent(t *testing.T, f *os.File) []byte {
 	return b
 }
 
+// resumeSize is over 8 MiB: the pipelined, background-hashed path.
+const resumeSize = 12<<20 + 7
+
 // TestDownloadBlobToResume cuts a download's every connection until the
 // client gives up, then resumes it in a second call: that call hashes the
 // bytes the first one left, asks for the rest with one Range request from
 // their length, receives only the rest, and ends with the blob, verified;
 // progress starts past the kept bytes and ends at the blob's size.
 func TestDownloadBlobToResume(t *testing.T) {
-	const size = 12<<20 + 7 // over 8 MiB: the pipelined, background-hashed path
-	for name, tg := range resumeTargets(t, size) {
-		t.Run(name, func(t *testing.T) {
-			tg.tap.Reset()
-			tg.tap.CutAfter(1 << 20)
-			f := partialFile(t, nil)
-			_, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true})
-			if err == nil {
-				t.Fatal("the cut download succeeded")
-			}
-			kept := fileContent(t, f)
-			if len(kept) == 0 || len(kept) >= size || !bytes.Equal(kept, tg.data[:len(kept)]) {
-				t.Fatalf("after the cut download the file holds %d bytes (a prefix of the blob: %v), want a prefix of the %d", len(kept), bytes.Equal(kept, tg.data[:min(len(kept), size)]), size)
-			}
+	testResumeAfterCuts(t, emulatorTarget(t, resumeSize))
+}
 
-			tg.tap.Reset()
-			var notes []acr.Resumption
-			var first, last int64 = -1, 0
-			n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{
-				Resume:  true,
-				Resumed: func(r acr.Resumption) { notes = append(notes, r) },
-				Progress: func(n int64) {
-					if first < 0 {
-						first = n
-					}
-					last = n
-				},
-			})
-			if err != nil {
-				t.Fatal(err)
+// TestReferenceRegistryDownloadResume is TestDownloadBlobToResume against
+// the reference registry (distribution v3.1.2).
+func TestReferenceRegistryDownloadResume(t *testing.T) {
+	testResumeAfterCuts(t, referenceTarget(t, resumeSize))
+}
+
+func testResumeAfterCuts(t *testing.T, tg *resumeTarget) {
+	const size = resumeSize
+	tg.tap.Reset()
+	tg.tap.CutAfter(1 << 20)
+	f := partialFile(t, nil)
+	_, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true})
+	if err == nil {
+		t.Fatal("the cut download succeeded")
+	}
+	kept := fileContent(t, f)
+	if len(kept) == 0 || len(kept) >= size || !bytes.Equal(kept, tg.data[:len(kept)]) {
+		t.Fatalf("after the cut download the file holds %d bytes (a prefix of the blob: %v), want a prefix of the %d", len(kept), bytes.Equal(kept, tg.data[:min(len(kept), size)]), size)
+	}
+
+	tg.tap.Reset()
+	var notes []acr.Resumption
+	var first, last int64 = -1, 0
+	n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{
+		Resume:  true,
+		Resumed: func(r acr.Resumption) { notes = append(notes, r) },
+		Progress: func(n int64) {
+			if first < 0 {
+				first = n
 			}
-			ranges, served := tg.tap.Seen()
-			if want := []string{"bytes=" + strconv.Itoa(len(kept)) + "-"}; !slices.Equal(ranges, want) {
-				t.Errorf("Range headers: got %q, want %q", ranges, want)
-			}
-			if want := int64(size - len(kept)); served != want {
-				t.Errorf("bytes served: got %d, want %d (the blob less the %d kept)", served, want, len(kept))
-			}
-			if n != size || !bytes.Equal(fileContent(t, f), tg.data) {
-				t.Errorf("got %d bytes, want the blob's %d", n, size)
-			}
-			if want := (acr.Resumption{Kept: int64(len(kept))}); len(notes) != 1 || notes[0] != want {
-				t.Errorf("Resumed: got %+v, want one call with %+v", notes, want)
-			}
-			if first <= int64(len(kept)) || last != size {
-				t.Errorf("progress went from %d to %d, want from past %d to %d", first, last, len(kept), size)
-			}
-		})
+			last = n
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges, served := tg.tap.Seen()
+	if want := []string{"bytes=" + strconv.Itoa(len(kept)) + "-"}; !slices.Equal(ranges, want) {
+		t.Errorf("Range headers: got %q, want %q", ranges, want)
+	}
+	if want := int64(size - len(kept)); served != want {
+		t.Errorf("bytes served: got %d, want %d (the blob less the %d kept)", served, want, len(kept))
+	}
+	if n != size || !bytes.Equal(fileContent(t, f), tg.data) {
+		t.Errorf("got %d bytes, want the blob's %d", n, size)
+	}
+	if want := (acr.Resumption{Kept: int64(len(kept))}); len(notes) != 1 || notes[0] != want {
+		t.Errorf("Resumed: got %+v, want one call with %+v", notes, want)
+	}
+	if first <= int64(len(kept)) || last != size {
+		t.Errorf("progress went from %d to %d, want from past %d to %d", first, last, len(kept), size)
 	}
 }
 
@@ -164,8 +174,21 @@ func TestDownloadBlobToResume(t *testing.T) {
 // truncated and the whole blob downloaded, and Resumed says why; a file
 // that already holds the blob is verified with no request.
 func TestDownloadBlobToResumeStartsOver(t *testing.T) {
-	const size = 3<<20 + 11
-	tg := resumeTargets(t, size)["emulator"]
+	testResumeStartsOver(t, emulatorTarget(t, startOverSize))
+}
+
+// TestReferenceRegistryDownloadResumeStartsOver is
+// TestDownloadBlobToResumeStartsOver against the reference registry
+// (distribution v3.1.2), whose answer to a Range past the blob's end is
+// its own.
+func TestReferenceRegistryDownloadResumeStartsOver(t *testing.T) {
+	testResumeStartsOver(t, referenceTarget(t, startOverSize))
+}
+
+const startOverSize = 3<<20 + 11
+
+func testResumeStartsOver(t *testing.T, tg *resumeTarget) {
+	const size = startOverSize
 	flipped := bytes.Clone(tg.data)
 	flipped[size/2] ^= 1
 	for _, tc := range []struct {
@@ -226,7 +249,7 @@ func TestDownloadBlobToResumeStartsOver(t *testing.T) {
 // downloads the whole blob.
 func TestDownloadBlobToResumeCorrupt(t *testing.T) {
 	const size = 10<<20 + 3
-	tg := resumeTargets(t, size)["emulator"]
+	tg := emulatorTarget(t, size)
 	held := bytes.Clone(tg.data[:6<<20])
 	held[12345] ^= 0x80
 	f := partialFile(t, held)
@@ -249,7 +272,7 @@ func TestDownloadBlobToResumeCorrupt(t *testing.T) {
 // TestDownloadBlobToResumeRefuses names what Resume cannot work with: a
 // destination that is not a readable, truncatable file, and parts.
 func TestDownloadBlobToResumeRefuses(t *testing.T) {
-	tg := resumeTargets(t, 100)["emulator"]
+	tg := emulatorTarget(t, 100)
 	var buf bytes.Buffer
 	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, &buf, &acr.DownloadBlobToOptions{Resume: true}); err == nil || !strings.Contains(err.Error(), "os.O_RDWR") {
 		t.Errorf("Resume into a bytes.Buffer: got %v, want an error asking for a file opened for reading and writing", err)

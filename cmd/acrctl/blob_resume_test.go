@@ -5,7 +5,10 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,23 +38,36 @@ type resumeFixture struct {
 
 func newResumeFixture(t *testing.T, size int) *resumeFixture {
 	t.Helper()
+	return newTapFixture(t, size, acrtest.NewServer(t, nil).Registry, "", "")
+}
+
+// newTapFixture puts a tap in front of upstream, a registry with the Basic
+// credentials user and pass (none when empty), logs acrctl in to the tap
+// with them, and uploads a blob of size bytes through it.
+func newTapFixture(t *testing.T, size int, upstream http.Handler, user, pass string) *resumeFixture {
+	t.Helper()
 	t.Setenv("DOCKER_CONFIG", t.TempDir())
-	srv := acrtest.NewServer(t, nil)
-	tap := faulttest.NewBlobTap(srv.Registry)
+	tap := faulttest.NewBlobTap(upstream)
 	hs := httptest.NewServer(tap)
 	t.Cleanup(hs.Close)
+	host := strings.TrimPrefix(hs.URL, "http://")
+	var cred acr.Credential
+	if user != "" {
+		cred = acr.BasicCredential(user, pass)
+		acrctl(t, pass+"\n", "login", host, "-u", user, "--password-stdin").ok(t)
+	}
 	data := make([]byte, size)
 	rand.Read(data)
-	c, err := acr.NewClient(srv.Host, nil, nil)
+	c, err := acr.NewClient(hs.URL, cred, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	desc, err := c.UploadBlob(t.Context(), "models/llm", bytes.NewReader(data), nil)
+	repo := "models/llm-" + digest.FromString(t.Name()).Encoded()[:8]
+	desc, err := c.UploadBlob(t.Context(), repo, bytes.NewReader(data), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	host := strings.TrimPrefix(hs.URL, "http://")
-	return &resumeFixture{tap: tap, host: host, ref: host + "/models/llm@" + desc.Digest.String(), d: desc.Digest, data: data,
+	return &resumeFixture{tap: tap, host: host, ref: host + "/" + repo + "@" + desc.Digest.String(), d: desc.Digest, data: data,
 		out: filepath.Join(t.TempDir(), "weights.bin")}
 }
 
@@ -93,8 +109,25 @@ func (f *resumeFixture) checkOut(t *testing.T) {
 // the next run with --continue asks for the rest from their length,
 // receives only the rest, and writes the verified blob.
 func TestBlobGetContinue(t *testing.T) {
-	const size = 10<<20 + 5
-	f := newResumeFixture(t, size)
+	testBlobGetContinue(t, newResumeFixture(t, continueSize))
+}
+
+// TestReferenceRegistryBlobGetContinue is TestBlobGetContinue against the
+// reference registry (distribution v3.1.2), behind a reverse proxy that
+// cuts its downloads.
+func TestReferenceRegistryBlobGetContinue(t *testing.T) {
+	reg := acrtest.ReferenceRegistry(t)
+	u, err := url.Parse(reg.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testBlobGetContinue(t, newTapFixture(t, continueSize, httputil.NewSingleHostReverseProxy(u), reg.User, reg.Password))
+}
+
+const continueSize = 10<<20 + 5
+
+func testBlobGetContinue(t *testing.T, f *resumeFixture) {
+	const size = continueSize
 
 	f.tap.CutAfter(512 << 10)
 	r := acrctl(t, "", "blob", "get", f.ref, "--output-file", f.out, "--no-progress")

@@ -19,13 +19,20 @@ type BlobTap struct {
 	h http.Handler
 
 	mu        sync.Mutex
-	ranges    []string
+	downloads []tapped
 	served    int64
 	cutAfter  int64
 	stall     func()
 	dropRange bool
 	zeroRange bool
 	inFlight  int // downloads whose handler has not returned
+	resets    int // Reset calls, so that a download from before one is not marked after it
+}
+
+// tapped is one download the tap saw.
+type tapped struct {
+	rg           string // its Range header
+	unauthorized bool   // answered 401
 }
 
 // NewBlobTap returns a tap in front of h, disarmed.
@@ -68,11 +75,13 @@ func (b *BlobTap) RangeFromZero() {
 func (b *BlobTap) Reset() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.ranges, b.served, b.cutAfter, b.stall, b.dropRange, b.zeroRange = nil, 0, 0, nil, false, false
+	b.downloads, b.served, b.cutAfter, b.stall, b.dropRange, b.zeroRange = nil, 0, 0, nil, false, false
+	b.resets++
 }
 
 // Seen returns the Range header of each download since the last Reset (""
-// for none), in order, and the body bytes sent. It first waits, up to ten
+// for none), in the order they came, and the body bytes sent. Downloads
+// answered 401 are left out: a client with credentials sends them again. It first waits, up to ten
 // seconds, for the downloads' handlers to return: a client can have read
 // the last bytes before the handler's write of them returned and was
 // counted.
@@ -81,7 +90,12 @@ func (b *BlobTap) Seen() (ranges []string, served int64) {
 		b.mu.Lock()
 		if b.inFlight == 0 || time.Now().After(deadline) {
 			defer b.mu.Unlock()
-			return append([]string(nil), b.ranges...), b.served
+			for _, d := range b.downloads {
+				if !d.unauthorized {
+					ranges = append(ranges, d.rg)
+				}
+			}
+			return ranges, b.served
 		}
 		b.mu.Unlock()
 	}
@@ -94,12 +108,8 @@ func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	b.inFlight++
-	defer func() {
-		b.mu.Lock()
-		b.inFlight--
-		b.mu.Unlock()
-	}()
-	b.ranges = append(b.ranges, r.Header.Get("Range"))
+	b.downloads = append(b.downloads, tapped{rg: r.Header.Get("Range")})
+	k, gen := len(b.downloads)-1, b.resets
 	tw := &tapWriter{ResponseWriter: w, tap: b, left: b.cutAfter, stall: b.stall, done: r.Context().Done()}
 	if b.dropRange {
 		r.Header.Del("Range")
@@ -108,6 +118,14 @@ func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Header.Set("Range", "bytes=0-")
 	}
 	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.inFlight--
+		if tw.status == http.StatusUnauthorized && gen == b.resets {
+			b.downloads[k].unauthorized = true
+		}
+	}()
 	b.h.ServeHTTP(tw, r)
 }
 
