@@ -25,6 +25,9 @@ type Resumption struct {
 	// Reason says, in a clause fit to follow "discarded N bytes: ", why
 	// the bytes were discarded; empty when they were kept.
 	Reason string
+	// Size is the blob's length as the registry's answer announced it (or
+	// Kept, when the bytes kept were the whole blob); -1 when unknown.
+	Size int64
 }
 
 // resumeFile is a destination that a download can resume into: its bytes
@@ -84,7 +87,7 @@ func (c *Client) downloadResume(ctx context.Context, repo string, d digest.Diges
 		}
 		if v.Verified() {
 			if o.Resumed != nil {
-				o.Resumed(Resumption{Kept: held})
+				o.Resumed(Resumption{Kept: held, Size: held})
 			}
 			if o.Size != nil {
 				o.Size(held)
@@ -97,27 +100,33 @@ func (c *Client) downloadResume(ctx context.Context, repo string, d digest.Diges
 	}
 	br := &blobReader{c: c, ctx: ctx, repo: repo, d: d, v: v, size: -1, progress: o.Progress}
 	defer br.Close()
+	var note *Resumption
 	if held > 0 {
 		reason, err := br.openFrom(held)
 		if err != nil {
 			return 0, err
 		}
-		note := Resumption{Kept: held}
+		note = &Resumption{Kept: held}
 		if reason != "" {
 			if err := rewind(f); err != nil {
 				return 0, fmt.Errorf("acr: resuming %s@%s: %s, and the partial file could not be truncated to start over: %w", repo, d, reason, err)
 			}
 			br.v = d.Verifier()
-			note = Resumption{Discarded: held, Reason: reason}
-		}
-		if o.Resumed != nil {
-			o.Resumed(note)
+			note = &Resumption{Discarded: held, Reason: reason}
 		}
 	}
 	if br.body == nil {
 		if err := br.open(0); err != nil {
+			if note != nil && o.Resumed != nil {
+				note.Size = -1
+				o.Resumed(*note) // the bytes are gone even so
+			}
 			return 0, err
 		}
+	}
+	if note != nil && o.Resumed != nil {
+		note.Size = br.size
+		o.Resumed(*note)
 	}
 	if o.Size != nil && br.size >= 0 {
 		o.Size(br.size)

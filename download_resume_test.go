@@ -161,7 +161,7 @@ func testResumeAfterCuts(t *testing.T, tg *resumeTarget) {
 	if n != size || !bytes.Equal(fileContent(t, f), tg.data) {
 		t.Errorf("got %d bytes, want the blob's %d", n, size)
 	}
-	if want := (acr.Resumption{Kept: int64(len(kept))}); len(notes) != 1 || notes[0] != want {
+	if want := (acr.Resumption{Kept: int64(len(kept)), Size: size}); len(notes) != 1 || notes[0] != want {
 		t.Errorf("Resumed: got %+v, want one call with %+v", notes, want)
 	}
 	if first <= int64(len(kept)) || last != size {
@@ -236,8 +236,9 @@ func testResumeStartsOver(t *testing.T, tg *resumeTarget) {
 			if tc.reason != "" {
 				want = acr.Resumption{Discarded: int64(len(tc.held))}
 			}
-			if len(notes) != 1 || notes[0].Kept != want.Kept || notes[0].Discarded != want.Discarded || !strings.Contains(notes[0].Reason, tc.reason) || (tc.reason == "") != (notes[0].Reason == "") {
-				t.Errorf("Resumed: got %+v, want one call with Kept %d, Discarded %d and a Reason with %q", notes, want.Kept, want.Discarded, tc.reason)
+			if len(notes) != 1 || notes[0].Kept != want.Kept || notes[0].Discarded != want.Discarded || notes[0].Size != size ||
+				!strings.Contains(notes[0].Reason, tc.reason) || (tc.reason == "") != (notes[0].Reason == "") {
+				t.Errorf("Resumed: got %+v, want one call with Kept %d, Discarded %d, Size %d and a Reason with %q", notes, want.Kept, want.Discarded, size, tc.reason)
 			}
 		})
 	}

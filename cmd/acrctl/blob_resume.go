@@ -136,10 +136,17 @@ func resumeToFile(ctx context.Context, client *acr.Client, repo string, d digest
 	o := *opts
 	o.Resume = true
 	o.Resumed = func(r acr.Resumption) {
-		if r.Kept > 0 {
+		switch {
+		case r.Kept > 0 && r.Kept == r.Size:
+			note(fmt.Sprintf("%s already holds the whole blob (%d bytes): verified, nothing to download", name, r.Kept))
+		case r.Kept > 0:
 			p.Resumed(r.Kept)
-			note(fmt.Sprintf("Resuming from the %s (%d bytes) kept in %s", formatSize(r.Kept), r.Kept, name))
-		} else {
+			of := ""
+			if r.Size >= 0 {
+				of = " of " + formatSize(r.Size)
+			}
+			note(fmt.Sprintf("Resuming from the %s%s (%d bytes) kept in %s", formatSize(r.Kept), of, r.Kept, name))
+		default:
 			note(fmt.Sprintf("Discarded the %d bytes kept in %s: %s; downloading the whole blob", r.Discarded, name, r.Reason))
 		}
 	}

@@ -206,6 +206,22 @@ func TestBlobGetContinueStartsOver(t *testing.T) {
 		f.checkOut(t)
 	})
 
+	t.Run("a partial holding the whole blob", func(t *testing.T) {
+		os.Remove(f.out)
+		if err := os.WriteFile(f.partial(), f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		f.tap.Reset()
+		r := acrctl(t, "", args...).ok(t)
+		if !strings.Contains(r.stderr, f.partial()+" already holds the whole blob ("+strconv.Itoa(size)+" bytes): verified, nothing to download") {
+			t.Errorf("stderr %q, want a note that the partial holds the whole blob", r.stderr)
+		}
+		if ranges, _ := f.tap.Seen(); len(ranges) != 0 {
+			t.Errorf("downloads with Ranges %q, want none", ranges)
+		}
+		f.checkOut(t)
+	})
+
 	t.Run("a corrupted partial", func(t *testing.T) {
 		// f.out holds the blob from the last subtest; make it something
 		// else, which a failed download must leave alone.
