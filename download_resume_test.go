@@ -299,14 +299,16 @@ func TestDownloadBlobToResumeRefuses(t *testing.T) {
 }
 
 // BenchmarkDownloadBlobToResume measures a resumed download of a 256 MiB
-// blob from the emulator on loopback against a whole one, in the same run.
+// blob from the emulator against a whole one, in the same run, on loopback
+// and over a long link (BenchmarkDownloadBlobTo's windowed proxy, ~100
+// MiB/s).
 // The setup cuts a download at 200 MiB (the registry stalls there and,
 // once the client has written those bytes, the context is cancelled, as
 // Ctrl-C would), and each resume iteration starts
 // from a copy of what that left. Sub-benchmarks: full (an empty file: the
-// whole blob), resume (hash the kept bytes again, fetch the rest) and
-// rehash-only (a file holding the whole blob: hashing it again is all the
-// work). served-MiB is what the registry sent per iteration.
+// whole blob), resume (hash the kept bytes again, fetch the rest) and, on
+// loopback, rehash-only (a file holding the whole blob: hashing it again is
+// all the work). served-MiB is what the registry sent per iteration.
 func BenchmarkDownloadBlobToResume(b *testing.B) {
 	const size = 256 << 20
 	const cut = 200 << 20
@@ -359,14 +361,22 @@ func BenchmarkDownloadBlobToResume(b *testing.B) {
 	b.Logf("the cut download: the registry sent %d bytes and stalled; the file kept %d (%.1f MiB)", cutServed, kept.Size(), float64(kept.Size())/(1<<20))
 	fullPath := filepath.Join(dir, "full")
 
+	slow, err := acr.NewClient(startWindowProxy(b, strings.TrimPrefix(hs.URL, "http://"), 2<<20, 20*time.Millisecond), nil, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
 	for _, bc := range []struct {
 		name   string
+		client *acr.Client
 		prefix int64 // bytes of the blob the file starts with
 	}{
-		{"full", 0},
-		{"resume", kept.Size()},
-		{"rehash-only", size},
+		{"loopback/full", client, 0},
+		{"loopback/resume", client, kept.Size()},
+		{"loopback/rehash-only", client, size},
+		{"window=2MiB,rtt=20ms/full", slow, 0},
+		{"window=2MiB,rtt=20ms/resume", slow, kept.Size()},
 	} {
+		client := bc.client
 		b.Run(bc.name, func(b *testing.B) {
 			b.SetBytes(size)
 			var served int64
