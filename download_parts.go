@@ -57,7 +57,7 @@ type DownloadBlobToOptions struct {
 	// as wget --continue and curl --continue-at - do. dst must then be a
 	// file opened for reading and writing (an *os.File from os.OpenFile
 	// with os.O_RDWR): its bytes from offset 0 to its end are taken as the
-	// blob's first bytes and hashed again, then the rest is asked for with
+	// blob's first bytes and hashed again while the rest is asked for with
 	// a Range request and appended. When the registry ignores the Range,
 	// or the bytes are at least as many as the blob's, the file is
 	// truncated and the whole blob downloaded; a file that already holds
