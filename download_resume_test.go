@@ -103,6 +103,38 @@ func fileContent(t *testing.T, f *os.File) []byte {
 	return b
 }
 
+// TestDownloadBlobToResumeCutAgain keeps cutting every connection after
+// 1 MiB through two calls: the first gives up with a prefix, the second
+// resumes from it and, cut again, resumes within the call until the blob
+// is whole; each byte is sent once, and the digest holds.
+func TestDownloadBlobToResumeCutAgain(t *testing.T) {
+	tg := emulatorTarget(t, resumeSize)
+	tg.tap.CutAfter(1 << 20)
+	f := partialFile(t, nil)
+	if _, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true}); err == nil {
+		t.Fatal("the cut download succeeded")
+	}
+	kept := len(fileContent(t, f))
+	if resumeSize-kept <= 1<<20 {
+		t.Fatalf("the first call kept %d bytes of %d: too many for the second to be cut", kept, resumeSize)
+	}
+	_, before := tg.tap.Seen()
+	n, err := tg.client.DownloadBlobTo(t.Context(), tg.repo, tg.d, f, &acr.DownloadBlobToOptions{Resume: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ranges, served := tg.tap.Seen()
+	if n != resumeSize || !bytes.Equal(fileContent(t, f), tg.data) {
+		t.Fatalf("got %d bytes, want the blob's %d", n, resumeSize)
+	}
+	if served-before != int64(resumeSize-kept) {
+		t.Errorf("the second call was sent %d bytes, want the %d the first did not keep", served-before, resumeSize-kept)
+	}
+	if last := ranges[len(ranges)-1]; len(ranges) < 2 || last == "bytes="+strconv.Itoa(kept)+"-" {
+		t.Errorf("Ranges %q: want the second call to resume within itself after its first cut", ranges)
+	}
+}
+
 // resumeSize is over 8 MiB: the pipelined, background-hashed path.
 const resumeSize = 12<<20 + 7
 
