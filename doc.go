@@ -44,7 +44,9 @@
 // process or another, with [Client.ResumeUpload]. Download with
 // [Client.DownloadBlob], a reader that verifies the digest as it is read
 // ([DownloadBlobOptions] for a byte range or progress), or
-// [Client.DownloadBlobTo], which writes to an io.Writer while it hashes.
+// [Client.DownloadBlobTo], which writes to an io.Writer while it hashes
+// and, with [DownloadBlobToOptions].Resume, continues a file that an
+// earlier run left unfinished.
 // Manifests go up with [Client.SetManifest], [Client.SetImage] and
 // [Client.SetIndex] and come back, verified, with [Client.GetManifest].
 //

@@ -76,7 +76,8 @@ type blobReader struct {
 	v       digest.Verifier
 	body    io.ReadCloser
 	size    int64 // total, from the first response; -1 unknown
-	n       int64 // bytes delivered
+	n       int64 // bytes delivered, from's included
+	from    int64 // the first byte asked for: a prefix an earlier run left (Resume)
 	resumes int
 	err     error // sticky
 	// noVerify skips hashing (DownloadBlobOptions.Unverified); the
@@ -278,7 +279,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		}
 		return 0, b.err
 	}
-	if b.noVerify || (b.size >= 0 && b.size < asyncHashMin) || b.n > 0 {
+	if b.noVerify || (b.size >= 0 && b.size < asyncHashMin) || b.n > b.from {
 		// Small, unverified or partly read: plain reads, hashed inline.
 		// The wrappers keep io.CopyBuffer from calling WriteTo again or
 		// w's ReadFrom, which may copy 32 KiB at a time.
@@ -348,14 +349,15 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 }
 
 // writePieces writes p to w in writePiece pieces, adding to *written and
-// reporting progress after each.
+// reporting progress after each, counting the bytes a resumed download
+// kept.
 func (b *blobReader) writePieces(w io.Writer, p []byte, written *int64) error {
 	for len(p) > 0 {
 		n := min(len(p), writePiece)
 		wn, err := w.Write(p[:n])
 		*written += int64(wn)
 		if b.progress != nil {
-			b.progress(*written)
+			b.progress(b.from + *written)
 		}
 		if err == nil && wn < n {
 			err = io.ErrShortWrite

@@ -52,6 +52,25 @@ type DownloadBlobToOptions struct {
 	// so that a progress display needs no request of its own to learn it.
 	// It is not called when the answer carries no length.
 	Size func(size int64)
+	// Resume continues a download that an earlier call left unfinished
+	// in dst, after a failure, a cancelled context or a killed process,
+	// as wget --continue and curl --continue-at - do. dst must then be a
+	// file opened for reading and writing (an *os.File from os.OpenFile
+	// with os.O_RDWR): its bytes from offset 0 to its end are taken as the
+	// blob's first bytes and hashed again while the rest is asked for with
+	// a Range request and appended. When the registry ignores the Range,
+	// or the bytes are at least as many as the blob's, the file is
+	// truncated and the whole blob downloaded; a file that already holds
+	// the whole blob is verified and left as it is, with no transfer. A
+	// digest mismatch truncates the file, so that the next call starts
+	// over. Any other failure leaves it as it is, to resume from. With
+	// Resume, Progress counts the kept bytes too and DownloadBlobTo
+	// returns the blob's length in dst; Parts over 1 is refused, since
+	// parts written out of order leave no prefix to resume from.
+	Resume bool
+	// Resumed, when set, is called once when Resume finds bytes in dst,
+	// before the first call to Size or Progress, with what became of them.
+	Resumed func(Resumption)
 }
 
 // DownloadBlobTo downloads a blob into dst and returns the number of bytes
@@ -69,6 +88,9 @@ type DownloadBlobToOptions struct {
 // that cannot be read, opened write-only, gets one stream instead). That
 // wins on links whose round trips limit one connection's throughput; on a
 // fast, near link one stream is as fast and does less work.
+//
+// With DownloadBlobToOptions.Resume, dst is a file that may hold the start
+// of the blob from an earlier call, which the download continues.
 func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Digest, dst io.Writer, opts *DownloadBlobToOptions) (_ int64, err error) {
 	ctx, endSpan := c.span(ctx, "Client.DownloadBlobTo")
 	defer func() { endSpan(err) }()
@@ -81,6 +103,16 @@ func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Diges
 	}
 	if err := d.Validate(); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	}
+	if o.Resume {
+		f, ok := dst.(resumeFile)
+		switch {
+		case !ok:
+			return 0, fmt.Errorf("acr: DownloadBlobTo of %s@%s with Resume: dst is a %T, which cannot be read back and truncated; pass a file opened for reading and writing (os.OpenFile with os.O_RDWR)", repo, d, dst)
+		case o.Parts > 1:
+			return 0, fmt.Errorf("acr: DownloadBlobTo of %s@%s: Resume and Parts %d cannot be combined: parts are written out of order, so an interrupted download leaves no prefix to resume from; set Parts to 0 or 1", repo, d, o.Parts)
+		}
+		return c.downloadResume(ctx, repo, d, f, o)
 	}
 	if o.Parts <= 0 {
 		o.Parts = DefaultDownloadParts

@@ -110,22 +110,29 @@ func newBlobGetCmd(o *remoteOptions) *cobra.Command {
 	var file string
 	var noProgress bool
 	var parts int
+	var cont bool
 	cmd := &cobra.Command{
-		Use:   "get HOST/REPO@DIGEST [--output-file FILE] [-o text|json]",
+		Use:   "get HOST/REPO@DIGEST [--output-file FILE [--continue]] [-o text|json]",
 		Short: "Download a blob to stdout or a file, verifying its digest",
 		Long: `Download a blob and verify that it hashes to its digest. With --output-file FILE the
 content goes to a temporary file beside FILE that is renamed into place only once
 verified, so FILE never holds partial or wrong content; a replaced FILE keeps its mode,
 a new one gets the umask's. -o json then prints what was written. Without --output-file
 it streams to stdout; a mismatch then fails the command after the bytes were written.
-Downloads resume after dropped connections. The content is hashed while it is written,
-in one stream; --parts N fetches a blob of more than 32 MiB in N byte ranges at once,
-which is slower from a near registry and faster over a long link, where one connection
-cannot fill the line. (-o is the output format in every acrctl command; -o FILE, the old
-spelling, is refused with a pointer to --output-file.)`,
+Downloads resume after dropped connections. Across runs, --continue (-c, as wget -c and
+curl -C -) keeps what a failed or interrupted download received in .FILE.partial-HEX12
+(the digest's first 12 hex digits), and the next run with --continue hashes those bytes
+again and asks the registry only for the rest. It starts over, with a note, when the
+registry ignores the Range request or the partial cannot be the blob's start; a digest
+mismatch removes the partial. The content is hashed while it is written, in one stream;
+--parts N fetches a blob of more than 32 MiB in N byte ranges at once, which is slower
+from a near registry and faster over a long link, where one connection cannot fill the
+line. (-o is the output format in every acrctl command; -o FILE, the old spelling, is
+refused with a pointer to --output-file.)`,
 		Example: `  acrctl blob get myregistry.azurecr.io/hello@sha256:4c5e... --output-file layer.tar.gz
   acrctl blob get localhost:5000/hello@sha256:4c5e... | tar tz
-  acrctl blob get localhost:5000/hello@sha256:4c5e... --output-file layer.tar.gz -o json`,
+  acrctl blob get localhost:5000/hello@sha256:4c5e... --output-file layer.tar.gz -o json
+  acrctl blob get myregistry.azurecr.io/models@sha256:9f2a... --output-file weights.bin --continue`,
 		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -134,6 +141,12 @@ spelling, is refused with a pointer to --output-file.)`,
 				return err
 			}
 			stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
+			if cont && file == "" {
+				return usageError{errors.New("--continue resumes a download into a file, and stdout cannot be resumed: add --output-file FILE")}
+			}
+			if cont && parts > 1 {
+				return usageError{errors.New("--continue and --parts cannot be combined: parts are written out of order, so an interrupted download leaves no start of the blob to resume from; drop --parts")}
+			}
 			if file == "" && out.json() {
 				return usageError{errors.New("-o json describes a blob written to a file, and without --output-file the blob itself goes to stdout: add --output-file FILE")}
 			}
@@ -164,8 +177,23 @@ spelling, is refused with a pointer to --output-file.)`,
 				if p != nil {
 					opts.Progress, opts.Size = p.Set, p.SetTotal
 				}
-				n, err := downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, perm, opts)
+				var n int64
+				if cont {
+					note := func(line string) {
+						if p != nil {
+							fmt.Fprint(stderr, "\r\x1b[K") // above the progress line
+						}
+						fmt.Fprintln(stderr, line)
+					}
+					n, err = resumeToFile(ctx, s.client, ref.Repository, ref.Digest, file, perm, opts, note, p, stderr)
+				} else {
+					n, err = downloadToFile(ctx, s.client, ref.Repository, ref.Digest, file, perm, opts)
+				}
 				p.Finish(err == nil)
+				var pe partialError
+				if errors.As(err, &pe) {
+					return fmt.Errorf("%w; %s", explainDownload(ctx, s, ref, pe.err), pe.hint)
+				}
 				if err != nil {
 					return explainDownload(ctx, s, ref, err)
 				}
@@ -188,6 +216,7 @@ spelling, is refused with a pointer to --output-file.)`,
 		},
 	}
 	cmd.Flags().StringVar(&file, "output-file", "", "write the blob to this file instead of stdout")
+	cmd.Flags().BoolVarP(&cont, "continue", "c", false, "with --output-file, keep a failed or interrupted download in .FILE.partial-HEX12 and resume it on the next run")
 	cmd.Flags().IntVar(&parts, "parts", 0, "with --output-file, fetch a large blob in this many byte ranges at once (helps on high-latency links; 0: the library's default)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "do not draw a progress line")
 	out.hint = "-o is the output format in every acrctl command; write the blob to a file with --output-file FILE"

@@ -21,6 +21,7 @@ type progressBar struct {
 	total atomic.Int64 // -1: unknown
 	width int          // terminal columns
 	done  atomic.Int64
+	kept  atomic.Int64 // bytes a resumed download already had: done, but not in the rate
 	start time.Time
 	now   func() time.Time
 
@@ -77,6 +78,15 @@ func terminalWidth(w io.Writer) int {
 // Set records that n bytes are done.
 func (p *progressBar) Set(n int64) {
 	if p != nil {
+		p.done.Store(n)
+	}
+}
+
+// Resumed records that n bytes were done before this run, by a download
+// that this one resumes: they count as done, not in the rate.
+func (p *progressBar) Resumed(n int64) {
+	if p != nil {
+		p.kept.Store(n)
 		p.done.Store(n)
 	}
 }
@@ -153,7 +163,7 @@ func (p *progressBar) line() string {
 	elapsed := p.now().Sub(p.start)
 	rate := ""
 	if s := elapsed.Seconds(); s >= 0.05 {
-		rate = formatSize(int64(float64(done)/s)) + "/s"
+		rate = formatSize(int64(float64(done-p.kept.Load())/s)) + "/s"
 	}
 	var stats string
 	if total >= 0 {
