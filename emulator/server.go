@@ -73,7 +73,9 @@ type Options struct {
 	// Users holds NAME -> PASSWORD pairs accepted with Basic authentication
 	// on every endpoint and on GET /oauth2/token. Setting any of Users,
 	// AADTokens or AnonymousPull turns authentication on. New refuses an
-	// empty name or password, and a name with a colon.
+	// empty name or password, a name with a colon, and the name
+	// 00000000-0000-0000-0000-000000000000, which ACR reserves for
+	// refresh tokens.
 	Users map[string]string
 	// AADTokens lists the Entra ID access tokens that POST /oauth2/exchange
 	// accepts. Real ones cannot be validated offline, so the server takes a

@@ -25,7 +25,8 @@ type Filter struct {
 // such as "[[:digit:]]" need no escaping. The tag part may be empty
 // ("app:"), which matches no tag. Only the first 16 colons are tried as
 // the separator, which bounds the work a long malformed filter costs (each
-// try compiles both halves): a repository expression holds no more.
+// try compiles both halves); a filter whose repository expression holds
+// more colons is refused with an error that says so.
 func ParseFilter(s string) (Filter, error) {
 	var firstErr error
 	tried := 0
@@ -34,7 +35,9 @@ func ParseFilter(s string) (Filter, error) {
 			continue
 		}
 		if tried++; tried > maxSeparatorTries {
-			break
+			return Filter{}, fmt.Errorf("purge: filter %q: no colon among its first %d splits it into two valid expressions "+
+				"(%v), and later colons are not tried: write the repository expression with fewer colons, "+
+				"such as (?:a|b) for (?:a)|(?:b)", s, maxSeparatorTries, firstErr)
 		}
 		repo, tag := s[:i], s[i+1:]
 		if repo == "" {

@@ -17,6 +17,7 @@ func TestParseFilter(t *testing.T) {
 		match     [][2]string
 		noMatch   [][2]string
 		wantErr   bool
+		errHas    string // in the error, when set
 	}{
 		{in: "app:v1", repo: "app", tag: "v1", match: [][2]string{{"app", "v1"}}, noMatch: [][2]string{{"myapp", "v1"}, {"app", "v10"}, {"app", "xv1"}}},
 		{in: ".*:.*", repo: ".*", tag: ".*", match: [][2]string{{"a/b", "c"}, {"x", "latest"}}},
@@ -35,13 +36,15 @@ func TestParseFilter(t *testing.T) {
 		// The separator is among the first 16 colons: 15 in the repository
 		// expression are tried through, 16 are not.
 		{in: strings.Repeat("(?:a)", 15) + ":v1", repo: strings.Repeat("(?:a)", 15), tag: "v1", match: [][2]string{{strings.Repeat("a", 15), "v1"}}},
-		{in: strings.Repeat("(?:a)", 16) + ":v1", wantErr: true},
+		{in: strings.Repeat("(?:a)", 16) + ":v1", wantErr: true, errHas: "no colon among its first 16"},
 	}
 	for _, tt := range tests {
 		f, err := purge.ParseFilter(tt.in)
 		if tt.wantErr {
 			if err == nil {
 				t.Errorf("ParseFilter(%q) = %v, want an error", tt.in, f)
+			} else if !strings.Contains(err.Error(), tt.errHas) {
+				t.Errorf("ParseFilter(%q): %v, want it to say %q", tt.in, err, tt.errHas)
 			}
 			continue
 		}

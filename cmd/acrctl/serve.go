@@ -92,7 +92,7 @@ stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exi
                --scope-map 'ci=team/*:content/read,metadata/read'
   acrctl serve --memory --throttle 50 --fail-rate 0.05 --latency 20ms
   rm -f registry.addr; acrctl serve --memory --addr 127.0.0.1:0 --addr-file registry.addr &
-  until [ -s registry.addr ]; do sleep 0.1; done; REGISTRY=$(cat registry.addr)`,
+  until [ -s registry.addr ]; do kill -0 $! || exit 1; sleep 0.1; done; REGISTRY=$(cat registry.addr)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return serve(cmd.Context(), cmd, f)
