@@ -332,7 +332,7 @@ func newBlobExistsCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "exists HOST/REPO@DIGEST",
-		Short: "Check whether a repository holds a blob; exit 0 if it does, 1 if not",
+		Short: "Check whether a repository holds a blob; exit 0 if it does, 3 if not (1: asking failed)",
 		Example: `  acrctl blob exists myregistry.azurecr.io/hello@sha256:4c5e...
   if acrctl blob exists localhost:5000/hello@sha256:4c5e... >/dev/null 2>&1; then echo present; fi`,
 		Args:              exactArgs(1, "a blob HOST/REPO@DIGEST"),
@@ -359,7 +359,7 @@ func newBlobExistsCmd(o *remoteOptions) *cobra.Command {
 				fmt.Fprintf(w, "%s exists (%d bytes)\n", ref, size)
 			}
 			if !ok {
-				return fmt.Errorf("%s does not exist", ref)
+				return absentError{fmt.Errorf("%s does not exist", ref)}
 			}
 			return nil
 		},

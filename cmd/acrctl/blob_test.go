@@ -70,10 +70,10 @@ func TestBlobPutGetExistsDelete(t *testing.T) {
 		other = f.ref("hello@" + digest.FromString(other).String())
 		r = f.run("", "blob", "delete", other, "-o", "json").ok(t)
 		golden(t, "blob-delete.json", r.stdout, f.srv.Host)
-		f.run("", "blob", "exists", ref).fails(t, 1, "does not exist")
+		f.run("", "blob", "exists", ref).fails(t, 3, "does not exist")
 		r = f.run("", "blob", "exists", ref, "--output", "json")
-		if r.code != 1 {
-			t.Errorf("blob exists of a deleted blob: exit %d, want 1", r.code)
+		if r.code != 3 {
+			t.Errorf("blob exists of a deleted blob: exit %d, want 3", r.code)
 		}
 		golden(t, "blob-exists-absent.json", r.stdout, f.srv.Host)
 		f.run("", "blob", "get", ref, "--output-file", out+".2").fails(t, 1, "does not exist", "check the digest")

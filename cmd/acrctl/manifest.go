@@ -352,16 +352,17 @@ func newManifestExistsCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	cmd := &cobra.Command{
 		Use:   "exists HOST/REPO:TAG|HOST/REPO@DIGEST",
-		Short: "Check whether a tag or manifest exists; exit 0 if it does, 1 if not",
+		Short: "Check whether a tag or manifest exists; exit 0 if it does, 3 if not",
 		Long: `Check whether the registry holds the manifest a tag or digest names, with one HEAD
 request, on any registry. Exit status 0 when it does, and the digest is printed (with
---output json: registry, imageName, tag, digest and exists: true). 1 when it does not
-(the repository or the tag is unknown): a line on stderr says so, and with --output json
-stdout holds the same document with exists: false and no digest. A failure that leaves
-the question open (a refused credential, no answer) exits 1 too, with nothing on stdout
-and the problem on stderr; with --output json, test .exists rather than the status.`,
+--output json: registry, imageName, tag, digest and exists: true). 3 when it does not
+(the repository or the tag is unknown), as az exits for a missing resource: a line on
+stderr says so, and with --output json stdout holds the same document with exists: false
+and no digest. A failure that leaves the question open (a refused credential, no answer)
+exits 1, with nothing on stdout and the problem on stderr.`,
 		Example: `  acrctl manifest exists myregistry.azurecr.io/app:1.0.0
   if acrctl manifest exists localhost:5000/app:$GIT_SHA 2>/dev/null; then echo "already built"; fi
+  acrctl manifest exists localhost:5000/app:$GIT_SHA && rc=0 || rc=$?   # 0 there, 3 not, 1 failed
   acrctl manifest exists localhost:5000/app:v1 -o json | jq -r .digest`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
@@ -403,7 +404,7 @@ and the problem on stderr; with --output json, test .exists rather than the stat
 				fmt.Fprintln(w, d)
 			}
 			if !ok {
-				return fmt.Errorf("%s does not exist", ref)
+				return absentError{fmt.Errorf("%s does not exist", ref)}
 			}
 			return nil
 		},

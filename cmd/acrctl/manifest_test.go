@@ -333,11 +333,11 @@ func TestManifestExists(t *testing.T) {
 
 		absent := "hello@" + digest.FromString("never pushed").String()
 		for _, ref := range []string{"hello:nope", "nope:v1", absent} {
-			r := f.run("", "manifest", "exists", f.ref(ref)).fails(t, 1, f.ref(ref)+" does not exist")
+			r := f.run("", "manifest", "exists", f.ref(ref)).fails(t, 3, f.ref(ref)+" does not exist")
 			if r.stdout != "" {
 				t.Errorf("manifest exists %s: stdout %q, want nothing", ref, r.stdout)
 			}
-			r = f.run("", "manifest", "exists", f.ref(ref), "-o", "json").fails(t, 1, "does not exist")
+			r = f.run("", "manifest", "exists", f.ref(ref), "-o", "json").fails(t, 3, "does not exist")
 			doc = existsJSON{Exists: true}
 			if err := json.Unmarshal([]byte(r.stdout), &doc); err != nil || doc.Exists || doc.Digest != "" {
 				t.Errorf("manifest exists %s -o json: got %+v (%v) from %q, want exists false and no digest", ref, doc, err, r.stdout)

@@ -50,7 +50,7 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 	}
 	acrctl(t, "", "manifest", "get", ref(":v1")).ok(t)
 	acrctl(t, "", "manifest", "exists", ref(":v1")).ok(t)
-	acrctl(t, "", "manifest", "exists", ref(":v9")).fails(t, 1, "does not exist")
+	acrctl(t, "", "manifest", "exists", ref(":v9")).fails(t, 3, "does not exist")
 
 	// tag show and manifest show fall back to what the OCI API tells: the
 	// digest (crane digest, oras resolve), the media types and an image's

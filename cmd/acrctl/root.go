@@ -18,7 +18,8 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 // run executes acrctl with args and returns the exit code: 0 on success, 1
-// on failure, 2 on a usage error. Tests call it directly.
+// on failure, 2 on a usage error, 3 when an exists command finds nothing.
+// Tests call it directly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(hoistFlags(root, args))
@@ -39,8 +40,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2
 	}
+	var ae absentError
+	if errors.As(err, &ae) {
+		return 3
+	}
 	return 1
 }
+
+// absentError is the answer "no" of an exists command: it exits with 3,
+// as az exits for a missing resource, so that a script can tell it from a
+// failure to ask (1).
+type absentError struct{ err error }
+
+func (e absentError) Error() string { return e.err.Error() }
+func (e absentError) Unwrap() error { return e.err }
 
 // cobraError rewrites cobra's own usage errors in acrctl's one-line style,
 // with the fix: its texts are multi-line or name flag groups in brackets.
