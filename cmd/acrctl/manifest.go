@@ -17,7 +17,7 @@ import (
 
 func newManifestCmd() *cobra.Command {
 	o := &remoteOptions{}
-	cmd := newGroup("manifest", "List, show, fetch, lock and delete manifests (images and artifacts) and list their referrers", o)
+	cmd := newGroup("manifest", "List, show, fetch, check, lock and delete manifests (images and artifacts) and list their referrers", o)
 	cmd.AddCommand(newManifestListCmd(o), newManifestShowCmd(o), newManifestGetCmd(o), newManifestExistsCmd(o), newManifestReferrersCmd(o), newManifestUpdateCmd(o), newManifestDeleteCmd(o),
 		newManifestListDeletedCmd(o), newManifestRestoreCmd(o))
 	return cmd
