@@ -2,6 +2,7 @@ package purge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -29,8 +30,11 @@ const (
 )
 
 // Item is one object of a plan, with the reason for what happens to it.
+// In JSON its fields carry the names ACR's API and acrctl's other commands
+// give them: the repository is imageName and the last update
+// lastUpdateTime.
 type Item struct {
-	Repository string `json:"repository"`
+	Repository string `json:"imageName"`
 	Kind       Kind   `json:"kind"`
 	// Tag is the tag of a KindTag item.
 	Tag string `json:"tag,omitempty"`
@@ -47,12 +51,36 @@ type Item struct {
 	Index digest.Digest `json:"index,omitempty"`
 	// LastUpdated is the registry's last update time of the tag or
 	// manifest, zero when unknown.
-	LastUpdated time.Time `json:"lastUpdated,omitzero"`
+	LastUpdated time.Time `json:"lastUpdateTime,omitzero"`
 	// Locked says that a lock flag protects the object: a deletion unlocks
 	// it first (IncludeLocked); a Plan.Kept item is kept because of it.
 	Locked bool `json:"locked,omitempty"`
 	// Reason explains, in one line, why the item is deleted or kept.
 	Reason string `json:"reason"`
+}
+
+// UnmarshalJSON decodes an item as encoding/json encodes it, and also as
+// reports written before the fields took ACR's names had it: with the
+// repository under "repository" and the last update under "lastUpdated",
+// so that purge.Undo restores what an older report lists.
+func (it *Item) UnmarshalJSON(b []byte) error {
+	type item Item // without this method
+	var v struct {
+		item
+		OldRepository  string    `json:"repository"`
+		OldLastUpdated time.Time `json:"lastUpdated"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*it = Item(v.item)
+	if it.Repository == "" {
+		it.Repository = v.OldRepository
+	}
+	if it.LastUpdated.IsZero() {
+		it.LastUpdated = v.OldLastUpdated
+	}
+	return nil
 }
 
 // Ref returns the item as a reference: repo:tag, repo@digest, or repo.

@@ -323,7 +323,7 @@ func explainDownload(ctx context.Context, s *session, ref acr.Reference, err err
 	case errors.Is(err, acr.ErrDigestMismatch):
 		return fmt.Errorf("the content the registry sent for %s does not match its digest: %v; nothing verified was lost, retry, and report it to the registry's operator if it persists", ref, err)
 	case errors.Is(err, acr.ErrNotFound):
-		return fmt.Errorf("%s does not exist in the registry: %v; fix: check the digest (acrctl manifest get %s/%s:TAG lists an image's blobs)", ref, err, ref.Registry, ref.Repository)
+		return absentError{fmt.Errorf("%s does not exist in the registry: %v; fix: check the digest (acrctl manifest get %s/%s:TAG lists an image's blobs)", ref, err, ref.Registry, ref.Repository)}
 	}
 	return s.explain(err)
 }
@@ -392,7 +392,7 @@ delete blobs only after the manifests that use them.`,
 			if err := s.client.DeleteBlob(cmd.Context(), ref.Repository, ref.Digest); err != nil {
 				switch {
 				case errors.Is(err, acr.ErrNotFound):
-					return fmt.Errorf("%s does not exist, so there is nothing to delete: %v", ref, err)
+					return absentError{fmt.Errorf("%s does not exist, so there is nothing to delete: %v", ref, err)}
 				case errors.Is(err, acr.ErrLocked):
 					// Only the repository's flags guard a blob.
 					return lockRefusal(cmd.Context(), s, acr.Reference{Registry: ref.Registry, Repository: ref.Repository}, lockDelete, err)

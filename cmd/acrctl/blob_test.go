@@ -76,11 +76,11 @@ func TestBlobPutGetExistsDelete(t *testing.T) {
 			t.Errorf("blob exists of a deleted blob: exit %d, want 3", r.code)
 		}
 		golden(t, "blob-exists-absent.json", r.stdout, f.srv.Host)
-		f.run("", "blob", "get", ref, "--output-file", out+".2").fails(t, 1, "does not exist", "check the digest")
+		f.run("", "blob", "get", ref, "--output-file", out+".2").fails(t, 3, "does not exist", "check the digest")
 		if _, err := os.Stat(out + ".2"); !os.IsNotExist(err) {
 			t.Errorf("a failed download left %s behind", out+".2")
 		}
-		f.run("", "blob", "delete", ref).fails(t, 1, "does not exist")
+		f.run("", "blob", "delete", ref).fails(t, 3, "does not exist")
 	})
 }
 
@@ -104,7 +104,7 @@ func TestBlobErrors(t *testing.T) {
 		{"exists by repo", "", []string{"blob", "exists", f.ref("hello")}, 2, []string{"names no digest"}},
 		{"anonymous put", "", []string{"blob", "put", f.ref("hello"), "-", "--registry-config", filepath.Join(dir, "none.json")}, 1,
 			[]string{"refused anonymous access", "acrctl login " + f.srv.Host}},
-		{"get missing", "", []string{"blob", "get", f.ref("hello@" + d)}, 1, []string{"does not exist"}},
+		{"get missing", "", []string{"blob", "get", f.ref("hello@" + d)}, 3, []string{"does not exist"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { acrctl(t, tc.stdin, tc.args...).fails(t, tc.code, tc.want...) })
 	}

@@ -281,7 +281,7 @@ func TestLoginCredHelpers(t *testing.T) {
 	if auths, _ := readConfig(t, dir)["auths"].(map[string]any); len(auths) != 0 {
 		t.Errorf("with a credHelpers entry, auths should stay empty: %v", auths)
 	}
-	acrctl(t, "", "tag", "list", srv.Host+"/nope").fails(t, 1, "not found")
+	acrctl(t, "", "tag", "list", srv.Host+"/nope").fails(t, 3, "not found")
 	acrctl(t, "", "logout", srv.Host).ok(t)
 	if got := helperActions(t, store); !strings.Contains(got, "erase "+srv.Host) {
 		t.Errorf("helper actions:\n%s", got)

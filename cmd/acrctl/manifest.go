@@ -79,7 +79,7 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 	var order orderFlag
 	var paging pagingFlags
 	cmd := &cobra.Command{
-		Use:   "list HOST/REPO [--order time-desc|time-asc] [--page-size N] [--last DIGEST]",
+		Use:   "list HOST/REPO [--order time-desc|time-asc] [--top N] [--page-size N] [--last DIGEST]",
 		Short: "List the manifests of a repository with their tags, sizes and locks (ACR)",
 		Example: `  acrctl manifest list myregistry.azurecr.io/library/hello-world --order time-desc
   acrctl manifest list localhost:5000/hello -o json | jq -r '.manifests[] | select(.tags == []) | .digest'`,
@@ -104,8 +104,8 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 			}
 			// manifest list reads every page: each is requested while
 			// the one before is decoded.
-			list := s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order),
-				PageSize: paging.pageSize, Last: last, ReadAhead: true})
+			list := limit(s.client.Manifests(cmd.Context(), ref.Repository, &acr.ManifestsOptions{Order: acr.Order(order),
+				PageSize: paging.size(), Last: last, ReadAhead: paging.readAhead()}), &paging)
 			w := cmd.OutOrStdout()
 			if out.json() {
 				// Written as the manifests arrive, never held whole.
@@ -718,7 +718,7 @@ manifests the repository no longer holds (left by a client that deleted a referr
 updating the index), and says which on stderr.`,
 		Example: `  acrctl manifest referrers myregistry.azurecr.io/app:v1
   acrctl manifest referrers localhost:5000/app:v1 --artifact-type application/vnd.cncf.notary.signature
-  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.referrers[].digest'
+  acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.manifests[].digest'
   acrctl manifest referrers localhost:5000/app:v1 --prune`,
 		Args:              exactArgs(1, "a manifest HOST/REPO:TAG or HOST/REPO@DIGEST"),
 		ValidArgsFunction: completeRefs(o),
@@ -756,10 +756,12 @@ updating the index), and says which on stderr.`,
 			w := cmd.OutOrStdout()
 			if out.json() {
 				return writeJSON(w, struct {
-					Registry   string         `json:"registry"`
-					Repository string         `json:"repository"`
-					Subject    string         `json:"subject"`
-					Referrers  []referrerJSON `json:"referrers"`
+					Registry   string `json:"registry"`
+					Repository string `json:"imageName"`
+					Subject    string `json:"subject"`
+					// manifests, as in the index the referrers API
+					// answers, which az acr manifest list-referrers prints.
+					Referrers []referrerJSON `json:"manifests"`
 				}{ref.Registry, ref.Repository, subject.String(), refs})
 			}
 			if len(refs) == 0 {

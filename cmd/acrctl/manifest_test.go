@@ -181,11 +181,11 @@ func TestManifestErrors(t *testing.T) {
 	}{
 		{"no tag or digest", []string{"manifest", "show", f.ref("hello")}, 2, []string{"names no tag or digest"}},
 		{"bad digest", []string{"manifest", "get", f.ref("hello@sha256:zz")}, 2, []string{"invalid reference"}},
-		{"missing tag", []string{"manifest", "get", f.ref("hello:nope")}, 1, []string{"not found", "acrctl tag list " + f.ref("hello")}},
-		{"missing digest", []string{"manifest", "show", f.ref("hello@" + missing)}, 1, []string{"not found", "acrctl manifest list " + f.ref("hello")}},
-		{"missing repo", []string{"manifest", "list", f.ref("nope")}, 1, []string{"not found"}},
+		{"missing tag", []string{"manifest", "get", f.ref("hello:nope")}, 3, []string{"not found", "acrctl tag list " + f.ref("hello")}},
+		{"missing digest", []string{"manifest", "show", f.ref("hello@" + missing)}, 3, []string{"not found", "acrctl manifest list " + f.ref("hello")}},
+		{"missing repo", []string{"manifest", "list", f.ref("nope")}, 3, []string{"not found"}},
 		{"nothing to update", []string{"manifest", "update", f.ref("hello:v1")}, 2, []string{"nothing to update"}},
-		{"referrers of a missing tag", []string{"manifest", "referrers", f.ref("hello:nope")}, 1, []string{"not found", "acrctl tag list " + f.ref("hello")}},
+		{"referrers of a missing tag", []string{"manifest", "referrers", f.ref("hello:nope")}, 3, []string{"not found", "acrctl tag list " + f.ref("hello")}},
 		{"referrers without a tag", []string{"manifest", "referrers", f.ref("hello")}, 2, []string{"names no tag or digest"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { acrctl(t, "", tc.args...).fails(t, tc.code, tc.want...) })
@@ -208,8 +208,10 @@ func TestManifestReferrers(t *testing.T) {
 		sbom := attach("sbom.json", "application/vnd.example.sbom")
 
 		type listing struct {
-			Registry, Repository, Subject string
-			Referrers                     []referrerJSON
+			Registry   string         `json:"registry"`
+			Repository string         `json:"imageName"`
+			Subject    string         `json:"subject"`
+			Referrers  []referrerJSON `json:"manifests"`
 		}
 		list := func(args ...string) listing {
 			r := f.run("", append([]string{"manifest", "referrers", "--output", "json"}, args...)...).ok(t)

@@ -87,7 +87,7 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 	if !strings.Contains(r.stdout, m.Digest.String()) || !strings.Contains(r.stdout, "Size:") || strings.Contains(r.stdout, "Tags:") {
 		t.Errorf("manifest show on a plain OCI registry:\n%s\nwant the digest and size, no tags", r.stdout)
 	}
-	acrctl(t, "", "tag", "show", ref(":nope")).fails(t, 1, "nope")
+	acrctl(t, "", "tag", "show", ref(":nope")).fails(t, 3, "nope")
 
 	acrctl(t, "", "manifest", "delete", ref(":v1"), "--yes").ok(t)
 }

@@ -57,7 +57,9 @@ func TestManifestDeleteReferrerIndex(t *testing.T) {
 	sig, sbom := attach("sig"), attach("sbom")
 	referrers := func() []string {
 		t.Helper()
-		var l struct{ Referrers []referrerJSON }
+		var l struct {
+			Referrers []referrerJSON `json:"manifests"`
+		}
 		if err := json.Unmarshal([]byte(f.run("", "manifest", "referrers", f.ref("app:v1"), "-o", "json").ok(t).stdout), &l); err != nil {
 			t.Fatal(err)
 		}

@@ -504,7 +504,7 @@ func (s *session) explain(err error) error {
 		default:
 			fix = fmt.Sprintf("check the repository name; acrctl repo list %s lists them", s.ref.Registry)
 		}
-		return fmt.Errorf("%s not found: %s; fix: %s", what, registrySaid(err, true), fix)
+		return absentError{fmt.Errorf("%s not found: %s; fix: %s", what, registrySaid(err, true), fix)}
 	}
 	var certErr *tls.CertificateVerificationError
 	var unknownAuth x509.UnknownAuthorityError

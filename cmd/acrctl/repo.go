@@ -42,13 +42,14 @@ func newRepoListCmd(o *remoteOptions) *cobra.Command {
 	var out outputFormat
 	var paging pagingFlags
 	cmd := &cobra.Command{
-		Use:   "list HOST [--page-size N] [--last REPO] [-o text|json|name]",
+		Use:   "list HOST [--top N] [--page-size N] [--last REPO] [-o text|json|name]",
 		Short: "List the repositories of a registry",
 		Long: `List the repositories of a registry in name order, one per line: through ACR's
 /acr/v1/_catalog, or the OCI /v2/_catalog on other registries. The credential needs
 catalog access (on ACR, a role or token with registry:catalog:*). -o name keeps to one
 name per line whatever the text output becomes; -o json prints the catalog's document.
---last resumes a listing after a repository.`,
+--top N stops after N repositories (az's --top); --last resumes a listing after a
+repository.`,
 		Example: `  acrctl repo list myregistry.azurecr.io
   acrctl repo list localhost:5000 -o name | grep ^library/
   acrctl repo list localhost:5000 -o json | jq -r '.repositories[]'`,
@@ -70,7 +71,8 @@ name per line whatever the text output becomes; -o json prints the catalog's doc
 			// The names are written as they arrive, never held whole,
 			// and each page is requested while the one before is
 			// decoded.
-			list := s.client.Repositories(cmd.Context(), &acr.ListOptions{PageSize: paging.pageSize, Last: paging.last, ReadAhead: true})
+			list := limit(s.client.Repositories(cmd.Context(), &acr.ListOptions{PageSize: paging.size(), Last: paging.last,
+				ReadAhead: paging.readAhead()}), &paging)
 			w := cmd.OutOrStdout()
 			if out.json() {
 				l := newJSONList(w, "repositories", "registry", host)

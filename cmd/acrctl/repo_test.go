@@ -102,7 +102,7 @@ func TestRepoErrors(t *testing.T) {
 		{"lock and unlock", []string{"repo", "update", f.ref("hello"), "--lock", "--unlock"}, 2, []string{"lock", "unlock"}},
 		{"password without user", []string{"repo", "list", f.srv.Host, "-p", "x"}, 2, []string{"need --username"}},
 		{"user without password", []string{"repo", "list", f.srv.Host, "-u", "x"}, 2, []string{"--username needs --password"}},
-		{"missing repo", []string{"repo", "show", f.ref("nope")}, 1, []string{f.ref("nope") + " not found", "NAME_UNKNOWN", "acrctl repo list " + f.srv.Host}},
+		{"missing repo", []string{"repo", "show", f.ref("nope")}, 3, []string{f.ref("nope") + " not found", "NAME_UNKNOWN", "acrctl repo list " + f.srv.Host}},
 		{"wrong password", []string{"repo", "list", f.srv.Host, "-u", testUser, "-p", "wrong"}, 1,
 			[]string{"authentication failed", `refused user "admin" from --username`, "acrctl login " + f.srv.Host}},
 		{"nothing listens", []string{"repo", "list", "127.0.0.1:1"}, 1, []string{"cannot connect to 127.0.0.1:1", "acrctl serve"}},

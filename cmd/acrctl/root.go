@@ -18,8 +18,9 @@ func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
 
 // run executes acrctl with args and returns the exit code: 0 on success, 1
-// on failure, 2 on a usage error, 3 when an exists command finds nothing.
-// Tests call it directly.
+// on failure, 2 on a usage error, 3 when the registry holds no such
+// repository, tag, manifest or blob as the command names (an exists
+// command's "no" among them). Tests call it directly.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	root := newRootCmd(stdin, stdout, stderr)
 	root.SetArgs(hoistFlags(root, args))
@@ -47,9 +48,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return 1
 }
 
-// absentError is the answer "no" of an exists command: it exits with 3,
-// as az exits for a missing resource, so that a script can tell it from a
-// failure to ask (1).
+// absentError is the answer "no" of an exists command, and the error of any
+// command whose repository, tag, manifest or blob the registry does not
+// hold: it exits with 3, as az exits for a missing resource (az acr
+// repository show, az acr manifest show), so that a script can tell "not
+// there" from a failure to ask (1).
 type absentError struct{ err error }
 
 func (e absentError) Error() string { return e.err.Error() }
@@ -223,6 +226,9 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 		Long: `Manage Azure Container Registry and any OCI registry: repositories, tags, manifests and
 blobs, with ACR's lock flags and metadata; or serve a local ACR-compatible registry.
 
+Exit codes: 0 done, 1 failed, 2 usage error, 3 the registry holds no such repository,
+tag, manifest or blob as the command names (as az acr repository show exits).
+
 New here? 'acrctl quickstart' starts a local registry and tours the client library.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -235,11 +241,35 @@ New here? 'acrctl quickstart' starts a local registry and tours the client libra
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageError{fmt.Errorf("%w (see '%s --help')", err, c.CommandPath())}
+		return usageError{fmt.Errorf("%w%s (see '%s --help')", err, azFlagHint(err), c.CommandPath())}
 	})
 	root.CompletionOptions.DisableDefaultCmd = true // completion.go restricts it to bash, zsh and fish
 	root.AddCommand(newQuickstartCmd(), newRepoCmd(), newTagCmd(), newManifestCmd(), newBlobCmd(),
 		newLoginCmd(), newLogoutCmd(), newCompletionCmd(), newServeCmd(), newGCCmd(),
 		newPushCmd(), newPullCmd(), newCopyCmd(), newAttachCmd(), newPurgeCmd(), newConsoleCmd(), newVersionCmd())
 	return root
+}
+
+// azFlags maps the flags of az acr that acrctl spells differently to what
+// acrctl takes instead, for scripts moving from az acr.
+var azFlags = map[string]string{
+	"--orderby":    "acrctl sorts with --order time-desc|time-asc",
+	"--repository": "acrctl takes the repository in the reference, HOST/REPO",
+	"--image":      "acrctl takes the image as the reference, HOST/REPO:TAG or HOST/REPO@DIGEST",
+	"--registry":   "acrctl takes the registry as the reference's HOST",
+	"--name":       "acrctl takes the registry as the reference's HOST",
+	"--detail":     "acrctl prints every detail with -o json",
+}
+
+// azFlagHint returns, for an unknown flag that az acr takes, what acrctl
+// takes instead, or "".
+func azFlagHint(err error) string {
+	flag, ok := strings.CutPrefix(err.Error(), "unknown flag: ")
+	if !ok {
+		return ""
+	}
+	if alt, ok := azFlags[flag]; ok {
+		return ", as az acr spells it: " + alt
+	}
+	return ""
 }

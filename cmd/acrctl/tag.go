@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"time"
 	"unicode/utf8"
 
@@ -54,22 +55,62 @@ func addOrderFlag(cmd *cobra.Command, f *orderFlag, what string) {
 	cmd.RegisterFlagCompletionFunc("order", cobra.FixedCompletions([]string{"time-desc\tnewest first", "time-asc\toldest first"}, cobra.ShellCompDirectiveNoFileComp))
 }
 
-// pagingFlags are --page-size and --last of the listing commands.
+// pagingFlags are --top, --page-size and --last of the listing commands.
 type pagingFlags struct {
+	top      int
 	pageSize int
 	last     string
 }
 
 func addPagingFlags(cmd *cobra.Command, f *pagingFlags, what string) {
+	cmd.Flags().IntVar(&f.top, "top", 0, "list at most N items, as az's --top (after --order); default: all")
 	cmd.Flags().IntVar(&f.pageSize, "page-size", 0, "items asked per request; default 1,000, the most ACR answers")
 	cmd.Flags().StringVar(&f.last, "last", "", "list from after this "+what+": resumes a listing that stopped at it")
 }
 
 func (f *pagingFlags) check() error {
+	if f.top < 0 {
+		return usageError{fmt.Errorf("--top %d: want a number of items, 1 or more (default: all)", f.top)}
+	}
 	if f.pageSize < 0 {
 		return usageError{fmt.Errorf("--page-size %d: want a number of items, 1 or more (default 1,000)", f.pageSize)}
 	}
 	return nil
+}
+
+// size is the page size to ask for: --page-size, or with --top alone no
+// more than --top items, so that --top 1 reads one item, not a page of
+// 1,000 (0 is the library's default).
+func (f *pagingFlags) size() int {
+	if f.pageSize == 0 && f.top > 0 && f.top < 1000 {
+		return f.top
+	}
+	return f.pageSize
+}
+
+// readAhead says whether to ask for each page while the one before is
+// decoded: not when --top ends the listing within the first page.
+func (f *pagingFlags) readAhead() bool {
+	return f.top == 0 || f.size() == 0 || f.top > f.size()
+}
+
+// limit yields at most --top items of seq (all without --top); it stops
+// ranging over seq after the last, so that no further page is asked for.
+func limit[T any](seq iter.Seq2[T, error], f *pagingFlags) iter.Seq2[T, error] {
+	if f.top == 0 {
+		return seq
+	}
+	return func(yield func(T, error) bool) {
+		n := 0
+		for v, err := range seq {
+			if !yield(v, err) || err != nil {
+				return
+			}
+			if n++; n == f.top {
+				return
+			}
+		}
+	}
 }
 
 // tagJSON is a tag in --output json, with the field names of ACR's
@@ -104,7 +145,7 @@ func newTagListCmd(o *remoteOptions) *cobra.Command {
 	var digestFilter string
 	var paging pagingFlags
 	cmd := &cobra.Command{
-		Use:   "list HOST/REPO [--order time-desc|time-asc] [--digest D] [--page-size N] [--last TAG] [-o text|json|name]",
+		Use:   "list HOST/REPO [--order time-desc|time-asc] [--digest D] [--top N] [--page-size N] [--last TAG] [-o text|json|name]",
 		Short: "List the tags of a repository with their digests, times and locks",
 		Long: `List the tags of a repository. On ACR (and the local registry) each tag comes with the
 digest it points at, its last update and the lock flags that are off (DISABLED, - when
@@ -112,8 +153,10 @@ none is); --order sorts by last update and --digest keeps the tags of one manife
 other registries only names are listed, in name order. -o name prints one tag name per
 line, as crane ls and oras repo tags do; -o json prints ACR's fields (az acr repository
 show-tags --detail). -o name without --order or --digest reads the OCI tag list, which
-carries names only: the fastest listing. --last resumes a listing after a tag.`,
+carries names only: the fastest listing. --top N stops after N tags (az's --top: with
+--order time-desc, the newest N). --last resumes a listing after a tag.`,
 		Example: `  acrctl tag list myregistry.azurecr.io/library/hello-world --order time-desc
+  acrctl tag list localhost:5000/hello --order time-desc --top 1 -o name   # the newest tag
   acrctl tag list localhost:5000/hello --digest sha256:4c5e...
   acrctl tag list localhost:5000/hello -o name | xargs -I{} echo localhost:5000/hello:{}
   acrctl tag list localhost:5000/hello -o json | jq -r '.tags[].name'`,
@@ -141,7 +184,8 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 				// Names only: the OCI tag list, without digests, times
 				// and locks to send and decode.
 				bw := bufio.NewWriter(w)
-				for name, err := range s.client.TagNames(cmd.Context(), ref.Repository, &acr.ListOptions{PageSize: paging.pageSize, Last: paging.last, ReadAhead: true}) {
+				names := s.client.TagNames(cmd.Context(), ref.Repository, &acr.ListOptions{PageSize: paging.size(), Last: paging.last, ReadAhead: paging.readAhead()})
+				for name, err := range limit(names, &paging) {
 					if err != nil {
 						return s.explain(err)
 					}
@@ -158,8 +202,8 @@ carries names only: the fastest listing. --last resumes a listing after a tag.`,
 			}
 			// tag list reads every page: each is requested while the one
 			// before is decoded.
-			list := s.client.Tags(cmd.Context(), ref.Repository, &acr.TagsOptions{Order: acr.Order(order), Digest: d,
-				PageSize: paging.pageSize, Last: paging.last, ReadAhead: true})
+			list := limit(s.client.Tags(cmd.Context(), ref.Repository, &acr.TagsOptions{Order: acr.Order(order), Digest: d,
+				PageSize: paging.size(), Last: paging.last, ReadAhead: paging.readAhead()}), &paging)
 			if !out.json() && !out.namesOnly() {
 				table := newTagTable()
 				for t, err := range list {

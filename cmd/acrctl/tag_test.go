@@ -165,8 +165,8 @@ func TestTagErrors(t *testing.T) {
 		{"bad bool", []string{"tag", "update", f.ref("hello:v1"), "--write-enabled", "maybe"}, 2, []string{"want true or false"}},
 		{"bool without value", []string{"tag", "update", f.ref("hello:v1"), "--write-enabled"}, 2, []string{"flag needs an argument"}},
 		{"lock and write-enabled", []string{"tag", "update", f.ref("hello:v1"), "--lock", "--write-enabled", "true"}, 2, []string{"lock", "write-enabled"}},
-		{"missing tag", []string{"tag", "show", f.ref("hello:nope")}, 1, []string{f.ref("hello:nope") + " not found", "acrctl tag list " + f.ref("hello")}},
-		{"missing tag delete", []string{"tag", "delete", f.ref("hello:nope")}, 1, []string{"not found"}},
+		{"missing tag", []string{"tag", "show", f.ref("hello:nope")}, 3, []string{f.ref("hello:nope") + " not found", "acrctl tag list " + f.ref("hello")}},
+		{"missing tag delete", []string{"tag", "delete", f.ref("hello:nope")}, 3, []string{"not found"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) { acrctl(t, "", tc.args...).fails(t, tc.code, tc.want...) })
 	}

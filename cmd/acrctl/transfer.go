@@ -190,10 +190,11 @@ func parsePlatform(s string) (ocispec.Platform, error) {
 	return p, nil
 }
 
-// pushedJSON is what push, copy and attach print with --output json.
+// pushedJSON is what push, copy and attach print with --output json. The
+// repository is imageName, as in every acrctl command and in ACR's API.
 type pushedJSON struct {
 	Registry     string   `json:"registry,omitempty"`
-	Repository   string   `json:"repository,omitempty"`
+	Repository   string   `json:"imageName,omitempty"`
 	Layout       string   `json:"layout,omitempty"`
 	Digest       string   `json:"digest"`
 	MediaType    string   `json:"mediaType"`
@@ -516,7 +517,7 @@ percentage (not with --no-progress or -v).`,
 				}
 				return writeJSON(cmd.OutOrStdout(), struct {
 					Registry   string   `json:"registry"`
-					Repository string   `json:"repository"`
+					Repository string   `json:"imageName"`
 					Reference  string   `json:"reference"`
 					Files      []string `json:"files"`
 				}{ref.Registry, ref.Repository, ref.TagOrDigest(), written})

@@ -72,7 +72,7 @@ func TestCopyRefusesWithoutLeftovers(t *testing.T) {
 	dir := t.TempDir()
 	typo, out := filepath.Join(dir, "typo"), filepath.Join(dir, "out")
 	r := f.run("", "copy", "oci:"+typo+":v1", "oci:"+out+":v1").fails(t, 1, "is not an OCI image layout", "check the path")
-	r2 := f.run("", "copy", f.ref("nope:v1"), "oci:"+out+":v1").fails(t, 1, "not found")
+	r2 := f.run("", "copy", f.ref("nope:v1"), "oci:"+out+":v1").fails(t, 3, "not found")
 	for _, p := range []string{typo, out} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("%s was left behind", p)

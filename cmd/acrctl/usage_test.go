@@ -26,6 +26,12 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"push", "127.0.0.1:1/a:v1", "usage_test.go:text/plain;charset=utf-8"}, []string{`usage_test.go: invalid media type "text/plain;charset=utf-8"`}},
 		{[]string{"push", "127.0.0.1:1/a:v1", "-"}, []string{"- (stdin) is not a file", "acrctl blob put HOST/REPO -"}},
 		{[]string{"attach", "127.0.0.1:1/a:v1", "-", "--artifact-type", "application/vnd.example"}, []string{"- (stdin) is not a file"}},
+		// az acr's flags get acrctl's spelling.
+		{[]string{"tag", "list", "127.0.0.1:1/a", "--orderby", "time_desc"}, []string{"unknown flag: --orderby, as az acr spells it", "--order time-desc|time-asc"}},
+		{[]string{"repo", "show", "127.0.0.1:1", "--repository", "a"}, []string{"unknown flag: --repository, as az acr spells it", "HOST/REPO"}},
+		{[]string{"manifest", "show", "--image", "a:v1"}, []string{"unknown flag: --image, as az acr spells it", "HOST/REPO:TAG"}},
+		{[]string{"tag", "list", "127.0.0.1:1/a", "--detail"}, []string{"unknown flag: --detail, as az acr spells it", "-o json"}},
+		{[]string{"tag", "list", "127.0.0.1:1/a", "--top", "-2"}, []string{"--top -2: want a number of items"}},
 	} {
 		r := acrctl(t, "", tc.args...).fails(t, 2, tc.want...)
 		for _, leak := range []string{"Did you mean this", "in the group [", "arg(s)", "; ;", "\t"} {
