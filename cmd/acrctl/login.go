@@ -87,6 +87,9 @@ func exposeRefreshToken(cmd *cobra.Command, o *remoteOptions, host string) error
 	if err != nil {
 		return err
 	}
+	if o.username != "" {
+		s.loginFix = "check the user name and password (for a refresh token, the user name " + acr.RefreshTokenUser + " and the token as password)"
+	}
 	tok, err := s.client.RefreshToken(cmd.Context())
 	if errors.Is(err, acr.ErrNotSupported) {
 		return fmt.Errorf("--expose-token needs a credential that gives ACR refresh tokens (Entra ID for *.azurecr.* hosts, or a stored refresh token), and %s uses %s", host, s.cred)

@@ -386,6 +386,13 @@ func TestLoginExposeToken(t *testing.T) {
 
 	acrctl(t, testPassword+"\n", "login", srv.Host, "-u", testUser, "--password-stdin").ok(t)
 	acrctl(t, "", "login", srv.Host, "--expose-token").fails(t, 1, "--expose-token needs", "refresh token")
+
+	// A refused --username is the command line's to fix: login is what
+	// runs, so the advice is not to run acrctl login.
+	r = acrctl(t, "", "login", srv.Host, "--expose-token", "-u", testUser, "-p", "wrong").fails(t, 1, `refused user "admin"`, "check the user name and password")
+	if strings.Contains(r.stderr, "run acrctl login") {
+		t.Errorf("login --expose-token with a wrong password advises running login: %s", r.stderr)
+	}
 }
 
 // staticEntra is an Entra ID credential that returns a fixed token.
