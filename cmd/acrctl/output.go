@@ -49,6 +49,14 @@ func (o *outputFormat) Set(s string) error {
 	if o.hint != "" {
 		want += "; " + o.hint
 	}
+	switch s {
+	case "tsv", "table", "yaml", "yamlc", "jsonc", "none":
+		// az's other formats, for scripts moving from az acr.
+		want += "; az's -o " + s + " is not acrctl's: -o json | jq -r picks fields"
+		if o.names {
+			want += ", -o name prints one name per line"
+		}
+	}
 	return errors.New(want)
 }
 

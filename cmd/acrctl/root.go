@@ -259,6 +259,7 @@ var azFlags = map[string]string{
 	"--registry":   "acrctl takes the registry as the reference's HOST",
 	"--name":       "acrctl takes the registry as the reference's HOST",
 	"--detail":     "acrctl prints every detail with -o json",
+	"--query":      "acrctl has no JMESPath: pipe -o json to jq",
 }
 
 // azFlagHint returns, for an unknown flag that az acr takes, what acrctl

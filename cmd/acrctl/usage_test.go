@@ -32,6 +32,9 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"manifest", "show", "--image", "a:v1"}, []string{"unknown flag: --image, as az acr spells it", "HOST/REPO:TAG"}},
 		{[]string{"tag", "list", "127.0.0.1:1/a", "--detail"}, []string{"unknown flag: --detail, as az acr spells it", "-o json"}},
 		{[]string{"tag", "list", "127.0.0.1:1/a", "--top", "-2"}, []string{"--top -2: want a number of items"}},
+		{[]string{"tag", "list", "127.0.0.1:1/a", "--query", "[0]"}, []string{"unknown flag: --query, as az acr spells it", "jq"}},
+		{[]string{"tag", "list", "127.0.0.1:1/a", "-o", "tsv"}, []string{`--output "tsv": want text, json or name`, "-o json | jq -r", "-o name prints one name per line"}},
+		{[]string{"tag", "show", "127.0.0.1:1/a:v1", "-o", "table"}, []string{`--output "table": want text or json`, "-o json | jq -r"}},
 	} {
 		r := acrctl(t, "", tc.args...).fails(t, 2, tc.want...)
 		for _, leak := range []string{"Did you mean this", "in the group [", "arg(s)", "; ;", "\t"} {
