@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
@@ -539,5 +540,81 @@ func TestReferrersQuestionMissingRepository(t *testing.T) {
 	}
 	if d := referrersIndexDigest(t, u, "img", subject.Digest, "", ""); d != "" {
 		t.Errorf("the referrers tag names %s after both referrers went, want no tag", d)
+	}
+}
+
+// referenceDeletesRefused reports whether the reference registry refuses
+// to delete manifests (as distribution does unless its storage has
+// delete enabled): it pushes a small index to repo and deletes it, raw.
+func referenceDeletesRefused(t *testing.T, repo string) bool {
+	t.Helper()
+	ref := acrtest.ReferenceRegistry(t)
+	body := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[],"annotations":{"org.example.probe":"` + repo + `"}}`)
+	d := digest.FromBytes(body)
+	send := func(method string, b []byte) int {
+		var r io.Reader
+		if b != nil {
+			r = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(t.Context(), method, ref.URL+"/v2/"+repo+"/manifests/"+d.String(), r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", ocispec.MediaTypeImageIndex)
+		if ref.User != "" {
+			req.SetBasicAuth(ref.User, ref.Password)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if status := send(http.MethodPut, body); status != http.StatusCreated {
+		t.Fatalf("PUT of a probe index to the reference registry: status %d, want 201", status)
+	}
+	switch status := send(http.MethodDelete, nil); status {
+	case http.StatusAccepted:
+		return false
+	case http.StatusMethodNotAllowed, http.StatusBadRequest:
+		return true
+	default:
+		t.Fatalf("DELETE of a probe index on the reference registry: status %d, want 202, or 405 or 400 where deletion is disabled", status)
+		return false
+	}
+}
+
+// TestReferenceRegistryReferrersTagDeleteRefused runs against a reference
+// registry that refuses to delete manifests (distribution with storage
+// delete off, which answers 405 UNSUPPORTED), and is skipped against one
+// that deletes them: pushing referrers keeps the index up to date all the
+// same, without an error, and the index each push replaced stays.
+func TestReferenceRegistryReferrersTagDeleteRefused(t *testing.T) {
+	c := referenceClient(t)
+	ref := acrtest.ReferenceRegistry(t)
+	repo := "acrgo/referrers-nodelete-" + digest.FromString(t.Name() + time.Now().String()).Encoded()[:8]
+	if !referenceDeletesRefused(t, repo) {
+		t.Skip("the reference registry deletes manifests; this test needs one with storage: delete: enabled: false")
+	}
+	subject := pushSubjectImage(t, c, repo)
+	var refs []digest.Digest
+	var indexes []digest.Digest
+	for _, p := range []string{"one", "two", "three"} {
+		refs = append(refs, pushReferrer(t, c, repo, subject, p).Digest)
+		indexes = append(indexes, referrersIndexDigest(t, ref.URL, repo, subject.Digest, ref.User, ref.Password))
+	}
+	idx, status := rawReferrersIndex(t, ref.URL, repo, subject.Digest, ref.User, ref.Password)
+	var got []digest.Digest
+	for _, e := range idx.Manifests {
+		got = append(got, e.Digest)
+	}
+	if status != http.StatusOK || !slices.Equal(sortedDigests(got...), sortedDigests(refs...)) {
+		t.Fatalf("the referrers index: status %d, %v; want %v", status, got, refs)
+	}
+	for _, d := range indexes {
+		if status, _ := rawManifestStatus(t, ref.URL, repo, d.String(), ref.User, ref.Password); status != http.StatusOK {
+			t.Errorf("HEAD of the referrers index %s: status %d, want 200 (the registry refuses to delete it, so it stays)", d, status)
+		}
 	}
 }

@@ -466,25 +466,39 @@ func TestReferrersTagConcurrentOneClient(t *testing.T) {
 // TestReferenceRegistryReferrersTag pushes a signature and an SBOM to the
 // reference registry (distribution v3.1.2, which has no referrers API) and
 // checks that the referrers tag index lists both, read raw, by the client
-// and, when .tools holds it, by oras discover; and that deleting them, by
-// a fresh client too, removes them from it.
+// and, when .tools holds it, by oras discover; that deleting them, by a
+// fresh client too, removes them from it, and the last one the tag; and
+// that each index replaced is deleted from the repository.
 func TestReferenceRegistryReferrersTag(t *testing.T) {
 	c := referenceClient(t)
 	ref := acrtest.ReferenceRegistry(t)
 	base, user, pass := ref.URL, ref.User, ref.Password
 	ctx := t.Context()
 	repo := "acrgo/referrers-" + digest.FromString(t.Name() + time.Now().String()).Encoded()[:8]
+	if referenceDeletesRefused(t, repo) {
+		t.Skip("the reference registry refuses to delete manifests (storage: delete: enabled: false); TestReferenceRegistryReferrersTagDeleteRefused covers it")
+	}
 	subject := pushSubjectImage(t, c, repo)
 	sig := referrerManifest(t, c, repo, subject, "application/vnd.example.signature", "", "sig", map[string]string{"org.example.signer": "alice"})
 	sigDesc, err := c.SetImage(ctx, repo, sig, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	first := referrersIndexDigest(t, base, repo, subject.Digest, user, pass)
+	// deleted checks that the replaced index d is gone from the repository.
+	deleted := func(what string, d digest.Digest) {
+		t.Helper()
+		if status, _ := rawManifestStatus(t, base, repo, d.String(), user, pass); status != http.StatusNotFound {
+			t.Errorf("%s: HEAD of the replaced referrers index %s: status %d, want 404 (deleted)", what, d, status)
+		}
+	}
 	sbom := referrerManifest(t, c, repo, subject, "", "application/vnd.example.sbom.v1+json", "sbom", nil)
 	sbomDesc, err := c.SetImage(ctx, repo, sbom, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleted("after pushing the SBOM", first)
+	second := referrersIndexDigest(t, base, repo, subject.Digest, user, pass)
 	idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass)
 	if status != http.StatusOK {
 		t.Fatalf("GET of the referrers tag: status %d, want 200", status)
@@ -534,6 +548,8 @@ func TestReferenceRegistryReferrersTag(t *testing.T) {
 	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != sbomDesc.Digest {
 		t.Fatalf("after deleting the signature the index lists %v, want only %s", idx.Manifests, sbomDesc.Digest)
 	}
+	deleted("after deleting the signature", second)
+	third := referrersIndexDigest(t, base, repo, subject.Digest, user, pass)
 	if oras != "" {
 		if out := discover(); bytes.Contains(out, []byte(sigDesc.Digest)) || !bytes.Contains(out, []byte(sbomDesc.Digest)) {
 			t.Errorf("after deleting the signature oras discover lists:\n%s\nwant the SBOM %s and not the signature %s", out, sbomDesc.Digest, sigDesc.Digest)
@@ -543,7 +559,16 @@ func TestReferenceRegistryReferrersTag(t *testing.T) {
 	if _, err := c.DeleteManifest(ctx, repo, sbomDesc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
-	if idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass); status != http.StatusOK || len(idx.Manifests) != 0 {
-		t.Fatalf("after deleting both referrers: status %d, index %v; want an empty index", status, idx.Manifests)
+	if idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass); status != http.StatusNotFound {
+		t.Fatalf("after deleting both referrers: status %d, index %v; want 404, the tag gone", status, idx.Manifests)
+	}
+	deleted("after deleting both referrers", third)
+	if got := listReferrers(t, referenceClient(t), repo, subject.Digest, ""); len(got) != 0 {
+		t.Errorf("Referrers after deleting both: got %v, want none", got)
+	}
+	if oras != "" {
+		if out := discover(); bytes.Contains(out, []byte(sigDesc.Digest)) || bytes.Contains(out, []byte(sbomDesc.Digest)) {
+			t.Errorf("after deleting both referrers oras discover lists:\n%s\nwant neither", out)
+		}
 	}
 }
