@@ -3,12 +3,14 @@ package acr_test
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -616,5 +618,54 @@ func TestReferenceRegistryReferrersTagDeleteRefused(t *testing.T) {
 		if status, _ := rawManifestStatus(t, ref.URL, repo, d.String(), ref.User, ref.Password); status != http.StatusOK {
 			t.Errorf("HEAD of the referrers index %s: status %d, want 200 (the registry refuses to delete it, so it stays)", d, status)
 		}
+	}
+}
+
+// TestReferrersIndexReadBackFails: the read of the referrers tag that
+// checks an update (after the write, or after the deletion of an emptied
+// index) failing is the update failing, reported as a *ReferrersTagError,
+// not taken for success.
+func TestReferrersIndexReadBackFails(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		act  func(t *testing.T, c *acr.Client, subject ocispec.Descriptor, sig digest.Digest) error
+	}{
+		{name: "after a write", act: func(t *testing.T, c *acr.Client, subject ocispec.Descriptor, _ digest.Digest) error {
+			_, err := c.SetImage(t.Context(), "img", referrerManifest(t, c, "img", subject, "application/vnd.example.signature", "", "another", nil), nil)
+			return err
+		}},
+		{name: "after deleting the emptied index", act: func(t *testing.T, c *acr.Client, _ ocispec.Descriptor, sig digest.Digest) error {
+			_, err := c.DeleteManifest(t.Context(), "img", sig.String())
+			return err
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var gets, failAt atomic.Int32
+			u := withoutReferrersAPI(t, func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					if r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/manifests/sha256-") && gets.Add(1) == failAt.Load() {
+						w.Header().Set("Content-Type", "application/json")
+						w.WriteHeader(http.StatusServiceUnavailable)
+						io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}`)
+						return
+					}
+					next.ServeHTTP(w, r)
+				})
+			})
+			setup := newTestClient(t, u)
+			subject, sig := referrerFixture(t, setup)
+			c, err := acr.NewClient(u, nil, &acr.ClientOptions{MaxRetries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			listReferrers(t, c, "img", subject.Digest, "") // learns the API is missing
+			gets.Store(0)
+			failAt.Store(2) // the first read goes through, the check fails
+			err = tc.act(t, c, subject, sig.Digest)
+			var rte *acr.ReferrersTagError
+			if !errors.As(err, &rte) || !strings.Contains(err.Error(), "UNAVAILABLE") {
+				t.Fatalf("got error %v, want a *acr.ReferrersTagError caused by the failed read", err)
+			}
+		})
 	}
 }

@@ -41,25 +41,31 @@ import (
 //
 // Each write tags a new index manifest and leaves the one it replaced in
 // the repository, untagged. Those are deleted, by digest, once the update
-// is in place (as oras-go does unless SkipReferrersGC is set), and an
-// index emptied by the deletion of its last referrer is deleted rather
-// than rewritten, which removes the tag: a missing tag is the schema's
-// empty list. Deleting a manifest by digest removes every tag that points
-// at it, so an index is deleted only when the referrers tag was just read
-// and named another one (the read after the write, or a HEAD of the tag
-// right before each further deletion), and an empty index never is after
-// a write, since the one empty index of a repository may be the tag of
-// other subjects too (written by clients that keep empty indexes). What
-// remains is the window between that read and the DELETE: another client
-// that tags the same index again in it (byte for byte the same list, so
-// only when a concurrent update happens to recreate it) loses its tag,
-// and the referrers it lists drop out of the tag schema until pushed
-// again; its own read after writing repairs that when it comes after our
+// is in place, as oras-go deletes them (unless its SkipReferrersGC is
+// set). An index emptied by the deletion of its last referrer is deleted
+// rather than rewritten, which removes the tag: a missing tag is the
+// schema's empty list (oras-go does the same).
+//
+// Deleting a manifest by digest removes every tag that points at it, so a
+// replaced index is deleted only when the referrers tag, just read, names
+// another one: the read after the write vouches for the first deletion, a
+// HEAD of the tag for each further one. (oras-go deletes the index it read
+// without looking again.) An empty index is never deleted as replaced: the
+// one empty index of a repository may be the tag of other subjects too,
+// left by clients that keep empty indexes. What remains is the window
+// between that read and the DELETE: another client that tags the same
+// index again in it (byte for byte the same list, so only when a
+// concurrent update happens to recreate it) loses its tag, and the
+// referrers it lists drop out of the tag schema until one is pushed again;
+// that client's own read after writing repairs it when it comes after our
 // DELETE. An index tagged by hand under a second name loses that tag too.
-// A registry that refuses to delete manifests (405 or 400, as the spec
-// allows, or credentials without the delete permission) leaves the old
-// indexes behind: the update does not fail for it, an emptied index is
-// written as before, and the Client stops trying in that repository.
+//
+// A registry that refuses to delete manifests (400 or 405, as the spec
+// lets it, or credentials without the delete permission) keeps the
+// replaced indexes: the push or deletion does not fail for it, an emptied
+// index is written instead, as the spec's steps say, and the Client stops
+// trying in that repository. So does any other failed deletion, without
+// the Client remembering it.
 
 // referrersTagAttempts bounds the read-modify-write rounds of one update.
 const referrersTagAttempts = 5
@@ -425,20 +431,20 @@ func (c *Client) updateReferrersTag(ctx context.Context, repo string, subject di
 			// just read to name removes the tag; if another writer
 			// re-tagged since, the tag names its index, which this
 			// leaves alone, and the read below finds it.
-			err := c.deleteIndexManifest(ctx, repo, at)
-			if err == nil {
+			derr := c.deleteIndexManifest(ctx, repo, at)
+			if derr == nil {
 				idx, at, err = c.readReferrersIndex(ctx, repo, tag)
 				continue
 			}
 			// Refused, or failed: write the emptied index instead,
 			// which removes the entry all the same.
-			c.referrers.noteDeleteFailure(repo, err)
+			c.referrers.noteDeleteFailure(repo, derr)
 		}
 		old := at
 		wasEmpty := len(idx.Manifests) == 0
 		idx.Manifests = list
-		wrote, err := c.writeReferrersIndex(ctx, repo, tag, idx)
-		if err != nil {
+		var wrote digest.Digest
+		if wrote, err = c.writeReferrersIndex(ctx, repo, tag, idx); err != nil {
 			return err
 		}
 		if old != "" && !wasEmpty && old != wrote {
