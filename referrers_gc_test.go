@@ -2,9 +2,11 @@ package acr_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -463,8 +465,21 @@ func TestReferrersQuestionAskedOnce(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			reqs := log.take()
+			if !tc.tagged {
+				want := []string{"PUT /v2/img/manifests/v1"}
+				for _, r := range refs {
+					want = append(want, "PUT /v2/img/manifests/"+r.Digest.String())
+				}
+				for _, r := range refs[:2] {
+					want = append(want, "DELETE /v2/img/manifests/"+r.Digest.String())
+				}
+				if diff := cmp.Diff(want, manifestRequests(reqs)); diff != "" {
+					t.Errorf("manifest requests on a registry with the referrers API (-want +got):\n%s", diff)
+				}
+			}
 			asked, tagRequests, deletes := 0, 0, 0
-			for _, r := range log.take() {
+			for _, r := range reqs {
 				switch {
 				case strings.Contains(r, "/referrers/"):
 					asked++
@@ -667,5 +682,43 @@ func TestReferrersIndexReadBackFails(t *testing.T) {
 				t.Fatalf("got error %v, want a *acr.ReferrersTagError caused by the failed read", err)
 			}
 		})
+	}
+}
+
+// TestReferrersQuestionACR: on ACR, which serves the referrers API, a 404
+// from it (were ACR to answer an unknown subject so, as the ORAS artifacts
+// API it once served did, with MANIFEST_UNKNOWN) does not make the client
+// take it for a registry without the API: a deletion after such a listing
+// sends the DELETE alone.
+func TestReferrersQuestionACR(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	setup := newTestClient(t, srv.URL)
+	subject, sig := referrerFixture(t, setup)
+	hs := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/referrers/sha256:") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}`)
+			return
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	tr := hs.Client().Transport.(*http.Transport).Clone()
+	tr.TLSClientConfig.ServerName = "example.com" // in httptest's certificate
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, network, hs.Listener.Addr().String())
+	}
+	log := &requestLog{rt: tr}
+	c := log.client(t, "myregistry.azurecr.io")
+	if got := listReferrers(t, c, "img", subject.Digest, ""); len(got) != 0 {
+		t.Fatalf("Referrers through the tag schema: got %v, want none (the registry keeps no tag index)", got)
+	}
+	_ = log.take()
+	if _, err := c.DeleteManifest(t.Context(), "img", sig.Digest.String()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"DELETE /v2/img/manifests/" + sig.Digest.String()}, log.take()); diff != "" {
+		t.Errorf("requests of DeleteManifest on ACR after a 404 from the referrers API (-want +got):\n%s", diff)
 	}
 }

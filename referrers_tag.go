@@ -205,7 +205,7 @@ func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Dige
 		c.referrers.api.Store(referrersAPIYes)
 		return true, nil
 	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
-		if referrersAPIMissing(re, repoExists) {
+		if c.referrersAPIMissing(re, repoExists) {
 			c.referrers.api.CompareAndSwap(referrersAPIUnknown, referrersAPINo)
 		}
 		return false, nil
@@ -221,9 +221,12 @@ func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Dige
 // code NAME_UNKNOWN names. A 404 without that code (bare, as distribution
 // answers routes it lacks, or with another code) settles it, as it does
 // for oras-go; a NAME_UNKNOWN does only when repoExists, and otherwise
-// leaves the question open for the next call.
-func referrersAPIMissing(re *ResponseError, repoExists bool) bool {
-	return re.StatusCode == http.StatusNotFound && (repoExists || !re.HasCode("NAME_UNKNOWN"))
+// leaves the question open for the next call. Nothing settles it on a
+// registry known to be ACR, which serves the API: there a 404 is taken for
+// an answer about the repository or the digest, so that deletions on ACR
+// never go looking for an index.
+func (c *Client) referrersAPIMissing(re *ResponseError, repoExists bool) bool {
+	return re.StatusCode == http.StatusNotFound && (repoExists || !re.HasCode("NAME_UNKNOWN")) && c.knownACRAPI() != acrAPIYes
 }
 
 // subjectOf is the part of a manifest the referrers index needs.
@@ -285,7 +288,7 @@ func (c *Client) indexPushedReferrer(ctx context.Context, repo string, manifest 
 // repository that may not exist, proves nothing).
 func (c *Client) noteReferrersAPIMissing(err error) {
 	var re *ResponseError
-	if errors.As(err, &re) && referrersAPIMissing(re, false) {
+	if errors.As(err, &re) && c.referrersAPIMissing(re, false) {
 		c.referrers.api.CompareAndSwap(referrersAPIUnknown, referrersAPINo)
 	}
 }
