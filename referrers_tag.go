@@ -41,10 +41,12 @@ import (
 //
 // Each write tags a new index manifest and leaves the one it replaced in
 // the repository, untagged. Those are deleted, by digest, once the update
-// is in place, as oras-go deletes them (unless its SkipReferrersGC is
-// set). An index emptied by the deletion of its last referrer is deleted
-// rather than rewritten, which removes the tag: a missing tag is the
-// schema's empty list (oras-go does the same).
+// is in place, as the oras-go library deletes them by default (the oras
+// CLI turns that off with SkipReferrersGC since v1.1, so its updates leave
+// them behind). An index emptied by the deletion of its last referrer is
+// deleted rather than rewritten, which removes the tag: a missing tag is
+// the schema's empty list (oras-go does the same, and writes the empty
+// index where SkipReferrersGC is set).
 //
 // Deleting a manifest by digest removes every tag that points at it, so a
 // replaced index is deleted only when the referrers tag, just read, names
