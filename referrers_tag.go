@@ -223,12 +223,14 @@ func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Dige
 // code NAME_UNKNOWN names. A 404 without that code (bare, as distribution
 // answers routes it lacks, or with another code) settles it, as it does
 // for oras-go; a NAME_UNKNOWN does only when repoExists, and otherwise
-// leaves the question open for the next call. Nothing settles it on a
-// registry known to be ACR, which serves the API: there a 404 is taken for
-// an answer about the repository or the digest, so that deletions on ACR
-// never go looking for an index.
+// leaves the question open for the next call. Nothing settles it on an
+// ACR login server (by host name), which serves the API: there a 404 is
+// taken for an answer about the repository or the digest, so that
+// deletions on ACR never go looking for an index. (A registry that only
+// answers /acr/v1, such as an emulator with the referrers API hidden, is
+// taken at its word.)
 func (c *Client) referrersAPIMissing(re *ResponseError, repoExists bool) bool {
-	return re.StatusCode == http.StatusNotFound && (repoExists || !re.HasCode("NAME_UNKNOWN")) && c.knownACRAPI() != acrAPIYes
+	return re.StatusCode == http.StatusNotFound && (repoExists || !re.HasCode("NAME_UNKNOWN")) && !isACRLoginServer(c.host)
 }
 
 // subjectOf is the part of a manifest the referrers index needs.
