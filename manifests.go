@@ -350,12 +350,15 @@ type ManifestDeletion struct {
 // On a registry without the referrers API, a deleted referrer is also
 // removed from its subject's referrers tag index (distribution spec v1.1,
 // "Deleting Manifests"), so that tools listing referrers through that
-// index, such as oras discover, stop listing it. That takes a fetch of the
-// manifest before the deletion, to learn its subject, and one request per
-// Client to learn whether the registry serves the API; neither is sent to
-// ACR, nor to a registry already known to serve the API. When the index
-// cannot be updated, the manifest is deleted all the same and the error
-// is a *ReferrersTagError, returned with the ManifestDeletion.
+// index, such as oras discover, stop listing it; the index it replaces is
+// deleted, and so is the index and its tag when the last referrer goes
+// (where the registry refuses to delete manifests, the old index stays
+// and an empty one is tagged). That takes a fetch of the manifest before
+// the deletion, to learn its subject, and one request per Client to learn
+// whether the registry serves the API; neither is sent to ACR, nor to a
+// registry already known to serve the API. When the index cannot be
+// updated, the manifest is deleted all the same and the error is a
+// *ReferrersTagError, returned with the ManifestDeletion.
 func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (_ ManifestDeletion, err error) {
 	ctx, endSpan := c.span(ctx, "Client.DeleteManifest")
 	defer func() { endSpan(err) }()

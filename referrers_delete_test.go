@@ -103,6 +103,7 @@ func TestDeleteReferrerFreshClient(t *testing.T) {
 		t.Fatalf("before the deletions the index lists %v, want %v", got, want)
 	}
 	tag := "/v2/img/manifests/" + referrersTagOf(subject.Digest)
+	first := referrersIndexDigest(t, u, "img", subject.Digest, "", "")
 
 	var log requestLog
 	log.rt = http.DefaultTransport
@@ -121,10 +122,15 @@ func TestDeleteReferrerFreshClient(t *testing.T) {
 		"GET /v2/img/manifests/" + sig.Digest.String(), // its subject
 		"DELETE /v2/img/manifests/" + sig.Digest.String(),
 		"GET " + tag, "PUT " + tag, "GET " + tag, // the index updated and checked
+		"DELETE /v2/img/manifests/" + first.String(), // the index it replaced
 	}
 	if diff := cmp.Diff(want, log.take()); diff != "" {
 		t.Errorf("requests of a fresh client deleting a referrer by digest (-want +got):\n%s", diff)
 	}
+	if status, _ := rawManifestStatus(t, u, "img", first.String(), "", ""); status != http.StatusNotFound {
+		t.Errorf("HEAD of the replaced index %s: status %d, want 404 (deleted)", first, status)
+	}
+	second := referrersIndexDigest(t, u, "img", subject.Digest, "", "")
 
 	// By tag: the fetch resolves the tag, instead of a HEAD.
 	del, err = log.client(t, u).DeleteManifest(t.Context(), "img", "sbom")
@@ -134,14 +140,17 @@ func TestDeleteReferrerFreshClient(t *testing.T) {
 	if want := (acr.ManifestDeletion{Digest: sbomDesc.Digest, UnindexedFrom: subject.Digest}); del != want {
 		t.Errorf("DeleteManifest by tag: got %+v, want %+v", del, want)
 	}
-	if got := indexDigests(t, u, subject.Digest); len(got) != 0 {
-		t.Fatalf("after deleting both referrers the index lists %v, want none", got)
+	if d := referrersIndexDigest(t, u, "img", subject.Digest, "", ""); d != "" {
+		t.Fatalf("after deleting both referrers the referrers tag names %s, want no tag", d)
+	}
+	if status, _ := rawManifestStatus(t, u, "img", second.String(), "", ""); status != http.StatusNotFound {
+		t.Errorf("HEAD of the emptied index %s: status %d, want 404 (deleted)", second, status)
 	}
 	want = []string{
 		"GET /v2/img/manifests/sbom",
 		"GET /v2/img/referrers/" + subject.Digest.String(),
 		"DELETE /v2/img/manifests/" + sbomDesc.Digest.String(),
-		"GET " + tag, "PUT " + tag, "GET " + tag,
+		"GET " + tag, "DELETE /v2/img/manifests/" + second.String(), "GET " + tag, // the emptied index deleted, with its tag
 	}
 	if diff := cmp.Diff(want, log.take()); diff != "" {
 		t.Errorf("requests of a fresh client deleting a referrer by tag (-want +got):\n%s", diff)
@@ -304,8 +313,9 @@ func TestDeleteReferrerMissingRepository(t *testing.T) {
 }
 
 // TestDeleteReferrerIndexFailure makes the index update of a deletion
-// fail: the manifest is deleted all the same, and DeleteManifest returns
-// what it deleted with a *ReferrersTagError that says so.
+// fail (the subject has two referrers, so the index must be rewritten):
+// the manifest is deleted all the same, and DeleteManifest returns what it
+// deleted with a *ReferrersTagError that says so.
 func TestDeleteReferrerIndexFailure(t *testing.T) {
 	u := withoutReferrersAPI(t, func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -332,6 +342,10 @@ func TestDeleteReferrerIndexFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sbom, err := setup.SetImage(t.Context(), "img", referrerManifest(t, setup, "img", subject, "", "application/vnd.example.sbom.v1+json", "sbom", nil), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c := newTestClient(t, u)
 	del, err := c.DeleteManifest(t.Context(), "img", sig.Digest.String())
 	var rte *acr.ReferrersTagError
@@ -351,8 +365,8 @@ func TestDeleteReferrerIndexFailure(t *testing.T) {
 	if ok, err := c.ManifestExists(t.Context(), "img", sig.Digest.String()); err != nil || ok {
 		t.Fatalf("the referrer is still in the registry after the failed index update: %v %v", ok, err)
 	}
-	if got := indexDigests(t, u, subject.Digest); !slices.Equal(got, []digest.Digest{sig.Digest}) {
-		t.Fatalf("the index lists %v; the refused write should have left the signature in it", got)
+	if got, want := indexDigests(t, u, subject.Digest), []digest.Digest{sig.Digest, sbom.Digest}; !slices.Equal(got, want) {
+		t.Fatalf("the index lists %v; the refused write should have left it listing %v", got, want)
 	}
 }
 
@@ -450,7 +464,7 @@ func TestDeleteReferrerQuestionFails(t *testing.T) {
 	if want := (acr.ManifestDeletion{Digest: sig.Digest, UnindexedFrom: subject.Digest}); del != want {
 		t.Errorf("DeleteManifest: got %+v, want %+v", del, want)
 	}
-	if got := indexDigests(t, u, subject.Digest); len(got) != 0 {
-		t.Errorf("the index lists %v after the deletion, want nothing", got)
+	if d := referrersIndexDigest(t, u, "img", subject.Digest, "", ""); d != "" {
+		t.Errorf("the referrers tag names %s after the deletion of the only referrer, want no tag", d)
 	}
 }

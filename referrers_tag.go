@@ -38,6 +38,36 @@ import (
 // returned before a slower writer, which had read the old index, wrote
 // over it. Its entry is then lost until it is pushed again. Registries with
 // the referrers API have no such race; the spec points users there.
+//
+// Each write tags a new index manifest and leaves the one it replaced in
+// the repository, untagged. Those are deleted, by digest, once the update
+// is in place, as the oras-go library deletes them by default (the oras
+// CLI turns that off with SkipReferrersGC since v1.1, so its updates leave
+// them behind). An index emptied by the deletion of its last referrer is
+// deleted rather than rewritten, which removes the tag: a missing tag is
+// the schema's empty list (oras-go does the same, and writes the empty
+// index where SkipReferrersGC is set).
+//
+// Deleting a manifest by digest removes every tag that points at it, so a
+// replaced index is deleted only when the referrers tag, just read, names
+// another one: the read after the write vouches for the first deletion, a
+// HEAD of the tag for each further one. (oras-go deletes the index it read
+// without looking again.) An empty index is never deleted as replaced: the
+// one empty index of a repository may be the tag of other subjects too,
+// left by clients that keep empty indexes. What remains is the window
+// between that read and the DELETE: another client that tags the same
+// index again in it (byte for byte the same list, so only when a
+// concurrent update happens to recreate it) loses its tag, and the
+// referrers it lists drop out of the tag schema until one is pushed again;
+// that client's own read after writing repairs it when it comes after our
+// DELETE. An index tagged by hand under a second name loses that tag too.
+//
+// A registry that refuses to delete manifests (400 or 405, as the spec
+// lets it, or credentials without the delete permission) keeps the
+// replaced indexes: the push or deletion does not fail for it, an emptied
+// index is written instead, as the spec's steps say, and the Client stops
+// trying in that repository. So does any other failed deletion, without
+// the Client remembering it.
 
 // referrersTagAttempts bounds the read-modify-write rounds of one update.
 const referrersTagAttempts = 5
@@ -94,6 +124,37 @@ type referrersTagState struct {
 
 	mu    sync.Mutex
 	locks map[string]*refLock // by repository and tag
+	// noDelete holds the repositories where the registry refused to
+	// delete a replaced index: their old indexes stay.
+	noDelete map[string]bool
+}
+
+// deletesRefused reports whether the registry refused to delete a
+// manifest in repo before.
+func (s *referrersTagState) deletesRefused(repo string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.noDelete[repo]
+}
+
+// noteDeleteFailure records that the registry refused to delete a manifest
+// in repo, when err says so (and not, say, that it is unavailable).
+func (s *referrersTagState) noteDeleteFailure(repo string, err error) {
+	var re *ResponseError
+	if !errors.As(err, &re) {
+		return
+	}
+	switch re.StatusCode {
+	case http.StatusMethodNotAllowed, http.StatusBadRequest, http.StatusUnauthorized, http.StatusForbidden:
+	default:
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.noDelete == nil {
+		s.noDelete = map[string]bool{}
+	}
+	s.noDelete[repo] = true
 }
 
 type refLock struct {
@@ -126,13 +187,11 @@ func (s *referrersTagState) lock(key string) func() {
 }
 
 // hasReferrersAPI reports whether the registry serves the referrers API,
-// asking it once per Client with a GET of the referrers of d in repo: the
-// spec requires 200 for any digest in an existing repository, so a bare
-// 404 means the API is missing. A 404 with an OCI error code (such as
-// NAME_UNKNOWN, for a repository that does not exist) proves nothing
-// either way: it reports false, as a missing API would, without settling
-// the question for later calls.
-func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Digest) (bool, error) {
+// asking it once per Client with a GET of the referrers of d in repo.
+// repoExists says the caller knows that repo exists (it has just pushed or
+// fetched a manifest there); see referrersAPIMissing for what that
+// changes.
+func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Digest, repoExists bool) (bool, error) {
 	switch c.referrers.api.Load() {
 	case referrersAPIYes:
 		return true, nil
@@ -148,12 +207,30 @@ func (c *Client) hasReferrersAPI(ctx context.Context, repo string, d digest.Dige
 		c.referrers.api.Store(referrersAPIYes)
 		return true, nil
 	case errors.As(err, &re) && re.StatusCode == http.StatusNotFound:
-		if len(re.Errors) == 0 {
-			c.referrers.api.Store(referrersAPINo)
+		if c.referrersAPIMissing(re, repoExists) {
+			c.referrers.api.CompareAndSwap(referrersAPIUnknown, referrersAPINo)
 		}
 		return false, nil
 	}
 	return false, err
+}
+
+// referrersAPIMissing reports whether a 404 answer to the referrers API
+// settles that the registry lacks the API. The spec (v1.1, "Listing
+// Referrers") requires a registry with the API to answer 200 for any
+// digest, known or not, in a repository that exists, and never 404; so a
+// 404 means either no API or no such repository, which the spec's error
+// code NAME_UNKNOWN names. A 404 without that code (bare, as distribution
+// answers routes it lacks, or with another code) settles it, as it does
+// for oras-go; a NAME_UNKNOWN does only when repoExists, and otherwise
+// leaves the question open for the next call. Nothing settles it on an
+// ACR login server (by host name), which serves the API: there a 404 is
+// taken for an answer about the repository or the digest, so that
+// deletions on ACR never go looking for an index. (A registry that only
+// answers /acr/v1, such as an emulator with the referrers API hidden, is
+// taken at its word.)
+func (c *Client) referrersAPIMissing(re *ResponseError, repoExists bool) bool {
+	return re.StatusCode == http.StatusNotFound && (repoExists || !re.HasCode("NAME_UNKNOWN")) && !isACRLoginServer(c.host)
 }
 
 // subjectOf is the part of a manifest the referrers index needs.
@@ -186,7 +263,8 @@ func (c *Client) indexPushedReferrer(ctx context.Context, repo string, manifest 
 	if err := m.Subject.Digest.Validate(); err != nil {
 		return fail(fmt.Errorf("the manifest's subject digest %q is invalid: %w", m.Subject.Digest, err))
 	}
-	if ok, err := c.hasReferrersAPI(ctx, repo, m.Subject.Digest); err != nil || ok {
+	// The manifest was just stored, so repo exists.
+	if ok, err := c.hasReferrersAPI(ctx, repo, m.Subject.Digest, true); err != nil || ok {
 		if err != nil {
 			return fail(fmt.Errorf("asking whether the registry serves the referrers API: %w", err))
 		}
@@ -209,13 +287,12 @@ func (c *Client) indexPushedReferrer(ctx context.Context, repo string, manifest 
 	return nil
 }
 
-// noteReferrersAPIMissing records what a Referrers listing learned: the
-// registry answered the referrers API with a bare 404, without an OCI
-// error code (a registry with the API answers a missing repository with
-// NAME_UNKNOWN, which proves nothing).
+// noteReferrersAPIMissing records what a Referrers listing learned from a
+// 404 of the referrers API (see referrersAPIMissing: a NAME_UNKNOWN, for a
+// repository that may not exist, proves nothing).
 func (c *Client) noteReferrersAPIMissing(err error) {
 	var re *ResponseError
-	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound && len(re.Errors) == 0 {
+	if errors.As(err, &re) && c.referrersAPIMissing(re, false) {
 		c.referrers.api.CompareAndSwap(referrersAPIUnknown, referrersAPINo)
 	}
 }
@@ -268,7 +345,7 @@ func (c *Client) prepareDeletion(ctx context.Context, repo, tagOrDigest string) 
 		}
 		// An error leaves it open: the fetch below tells whether it
 		// matters, and the question is asked again for a referrer.
-		if has, err := c.hasReferrersAPI(ctx, repo, d); err == nil && has {
+		if has, err := c.hasReferrersAPI(ctx, repo, d, false); err == nil && has {
 			return deletion{digest: d}, nil
 		}
 	}
@@ -285,7 +362,8 @@ func (c *Client) prepareDeletion(ctx context.Context, repo, tagOrDigest string) 
 	if json.Unmarshal(m.Bytes, &s) != nil || s.Subject == nil || s.Subject.Digest.Validate() != nil {
 		return del, nil
 	}
-	if has, err := c.hasReferrersAPI(ctx, repo, s.Subject.Digest); err != nil || !has {
+	// The fetch found the manifest, so repo exists.
+	if has, err := c.hasReferrersAPI(ctx, repo, s.Subject.Digest, true); err != nil || !has {
 		del.subject = s.Subject.Digest
 	}
 	return del, nil
@@ -321,19 +399,25 @@ var errReferrersTagContended = errors.New("other clients kept replacing the inde
 // updateReferrersTag applies edit to the referrers index of subject until a
 // read after the write shows the edit in place. edit returns the new list
 // and whether it changed anything; an unchanged list means the index
-// already says what the caller wants.
+// already says what the caller wants. An edit that empties the list
+// deletes the index, and with it the tag, where the registry allows; the
+// indexes the update replaced are deleted at the end (see the top of this
+// file).
 func (c *Client) updateReferrersTag(ctx context.Context, repo string, subject digest.Digest,
 	edit func([]ocispec.Descriptor) ([]ocispec.Descriptor, bool)) error {
 	tag := spec.ReferrersTag(subject.String())
 	defer c.referrers.lock(repo + ":" + tag)()
-	idx, err := c.readReferrersIndex(ctx, repo, tag)
+	idx, at, err := c.readReferrersIndex(ctx, repo, tag)
+	// replaced lists the non-empty indexes this update took off the tag,
+	// or wrote and saw replaced: untagged now, unless tagged again since.
+	var replaced []digest.Digest
 	for attempt := 1; ; attempt++ {
 		if err != nil {
 			return err
 		}
 		list, changed := edit(idx.Manifests)
 		if !changed {
-			return nil
+			break
 		}
 		if attempt > referrersTagAttempts {
 			return fmt.Errorf("%w: %d attempts", errReferrersTagContended, referrersTagAttempts)
@@ -349,39 +433,108 @@ func (c *Client) updateReferrersTag(ctx context.Context, repo string, subject di
 			case <-t.C:
 			}
 		}
+		if len(list) == 0 && at != "" && !c.referrers.deletesRefused(repo) {
+			// The last referrer went. Deleting the index the tag was
+			// just read to name removes the tag; if another writer
+			// re-tagged since, the tag names its index, which this
+			// leaves alone, and the read below finds it.
+			derr := c.deleteIndexManifest(ctx, repo, at)
+			if derr == nil {
+				idx, at, err = c.readReferrersIndex(ctx, repo, tag)
+				continue
+			}
+			// Refused, or failed: write the emptied index instead,
+			// which removes the entry all the same.
+			c.referrers.noteDeleteFailure(repo, derr)
+		}
+		old := at
+		wasEmpty := len(idx.Manifests) == 0
 		idx.Manifests = list
-		if err := c.writeReferrersIndex(ctx, repo, tag, idx); err != nil {
+		var wrote digest.Digest
+		if wrote, err = c.writeReferrersIndex(ctx, repo, tag, idx); err != nil {
 			return err
+		}
+		if old != "" && !wasEmpty && old != wrote {
+			replaced = append(replaced, old)
 		}
 		// Read again: if another writer's index replaced ours, the edit
 		// is missing and the next round applies it on top of theirs.
-		idx, err = c.readReferrersIndex(ctx, repo, tag)
+		idx, at, err = c.readReferrersIndex(ctx, repo, tag)
+		if err == nil && at != wrote && len(list) > 0 {
+			replaced = append(replaced, wrote)
+		}
+	}
+	c.deleteReplacedIndexes(ctx, repo, tag, at, replaced)
+	return nil
+}
+
+// deleteReplacedIndexes deletes the index manifests in replaced that the
+// referrers tag does not name: current, read last, or what a HEAD of the
+// tag says before each further deletion. It never fails the update: an
+// index it cannot delete stays in the repository, untagged.
+func (c *Client) deleteReplacedIndexes(ctx context.Context, repo, tag string, current digest.Digest, replaced []digest.Digest) {
+	fresh := true // current was read just now
+	for i, d := range replaced {
+		if slices.Contains(replaced[:i], d) || c.referrers.deletesRefused(repo) {
+			continue
+		}
+		if !fresh {
+			now, err := c.ResolveDigest(ctx, repo, tag)
+			switch {
+			case isNotFound(err):
+				now = ""
+			case err != nil:
+				return
+			}
+			current = now
+		}
+		if d == current {
+			continue
+		}
+		fresh = false
+		if err := c.deleteIndexManifest(ctx, repo, d); err != nil {
+			c.referrers.noteDeleteFailure(repo, err)
+		}
 	}
 }
 
-// readReferrersIndex returns the index at tag, empty when the tag does not
-// exist.
-func (c *Client) readReferrersIndex(ctx context.Context, repo, tag string) (ocispec.Index, error) {
-	m, err := c.GetManifest(ctx, repo, tag, nil)
+// deleteIndexManifest deletes the referrers index manifest d, and with it
+// every tag that names it. One already gone counts as deleted.
+func (c *Client) deleteIndexManifest(ctx context.Context, repo string, d digest.Digest) error {
+	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "manifests", d.String()), scope: scopeRepo(repo, "delete")})
 	if isNotFound(err) {
-		return ocispec.Index{}, nil
+		return nil
 	}
 	if err != nil {
-		return ocispec.Index{}, fmt.Errorf("reading the referrers index: %w", err)
+		return fmt.Errorf("deleting the referrers index %s: %w", d, err)
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// readReferrersIndex returns the index at tag and its digest; an empty
+// index and no digest when the tag does not exist.
+func (c *Client) readReferrersIndex(ctx context.Context, repo, tag string) (ocispec.Index, digest.Digest, error) {
+	m, err := c.GetManifest(ctx, repo, tag, nil)
+	if isNotFound(err) {
+		return ocispec.Index{}, "", nil
+	}
+	if err != nil {
+		return ocispec.Index{}, "", fmt.Errorf("reading the referrers index: %w", err)
 	}
 	if m.MediaType != ocispec.MediaTypeImageIndex {
-		return ocispec.Index{}, fmt.Errorf("the tag %s holds a %s, not the OCI image index of the referrers tag schema; "+
+		return ocispec.Index{}, "", fmt.Errorf("the tag %s holds a %s, not the OCI image index of the referrers tag schema; "+
 			"move or delete that tag", tag, m.MediaType)
 	}
 	var idx ocispec.Index
 	if err := json.Unmarshal(m.Bytes, &idx); err != nil {
-		return ocispec.Index{}, fmt.Errorf("the referrers index at %s is not valid JSON: %w", tag, err)
+		return ocispec.Index{}, "", fmt.Errorf("the referrers index at %s is not valid JSON: %w", tag, err)
 	}
-	return idx, nil
+	return idx, m.Digest, nil
 }
 
-// writeReferrersIndex pushes idx under tag.
-func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx ocispec.Index) error {
+// writeReferrersIndex pushes idx under tag and returns its digest.
+func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx ocispec.Index) (digest.Digest, error) {
 	idx.SchemaVersion = 2
 	idx.MediaType = ocispec.MediaTypeImageIndex
 	if idx.Manifests == nil {
@@ -389,15 +542,15 @@ func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx 
 	}
 	b, err := json.Marshal(idx)
 	if err != nil {
-		return err
+		return "", err
 	}
 	resp, err := c.do(ctx, request{method: http.MethodPut, path: v2Path(repo, "manifests", tag), body: b,
 		header: http.Header{"Content-Type": {ocispec.MediaTypeImageIndex}}, scope: scopeRepo(repo, "pull,push")})
 	if err != nil {
-		return fmt.Errorf("writing the referrers index: %w", err)
+		return "", fmt.Errorf("writing the referrers index: %w", err)
 	}
 	resp.Body.Close()
-	return nil
+	return digest.FromBytes(b), nil
 }
 
 // PruneReferrersIndex removes from the referrers tag index of subject in
@@ -407,9 +560,11 @@ func (c *Client) writeReferrersIndex(ctx context.Context, repo, tag string, idx 
 // holds, and returns their digests. It repairs what a deletion left behind:
 // an index update that failed (a *ReferrersTagError from DeleteManifest),
 // or a deletion by a client that does not keep the index. It sends a HEAD
-// per entry, and writes the index only when an entry goes. Without an index
-// (on a registry with the referrers API, or for a subject without
-// referrers) there is nothing to prune.
+// per entry, and writes the index only when an entry goes, deleting the
+// index it replaces; when none is left, it deletes the index, and so the
+// tag, instead (or, where the registry refuses to delete manifests, tags
+// an empty index). Without an index (on a registry with the referrers API,
+// or for a subject without referrers) there is nothing to prune.
 func (c *Client) PruneReferrersIndex(ctx context.Context, repo string, subject digest.Digest) (_ []digest.Digest, err error) {
 	ctx, endSpan := c.span(ctx, "Client.PruneReferrersIndex")
 	defer func() { endSpan(err) }()
@@ -419,7 +574,7 @@ func (c *Client) PruneReferrersIndex(ctx context.Context, repo string, subject d
 	if err := subject.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: subject %q: %v", ErrInvalidReference, subject, err)
 	}
-	idx, err := c.readReferrersIndex(ctx, repo, spec.ReferrersTag(subject.String()))
+	idx, _, err := c.readReferrersIndex(ctx, repo, spec.ReferrersTag(subject.String()))
 	if err != nil {
 		return nil, err
 	}

@@ -142,6 +142,45 @@ func rawReferrersIndex(t *testing.T, base, repo string, subject digest.Digest, u
 	return idx, resp.StatusCode
 }
 
+// rawManifestStatus sends a plain HTTP HEAD of the manifest ref (a tag or
+// a digest) in repo, not through the client under test, and returns the
+// status and the Docker-Content-Digest.
+func rawManifestStatus(t *testing.T, base, repo, ref, user, pass string) (int, digest.Digest) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodHead, base+"/v2/"+repo+"/manifests/"+ref, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept", ocispec.MediaTypeImageIndex+", "+ocispec.MediaTypeImageManifest)
+	if user != "" {
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(user+":"+pass)))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode, digest.Digest(resp.Header.Get("Docker-Content-Digest"))
+}
+
+// referrersIndexDigest returns the digest of the index the referrers tag
+// of subject names, read raw, or "" when there is no such tag.
+func referrersIndexDigest(t *testing.T, base, repo string, subject digest.Digest, user, pass string) digest.Digest {
+	t.Helper()
+	status, d := rawManifestStatus(t, base, repo, referrersTagOf(subject), user, pass)
+	switch status {
+	case http.StatusOK:
+		if d == "" {
+			t.Fatalf("HEAD of the referrers tag of %s: no Docker-Content-Digest", subject)
+		}
+		return d
+	case http.StatusNotFound:
+		return ""
+	}
+	t.Fatalf("HEAD of the referrers tag of %s: status %d", subject, status)
+	return ""
+}
+
 // listReferrers collects Client.Referrers.
 func listReferrers(t *testing.T, c *acr.Client, repo string, subject digest.Digest, artifactType string) []digest.Digest {
 	t.Helper()
@@ -246,12 +285,12 @@ func TestReferrersTagWritten(t *testing.T) {
 		t.Fatalf("Referrers after deleting the signature: got %v, want %s", got, sbomDesc.Digest)
 	}
 	// The other client learned from its listing that the API is missing,
-	// so its deletion maintains the index too, down to an empty one.
+	// so its deletion maintains the index too, down to none: the tag goes.
 	if _, err := other.DeleteManifest(ctx, "img", sbomDesc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
-	if idx, status := rawReferrersIndex(t, u, "img", subject.Digest, "", ""); status != http.StatusOK || len(idx.Manifests) != 0 {
-		t.Fatalf("referrers index after deleting both: status %d, %v; want an empty index", status, idx.Manifests)
+	if idx, status := rawReferrersIndex(t, u, "img", subject.Digest, "", ""); status != http.StatusNotFound {
+		t.Fatalf("referrers tag after deleting both: status %d, %v; want 404, no tag", status, idx.Manifests)
 	}
 }
 
@@ -427,25 +466,39 @@ func TestReferrersTagConcurrentOneClient(t *testing.T) {
 // TestReferenceRegistryReferrersTag pushes a signature and an SBOM to the
 // reference registry (distribution v3.1.2, which has no referrers API) and
 // checks that the referrers tag index lists both, read raw, by the client
-// and, when .tools holds it, by oras discover; and that deleting them, by
-// a fresh client too, removes them from it.
+// and, when .tools holds it, by oras discover; that deleting them, by a
+// fresh client too, removes them from it, and the last one the tag; and
+// that each index replaced is deleted from the repository.
 func TestReferenceRegistryReferrersTag(t *testing.T) {
 	c := referenceClient(t)
 	ref := acrtest.ReferenceRegistry(t)
 	base, user, pass := ref.URL, ref.User, ref.Password
 	ctx := t.Context()
 	repo := "acrgo/referrers-" + digest.FromString(t.Name() + time.Now().String()).Encoded()[:8]
+	if referenceDeletesRefused(t, repo) {
+		t.Skip("the reference registry refuses to delete manifests (storage: delete: enabled: false); TestReferenceRegistryReferrersTagDeleteRefused covers it")
+	}
 	subject := pushSubjectImage(t, c, repo)
 	sig := referrerManifest(t, c, repo, subject, "application/vnd.example.signature", "", "sig", map[string]string{"org.example.signer": "alice"})
 	sigDesc, err := c.SetImage(ctx, repo, sig, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	first := referrersIndexDigest(t, base, repo, subject.Digest, user, pass)
+	// deleted checks that the replaced index d is gone from the repository.
+	deleted := func(what string, d digest.Digest) {
+		t.Helper()
+		if status, _ := rawManifestStatus(t, base, repo, d.String(), user, pass); status != http.StatusNotFound {
+			t.Errorf("%s: HEAD of the replaced referrers index %s: status %d, want 404 (deleted)", what, d, status)
+		}
+	}
 	sbom := referrerManifest(t, c, repo, subject, "", "application/vnd.example.sbom.v1+json", "sbom", nil)
 	sbomDesc, err := c.SetImage(ctx, repo, sbom, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	deleted("after pushing the SBOM", first)
+	second := referrersIndexDigest(t, base, repo, subject.Digest, user, pass)
 	idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass)
 	if status != http.StatusOK {
 		t.Fatalf("GET of the referrers tag: status %d, want 200", status)
@@ -495,6 +548,8 @@ func TestReferenceRegistryReferrersTag(t *testing.T) {
 	if len(idx.Manifests) != 1 || idx.Manifests[0].Digest != sbomDesc.Digest {
 		t.Fatalf("after deleting the signature the index lists %v, want only %s", idx.Manifests, sbomDesc.Digest)
 	}
+	deleted("after deleting the signature", second)
+	third := referrersIndexDigest(t, base, repo, subject.Digest, user, pass)
 	if oras != "" {
 		if out := discover(); bytes.Contains(out, []byte(sigDesc.Digest)) || !bytes.Contains(out, []byte(sbomDesc.Digest)) {
 			t.Errorf("after deleting the signature oras discover lists:\n%s\nwant the SBOM %s and not the signature %s", out, sbomDesc.Digest, sigDesc.Digest)
@@ -504,7 +559,16 @@ func TestReferenceRegistryReferrersTag(t *testing.T) {
 	if _, err := c.DeleteManifest(ctx, repo, sbomDesc.Digest.String()); err != nil {
 		t.Fatal(err)
 	}
-	if idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass); status != http.StatusOK || len(idx.Manifests) != 0 {
-		t.Fatalf("after deleting both referrers: status %d, index %v; want an empty index", status, idx.Manifests)
+	if idx, status := rawReferrersIndex(t, base, repo, subject.Digest, user, pass); status != http.StatusNotFound {
+		t.Fatalf("after deleting both referrers: status %d, index %v; want 404, the tag gone", status, idx.Manifests)
+	}
+	deleted("after deleting both referrers", third)
+	if got := listReferrers(t, referenceClient(t), repo, subject.Digest, ""); len(got) != 0 {
+		t.Errorf("Referrers after deleting both: got %v, want none", got)
+	}
+	if oras != "" {
+		if out := discover(); bytes.Contains(out, []byte(sigDesc.Digest)) || bytes.Contains(out, []byte(sbomDesc.Digest)) {
+			t.Errorf("after deleting both referrers oras discover lists:\n%s\nwant neither", out)
+		}
 	}
 }

@@ -123,8 +123,12 @@ func TestDeleteReferrerIndexKept(t *testing.T) {
 	}
 	t.Cleanup(func() { em.Close() })
 	var refuse atomic.Bool
+	var deletable atomic.Pointer[string] // while refusing, the one manifest DELETE lets go
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if refuse.Load() && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+		// Refused: writing the index, and deleting it (the emptied index
+		// of the last referrer is deleted rather than written).
+		if refuse.Load() && (r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") ||
+			r.Method == http.MethodDelete && !strings.HasSuffix(r.URL.Path, "/manifests/"+*deletable.Load())) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
 			w.Write([]byte(`{"errors":[{"code":"DENIED","message":"tag writes are refused"}]}`))
@@ -136,6 +140,8 @@ func TestDeleteReferrerIndexKept(t *testing.T) {
 	seed := newSeeder(t, hs.URL, nil)
 	img := seed.image("app/web", "v1", "amd64", "base", nil)
 	sig := seed.referrer("app/web", "application/vnd.example.sig", img, nil)
+	sigDigest := sig.Digest.String()
+	deletable.Store(&sigDigest)
 	refuse.Store(true)
 	cs, u := consoleFor(t, hs.URL, nil)
 	hc := browserless(t)

@@ -461,7 +461,8 @@ func newManifestDeleteCmd(o *remoteOptions) *cobra.Command {
 		Long: `Delete a manifest, named by digest or by a tag (resolved to its digest first), with
 every tag that points at it; on ACR its referrers (signatures, SBOMs) go with it. On a
 registry without the referrers API, a deleted referrer is also removed from its subject's
-referrers tag index, and the output says so. To remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
+referrers tag index (with the last referrer, the index and its tag go), and the output
+says so. To remove only a tag, use 'acrctl tag delete'. When that takes more than was named (a tag
 names the manifest, the manifest has tags or referrers, or an index in the repository lists
 it as a platform, on registries that list indexes' children as ACR does), it asks for
 confirmation on a terminal, as repo delete does; pass --yes in scripts.`,
@@ -715,7 +716,7 @@ cosign or oras attach to an image. It uses the OCI 1.1 referrers API and, on reg
 without it, the referrers tag schema (a tag named after the digest). --artifact-type keeps
 only the referrers of that type. --prune first removes from that tag's index the entries of
 manifests the repository no longer holds (left by a client that deleted a referrer without
-updating the index), and says which on stderr.`,
+updating the index), and says which on stderr; an index left empty is deleted, with its tag.`,
 		Example: `  acrctl manifest referrers myregistry.azurecr.io/app:v1
   acrctl manifest referrers localhost:5000/app:v1 --artifact-type application/vnd.cncf.notary.signature
   acrctl manifest referrers localhost:5000/app@sha256:4c5e... -o json | jq -r '.manifests[].digest'

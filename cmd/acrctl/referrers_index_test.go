@@ -26,10 +26,14 @@ import (
 // removes it, and that command does.
 func TestManifestDeleteReferrerIndex(t *testing.T) {
 	var refuse atomic.Bool
+	var deletable atomic.Pointer[string] // while refusing, the one manifest DELETE lets go
 	srv := acrtest.NewServer(t, nil)
 	reg := acrtest.WithoutReferrersAPI(srv.Registry)
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if refuse.Load() && r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") {
+		// Refused: writing the index, and deleting it (the emptied index
+		// of the last referrer is deleted rather than written).
+		if refuse.Load() && (r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256-") ||
+			r.Method == http.MethodDelete && !strings.HasSuffix(r.URL.Path, "/manifests/"+*deletable.Load())) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusForbidden)
 			io.WriteString(w, `{"errors":[{"code":"DENIED","message":"requested access to the resource is denied"}]}`)
@@ -100,6 +104,7 @@ func TestManifestDeleteReferrerIndex(t *testing.T) {
 	}
 
 	// The index write refused: the manifest is deleted, the entry stays.
+	deletable.Store(&sbom)
 	refuse.Store(true)
 	r = f.run("", "manifest", "delete", f.ref("app@"+sbom), "--yes").fails(t, 1,
 		"deleted manifest "+f.ref("app@"+sbom), "its entry in the referrers tag index of its subject "+f.ref("app@"+img.digest.String())+" stays", "DENIED",
