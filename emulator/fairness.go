@@ -15,7 +15,7 @@ import (
 // user or token subject it authenticated as, or, anonymous or on an open
 // registry, its address.
 func clientKey(r *http.Request, id identity) string {
-	if id.name != "" && id.name != "anonymous" {
+	if id.name != "" && id.name != anonymousSubject {
 		return "id:" + id.name
 	}
 	return "addr:" + clientAddr(r)

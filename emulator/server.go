@@ -48,6 +48,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/acrgo/acr/emulator/store"
@@ -388,12 +389,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			ae = newError(http.StatusRequestTimeout, spec.ErrorCodeBlobUploadInvalid, "request cancelled or timed out")
 		case errors.Is(err, store.ErrReadOnly):
-			ae = newError(http.StatusServiceUnavailable, spec.ErrorCodeUnsupported, "the registry's storage refuses writes (read-only or full): %v", err)
-		default:
-			if s.opts.Logger != nil {
-				s.opts.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+			// The detail names files of the server: it goes to the log,
+			// and the client learns what it can act on.
+			s.logInternal(r, w, err)
+			why := "read-only or full"
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				why += ": " + errno.Error()
 			}
-			ae = newError(http.StatusInternalServerError, "UNKNOWN", "internal error: %v", err)
+			ae = newError(http.StatusServiceUnavailable, spec.ErrorCodeUnsupported,
+				"the registry's storage refuses writes (%s); retry later, or ask its operator (the server's log has the detail)", why)
+		default:
+			s.logInternal(r, w, err)
+			ae = newError(http.StatusInternalServerError, "UNKNOWN",
+				"internal error; the server's log has the detail under this answer's X-Ms-Correlation-Request-Id")
 		}
 	}
 	for k, vs := range ae.header {
@@ -412,6 +421,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.WriteHeader(ae.status)
 	if r.Method != http.MethodHead {
 		w.Write(body)
+	}
+}
+
+// logInternal logs an error the client is not told the detail of (it can
+// name the server's files), under the answer's correlation id.
+func (s *Server) logInternal(r *http.Request, w http.ResponseWriter, err error) {
+	if s.opts.Logger != nil {
+		id := w.Header().Get("X-Ms-Correlation-Request-Id")
+		if id == "" {
+			id = w.Header().Get("X-Ms-Request-Id") // the storage handler's
+		}
+		s.opts.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("error", err.Error()))
 	}
 }
 
