@@ -47,6 +47,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -101,6 +102,19 @@ type Options struct {
 	// token subject, or an address when anonymous) may hold open, so that
 	// none can take them all; 0 means an eighth of MaxUploadSessions.
 	MaxUploadSessionsPerClient int
+	// UploadIdleTimeout is how long an upload session may receive no
+	// bytes before the registry cancels it and removes its data; 0 means
+	// DefaultUploadIdleTimeout. A sweep looks for such sessions
+	// periodically (every quarter of this, at most every minute), so that
+	// abandoned sessions neither pile up data nor hold the session caps.
+	// A session that is receiving a chunk, however long, is not idle;
+	// one idle for less can be resumed (GET its status, PATCH on).
+	UploadIdleTimeout time.Duration
+	// MaxBlobSize, when positive, caps the size of one blob: a push or
+	// chunk that would make a blob larger is refused with 413 Request
+	// Entity Too Large (an upload session keeps what it held). 0 means no
+	// limit.
+	MaxBlobSize int64
 	// BodyIdleTimeout ends a request whose body sends nothing for this
 	// long, so slow or stalled clients cannot hold connections and upload
 	// sessions forever; 0 means one minute. Progress, however slow,
@@ -149,6 +163,13 @@ type Server struct {
 
 	uploads atomic.Int64  // open upload sessions, for MaxUploadSessions
 	owners  sessionOwners // each client's open sessions
+	// uploadIdle is Options.UploadIdleTimeout, in nanoseconds; tests
+	// change it while the server runs.
+	uploadIdle atomic.Int64
+	// stopSweep ends the sweep of idle upload sessions; sweepDone is
+	// closed when it has ended.
+	stopSweep, sweepDone chan struct{}
+	closeOnce            sync.Once
 	// authFails throttles failed sign-ins.
 	authFails authFailures
 
@@ -183,6 +204,9 @@ func New(opts *Options) (*Server, error) {
 	}
 	if s.opts.MaxUploadSessionsPerClient <= 0 {
 		s.opts.MaxUploadSessionsPerClient = max(1, s.opts.MaxUploadSessions/8)
+	}
+	if o.MaxBlobSize < 0 || o.UploadIdleTimeout < 0 {
+		return nil, fmt.Errorf("emulator: MaxBlobSize %d, UploadIdleTimeout %v: want 0 (the default) or more", o.MaxBlobSize, o.UploadIdleTimeout)
 	}
 	if s.opts.BodyIdleTimeout <= 0 {
 		s.opts.BodyIdleTimeout = time.Minute
@@ -246,11 +270,24 @@ func New(opts *Options) (*Server, error) {
 		_ = u
 		s.uploads.Add(1)
 	}
+	idle := o.UploadIdleTimeout
+	if idle <= 0 {
+		idle = DefaultUploadIdleTimeout
+	}
+	s.uploadIdle.Store(int64(idle))
+	s.stopSweep, s.sweepDone = make(chan struct{}), make(chan struct{})
+	go s.sweepUploads(min(time.Minute, max(10*time.Millisecond, idle/4)))
 	return s, nil
 }
 
-// Close releases the store.
-func (s *Server) Close() error { return s.store.Close() }
+// Close stops the server's background work and releases the store.
+func (s *Server) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.stopSweep)
+		<-s.sweepDone
+	})
+	return s.store.Close()
+}
 
 // Store returns the server's store, for offline maintenance such as
 // garbage collection.
