@@ -121,6 +121,22 @@ type Options struct {
 	// extends it.
 	BodyIdleTimeout time.Duration
 
+	// CheckHost guards a registry on this machine against web pages that
+	// reach it through DNS rebinding (a name the page controls, pointed
+	// at 127.0.0.1): a request whose Host header names neither the
+	// loopback interface (localhost, 127.0.0.0/8, ::1) nor one of
+	// AllowedHosts gets 421 Misdirected Request. acrctl serve sets it
+	// when it listens on loopback, its default, or is given --allow-host.
+	// Whatever it is, state-changing requests that a browser sends from
+	// another site's page (Sec-Fetch-Site cross-site, or an Origin other
+	// than the registry) are refused with 403; registry clients send
+	// neither header.
+	CheckHost bool
+	// AllowedHosts are more host names or IP addresses, without port,
+	// that CheckHost accepts: the names under which clients reach a
+	// registry served on the network.
+	AllowedHosts []string
+
 	// BlobStorageURL, when set, makes blob downloads (GET) answer 307
 	// Temporary Redirect to a signed URL under this base, as ACR redirects
 	// them to Azure Storage; serve Server.StorageHandler there, on another
@@ -182,6 +198,9 @@ type Server struct {
 	// faults injects Options.Throttle, FailRate and Latency; nil for none.
 	faults *faults
 
+	// hosts is Options.CheckHost and AllowedHosts.
+	hosts hostPolicy
+
 	// scopeMaps holds the validated Options.ScopeMaps.
 	scopeMaps map[string]scopeMap
 }
@@ -219,6 +238,10 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.faults = newFaults(o)
+	var err error
+	if s.hosts, err = newHostPolicy(o); err != nil {
+		return nil, err
+	}
 	for user, perms := range o.ScopeMaps {
 		if _, ok := o.Users[user]; !ok {
 			return nil, fmt.Errorf("emulator: a scope map names user %q, who is not in Users: add the user with a password", user)
@@ -232,7 +255,6 @@ func New(opts *Options) (*Server, error) {
 		}
 		s.scopeMaps[user] = m
 	}
-	var err error
 	if o.BlobStorageURL != "" {
 		if s.storage, err = newBlobStorage(o.BlobStorageURL, o.BlobRedirectTTL); err != nil {
 			return nil, err
@@ -354,6 +376,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		// Hosts go into challenges and tokens; none is this long.
 		s.writeError(sw, r, newError(http.StatusBadRequest, spec.ErrorCodeUnsupported,
 			"the Host header has %d characters; a registry's host:port has at most %d", len(r.Host), maxHost))
+		s.logRequest(r, sw, start, reqID)
+		return
+	}
+	err := s.hosts.check(r)
+	if err == nil {
+		err = checkCrossSite(r)
+	}
+	if err != nil {
+		s.writeError(sw, r, err)
 		s.logRequest(r, sw, start, reqID)
 		return
 	}
