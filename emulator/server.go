@@ -47,7 +47,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -104,9 +103,10 @@ type Options struct {
 	MaxUploadSessionsPerClient int
 	// UploadIdleTimeout is how long an upload session may receive no
 	// bytes before the registry cancels it and removes its data; 0 means
-	// DefaultUploadIdleTimeout. A sweep looks for such sessions
-	// periodically (every quarter of this, at most every minute), so that
-	// abandoned sessions neither pile up data nor hold the session caps.
+	// DefaultUploadIdleTimeout. A sweep looks for such sessions on the
+	// first request after a quarter of this (at most a minute) since the
+	// last, so that abandoned sessions neither pile up data nor hold the
+	// session caps.
 	// A session that is receiving a chunk, however long, is not idle;
 	// one idle for less can be resumed (GET its status, PATCH on).
 	UploadIdleTimeout time.Duration
@@ -182,10 +182,10 @@ type Server struct {
 	// uploadIdle is Options.UploadIdleTimeout, in nanoseconds; tests
 	// change it while the server runs.
 	uploadIdle atomic.Int64
-	// stopSweep ends the sweep of idle upload sessions; sweepDone is
-	// closed when it has ended.
-	stopSweep, sweepDone chan struct{}
-	closeOnce            sync.Once
+	// sweepEvery is how often idle sessions are looked for; lastSweep
+	// is when they last were (UnixNano).
+	sweepEvery time.Duration
+	lastSweep  atomic.Int64
 	// authFails throttles failed sign-ins.
 	authFails authFailures
 
@@ -297,19 +297,13 @@ func New(opts *Options) (*Server, error) {
 		idle = DefaultUploadIdleTimeout
 	}
 	s.uploadIdle.Store(int64(idle))
-	s.stopSweep, s.sweepDone = make(chan struct{}), make(chan struct{})
-	go s.sweepUploads(min(time.Minute, max(10*time.Millisecond, idle/4)))
+	s.sweepEvery = min(time.Minute, max(10*time.Millisecond, idle/4))
+	s.lastSweep.Store(time.Now().UnixNano())
 	return s, nil
 }
 
-// Close stops the server's background work and releases the store.
-func (s *Server) Close() error {
-	s.closeOnce.Do(func() {
-		close(s.stopSweep)
-		<-s.sweepDone
-	})
-	return s.store.Close()
-}
+// Close releases the store.
+func (s *Server) Close() error { return s.store.Close() }
 
 // Store returns the server's store, for offline maintenance such as
 // garbage collection.
@@ -423,6 +417,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	s.maybeSweepUploads(r.Context())
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = newIdleBody(w, r.Body, s.opts.BodyIdleTimeout)
 	}

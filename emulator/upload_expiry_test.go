@@ -62,9 +62,9 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestUploadIdleSessionsExpire: a session that receives nothing for
-// UploadIdleTimeout is cancelled by the periodic sweep, without any cap
-// being reached, and its data leaves the disk; its place under the caps is
-// given back. A session that keeps receiving chunks lives on, and its
+// UploadIdleTimeout is cancelled by the sweep (which later requests run),
+// without any cap being reached, and its data leaves the disk; its place
+// under the caps is given back. A session that keeps receiving chunks lives on, and its
 // status and resumption work as the spec says.
 func TestUploadIdleSessionsExpire(t *testing.T) {
 	dir := t.TempDir()

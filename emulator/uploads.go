@@ -136,29 +136,21 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 		header:  http.Header{"Retry-After": {"5"}}}
 }
 
-// sweepUploads cancels idle sessions every interval until Close.
-func (s *Server) sweepUploads(interval time.Duration) {
-	defer close(s.sweepDone)
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-s.stopSweep
-		cancel()
-	}()
-	for {
-		select {
-		case <-s.stopSweep:
-			return
-		case <-t.C:
-			s.reclaimStale(ctx)
-		}
+// maybeSweepUploads cancels idle sessions when the last sweep is older
+// than the sweep interval. Requests drive it, one at a time, rather than a
+// goroutine of the server's own, so that a Server holds no goroutine
+// between requests (tests that check for leaks, synctest bubbles): an idle
+// registry only keeps its sessions until its next request.
+func (s *Server) maybeSweepUploads(ctx context.Context) {
+	last, now := s.lastSweep.Load(), time.Now().UnixNano()
+	if time.Duration(now-last) < s.sweepEvery || !s.lastSweep.CompareAndSwap(last, now) {
+		return
 	}
+	s.reclaimStale(context.WithoutCancel(ctx))
 }
 
 // reclaimStale cancels the sessions idle for Options.UploadIdleTimeout,
-// from the periodic sweep or when a cap is reached, and reports how many
+// at each sweep and when a cap is reached, and reports how many
 // it cancelled. A session counts as idle by the last bytes it received,
 // not by its start, so that a long upload that is still sending (a large
 // layer in chunks, or one slow PATCH) is kept.
