@@ -29,6 +29,18 @@
 // azcore.ClientOptions.Retry.MaxRetries to -1. Throttle, FailRate and
 // Latency inject ACR's throttling, failures and slowness.
 //
+// # Serving on this machine
+//
+// A registry on 127.0.0.1 is within reach of every web page the user
+// visits. [Options.CheckHost] refuses (421) a Host that is not loopback or
+// in AllowedHosts, against DNS rebinding, and state-changing requests that
+// a browser sends from another site are always refused (403). Failed
+// sign-ins are throttled per address (an IPv6 /64) and user name, idle
+// upload sessions expire ([Options.UploadIdleTimeout]), bearer tokens
+// stop working when their user is removed or its scope map narrowed, and
+// internal errors reach the client without detail (the detail goes to
+// Options.Logger).
+//
 // The package never imports the client library: client and server are
 // written from the specs separately so that one cannot hide the other's
 // misreading.
