@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -32,15 +33,20 @@ type identity struct {
 	name   string        // the user or token subject; "" on an open registry
 }
 
-// allows reports whether the identity may perform action on typ:name.
+// allows reports whether the identity may perform action on typ:name. A
+// bearer token of a user with a scope map needs both: the token's claim,
+// and the map as it is now, so that narrowing a map takes effect at once.
 func (id identity) allows(typ, name, action string) bool {
-	switch {
-	case id.all:
+	if id.all {
 		return true
-	case id.scoped != nil:
-		return typ == token.TypeRepository && slices.Contains(id.scoped.actions(name), action)
 	}
-	return id.claims != nil && id.claims.Allows(typ, name, action)
+	if id.scoped != nil && (typ != token.TypeRepository || !slices.Contains(id.scoped.actions(name), action)) {
+		return false
+	}
+	if id.claims != nil {
+		return id.claims.Allows(typ, name, action)
+	}
+	return id.scoped != nil
 }
 
 // requiredScopes returns the scopes an endpoint challenges for, as ACR
@@ -131,7 +137,12 @@ func (s *Server) authorize(w http.ResponseWriter, r *http.Request, rt route) (id
 			}
 			return identity{}, s.challenge(r, need, "invalid_token", msg)
 		}
-		id = identity{claims: &c, name: c.Subject}
+		scoped, ok := s.subjectExists(c.Subject)
+		if !ok {
+			return identity{}, s.challenge(r, need, "invalid_token",
+				"authentication required: the access token's identity "+strconv.Quote(c.Subject)+" no longer exists on this registry; sign in again")
+		}
+		id = identity{claims: &c, scoped: scoped, name: c.Subject}
 	default:
 		return identity{}, s.challenge(r, need, "", acrUnauthorized)
 	}
@@ -157,6 +168,51 @@ func (s *Server) basicIdentity(user string) identity {
 		return identity{scoped: m, name: user}
 	}
 	return identity{all: true, name: user}
+}
+
+// Token subjects that are not users of Options.Users.
+const (
+	aadSubject       = "aad-identity"
+	anonymousSubject = "anonymous"
+)
+
+// subjectExists reports whether the identity a token was minted for still
+// exists, with the scope map that limits it now: tokens outlive a restart
+// (the signing key persists in Options.Dir), and a user removed, or whose
+// scope map was narrowed, must lose at once what the token still claims.
+// It reads only the options in memory, so every request can afford it.
+func (s *Server) subjectExists(subject string) (scopeMap, bool) {
+	switch {
+	case subject == aadSubject && len(s.opts.AADTokens) > 0:
+		return nil, true
+	case subject == anonymousSubject && s.opts.AnonymousPull:
+		return nil, true
+	}
+	if _, ok := s.opts.Users[subject]; !ok {
+		return nil, false
+	}
+	return s.scopeMaps[subject], true
+}
+
+// tokenSubject is the subject of a token for a Basic sign-in as user: the
+// user, or for the refresh token user, the identity refresh tokens are
+// minted for, which must exist while the token is used.
+func tokenSubject(user string) string {
+	if user == refreshTokenUser {
+		return aadSubject
+	}
+	return user
+}
+
+// verifyRefreshToken checks an ACR refresh token: its signature, expiry
+// and audience, and that the identity it was minted for still exists.
+func (s *Server) verifyRefreshToken(r *http.Request, tok string) bool {
+	c, err := s.signer.Verify(tok, s.now(), r.Host, token.GrantTypeRefreshToken)
+	if err != nil {
+		return false
+	}
+	_, ok := s.subjectExists(c.Subject)
+	return ok
 }
 
 // checkCredentials refuses Options credentials that no client can send
@@ -188,8 +244,7 @@ func checkCredentials(o Options) error {
 // token user with a valid ACR refresh token as password.
 func (s *Server) checkBasic(r *http.Request, user, pass string) bool {
 	if user == refreshTokenUser {
-		_, err := s.signer.Verify(pass, s.now(), r.Host, token.GrantTypeRefreshToken)
-		return err == nil
+		return s.verifyRefreshToken(r, pass)
 	}
 	want, ok := s.opts.Users[user]
 	return ok && subtle.ConstantTimeCompare([]byte(want), []byte(pass)) == 1
@@ -271,7 +326,7 @@ func (s *Server) handleExchange(w http.ResponseWriter, r *http.Request) error {
 		return oauthRefused()
 	}
 	now := s.now()
-	rt, err := s.signer.Mint(token.Claims{Subject: "aad-identity", NotBefore: now, IssuedAt: now,
+	rt, err := s.signer.Mint(token.Claims{Subject: aadSubject, NotBefore: now, IssuedAt: now,
 		ExpiresAt: now.Add(refreshTokenTTL), Audience: r.Host, GrantType: token.GrantTypeRefreshToken,
 		Tenant: r.PostForm.Get("tenant"), Permissions: &token.Permissions{Actions: refreshTokenActions}, Roles: []string{}})
 	if err != nil {
@@ -301,7 +356,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 				return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized,
 					"the user name or password is wrong")
 			}
-			full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
+			full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, tokenSubject(user)
 		} else {
 			anonymous = true
 		}
@@ -313,17 +368,14 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		service, scopes = f.Get("service"), f["scope"]
 		switch gt := f.Get("grant_type"); gt {
 		case "refresh_token":
-			good, err := s.signIn(r, refreshTokenUser, func() bool {
-				_, err := s.signer.Verify(f.Get("refresh_token"), s.now(), r.Host, token.GrantTypeRefreshToken)
-				return err == nil
-			})
+			good, err := s.signIn(r, refreshTokenUser, func() bool { return s.verifyRefreshToken(r, f.Get("refresh_token")) })
 			if err != nil {
 				return err
 			}
 			if !good {
 				return oauthRefused()
 			}
-			full, subject = true, "aad-identity"
+			full, subject = true, aadSubject
 		case "password":
 			user, pass := f.Get("username"), f.Get("password")
 			switch {
@@ -339,7 +391,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 				if !good {
 					return newError(http.StatusUnauthorized, spec.ErrorCodeUnauthorized, "the user name or password is wrong")
 				}
-				full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, user
+				full, scoped, subject = s.basicIdentity(user).all, s.basicIdentity(user).scoped, tokenSubject(user)
 			}
 		default:
 			return newError(http.StatusBadRequest, spec.ErrorCodeUnsupported, "grant_type %q is not supported: use refresh_token or password", gt)
@@ -388,7 +440,7 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	})
 	if anonymous {
-		subject = "anonymous"
+		subject = anonymousSubject
 	}
 	now := s.now()
 	at, err := s.signer.Mint(token.Claims{Subject: subject, NotBefore: now, IssuedAt: now, ExpiresAt: now.Add(accessTokenTTL),

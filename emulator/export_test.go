@@ -2,13 +2,9 @@ package emulator
 
 import "time"
 
-// SetStaleUpload sets the age after which sessions may be reclaimed, for a
-// test, and returns the function that restores it.
-func SetStaleUpload(d time.Duration) (restore func()) {
-	old := staleUpload
-	staleUpload = d
-	return func() { staleUpload = old }
-}
+// SetUploadIdleTimeout changes s's Options.UploadIdleTimeout while it
+// runs (its sweep keeps its interval), for a test.
+func (s *Server) SetUploadIdleTimeout(d time.Duration) { s.uploadIdle.Store(int64(d)) }
 
 // SetMaxPageSize sets the page size of /v2 listings (and its cap), for a
 // test, and returns the function that restores it.

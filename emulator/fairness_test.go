@@ -75,13 +75,13 @@ func sha256hex(b []byte) string {
 // TestUploadSessionsPerClientReclaimed: a client at its cap whose sessions
 // went stale (a crashed CI job's) gets them reclaimed instead of a 429.
 func TestUploadSessionsPerClientReclaimed(t *testing.T) {
-	c, _ := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
+	c, srv := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
 	var stale []string
 	for range 2 {
 		stale = append(stale, c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location"))
 	}
 	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusTooManyRequests)
-	t.Cleanup(emulator.SetStaleUpload(0))
+	srv.Registry.SetUploadIdleTimeout(0)
 	c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted)
 	for _, loc := range stale {
 		c.do("GET", loc, nil).want(t, http.StatusNotFound)
@@ -94,10 +94,10 @@ func TestUploadSessionsPerClientReclaimed(t *testing.T) {
 // wait for its append (the new session is answered at once), while an
 // idle one is reclaimed; the long upload then completes.
 func TestUploadSessionReclaimKeepsActive(t *testing.T) {
-	c, _ := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
+	c, srv := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
 	idle := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
 	busy := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
-	t.Cleanup(emulator.SetStaleUpload(50 * time.Millisecond))
+	srv.Registry.SetUploadIdleTimeout(50 * time.Millisecond)
 
 	// A PATCH that keeps sending, past the stale age.
 	pr, pw := io.Pipe()

@@ -262,3 +262,67 @@ func TestOversizedTokenRequests(t *testing.T) {
 		t.Errorf("20 KB Host: got %d %.200s", resp.StatusCode, b)
 	}
 }
+
+// TestHostileBatteryNo5xx fires the security review's odd requests (huge
+// and negative page sizes, absurd ranges and digests, deeply nested JSON,
+// long tags and scopes) at an open, disk-backed registry: each must be
+// answered, and none with a 5xx, which would be the server's fault.
+func TestHostileBatteryNo5xx(t *testing.T) {
+	c, _ := newClient(t, &emulator.Options{Dir: t.TempDir(), SoftDeleteRetention: 1e12})
+	im := c.pushImage("r", "t", "1")
+	big := strings.Repeat("a", 200<<10)
+	deep := []byte(strings.Repeat("[", 1<<20) + strings.Repeat("]", 1<<20))
+	deepObj := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","annotations":` +
+		strings.Repeat(`{"a":`, 300000) + "1" + strings.Repeat("}", 300000) + "}")
+	jsonType := []string{"Content-Type", "application/json"}
+	manifestType := []string{"Content-Type", "application/vnd.oci.image.manifest.v1+json"}
+	for _, q := range []struct {
+		method, path string
+		body         []byte
+		hdr          []string
+	}{
+		{"GET", "/v2/_catalog?n=1000000000000", nil, nil},
+		{"GET", "/v2/_catalog?n=-1", nil, nil},
+		{"GET", "/v2/_catalog?n=99999999999999999999999", nil, nil},
+		{"GET", "/v2/_catalog?last=" + big, nil, nil},
+		{"GET", "/v2/r/tags/list?n=0&last=" + big, nil, nil},
+		{"GET", "/acr/v1/_catalog?n=1e12", nil, nil},
+		{"GET", "/acr/v1/r/_tags?orderby=bogus&n=1000000", nil, nil},
+		{"GET", "/acr/v1/r/_tags?last=" + big, nil, nil},
+		{"GET", "/acr/v1/r/_manifests?orderby=timedesc&last=zzz", nil, nil},
+		{"GET", "/acr/v1/_deleted/_catalog?n=1e12", nil, nil},
+		{"GET", "/acr/v1/_deleted/r/_manifests?last=" + big, nil, nil},
+		{"GET", "/acr/v1/_deleted/r/_tags?n=-5", nil, nil},
+		{"POST", "/acr/v1/_deleted/r/_manifests/" + im.digest.String(), []byte(strings.Repeat("{", 60000)), nil},
+		{"POST", "/acr/v1/_deleted/r/_manifests/" + im.digest.String(), []byte(`{"tag":"` + big + `"}`), nil},
+		{"PATCH", "/acr/v1/r", []byte(strings.Repeat("[", 60000)), jsonType},
+		{"PATCH", "/acr/v1/r/_tags/t", []byte(`{"deleteEnabled":"yes"}`), jsonType},
+		{"PATCH", "/acr/v1/r/_manifests/" + im.digest.String(), []byte(`{"writeEnabled":null,"x":` + strings.Repeat("[", 50000) + `}`), nil},
+		{"GET", "/v2/r/blobs/" + im.layer.String(), nil, []string{"Range", "bytes=99999999999999999999-"}},
+		{"GET", "/v2/r/blobs/" + im.layer.String(), nil, []string{"Range", "bytes=" + strings.Repeat("0-0,", 2000) + "0-0"}},
+		{"GET", "/v2/r/blobs/" + im.layer.String(), nil, []string{"Range", "bytes=-0"}},
+		{"GET", "/v2/r/blobs/sha512:" + strings.Repeat("a", 128), nil, nil},
+		{"GET", "/v2/r/blobs/sha384:" + strings.Repeat("a", 96), nil, nil},
+		{"GET", "/v2/r/blobs/sha256:" + strings.Repeat("A", 64), nil, nil},
+		{"GET", "/v2/r/blobs/sha256:..%2F..%2F..%2Fetc%2Fpasswd", nil, nil},
+		{"GET", "/v2/r/manifests/sha256:" + strings.Repeat("0", 63) + "%2F", nil, acceptAll},
+		{"GET", "/v2/%2E%2E/tags/list", nil, nil},
+		{"GET", "/v2/r%00/tags/list", nil, nil},
+		{"GET", "/v2/r/referrers/" + im.digest.String() + "?artifactType=" + big, nil, nil},
+		{"PUT", "/v2/r/manifests/x", deep, manifestType},
+		{"PUT", "/v2/r/manifests/y", deepObj, manifestType},
+		{"PUT", "/v2/r/manifests/z", deep, []string{"Content-Type", "application/vnd.oci.image.index.v1+json"}},
+		{"PUT", "/v2/r/manifests/z", []byte(`{}`), []string{"Content-Type", "application/vnd.docker.distribution.manifest.v1+prettyjws"}},
+		{"PUT", "/v2/r/manifests/" + strings.Repeat("t", 129), im.manifest, manifestType},
+		{"POST", "/v2/r/blobs/uploads/?digest=sha256:zz", []byte("x"), nil},
+		{"POST", "/v2/r/blobs/uploads/?digest=sha512:" + strings.Repeat("a", 128), []byte("x"), nil},
+		{"POST", "/v2/r/blobs/uploads/?mount=" + im.layer.String() + "&from=" + big, nil, nil},
+		{"POST", "/oauth2/token", []byte(strings.Repeat("scope=repository:a:pull&", 2500)), []string{"Content-Type", "application/x-www-form-urlencoded"}},
+		{"GET", "/oauth2/token?" + strings.Repeat("scope=repository:a"+strings.Repeat("b", 100)+":pull,push,delete&", 50), nil, nil},
+		{"POST", "/oauth2/exchange", []byte("grant_type=access_token&access_token=x"), []string{"Content-Type", "application/x-www-form-urlencoded"}},
+	} {
+		if r := c.do(q.method, q.path, q.body, q.hdr...); r.StatusCode >= 500 {
+			t.Errorf("%s %.90s: %d %.200s, want no 5xx", q.method, q.path, r.StatusCode, r.body)
+		}
+	}
+}

@@ -29,6 +29,18 @@
 // azcore.ClientOptions.Retry.MaxRetries to -1. Throttle, FailRate and
 // Latency inject ACR's throttling, failures and slowness.
 //
+// # Serving on this machine
+//
+// A registry on 127.0.0.1 is within reach of every web page the user
+// visits. [Options.CheckHost] refuses (421) a Host that is not loopback or
+// in AllowedHosts, against DNS rebinding, and state-changing requests that
+// a browser sends from another site are always refused (403). Failed
+// sign-ins are throttled per address (an IPv6 /64) and user name, idle
+// upload sessions expire ([Options.UploadIdleTimeout]), bearer tokens
+// stop working when their user is removed or its scope map narrowed, and
+// internal errors reach the client without detail (the detail goes to
+// Options.Logger).
+//
 // The package never imports the client library: client and server are
 // written from the specs separately so that one cannot hide the other's
 // misreading.
@@ -48,6 +60,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/acrgo/acr/emulator/store"
@@ -100,11 +113,41 @@ type Options struct {
 	// token subject, or an address when anonymous) may hold open, so that
 	// none can take them all; 0 means an eighth of MaxUploadSessions.
 	MaxUploadSessionsPerClient int
+	// UploadIdleTimeout is how long an upload session may receive no
+	// bytes before the registry cancels it and removes its data; 0 means
+	// DefaultUploadIdleTimeout. A sweep looks for such sessions on the
+	// first request after a quarter of this (at most a minute) since the
+	// last, so that abandoned sessions neither pile up data nor hold the
+	// session caps.
+	// A session that is receiving a chunk, however long, is not idle;
+	// one idle for less can be resumed (GET its status, PATCH on).
+	UploadIdleTimeout time.Duration
+	// MaxBlobSize, when positive, caps the size of one blob: a push or
+	// chunk that would make a blob larger is refused with 413 Request
+	// Entity Too Large (an upload session keeps what it held). 0 means no
+	// limit.
+	MaxBlobSize int64
 	// BodyIdleTimeout ends a request whose body sends nothing for this
 	// long, so slow or stalled clients cannot hold connections and upload
 	// sessions forever; 0 means one minute. Progress, however slow,
 	// extends it.
 	BodyIdleTimeout time.Duration
+
+	// CheckHost guards a registry on this machine against web pages that
+	// reach it through DNS rebinding (a name the page controls, pointed
+	// at 127.0.0.1): a request whose Host header names neither the
+	// loopback interface (localhost, 127.0.0.0/8, ::1) nor one of
+	// AllowedHosts gets 421 Misdirected Request. acrctl serve sets it
+	// when it listens on loopback, its default, or is given --allow-host.
+	// Whatever it is, state-changing requests that a browser sends from
+	// another site's page (Sec-Fetch-Site cross-site, or an Origin other
+	// than the registry) are refused with 403; registry clients send
+	// neither header.
+	CheckHost bool
+	// AllowedHosts are more host names or IP addresses, without port,
+	// that CheckHost accepts: the names under which clients reach a
+	// registry served on the network.
+	AllowedHosts []string
 
 	// BlobStorageURL, when set, makes blob downloads (GET) answer 307
 	// Temporary Redirect to a signed URL under this base, as ACR redirects
@@ -148,6 +191,13 @@ type Server struct {
 
 	uploads atomic.Int64  // open upload sessions, for MaxUploadSessions
 	owners  sessionOwners // each client's open sessions
+	// uploadIdle is Options.UploadIdleTimeout, in nanoseconds; tests
+	// change it while the server runs.
+	uploadIdle atomic.Int64
+	// sweepEvery is how often idle sessions are looked for; lastSweep
+	// is when they last were (UnixNano).
+	sweepEvery time.Duration
+	lastSweep  atomic.Int64
 	// authFails throttles failed sign-ins.
 	authFails authFailures
 
@@ -159,6 +209,9 @@ type Server struct {
 
 	// faults injects Options.Throttle, FailRate and Latency; nil for none.
 	faults *faults
+
+	// hosts is Options.CheckHost and AllowedHosts.
+	hosts hostPolicy
 
 	// scopeMaps holds the validated Options.ScopeMaps.
 	scopeMaps map[string]scopeMap
@@ -183,6 +236,9 @@ func New(opts *Options) (*Server, error) {
 	if s.opts.MaxUploadSessionsPerClient <= 0 {
 		s.opts.MaxUploadSessionsPerClient = max(1, s.opts.MaxUploadSessions/8)
 	}
+	if o.MaxBlobSize < 0 || o.UploadIdleTimeout < 0 {
+		return nil, fmt.Errorf("emulator: MaxBlobSize %d, UploadIdleTimeout %v: want 0 (the default) or more", o.MaxBlobSize, o.UploadIdleTimeout)
+	}
 	if s.opts.BodyIdleTimeout <= 0 {
 		s.opts.BodyIdleTimeout = time.Minute
 	}
@@ -194,6 +250,10 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.faults = newFaults(o)
+	var err error
+	if s.hosts, err = newHostPolicy(o); err != nil {
+		return nil, err
+	}
 	for user, perms := range o.ScopeMaps {
 		if _, ok := o.Users[user]; !ok {
 			return nil, fmt.Errorf("emulator: a scope map names user %q, who is not in Users: add the user with a password", user)
@@ -207,7 +267,6 @@ func New(opts *Options) (*Server, error) {
 		}
 		s.scopeMaps[user] = m
 	}
-	var err error
 	if o.BlobStorageURL != "" {
 		if s.storage, err = newBlobStorage(o.BlobStorageURL, o.BlobRedirectTTL); err != nil {
 			return nil, err
@@ -245,6 +304,13 @@ func New(opts *Options) (*Server, error) {
 		_ = u
 		s.uploads.Add(1)
 	}
+	idle := o.UploadIdleTimeout
+	if idle <= 0 {
+		idle = DefaultUploadIdleTimeout
+	}
+	s.uploadIdle.Store(int64(idle))
+	s.sweepEvery = min(time.Minute, max(10*time.Millisecond, idle/4))
+	s.lastSweep.Store(time.Now().UnixNano())
 	return s, nil
 }
 
@@ -319,6 +385,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, sw, start, reqID)
 		return
 	}
+	err := s.hosts.check(r)
+	if err == nil {
+		err = checkCrossSite(r)
+	}
+	if err != nil {
+		s.writeError(sw, r, err)
+		s.logRequest(r, sw, start, reqID)
+		return
+	}
 	if !strings.HasPrefix(path, "/v2") && !strings.HasPrefix(path, "/acr/") && !strings.HasPrefix(path, "/oauth2/") {
 		// Outside its APIs ACR answers like this, with none of its
 		// headers (G TestBlobClient_CancelUpload_fail).
@@ -354,6 +429,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	s.maybeSweepUploads(r.Context())
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = newIdleBody(w, r.Body, s.opts.BodyIdleTimeout)
 	}
@@ -388,12 +464,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 			ae = newError(http.StatusRequestTimeout, spec.ErrorCodeBlobUploadInvalid, "request cancelled or timed out")
 		case errors.Is(err, store.ErrReadOnly):
-			ae = newError(http.StatusServiceUnavailable, spec.ErrorCodeUnsupported, "the registry's storage refuses writes (read-only or full): %v", err)
-		default:
-			if s.opts.Logger != nil {
-				s.opts.Logger.Error("internal error", "method", r.Method, "path", r.URL.Path, "error", err)
+			// The detail names files of the server: it goes to the log,
+			// and the client learns what it can act on.
+			s.logInternal(r, w, err)
+			why := "read-only or full"
+			var errno syscall.Errno
+			if errors.As(err, &errno) {
+				why += ": " + errno.Error()
 			}
-			ae = newError(http.StatusInternalServerError, "UNKNOWN", "internal error: %v", err)
+			ae = newError(http.StatusServiceUnavailable, spec.ErrorCodeUnsupported,
+				"the registry's storage refuses writes (%s); retry later, or ask its operator (the server's log has the detail)", why)
+		default:
+			s.logInternal(r, w, err)
+			ae = newError(http.StatusInternalServerError, "UNKNOWN",
+				"internal error; the server's log has the detail under this answer's X-Ms-Correlation-Request-Id")
 		}
 	}
 	for k, vs := range ae.header {
@@ -412,6 +496,20 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	w.WriteHeader(ae.status)
 	if r.Method != http.MethodHead {
 		w.Write(body)
+	}
+}
+
+// logInternal logs an error the client is not told the detail of (it can
+// name the server's files), under the answer's correlation id.
+func (s *Server) logInternal(r *http.Request, w http.ResponseWriter, err error) {
+	if s.opts.Logger != nil {
+		id := w.Header().Get("X-Ms-Correlation-Request-Id")
+		if id == "" {
+			id = w.Header().Get("X-Ms-Request-Id") // the storage handler's
+		}
+		s.opts.Logger.LogAttrs(r.Context(), slog.LevelError, "internal error",
+			slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("error", err.Error()))
 	}
 }
 

@@ -92,7 +92,10 @@ func (s *Server) StorageHandler() http.Handler {
 		if err := s.serveStorage(w, r); err != nil {
 			var se *storageError
 			if !errors.As(err, &se) {
-				se = &storageError{http.StatusInternalServerError, "InternalError", "The server encountered an internal error: " + err.Error()}
+				// The detail can name the server's files: it goes to
+				// the log only.
+				s.logInternal(r, w, err)
+				se = &storageError{http.StatusInternalServerError, "InternalError", "The server encountered an internal error. Please retry the request."}
 			}
 			w.Header().Set("Content-Type", "application/xml")
 			w.WriteHeader(se.status)

@@ -17,9 +17,12 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// staleUpload is the age after which an upload session may be reclaimed
-// when the global or the client's session cap is reached; tests change it.
-var staleUpload = time.Hour
+// DefaultUploadIdleTimeout is how long an upload session may receive no
+// bytes before it is cancelled, when Options.UploadIdleTimeout is 0.
+// Distribution purges sessions by age (168 h, checked daily); this
+// registry counts idleness instead, so that a long upload still sending
+// is never cut, and an abandoned one goes within the hour.
+const DefaultUploadIdleTimeout = 30 * time.Minute
 
 // handleUploadStart serves POST /v2/{name}/blobs/uploads/ (OCI distribution
 // spec: "Pushing a blob monolithically", "Pushing a blob in chunks",
@@ -57,8 +60,14 @@ func (s *Server) handleUploadStart(w http.ResponseWriter, r *http.Request, rt ro
 			return newError(http.StatusBadRequest, spec.ErrorCodeDigestInvalid, "%v", err)
 		}
 		size := r.ContentLength
-		body := &recordingBody{r: r.Body}
+		if s.opts.MaxBlobSize > 0 && size > s.opts.MaxBlobSize {
+			return s.blobTooLarge(size, "nothing was stored")
+		}
+		body := &recordingBody{r: s.capBlob(r.Body, 0)}
 		n, err := s.store.PutBlob(ctx, d, size, body)
+		if err != nil && errors.Is(body.err, errBlobTooLarge) {
+			return s.blobTooLarge(-1, "nothing was stored")
+		}
 		if err != nil {
 			if body.err != nil && !errors.Is(err, store.ErrDigestMismatch) && !errors.Is(err, store.ErrSizeMismatch) {
 				return bodyError(body.err, "nothing was stored; upload the blob again")
@@ -127,13 +136,27 @@ func (s *Server) reserveUpload(ctx context.Context) error {
 		header:  http.Header{"Retry-After": {"5"}}}
 }
 
-// reclaimStale cancels the sessions idle for staleUpload, when a cap is
-// reached, and reports how many it cancelled. A session counts as idle by
-// the last bytes it received, not by its start, so that a long upload that
-// is still sending (a large layer in chunks, or one slow PATCH) is kept.
+// maybeSweepUploads cancels idle sessions when the last sweep is older
+// than the sweep interval. Requests drive it, one at a time, rather than a
+// goroutine of the server's own, so that a Server holds no goroutine
+// between requests (tests that check for leaks, synctest bubbles): an idle
+// registry only keeps its sessions until its next request.
+func (s *Server) maybeSweepUploads(ctx context.Context) {
+	last, now := s.lastSweep.Load(), time.Now().UnixNano()
+	if time.Duration(now-last) < s.sweepEvery || !s.lastSweep.CompareAndSwap(last, now) {
+		return
+	}
+	s.reclaimStale(context.WithoutCancel(ctx))
+}
+
+// reclaimStale cancels the sessions idle for Options.UploadIdleTimeout,
+// at each sweep and when a cap is reached, and reports how many
+// it cancelled. A session counts as idle by the last bytes it received,
+// not by its start, so that a long upload that is still sending (a large
+// layer in chunks, or one slow PATCH) is kept.
 func (s *Server) reclaimStale(ctx context.Context) int {
 	// Stores stamp sessions with the real clock, not Options.Now.
-	cutoff := time.Now().Add(-staleUpload)
+	cutoff := time.Now().Add(-time.Duration(s.uploadIdle.Load()))
 	n := 0
 	for u, err := range s.store.Uploads(ctx) {
 		if err != nil {
@@ -363,11 +386,14 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, u store.Upl
 	} else if r.ContentLength >= 0 {
 		want = r.ContentLength
 	}
+	if s.opts.MaxBlobSize > 0 && want > s.opts.MaxBlobSize-start {
+		return u, s.blobTooLarge(start+want, fmt.Sprintf("the session still holds its %d bytes", u.Size))
+	}
 	body := io.Reader(r.Body)
 	if want >= 0 {
 		body = io.LimitReader(r.Body, want)
 	}
-	rb := &recordingBody{r: body}
+	rb := &recordingBody{r: s.capBlob(body, start)}
 	n, err := s.store.AppendUpload(r.Context(), u.ID, start, rb)
 	if errors.Is(err, store.ErrOffsetMismatch) {
 		cur, gerr := s.store.GetUpload(r.Context(), u.ID)
@@ -387,6 +413,9 @@ func (s *Server) appendChunk(w http.ResponseWriter, r *http.Request, u store.Upl
 		// The store failed, not the client: a full or read-only disk is
 		// a 503 that says so (see writeError), not the client's fault.
 		return u, err
+	}
+	if err != nil && errors.Is(rb.err, errBlobTooLarge) {
+		return u, s.blobTooLarge(-1, fmt.Sprintf("the session holds its first %d bytes", u.Size))
 	}
 	if err != nil {
 		return u, bodyError(rb.err, fmt.Sprintf("the session holds %d bytes: GET it for its Range and resume", u.Size))
@@ -435,4 +464,52 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request, u store.
 		return err
 	}
 	return blobCreated(w, u.Repo, d)
+}
+
+// errBlobTooLarge is the read error of a body cut at Options.MaxBlobSize.
+var errBlobTooLarge = errors.New("the blob is larger than the registry's MaxBlobSize")
+
+// blobTooLarge is the 413 for a blob beyond Options.MaxBlobSize: size is
+// the size it would have had, or -1 when unknown (a body without length),
+// and outcome what became of the upload.
+func (s *Server) blobTooLarge(size int64, outcome string) error {
+	would := "would be larger"
+	if size >= 0 {
+		would = "would have " + strconv.FormatInt(size, 10) + " bytes, more"
+	}
+	return newError(http.StatusRequestEntityTooLarge, spec.ErrorCodeSizeInvalid,
+		"the blob %s than this registry's limit of %d bytes per blob (its MaxBlobSize); %s", would, s.opts.MaxBlobSize, outcome)
+}
+
+// capBlob limits a body to the bytes that fit in a blob that already holds
+// used bytes, under Options.MaxBlobSize: reading further fails with
+// errBlobTooLarge, before the byte too many is stored.
+func (s *Server) capBlob(r io.Reader, used int64) io.Reader {
+	if s.opts.MaxBlobSize <= 0 {
+		return r
+	}
+	return &blobCap{r: r, room: s.opts.MaxBlobSize - used}
+}
+
+type blobCap struct {
+	r    io.Reader
+	room int64
+}
+
+func (b *blobCap) Read(p []byte) (int, error) {
+	if b.room <= 0 {
+		// Full: one more byte means too large, none means done.
+		var one [1]byte
+		n, err := b.r.Read(one[:])
+		if n > 0 {
+			return 0, errBlobTooLarge
+		}
+		return 0, err
+	}
+	if int64(len(p)) > b.room {
+		p = p[:b.room]
+	}
+	n, err := b.r.Read(p)
+	b.room -= int64(n)
+	return n, err
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 )
@@ -620,14 +621,25 @@ func (h *hostileRun) credentials() {
 				"WWW-Authenticate %q", r.header.Get("Www-Authenticate"))
 		}
 	}
-	// A token this server minted for another host name (audience).
+	// A token this server minted for another host name (audience): another
+	// name of this machine, which a registry served on loopback answers to
+	// (it refuses names that are not loopback, against DNS rebinding).
+	other := "localhost"
+	if u, err := url.Parse(s.cfg.url); err == nil {
+		if u.Hostname() == "localhost" {
+			other = "127.0.0.1"
+		}
+		if u.Port() != "" {
+			other += ":" + u.Port()
+		}
+	}
 	h.inputs++
-	r := s.c.send(h.ctx, "GET", "/oauth2/token?scope=repository:"+base+":pull,push", nil, req{host: "other.example"})
+	r := s.c.send(h.ctx, "GET", "/oauth2/token?scope=repository:"+base+":pull,push", nil, req{host: other})
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
 	if r.status != http.StatusOK || json.Unmarshal(r.body, &tok) != nil || tok.AccessToken == "" {
-		s.fail("get a token for host other.example: %s", r)
+		s.fail("get a token for host %s: %s", other, r)
 	} else {
 		h.inputs++
 		r = s.c.withAuth("Bearer "+tok.AccessToken).do(h.ctx, "POST", "/v2/"+base+"/blobs/uploads/?digest="+digestOf([]byte("c")), []byte("c"))

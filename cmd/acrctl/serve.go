@@ -40,6 +40,7 @@ type serveFlags struct {
 	latency       time.Duration
 	verbose       bool
 	noConsole     bool
+	allowHosts    []string
 }
 
 func newServeCmd() *cobra.Command {
@@ -72,6 +73,18 @@ through ACR's /acr/v1/_deleted endpoints (acrctl manifest restore, az acr manife
 --throttle, --fail-rate and --latency inject ACR's throttling (429 with Retry-After and
 x-ms-ratelimit-remaining-calls-per-second), failures (503s and cut connections) and slow
 answers, so that a pipeline can prove it survives them.
+
+Against web pages: on a loopback --addr (the default), the registry answers only to
+localhost and loopback addresses in the Host header, so that a page whose name an attacker
+points at 127.0.0.1 (DNS rebinding) gets 421 Misdirected Request; --allow-host NAME adds a
+name. On another address (such as 0.0.0.0:5000, a deliberate network listen) clients reach
+it under names serve cannot know, so Host is not checked unless --allow-host lists them
+(then those, the --addr host and loopback names are served). Whatever the address, pushes
+and deletes that a browser sends from another site's page (Sec-Fetch-Site: cross-site, or
+a foreign Origin) get 403; docker, oras, crane, regctl and the Azure SDKs send neither.
+
+Upload sessions that receive no bytes for 30 minutes are cancelled and their data removed.
+Errors inside the server are answered without detail and logged to stderr.
 
 The web console is served under /console/ on the same port (its URL is printed at start):
 it browses this registry with the registry's own auth, so with --user it asks for a user
@@ -117,6 +130,7 @@ stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exi
 	fl.DurationVar(&f.latency, "latency", 0, "delay every answer by this long")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log one line per request to stderr")
 	fl.BoolVar(&f.noConsole, "no-console", false, "do not serve the web console under /console/")
+	fl.StringArrayVar(&f.allowHosts, "allow-host", nil, "also answer to this host NAME in requests (repeatable); on a non-loopback --addr, check Host against these")
 	cmd.MarkFlagsMutuallyExclusive("data", "memory")
 	cmd.MarkFlagsRequiredTogether("tls-cert", "tls-key")
 	cmd.MarkFlagsMutuallyExclusive("tls-cert", "tls-self-signed")
@@ -197,6 +211,10 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 	}
 	if f.verbose {
 		opts.Logger = slog.New(slog.NewTextHandler(stderr, nil))
+	} else {
+		// Internal errors are answered without their detail, which
+		// names server paths: the operator finds it here.
+		opts.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	}
 	dir := f.data
 	if !f.memory {
@@ -273,15 +291,30 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		defer storageLn.Close()
 		opts.BlobStorageURL = scheme + "://" + storageLn.Addr().String()
 	}
-	srv, err := emulator.New(opts)
-	if err != nil {
-		return err
-	}
-	defer srv.Close()
 	ln, err := listen("--addr", f.addr)
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
+	// One decision guards the registry and the console against DNS
+	// rebinding: a loopback listener answers only to loopback names (and
+	// --allow-host); another checks Host only when told which names.
+	loopback := isLoopback(ln.Addr())
+	opts.CheckHost = loopback || len(f.allowHosts) > 0
+	opts.AllowedHosts = f.allowHosts
+	if h, _, _ := net.SplitHostPort(f.addr); h != "" && opts.CheckHost {
+		if ip := net.ParseIP(h); ip == nil || !ip.IsUnspecified() {
+			opts.AllowedHosts = append(opts.AllowedHosts, h) // the name --addr gave
+		}
+	}
+	srv, err := emulator.New(opts)
+	if err != nil {
+		if len(f.allowHosts) > 0 && strings.Contains(err.Error(), "AllowedHosts") {
+			return usageError{fmt.Errorf("--allow-host: %v", err)}
+		}
+		return err
+	}
+	defer srv.Close()
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{Handler: h, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20, TLSConfig: tlsConf}
 	}
@@ -292,8 +325,6 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 		// names it, as clients do (a wildcard address is not one).
 		self := servedAddr(ln.Addr())
 		authOn := len(opts.Users) > 0 || len(opts.AADTokens) > 0
-		ta, _ := ln.Addr().(*net.TCPAddr)
-		loopback := ta != nil && ta.IP.IsLoopback()
 		if handler, err = mountConsole(srv, scheme+"://"+self, tlsConf != nil, serveAuth{authOn: authOn, loopbackOnly: loopback}); err != nil {
 			return err
 		}
