@@ -78,6 +78,47 @@ func isTag(s string) bool {
 	return true
 }
 
+// IsDigestSyntax reports whether s follows the digest grammar of the OCI
+// image spec, section "Digests": algorithm ":" encoded, with algorithm
+// [a-z0-9]+([+._-][a-z0-9]+)* and encoded [a-zA-Z0-9=_-]+, whether or not
+// the algorithm is one this module can compute. Such a string holds no
+// '/', no ".." and no control character, so it is safe in a path and on a
+// terminal. (go-digest checks the same with a regular expression.)
+func IsDigestSyntax(s string) bool {
+	lower := func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
+	i := 0
+	for {
+		// An algorithm component, then a separator or the ':'.
+		if i == len(s) || !lower(s[i]) {
+			return false
+		}
+		for i < len(s) && lower(s[i]) {
+			i++
+		}
+		if i == len(s) {
+			return false
+		}
+		c := s[i]
+		i++
+		if c == ':' {
+			break
+		}
+		if c != '+' && c != '.' && c != '_' && c != '-' {
+			return false
+		}
+	}
+	if i == len(s) {
+		return false
+	}
+	for ; i < len(s); i++ {
+		c := s[i]
+		if !(lower(c) || 'A' <= c && c <= 'Z' || c == '=' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
 // ErrInvalidName, ErrInvalidTag and ErrInvalidDigest report input that does
 // not follow the distribution spec's grammar.
 var (
