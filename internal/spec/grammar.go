@@ -85,17 +85,14 @@ func isTag(s string) bool {
 // '/', no ".." and no control character, so it is safe in a path and on a
 // terminal. (go-digest checks the same with a regular expression.)
 func IsDigestSyntax(s string) bool {
-	lower := func(c byte) bool { return 'a' <= c && c <= 'z' || '0' <= c && c <= '9' }
 	i := 0
 	for {
 		// An algorithm component, then a separator or the ':'.
-		if i == len(s) || !lower(s[i]) {
-			return false
-		}
-		for i < len(s) && lower(s[i]) {
+		start := i
+		for i < len(s) && digestByte[s[i]]&algorithmByte != 0 {
 			i++
 		}
-		if i == len(s) {
+		if i == start || i == len(s) {
 			return false
 		}
 		c := s[i]
@@ -110,14 +107,32 @@ func IsDigestSyntax(s string) bool {
 	if i == len(s) {
 		return false
 	}
-	for ; i < len(s); i++ {
-		c := s[i]
-		if !(lower(c) || 'A' <= c && c <= 'Z' || c == '=' || c == '_' || c == '-') {
-			return false
+	// The encoded part is most of a digest (64 or 128 bytes): one table
+	// lookup a byte, without a branch.
+	all := uint8(encodedByte)
+	for _, c := range []byte(s[i:]) {
+		all &= digestByte[c]
+	}
+	return all != 0
+}
+
+// digestByte classifies bytes for IsDigestSyntax.
+var digestByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			t[c] = algorithmByte | encodedByte
+		case 'A' <= c && c <= 'Z', c == '=', c == '_', c == '-':
+			t[c] = encodedByte
 		}
 	}
-	return true
-}
+	return t
+}()
+
+const (
+	algorithmByte = 1 << iota // [a-z0-9]
+	encodedByte               // [a-zA-Z0-9=_-]
+)
 
 // ErrInvalidName, ErrInvalidTag and ErrInvalidDigest report input that does
 // not follow the distribution spec's grammar.
