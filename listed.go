@@ -56,9 +56,9 @@ func checkListed(k listedKind, s string) error {
 	var ok bool
 	switch k {
 	case listedRepository:
-		ok = spec.ValidateName(s) == nil
+		ok = spec.IsName(s)
 	case listedTag:
-		ok = spec.ValidateTag(s) == nil
+		ok = spec.IsTag(s)
 	default:
 		ok = spec.IsDigestSyntax(s)
 	}

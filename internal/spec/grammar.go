@@ -66,17 +66,41 @@ func isName(s string) bool {
 // isTag reports whether s follows the OCI tag grammar:
 // [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
 func isTag(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
+	if len(s) == 0 || len(s) > 128 || tagByte[s[0]]&tagFirst == 0 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || i > 0 && (c == '.' || c == '-')) {
-			return false
+	all := uint8(tagRest)
+	for _, c := range []byte(s[1:]) {
+		all &= tagByte[c]
+	}
+	return all != 0
+}
+
+// IsTag reports whether s follows the OCI tag grammar, as ValidateTag
+// checks it, for callers that check many and need no message.
+func IsTag(s string) bool { return isTag(s) }
+
+// IsName reports whether s is a repository name, as ValidateName checks
+// it, for callers that check many and need no message.
+func IsName(s string) bool { return len(s) <= MaxNameLength && isName(s) }
+
+// tagByte classifies bytes for isTag.
+var tagByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_':
+			t[c] = tagFirst | tagRest
+		case c == '.', c == '-':
+			t[c] = tagRest
 		}
 	}
-	return true
-}
+	return t
+}()
+
+const (
+	tagFirst = 1 << iota // may start a tag
+	tagRest              // may follow
+)
 
 // IsDigestSyntax reports whether s follows the digest grammar of the OCI
 // image spec, section "Digests": algorithm ":" encoded, with algorithm
