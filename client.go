@@ -209,7 +209,11 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 }
 
 // parseEndpoint accepts a URL or a bare host and returns scheme://host.
+// Its errors never quote a password: an endpoint with a user name or
+// password is refused, since the password would be kept in shell history,
+// process lists and logs, and not sent as the credential anyway.
 func parseEndpoint(endpoint string) (*url.URL, error) {
+	shown := redactUserinfo(endpoint)
 	s := strings.TrimRight(strings.TrimSpace(endpoint), "/")
 	if !strings.Contains(s, "://") {
 		scheme := "https"
@@ -218,17 +222,41 @@ func parseEndpoint(endpoint string) (*url.URL, error) {
 		}
 		s = scheme + "://" + s
 	}
+	if shown != endpoint {
+		return nil, fmt.Errorf("acr: endpoint %q: a user name or password does not go in the endpoint, where shell history, process lists and logs keep it; give only scheme and host and pass the credential to NewClient (acrctl: --username with --password-stdin, or acrctl login)", shown)
+	}
 	u, err := url.Parse(s)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("acr: endpoint %q is not a registry URL such as https://myregistry.azurecr.io", endpoint)
+		return nil, fmt.Errorf("acr: endpoint %q is not a registry URL such as https://myregistry.azurecr.io", shown)
 	}
 	if u.Scheme != "https" && u.Scheme != "http" {
-		return nil, fmt.Errorf("acr: endpoint %q: scheme %q is not http or https", endpoint, u.Scheme)
+		return nil, fmt.Errorf("acr: endpoint %q: scheme %q is not http or https", shown, u.Scheme)
 	}
 	if (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
-		return nil, fmt.Errorf("acr: endpoint %q: give only scheme and host, without path, query or user", endpoint)
+		return nil, fmt.Errorf("acr: endpoint %q: give only scheme and host, without path, query or user", shown)
 	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}, nil
+}
+
+// redactUserinfo returns endpoint with the user information of its
+// authority (what precedes the last '@' before the first '/', '?' or '#',
+// after the scheme) replaced by "REDACTED", or endpoint itself when it has
+// none. It works on strings url.Parse refuses, so that no error quotes a
+// password however malformed the rest is.
+func redactUserinfo(endpoint string) string {
+	start := 0
+	if i := strings.Index(endpoint, "://"); i >= 0 {
+		start = i + len("://")
+	}
+	end := len(endpoint)
+	if i := strings.IndexAny(endpoint[start:], "/?#"); i >= 0 {
+		end = start + i
+	}
+	at := strings.LastIndexByte(endpoint[start:end], '@')
+	if at < 0 {
+		return endpoint
+	}
+	return endpoint[:start] + "REDACTED" + endpoint[start+at:]
 }
 
 // isLoopbackHost reports whether host[:port] names the loopback interface.

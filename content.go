@@ -283,8 +283,10 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 			filtered = slices.Contains(strings.Split(strings.ReplaceAll(h.Get(spec.HeaderFiltersApplied), " ", ""), ","), "artifactType")
 			c.noteReferrersAPIServed()
 			var idx ocispec.Index
-			err := json.Unmarshal(body, &idx)
-			return idx.Manifests, err
+			if err := json.Unmarshal(body, &idx); err != nil {
+				return nil, err
+			}
+			return idx.Manifests, checkListedDescriptors(idx.Manifests)
 		}) {
 			if err != nil && first && isNotFound(err) {
 				c.noteReferrersAPIMissing(err)
@@ -317,6 +319,9 @@ func (c *Client) referrersByTag(ctx context.Context, repo string, d digest.Diges
 		return
 	}
 	idx, err := m.Index()
+	if err == nil {
+		err = checkListedDescriptors(idx.Manifests)
+	}
 	if err != nil {
 		yield(ocispec.Descriptor{}, err)
 		return

@@ -154,6 +154,12 @@ func (c *Client) DeletedManifests(ctx context.Context, repo string, opts *ListOp
 			}
 			out := make([]DeletedManifest, len(page.Manifests))
 			for i, w := range page.Manifests {
+				if err := checkListed(listedDigest, string(w.Digest)); err != nil {
+					return nil, err
+				}
+				if err := checkListedTags(w.Tags); err != nil {
+					return nil, err
+				}
 				out[i] = DeletedManifest{Registry: page.Registry, Repository: repo, Digest: w.Digest, Size: w.ImageSize,
 					MediaType: w.MediaType, Tags: w.Tags, CreatedOn: w.CreatedTime, LastUpdatedOn: w.LastUpdateTime,
 					DeletedOn: w.DeletedAt, ExpiresOn: w.ExpiresAfter}
@@ -198,6 +204,12 @@ func (c *Client) DeletedTags(ctx context.Context, repo string, opts *ListOptions
 			}
 			out := make([]DeletedTag, len(page.Tags))
 			for i, w := range page.Tags {
+				if err := checkListed(listedTag, w.Tag); err != nil {
+					return nil, err
+				}
+				if err := checkListedDigest(string(w.Digest)); err != nil {
+					return nil, err
+				}
 				out[i] = DeletedTag{Registry: page.Registry, Repository: repo, Name: w.Tag, Digest: w.Digest,
 					DeletedOn: w.DeletedAt, ExpiresOn: w.ExpiresAfter}
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strconv"
 	"sync"
@@ -146,6 +147,12 @@ func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Diges
 	return br.WriteTo(dst)
 }
 
+// maxDownloadParts bounds the parts of one download, so that a length the
+// registry announces cannot size an allocation at will (8 bytes a part):
+// 32 TiB in parts of DefaultDownloadPartSize, far beyond any registry's
+// blob limit (ACR's is 200 GiB a layer).
+const maxDownloadParts = 1 << 20
+
 // partsFile is a destination that parts can be written into in any order
 // and read back from to hash.
 type partsFile interface {
@@ -233,9 +240,21 @@ func (c *Client) downloadRanges(ctx context.Context, repo string, d digest.Diges
 	if total <= part || first.StatusCode != http.StatusOK || first.Header.Get("Accept-Ranges") != "bytes" {
 		return 0, first, nil
 	}
+	// The length is the registry's word: check it before it sizes
+	// anything (total+part-1 would overflow near 2^63).
+	nparts64 := (total-1)/part + 1
+	switch {
+	case total > math.MaxInt64-base:
+		first.Body.Close()
+		return 0, nil, fmt.Errorf("acr: download of %s@%s: the registry announced a blob of %d bytes, more than a file can hold after offset %d", repo, d, total, base)
+	case nparts64 > maxDownloadParts:
+		first.Body.Close()
+		return 0, nil, fmt.Errorf("acr: download of %s@%s: the registry announced a blob of %d bytes, which would take %d parts of %d bytes, over the limit of %d; set a larger PartSize, or Parts 1 to stream it",
+			repo, d, total, nparts64, part, maxDownloadParts)
+	}
+	nparts := int(nparts64)
 	r := &rangeFile{c: c, ctx: ctx, repo: repo, d: d, f: f, base: base, total: total, part: part, progress: o.Progress}
 	r.cond = sync.NewCond(&r.mu)
-	nparts := int((total + part - 1) / part)
 	r.written = make([]int64, nparts)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -397,3 +397,53 @@ func TestDownloadBlobToChunkedAnswer(t *testing.T) {
 		}
 	}
 }
+
+// TestDownloadBlobToPartsHugeLength checks that a Content-Length the
+// registry makes up cannot crash or bloat a download in parts: a length
+// near 2^63 overflowed the part count's arithmetic (a panic in makeslice),
+// and 10^15 bytes sized a slice of 30 million parts. Both are refused
+// before anything is allocated for them, with an error naming the length.
+func TestDownloadBlobToPartsHugeLength(t *testing.T) {
+	for _, tc := range []struct {
+		length string
+		offset int64 // where in the file the blob starts
+	}{
+		{"9223372036854775000", 0},
+		{"9223372036854775807", 0},
+		{"9223372036854775000", 1 << 20},
+		{"1000000000000000", 0},
+	} {
+		t.Run(tc.length, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "/blobs/") {
+					w.Header().Set("Accept-Ranges", "bytes")
+					w.Header().Set("Content-Length", tc.length)
+					w.WriteHeader(http.StatusOK)
+					w.Write([]byte("abc"))
+					return
+				}
+				w.WriteHeader(http.StatusOK)
+			}))
+			defer hs.Close()
+			client, err := acr.NewClient(hs.URL, nil, &acr.ClientOptions{MaxRetries: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Create(filepath.Join(t.TempDir(), "blob"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if _, err := f.Seek(tc.offset, 0); err != nil {
+				t.Fatal(err)
+			}
+			n, err := client.DownloadBlobTo(t.Context(), "r", digest.FromString("x"), f, &acr.DownloadBlobToOptions{Parts: 4})
+			if err == nil || !strings.Contains(err.Error(), "announced a blob of "+tc.length+" bytes") {
+				t.Fatalf("got %d bytes, error %v; want an error naming the announced length %s", n, err, tc.length)
+			}
+			if n != 0 {
+				t.Errorf("got %d bytes written, want 0", n)
+			}
+		})
+	}
+}

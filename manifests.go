@@ -120,7 +120,7 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 		}
 		r := request{method: http.MethodGet, path: acrPath(repo, "_manifests"), query: q, scope: scopeRepo(repo, "metadata_read")}
 		listACR(ctx, c, r, o.ReadAhead, func(body []byte, _ http.Header) ([]ManifestProperties, error) {
-			return decodeManifestPage(body, repo)
+			return checkManifests(decodeManifestPage(body, repo))
 		}, "listing manifests", nil, yield)
 	}
 }

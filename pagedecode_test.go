@@ -74,7 +74,9 @@ var pageSeeds = []string{
 	`{"registry":"r","manifests":[{"digest":"sha256:` + strings.Repeat("b", 64) + `","imageSize":1234,"createdTime":"2024-01-24T06:16:24.927259Z","lastUpdateTime":"2024-01-24T06:16:24.927259Z","architecture":"amd64","os":"linux","mediaType":"application/vnd.oci.image.index.v1+json","tags":["v1",null],"references":[{"digest":"sha256:` + strings.Repeat("c", 64) + `","architecture":"arm64","os":"linux"},null],"changeableAttributes":{"readEnabled":false}}]}`,
 	`{"repositories":["a","b/c"],"name":"x","tags":["v1","v2"]}`,
 	`{"tags":null,"manifests":[],"repositories":null}`,
-	`{"TAGS":[{"NAME":"v\u0031","Digest":"d","changeableattributes":null}],"Registry":"\ud83d\ude00"}`,
+	`{"TAGS":[{"NAME":"v\u0031","Digest":"sha256:` + strings.Repeat("d", 64) + `","changeableattributes":null}],"Registry":"\ud83d\ude00"}`,
+	`{"tags":[{"name":"x\u001b]0;pwned\u0007","digest":"sha256:` + strings.Repeat("a", 64) + `"}]}`, `{"tags":[{"name":"v1","digest":"sha256:../x"}]}`,
+	`{"repositories":["a/../b"],"tags":["x\ny"]}`,
 	`{"tags":[{"name":1}]}`, `{"manifests":[{"imageSize":1.5}]}`, `{"tags":[{"createdTime":"yesterday"}]}`,
 	`[]`, `null`, `{"tags":[{}]} x`, `{"tags":[{"name":"a"},]}`,
 }
@@ -94,6 +96,15 @@ func FuzzDecodeTagPage(f *testing.F) {
 			Tags     []wireTag `json:"tags"`
 		}
 		werr := json.Unmarshal(body, &page)
+		for _, w := range page.Tags {
+			// decodeTagPage refuses what the grammar does not allow.
+			if werr == nil {
+				werr = checkListed(listedTag, w.Name)
+			}
+			if werr == nil {
+				werr = checkListedDigest(string(w.Digest))
+			}
+		}
 		if (err == nil) != (werr == nil) {
 			t.Fatalf("decodeTagPage(%q): error %v; encoding/json: %v", body, err, werr)
 		}
@@ -155,6 +166,10 @@ func FuzzDecodeNames(f *testing.F) {
 			Tags []string `json:"tags"`
 		}
 		werr := json.Unmarshal(body, &page)
+		if werr == nil {
+			// decodeNames refuses what the grammar does not allow.
+			werr = checkListedTags(page.Tags)
+		}
 		if (err == nil) != (werr == nil) {
 			t.Fatalf("decodeNames(%q): error %v; encoding/json: %v", body, err, werr)
 		}
@@ -237,6 +252,22 @@ func BenchmarkDecodeTagPage(b *testing.B) {
 			}
 		}
 	})
+	// check is the part of jsonread spent checking the page's names and
+	// digests against the grammar (listed.go).
+	b.Run("check", func(b *testing.B) {
+		tags, err := decodeTagPage(nil, tagPage1000, "bench/tags")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(len(tagPage1000)))
+		for b.Loop() {
+			for _, t := range tags {
+				if checkListed(listedTag, t.Name) != nil || checkListedDigest(string(t.Digest)) != nil {
+					b.Fatal(t)
+				}
+			}
+		}
+	})
 	b.Run("encoding-json", func(b *testing.B) {
 		b.SetBytes(int64(len(tagPage1000)))
 		for b.Loop() {
@@ -305,6 +336,20 @@ func BenchmarkDecodeNames(b *testing.B) {
 		for b.Loop() {
 			if names, err := decodeNames(body.Bytes(), "tags"); err != nil || len(names) != 10000 {
 				b.Fatal(len(names), err)
+			}
+		}
+	})
+	// check is the part of both spent checking the names against the
+	// grammar (listed.go).
+	b.Run("check", func(b *testing.B) {
+		names, err := decodeNames(body.Bytes(), "tags")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.SetBytes(int64(body.Len()))
+		for b.Loop() {
+			if checkListedTags(names) != nil {
+				b.Fatal(names)
 			}
 		}
 	})

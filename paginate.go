@@ -92,7 +92,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, ahead bool, 
 			}
 			items, err := page(p.body, p.header)
 			if err != nil {
-				yield(zero, fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
+				yield(zero, pageError(u, err))
 				return
 			}
 			for _, it := range items {
@@ -110,6 +110,17 @@ func paginate[T any](ctx context.Context, c *Client, first request, ahead bool, 
 			u = next
 		}
 	}
+}
+
+// pageError describes the failure to read the listing page at u: a body
+// that does not decode, or a value the registry listed outside the
+// grammar.
+func pageError(u *url.URL, err error) error {
+	var ie *invalidListedError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("acr: listing %s: %w", redactURL(u), err)
+	}
+	return fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err)
 }
 
 // nextPage resolves a page's next-page link against the page's URL u. The
@@ -282,6 +293,12 @@ func decodeNames(body []byte, key string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	kind := namesKind(key)
+	for _, s := range names {
+		if err := checkListed(kind, s); err != nil {
+			return nil, err
+		}
+	}
 	return names, nil
 }
 
@@ -375,7 +392,7 @@ func streamNames(ctx context.Context, c *Client, first request, key string, rais
 			continue
 		}
 		if err != nil {
-			yield("", fmt.Errorf("acr: listing %s: the registry's JSON response does not decode: %w", redactURL(u), err))
+			yield("", pageError(u, err))
 			return
 		}
 		broken = 0
@@ -419,6 +436,7 @@ func raisePageSize(u *url.URL, n int) *url.URL {
 func decodeNameStream(body io.Reader, key string, yield func(string, error) bool) (count int, last string, err error) {
 	s := jsonread.NewStream(body, maxNameToken)
 	listed := false
+	kind := namesKind(key)
 	var buf []byte
 	err = s.Object(func(k []byte) error {
 		if !jsonread.Match(k, key) {
@@ -443,6 +461,9 @@ func decodeNameStream(body io.Reader, key string, yield func(string, error) bool
 				buf = b
 				name = string(b)
 				last = name
+			}
+			if err := checkListed(kind, name); err != nil {
+				return err
 			}
 			count++
 			if !yield(name, nil) {

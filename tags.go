@@ -189,6 +189,12 @@ func decodeTagPage(tags []TagProperties, body []byte, repo string) ([]TagPropert
 	}
 	for i := range tags {
 		tags[i].Registry = registry
+		if err := checkListed(listedTag, tags[i].Name); err != nil {
+			return nil, err
+		}
+		if err := checkListedDigest(string(tags[i].Digest)); err != nil {
+			return nil, err
+		}
 	}
 	return tags, nil
 }

@@ -93,9 +93,11 @@ func Copy(ctx context.Context, src Target, srcRef string, dst Target, dstRef str
 		c.root, c.rootTag = root.Digest, dstRef
 	}
 	if synthetic != nil {
-		err = c.copyIndexBytes(ctx, root, synthetic)
+		if _, err = c.copyIndexBytes(ctx, root, synthetic, ""); err == nil {
+			err = c.copyReferrers(ctx, root, 0)
+		}
 	} else {
-		err = c.copy(ctx, root)
+		err = c.copy(ctx, root, "", 0)
 	}
 	if err != nil {
 		// A piece cancelled because another failed reports the failure,
@@ -137,14 +139,32 @@ type copier struct {
 	nodes map[digest.Digest]*node
 }
 
+// maxReferrerDepth bounds chains of referrers of referrers, which a source
+// could otherwise make up without end (each new referrer naming the one
+// before as its subject), as purge bounds them.
+const maxReferrerDepth = 16
+
 // node is one digest's copy, shared by every parent that references it.
 type node struct {
+	// done closes when the content is in place: for a manifest, before
+	// its referrers are copied, so that a referrer that leads back to it
+	// (an index listing its own subject) finds it done instead of waiting
+	// for itself.
 	done chan struct{}
 	err  error
+	// subject is a manifest's subject, set before done closes.
+	subject digest.Digest
 }
 
-// copy copies desc and everything below it, once per digest.
-func (c *copier) copy(ctx context.Context, desc ocispec.Descriptor) error {
+// copy copies desc and everything below it, once per digest, then (with
+// CopyOptions.Referrers) its referrers. subject, when set, is the manifest
+// whose referrers listed desc: desc must then be a manifest whose subject
+// it is, or the copy fails before desc is pushed. depth counts the
+// referrer links from the root.
+func (c *copier) copy(ctx context.Context, desc ocispec.Descriptor, subject digest.Digest, depth int) error {
+	if subject != "" && !isManifest(desc.MediaType) {
+		return fmt.Errorf("transfer: the source lists %s (%s) as a referrer of %s, but a referrer is a manifest; refusing its answer", desc.Digest, desc.MediaType, subject)
+	}
 	c.mu.Lock()
 	n, ok := c.nodes[desc.Digest]
 	if !ok {
@@ -153,15 +173,22 @@ func (c *copier) copy(ctx context.Context, desc ocispec.Descriptor) error {
 	}
 	c.mu.Unlock()
 	if ok {
+		// Copied, or being copied, elsewhere in the graph. Nodes wait only
+		// for their children, never for referrers, and children cannot
+		// form a cycle (a manifest holds its children's digests), so this
+		// wait ends.
 		select {
 		case <-n.done:
-			return n.err
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		}
+		if n.err != nil {
+			return n.err
+		}
+		return checkSubject(desc.Digest, n.subject, subject)
 	}
 	if isManifest(desc.MediaType) {
-		n.err = c.copyManifest(ctx, desc)
+		n.subject, n.err = c.copyManifest(ctx, desc, subject)
 	} else {
 		n.err = c.copyBlob(ctx, desc)
 	}
@@ -169,45 +196,76 @@ func (c *copier) copy(ctx context.Context, desc ocispec.Descriptor) error {
 		c.cancel(n.err)
 	}
 	close(n.done)
-	return n.err
+	if n.err != nil || !isManifest(desc.MediaType) {
+		return n.err
+	}
+	return c.copyReferrers(ctx, desc, depth)
 }
 
-// copyManifest copies a manifest after all it references.
-func (c *copier) copyManifest(ctx context.Context, desc ocispec.Descriptor) error {
+// checkSubject checks that a manifest listed as a referrer of want has
+// want as its subject (got).
+func checkSubject(d, got, want digest.Digest) error {
+	if want == "" || got == want {
+		return nil
+	}
+	if got == "" {
+		return fmt.Errorf("transfer: the source lists %s as a referrer of %s, but it has no subject; refusing its answer", d, want)
+	}
+	return fmt.Errorf("transfer: the source lists %s as a referrer of %s, but its subject is %s; refusing its answer", d, want, got)
+}
+
+// copyManifest copies a manifest after all it references and returns its
+// subject. With want set, a manifest whose subject is not want fails
+// before anything is pushed.
+func (c *copier) copyManifest(ctx context.Context, desc ocispec.Descriptor, want digest.Digest) (digest.Digest, error) {
 	rc, err := c.src.Fetch(ctx, desc)
 	if err != nil {
-		return err
+		return "", err
 	}
 	b, err := readManifest(rc, desc)
 	rc.Close()
 	if err != nil {
-		return err
+		return "", err
 	}
-	return c.copyIndexBytes(ctx, desc, b)
+	return c.copyIndexBytes(ctx, desc, b, want)
 }
 
 // copyIndexBytes copies the children of manifest bytes b, then b itself,
-// then (optionally) its referrers.
-func (c *copier) copyIndexBytes(ctx context.Context, desc ocispec.Descriptor, b []byte) error {
-	children, err := children(desc, b)
+// and returns its subject; with want set, only when that is its subject.
+func (c *copier) copyIndexBytes(ctx context.Context, desc ocispec.Descriptor, b []byte, want digest.Digest) (digest.Digest, error) {
+	children, subject, err := children(desc, b)
 	if err != nil {
-		return err
+		return "", err
+	}
+	if err := checkSubject(desc.Digest, subject, want); err != nil {
+		return "", err
 	}
 	if err := c.all(ctx, children); err != nil {
-		return err
+		return "", err
 	}
 	if c.rootTag != "" && desc.Digest == c.root {
 		if err := c.dst.(taggedPusher).pushTagged(ctx, desc, b, c.rootTag); err != nil {
-			return fmt.Errorf("push manifest %s as %s: %w", desc.Digest, c.rootTag, err)
+			return "", fmt.Errorf("push manifest %s as %s: %w", desc.Digest, c.rootTag, err)
 		}
 	} else if ok, err := c.dst.Exists(ctx, desc); err != nil {
-		return err
+		return "", err
 	} else if !ok {
 		if err := c.dst.Push(ctx, desc, bytes.NewReader(b)); err != nil {
-			return fmt.Errorf("push manifest %s: %w", desc.Digest, err)
+			return "", fmt.Errorf("push manifest %s: %w", desc.Digest, err)
 		}
 	}
 	c.report(Progress{Desc: desc, Bytes: desc.Size, Done: true})
+	return subject, nil
+}
+
+// copyReferrers copies, with CopyOptions.Referrers, the referrers of the
+// manifest desc, depth referrer links from the root, after checking what
+// the source lists: each must be a manifest whose subject is desc. A
+// listing that breaks this (desc itself, or a manifest of another
+// subject, which would copy content nobody asked for) fails the copy
+// rather than being skipped, since it shows the source's referrers
+// answer cannot be trusted.
+func (c *copier) copyReferrers(ctx context.Context, desc ocispec.Descriptor, depth int) error {
 	if !c.o.Referrers {
 		return nil
 	}
@@ -216,13 +274,28 @@ func (c *copier) copyIndexBytes(ctx context.Context, desc ocispec.Descriptor, b 
 		if err != nil {
 			return fmt.Errorf("list referrers of %s: %w", desc.Digest, err)
 		}
+		if err := r.Digest.Validate(); err != nil {
+			return fmt.Errorf("transfer: the source lists a referrer of %s with an invalid digest: %w", desc.Digest, err)
+		}
 		refs = append(refs, plain(r))
 	}
-	return c.all(ctx, refs)
+	if len(refs) == 0 {
+		return nil
+	}
+	if depth == maxReferrerDepth {
+		return fmt.Errorf("transfer: the referrers of %s nest deeper than %d levels (referrers of referrers); refusing to follow them further", desc.Digest, maxReferrerDepth)
+	}
+	return c.each(ctx, refs, func(d ocispec.Descriptor) error { return c.copy(ctx, d, desc.Digest, depth+1) })
 }
 
-// all copies descs concurrently and returns the first error.
+// all copies descs, children of one manifest, concurrently and returns
+// the first error.
 func (c *copier) all(ctx context.Context, descs []ocispec.Descriptor) error {
+	return c.each(ctx, descs, func(d ocispec.Descriptor) error { return c.copy(ctx, d, "", 0) })
+}
+
+// each runs f on descs concurrently and returns their errors joined.
+func (c *copier) each(ctx context.Context, descs []ocispec.Descriptor, f func(ocispec.Descriptor) error) error {
 	if len(descs) == 0 {
 		return nil
 	}
@@ -232,7 +305,7 @@ func (c *copier) all(ctx context.Context, descs []ocispec.Descriptor) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = c.copy(ctx, d)
+			errs[i] = f(d)
 		}()
 	}
 	wg.Wait()
@@ -345,16 +418,18 @@ func (c *copier) report(p Progress) {
 
 // children lists what a manifest references: an index's manifests, an
 // image's config and layers (without non-distributable layers that live
-// elsewhere), an OCI artifact manifest's blobs.
-func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {
+// elsewhere), an OCI artifact manifest's blobs; and the digest of its
+// subject, if it has one.
+func children(desc ocispec.Descriptor, b []byte) (_ []ocispec.Descriptor, subject digest.Digest, _ error) {
 	var m struct {
+		Subject   *ocispec.Descriptor  `json:"subject"`
 		Config    *ocispec.Descriptor  `json:"config"`
 		Layers    []ocispec.Descriptor `json:"layers"`
 		Blobs     []ocispec.Descriptor `json:"blobs"`
 		Manifests []ocispec.Descriptor `json:"manifests"`
 	}
 	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest %s does not parse: %w", desc.Digest, err)
+		return nil, "", fmt.Errorf("manifest %s does not parse: %w", desc.Digest, err)
 	}
 	var out []ocispec.Descriptor
 	for _, d := range m.Manifests {
@@ -374,13 +449,16 @@ func children(desc ocispec.Descriptor, b []byte) ([]ocispec.Descriptor, error) {
 	}
 	for _, d := range out {
 		if err := d.Digest.Validate(); err != nil {
-			return nil, fmt.Errorf("manifest %s references an invalid digest: %w", desc.Digest, err)
+			return nil, "", fmt.Errorf("manifest %s references an invalid digest: %w", desc.Digest, err)
 		}
 		if d.Size < 0 {
-			return nil, fmt.Errorf("manifest %s references %s with a negative size", desc.Digest, d.Digest)
+			return nil, "", fmt.Errorf("manifest %s references %s with a negative size", desc.Digest, d.Digest)
 		}
 	}
-	return out, nil
+	if m.Subject != nil {
+		subject = m.Subject.Digest
+	}
+	return out, subject, nil
 }
 
 // selectPlatforms narrows an index to the requested platforms: one match

@@ -38,7 +38,7 @@ func GraphSize(ctx context.Context, src Target, ref string, platforms []ocispec.
 		if err != nil {
 			return err
 		}
-		kids, err := children(desc, b)
+		kids, _, err := children(desc, b)
 		if err != nil {
 			return err
 		}

@@ -80,6 +80,15 @@ func (l *Layout) readIndex() (ocispec.Index, error) {
 	if err := json.Unmarshal(b, &idx); err != nil {
 		return idx, fmt.Errorf("transfer: %s/index.json does not parse: %w", l.dir, err)
 	}
+	// Every digest read here may become a path (blobs/ALG/ENCODED): one
+	// such as sha256:../../x would leave the layout. The index is refused
+	// whole, rather than the entry skipped, so that no rewrite of it
+	// (Tag, an untagged copy) drops the entry unseen.
+	for i, e := range idx.Manifests {
+		if !spec.IsDigestSyntax(string(e.Digest)) {
+			return ocispec.Index{}, fmt.Errorf("transfer: %s/index.json: entry %d has digest %q, which is not a digest (ALGORITHM:ENCODED, such as sha256: and 64 hex digits); fix or remove the entry", l.dir, i, e.Digest)
+		}
+	}
 	return idx, nil
 }
 

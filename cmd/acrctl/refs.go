@@ -24,6 +24,9 @@ const (
 // parseRef parses a command's reference argument and checks that it names
 // what the command needs; every failure is a usage error.
 func parseRef(arg string, kind refKind) (acr.Reference, error) {
+	if err := refuseUserinfo(arg); err != nil {
+		return acr.Reference{}, err
+	}
 	if strings.Contains(arg, "://") {
 		return acr.Reference{}, usageError{fmt.Errorf("%q: give the reference without a scheme, as HOST[:PORT]/REPO[:TAG|@DIGEST] (use --plain-http for an http registry)", arg)}
 	}
@@ -58,6 +61,9 @@ func parseRef(arg string, kind refKind) (acr.Reference, error) {
 
 // parseHost parses a registry argument: HOST[:PORT], as references begin.
 func parseHost(arg string) (string, error) {
+	if err := refuseUserinfo(arg); err != nil {
+		return "", err
+	}
 	h := strings.TrimSuffix(arg, "/")
 	if strings.Contains(h, "://") {
 		return "", usageError{fmt.Errorf("%q: give the registry as HOST[:PORT] without a scheme (use --plain-http for an http registry)", arg)}
@@ -69,6 +75,24 @@ func parseHost(arg string) (string, error) {
 		return "", usageError{fmt.Errorf("%q is not a registry host: give HOST[:PORT], such as myregistry.azurecr.io or localhost:5000", arg)}
 	}
 	return h, nil
+}
+
+// refuseUserinfo refuses a registry address that carries a user name or
+// password (USER:PASSWORD@HOST), which shell history and process lists
+// would keep, without quoting it.
+func refuseUserinfo(arg string) error {
+	host := arg
+	if i := strings.Index(host, "://"); i >= 0 {
+		host = host[i+len("://"):]
+	}
+	if i := strings.IndexAny(host, "/?#"); i >= 0 {
+		host = host[:i]
+	}
+	at := strings.LastIndexByte(host, '@')
+	if at < 0 {
+		return nil
+	}
+	return usageError{fmt.Errorf("the registry address holds a user name or password (REDACTED%s): credentials do not go in the address, where shell history and process lists keep them; use --username with --password-stdin, or acrctl login", host[at:])}
 }
 
 // parseDigest validates a --digest value.

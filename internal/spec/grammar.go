@@ -66,17 +66,97 @@ func isName(s string) bool {
 // isTag reports whether s follows the OCI tag grammar:
 // [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}.
 func isTag(s string) bool {
-	if len(s) == 0 || len(s) > 128 {
+	if len(s) == 0 || len(s) > 128 || tagByte[s[0]]&tagFirst == 0 {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
+	all := uint8(tagRest)
+	for _, c := range []byte(s[1:]) {
+		all &= tagByte[c]
+	}
+	return all != 0
+}
+
+// IsTag reports whether s follows the OCI tag grammar, as ValidateTag
+// checks it, for callers that check many and need no message.
+func IsTag(s string) bool { return isTag(s) }
+
+// IsName reports whether s is a repository name, as ValidateName checks
+// it, for callers that check many and need no message.
+func IsName(s string) bool { return len(s) <= MaxNameLength && isName(s) }
+
+// tagByte classifies bytes for isTag.
+var tagByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_':
+			t[c] = tagFirst | tagRest
+		case c == '.', c == '-':
+			t[c] = tagRest
+		}
+	}
+	return t
+}()
+
+const (
+	tagFirst = 1 << iota // may start a tag
+	tagRest              // may follow
+)
+
+// IsDigestSyntax reports whether s follows the digest grammar of the OCI
+// image spec, section "Digests": algorithm ":" encoded, with algorithm
+// [a-z0-9]+([+._-][a-z0-9]+)* and encoded [a-zA-Z0-9=_-]+, whether or not
+// the algorithm is one this module can compute. Such a string holds no
+// '/', no ".." and no control character, so it is safe in a path and on a
+// terminal. (go-digest checks the same with a regular expression.)
+func IsDigestSyntax(s string) bool {
+	i := 0
+	for {
+		// An algorithm component, then a separator or the ':'.
+		start := i
+		for i < len(s) && digestByte[s[i]]&algorithmByte != 0 {
+			i++
+		}
+		if i == start || i == len(s) {
+			return false
+		}
 		c := s[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || i > 0 && (c == '.' || c == '-')) {
+		i++
+		if c == ':' {
+			break
+		}
+		if c != '+' && c != '.' && c != '_' && c != '-' {
 			return false
 		}
 	}
-	return true
+	if i == len(s) {
+		return false
+	}
+	// The encoded part is most of a digest (64 or 128 bytes): one table
+	// lookup a byte, without a branch.
+	all := uint8(encodedByte)
+	for _, c := range []byte(s[i:]) {
+		all &= digestByte[c]
+	}
+	return all != 0
 }
+
+// digestByte classifies bytes for IsDigestSyntax.
+var digestByte = func() (t [256]uint8) {
+	for c := range 256 {
+		switch {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+			t[c] = algorithmByte | encodedByte
+		case 'A' <= c && c <= 'Z', c == '=', c == '_', c == '-':
+			t[c] = encodedByte
+		}
+	}
+	return t
+}()
+
+const (
+	algorithmByte = 1 << iota // [a-z0-9]
+	encodedByte               // [a-zA-Z0-9=_-]
+)
 
 // ErrInvalidName, ErrInvalidTag and ErrInvalidDigest report input that does
 // not follow the distribution spec's grammar.

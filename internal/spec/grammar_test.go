@@ -7,14 +7,16 @@ import (
 	"testing"
 )
 
-// The grammars of the OCI distribution spec as regular expressions, which
-// isName and isTag must match exactly.
+// The grammars of the OCI distribution and image specs as regular
+// expressions, which isName, isTag and IsDigestSyntax must match exactly.
 var (
-	nameRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagRE  = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	nameRE   = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+	tagRE    = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}$`)
+	digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
 )
 
-// checkGrammars compares isName and isTag with the spec's expressions.
+// checkGrammars compares isName, isTag and IsDigestSyntax with the specs'
+// expressions.
 func checkGrammars(t *testing.T, s string) {
 	t.Helper()
 	if got, want := isName(s), nameRE.MatchString(s); got != want {
@@ -23,13 +25,16 @@ func checkGrammars(t *testing.T, s string) {
 	if got, want := isTag(s), tagRE.MatchString(s); got != want {
 		t.Fatalf("isTag(%q) = %v, the spec's expression says %v", s, got, want)
 	}
+	if got, want := IsDigestSyntax(s), digestRE.MatchString(s); got != want {
+		t.Fatalf("IsDigestSyntax(%q) = %v, the spec's expression says %v", s, got, want)
+	}
 }
 
 // TestGrammarsMatchSpec compares the matchers with the expressions over
 // every string of up to 5 bytes from the interesting alphabet, and over
 // random longer ones.
 func TestGrammarsMatchSpec(t *testing.T) {
-	const alphabet = "a0Z._-/:"
+	const alphabet = "a0Z._-/:+="
 	var gen func(prefix string, n int)
 	gen = func(prefix string, n int) {
 		checkGrammars(t, prefix)
@@ -45,7 +50,7 @@ func TestGrammarsMatchSpec(t *testing.T) {
 	for range 20000 {
 		b := make([]byte, 1+rng.IntN(140))
 		for i := range b {
-			b[i] = "ab09._-/__--A"[rng.IntN(13)]
+			b[i] = "ab09._-/__--A:+="[rng.IntN(16)]
 		}
 		checkGrammars(t, string(b))
 	}
@@ -54,7 +59,7 @@ func TestGrammarsMatchSpec(t *testing.T) {
 }
 
 func FuzzGrammars(f *testing.F) {
-	for _, s := range []string{"a/b", "a__b", "a___b", "a.-b", "a--b/c", "_x", "é"} {
+	for _, s := range []string{"a/b", "a__b", "a___b", "a.-b", "a--b/c", "_x", "é", "sha256:ab", "a+b.c:A=_-", "sha256:../x", "a:"} {
 		f.Add(s)
 	}
 	f.Fuzz(checkGrammars)
