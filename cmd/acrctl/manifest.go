@@ -515,10 +515,10 @@ confirmation on a terminal, as repo delete does; pass --yes in scripts.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", printable(name))
 				if del.UnindexedFrom != "" {
 					fmt.Fprintf(cmd.OutOrStdout(), "Removed it from the referrers tag index of its subject %s/%s@%s\n",
-						ref.Registry, ref.Repository, del.UnindexedFrom)
+						ref.Registry, ref.Repository, printable(del.UnindexedFrom.String()))
 				}
 			}
 			if unindexed != nil {

@@ -479,7 +479,9 @@ func confirm(cmd *cobra.Command, o *remoteOptions, yes bool, what string) error 
 	if !stdinIsTerminal(cmd.InOrStdin()) || o.passwordStdin {
 		return usageError{fmt.Errorf("deleting %s: pass --yes to confirm", what)}
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s? [y/N] ", what)
+	// what names tags the registry listed: a hostile name must not
+	// rewrite the question.
+	fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s? [y/N] ", printable(what))
 	end := beginPrompt(-1)
 	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 	end()

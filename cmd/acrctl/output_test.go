@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/spf13/cobra"
 )
 
 // TestJSONListMatchesWriteJSON checks that a listing streamed through
@@ -192,5 +194,23 @@ func TestTextOutputEscapesRegistryStrings(t *testing.T) {
 		if r.code == 0 && !strings.Contains(r.stdout, q(hostileText)[1:len(q(hostileText))-1]) {
 			t.Errorf("%s: stdout %q lacks the value, JSON-escaped", strings.Join(args, " "), r.stdout)
 		}
+	}
+}
+
+// TestConfirmEscapes: the question before a delete names tags the registry
+// listed; a hostile name cannot rewrite it on the terminal.
+func TestConfirmEscapes(t *testing.T) {
+	defer func(old func(any) bool) { stdinIsTerminal = old }(stdinIsTerminal)
+	stdinIsTerminal = func(any) bool { return true }
+	var stderr bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetIn(strings.NewReader("n\n"))
+	cmd.SetErr(&stderr)
+	err := confirm(cmd, &remoteOptions{}, false, "r@sha256:aa and its tags v1, "+hostileText)
+	if err == nil || !strings.Contains(err.Error(), "not confirmed") {
+		t.Errorf("answered n: %v", err)
+	}
+	if got := stderr.String(); strings.ContainsAny(got, "\x1b\r\n\u202e") || !strings.Contains(got, `\x1b]0;pwned`) {
+		t.Errorf("the question reads %q: want the tag escaped", got)
 	}
 }
