@@ -24,7 +24,9 @@ import (
 //     opt-in kept in the user config directory (never in docker's
 //     config.json, which credsStore: acrctl would make cover every host).
 //     Any local user can listen on a loopback port that is free, so having
-//     logged in to one once is no reason to trust whoever listens there now.
+//     logged in to one once is no reason to trust whoever listens there now;
+//     where the kernel says who listens (Linux), a port that another user
+//     listens on is refused even then (entra_listener.go).
 //   - Anything else: no.
 
 // errLoopbackNotAllowed is the refusal for a loopback host without the
@@ -55,6 +57,10 @@ func entraAllowed(host string) error {
 	}
 	if !slices.Contains(hosts, host) {
 		return errLoopbackNotAllowed{host}
+	}
+	if uid := foreignListener(host); uid >= 0 {
+		return fmt.Errorf("%s does not send your Entra ID token to %s: the socket listening there belongs to another user (uid %d), not to you (uid %d), so it is not your registry; "+
+			"fix: stop that program and start your own registry there, or start it on another port and run acrctl login HOST:PORT --entra --allow-loopback for that one", helperProgram, host, uid, os.Getuid())
 	}
 	return nil
 }

@@ -50,7 +50,8 @@ Registry you can reach accepts, so acrctl sends it only to ACR login servers
 (*.azurecr.io, *.azurecr.cn, *.azurecr.us) and to the loopback HOST:PORT pairs you
 name with --allow-loopback: any local user can listen on a free loopback port, so
 allow one only for a registry you run yourself (acrctl serve --aad-token) on a
-machine whose users you trust.`,
+machine whose users you trust. On Linux, a port that another user listens on is
+refused even then.`,
 		Example: `  acrctl login myregistry.azurecr.io -u myregistry --password-stdin < password.txt
   echo "$ACR_TOKEN" | acrctl login myregistry.azurecr.io -u mytoken --password-stdin
   acrctl login localhost:5000 -u admin                 # prompts for the password
