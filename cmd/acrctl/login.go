@@ -231,9 +231,11 @@ that has no stored credentials succeeds and says so.`,
 			}
 			// And the --allow-loopback that let it send the Entra ID
 			// token there.
-			dropped, err := setLoopbackOptIn(host, false)
-			if err != nil {
-				return err
+			dropped := false
+			if isLoopbackHost(host) {
+				if dropped, err = setLoopbackOptIn(host, false); err != nil {
+					return err
+				}
 			}
 			found, err := cfg.Erase(cmd.Context(), host)
 			if err != nil {
