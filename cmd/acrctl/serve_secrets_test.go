@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/acrgo/acr"
@@ -70,6 +71,11 @@ func TestServeSecretsFromStdin(t *testing.T) {
 		if bytes.Contains(b, []byte(adminPass)) || bytes.Contains(b, []byte(entra)) || bytes.Contains(b, []byte("ci-password")) {
 			t.Errorf("the command line shows a secret: %q", b)
 		}
+	}
+	// stderr is read once the server stopped and its writes with it.
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
 	}
 	if strings.Contains(stderr.String(), "warning") {
 		t.Errorf("stderr %q: want no warning when every secret came from stdin", stderr.String())
