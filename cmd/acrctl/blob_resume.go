@@ -109,17 +109,22 @@ func resumeToFile(ctx context.Context, client *acr.Client, repo string, d digest
 	}
 	// The partial is opened whether or not it exists, so a symlink or
 	// device planted under its name would be written through: refuse
-	// anything but a regular file, and check that the file opened is the
-	// one looked at.
-	before, lerr := os.Lstat(name)
+	// anything but a regular file, open without following a symlink (one
+	// planted between the look and the open, when there was nothing to
+	// look at, included), and check that the file opened is the one
+	// looked at.
+	before, lerr := lstat(name)
 	if lerr == nil && !before.Mode().IsRegular() {
-		return 0, fmt.Errorf("%s, where a partial download of this blob is kept, is not a regular file (%v); fix: delete it", name, before.Mode().Type())
+		return 0, notRegularPartial(name, before.Mode())
 	}
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, create)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|openNoFollow, create)
 	if err != nil {
+		if fi, lerr := os.Lstat(name); lerr == nil && !fi.Mode().IsRegular() {
+			return 0, notRegularPartial(name, fi.Mode())
+		}
 		return 0, fmt.Errorf("open the partial download %s: %w", name, err)
 	}
-	if after, err := f.Stat(); err != nil || (lerr == nil && !os.SameFile(before, after)) {
+	if after, err := f.Stat(); err != nil || !after.Mode().IsRegular() || (lerr == nil && !os.SameFile(before, after)) {
 		f.Close()
 		return 0, fmt.Errorf("%s changed while it was opened; fix: run again, with no other program writing there", name)
 	}
@@ -177,6 +182,16 @@ func resumeToFile(ctx context.Context, client *acr.Client, repo string, d digest
 	}
 	f.Close()
 	return n, partialError{err: err, hint: fmt.Sprintf("kept the %d bytes received in %s: run the same command again to resume", size, name)}
+}
+
+// lstat is os.Lstat; tests replace it to plant a file under the partial's
+// name between the look and the open.
+var lstat = os.Lstat
+
+// notRegularPartial is the error for a partial download that is a symlink,
+// a device or anything else but a regular file.
+func notRegularPartial(name string, mode fs.FileMode) error {
+	return fmt.Errorf("%s, where a partial download of this blob is kept, is not a regular file (%v); fix: delete it", name, mode.Type())
 }
 
 // partialError is a failed --continue download with what became of its

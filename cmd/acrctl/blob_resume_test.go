@@ -352,3 +352,31 @@ func TestBlobGetContinueSymlink(t *testing.T) {
 		t.Errorf("the symlink's target holds %q, want it untouched", got)
 	}
 }
+
+// TestBlobGetContinueSymlinkRace plants the symlink after acrctl looked for
+// the partial and found nothing, as another local user racing it could:
+// the open must not follow it.
+func TestBlobGetContinueSymlinkRace(t *testing.T) {
+	f := newResumeFixture(t, 100)
+	target := filepath.Join(t.TempDir(), "elsewhere")
+	if err := os.WriteFile(target, []byte("precious"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { lstat = os.Lstat })
+	lstat = func(name string) (os.FileInfo, error) {
+		fi, err := os.Lstat(name)
+		if name == f.partial() {
+			if err := os.Symlink(target, name); err != nil {
+				t.Errorf("planting the symlink: %v", err)
+			}
+		}
+		return fi, err
+	}
+	acrctl(t, "", "blob", "get", f.ref, "--output-file", f.out, "--continue").fails(t, 1, "is not a regular file", "delete it")
+	if got, _ := os.ReadFile(target); string(got) != "precious" {
+		t.Errorf("the symlink's target holds %q, want it untouched", got)
+	}
+	if fi, err := os.Lstat(f.out); err == nil {
+		t.Errorf("the output file exists (%v), want none", fi.Mode())
+	}
+}

@@ -106,10 +106,6 @@ type helperCred struct {
 	ExpiresOn time.Time `json:",omitzero"`
 }
 
-// entraHost reports whether host may receive an Entra ID access token: an
-// ACR login server of a known cloud, or a loopback address.
-func entraHost(host string) bool { return isAzureHost(host) || isLoopbackHost(host) }
-
 // serverHost reduces the protocol's server URL to host[:port].
 func serverHost(server string) string { return strings.ToLower(dockerconfig.Hostname(server)) }
 
@@ -119,6 +115,12 @@ func helperGet(ctx context.Context, server string, stdout io.Writer) error {
 		return errors.New("get: no server URL on stdin")
 	}
 	tok, err := helperToken(ctx, host)
+	if _, ok := errors.AsType[errLoopbackNotAllowed](err); ok && !namedHelper(host) {
+		// Reached through credsStore, not a login --entra of this host:
+		// no credentials, as for any other host that gets no Entra ID
+		// token.
+		err = dockerconfig.ErrNotFound
+	}
 	if err != nil {
 		return err
 	}
@@ -128,10 +130,11 @@ func helperGet(ctx context.Context, server string, stdout io.Writer) error {
 // helperToken returns host's cached refresh token while it has more than
 // helperRenew left, or else a new one, which it caches.
 func helperToken(ctx context.Context, host string) (string, error) {
-	if !entraHost(host) {
-		// The token exchange hands the registry an Entra ID access token;
-		// only Azure's registries (and a local emulator) may see one.
-		return "", dockerconfig.ErrNotFound
+	// The token exchange hands the registry an Entra ID access token; only
+	// Azure's registries, and the loopback hosts the user allowed, may see
+	// one (entra_hosts.go).
+	if err := entraAllowed(host); err != nil {
+		return "", err
 	}
 	path, cacheErr := helperCachePath(host)
 	if cacheErr == nil {
@@ -168,6 +171,13 @@ func helperToken(ctx context.Context, host string) (string, error) {
 		writeHelperCache(path, helperCred{ServerURL: host, Username: acr.RefreshTokenUser, Secret: tok.Token, ExpiresOn: tok.ExpiresOn})
 	}
 	return tok.Token, nil
+}
+
+// namedHelper reports whether docker's config.json names this helper for
+// host under credHelpers, as acrctl login HOST --entra does.
+func namedHelper(host string) bool {
+	cfg, err := dockerconfig.Load("")
+	return err == nil && cfg.CredHelpers[host] == helperName
 }
 
 // helperCacheDir holds one file per registry, readable by its owner only.

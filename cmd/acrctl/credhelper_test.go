@@ -52,6 +52,7 @@ func useFakeEntra(t *testing.T, token string) *fakeEntra {
 	entraSource = func(string) (azcore.TokenCredential, error) { return f, nil }
 	t.Cleanup(func() { entraSource, helperNow = old, oldNow })
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	t.Setenv("HOME", t.TempDir())
 	return f
 }
@@ -92,6 +93,7 @@ func TestCredentialHelperGet(t *testing.T) {
 	const entra = "entra-token-for-the-helper"
 	srv := acrtest.NewServer(t, &emulator.Options{AADTokens: []string{entra}})
 	f := useFakeEntra(t, entra)
+	allowLoopback(t, srv.Host)
 
 	out, code := runHelper(t, srv.Host+"\n", "get")
 	if code != 0 {
@@ -189,6 +191,7 @@ func TestCredentialHelperGet(t *testing.T) {
 func TestCredentialHelperRefused(t *testing.T) {
 	srv := acrtest.NewServer(t, &emulator.Options{AADTokens: []string{"the-right-token"}})
 	useFakeEntra(t, "a-wrong-token")
+	allowLoopback(t, srv.Host)
 	out, code := runHelper(t, srv.Host, "get")
 	if code != 1 || !strings.Contains(out, "could not get an ACR refresh token for "+srv.Host) || !strings.Contains(out, "az login") {
 		t.Errorf("exit %d, %q", code, out)
@@ -221,7 +224,7 @@ func TestLoginEntra(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{"`+srv.Host+`":{"auth":"d3Jvbmc6d3Jvbmc="}},"detachKeys":"ctrl-e,e"}`), 0o600)
 	t.Setenv("PATH", t.TempDir())
 
-	r := acrctl(t, "", "login", srv.Host, "--entra").ok(t)
+	r := acrctl(t, "", "login", srv.Host, "--entra", "--allow-loopback").ok(t)
 	if !strings.Contains(r.stdout, "Login succeeded: "+srv.Host) || !strings.Contains(r.stdout, "docker-credential-acrctl is not on PATH yet") ||
 		!strings.Contains(r.stdout, "ln -s ") {
 		t.Errorf("stdout %q", r.stdout)
@@ -251,9 +254,21 @@ func TestLoginEntra(t *testing.T) {
 	// A refused Entra ID token stores nothing.
 	entraSource = func(string) (azcore.TokenCredential, error) { return &fakeEntra{token: "wrong"}, nil }
 	os.Remove(mustCachePath(t, srv.Host))
-	acrctl(t, "", "login", srv.Host, "--entra").fails(t, 1, "could not get an ACR refresh token", "nothing was stored")
+	acrctl(t, "", "login", srv.Host, "--entra", "--allow-loopback").fails(t, 1, "could not get an ACR refresh token", "nothing was stored")
 	if h, _ := readConfig(t, dir)["credHelpers"].(map[string]any); len(h) != 0 {
 		t.Errorf("a failed login --entra wrote credHelpers %v", h)
+	}
+	if hosts, err := loadLoopbackOptIns(); err != nil || len(hosts) != 0 {
+		t.Errorf("a failed login --entra --allow-loopback left the opt-in for %q (%v)", hosts, err)
+	}
+}
+
+// allowLoopback records the opt-in of login --entra --allow-loopback for
+// host, as the helper's tests' setup.
+func allowLoopback(t *testing.T, host string) {
+	t.Helper()
+	if _, err := setLoopbackOptIn(host, true); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -322,7 +337,7 @@ func TestCredentialHelperTools(t *testing.T) {
 		t.Fatalf("crane ls without credentials succeeded: %s", out)
 	}
 
-	out := run(acrctlBin, "login", srv.Host, "--entra")
+	out := run(acrctlBin, "login", srv.Host, "--entra", "--allow-loopback")
 	if !strings.Contains(out, "docker-credential-acrctl is on PATH: "+filepath.Join(bin, "docker-credential-acrctl")) {
 		t.Errorf("login --entra printed %q", out)
 	}
@@ -368,6 +383,7 @@ func TestCredentialHelperForeignHost(t *testing.T) {
 			t.Errorf("get %s: exit %d, %q; want docker's not-found answer", host, code, out)
 		}
 		acrctl(t, "", "login", host, "--entra").fails(t, 2, "only to Azure Container Registry login servers", "--password-stdin")
+		acrctl(t, "", "login", host, "--entra", "--allow-loopback").fails(t, 2, "only to Azure Container Registry login servers", "--password-stdin")
 	}
 	if n := f.calls(); n != 0 {
 		t.Errorf("an Entra ID token was requested %d times for foreign hosts", n)

@@ -98,7 +98,7 @@ deleted manifests or tags that can still be restored ('acrctl manifest list-dele
 					bw.Flush()
 					return explainDeleted(s, err, "its deleted repositories")
 				}
-				bw.WriteString(name)
+				bw.WriteString(printable(name))
 				bw.WriteByte('\n')
 				n++
 			}
@@ -184,7 +184,7 @@ deleted/read permission.`,
 			}
 			fmt.Fprintln(tw)
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s", m.Digest, orDash(strings.Join(m.Tags, ",")), formatSize(m.Size), formatTableTime(m.DeletedOn))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s", printable(m.Digest.String()), printable(orDash(strings.Join(m.Tags, ","))), formatSize(m.Size), formatTableTime(m.DeletedOn))
 				if expires {
 					fmt.Fprintf(tw, "\t%s", formatTableTime(m.ExpiresOn))
 				}
@@ -275,7 +275,7 @@ HOST/REPO:TAG' brings back. The credential needs the deleted/read permission.`,
 			}
 			fmt.Fprintln(tw)
 			for _, t := range ts {
-				fmt.Fprintf(tw, "%s\t%s\t%s", t.Name, t.Digest, formatTableTime(t.DeletedOn))
+				fmt.Fprintf(tw, "%s\t%s\t%s", printable(t.Name), printable(t.Digest.String()), formatTableTime(t.DeletedOn))
 				if expires {
 					fmt.Fprintf(tw, "\t%s", formatTableTime(t.ExpiresOn))
 				}
@@ -357,7 +357,7 @@ deleted/restore permissions.`,
 				d = ts[len(ts)-1].Digest
 				tag = ref.Tag
 				if len(ts) > 1 {
-					fmt.Fprintf(cmd.ErrOrStderr(), "%s was deleted %d times; restoring its most recent deletion, %s@%s\n", ref, len(ts), repo, d)
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s was deleted %d times; restoring its most recent deletion, %s@%s\n", ref, len(ts), repo, printable(d.String()))
 				}
 			}
 			m, err := s.client.RestoreManifest(cmd.Context(), ref.Repository, d, &acr.RestoreOptions{Tag: tag, Force: force})
@@ -386,7 +386,7 @@ deleted/restore permissions.`,
 			if len(m.Tags) > 0 {
 				tags = "tags " + strings.Join(m.Tags, ", ")
 			}
-			fmt.Fprintf(w, "Restored %s@%s (%s)\n", repo, m.Digest, tags)
+			fmt.Fprintf(w, "Restored %s@%s (%s)\n", repo, printable(m.Digest.String()), printable(tags))
 			return nil
 		},
 	}

@@ -17,7 +17,7 @@ import (
 
 func newLoginCmd() *cobra.Command {
 	var o remoteOptions
-	var exposeToken, entra bool
+	var exposeToken, entra, allowLoopback bool
 	cmd := &cobra.Command{
 		Use:   "login HOST",
 		Short: "Check credentials against a registry and store them in docker's config.json",
@@ -43,11 +43,20 @@ refresh token for HOST, then names acrctl as HOST's credential helper under
 credHelpers in config.json. Docker, oras, crane, regctl and helm then run
 docker-credential-acrctl, which prints an ACR refresh token, cached in the user
 cache directory and renewed 30 minutes before it expires. docker-credential-acrctl
-must be on PATH: a symbolic link to acrctl. acrctl logout HOST removes the entry.`,
+must be on PATH: a symbolic link to acrctl. acrctl logout HOST removes the entry.
+
+The exchange hands HOST your Entra ID token itself, which every Azure Container
+Registry you can reach accepts, so acrctl sends it only to ACR login servers
+(*.azurecr.io, *.azurecr.cn, *.azurecr.us) and to the loopback HOST:PORT pairs you
+name with --allow-loopback: any local user can listen on a free loopback port, so
+allow one only for a registry you run yourself (acrctl serve --aad-token) on a
+machine whose users you trust. On Linux, a port that another user listens on is
+refused even then.`,
 		Example: `  acrctl login myregistry.azurecr.io -u myregistry --password-stdin < password.txt
   echo "$ACR_TOKEN" | acrctl login myregistry.azurecr.io -u mytoken --password-stdin
   acrctl login localhost:5000 -u admin                 # prompts for the password
   acrctl login myregistry.azurecr.io --entra           # docker, oras, crane use Entra ID
+  acrctl login localhost:5000 --entra --allow-loopback # your own acrctl serve --aad-token
   acrctl login myregistry.azurecr.io --expose-token | jq -r .accessToken |
     docker login myregistry.azurecr.io -u 00000000-0000-0000-0000-000000000000 --password-stdin
   az acr login -n myregistry --expose-token --query accessToken -o tsv |
@@ -61,11 +70,14 @@ must be on PATH: a symbolic link to acrctl. acrctl logout HOST removes the entry
 			if err != nil {
 				return err
 			}
+			if allowLoopback && !entra {
+				return usageError{errors.New("--allow-loopback lets --entra send your Entra ID token to a loopback host: add --entra, or drop --allow-loopback")}
+			}
 			if entra {
 				if exposeToken || o.username != "" || o.password != "" || o.passwordStdin {
 					return usageError{errors.New("--entra stores no user name or password and prints no token: drop --username, --password, --password-stdin and --expose-token")}
 				}
-				return loginEntra(cmd, &o, host)
+				return loginEntra(cmd, &o, host, allowLoopback)
 			}
 			if exposeToken {
 				return exposeRefreshToken(cmd, &o, host)
@@ -77,6 +89,7 @@ must be on PATH: a symbolic link to acrctl. acrctl logout HOST removes the entry
 	o.addFlags(fs)
 	fs.BoolVar(&exposeToken, "expose-token", false, "print an ACR refresh token as JSON instead of storing credentials")
 	fs.BoolVar(&entra, "entra", false, "register acrctl as HOST's docker credential helper (credHelpers), which hands out ACR refresh tokens got through Entra ID")
+	fs.BoolVar(&allowLoopback, "allow-loopback", false, "with --entra for a loopback HOST:PORT: let your Entra ID token go to whatever listens there (only your own registry, on a machine whose users you trust)")
 	return cmd
 }
 
@@ -219,10 +232,19 @@ that has no stored credentials succeeds and says so.`,
 				helperErase(host)
 				delete(cfg.CredHelpers, host)
 			}
+			// And the --allow-loopback that let it send the Entra ID
+			// token there.
+			dropped := false
+			if isLoopbackHost(host) {
+				if dropped, err = setLoopbackOptIn(host, false); err != nil {
+					return err
+				}
+			}
 			found, err := cfg.Erase(cmd.Context(), host)
 			if err != nil {
 				return err
 			}
+			found = found || dropped
 			if entra {
 				if err := cfg.Save(); err != nil {
 					return err
@@ -276,12 +298,19 @@ func completeRegistries(o *remoteOptions, ref bool) cobra.CompletionFunc {
 // loginEntra checks that the credential helper can get a refresh token for
 // host through Entra ID (which also fills its cache), then registers it
 // under credHelpers.
-func loginEntra(cmd *cobra.Command, o *remoteOptions, host string) error {
+func loginEntra(cmd *cobra.Command, o *remoteOptions, host string, allowLoopback bool) error {
 	if o.plainHTTP || o.insecure || o.caFile != "" {
 		return usageError{errors.New("--entra registers a helper that docker, oras and crane run, and it connects as they do (plain http to loopback hosts, https with the system's certificates elsewhere): drop --plain-http, --insecure and --ca-file")}
 	}
-	if !entraHost(host) {
-		return usageError{fmt.Errorf("--entra signs in with an Entra ID token, which acrctl sends only to Azure Container Registry login servers (*.azurecr.io, *.azurecr.cn, *.azurecr.us) and loopback hosts, not to %s; fix: acrctl login %s -u NAME --password-stdin", host, host)}
+	loopback := isLoopbackHost(host)
+	switch {
+	case !isAzureHost(host) && !loopback:
+		return usageError{fmt.Errorf("--entra signs in with an Entra ID token, which acrctl sends only to Azure Container Registry login servers (*.azurecr.io, *.azurecr.cn, *.azurecr.us) and the loopback hosts allowed with --allow-loopback, not to %s; fix: acrctl login %s -u NAME --password-stdin", host, host)}
+	case allowLoopback && !loopback:
+		return usageError{fmt.Errorf("--allow-loopback is for loopback hosts, and %s is not one: drop it", host)}
+	case loopback && !allowLoopback:
+		return usageError{fmt.Errorf("--entra for the loopback host %s would send your Entra ID token, which every Azure Container Registry you can reach accepts, to whatever listens on that port, and any local user can listen there; "+
+			"fix: if you run that registry yourself on a machine whose users you trust, add --allow-loopback; otherwise acrctl login %s -u NAME --password-stdin", host, host)}
 	}
 	path, err := o.configPath()
 	if err != nil {
@@ -291,7 +320,16 @@ func loginEntra(cmd *cobra.Command, o *remoteOptions, host string) error {
 	if err != nil {
 		return err
 	}
+	var added bool
+	if allowLoopback {
+		if added, err = setLoopbackOptIn(host, true); err != nil {
+			return fmt.Errorf("recording --allow-loopback: %w; nothing was stored", err)
+		}
+	}
 	if _, err := helperToken(cmd.Context(), host); err != nil {
+		if added {
+			setLoopbackOptIn(host, false)
+		}
 		if errors.Is(err, dockerconfig.ErrNotFound) {
 			return fmt.Errorf("%s does not exchange Entra ID tokens for refresh tokens, so a credential helper cannot sign in to it; fix: acrctl login %s -u NAME --password-stdin; nothing was stored", host, host)
 		}

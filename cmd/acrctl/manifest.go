@@ -136,8 +136,8 @@ func newManifestListCmd(o *remoteOptions) *cobra.Command {
 			tw := newTable(w)
 			fmt.Fprintln(tw, "DIGEST\tTAGS\tSIZE\tPLATFORM\tLAST UPDATED (UTC)\tDISABLED")
 			for _, m := range ms {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", m.Digest, orDash(strings.Join(m.Tags, ",")), formatSize(m.Size),
-					platform(m.OS, m.Architecture), formatTableTime(m.LastUpdatedOn), disabled(m.Permissions))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", printable(m.Digest.String()), printable(orDash(strings.Join(m.Tags, ","))), formatSize(m.Size),
+					printable(platform(m.OS, m.Architecture)), formatTableTime(m.LastUpdatedOn), disabled(m.Permissions))
 			}
 			return tw.Flush()
 		},
@@ -170,24 +170,24 @@ func writeManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperti
 		return writeJSON(w, j)
 	}
 	tw := newTable(w)
-	fmt.Fprintf(tw, "Registry:\t%s\n", m.Registry)
-	fmt.Fprintf(tw, "Repository:\t%s\n", m.Repository)
-	fmt.Fprintf(tw, "Digest:\t%s\n", m.Digest)
-	fmt.Fprintf(tw, "Media type:\t%s\n", orDash(m.MediaType))
+	fmt.Fprintf(tw, "Registry:\t%s\n", printable(m.Registry))
+	fmt.Fprintf(tw, "Repository:\t%s\n", printable(m.Repository))
+	fmt.Fprintf(tw, "Digest:\t%s\n", printable(m.Digest.String()))
+	fmt.Fprintf(tw, "Media type:\t%s\n", printable(orDash(m.MediaType)))
 	if m.ConfigMediaType != "" {
-		fmt.Fprintf(tw, "Config media type:\t%s\n", m.ConfigMediaType)
+		fmt.Fprintf(tw, "Config media type:\t%s\n", printable(m.ConfigMediaType))
 	}
 	if m.ArtifactType != "" {
-		fmt.Fprintf(tw, "Artifact type:\t%s\n", m.ArtifactType)
+		fmt.Fprintf(tw, "Artifact type:\t%s\n", printable(m.ArtifactType))
 	}
 	if m.Size >= 0 {
 		fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(m.Size))
 	}
 	if acrMetadata {
-		fmt.Fprintf(tw, "Platform:\t%s\n", platform(m.OS, m.Architecture))
-		fmt.Fprintf(tw, "Tags:\t%s\n", orDash(strings.Join(m.Tags, ", ")))
+		fmt.Fprintf(tw, "Platform:\t%s\n", printable(platform(m.OS, m.Architecture)))
+		fmt.Fprintf(tw, "Tags:\t%s\n", printable(orDash(strings.Join(m.Tags, ", "))))
 		for _, r := range m.RelatedArtifacts {
-			fmt.Fprintf(tw, "Child:\t%s %s\n", r.Digest, platform(r.OS, r.Architecture))
+			fmt.Fprintf(tw, "Child:\t%s %s\n", printable(r.Digest.String()), printable(platform(r.OS, r.Architecture)))
 		}
 		fmt.Fprintf(tw, "Created:\t%s\n", formatTime(m.CreatedOn))
 		fmt.Fprintf(tw, "Last updated:\t%s\n", formatTime(m.LastUpdatedOn))
@@ -401,7 +401,7 @@ exits 1, with nothing on stdout and the problem on stderr.`,
 					return err
 				}
 			} else if ok {
-				fmt.Fprintln(w, d)
+				fmt.Fprintln(w, printable(d.String()))
 			}
 			if !ok {
 				return absentError{fmt.Errorf("%s does not exist", ref)}
@@ -516,10 +516,10 @@ confirmation on a terminal, as repo delete does; pass --yes in scripts.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", name)
+				fmt.Fprintf(cmd.OutOrStdout(), "Deleted manifest %s\n", printable(name))
 				if del.UnindexedFrom != "" {
 					fmt.Fprintf(cmd.OutOrStdout(), "Removed it from the referrers tag index of its subject %s/%s@%s\n",
-						ref.Registry, ref.Repository, del.UnindexedFrom)
+						ref.Registry, ref.Repository, printable(del.UnindexedFrom.String()))
 				}
 			}
 			if unindexed != nil {
@@ -743,7 +743,7 @@ updating the index), and says which on stderr; an index left empty is deleted, w
 				}
 				for _, d := range gone {
 					fmt.Fprintf(cmd.ErrOrStderr(), "Removed %s, a deleted manifest, from the referrers tag index of %s/%s@%s\n",
-						d, ref.Registry, ref.Repository, subject)
+						printable(d.String()), ref.Registry, ref.Repository, subject)
 				}
 			}
 			refs := []referrerJSON{}
@@ -776,8 +776,8 @@ updating the index), and says which on stderr; an index left empty is deleted, w
 			tw := newTable(w)
 			fmt.Fprintln(tw, "DIGEST\tARTIFACT TYPE\tSIZE\tCREATED (UTC)")
 			for _, r := range refs {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.Digest, orDash(r.ArtifactType), formatSize(r.Size),
-					orDash(r.Annotations["org.opencontainers.image.created"]))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(r.Digest), printable(orDash(r.ArtifactType)), formatSize(r.Size),
+					printable(orDash(r.Annotations["org.opencontainers.image.created"])))
 			}
 			return tw.Flush()
 		},

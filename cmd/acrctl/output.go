@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/acrgo/acr"
 	"github.com/spf13/cobra"
@@ -251,6 +253,58 @@ func (t *table) Flush() error {
 	return t.buf.Flush()
 }
 
+// printable returns s for a line of text output, with every character that
+// is not graphic written as a Go escape: control characters (ESC as \x1b,
+// newline as \n, carriage return, tab, DEL and C1), format characters
+// such as the bidirectional overrides (\u202e) and bytes that are not
+// UTF-8 (\xff). Names, media types, annotations and error texts come from
+// the registry, and a hostile one could otherwise move the cursor, retitle
+// or clear the terminal, or add lines to what a script reads line by line
+// (-o name | xargs). Every text output prints registry strings through it
+// (or appendPrintable); JSON output needs nothing, since encoding/json
+// escapes control characters itself. Valid names, digests and media types
+// are printable ASCII and come back unchanged, without allocating.
+func printable(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return string(appendEscaped(make([]byte, 0, len(s)+8), s, i))
+		}
+	}
+	return s
+}
+
+// appendPrintable appends printable(s) to dst.
+func appendPrintable(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return appendEscaped(dst, s, i)
+		}
+	}
+	return append(dst, s...)
+}
+
+// appendEscaped appends s to dst, escaping from byte i on, where the first
+// byte that is not printable ASCII is.
+func appendEscaped(dst []byte, s string, i int) []byte {
+	dst = append(dst, s[:i]...)
+	for i < len(s) {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			dst = append(dst, `\x`...)
+			dst = append(dst, "0123456789abcdef"[s[i]>>4], "0123456789abcdef"[s[i]&15])
+		case unicode.IsGraphic(r):
+			dst = append(dst, s[i:i+size]...)
+		default:
+			// QuoteRune's escape without its quotes: \x1b, \n, \u202e.
+			q := strconv.QuoteRuneToASCII(r)
+			dst = append(dst, q[1:len(q)-1]...)
+		}
+		i += size
+	}
+	return dst
+}
+
 // formatTime prints t in UTC to the second, or "-" when unknown.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
@@ -433,7 +487,9 @@ func confirm(cmd *cobra.Command, o *remoteOptions, yes bool, what string) error 
 	if !stdinIsTerminal(cmd.InOrStdin()) || o.passwordStdin {
 		return usageError{fmt.Errorf("deleting %s: pass --yes to confirm", what)}
 	}
-	fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s? [y/N] ", what)
+	// what names tags the registry listed: a hostile name must not
+	// rewrite the question.
+	fmt.Fprintf(cmd.ErrOrStderr(), "Delete %s? [y/N] ", printable(what))
 	end := beginPrompt(-1)
 	line, _ := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
 	end()

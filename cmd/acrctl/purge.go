@@ -336,28 +336,28 @@ func printPurgeEvent(stdout, stderr io.Writer, ev purge.Event) {
 	case purge.ActionDeleted:
 		// The same line in a dry run and a real run, so that the two diff
 		// cleanly.
-		fmt.Fprintf(stdout, "%s\t%s\t%s\n", it.Kind, it.Ref(), it.Reason)
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", it.Kind, printable(it.Ref()), printable(it.Reason))
 	case purge.ActionUnlocked:
 		verb := "unlocked"
 		if ev.DryRun {
 			verb = "would unlock"
 		}
-		fmt.Fprintf(stderr, "%s %s %s: %s\n", verb, it.Kind, it.Ref(), ev.Detail)
+		fmt.Fprintf(stderr, "%s %s %s: %s\n", verb, it.Kind, printable(it.Ref()), printable(ev.Detail))
 	case purge.ActionRelocked:
-		fmt.Fprintf(stderr, "%s: %s\n", it.Ref(), ev.Detail)
+		fmt.Fprintf(stderr, "%s: %s\n", printable(it.Ref()), printable(ev.Detail))
 	case purge.ActionSkipped:
-		fmt.Fprintf(stderr, "skipped %s %s: %s\n", it.Kind, it.Ref(), ev.Detail)
+		fmt.Fprintf(stderr, "skipped %s %s: %s\n", it.Kind, printable(it.Ref()), printable(ev.Detail))
 	case purge.ActionFailed:
-		fmt.Fprintf(stderr, "failed %s %s: %s\n", it.Kind, it.Ref(), ev.Detail)
+		fmt.Fprintf(stderr, "failed %s %s: %s\n", it.Kind, printable(it.Ref()), printable(ev.Detail))
 	}
 }
 
 func printPurgeSummary(w io.Writer, host string, res *purge.Result) {
 	for _, it := range res.Kept {
-		fmt.Fprintf(w, "kept %s %s: %s\n", it.Kind, it.Ref(), it.Reason)
+		fmt.Fprintf(w, "kept %s %s: %s\n", it.Kind, printable(it.Ref()), printable(it.Reason))
 	}
 	for _, n := range res.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", printable(n))
 	}
 	count := map[purge.Kind]int{}
 	for _, it := range res.Deleted {
@@ -378,7 +378,7 @@ func printPurgeSummary(w io.Writer, host string, res *purge.Result) {
 		if rc.Restorable > 0 {
 			how = " (acrctl manifest restore brings each back; acrctl purge --undo needs the report of --output json)"
 		}
-		fmt.Fprintf(w, "restore: %s%s\n", rc.Detail, how)
+		fmt.Fprintf(w, "restore: %s%s\n", printable(rc.Detail), how)
 	}
 	if res.Stop != nil {
 		why := "stopped"
@@ -387,7 +387,7 @@ func printPurgeSummary(w io.Writer, host string, res *purge.Result) {
 		}
 		rest := purgePlural(len(res.Remaining), "planned deletion") + " remain"
 		if n := len(res.NotExamined); n > 0 {
-			rest += fmt.Sprintf(", and %s not examined (%s)", purgePlural(n, "repository"), strings.Join(purgeFirstN(res.NotExamined, 5), ", "))
+			rest += fmt.Sprintf(", and %s not examined (%s)", purgePlural(n, "repository"), printable(strings.Join(purgeFirstN(res.NotExamined, 5), ", ")))
 		}
 		fmt.Fprintf(w, "%s: %s; run again to continue\n", why, rest)
 	}
@@ -521,23 +521,23 @@ func printUndoEvent(stdout, stderr io.Writer, ev purge.Event) {
 	case purge.ActionRestored:
 		what := "restored"
 		if it.Kind == purge.KindTag {
-			what = "restored onto " + it.Digest.String()
+			what = "restored onto " + printable(it.Digest.String())
 		}
-		fmt.Fprintf(stdout, "%s\t%s\t%s\n", it.Kind, it.Ref(), what)
+		fmt.Fprintf(stdout, "%s\t%s\t%s\n", it.Kind, printable(it.Ref()), what)
 	case purge.ActionSkipped:
-		fmt.Fprintf(stderr, "skipped %s %s: %s\n", it.Kind, it.Ref(), ev.Detail)
+		fmt.Fprintf(stderr, "skipped %s %s: %s\n", it.Kind, printable(it.Ref()), printable(ev.Detail))
 	case purge.ActionFailed:
 		detail := ev.Detail
 		if errors.Is(ev.Err, acr.ErrTagInUse) {
 			detail += "; --force moves it back"
 		}
-		fmt.Fprintf(stderr, "not restored %s %s: %s\n", it.Kind, it.Ref(), detail)
+		fmt.Fprintf(stderr, "not restored %s %s: %s\n", it.Kind, printable(it.Ref()), printable(detail))
 	}
 }
 
 func printUndoSummary(w io.Writer, host string, res *purge.UndoResult) {
 	for _, n := range res.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(w, "note: %s\n", printable(n))
 	}
 	count := map[purge.Kind]int{}
 	for _, it := range res.Restored {

@@ -89,7 +89,7 @@ repository.`,
 				if err != nil {
 					return s.explain(err)
 				}
-				bw.WriteString(name)
+				bw.WriteString(printable(name))
 				bw.WriteByte('\n')
 			}
 			return bw.Flush()
@@ -136,8 +136,8 @@ func printRepository(cmd *cobra.Command, out *outputFormat, p acr.RepositoryProp
 			ManifestCount: p.ManifestCount, TagCount: p.TagCount, ChangeableAttributes: toPermissionsJSON(p.Permissions)})
 	}
 	tw := newTable(w)
-	fmt.Fprintf(tw, "Registry:\t%s\n", p.Registry)
-	fmt.Fprintf(tw, "Repository:\t%s\n", p.Name)
+	fmt.Fprintf(tw, "Registry:\t%s\n", printable(p.Registry))
+	fmt.Fprintf(tw, "Repository:\t%s\n", printable(p.Name))
 	fmt.Fprintf(tw, "Manifests:\t%d\n", p.ManifestCount)
 	fmt.Fprintf(tw, "Tags:\t%d\n", p.TagCount)
 	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(p.CreatedOn))

@@ -36,7 +36,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return 0
 	}
 	err = cobraError(cmd, err)
-	fmt.Fprintln(stderr, "acrctl: "+dropPackagePrefixes(oneLine(err.Error())))
+	// The message may quote the registry's own words: printable keeps
+	// them from steering the terminal.
+	fmt.Fprintln(stderr, "acrctl: "+printable(strings.ReplaceAll(dropPackagePrefixes(oneLine(err.Error())), "\t", " ")))
 	var ue usageError
 	if errors.As(err, &ue) || isCobraUsage(err) {
 		return 2

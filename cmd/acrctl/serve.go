@@ -29,6 +29,7 @@ type serveFlags struct {
 	users         []string
 	scopeMaps     []string
 	aadTokens     []string
+	passwordStdin bool
 	anonymousPull bool
 	tlsCert       string
 	tlsKey        string
@@ -55,6 +56,11 @@ directory) or lives in memory with --memory.
 
 Authentication is off unless --user, --aad-token or --anonymous-pull is given; then
 clients get ACR's bearer challenge and exchange credentials at /oauth2/token.
+
+Secrets on the command line (--user NAME:PASSWORD, --aad-token TOKEN) show in the
+process list to every user of the machine. Give --user NAME and --aad-token - instead,
+with --password-stdin: stdin then holds one secret per line, the users' passwords in
+the order of the flags, then the tokens, read to its end before the server starts.
 
 --scope-map limits a --user to some repositories and actions, as ACR's repository-scoped
 tokens with scope maps are limited, so a pipeline can be tried with exactly the rights it
@@ -98,8 +104,9 @@ stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exi
 0. With --tls-self-signed, clients trust the certificate printed as "certificate: PATH"
 (DIR/tls/cert.pem with --data DIR).`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
-  acrctl serve --data ./registry --user admin:s3cret
-  acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull
+  acrctl serve --data ./registry --user admin --password-stdin < password.txt
+  printf '%s\n' "$ADMIN_PASSWORD" "$ENTRA_TOKEN" | acrctl serve --user admin --aad-token - --password-stdin
+  acrctl serve --tls-self-signed --user admin:s3cret --anonymous-pull   # a throwaway password
   acrctl serve --memory --user admin:s3cret --storage-addr 127.0.0.1:5001
   acrctl serve --memory --user ci:s3cret --scope-map 'ci=app:content/read,content/write' \
                --scope-map 'ci=team/*:content/read,metadata/read'
@@ -116,9 +123,10 @@ stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exi
 	fl.StringVar(&f.addrFile, "addr-file", "", "write the HOST:PORT served to this file once listening (removed on stop), for --addr with port 0")
 	fl.StringVar(&f.data, "data", "", "data directory (default: $XDG_DATA_HOME/acrctl/registry)")
 	fl.BoolVar(&f.memory, "memory", false, "keep everything in memory; nothing persists")
-	fl.StringArrayVar(&f.users, "user", nil, "accept Basic credentials NAME:PASSWORD (repeatable)")
+	fl.StringArrayVar(&f.users, "user", nil, "accept Basic credentials NAME:PASSWORD, or NAME with the password from --password-stdin (repeatable)")
 	fl.StringArrayVar(&f.scopeMaps, "scope-map", nil, "limit a --user to repositories and actions: NAME=REPO[*]:ACTION,... (repeatable)")
-	fl.StringArrayVar(&f.aadTokens, "aad-token", nil, "accept this Entra ID access token at /oauth2/exchange (repeatable)")
+	fl.StringArrayVar(&f.aadTokens, "aad-token", nil, "accept this Entra ID access token at /oauth2/exchange; - reads it from --password-stdin (repeatable)")
+	fl.BoolVar(&f.passwordStdin, "password-stdin", false, "read the passwords of --user NAME and the tokens of --aad-token - from stdin, one per line, users first (other local users see command lines, not stdin)")
 	fl.BoolVar(&f.anonymousPull, "anonymous-pull", false, "let clients without credentials pull")
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "serve TLS with this certificate file (with --tls-key)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "serve TLS with this key file (with --tls-cert)")
@@ -183,26 +191,23 @@ func serve(ctx context.Context, cmd *cobra.Command, f serveFlags) error {
 			return usageError{fmt.Errorf("--addr-file %s: its directory %s does not exist; create it first, or name a file in one that does", f.addrFile, filepath.Dir(f.addrFile))}
 		}
 	}
-	opts := &emulator.Options{AADTokens: f.aadTokens, AnonymousPull: f.anonymousPull,
+	users, tokens, visible, err := serveSecrets(f, cmd.InOrStdin())
+	if err != nil {
+		return err
+	}
+	if visible {
+		fmt.Fprintln(stderr, "warning: --user NAME:PASSWORD and --aad-token TOKEN show in the process list to every local user; prefer --user NAME and --aad-token - with --password-stdin")
+	}
+	opts := &emulator.Options{Users: users, AADTokens: tokens, AnonymousPull: f.anonymousPull,
 		Throttle: f.throttle, FailRate: f.failRate, Latency: f.latency,
 		SoftDeleteRetention: time.Duration(f.softDelete * float64(24*time.Hour))}
-	if len(f.users) > 0 {
-		opts.Users = map[string]string{}
-		for _, u := range f.users {
-			name, pass, ok := strings.Cut(u, ":")
-			if !ok || name == "" || pass == "" {
-				return usageError{fmt.Errorf("--user %q: want NAME:PASSWORD, both non-empty", redactUser(u))}
-			}
-			opts.Users[name] = pass
-		}
-	}
 	for _, v := range f.scopeMaps {
 		user, perm, err := parseScopeMap(v)
 		if err != nil {
 			return usageError{err}
 		}
 		if _, ok := opts.Users[user]; !ok {
-			return usageError{fmt.Errorf("--scope-map %q: %q is not a --user: add --user %s:PASSWORD", v, user, user)}
+			return usageError{fmt.Errorf("--scope-map %q: %q is not a --user: add --user %s with --password-stdin", v, user, user)}
 		}
 		if opts.ScopeMaps == nil {
 			opts.ScopeMaps = map[string][]emulator.RepositoryPermission{}
@@ -405,7 +410,7 @@ func exposureWarnings(addr net.Addr, f serveFlags, tls bool) []string {
 	}
 	if len(f.users) == 0 && len(f.aadTokens) == 0 && !f.anonymousPull {
 		ws = append(ws, addr.String()+" serves an open registry beyond this machine: anyone who reaches it can push and delete; "+
-			"add --user NAME:PASSWORD (or --anonymous-pull for read-only guests)")
+			"add --user NAME with --password-stdin (or --anonymous-pull for read-only guests)")
 	}
 	return ws
 }

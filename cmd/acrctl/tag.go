@@ -189,7 +189,7 @@ carries names only: the fastest listing. --top N stops after N tags (az's --top:
 					if err != nil {
 						return s.explain(err)
 					}
-					bw.WriteString(name)
+					bw.WriteString(printable(name))
 					bw.WriteByte('\n')
 				}
 				return bw.Flush()
@@ -243,7 +243,7 @@ carries names only: the fastest listing. --top N stops after N tags (az's --top:
 				if err != nil {
 					return explain(err)
 				}
-				bw.WriteString(t.Name)
+				bw.WriteString(printable(t.Name))
 				bw.WriteByte('\n')
 			}
 			return bw.Flush()
@@ -262,10 +262,10 @@ func printTag(cmd *cobra.Command, out *outputFormat, t acr.TagProperties) error 
 		return writeJSON(w, toTagJSON(t))
 	}
 	tw := newTable(w)
-	fmt.Fprintf(tw, "Registry:\t%s\n", t.Registry)
-	fmt.Fprintf(tw, "Repository:\t%s\n", t.Repository)
-	fmt.Fprintf(tw, "Tag:\t%s\n", t.Name)
-	fmt.Fprintf(tw, "Digest:\t%s\n", orDash(t.Digest.String()))
+	fmt.Fprintf(tw, "Registry:\t%s\n", printable(t.Registry))
+	fmt.Fprintf(tw, "Repository:\t%s\n", printable(t.Repository))
+	fmt.Fprintf(tw, "Tag:\t%s\n", printable(t.Name))
+	fmt.Fprintf(tw, "Digest:\t%s\n", printable(orDash(t.Digest.String())))
 	fmt.Fprintf(tw, "Created:\t%s\n", formatTime(t.CreatedOn))
 	fmt.Fprintf(tw, "Last updated:\t%s\n", formatTime(t.LastUpdatedOn))
 	writePermissions(tw, t.Permissions)
@@ -308,7 +308,7 @@ resolve print it); a note on stderr says so.`,
 				fmt.Fprintf(tw, "Registry:\t%s\n", ref.Registry)
 				fmt.Fprintf(tw, "Repository:\t%s\n", ref.Repository)
 				fmt.Fprintf(tw, "Tag:\t%s\n", ref.Tag)
-				fmt.Fprintf(tw, "Digest:\t%s\n", d)
+				fmt.Fprintf(tw, "Digest:\t%s\n", printable(d.String()))
 				return tw.Flush()
 			}
 			if err != nil {
@@ -448,6 +448,7 @@ func (t *tagTable) add(tp acr.TagProperties) {
 	}
 	c := t.chunks[len(t.chunks)-1]
 	text := func(s string, col int) {
+		s = printable(s)
 		c = binary.AppendUvarint(c, uint64(len(s)))
 		c = append(c, s...)
 		t.width[col] = max(t.width[col], utf8.RuneCountInString(s))

@@ -523,7 +523,7 @@ percentage (not with --no-progress or -v).`,
 				}{ref.Registry, ref.Repository, ref.TagOrDigest(), written})
 			}
 			for _, p := range written {
-				fmt.Fprintln(cmd.OutOrStdout(), p)
+				fmt.Fprintln(cmd.OutOrStdout(), printable(p))
 			}
 			if err != nil {
 				return explainPull(s, args[0], err)

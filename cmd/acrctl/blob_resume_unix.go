@@ -14,3 +14,7 @@ import (
 func lockPartial(f *os.File) error {
 	return syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 }
+
+// openNoFollow makes opening a partial download fail on a symlink rather
+// than write through it.
+const openNoFollow = syscall.O_NOFOLLOW
