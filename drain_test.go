@@ -13,11 +13,13 @@ import (
 	"github.com/acrgo/acr/emulator"
 )
 
-// blockingReader hands out a few bytes, then blocks until ctx ends, as a
-// pipe from a stalled producer does.
+// blockingReader hands out a few bytes, then, asked for more, calls
+// interrupt (the user presses Ctrl-C while the upload is under way) and
+// blocks until ctx ends, as a pipe from a stalled producer does.
 type blockingReader struct {
-	sent bool
-	ctx  context.Context
+	sent      bool
+	ctx       context.Context
+	interrupt func()
 }
 
 func (r *blockingReader) Read(p []byte) (int, error) {
@@ -25,6 +27,7 @@ func (r *blockingReader) Read(p []byte) (int, error) {
 		r.sent = true
 		return copy(p, "partial"), nil
 	}
+	r.interrupt()
 	<-r.ctx.Done()
 	return 0, r.ctx.Err()
 }
@@ -67,9 +70,12 @@ func TestDrainWaitsForCancels(t *testing.T) {
 			if i >= uploads/2 {
 				time.Sleep(150 * time.Millisecond) // fail while the first Drain waits
 			}
-			ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+			// Interrupted once its session exists, however long opening
+			// it took: a fixed timeout could end the upload before,
+			// leaving no session to cancel.
+			ctx, cancel := context.WithCancel(t.Context())
 			defer cancel()
-			if _, err := c.UploadBlob(ctx, "app", &blockingReader{ctx: ctx}, nil); err == nil {
+			if _, err := c.UploadBlob(ctx, "app", &blockingReader{ctx: ctx, interrupt: cancel}, nil); err == nil {
 				t.Error("an interrupted upload succeeded")
 			}
 		}()

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
 	"github.com/opencontainers/go-digest"
 )
@@ -97,7 +98,8 @@ func TestUploadSessionReclaimKeepsActive(t *testing.T) {
 	c, srv := newClient(t, &emulator.Options{MaxUploadSessions: 8, MaxUploadSessionsPerClient: 2})
 	idle := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
 	busy := c.do("POST", "/v2/app/blobs/uploads/", nil).want(t, http.StatusAccepted).Header.Get("Location")
-	srv.Registry.SetUploadIdleTimeout(50 * time.Millisecond)
+	const stale = 50 * time.Millisecond
+	srv.Registry.SetUploadIdleTimeout(stale)
 
 	// A PATCH that keeps sending, past the stale age.
 	pr, pw := io.Pipe()
@@ -121,7 +123,18 @@ func TestUploadSessionReclaimKeepsActive(t *testing.T) {
 	if _, err := pw.Write(data[:2500]); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(150 * time.Millisecond)
+	// The registry is appending the PATCH's body once the session reads
+	// as active later than now (an append under way is active now; one
+	// ended would leave its end). Waited for, not assumed after a sleep:
+	// on a loaded machine the handler may start late.
+	writing := time.Now()
+	for deadline := time.Now().Add(30 * time.Second); !activeAfter(t, srv, busy, writing); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the registry did not start appending the PATCH's body in 30 s")
+		}
+	}
+	// Both sessions are older than the stale age, only the idle one idle.
+	time.Sleep(3 * stale)
 
 	started := make(chan response, 1)
 	go func() { started <- c.do("POST", "/v2/app/blobs/uploads/", nil) }()
@@ -149,6 +162,22 @@ func TestUploadSessionReclaimKeepsActive(t *testing.T) {
 	}
 	c.do("PUT", loc+sep+"digest="+d.String(), nil).want(t, http.StatusCreated)
 	c.do("HEAD", "/v2/app/blobs/"+d.String(), nil).want(t, http.StatusOK)
+}
+
+// activeAfter reports whether the registry's upload session at loc (its
+// Location) was active after t.
+func activeAfter(tb testing.TB, srv *acrtest.Server, loc string, t time.Time) bool {
+	tb.Helper()
+	for u, err := range srv.Registry.Store().Uploads(tb.Context()) {
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if strings.Contains(loc, "/uploads/"+u.ID) {
+			return u.ActiveAt.After(t)
+		}
+	}
+	tb.Fatalf("no upload session at %s", loc)
+	return false
 }
 
 // TestSignInThrottleConcurrent: guesses sent at once get no more tries
@@ -182,7 +211,10 @@ func TestSignInThrottleFlood(t *testing.T) {
 	if testing.Short() {
 		t.Skip("ten thousand sign-ins")
 	}
-	c, _ := newClient(t, &emulator.Options{Users: map[string]string{"admin": "right"}})
+	// The registry's clock stands still: ten thousand sign-ins take 20 s
+	// under -race on a loaded machine, and must not outlast the window.
+	now := time.Now()
+	c, _ := newClient(t, &emulator.Options{Users: map[string]string{"admin": "right"}, Now: func() time.Time { return now }})
 	for range 9 {
 		c.do("GET", "/v2/", nil, "Authorization", basic("admin", "wrong")).want(t, http.StatusUnauthorized)
 	}

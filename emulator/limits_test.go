@@ -75,13 +75,16 @@ func split(data []byte, n int) [][]byte {
 // that keeps making progress, however slowly and for however long
 // altogether, succeeds.
 func TestBodyIdleTimeout(t *testing.T) {
-	const idle = 300 * time.Millisecond
+	// Each gap is a tenth of the timeout: a loaded machine (CI's race
+	// suite beside other go test processes) delayed the sender's 100 ms
+	// sleeps by up to 700 ms, past a timeout of 300 ms.
+	const idle = 1500 * time.Millisecond
 	c, srv := newClient(t, &emulator.Options{BodyIdleTimeout: idle})
 	host := srv.Host
 	data := []byte(strings.Repeat("0123456789abcdef", 256)) // 4 KiB
 	d := digest.FromBytes(data)
-	pieces := split(data, 8)
-	const gap = idle / 3 // 8 pieces: the body takes 7/3 of the timeout
+	pieces := split(data, 12)
+	const gap = idle / 10 // 12 pieces: the body takes 11/10 of the timeout
 
 	t.Run("monolithic, progressing", func(t *testing.T) {
 		resp, body, _ := slowRequest(t, host, "POST", "/v2/slow/blobs/uploads/?digest="+d.String(), "", pieces, 0, gap)
@@ -93,7 +96,7 @@ func TestBodyIdleTimeout(t *testing.T) {
 	t.Run("monolithic, stalled", func(t *testing.T) {
 		other := append([]byte("x"), data...)
 		od := digest.FromBytes(other)
-		resp, body, took := slowRequest(t, host, "POST", "/v2/stall/blobs/uploads/?digest="+od.String(), "", split(other, 8), 3, gap)
+		resp, body, took := slowRequest(t, host, "POST", "/v2/stall/blobs/uploads/?digest="+od.String(), "", split(other, 12), 3, gap)
 		checkCut(t, resp, body, took, idle)
 		c.do("HEAD", "/v2/stall/blobs/"+od.String(), nil).want(t, http.StatusNotFound)
 	})

@@ -17,6 +17,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/acrgo/acr/internal/faulttest"
 	"github.com/acrgo/acr/transfer"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -219,7 +220,7 @@ func TestPushReportsTheFirstFailureAlone(t *testing.T) {
 }
 
 // TestPushReportsTheFailure: when the registry goes away mid-push, the
-// error is the failure (connection refused), not the cancellation of the
+// error is the failure (connection reset), not the cancellation of the
 // uploads that another one's failure stopped (it read "interrupted").
 func TestPushReportsTheFailure(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
@@ -232,20 +233,17 @@ func TestPushReportsTheFailure(t *testing.T) {
 		os.WriteFile(p, data, 0o644)
 		list = append(list, transfer.File{Path: p})
 	}
-	var hs *httptest.Server
-	var once sync.Once
-	hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Vanishing, not closing the listener: the port a closed listener
+	// frees can go, within the client's retries, to a test server of
+	// another go test process, which then answers them.
+	var hs *faulttest.VanishingServer
+	hs = faulttest.NewVanishingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPatch || r.Method == http.MethodPut {
-			// The registry dies during the first upload.
-			once.Do(func() {
-				hs.Listener.Close()
-				go hs.CloseClientConnections()
-			})
-			time.Sleep(50 * time.Millisecond)
+			hs.Vanish() // the registry dies during the first upload
+			return
 		}
 		srv.Registry.ServeHTTP(w, r)
 	}))
-	defer hs.Close()
 	c, err := acr.NewClient(hs.URL, nil, nil)
 	if err != nil {
 		t.Fatal(err)

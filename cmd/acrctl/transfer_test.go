@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/acrgo/acr/emulator"
+	"github.com/acrgo/acr/internal/faulttest"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -222,19 +223,17 @@ func TestTransferToRegistryThatGoesAway(t *testing.T) {
 		{"push", func(dst string) []string { return []string{"push", dst, big, "--no-progress"} }},
 	} {
 		t.Run(tc.command, func(t *testing.T) {
-			var hs *httptest.Server
-			var once sync.Once
-			hs = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			// Vanishing, not closing the listener: the port a closed
+			// listener frees can go, within acrctl's retries, to a test
+			// server of another go test process, which then answers them.
+			var hs *faulttest.VanishingServer
+			hs = faulttest.NewVanishingServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				if strings.Contains(r.URL.Path, "/blobs/uploads/") && r.Method != http.MethodDelete {
-					once.Do(func() { hs.Listener.Close() }) // nothing listens from now on
-					if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
-						conn.Close() // and this upload's connection is cut
-					}
+					hs.Vanish() // this upload's connection is cut, and every one after it
 					return
 				}
 				f.srv.Registry.ServeHTTP(w, r)
 			}))
-			defer hs.Close()
 			dst := strings.TrimPrefix(hs.URL, "http://") + "/gone:v1"
 			f.run("", tc.args(dst)...).fails(t, 1, dst+" was not tagged", "run the "+tc.command+" again")
 			if _, err := f.client.ResolveDigest(t.Context(), "gone", "v1"); err == nil {

@@ -105,6 +105,13 @@ func decodeCounts(v []byte) (manifests, tags int, err error) {
 	return int(m), int(tg), nil
 }
 
+// metaOpenedHook, when set by a test, runs each time openMeta has opened
+// meta.db's file and is about to wait for its lock, with the number of
+// files it opened before (a file renamed over while it waited sends it
+// back). Tests that make a process wait for the lock of a particular file
+// wait for it rather than sleep, which a loaded machine outlasts.
+var metaOpenedHook func(attempt int)
+
 // openMeta opens meta.db, taking its lock, and brings it to the current
 // layout: a new file gets it, a version 1 file is converted (migrateV1), a
 // newer version is refused.
@@ -113,12 +120,15 @@ func (s *diskStore) openMeta() error {
 	// A file renamed over while this process waited for its lock (by a
 	// conversion in another process) sends us back to the path, which
 	// now names the new file.
-	for range 3 {
+	for attempt := range 3 {
 		var file *os.File
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout,
 			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 				f, err := os.OpenFile(name, flag, perm)
 				file = f
+				if err == nil && metaOpenedHook != nil {
+					metaOpenedHook(attempt)
+				}
 				return f, err
 			}})
 		if errors.Is(err, berrors.ErrTimeout) {

@@ -301,23 +301,18 @@ func setMigrate(t *testing.T, batch int, hook func(int) error) {
 // lock while another converted it opens the new file, not the old one,
 // which would convert the store a second time over the first's writes.
 func TestDiskMigrateWaiter(t *testing.T) {
+	// The wait lasts the whole conversion: a loaded machine must not turn
+	// it into the timeout.
+	longLockWait(t, 30*time.Second)
 	dir, _ := copyFixture(t)
 	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var waiter Store
-	var waitErr error
-	wg.Go(func() { waiter, waitErr = OpenDisk(dir, nil) })
-	// Give the waiter time to block on the old file's lock (bbolt polls
-	// it); should it come later, it opens the new file directly, and the
-	// test still holds.
-	time.Sleep(200 * time.Millisecond)
-	converter := &diskStore{dir: dir}
-	if err := converter.migrateV1(old); err != nil {
-		t.Fatal(err)
-	}
+	opens := metaOpens(t)
+	waiter := openDiskAsync(dir)
+	awaitMetaOpen(t, opens, 0, waiter) // the waiter holds the old file and waits for its lock
+	convertAsOther(t, dir, old)
 	// What the converting process writes after the conversion must stay.
 	s, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
 	if err != nil {
@@ -331,12 +326,12 @@ func TestDiskMigrateWaiter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
-	if waitErr != nil {
-		t.Fatalf("OpenDisk waiting for the conversion: %v", waitErr)
+	w := <-waiter
+	if w.err != nil {
+		t.Fatalf("OpenDisk waiting for the conversion: %v", w.err)
 	}
-	defer waiter.Close()
-	err = waiter.View(t.Context(), func(tx Tx) error {
+	defer w.s.Close()
+	err = w.s.View(t.Context(), func(tx Tx) error {
 		if _, ok, err := tx.Repo("after"); !ok || err != nil {
 			t.Errorf("a write after the conversion is lost: ok=%v err=%v", ok, err)
 		}
@@ -352,29 +347,18 @@ func TestDiskMigrateWaiter(t *testing.T) {
 // one leaves the serving process's files in tmp alone: a blob being
 // written there is stored.
 func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
-	// Long enough for the first wait, on the old file; the second, on the
-	// file the live store holds, ends in the timeout the test expects.
-	longLockWait(t, 3*time.Second)
+	// Each wait lasts until the test lets go of the file; none may end in
+	// the timeout however slow the machine.
+	longLockWait(t, 30*time.Second)
 	dir, _ := copyFixture(t)
 	old, err := bolt.Open(filepath.Join(dir, metaFile), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var waitErr error
-	wg.Go(func() {
-		s, err := OpenDisk(dir, nil)
-		if err == nil {
-			s.Close()
-		}
-		waitErr = err
-	})
-	// The waiter blocks on the old file's lock, for at most lockTimeout.
-	time.Sleep(100 * time.Millisecond)
-	converter := &diskStore{dir: dir}
-	if err := converter.migrateV1(old); err != nil {
-		t.Fatal(err)
-	}
+	opens := metaOpens(t)
+	waiter := openDiskAsync(dir)
+	awaitMetaOpen(t, opens, 0, waiter) // the waiter holds the old file and waits for its lock
+	convertAsOther(t, dir, old)
 	live, err := OpenDisk(dir, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -394,17 +378,28 @@ func TestDiskMigrateWaiterKeepsTmp(t *testing.T) {
 		t.Fatal(err)
 	}
 	old.Close()
-	wg.Wait()
-	if waitErr == nil || !strings.Contains(waitErr.Error(), "in use") {
-		t.Errorf("OpenDisk while another process serves the converted store: got %v, want it in use", waitErr)
-	}
+	// The waiter took the old file's lock, found meta.db replaced and came
+	// back to open the new file, whose lock the live store holds: whatever
+	// it did to tmp on the way is done.
+	awaitMetaOpen(t, opens, 1, waiter)
 	pw.Write(content[1000:])
 	pw.Close()
 	if err := <-put; err != nil {
-		t.Fatalf("PutBlob across another process's failed open: %v", err)
+		t.Fatalf("PutBlob across another process's wait for meta.db: %v", err)
 	}
 	if _, err := live.StatBlob(t.Context(), d); err != nil {
 		t.Fatal(err)
+	}
+	// Once the live store lets go, the waiter serves the converted store,
+	// blob included.
+	live.Close()
+	w := <-waiter
+	if w.err != nil {
+		t.Fatalf("OpenDisk after the serving process closed: %v", w.err)
+	}
+	defer w.s.Close()
+	if _, err := w.s.StatBlob(t.Context(), d); err != nil {
+		t.Fatalf("the blob written while the waiter woke, read by the waiter: %v", err)
 	}
 }
 
@@ -434,27 +429,90 @@ func TestDiskReplacedWhileWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var waiter Store
-	var waitErr error
-	wg.Go(func() { waiter, waitErr = OpenDisk(dir, nil) })
-	time.Sleep(100 * time.Millisecond) // the waiter blocks on old's lock
+	opens := metaOpens(t)
+	waiter := openDiskAsync(dir)
+	awaitMetaOpen(t, opens, 0, waiter) // the waiter holds old and waits for its lock
 	if err := os.Rename(filepath.Join(other, metaFile), filepath.Join(dir, metaFile)); err != nil {
 		t.Fatal(err)
 	}
 	old.Close()
-	wg.Wait()
-	if waitErr != nil {
-		t.Fatalf("OpenDisk waiting for a replaced meta.db: %v", waitErr)
+	w := <-waiter
+	if w.err != nil {
+		t.Fatalf("OpenDisk waiting for a replaced meta.db: %v", w.err)
 	}
-	defer waiter.Close()
-	err = waiter.View(t.Context(), func(tx Tx) error {
+	defer w.s.Close()
+	err = w.s.View(t.Context(), func(tx Tx) error {
 		if _, ok, err := tx.Repo("replacement"); !ok || err != nil {
 			t.Errorf("the store opened is not the file meta.db names: repository of the replacement ok=%v err=%v", ok, err)
 		}
 		return nil
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openResult is what an OpenDisk run by openDiskAsync returned.
+type openResult struct {
+	s   Store
+	err error
+}
+
+// openDiskAsync runs OpenDisk(dir, nil) in a goroutine, as another process
+// would, and delivers its result on the returned channel.
+func openDiskAsync(dir string) <-chan openResult {
+	done := make(chan openResult, 1)
+	go func() {
+		s, err := OpenDisk(dir, nil)
+		done <- openResult{s, err}
+	}()
+	return done
+}
+
+// metaOpens makes every OpenDisk until the test ends send, on the returned
+// channel, the attempt with which it has opened meta.db's file and is
+// about to wait for its lock (see metaOpenedHook). The tests using it are
+// not parallel.
+func metaOpens(t *testing.T) <-chan int {
+	// Buffered beyond the few opens a test makes, so the hook never
+	// blocks an open the test is not waiting for.
+	opens := make(chan int, 64)
+	old := metaOpenedHook
+	metaOpenedHook = func(attempt int) { opens <- attempt }
+	t.Cleanup(func() { metaOpenedHook = old })
+	return opens
+}
+
+// awaitMetaOpen waits until an OpenDisk reports opening meta.db's file
+// with attempt on opens, skipping other attempts; it fails the test if the
+// OpenDisk whose result waiter delivers returns first.
+func awaitMetaOpen(t *testing.T, opens <-chan int, attempt int, waiter <-chan openResult) {
+	t.Helper()
+	for {
+		select {
+		case a := <-opens:
+			if a == attempt {
+				return
+			}
+		case w := <-waiter:
+			if w.s != nil {
+				w.s.Close()
+			}
+			t.Fatalf("OpenDisk returned before it opened meta.db's file (attempt %d): %v", attempt, w.err)
+		}
+	}
+}
+
+// convertAsOther converts old, dir's meta.db in layout version 1 whose
+// lock the test holds, as another process's OpenDisk does: that process
+// created the store's directories first, tmp among them.
+func convertAsOther(t *testing.T, dir string, old *bolt.DB) {
+	t.Helper()
+	if err := makeDirs(dir); err != nil {
+		t.Fatal(err)
+	}
+	converter := &diskStore{dir: dir}
+	if err := converter.migrateV1(old); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -110,7 +110,7 @@ func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.inFlight++
 	b.downloads = append(b.downloads, tapped{rg: r.Header.Get("Range")})
 	k, gen := len(b.downloads)-1, b.resets
-	tw := &tapWriter{ResponseWriter: w, tap: b, left: b.cutAfter, stall: b.stall, done: r.Context().Done()}
+	tw := &tapWriter{ResponseWriter: w, tap: b, gen: gen, left: b.cutAfter, stall: b.stall, done: r.Context().Done()}
 	if b.dropRange {
 		r.Header.Del("Range")
 	}
@@ -134,6 +134,7 @@ func (b *BlobTap) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type tapWriter struct {
 	http.ResponseWriter
 	tap    *BlobTap
+	gen    int // the tap's Reset count when the download came
 	left   int64
 	stall  func()
 	done   <-chan struct{}
@@ -157,7 +158,12 @@ func (w *tapWriter) Write(p []byte) (int, error) {
 	m, err := w.ResponseWriter.Write(p[:n])
 	if w.status == 0 || w.status == http.StatusOK || w.status == http.StatusPartialContent {
 		w.tap.mu.Lock()
-		w.tap.served += int64(m)
+		// Bytes of a download from before a Reset are not counted after
+		// it: its client may have read them, finished and let the test
+		// reset the tap before this handler's Write returned.
+		if w.gen == w.tap.resets {
+			w.tap.served += int64(m)
+		}
 		w.tap.mu.Unlock()
 	}
 	if w.left > 0 {

@@ -15,12 +15,13 @@ func NoLeaks(t testing.TB, work func()) {
 	t.Helper()
 	baseG, baseFD := runtime.NumGoroutine(), openFDs(t)
 	work()
-	if g := settle(baseG); g > baseG {
+	// Two descriptors of slack, for those opened lazily outside work.
+	g, fd := settle(t, baseG, baseFD+2)
+	if g > baseG {
 		buf := make([]byte, 1<<16)
 		t.Fatalf("%d goroutines remain, %d before:\n%s", g, baseG, buf[:runtime.Stack(buf, true)])
 	}
-	// Two of slack, for descriptors opened lazily outside work.
-	if fd := openFDs(t); fd > baseFD+2 {
+	if fd > baseFD+2 {
 		t.Fatalf("%d file descriptors open, %d before", fd, baseFD)
 	}
 }
@@ -35,13 +36,21 @@ func openFDs(t testing.TB) int {
 	return len(entries)
 }
 
-// settle waits, up to two seconds, for goroutines to wind down to at most
-// want, and returns how many there are.
-func settle(want int) int {
-	n := runtime.NumGoroutine()
-	for i := 0; i < 100 && n > want; i++ {
+// settleTime bounds the wait for goroutines and descriptors to wind down.
+// It is generous: on a loaded machine (a race suite beside other go test
+// processes on two cores) goroutines that are done may not run for
+// seconds, and only a real leak waits it out.
+const settleTime = 15 * time.Second
+
+// settle waits, up to settleTime, until at most wantG goroutines and
+// wantFD file descriptors remain, and returns how many there are.
+func settle(t testing.TB, wantG, wantFD int) (g, fd int) {
+	deadline := time.Now().Add(settleTime)
+	for {
+		g, fd = runtime.NumGoroutine(), openFDs(t)
+		if g <= wantG && fd <= wantFD || time.Now().After(deadline) {
+			return g, fd
+		}
 		time.Sleep(20 * time.Millisecond)
-		n = runtime.NumGoroutine()
 	}
-	return n
 }
