@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -134,7 +133,7 @@ func New(opts *Options) (*Client, error) {
 func defaultTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
-	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.DialContext = dialer().DialContext
 	t.ForceAttemptHTTP2 = true
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64 // the pool must cover parallel blob transfers, or connections churn
