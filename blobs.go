@@ -632,7 +632,14 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		u.RawQuery = q.Encode()
 		body := &exactReader{r: r, left: desc.Size - sent}
 		rb := &revocableReader{r: body, progress: progress, sent: sent}
-		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rb)
+		var rd io.Reader = rb
+		var fb *fileBody
+		if progress == nil {
+			if fb = newFileBody(r, desc.Size-sent); fb != nil {
+				rd = fb
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rd)
 		if err != nil {
 			return err
 		}
@@ -652,7 +659,8 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 			// Other sources are not read again, and their reads may block.
 			rb.revoke()
 		}
-		if err == nil {
+		answered := err == nil
+		if answered {
 			resp, err = c.result(resp, nil, http.MethodPut, &u, []int{http.StatusCreated, http.StatusNoContent, http.StatusAccepted})
 			if err == nil {
 				resp.Body.Close()
@@ -661,6 +669,16 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 				}
 				return nil
 			}
+		}
+		if fb != nil {
+			// A file sent with sendfile cannot be revoked mid-send: wait
+			// until the transport lets go of it before the file moves (a
+			// resume here, a new session in putBlob).
+			if werr := fb.waitClosed(ctx); werr != nil {
+				return fmt.Errorf("acr: PUT %s: %w (%w)", redactURL(&u), err, werr)
+			}
+		}
+		if answered {
 			var re *ResponseError
 			if !seekable || attempt == 0 || attempt == maxResumes || !errors.As(err, &re) || re.StatusCode != http.StatusRequestedRangeNotSatisfiable {
 				return err

@@ -134,23 +134,49 @@ func TestUploadBlobWithDescriptor(t *testing.T) {
 		{"longer content", desc, append(append([]byte{}, data...), 'x')},
 		{"small, wrong digest", ocispec.Descriptor{Digest: digest.FromString("y"), Size: 10}, data[:10]},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			err := putBlob(ctx, client, "put", tc.desc, bytes.NewReader(tc.src))
-			if !errors.Is(err, acr.ErrDigestMismatch) {
-				t.Fatalf("got %v, want ErrDigestMismatch", err)
-			}
-			if _, ok, _ := client.BlobExists(ctx, "put", tc.desc.Digest); ok {
-				t.Fatal("a blob was stored under a digest its content does not have")
-			}
-		})
+	// A file is sent with sendfile (see fileBody) when it holds exactly
+	// the descriptor's size, and read like any reader otherwise.
+	sources := map[string]func(t *testing.T, b []byte) io.Reader{
+		"reader": func(t *testing.T, b []byte) io.Reader { return bytes.NewReader(b) },
+		"file":   openTempFile,
 	}
-	if err := putBlob(ctx, client, "put", desc, bytes.NewReader(data)); err != nil {
+	for name, open := range sources {
+		repo := "put-" + name
+		for _, tc := range cases {
+			t.Run(name+"/"+tc.name, func(t *testing.T) {
+				err := putBlob(ctx, client, repo, tc.desc, open(t, tc.src))
+				if !errors.Is(err, acr.ErrDigestMismatch) {
+					t.Fatalf("got %v, want ErrDigestMismatch", err)
+				}
+				if _, ok, _ := client.BlobExists(ctx, repo, tc.desc.Digest); ok {
+					t.Fatal("a blob was stored under a digest its content does not have")
+				}
+			})
+		}
+		if err := putBlob(ctx, client, repo, desc, open(t, data)); err != nil {
+			t.Fatal(err)
+		}
+		if n, ok, err := client.BlobExists(ctx, repo, desc.Digest); err != nil || !ok || n != desc.Size {
+			t.Fatalf("after UploadBlob with a Descriptor from a %s: %v %v %d", name, err, ok, n)
+		}
+		assertStored(t, srv, repo, desc.Digest, data)
+	}
+}
+
+// openTempFile writes b to a new file and returns it open for reading,
+// closed when the test ends.
+func openTempFile(t *testing.T, b []byte) io.Reader {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "blob")
+	if err := os.WriteFile(name, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if n, ok, err := client.BlobExists(ctx, "put", desc.Digest); err != nil || !ok || n != desc.Size {
-		t.Fatalf("after UploadBlob with a Descriptor: %v %v %d", err, ok, n)
+	f, err := os.Open(name)
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { f.Close() })
+	return f
 }
 
 // progressLog records the counts a Progress hook is told and checks that

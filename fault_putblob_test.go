@@ -24,25 +24,39 @@ func TestPutBlobResumesAfterCut(t *testing.T) {
 	const rounds = 8
 	data := randomBytes(6*mib + 7)
 	desc := ocispec.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
-	for _, at := range cutPoints {
-		t.Run(fmt.Sprintf("%.0f%%", at*100), func(t *testing.T) {
-			for i := range rounds {
-				srv := acrtest.NewServer(t, nil)
-				proxy := faulttest.NewProxy(t, srv.Host)
-				client, _ := acr.NewClient(proxy.URL, nil, nil)
-				proxy.CutAfter(faulttest.Upstream, int64(float64(len(data))*at), true)
-				// The content starts 6 bytes into its reader, as a blob
-				// inside a larger file would: a resume seeks from there.
-				src := bytes.NewReader(append([]byte("header"), data...))
-				src.Seek(6, io.SeekStart)
-				if err := putBlob(t.Context(), client, "put", desc, src); err != nil {
-					t.Fatalf("round %d: PutBlob: %v", i, err)
-				}
-				if n := proxy.Cuts(); n != 1 {
-					t.Fatalf("round %d: the proxy cut %d connections, want 1", i, n)
-				}
-				assertStored(t, srv, "put", desc.Digest, data)
-			}
-		})
+	// The content starts 6 bytes into its reader, as a blob inside a
+	// larger file would: a resume seeks from there. A file goes out with
+	// sendfile (see fileBody), which cannot be revoked mid-send.
+	withHeader := append([]byte("header"), data...)
+	sources := map[string]func(t *testing.T) io.ReadSeeker{
+		"reader": func(t *testing.T) io.ReadSeeker { return bytes.NewReader(withHeader) },
+		"file":   func(t *testing.T) io.ReadSeeker { return openTempFile(t, withHeader).(io.ReadSeeker) },
 	}
+	for _, at := range cutPoints {
+		for name, open := range sources {
+			t.Run(fmt.Sprintf("%s/%.0f%%", name, at*100), func(t *testing.T) {
+				for i := range rounds {
+					putAfterCut(t, i, at, open(t), desc, data)
+				}
+			})
+		}
+	}
+}
+
+// putAfterCut is one round of TestPutBlobResumesAfterCut: src holds the
+// content from byte 6, and the connection is cut at share at of it.
+func putAfterCut(t *testing.T, i int, at float64, src io.ReadSeeker, desc ocispec.Descriptor, data []byte) {
+	t.Helper()
+	srv := acrtest.NewServer(t, nil)
+	proxy := faulttest.NewProxy(t, srv.Host)
+	client, _ := acr.NewClient(proxy.URL, nil, nil)
+	proxy.CutAfter(faulttest.Upstream, int64(float64(len(data))*at), true)
+	src.Seek(6, io.SeekStart)
+	if err := putBlob(t.Context(), client, "put", desc, src); err != nil {
+		t.Fatalf("round %d: PutBlob: %v", i, err)
+	}
+	if n := proxy.Cuts(); n != 1 {
+		t.Fatalf("round %d: the proxy cut %d connections, want 1", i, n)
+	}
+	assertStored(t, srv, "put", desc.Digest, data)
 }

@@ -156,6 +156,16 @@ func (b *byteProgress) total(n int64) {
 	b.bar.SetTotal(max(n, b.seenSize))
 }
 
+// callback returns update, or nil when no line is drawn: a transfer
+// without a progress callback can hand files to the kernel whole (see
+// acr's fileBody) instead of counting their bytes through a buffer.
+func (b *byteProgress) callback() func(transfer.Progress) {
+	if b.bar == nil {
+		return nil
+	}
+	return b.update
+}
+
 func (b *byteProgress) update(p transfer.Progress) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -311,7 +321,7 @@ refused, since it would send one registry's password to the other: log in to eac
 				}
 			}
 			desc, err := transfer.Copy(cmd.Context(), src.target, src.ref, dst.target, dstRef,
-				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.update})
+				&transfer.CopyOptions{Platforms: plats, Referrers: referrers, Concurrency: concurrency, Progress: bp.callback()})
 			bar.Finish(err == nil)
 			if err != nil {
 				if newLayout != "" {
@@ -434,7 +444,7 @@ and tags.`,
 			bp := newByteProgress(bar)
 			desc, err := transfer.PushFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.Tag, files,
 				&transfer.PushOptions{ArtifactType: artifactType, Annotations: ann, Config: cf.Path, ConfigMediaType: cf.MediaType,
-					Progress: bp.update, Total: bp.total})
+					Progress: bp.callback(), Total: bp.total})
 			bar.Finish(err == nil)
 			if err != nil {
 				if errors.Is(err, acr.ErrLocked) {
@@ -506,7 +516,7 @@ percentage (not with --no-progress or -v).`,
 			bar := startProgress(cmd.ErrOrStderr(), showProgress(cmd.ErrOrStderr(), noProgress, o.verbose), "Pulling", -1)
 			bp := newByteProgress(bar)
 			written, err := transfer.PullFiles(cmd.Context(), transfer.Repository(s.client, ref.Repository), ref.TagOrDigest(), dir,
-				&transfer.PullOptions{Platform: plat, KeepOldFiles: keepOld, Progress: bp.update, Total: bp.total})
+				&transfer.PullOptions{Platform: plat, KeepOldFiles: keepOld, Progress: bp.callback(), Total: bp.total})
 			bar.Finish(err == nil)
 			if out.v == "json" {
 				if err != nil {

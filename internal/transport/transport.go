@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/tracing"
@@ -374,7 +375,24 @@ func (b *bodySource) next() (io.ReadCloser, error) {
 	}
 	b.used = true
 	b.last = &trackedBody{ReadCloser: rc}
+	if sc, ok := rc.(syscall.Conn); ok {
+		return &trackedFileBody{b.last, sc}, nil
+	}
 	return b.last, nil
+}
+
+// trackedFileBody is a trackedBody over a body that is a file: it keeps
+// the file's SyscallConn visible, which net/http's transport uses to send
+// the body with sendfile(2). The body counts as read from once sendfile
+// may have used it.
+type trackedFileBody struct {
+	*trackedBody
+	sc syscall.Conn
+}
+
+func (t *trackedFileBody) SyscallConn() (syscall.RawConn, error) {
+	t.read.Store(true)
+	return t.sc.SyscallConn()
 }
 
 // closeUnused closes the caller's body when it was never handed to the
