@@ -247,9 +247,9 @@ const (
 	writeToBufs   = 4 // of more than writeToBufMin
 	writeToSmall  = 8 // of writeToBufMin
 	// writePiece is the size of the writes to dst: on this machine writes
-	// of 512 KiB or more to a new file are erratic in the kernel, up to 14x
-	// slower than 256 KiB ones (see transfer's writeSize).
-	writePiece = 256 << 10
+	// larger than 32 KiB to a new file are erratic in the kernel, at times
+	// 10-25x slower (see transfer's writeSize).
+	writePiece = 32 << 10
 )
 
 // bigStreams holds a token for each download streaming with buffers over
@@ -267,8 +267,8 @@ func writeToBufSize(size int64) int {
 	return int(n / writePiece * writePiece)
 }
 
-// WriteTo implements io.WriterTo, so that io.Copy from a download writes
-// 256 KiB at a time and, for large blobs, hashes each buffer in a second
+// WriteTo implements io.WriterTo, so that io.Copy from a download reads
+// in large buffers, writes in writePiece pieces and, for large blobs, hashes each buffer in a second
 // goroutine while w writes it, without copying it for the hash. Like
 // Read, it fails with ErrDigestMismatch after writing the last bytes when
 // the content does not match.
@@ -283,7 +283,7 @@ func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 		// Small, unverified or partly read: plain reads, hashed inline.
 		// The wrappers keep io.CopyBuffer from calling WriteTo again or
 		// w's ReadFrom, which may copy 32 KiB at a time.
-		size := int64(writePiece) // unknown length (chunked): large writes
+		size := int64(writePiece) // unknown length (chunked)
 		if b.size >= 0 {
 			size = min(max(b.size+1, 512), writePiece)
 		}

@@ -11,8 +11,8 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// TestWriteToBufSize: a 64th of the blob in whole 256 KiB pieces, from
-// 256 KiB to 2 MiB, and 2 MiB when the size is unknown.
+// TestWriteToBufSize: a 64th of the blob in whole 32 KiB write pieces,
+// from 256 KiB to 2 MiB, and 2 MiB when the size is unknown.
 func TestWriteToBufSize(t *testing.T) {
 	for _, tc := range []struct {
 		size int64
@@ -20,9 +20,9 @@ func TestWriteToBufSize(t *testing.T) {
 	}{
 		{-1, 2 << 20},
 		{8 << 20, 256 << 10},
-		{32<<20 - 1, 256 << 10},
+		{32<<20 - 1, 480 << 10},
 		{32 << 20, 512 << 10},
-		{100 << 20, 1536 << 10},
+		{100 << 20, 1600 << 10},
 		{128 << 20, 2 << 20},
 		{1 << 40, 2 << 20},
 	} {

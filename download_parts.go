@@ -76,7 +76,7 @@ type DownloadBlobToOptions struct {
 
 // DownloadBlobTo downloads a blob into dst and returns the number of bytes
 // written, verified against d: the content is hashed while it is written,
-// 256 KiB at a time. A mismatch fails with ErrDigestMismatch after the
+// in writes of 32 KiB. A mismatch fails with ErrDigestMismatch after the
 // bytes were written, so dst holds verified content only when the error is
 // nil: write to a temporary file and rename it into place once
 // DownloadBlobTo succeeds. After a dropped connection the download resumes
@@ -173,8 +173,8 @@ func readable(f io.ReaderAt) bool {
 var partPool = sync.Pool{New: func() any { return new([partBuf]byte) }}
 
 // partBuf is the piece size in which parts are written and read back for
-// hashing: 256 KiB, as transfer's writeSize explains.
-const partBuf = 256 << 10
+// hashing: writePiece, which says why.
+const partBuf = writePiece
 
 // rangeFile is one parallel ranged download into a file: parts are fetched
 // by up to o.Parts connections and written where they belong, while one

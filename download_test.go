@@ -31,7 +31,7 @@ func (w *pieceWriter) Write(p []byte) (int, error) {
 // DownloadBlobTo's one stream changes shape (inline hashing below 8 MiB,
 // buffers of several write pieces from 32 MiB) from the emulator, with and
 // without a Content-Length: the bytes arrive whole, no write is larger
-// than 256 KiB, progress only grows, ending at the blob's size, and Size
+// than 32 KiB (see writePiece), progress only grows, ending at the blob's size, and Size
 // tells the length first when the answer carries it.
 func TestDownloadBlobToStream(t *testing.T) {
 	srv := acrtest.NewServer(t, nil)
@@ -91,8 +91,8 @@ func TestDownloadBlobToStream(t *testing.T) {
 				if n != int64(size) || !bytes.Equal(w.Bytes(), data) {
 					t.Fatalf("got %d bytes (returned %d) that differ from the blob's %d", w.Len(), n, size)
 				}
-				if w.largest > 256<<10 {
-					t.Errorf("the largest write was %d bytes, want at most 256 KiB", w.largest)
+				if w.largest > 32<<10 {
+					t.Errorf("the largest write was %d bytes, want at most 32 KiB", w.largest)
 				}
 				if last != int64(size) || calls < size/(256<<10) {
 					t.Errorf("progress ended at %d after %d calls, want %d after at least %d", last, calls, size, size/(256<<10))

@@ -227,11 +227,11 @@ func (l *Layout) Push(ctx context.Context, desc ocispec.Descriptor, r io.Reader)
 	// A self-verifying source fails its last read on a mismatch: hashing
 	// again here would only cost CPU. Other sources (what Copy fetches raw
 	// for a layout, such as a registry download) are hashed here, for large
-	// blobs in a second goroutine while the content is written. f is
-	// wrapped so that io.CopyBuffer uses the buffer: *os.File's ReadFrom
-	// would fall back to 32 KiB writes for a non-file source (see
-	// writeSize).
-	w := struct{ io.Writer }{f}
+	// blobs in a second goroutine while the content is written. The
+	// writes go to f in writeSize pieces; the wrapper also keeps
+	// io.CopyBuffer from using *os.File's ReadFrom, so that reads fill the
+	// larger buffer.
+	w := pieceWriter{f}
 	v := desc.Digest.Verifier()
 	trusted := isSelfVerifying(r)
 	var n int64
@@ -426,23 +426,54 @@ func writeFileAtomic(name string, data []byte) error {
 // pipelineMin is the size from which Push hashes in a second goroutine.
 const pipelineMin = 4 << 20
 
-// writeSize bounds the writes of blob files. Fewer, larger writes cost
-// fewer syscalls, but on this machine's kernel (6.18, large page-cache
-// folios sized by the write, in a VM that hands free memory back to its
-// host) writes of 512 KiB or more to a new file are erratic: 1 GiB with
-// dd in 512 KiB writes took 1.2-3.3 s of system time, in 1 MiB 0.5-1.9 s,
-// in 2 MiB 0.4-1.3 s, while 128, 256 and 384 KiB took 0.22-0.26 s every
-// time (2026-12-06; on 2026-12-05 it was 1 MiB that was slow and 512 KiB
-// fast). 256 KiB halved acrctl copy's time to an OCI layout of a 1 GiB
-// image (1.8-2.9 s to 0.9-1.1 s, oras 1.7-1.9 s).
-const writeSize = 256 << 10
+// writeSize is the size of the writes to blob files, whatever the size of
+// the buffers they come from (see pieceWriter). The kernel gives a write to
+// a new file a page-cache folio of the write's size, up to what the file
+// system allows; on this machine (kernel 6.18 in a VM that hands free
+// memory back to its host after a few seconds) a folio larger than 32 KiB
+// (order 3, the largest the per-CPU free lists keep) is often carved from
+// memory the host took back and has to fault in again. Which sizes suffer
+// moves with the machine's state: on 2026-12-05 writes of 1 MiB were slow
+// and 512 KiB fast, on the morning of 2026-12-06 512 KiB and more were slow
+// and 128-384 KiB fast, and that evening (dd of 1 GiB after 1.5 GiB written
+// and deleted, alternating) 256 KiB writes took 2.3-6.8 s in 7 of 9 runs
+// and 0.24 s in the others, while 32 KiB writes took 0.26-0.33 s in 12 of
+// 13 (64 and 128 KiB: 0.24-0.27 s with one 3.4 s run). The peers write 32
+// KiB and are steady; so is this, for about 0.03 s per GiB of syscalls
+// more than the fastest size on a good day.
+const writeSize = 32 << 10
+
+// pieceWriter writes to w in writeSize pieces.
+type pieceWriter struct{ w io.Writer }
+
+func (p pieceWriter) Write(b []byte) (int, error) {
+	var n int
+	for len(b) > 0 {
+		k := min(len(b), writeSize)
+		m, err := p.w.Write(b[:k])
+		n += m
+		if err == nil && m < k {
+			err = io.ErrShortWrite
+		}
+		if err != nil {
+			return n, err
+		}
+		b = b[k:]
+	}
+	return n, nil
+}
+
+// bufSize bounds the buffers blobs are copied through: reads from the
+// source and the hashing go in pieces this large, fewer syscalls and
+// hand-offs than writeSize would take.
+const bufSize = 256 << 10
 
 // Buffers of copyHashing: reads fill a buffer, the hashing goroutine and
 // the write both read it, and it is reused once both are done.
-// pipelineBufs of them (2 MiB per blob in flight) let the reads and
+// pipelineBufs of them (1 MiB per blob in flight) let the reads and
 // writes run ahead of the hashing.
 var (
-	pipelineBufSize = writeSize
+	pipelineBufSize = bufSize
 	pipelineBufs    = 4
 )
 
@@ -501,8 +532,8 @@ func copyHashing(w, h io.Writer, r io.Reader) (int64, error) {
 	return n, err
 }
 
-// copyBuffer sizes a copy buffer to the content, up to writeSize: large
-// writes for large blobs, no large allocations for thousands of small ones.
+// copyBuffer sizes a copy buffer to the content, up to bufSize: large
+// reads for large blobs, no large allocations for thousands of small ones.
 func copyBuffer(size int64) []byte {
-	return make([]byte, min(max(size+1, 512), writeSize))
+	return make([]byte, min(max(size+1, 512), bufSize))
 }
