@@ -12,7 +12,11 @@
 #   VARIANT  CLIENT or BIN/CLIENT: CLIENT is acrctl, oras, crane, regctl or
 #            acrctl-cN (acrctl with --concurrency N); BIN, when given, is an
 #            acrctl binary to serve with instead of this tree's (for A/B of
-#            the server: build the other commit's cmd/acrctl to a file)
+#            the server: build the other commit's cmd/acrctl to a file);
+#            acrctl@FILE (or acrctl-cN@FILE) pushes with the acrctl binary
+#            FILE instead of this tree's (for A/B of the client), as in
+#            git worktree add /tmp/old HEAD~1 && (cd /tmp/old && go build -o /tmp/acrctl-old ./cmd/acrctl)
+#            bench/pushcpu.sh reference w1 acrctl acrctl@/tmp/acrctl-old regctl
 #   RUNS=4   runs per variant
 #
 # Before a push of big blobs it settles memory as bench/run.sh does (the
@@ -46,8 +50,12 @@ mkdir -p "$TOOLS"
 ln -s "$ROOT/.tools/registry" "$TOOLS/registry"
 for ((run = 1; run <= RUNS; run++)); do
 	for v in "$@"; do
-		c=${v##*/} sbin=$BIN/acrctl
-		[[ $v != */* ]] || sbin=$(realpath "${v%/*}")
+		sv=$v cbin=$BIN/acrctl
+		if [[ $sv == *@* ]]; then
+			cbin=$(realpath "${sv#*@}") sv=${sv%%@*}
+		fi
+		c=${sv##*/} sbin=$BIN/acrctl
+		[[ $sv != */* ]] || sbin=$(realpath "${sv%/*}")
 		ln -sf "$sbin" "$TOOLS/acrctl"
 		case $s in
 		memory) start_server acrctl "$WORK/a" memory ;;
@@ -58,8 +66,8 @@ for ((run = 1; run <= RUNS; run++)); do
 		"$ROOT/.tools/regctl" registry set "$SERVER_HOST" --skip-check --tls disabled >/dev/null
 		ref=$SERVER_HOST/bench/$w:v1
 		case $c in
-		acrctl) CMD=("$BIN/acrctl" copy "oci:$src:v1" "$ref" --no-progress) ;;
-		acrctl-c*) CMD=("$BIN/acrctl" copy "oci:$src:v1" "$ref" --no-progress --concurrency "${c#acrctl-c}") ;;
+		acrctl) CMD=("$cbin" copy "oci:$src:v1" "$ref" --no-progress) ;;
+		acrctl-c*) CMD=("$cbin" copy "oci:$src:v1" "$ref" --no-progress --concurrency "${c#acrctl-c}") ;;
 		oras) CMD=("$ROOT/.tools/oras" cp --from-oci-layout "$src:v1" "$ref" --to-plain-http) ;;
 		crane) CMD=("$ROOT/.tools/crane" push --insecure "$src" "$ref") ;;
 		regctl) CMD=("$ROOT/.tools/regctl" image copy "ocidir://$src:v1" "$ref") ;;

@@ -14,10 +14,13 @@ const (
 	// that system calls and hash calls cost nothing next to the bytes, small
 	// enough that eight uploads at once stay far under 64 MiB of memory
 	// (1 MiB pieces: 80 MiB peak RSS for one 8 x 64 MiB push; 512 KiB: 32
-	// MiB, at the same 1.5 s of CPU per GiB), and 256 KiB because writes of
-	// 512 KiB or more to a new file are erratic in this machine's kernel
-	// (see transfer's writeSize).
+	// MiB, at the same 1.5 s of CPU per GiB). The writes go in writePiece
+	// pieces of it.
 	copyChunk = 256 << 10
+	// writePiece is the size of the writes to blob files: writes larger
+	// than 32 KiB to a new file are erratic in this machine's kernel, at
+	// times 10-25x slower (see the transfer package's writeSize).
+	writePiece = 32 << 10
 	// copyDepth is the number of pieces in flight per copy: one being read,
 	// one being hashed, one being written, and one spare to absorb jitter.
 	copyDepth = 4
@@ -62,7 +65,7 @@ func copyToFile(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.
 	m, err := fill(r, buf[:])
 	if m > 0 {
 		h.Write(buf[:m])
-		_, werr = f.WriteAt(buf[:m], off)
+		werr = writeAt(f, buf[:m], off)
 	}
 	smallPool.Put(buf)
 	switch {
@@ -75,6 +78,18 @@ func copyToFile(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.
 	}
 	n, rerr, werr = copyPieces(ctx, f, off+int64(m), r, h)
 	return int64(m) + n, rerr, werr
+}
+
+// writeAt writes b to f at off in writePiece pieces.
+func writeAt(f *os.File, b []byte, off int64) error {
+	for len(b) > 0 {
+		k := min(len(b), writePiece)
+		if _, err := f.WriteAt(b[:k], off); err != nil {
+			return err
+		}
+		b, off = b[k:], off+int64(k)
+	}
+	return nil
 }
 
 // copyPieces is copyToFile's pipeline for what follows the first read.
@@ -104,7 +119,7 @@ func copyPieces(ctx context.Context, f *os.File, off int64, r io.Reader, h hash.
 		pos, hinted := off, off
 		for p := range toWrite {
 			if werr == nil {
-				if _, err := f.WriteAt(p.buf[:p.n], pos); err != nil {
+				if err := writeAt(f, p.buf[:p.n], pos); err != nil {
 					werr = err
 					failed.Store(true)
 				} else {
