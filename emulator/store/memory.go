@@ -194,10 +194,11 @@ func del[K cmp.Ordered, V any](t *memTx, o *omap[K, V], k K) {
 }
 
 // seq yields the values of the map that get returns, in key order, starting
-// strictly after after. It iterates over a snapshot of the keys and looks
-// each value up when it is reached, so fn may change the map while
-// iterating: deleted entries are skipped, entries added may or may not be
-// seen.
+// strictly after after. It iterates over a snapshot of the entries; once
+// the caller changes something in the transaction (which only it can: the
+// transaction holds the store's lock), each value is looked up again when
+// it is reached, so fn may change the map while iterating: deleted entries
+// are skipped, entries added may or may not be seen.
 func seq[K cmp.Ordered, V, T any](t *memTx, get func() *omap[K, V], after K, conv func(K, V) T) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
 		var zero T
@@ -209,19 +210,23 @@ func seq[K cmp.Ordered, V, T any](t *memTx, get func() *omap[K, V], after K, con
 		if o == nil {
 			return
 		}
-		for _, k := range o.keysAfter(after) {
+		writes := len(t.undo)
+		for _, e := range o.entriesAfter(after) {
 			if t.done {
 				yield(zero, errTxDone)
 				return
 			}
-			if o = get(); o == nil {
-				return
+			v := e.v
+			if len(t.undo) != writes {
+				if o = get(); o == nil {
+					return
+				}
+				var ok bool
+				if v, ok = o.get(e.k); !ok {
+					continue
+				}
 			}
-			v, ok := o.get(k)
-			if !ok {
-				continue
-			}
-			if !yield(conv(k, v), nil) {
+			if !yield(conv(e.k, v), nil) {
 				return
 			}
 		}
@@ -365,8 +370,8 @@ func (t *memTx) allRepos() iter.Seq2[string, error] {
 		for name := range t.m.data {
 			names[name] = struct{}{}
 		}
-		for _, name := range t.m.repos.keysAfter("") {
-			names[name] = struct{}{}
+		for _, e := range t.m.repos.entriesAfter("") {
+			names[e.k] = struct{}{}
 		}
 		for _, name := range slices.Sorted(maps.Keys(names)) {
 			if !yield(name, nil) {
@@ -608,14 +613,21 @@ func cloneSlice[T any](s []T) []T {
 	return slices.Clone(s)
 }
 
-// omap is a map with ordered iteration. The sorted key slice is built on
+// omap is a map with ordered iteration. The sorted entries are built on
 // first use after a change and then shared, so paging through a large map
-// costs one sort per change, not one per page. Readers holding a shared lock
-// may build the cache concurrently, hence the atomic pointer; writers hold
-// the exclusive lock. The zero value is an empty map.
+// costs one sort per change, not one per page, and no lookup per entry.
+// Readers holding a shared lock may build the cache concurrently, hence the
+// atomic pointer; writers hold the exclusive lock. The zero value is an
+// empty map.
 type omap[K cmp.Ordered, V any] struct {
-	m    map[K]V
-	keys atomic.Pointer[[]K]
+	m      map[K]V
+	sorted atomic.Pointer[[]entry[K, V]]
+}
+
+// entry is one key and value of an omap.
+type entry[K cmp.Ordered, V any] struct {
+	k K
+	v V
 }
 
 func (o *omap[K, V]) len() int { return len(o.m) }
@@ -631,9 +643,7 @@ func (o *omap[K, V]) set(k K, v V) (old V, had bool) {
 	}
 	old, had = o.m[k]
 	o.m[k] = v
-	if !had {
-		o.keys.Store(nil)
-	}
+	o.sorted.Store(nil)
 	return old, had
 }
 
@@ -641,24 +651,29 @@ func (o *omap[K, V]) del(k K) (old V, had bool) {
 	old, had = o.m[k]
 	if had {
 		delete(o.m, k)
-		o.keys.Store(nil)
+		o.sorted.Store(nil)
 	}
 	return old, had
 }
 
-// keysAfter returns the keys greater than after in ascending order. The
-// slice is shared: callers must not modify it.
-func (o *omap[K, V]) keysAfter(after K) []K {
-	kp := o.keys.Load()
-	if kp == nil {
-		keys := slices.Sorted(maps.Keys(o.m))
-		kp = &keys
-		o.keys.Store(kp)
+// entriesAfter returns the entries whose keys are greater than after, in
+// ascending order of key, as they are now. The slice is shared: callers
+// must not modify it.
+func (o *omap[K, V]) entriesAfter(after K) []entry[K, V] {
+	ep := o.sorted.Load()
+	if ep == nil {
+		es := make([]entry[K, V], 0, len(o.m))
+		for k, v := range o.m {
+			es = append(es, entry[K, V]{k, v})
+		}
+		slices.SortFunc(es, func(a, b entry[K, V]) int { return cmp.Compare(a.k, b.k) })
+		ep = &es
+		o.sorted.Store(ep)
 	}
-	keys := *kp
-	i, found := slices.BinarySearch(keys, after)
+	es := *ep
+	i, found := slices.BinarySearchFunc(es, after, func(e entry[K, V], k K) int { return cmp.Compare(e.k, k) })
 	if found {
 		i++
 	}
-	return keys[i:]
+	return es[i:]
 }
