@@ -18,10 +18,9 @@ import (
 // loopback), the distribution registry spent 1.54-1.91 s of CPU per push
 // without it and 1.42-1.48 s with 16 KiB, for 1.90-2.00 s of wall time
 // instead of 2.04-2.41 s; `acrctl serve --data` 1.46-1.57 s against
-// 1.31-1.32 s. 16 KiB did better than 64 and 128 KiB there, and it is the
-// value HTTP/2 servers use to keep their queues short. It bounds only data
-// not yet sent: what is in flight on a long path is the congestion
-// window's, so throughput over high-latency links is not capped by it.
+// 1.31-1.32 s. 16 KiB did better than 64 and 128 KiB there. It bounds
+// only data not yet sent; what is in flight on a long path is the
+// congestion window's (not measured here over a high-latency link).
 const notSentLowWater = 16 << 10
 
 // dialer returns the dialer of the default transport.
