@@ -268,10 +268,10 @@ func writeToBufSize(size int64) int {
 }
 
 // WriteTo implements io.WriterTo, so that io.Copy from a download reads
-// in large buffers, writes in writePiece pieces and, for large blobs, hashes each buffer in a second
-// goroutine while w writes it, without copying it for the hash. Like
-// Read, it fails with ErrDigestMismatch after writing the last bytes when
-// the content does not match.
+// in large buffers, writes in writePiece pieces and, for large blobs,
+// hashes each buffer in a second goroutine while w writes it, without
+// copying it for the hash. Like Read, it fails with ErrDigestMismatch after
+// writing the last bytes when the content does not match.
 func (b *blobReader) WriteTo(w io.Writer) (int64, error) {
 	if b.err != nil {
 		if b.err == io.EOF {

@@ -430,14 +430,15 @@ const pipelineMin = 4 << 20
 // the buffers they come from (see pieceWriter). The kernel gives a write to
 // a new file a page-cache folio of the write's size, up to what the file
 // system allows; on this machine (kernel 6.18 in a VM that hands free
-// memory back to its host after a few seconds) a folio larger than 32 KiB
-// (order 3, the largest the per-CPU free lists keep) is often carved from
-// memory the host took back and has to fault in again. Which sizes suffer
+// memory back to its host after a few seconds) large writes to a new file
+// are at times 10-25x slower in system time, most likely because a folio
+// larger than 32 KiB (order 3, the largest the per-CPU free lists keep) is
+// carved from memory the host took back (not proven). Which sizes suffer
 // moves with the machine's state: on 2026-12-05 writes of 1 MiB were slow
 // and 512 KiB fast, on the morning of 2026-12-06 512 KiB and more were slow
 // and 128-384 KiB fast, and that evening (dd of 1 GiB after 1.5 GiB written
 // and deleted, alternating) 256 KiB writes took 2.3-6.8 s in 7 of 9 runs
-// and 0.24 s in the others, while 32 KiB writes took 0.26-0.33 s in 12 of
+// and 0.21-0.24 s in the others, while 32 KiB writes took 0.26-0.33 s in 12 of
 // 13 (64 and 128 KiB: 0.24-0.27 s with one 3.4 s run). The peers write 32
 // KiB and are steady; so is this, for about 0.03 s per GiB of syscalls
 // more than the fastest size on a good day.
