@@ -1,6 +1,7 @@
 package acr_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"iter"
@@ -366,6 +367,54 @@ func TestListingsReadAhead(t *testing.T) {
 	}
 	if _, reqs := list(true, 1); len(reqs) > 2 {
 		t.Errorf("stopping after one tag with ReadAhead sent %v, want the first page and at most the second", reqs)
+	}
+}
+
+// TestListingReadAheadCancelled cancels a listing with ReadAhead while the
+// caller holds a page, at every item of a 4-page listing: each ends with
+// an error that wraps context.Canceled, and neither hangs nor yields an
+// item after it.
+func TestListingReadAheadCancelled(t *testing.T) {
+	reg := newCountingRegistry(t, nil)
+	s := &seeder{t: t, base: reg.URL}
+	d := s.image("app", "amd64", "x")
+	client, err := acr.NewClient(reg.URL, nil, &acr.ClientOptions{PageSize: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := client.GetManifest(t.Context(), "app", d.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if _, err := client.SetManifest(t.Context(), "app", img.Bytes, img.MediaType, &acr.SetManifestOptions{Tag: fmt.Sprintf("t%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for at := range 10 {
+		ctx, cancel := context.WithCancel(t.Context())
+		n, errs := 0, 0
+		for _, err := range client.Tags(ctx, "app", &acr.TagsOptions{ReadAhead: true}) {
+			if err != nil {
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("cancelled at tag %d: %v, want an error wrapping context.Canceled", at, err)
+				}
+				errs++
+				continue
+			}
+			if errs > 0 {
+				t.Errorf("cancelled at tag %d: a tag after the error", at)
+			}
+			if n == at {
+				cancel()
+			}
+			n++
+		}
+		cancel()
+		// The tags of the page in hand still arrive; the next page does not.
+		if want := at/3*3 + 3; n > want || errs != 1 && n < 10 {
+			t.Errorf("cancelled at tag %d: %d tags and %d errors, want at most %d tags, then one error", at, n, errs, want)
+		}
 	}
 }
 

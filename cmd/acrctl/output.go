@@ -265,22 +265,40 @@ func (t *table) Flush() error {
 // escapes control characters itself. Valid names, digests and media types
 // are printable ASCII and come back unchanged, without allocating.
 func printable(s string) string {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e {
-			return string(appendEscaped(make([]byte, 0, len(s)+8), s, i))
-		}
+	if i := printableASCII(s); i < len(s) {
+		return string(appendEscaped(make([]byte, 0, len(s)+8), s, i))
 	}
 	return s
 }
 
 // appendPrintable appends printable(s) to dst.
 func appendPrintable(dst []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c > 0x7e {
-			return appendEscaped(dst, s, i)
-		}
+	if i := printableASCII(s); i < len(s) {
+		return appendEscaped(dst, s, i)
 	}
 	return append(dst, s...)
+}
+
+// printableASCII returns the index of the first byte of s that is not
+// printable ASCII (0x20-0x7e), or len(s), testing eight bytes at a time: a
+// listing prints a digest and a name for each of thousands of rows.
+func printableASCII(s string) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit for a byte under 0x20, and for one over 0x7e.
+		if ((v-0x20*ones)&^v|(v+ones)|v)&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e {
+			return i
+		}
+	}
+	return i
 }
 
 // appendEscaped appends s to dst, escaping from byte i on, where the first

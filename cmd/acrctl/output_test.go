@@ -100,6 +100,31 @@ func TestPrintable(t *testing.T) {
 	}
 }
 
+// TestPrintableASCII holds printableASCII's eight-byte test to the byte
+// rule: every byte value, at every offset of strings long enough for one
+// and two eight-byte steps, after a run of printable bytes.
+func TestPrintableASCII(t *testing.T) {
+	slow := func(s string) int {
+		for i := 0; i < len(s); i++ {
+			if s[i] < 0x20 || s[i] > 0x7e {
+				return i
+			}
+		}
+		return len(s)
+	}
+	for _, n := range []int{1, 7, 8, 9, 16, 23} {
+		for at := range n {
+			for c := range 256 {
+				b := []byte(strings.Repeat("~ a", n))[:n]
+				b[at] = byte(c)
+				if got, want := printableASCII(string(b)), slow(string(b)); got != want {
+					t.Fatalf("printableASCII(%q) = %d, want %d", b, got, want)
+				}
+			}
+		}
+	}
+}
+
 // hostileText is what a hostile registry puts in names, media types,
 // annotations and error messages: a terminal title, a screen clear, a
 // cursor move and a line of its own.

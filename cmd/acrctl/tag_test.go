@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -178,6 +179,27 @@ func TestAppendTableTime(t *testing.T) {
 		time.Date(1970, 1, 1, 0, 0, 0, 0, time.Local)} {
 		if got, want := string(appendTableTime([]byte("x"), tm)), "x"+formatTableTime(tm); got != want {
 			t.Errorf("appendTableTime(%v) = %q, want %q", tm, got, want)
+		}
+	}
+}
+
+// TestAppendHex holds appendHex to encoding/hex: every byte value, in
+// every position of a four-byte step, and lengths off the step.
+func TestAppendHex(t *testing.T) {
+	raw := make([]byte, 256+3)
+	for i := range raw {
+		raw[i] = byte(i)
+	}
+	for start := range 4 {
+		for n := range 12 {
+			in := raw[start : start+n]
+			if got, want := string(appendHex([]byte("x"), in)), "x"+hex.EncodeToString(in); got != want {
+				t.Errorf("appendHex(% x) = %q, want %q", in, got, want)
+			}
+		}
+		in := raw[start : start+256]
+		if got, want := string(appendHex(nil, in)), hex.EncodeToString(in); got != want {
+			t.Errorf("appendHex(bytes %d-%d) = %q, want %q", start, start+255, got, want)
 		}
 	}
 }

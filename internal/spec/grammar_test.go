@@ -104,6 +104,25 @@ func TestValidateMediaType(t *testing.T) {
 			t.Errorf("ValidateMediaType(%q): got nil, want an error", mt)
 		}
 	}
+	// The hand matcher against the grammar as a regular expression: every
+	// byte in every position of a short type, and the length limits.
+	re := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+	var cases []string
+	for at := range len("ab/cd") {
+		for c := range 256 {
+			b := []byte("ab/cd")
+			b[at] = byte(c)
+			cases = append(cases, string(b))
+		}
+	}
+	for _, n := range []int{126, 127, 128} {
+		cases = append(cases, strings.Repeat("a", n)+"/b", "a/"+strings.Repeat("b", n), "a/b\n", "a/b/", "é/b")
+	}
+	for _, mt := range cases {
+		if got, want := ValidateMediaType(mt) == nil, re.MatchString(mt); got != want {
+			t.Errorf("ValidateMediaType(%q) accepts: %v, the grammar: %v", mt, got, want)
+		}
+	}
 }
 
 func TestParseDigest(t *testing.T) {

