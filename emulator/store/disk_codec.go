@@ -198,22 +198,25 @@ func (r *recordReader) str() string {
 }
 
 func (r *recordReader) digest() digest.Digest {
+	var text [len("sha256:") + 64]byte
+	return digest.Digest(r.appendDigest(text[:0]))
+}
+
+// appendDigest appends the text of the digest that comes next to b.
+func (r *recordReader) appendDigest(b []byte) []byte {
 	switch r.byte() {
 	case 0:
-		return digest.Digest(r.str())
+		return append(b, r.str()...)
 	case 1:
 		if len(r.b) < 32 {
 			break
 		}
-		// One allocation, not three: a tag listing decodes a digest a tag.
-		var text [len("sha256:") + 64]byte
-		copy(text[:], "sha256:")
-		hex.Encode(text[len("sha256:"):], r.b[:32])
+		b = hex.AppendEncode(append(b, "sha256:"...), r.b[:32])
 		r.b = r.b[32:]
-		return digest.Digest(text[:])
+		return b
 	}
 	r.fail()
-	return ""
+	return b
 }
 
 // time decodes what recordWriter.time wrote into the time JSON would have
@@ -281,9 +284,12 @@ func decodeTagRecord(name, v []byte) (Tag, error) {
 	if len(v) == 0 {
 		r.fail()
 	}
-	tag := Tag{Name: string(name)}
-	tag.Attrs = r.attrs()
-	tag.Digest = r.digest()
+	attrs := r.attrs()
+	// The name and the digest share one allocation: a listing decodes a
+	// thousand tags a page.
+	var buf [160]byte
+	text := string(r.appendDigest(append(buf[:0], name...)))
+	tag := Tag{Name: text[:len(name)], Digest: digest.Digest(text[len(name):]), Attrs: attrs}
 	tag.CreatedAt = r.time()
 	tag.UpdatedAt = r.time()
 	return tag, r.end()
