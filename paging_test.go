@@ -170,9 +170,11 @@ func TestListingsResume(t *testing.T) {
 	}
 }
 
-// TestListingsPageSize checks that a per-call page size overrides the
-// client's, and that a negative one is refused before any request.
-func TestListingsPageSize(t *testing.T) {
+// taggedRegistry returns a counting registry whose repository "app" has n
+// tags, t0 to t(n-1), on one image, and a client of it that asks for pages
+// of 3.
+func taggedRegistry(t *testing.T, n int) (*countingRegistry, *acr.Client) {
+	t.Helper()
 	reg := newCountingRegistry(t, nil)
 	s := &seeder{t: t, base: reg.URL}
 	d := s.image("app", "amd64", "x")
@@ -184,11 +186,18 @@ func TestListingsPageSize(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range 7 {
+	for i := range n {
 		if _, err := client.SetManifest(t.Context(), "app", img.Bytes, img.MediaType, &acr.SetManifestOptions{Tag: fmt.Sprintf("t%d", i)}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return reg, client
+}
+
+// TestListingsPageSize checks that a per-call page size overrides the
+// client's, and that a negative one is refused before any request.
+func TestListingsPageSize(t *testing.T) {
+	reg, client := taggedRegistry(t, 7)
 	count := func(seq iter.Seq2[acr.TagProperties, error]) (int, int) {
 		reg.take()
 		n := 0
@@ -306,22 +315,7 @@ func TestListingsDoNotProbe(t *testing.T) {
 // for before the caller has handled the current one, and that a caller that
 // stops early costs one request at most.
 func TestListingsReadAhead(t *testing.T) {
-	reg := newCountingRegistry(t, nil)
-	s := &seeder{t: t, base: reg.URL}
-	d := s.image("app", "amd64", "x")
-	client, err := acr.NewClient(reg.URL, nil, &acr.ClientOptions{PageSize: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := client.GetManifest(t.Context(), "app", d.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 8 {
-		if _, err := client.SetManifest(t.Context(), "app", img.Bytes, img.MediaType, &acr.SetManifestOptions{Tag: fmt.Sprintf("t%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	reg, client := taggedRegistry(t, 8)
 	// list yields up to stop tags (all when stop < 0) and returns their
 	// names and the requests sent. With ahead, on the first tag it waits
 	// for the second page's request to arrive: it must, while the caller
@@ -375,22 +369,7 @@ func TestListingsReadAhead(t *testing.T) {
 // an error that wraps context.Canceled, and neither hangs nor yields an
 // item after it.
 func TestListingReadAheadCancelled(t *testing.T) {
-	reg := newCountingRegistry(t, nil)
-	s := &seeder{t: t, base: reg.URL}
-	d := s.image("app", "amd64", "x")
-	client, err := acr.NewClient(reg.URL, nil, &acr.ClientOptions{PageSize: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := client.GetManifest(t.Context(), "app", d.String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range 10 {
-		if _, err := client.SetManifest(t.Context(), "app", img.Bytes, img.MediaType, &acr.SetManifestOptions{Tag: fmt.Sprintf("t%d", i)}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	_, client := taggedRegistry(t, 10)
 	for at := range 10 {
 		ctx, cancel := context.WithCancel(t.Context())
 		n, errs := 0, 0
