@@ -531,8 +531,8 @@ func (t *tagTable) len() int { return t.rows }
 // after the widest cell), row by row without tabwriter's cell buffering
 // and fmt, which took a third of the client time of a 10,000-tag listing.
 // The rows are printed after the last page arrives, so this is on the
-// listing's critical path: digests are hex-encoded from a table of digit
-// pairs and a day's date is formatted once for the rows that share it.
+// listing's critical path: digests are hex-encoded four bytes at a time and
+// a day's date is formatted once for the rows that share it.
 func (t *tagTable) write(w io.Writer) error {
 	out := make([]byte, 0, 64<<10)
 	// pad ends a cell n runes wide in column col.
@@ -627,6 +627,8 @@ type tableDates struct {
 	date []byte // "2006-01-02 " of day, or empty
 }
 
+// append appends the time unix seconds after 1970-01-01 UTC, as
+// "2006-01-02 15:04:05".
 func (d *tableDates) append(b []byte, unix int64) []byte {
 	day := unix / 86400
 	if unix%86400 < 0 {
