@@ -59,7 +59,7 @@ func paginate[T any](ctx context.Context, c *Client, first request, ahead bool, 
 				return
 			}
 			if ahead && chain == nil && p.next != nil {
-				chain = c.startChain(ctx, p, first, seen, nil)
+				chain = c.startChain(ctx, p, first, seen)
 				// Let the chain send its request now, before this page is
 				// decoded: a new goroutine otherwise waits for the other
 				// processor, which on a busy machine comes only when this
@@ -144,13 +144,14 @@ type pageChain struct {
 	done   chan struct{}
 }
 
-// startChain starts reading the pages after p, the first into buf's
-// storage. seen passes to the chain.
-func (c *Client) startChain(ctx context.Context, p fetchedPage, r request, seen map[string]bool, buf []byte) *pageChain {
+// startChain starts reading the pages after p, the first into a new
+// buffer. seen passes to the chain.
+func (c *Client) startChain(ctx context.Context, p fetchedPage, r request, seen map[string]bool) *pageChain {
 	ctx, cancel := context.WithCancel(ctx)
 	ch := &pageChain{pages: make(chan fetchedPage, 1), free: make(chan []byte, 1), cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(ch.done)
+		var buf []byte
 		for {
 			p = c.fetchFollow(ctx, p.next, r, p.n+1, seen, buf)
 			// Never blocks for long: the caller takes the page before
