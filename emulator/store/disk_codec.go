@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unsafe"
 
 	"github.com/opencontainers/go-digest"
 )
@@ -272,8 +273,9 @@ func encodeTag(tag Tag) []byte {
 	return w.b
 }
 
-// decodeTagRecord decodes the record v of the tag named name.
-func decodeTagRecord(name, v []byte) (Tag, error) {
+// decodeTagRecord decodes the record v of the tag named name, its name
+// and digest into one string from slab (nil: a string of their own).
+func decodeTagRecord(name, v []byte, slab *textSlab) (Tag, error) {
 	if err := checkFormat(v); err != nil {
 		return Tag{}, err
 	}
@@ -285,10 +287,10 @@ func decodeTagRecord(name, v []byte) (Tag, error) {
 		r.fail()
 	}
 	attrs := r.attrs()
-	// The name and the digest share one allocation: a listing decodes a
+	// The name and the digest share one string: a listing decodes a
 	// thousand tags a page.
 	var buf [160]byte
-	text := string(r.appendDigest(append(buf[:0], name...)))
+	text := slab.string(r.appendDigest(append(buf[:0], name...)))
 	tag := Tag{Name: text[:len(name)], Digest: digest.Digest(text[len(name):]), Attrs: attrs}
 	tag.CreatedAt = r.time()
 	tag.UpdatedAt = r.time()
@@ -373,4 +375,31 @@ func decodeManifestRecord(d, v []byte, annotations bool) (Manifest, error) {
 		return Manifest{}, fmt.Errorf("manifest %s: %w", d, err)
 	}
 	return m, nil
+}
+
+// textSlab hands out strings carved from shared blocks, one allocation a
+// block rather than one a string: the disk registry's 1,000-tag page
+// allocated a string for each tag. A string keeps its whole block alive,
+// so a slab is for strings that are dropped together, such as one
+// listing's. The nil slab allocates each string on its own.
+type textSlab struct {
+	block []byte // the current block; strings were carved from block[:len(block)]
+}
+
+// textSlabBlock is the size of a slab's block: about a hundred tags.
+const textSlabBlock = 8 << 10
+
+// string returns a string holding b's bytes.
+func (s *textSlab) string(b []byte) string {
+	if s == nil || len(b) == 0 || len(b) > textSlabBlock/4 {
+		return string(b)
+	}
+	if cap(s.block)-len(s.block) < len(b) {
+		s.block = make([]byte, 0, textSlabBlock)
+	}
+	start := len(s.block)
+	s.block = append(s.block, b...)
+	// The bytes from start on are never written again: later strings are
+	// appended after them, and a full block is replaced, not reused.
+	return unsafe.String(&s.block[start], len(b))
 }

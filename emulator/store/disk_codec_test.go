@@ -49,7 +49,7 @@ func FuzzTagRecord(f *testing.F) {
 	f.Add("v1.0", "sha512:ab", int64(-62135596800), uint32(0), int16(120), byte(3), []byte("{}"))
 	f.Add("x", "sha256:ABCDEF", int64(0), uint32(999999999), int16(-330), byte(0), []byte{})
 	f.Fuzz(func(t *testing.T, name, d string, sec int64, nsec uint32, off int16, attrs byte, junk []byte) {
-		decodeTagRecord([]byte(name), junk) // must not panic
+		decodeTagRecord([]byte(name), junk, nil) // must not panic
 		if name == "" {
 			return
 		}
@@ -57,7 +57,7 @@ func FuzzTagRecord(f *testing.F) {
 		tag := Tag{Name: name, Digest: digest.Digest(d), CreatedAt: at, UpdatedAt: at.Add(time.Duration(nsec)),
 			Attrs: Attributes{DeleteEnabled: attrs&1 != 0, WriteEnabled: attrs&2 != 0, ReadEnabled: attrs&4 != 0, ListEnabled: attrs&8 != 0}}
 		want := viaJSON(t, tag, name, d)
-		got, err := decodeTagRecord([]byte(name), encodeTag(tag))
+		got, err := decodeTagRecord([]byte(name), encodeTag(tag), nil)
 		if err != nil {
 			t.Fatalf("decodeTagRecord(encodeTag(%+v)): %v", tag, err)
 		}
@@ -121,7 +121,7 @@ func TestRecordSizes(t *testing.T) {
 // reads as well.
 func TestRecordUnknownFormat(t *testing.T) {
 	rec := append([]byte{0x02}, encodeTag(Tag{Name: "t"})[1:]...)
-	if _, err := decodeTagRecord([]byte("t"), rec); err == nil || !strings.Contains(err.Error(), "unknown format 0x2") {
+	if _, err := decodeTagRecord([]byte("t"), rec, nil); err == nil || !strings.Contains(err.Error(), "unknown format 0x2") {
 		t.Errorf("decodeTagRecord of format 2: got %v, want an error naming the unknown format", err)
 	}
 	if _, err := decodeManifestRecord([]byte("d"), rec, false); err == nil || !strings.Contains(err.Error(), "unknown format 0x2") {
@@ -143,5 +143,33 @@ func TestRecordUnknownFormat(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "later build") || !strings.Contains(err.Error(), `"r"`) {
 		t.Errorf("Tag of a record of format 2: got %v, want an error naming the repository and a later build", err)
+	}
+}
+
+// TestTextSlab: strings carved from a slab keep their bytes while more are
+// carved after them from the same buffer, across blocks and for lengths
+// from empty to past a block's quarter.
+func TestTextSlab(t *testing.T) {
+	var slab textSlab
+	var got, want []string
+	buf := make([]byte, 0, 4*textSlabBlock)
+	for i := range 5000 {
+		n := (i * 37) % (textSlabBlock/4 + 40)
+		buf = buf[:0]
+		for j := range n {
+			buf = append(buf, byte('a'+(i+j)%26))
+		}
+		got = append(got, slab.string(buf))
+		want = append(want, string(buf))
+		clear(buf[:n]) // the caller's buffer is reused
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("string %d: %q, want %q", i, got[i], want[i])
+		}
+	}
+	var none *textSlab
+	if s := none.string([]byte("v1")); s != "v1" {
+		t.Errorf("nil slab: %q", s)
 	}
 }

@@ -12,8 +12,9 @@ import (
 // listing 10,000 tags spent most of its time there (BenchmarkListTags,
 // store=disk, in the root package).
 func (t *diskTx) Tags(repo, after string) iter.Seq2[Tag, error] {
+	var slab textSlab
 	return scanRepo(t, bucketTags, repo, "", after, func(k, v []byte) (Tag, error) {
-		tag, err := decodeTagRecord(k, v)
+		tag, err := decodeTagRecord(k, v, &slab)
 		if err != nil {
 			return tag, fmt.Errorf("store: corrupt record %q in %q: %w", k, repo, err)
 		}

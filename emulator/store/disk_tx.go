@@ -170,9 +170,11 @@ func (t *diskTx) counts(repo string) (manifests, tags int, err error) {
 }
 
 // scan yields the decoded entries of the bucket that bucket returns whose
-// keys start with prefix and, when after is not empty, sort after it. It
-// reads scanBatch entries per cursor pass and yields them with no cursor
-// open, so fn may write to the bucket between entries.
+// keys start with prefix and, when after is not empty, sort after it. In a
+// write transaction it reads scanBatch entries per cursor pass and yields
+// them with no cursor open, so fn may write to the bucket between entries;
+// in a read transaction, which nothing changes, it decodes each entry as
+// it is asked for, from one cursor.
 func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after []byte,
 	decode func(b *bolt.Bucket, k, v []byte) (T, bool, error)) iter.Seq2[T, error] {
 	return func(yield func(T, error) bool) {
@@ -181,6 +183,10 @@ func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after [
 		if len(after) > 0 && bytes.Compare(after, prefix) >= 0 {
 			// A key before prefix starts at prefix's first key.
 			start, exclusive = after, true
+		}
+		if !t.writable {
+			scanRead(t, bucket, prefix, start, exclusive, decode, yield)
+			return
 		}
 		batch := make([]T, 0, scanBatch)
 		for {
@@ -227,6 +233,47 @@ func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after [
 			if !more {
 				return
 			}
+		}
+	}
+}
+
+// scanRead is scan in a read transaction: one cursor pass, an entry
+// decoded only when the one before has been yielded (a page of one tag
+// decodes one record, not a batch), without copying entries into a batch.
+func scanRead[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, start []byte, exclusive bool,
+	decode func(b *bolt.Bucket, k, v []byte) (T, bool, error), yield func(T, error) bool) {
+	var zero T
+	if err := t.checkRead(); err != nil {
+		yield(zero, err)
+		return
+	}
+	b, err := bucket()
+	if err != nil {
+		yield(zero, err)
+		return
+	}
+	if b == nil {
+		return
+	}
+	c := b.Cursor()
+	k, v := c.Seek(start)
+	if exclusive && k != nil && bytes.Equal(k, start) {
+		k, v = c.Next()
+	}
+	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		item, ok, err := decode(b, k, v)
+		if err != nil {
+			yield(zero, err)
+			return
+		}
+		if ok && !yield(item, nil) {
+			return
+		}
+		// The caller's loop body ran: the transaction must still be open
+		// for the cursor's pages to be valid.
+		if err := t.checkRead(); err != nil {
+			yield(zero, err)
+			return
 		}
 	}
 }
@@ -538,7 +585,7 @@ func (t *diskTx) DeletedRepos(after string) iter.Seq2[string, error] {
 
 // Tag implements [Tx.Tag].
 func (t *diskTx) Tag(repo, name string) (Tag, bool, error) {
-	return getRecord(t, bucketTags, repo, name, func(v []byte) (Tag, error) { return decodeTagRecord([]byte(name), v) })
+	return getRecord(t, bucketTags, repo, name, func(v []byte) (Tag, error) { return decodeTagRecord([]byte(name), v, nil) })
 }
 
 // PutTag implements [Tx.PutTag].
