@@ -10,9 +10,10 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// scanBatch is how many entries an iterator reads per cursor pass. Between
-// passes the cursor is dropped and re-sought, since bbolt cursors do not
-// survive writes, and fn may write while it iterates.
+// scanBatch is how many entries an iterator of a write transaction reads
+// per cursor pass. Between passes the cursor is dropped and re-sought,
+// since bbolt cursors do not survive writes, and fn may write while it
+// iterates.
 const scanBatch = 64
 
 // diskTx is a transaction of the disk store over a bbolt transaction.
