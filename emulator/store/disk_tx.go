@@ -191,22 +191,13 @@ func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after [
 		}
 		batch := make([]T, 0, scanBatch)
 		for {
-			if err := t.checkRead(); err != nil {
-				yield(zero, err)
-				return
-			}
-			b, err := bucket()
+			b, c, k, v, err := seekFrom(t, bucket, start, exclusive)
 			if err != nil {
 				yield(zero, err)
 				return
 			}
-			if b == nil {
+			if c == nil {
 				return
-			}
-			c := b.Cursor()
-			k, v := c.Seek(start)
-			if exclusive && k != nil && bytes.Equal(k, start) {
-				k, v = c.Next()
 			}
 			batch = batch[:0]
 			var last []byte
@@ -244,22 +235,13 @@ func scan[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, after [
 func scanRead[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, start []byte, exclusive bool,
 	decode func(b *bolt.Bucket, k, v []byte) (T, bool, error), yield func(T, error) bool) {
 	var zero T
-	if err := t.checkRead(); err != nil {
-		yield(zero, err)
-		return
-	}
-	b, err := bucket()
+	b, c, k, v, err := seekFrom(t, bucket, start, exclusive)
 	if err != nil {
 		yield(zero, err)
 		return
 	}
-	if b == nil {
+	if c == nil {
 		return
-	}
-	c := b.Cursor()
-	k, v := c.Seek(start)
-	if exclusive && k != nil && bytes.Equal(k, start) {
-		k, v = c.Next()
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		item, ok, err := decode(b, k, v)
@@ -277,6 +259,24 @@ func scanRead[T any](t *diskTx, bucket func() (*bolt.Bucket, error), prefix, sta
 			return
 		}
 	}
+}
+
+// seekFrom opens a cursor on the bucket that bucket returns, at the first
+// key from start (after start when exclusive) and its value. The cursor is
+// nil when the bucket does not exist.
+func seekFrom(t *diskTx, bucket func() (*bolt.Bucket, error), start []byte, exclusive bool) (b *bolt.Bucket, c *bolt.Cursor, k, v []byte, err error) {
+	if err := t.checkRead(); err != nil {
+		return nil, nil, nil, nil, err
+	}
+	if b, err = bucket(); err != nil || b == nil {
+		return nil, nil, nil, nil, err
+	}
+	c = b.Cursor()
+	k, v = c.Seek(start)
+	if exclusive && k != nil && bytes.Equal(k, start) {
+		k, v = c.Next()
+	}
+	return b, c, k, v, nil
 }
 
 // scanItems iterates over one kind of a repository's items, from the first
