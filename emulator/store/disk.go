@@ -59,11 +59,14 @@ var lockTimeout = time.Second
 // for concurrent use; Close it to release the directory.
 //
 // Every acknowledged write is durable: PutBlob and CommitUpload return after
-// the blob's content and its name are on disk, and Update after its
-// transaction is; concurrent Updates share commits, so the fsyncs of one
-// commit acknowledge many writes. A crash at any moment leaves either the
-// old state or the new one, never a partial blob under a digest. Callers must still store a
-// blob before committing metadata that names it.
+// the blob's content is on disk and its name in place, and Update after its
+// transaction is, and after the names of every blob stored before it;
+// concurrent Updates share commits, so the syncs of one commit acknowledge
+// many writes (see blobNames). A blob is thus durable once an Update that
+// began after it returns, or the store is closed: callers acknowledge a
+// blob after committing metadata that names it, which they must store
+// first. A crash at any moment leaves either the old state or the new one,
+// never a partial blob under a digest.
 //
 // meta.db records its layout's version. A directory written by an older
 // layout is converted on open, once and atomically (the open then takes as
@@ -91,7 +94,14 @@ func OpenDisk(dir string, opts *DiskOptions) (Store, error) {
 	if err := s.openMeta(); err != nil {
 		return nil, err
 	}
+	root, err := os.Open(dir)
+	if err != nil {
+		s.db.Close()
+		return nil, ioError("open store directory", err)
+	}
+	s.names.root = root
 	if err := s.init(); err != nil {
+		root.Close()
 		s.db.Close()
 		return nil, err
 	}
@@ -135,6 +145,7 @@ type diskStore struct {
 	dirs sync.Map // blob prefix directories known to exist
 
 	commits groupCommit // concurrent Updates share commits
+	names   blobNames   // blob renames not yet durable
 }
 
 // diskUpload is an open upload session. Every session of the store is in
@@ -277,7 +288,17 @@ func (s *diskStore) Close() error {
 	if !s.closed.CompareAndSwap(false, true) {
 		return nil
 	}
-	return s.db.Close()
+	var err error
+	if ferr := s.names.flush(); ferr != nil {
+		err = ioError("sync blob names", ferr)
+	}
+	if cerr := s.names.root.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := s.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // View implements [Store.View].
@@ -424,19 +445,20 @@ func (s *diskStore) PutBlob(ctx context.Context, d digest.Digest, size int64, r 
 	return n, nil
 }
 
-// install renames a verified, synced file to d's address and makes the
-// rename durable.
+// install renames a verified, synced file to d's address. The new entries
+// (the rename, and a prefix directory it created) become durable at the
+// next group commit (see blobNames).
 func (s *diskStore) install(src string, d digest.Digest) error {
 	dst := s.blobPath(d)
 	dir := filepath.Dir(dst)
+	s.names.gate.RLock()
+	defer s.names.gate.RUnlock()
 	if _, ok := s.dirs.Load(dir); !ok {
 		err := os.Mkdir(dir, 0o700)
 		switch {
 		case err == nil:
 			// The new directory's entry in its parent must be durable too.
-			if err := syncDir(filepath.Dir(dir)); err != nil {
-				return ioError("sync blob directory", err)
-			}
+			s.names.installed(filepath.Dir(dir))
 		case !errors.Is(err, fs.ErrExist):
 			return ioError("create blob directory", err)
 		}
@@ -445,9 +467,7 @@ func (s *diskStore) install(src string, d digest.Digest) error {
 	if err := os.Rename(src, dst); err != nil {
 		return ioError("store blob "+string(d), err)
 	}
-	if err := syncDir(dir); err != nil {
-		return ioError("sync blob directory", err)
-	}
+	s.names.installed(dir)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"sync"
 
 	bolt "go.etcd.io/bbolt"
@@ -19,8 +20,11 @@ const maxGroup = 256
 // The first Update to arrive while none is committing leads: it takes every
 // function queued so far, runs them one after another in one transaction
 // and commits it; Updates arriving meanwhile queue, and when the commit is
-// done the oldest of them leads the next group. There is no timer: a lone
-// write commits at once, as before. Each function runs exactly once. When
+// done the oldest of them leads the next group. Before running a group,
+// the leader makes the names of the blobs stored so far durable (see
+// blobNames), so that no commit names a blob a crash could lose. There is
+// no timer: a lone write commits at once, as before. Each function runs
+// exactly once. When
 // one fails (or panics), its own writes are taken back from the undo log
 // of its diskTx and the group's other writes stand; every Update returns
 // only after the commit that holds its writes is durable. A group cut
@@ -121,6 +125,15 @@ var errGroupAbandoned = errors.New("store: a write of the same group commit pani
 var errNoWrites = errors.New("store: no writes")
 
 func (s *diskStore) commitGroup(group []*commitReq) {
+	// Names of blobs installed before these Updates were queued become
+	// durable before any metadata that may name them (see blobNames).
+	if err := s.names.flush(); err != nil {
+		for _, r := range group {
+			r.err = fmt.Errorf("sync blob names: %w", err)
+			close(r.done)
+		}
+		return
+	}
 	ran := 0 // requests run so far; the rest get the commit's error
 	wrote := false
 	solo := len(group) == 1

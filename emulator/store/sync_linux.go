@@ -43,6 +43,21 @@ func syncDir(dir string) error {
 	return err
 }
 
+// syncNames makes the new entries of dirs durable with one syncfs of the
+// file system that holds root (the store's directory, so dirs too): one
+// journal commit and one cache flush, however many directories. It also
+// writes back whatever else is dirty on that file system.
+var syncNames = func(root *os.File, dirs map[string]struct{}) error {
+	return control(root, func(fd int) error {
+		for {
+			err := unix.Syncfs(fd)
+			if err != unix.EINTR {
+				return err
+			}
+		}
+	})
+}
+
 func control(f *os.File, fn func(fd int) error) error {
 	rc, err := f.SyscallConn()
 	if err != nil {

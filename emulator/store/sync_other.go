@@ -31,6 +31,16 @@ func syncDir(dir string) error {
 	return err
 }
 
+// syncNames makes the new entries of dirs durable, one directory at a time.
+var syncNames = func(root *os.File, dirs map[string]struct{}) error {
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // setRecordAttr is implemented on Linux only; elsewhere session records are
 // files.
 func setRecordAttr(f *os.File, rec []byte) error { return errors.ErrUnsupported }
