@@ -94,14 +94,16 @@ func OpenDisk(dir string, opts *DiskOptions) (Store, error) {
 	if err := s.openMeta(); err != nil {
 		return nil, err
 	}
-	root, err := os.Open(dir)
+	root, err := openSyncRoot(dir)
 	if err != nil {
 		s.db.Close()
 		return nil, ioError("open store directory", err)
 	}
 	s.names.root = root
 	if err := s.init(); err != nil {
-		root.Close()
+		if root != nil {
+			root.Close()
+		}
 		s.db.Close()
 		return nil, err
 	}
@@ -292,8 +294,10 @@ func (s *diskStore) Close() error {
 	if ferr := s.names.flush(); ferr != nil {
 		err = ioError("sync blob names", ferr)
 	}
-	if cerr := s.names.root.Close(); err == nil {
-		err = cerr
+	if s.names.root != nil {
+		if cerr := s.names.root.Close(); err == nil {
+			err = cerr
+		}
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr

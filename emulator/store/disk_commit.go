@@ -24,12 +24,11 @@ const maxGroup = 256
 // the leader makes the names of the blobs stored so far durable (see
 // blobNames), so that no commit names a blob a crash could lose. There is
 // no timer: a lone write commits at once, as before. Each function runs
-// exactly once. When
-// one fails (or panics), its own writes are taken back from the undo log
-// of its diskTx and the group's other writes stand; every Update returns
-// only after the commit that holds its writes is durable. A group cut
-// short by a panic inside bbolt or a runtime.Goexit commits nothing, and
-// all its Updates return errGroupAbandoned.
+// exactly once. When one fails (or panics), its own writes are taken back
+// from the undo log of its diskTx and the group's other writes stand; every
+// Update returns only after the commit that holds its writes is durable. A
+// group cut short by a panic inside bbolt or a runtime.Goexit commits
+// nothing, and all its Updates return errGroupAbandoned.
 type groupCommit struct {
 	mu      sync.Mutex
 	queue   []*commitReq

@@ -27,7 +27,7 @@ type blobNames struct {
 	gate sync.RWMutex
 	mu   sync.Mutex          // guards dirs among installs
 	dirs map[string]struct{} // directories whose new entries are not yet durable
-	root *os.File            // the store's directory, whose file system syncfs syncs
+	root *os.File            // for syncNames: see openSyncRoot; nil syncs each directory
 }
 
 // installed records that dir has a new entry. The caller holds gate shared.
@@ -62,6 +62,16 @@ func (n *blobNames) flush() error {
 		}
 		n.gate.Unlock()
 		return err
+	}
+	return nil
+}
+
+// syncDirs syncs each directory of dirs.
+func syncDirs(dirs map[string]struct{}) error {
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -27,8 +28,8 @@ func recordNamesSyncs(t *testing.T, dir string) *namesSyncs {
 	r := &namesSyncs{}
 	real := syncNames
 	syncNames = func(root *os.File, dirs map[string]struct{}) error {
-		if root.Name() != dir {
-			return real(root, dirs)
+		if root != nil && root.Name() != dir {
+			return real(root, dirs) // another test's store
 		}
 		rel := make([]string, 0, len(dirs))
 		for d := range maps.Keys(dirs) {
@@ -106,6 +107,9 @@ func blobDirs(ds ...digest.Digest) []string {
 // that Update writes nothing; an Update with no new names syncs none.
 func TestDiskBlobNamesBeforeCommit(t *testing.T) {
 	s, dir := openNamesStore(t)
+	if runtime.GOOS == "linux" && s.names.root == nil {
+		t.Fatal("a store on one file system syncs blob names one directory at a time, not with syncfs")
+	}
 	syncs := recordNamesSyncs(t, dir)
 	ctx := t.Context()
 
@@ -195,5 +199,22 @@ func TestDiskBlobNamesSyncFails(t *testing.T) {
 	var b bytes.Buffer
 	if _, err := b.ReadFrom(got); err != nil || b.String() != "layer" {
 		t.Fatalf("blob after the retried sync: %q, %v", b.String(), err)
+	}
+}
+
+// TestSyncDirs checks the one-directory-at-a-time path of syncNames (other
+// systems, or a blob directory mounted from another file system): each
+// directory is synced, and one that is gone fails the sync.
+func TestSyncDirs(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	if err := syncNames(nil, map[string]struct{}{a: {}, b: {}}); err != nil {
+		t.Fatal(err)
+	}
+	if runtime.GOOS == "windows" {
+		t.Skip("Windows does not sync directories (syncDir)")
+	}
+	gone := filepath.Join(a, "gone")
+	if err := syncNames(nil, map[string]struct{}{a: {}, gone: {}}); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("syncing a directory that is gone: %v, want an error that it does not exist", err)
 	}
 }

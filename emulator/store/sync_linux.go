@@ -4,6 +4,9 @@ package store
 
 import (
 	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
 
 	"golang.org/x/sys/unix"
 )
@@ -43,11 +46,15 @@ func syncDir(dir string) error {
 	return err
 }
 
-// syncNames makes the new entries of dirs durable with one syncfs of the
-// file system that holds root (the store's directory, so dirs too): one
-// journal commit and one cache flush, however many directories. It also
-// writes back whatever else is dirty on that file system.
+// syncNames makes the new entries of dirs durable. With root (see
+// openSyncRoot) it takes one syncfs of root's file system: one journal
+// commit and one cache flush, however many directories; it also writes back
+// whatever else is dirty on that file system. Without, it syncs each
+// directory.
 var syncNames = func(root *os.File, dirs map[string]struct{}) error {
+	if root == nil {
+		return syncDirs(dirs)
+	}
 	return control(root, func(fd int) error {
 		for {
 			err := unix.Syncfs(fd)
@@ -56,6 +63,32 @@ var syncNames = func(root *os.File, dirs map[string]struct{}) error {
 			}
 		}
 	})
+}
+
+// openSyncRoot opens the store's directory for syncNames when one syncfs
+// of it covers the blob directories, that is when they are on its file
+// system; it returns nil when one is mounted elsewhere.
+func openSyncRoot(dir string) (*os.File, error) {
+	root, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(root.Fd()), &st); err != nil {
+		root.Close()
+		return nil, err
+	}
+	for _, alg := range []digest.Algorithm{digest.SHA256, digest.SHA512} {
+		var bst unix.Stat_t
+		if err := unix.Stat(filepath.Join(dir, blobsDir, string(alg)), &bst); err != nil {
+			root.Close()
+			return nil, err
+		}
+		if bst.Dev != st.Dev {
+			return nil, root.Close()
+		}
+	}
+	return root, nil
 }
 
 func control(f *os.File, fn func(fd int) error) error {
