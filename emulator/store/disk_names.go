@@ -1,6 +1,7 @@
 package store
 
 import (
+	"maps"
 	"os"
 	"sync"
 )
@@ -56,9 +57,7 @@ func (n *blobNames) flush() error {
 		if n.dirs == nil {
 			n.dirs = dirs
 		} else {
-			for d := range dirs {
-				n.dirs[d] = struct{}{}
-			}
+			maps.Copy(n.dirs, dirs)
 		}
 		n.gate.Unlock()
 		return err
