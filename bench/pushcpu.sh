@@ -17,7 +17,7 @@
 #            FILE instead of this tree's (for A/B of the client), as in
 #            git worktree add /tmp/old HEAD~1 && (cd /tmp/old && go build -o /tmp/acrctl-old ./cmd/acrctl)
 #            bench/pushcpu.sh reference w1 acrctl acrctl@/tmp/acrctl-old regctl
-#   RUNS=4   runs per variant
+#   RUNS=4   runs per variant; the variants' order rotates run by run
 #
 # Before a push of big blobs it settles memory as bench/run.sh does (the
 # source read into the page cache, 1.5 GiB written and deleted).
@@ -48,8 +48,12 @@ tck=$(getconf CLK_TCK)
 TOOLS=$WORK/tools # start_server runs $TOOLS/acrctl and $TOOLS/registry
 mkdir -p "$TOOLS"
 ln -s "$ROOT/.tools/registry" "$TOOLS/registry"
+variants=("$@")
 for ((run = 1; run <= RUNS; run++)); do
-	for v in "$@"; do
+	# The order rotates run by run (A B C, B C A, ...): a variant's place
+	# after another's push changes what the disk still has to write.
+	k=$(((run - 1) % ${#variants[@]}))
+	for v in "${variants[@]:k}" "${variants[@]:0:k}"; do
 		sv=$v cbin=$BIN/acrctl
 		if [[ $sv == *@* ]]; then
 			cbin=$(realpath "${sv#*@}") sv=${sv%%@*}
