@@ -24,10 +24,12 @@ import (
 // --memory, client CPU 0.20-0.26 s through a buffer and 0.09-0.14 s
 // sent this way, server 0.68-0.75 s and 0.61-0.71 s, wall 0.52-0.54 s
 // and 0.41-0.46 s (crane 0.49-0.54 s); W1 (1 GiB) to --memory 0.90-0.98 s
-// against 1.01-1.10 s. The distribution registry still spends more
-// (it then copies pages no CPU has touched): W1 1.66-1.73 s of its CPU
-// against 1.43-1.52 s, wall 2.12-2.19 s against 1.93-2.03 s (regctl
-// 2.11-2.33 s), and W2 the same within noise.
+// against 1.01-1.10 s. The distribution registry still spends more:
+// W1 1.66-1.73 s of its CPU against 1.43-1.52 s, wall 2.12-2.19 s against
+// 1.93-2.03 s (regctl 2.11-2.33 s), and W2 the same within noise. Its
+// cost follows how fast the client refills the socket, not sendfile as
+// such: writing from an mmap of the file costs it as much, a read before
+// each write least (bench/RESULTS.md, "The two rows still under 1.0x").
 //
 // The transport closes it, perhaps after Do returned, once it no longer
 // reads; a resume waits for that (see waitClosed) before it moves the
