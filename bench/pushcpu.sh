@@ -17,7 +17,8 @@
 #            FILE instead of this tree's (for A/B of the client), as in
 #            git worktree add /tmp/old HEAD~1 && (cd /tmp/old && go build -o /tmp/acrctl-old ./cmd/acrctl)
 #            bench/pushcpu.sh reference w1 acrctl acrctl@/tmp/acrctl-old regctl
-#   RUNS=4   runs per variant; the variants' order rotates run by run
+#   RUNS=4   runs per variant; the variants' order rotates run by run, and
+#            the medians per variant follow the runs' lines
 #
 # Before a push of big blobs it settles memory as bench/run.sh does (the
 # source read into the page cache, 1.5 GiB written and deleted).
@@ -91,8 +92,18 @@ for ((run = 1; run <= RUNS; run++)); do
 		awk -v v="$v" -v r=$run -v a="$t0" -v b="$t1" -v cu="$cu" -v cs="$cs" -v rss="$crss" -v tck="$tck" \
 			-v su=$((u1 + s1 - u0 - s0)) -v ss=$((s1 - s0)) -v mf=$((f1 - f0)) \
 			'BEGIN {printf "%-24s run %d: wall %.2f s, client CPU %.2f s (%d MiB), server CPU %.2f s (system %.2f), server minflt %d\n",
-				v, r, b - a, cu + cs, rss / 1024, su / tck, ss / tck, mf}'
+				v, r, b - a, cu + cs, rss / 1024, su / tck, ss / tck, mf}' | tee -a "$WORK/lines"
 		stop_server "$SERVER_PID"
 		rm -rf "$WORK/a"
 	done
+done
+# Medians per variant, in the order given.
+echo
+for v in "$@"; do
+	grep -F "$v " "$WORK/lines" | awk -v v="$v" '$1 == v {w[++n] = $5; c[n] = $9; s[n] = $15}
+		function med(a, n,   i, j, t) {
+			for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+			return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+		}
+		END {if (n) printf "%-24s median of %d: wall %.2f s, client CPU %.2f s, server CPU %.2f s\n", v, n, med(w, n), med(c, n), med(s, n)}'
 done
