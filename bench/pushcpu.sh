@@ -51,8 +51,9 @@ mkdir -p "$TOOLS"
 ln -s "$ROOT/.tools/registry" "$TOOLS/registry"
 variants=("$@")
 for ((run = 1; run <= RUNS; run++)); do
-	# The order rotates run by run (A B C, B C A, ...): a variant's place
-	# after another's push changes what the disk still has to write.
+	# The order rotates run by run (A B C, B C A, ...): with a fixed order
+	# the later variants were favoured (bench/RESULTS.md, "The two rows
+	# still under 1.0x").
 	k=$(((run - 1) % ${#variants[@]}))
 	for v in "${variants[@]:k}" "${variants[@]:0:k}"; do
 		sv=$v cbin=$BIN/acrctl
