@@ -17,6 +17,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/internal/spec"
+	"github.com/acrgo/acr/internal/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -382,6 +383,11 @@ func (c *copier) transferBlob(ctx context.Context, desc ocispec.Descriptor) erro
 		if isSelfVerifying(rc) {
 			r = verifyingCounter{cr}
 		}
+	}
+	if _, remote := c.src.(*repository); remote {
+		// The body comes from the source registry's connection, which
+		// paces it: the destination's connection needs no low-water mark.
+		ctx = transport.Relayed(ctx)
 	}
 	if err := c.dst.Push(ctx, desc, r); err != nil {
 		return fmt.Errorf("push %s: %w", desc.Digest, err)

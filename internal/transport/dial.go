@@ -1,7 +1,11 @@
 package transport
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
+	"net/http"
+	"net/http/httptrace"
 	"syscall"
 	"time"
 )
@@ -21,6 +25,12 @@ import (
 // 1.31-1.32 s. 16 KiB did better than 64 and 128 KiB there. It bounds
 // only data not yet sent; what is in flight on a long path is the
 // congestion window's (not measured here over a high-latency link).
+//
+// A body relayed from another connection (a blob copied between
+// registries) is paced by that connection already: there the mark saves
+// the registry nothing and costs the client CPU (more acknowledgements
+// handled per byte), so such a request clears it on its connection (see
+// Relayed).
 const notSentLowWater = 16 << 10
 
 // dialer returns the dialer of the default transport.
@@ -33,4 +43,50 @@ func dialer() *net.Dialer {
 			// Best effort: a system without the option sends as before.
 			return c.Control(func(fd uintptr) { setNotSentLowWater(fd, notSentLowWater) })
 		}}
+}
+
+// relayedKey marks the context of a request whose body is relayed.
+type relayedKey struct{}
+
+// Relayed returns ctx marked for a request whose body is relayed from
+// another connection, such as a blob streamed from one registry to
+// another, rather than read from a file or memory. Sent by a Client on
+// its default transport, such a request goes out on a connection without
+// the low-water mark (see notSentLowWater); every other request with a
+// body sets the mark again on its connection.
+func Relayed(ctx context.Context) context.Context {
+	return context.WithValue(ctx, relayedKey{}, true)
+}
+
+// withLowWater returns r with a trace that sets, on the connection r is
+// given, the low-water mark its body wants: none when r's context is
+// Relayed, notSentLowWater otherwise. An HTTP/2 connection, which carries
+// other requests at the same time, keeps the mark it was dialed with.
+func withLowWater(r *http.Request) *http.Request {
+	n := notSentLowWater
+	if relayed, _ := r.Context().Value(relayedKey{}).(bool); relayed {
+		n = 0 // the system's default: no mark
+	}
+	return r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { setConnLowWater(info.Conn, n) },
+	}))
+}
+
+// setConnLowWater sets the low-water mark of conn's socket to n bytes (0:
+// the system's default), unless conn is an HTTP/2 connection or has no
+// socket.
+func setConnLowWater(conn net.Conn, n int) {
+	if tc, ok := conn.(*tls.Conn); ok {
+		if tc.ConnectionState().NegotiatedProtocol == "h2" {
+			return
+		}
+		conn = tc.NetConn()
+	}
+	sc, ok := conn.(syscall.Conn)
+	if !ok {
+		return
+	}
+	if raw, err := sc.SyscallConn(); err == nil {
+		_ = raw.Control(func(fd uintptr) { setNotSentLowWater(fd, n) })
+	}
 }

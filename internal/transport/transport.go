@@ -72,6 +72,7 @@ type Client struct {
 	cred          Credential
 	kind          credKind
 	tracer        tracing.Tracer
+	lowWater      bool // hc is the default transport, whose connections carry the low-water mark
 
 	// Clock and randomness; tests replace them (or run in a synctest bubble).
 	now    func() time.Time
@@ -127,6 +128,7 @@ func New(opts *Options) (*Client, error) {
 		c.audience = DefaultAudience
 	}
 	c.hc = c.httpClient(o.HTTPClient)
+	c.lowWater = o.HTTPClient == nil
 	return c, nil
 }
 
@@ -299,6 +301,9 @@ func (c *Client) outgoing(ctx context.Context, req *http.Request, body *bodySour
 func (c *Client) send(ctx context.Context, kind string, r *http.Request, attempt int) (*http.Response, error) {
 	if r.Header.Get("User-Agent") == "" {
 		r.Header.Set("User-Agent", c.userAgent)
+	}
+	if c.lowWater && r.Body != nil && r.Body != http.NoBody {
+		r = withLowWater(r)
 	}
 	r, end := c.startHTTP(r, attempt)
 	start := c.now()
