@@ -103,6 +103,11 @@ type Client struct {
 	// 0 not yet known, 1 yes, 2 no. It is probed once, on first need.
 	acrAPI atomic.Int32
 
+	// open records that the registry answered Granted's GET /v2/ without
+	// a challenge: it authenticates nobody there, and Granted does not ask
+	// again.
+	open atomic.Bool
+
 	// referrers records whether the registry serves the referrers API and
 	// serialises this client's updates of referrers tags.
 	referrers referrersTagState

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -118,4 +119,80 @@ func TestRefusedDeletionsStop(t *testing.T) {
 			t.Errorf("app:%s is gone", tag)
 		}
 	}
+}
+
+// TestDryRunFindsRefusal: a dry run asks the registry's token service
+// whether the credential may delete (ACR scope maps without content/delete
+// are the common case) and reports the deletions the real run would have
+// refused as failed, as the real run then does; it deletes nothing.
+func TestDryRunFindsRefusal(t *testing.T) {
+	clk := &clock{t: day(0)}
+	srv := acrtest.NewServer(t, &emulator.Options{Now: clk.Now, Users: map[string]string{"admin": "admin-pw", "ci": "ci-pw"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {
+			{Repository: "app", Actions: []string{"content/read", "metadata/read"}},
+			{Repository: "web", Actions: []string{"content/read", "metadata/read", "content/delete"}},
+		}}})
+	admin, err := acr.NewClient(srv.URL, acr.BasicCredential("admin", "admin-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, srv: srv, clock: clk, client: admin}
+	e.at(1).image("app", "a", "v1", "v2")
+	e.at(1).image("web", "b", "v1")
+	ci, err := acr.NewClient(srv.URL, acr.BasicCredential("ci", "ci-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.Set(day(30))
+	opts := &purge.Options{Filters: filters("app:.*", "web:.*"), Now: clk.Now, DryRun: true}
+	failedRefs := func(res *purge.Result) []string {
+		var out []string
+		for _, f := range res.Failed {
+			if !errors.Is(f.Err, acr.ErrInsufficientScope) {
+				t.Errorf("%s failed with %v, want ErrInsufficientScope", f.Item.Ref(), f.Err)
+			}
+			out = append(out, string(f.Item.Kind)+" "+f.Item.Ref())
+		}
+		slices.Sort(out)
+		return out
+	}
+	dry, err := purge.Run(t.Context(), ci, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dry.Complete() {
+		t.Error("the dry run reports a complete purge, although the registry would refuse app's deletions")
+	}
+	diff(t, "would delete", refs(dry.Deleted), tagRefs("web", "v1"))
+	diff(t, "would fail", failedRefs(dry), tagRefs("app", "v1", "v2"))
+	if len(dry.Failed) > 0 && !strings.Contains(dry.Failed[0].Err.Error(), "content/delete") {
+		t.Errorf("the refusal does not name the fix: %v", dry.Failed[0].Err)
+	}
+	for _, ref := range []string{"app:v1", "app:v2", "web:v1"} {
+		repo, tag, _ := strings.Cut(ref, ":")
+		if !e.hasTag(repo, tag) {
+			t.Errorf("the dry run deleted %s", ref)
+		}
+	}
+
+	// The real run fails where the dry run said it would.
+	opts.DryRun = false
+	res, err := purge.Run(t.Context(), ci, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "deleted", refs(res.Deleted), tagRefs("web", "v1"))
+	diff(t, "failed", failedRefs(res), failedRefs(dry))
+
+	// With the right, the dry run predicts a complete purge.
+	opts.DryRun = true
+	opts.Filters = filters("app:.*")
+	dry, err = purge.Run(t.Context(), admin, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !dry.Complete() || len(dry.Failed) > 0 {
+		t.Errorf("admin's dry run: complete %v, failed %+v", dry.Complete(), dry.Failed)
+	}
+	diff(t, "admin would delete", sorted(refs(dry.Deleted)), tagRefs("app", "v1", "v2"))
 }

@@ -560,6 +560,12 @@ func (a *applier) applyRepository(ctx context.Context, rp *repoPlan) {
 func (a *applier) openRepository(ctx context.Context, rp *repoPlan, run []*group) (func(), bool) {
 	repoItem := Item{Repository: rp.name, Kind: KindRepository}
 	if a.cfg.DryRun {
+		if rp.refused != nil {
+			for _, g := range run {
+				a.markFailed(ctx, g, "the registry would refuse it", rp.refused)
+			}
+			return nil, false
+		}
 		if rp.unlock != nil {
 			repoItem.Locked = true
 			a.markUnlocked(run[0].head.seq, repoItem, "the repository is locked ("+locked(*rp.unlock)+"); it would be unlocked for the purge and locked again")

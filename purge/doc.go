@@ -89,7 +89,14 @@
 //
 // A dry run (Options.DryRun) goes through the same selection as a real
 // run, including MaxDeletes, and reports as deleted exactly the items a
-// real run would delete on an unchanged registry, in the same order.
+// real run would delete on an unchanged registry, in the same order. For
+// each repository with planned deletions it asks the registry what the
+// credential's token grants there ([acr.Client.Granted]): deletions the
+// token does not allow (delete, and metadata_write where a lock is lifted
+// first) go to Result.Failed with an error matching
+// acr.ErrInsufficientScope, as the real run's refusals do. A registry that
+// does not say (an open one, Basic credentials, tokens that do not list
+// what they grant) is left to the real run.
 //
 // # Undo
 //

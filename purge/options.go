@@ -68,7 +68,8 @@ type Options struct {
 	// repository at a time and spends them on its deletes.
 	Concurrency int
 	// DryRun makes Run and Apply report what they would delete, and delete
-	// nothing.
+	// nothing; deletions the registry's token for the credential would not
+	// allow are reported in Result.Failed (see the package documentation).
 	DryRun bool
 	// Now returns the current time; nil means time.Now. Ages are measured
 	// from one reading at the start.

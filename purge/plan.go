@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/acrgo/acr"
@@ -145,6 +146,11 @@ type repoPlan struct {
 	parents map[digest.Digest][]digest.Digest
 	kept    []Item
 	notes   []string
+	// refused, in a dry run, is why the registry would refuse this
+	// repository's deletions: its token for the credential does not grant
+	// what they need (see checkGrant). Nil when it would not, or cannot
+	// tell.
+	refused error
 }
 
 // NewPlan examines every repository that a filter names and returns what
@@ -240,7 +246,54 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 			return nil, err
 		}
 	}
+	if cfg.DryRun && len(rp.items) > 0 {
+		rp.refused = checkGrant(ctx, client, rp)
+	}
 	return rp, nil
+}
+
+// checkGrant asks the registry whether the credential may make rp's
+// deletions (delete, and metadata_write where a lock is lifted first) and
+// returns why not, wrapping acr.ErrInsufficientScope as the real run's
+// refusals do; nil when it may, or when the registry does not say (an
+// open registry, Basic credentials, tokens that do not list what they
+// grant, a token request that failed: the real run finds out).
+func checkGrant(ctx context.Context, client *acr.Client, rp *repoPlan) error {
+	need := []string{"delete"}
+	if rp.unlock != nil || slices.ContainsFunc(rp.items, func(it Item) bool { return it.Locked }) {
+		need = append(need, "metadata_write")
+	}
+	// Asked with them, an action the listing already used: a token service
+	// may leave the access claim out of a token that grants nothing (the
+	// emulator does; ACR's behaviour there is not recorded), which would
+	// read as "cannot tell".
+	listed := "metadata_read"
+	if rp.oci {
+		listed = "pull"
+	}
+	g, err := client.Granted(ctx, rp.name, append([]string{listed}, need...)...)
+	if err != nil || !g.Known {
+		return nil
+	}
+	var missing []string
+	for _, a := range need {
+		if !g.Allows(a) {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	has := "nothing of " + strings.Join(need, ", ")
+	if len(g.Actions) > 0 {
+		has = strings.Join(g.Actions, ", ")
+	}
+	fix := "content/delete"
+	if len(need) > 1 {
+		fix += " and metadata/write"
+	}
+	return fmt.Errorf("%w: its token for this credential grants %s on %s, not %s "+
+		"(on ACR, a role or a scope map with %s gives it)", acr.ErrInsufficientScope, has, rp.name, strings.Join(missing, " or "), fix)
 }
 
 // planTags lists the repository's tags newest first and plans the deletion

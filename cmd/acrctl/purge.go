@@ -56,7 +56,8 @@ it is deleted and skipped if it changed since planning. --max-deletes and --time
 bound a run; what remains is reported, and the next run continues from there.
 
 --dry-run prints exactly the lines the real run prints for what it deletes, and
-deletes nothing. Output: one line per deleted item on stdout, KIND<TAB>REF<TAB>REASON;
+deletes nothing; where the registry's token for the credential does not grant
+delete, it reports those deletions as "would fail" and exits 1. Output: one line per deleted item on stdout, KIND<TAB>REF<TAB>REASON;
 notes, unlocks, skips and the summary on stderr. --output json prints one JSON
 document with the deleted items and their reasons, and what was kept, skipped,
 failed or remains.
@@ -302,7 +303,9 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 		if repos > 0 {
 			parts = append(parts, purgePlural(repos, "repository")+" could not be examined")
 		}
-		if n := len(res.Failed) - repos; n > 0 {
+		if n := len(res.Failed) - repos; n > 0 && res.DryRun {
+			parts = append(parts, fmt.Sprintf("the registry would refuse %d of the planned deletions", n))
+		} else if n > 0 {
 			parts = append(parts, fmt.Sprintf("%d of the planned deletions failed", n))
 		}
 		return fmt.Errorf("%s (listed %s)", strings.Join(parts, " and "), purgeWhere(text))
@@ -348,7 +351,11 @@ func printPurgeEvent(stdout, stderr io.Writer, ev purge.Event) {
 	case purge.ActionSkipped:
 		fmt.Fprintf(stderr, "skipped %s %s: %s\n", it.Kind, printable(it.Ref()), printable(ev.Detail))
 	case purge.ActionFailed:
-		fmt.Fprintf(stderr, "failed %s %s: %s\n", it.Kind, printable(it.Ref()), printable(ev.Detail))
+		verb := "failed"
+		if ev.DryRun && it.Kind != purge.KindRepository {
+			verb = "would fail"
+		}
+		fmt.Fprintf(stderr, "%s %s %s: %s\n", verb, it.Kind, printable(it.Ref()), printable(ev.Detail))
 	}
 }
 

@@ -707,3 +707,27 @@ func TestPurgeKeepAsACRPurge(t *testing.T) {
 		t.Errorf("tags left: %v, want %v", got, want)
 	}
 }
+
+// TestPurgeDryRunRefused: a dry run as a credential that may not delete
+// (an ACR scope map without content/delete) says which deletions the
+// registry would refuse and how to grant them, and exits 1 as the real
+// run would; nothing is deleted.
+func TestPurgeDryRunRefused(t *testing.T) {
+	r := newPurgeRegistry(t, &emulator.Options{Users: map[string]string{"admin": "s3cret", "ci": "c1-pass"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {{Repository: "app", Actions: []string{"content/read", "metadata/read"}}}}})
+	admin, err := acr.NewClient(r.srv.URL, acr.BasicCredential("admin", "s3cret"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.client = admin
+	r.daysAgo(50).image("app", "a", "v1")
+	before := r.snapshot()
+	_, errOut, code := runPurgeCLI(t, "", "purge", r.srv.Host, "--filter", "app:.*", "--ago", "30d", "--dry-run", "-u", "ci", "-p", "c1-pass")
+	if code != 1 || !strings.Contains(errOut, "would fail tag app:v1: ") || !strings.Contains(errOut, "content/delete") ||
+		!strings.Contains(errOut, "the registry would refuse 1 of the planned deletions") {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+	if after := r.snapshot(); len(after) != len(before) {
+		t.Errorf("the dry run changed the registry: %d objects before, %d after", len(before), len(after))
+	}
+}

@@ -497,25 +497,10 @@ type claims struct {
 }
 
 // jwtClaims reads the payload of a compact JWT without verifying it: the
-// client only needs to know when the token expires. The payload is
-// base64url (RFC 7515); standard-alphabet and padded forms are tolerated.
+// client only needs to know when the token expires.
 func jwtClaims(tok string) (claims, bool) {
-	if len(tok) > 64<<10 {
-		return claims{}, false
-	}
-	parts := strings.Split(tok, ".")
-	if len(parts) != 3 {
-		return claims{}, false
-	}
-	seg := strings.TrimRight(parts[1], "=")
-	var payload []byte
-	var err error
-	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
-		if payload, err = enc.DecodeString(seg); err == nil {
-			break
-		}
-	}
-	if err != nil {
+	payload, ok := jwtPayload(tok)
+	if !ok {
 		return claims{}, false
 	}
 	var p struct {
@@ -530,6 +515,26 @@ func jwtClaims(tok string) (claims, bool) {
 		exp = 0
 	}
 	return claims{exp: exp, tid: p.Tid}, true
+}
+
+// jwtPayload returns the decoded payload of a compact JWT, unverified. The
+// payload is base64url (RFC 7515); standard-alphabet and padded forms are
+// tolerated.
+func jwtPayload(tok string) ([]byte, bool) {
+	if len(tok) > 64<<10 {
+		return nil, false
+	}
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	seg := strings.TrimRight(parts[1], "=")
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.RawStdEncoding} {
+		if payload, err := enc.DecodeString(seg); err == nil {
+			return payload, true
+		}
+	}
+	return nil, false
 }
 
 // readErrorBody reads up to 8 KiB of an error body and returns its first
