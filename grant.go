@@ -15,9 +15,10 @@ type Grant struct {
 	// made: it is open or takes Basic credentials, or its tokens do not
 	// list what they grant. It then decides request by request.
 	Known bool
-	// Actions are the granted token actions among those asked: "pull",
-	// "push", "delete", "metadata_read" or "metadata_write"; "*" grants
-	// every action.
+	// Actions are the token actions the registry's token lists for the
+	// repository (those asked that it grants, and any others it lists):
+	// "pull", "push", "delete", "metadata_read", "metadata_write"; "*"
+	// grants every action.
 	Actions []string
 }
 

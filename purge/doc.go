@@ -89,14 +89,15 @@
 //
 // A dry run (Options.DryRun) goes through the same selection as a real
 // run, including MaxDeletes, and reports as deleted exactly the items a
-// real run would delete on an unchanged registry, in the same order. For
-// each repository with planned deletions it asks the registry what the
-// credential's token grants there ([acr.Client.Granted]): deletions the
-// token does not allow (delete, and metadata_write where a lock is lifted
-// first) go to Result.Failed with an error matching
-// acr.ErrInsufficientScope, as the real run's refusals do. A registry that
-// does not say (an open one, Basic credentials, tokens that do not list
-// what they grant) is left to the real run.
+// real run would delete on an unchanged registry, in the same order. On a
+// registry with ACR's API it asks, for each repository with planned
+// deletions, what the credential's token grants there
+// ([acr.Client.Granted]): deletions the token does not allow (delete, and
+// metadata_write where a lock is lifted first) go to Result.Failed with an
+// error matching acr.ErrInsufficientScope, as the real run's refusals do.
+// A registry that does not say (an open one, Basic credentials, tokens
+// that do not list what they grant) and registries without ACR's API,
+// whose deletes need actions that vary, are left to the real run.
 //
 // # Undo
 //

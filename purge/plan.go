@@ -246,54 +246,54 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 			return nil, err
 		}
 	}
-	if cfg.DryRun && len(rp.items) > 0 {
+	if cfg.DryRun && len(rp.items) > 0 && !rp.oci {
 		rp.refused = checkGrant(ctx, client, rp)
 	}
 	return rp, nil
 }
 
-// checkGrant asks the registry whether the credential may make rp's
-// deletions (delete, and metadata_write where a lock is lifted first) and
-// returns why not, wrapping acr.ErrInsufficientScope as the real run's
-// refusals do; nil when it may, or when the registry does not say (an
-// open registry, Basic credentials, tokens that do not list what they
-// grant, a token request that failed: the real run finds out).
+// scopeMapAction names the action of an ACR scope map that grants a token
+// action.
+var scopeMapAction = map[string]string{"delete": "content/delete", "metadata_write": "metadata/write"}
+
+// checkGrant asks a registry with ACR's API whether the credential may make
+// rp's deletions (delete, and metadata_write where a lock is lifted first)
+// and returns why not, wrapping acr.ErrInsufficientScope as the real run's
+// refusals do; nil when it may, or when the registry does not say (Basic
+// credentials, tokens that do not list what they grant, a token request
+// that failed: the real run finds out). Other registries are not asked:
+// the actions their deletes need vary (some ask for "*" or push), and the
+// real run asks for the ones their challenge names.
 func checkGrant(ctx context.Context, client *acr.Client, rp *repoPlan) error {
 	need := []string{"delete"}
 	if rp.unlock != nil || slices.ContainsFunc(rp.items, func(it Item) bool { return it.Locked }) {
 		need = append(need, "metadata_write")
 	}
-	// Asked with them, an action the listing already used: a token service
-	// may leave the access claim out of a token that grants nothing (the
-	// emulator does; ACR's behaviour there is not recorded), which would
-	// read as "cannot tell".
-	listed := "metadata_read"
-	if rp.oci {
-		listed = "pull"
-	}
-	g, err := client.Granted(ctx, rp.name, append([]string{listed}, need...)...)
+	// Asked with them, metadata_read, which the listing used already: a
+	// token service may leave the access claim out of a token that grants
+	// nothing (the emulator does; ACR's behaviour there is not recorded),
+	// which would read as "cannot tell".
+	g, err := client.Granted(ctx, rp.name, append([]string{"metadata_read"}, need...)...)
 	if err != nil || !g.Known {
 		return nil
 	}
-	var missing []string
+	var missing, fix []string
 	for _, a := range need {
 		if !g.Allows(a) {
 			missing = append(missing, a)
+			fix = append(fix, scopeMapAction[a])
 		}
 	}
 	if len(missing) == 0 {
 		return nil
 	}
-	has := "nothing of " + strings.Join(need, ", ")
+	has := "nothing"
 	if len(g.Actions) > 0 {
 		has = strings.Join(g.Actions, ", ")
 	}
-	fix := "content/delete"
-	if len(need) > 1 {
-		fix += " and metadata/write"
-	}
 	return fmt.Errorf("%w: its token for this credential grants %s on %s, not %s "+
-		"(on ACR, a role or a scope map with %s gives it)", acr.ErrInsufficientScope, has, rp.name, strings.Join(missing, " or "), fix)
+		"(on ACR, a role or a scope map with %s gives it)", acr.ErrInsufficientScope, has, rp.name,
+		strings.Join(missing, " or "), strings.Join(fix, " and "))
 }
 
 // planTags lists the repository's tags newest first and plans the deletion

@@ -56,8 +56,11 @@ it is deleted and skipped if it changed since planning. --max-deletes and --time
 bound a run; what remains is reported, and the next run continues from there.
 
 --dry-run prints exactly the lines the real run prints for what it deletes, and
-deletes nothing; where the registry's token for the credential does not grant
-delete, it reports those deletions as "would fail" and exits 1. Output: one line per deleted item on stdout, KIND<TAB>REF<TAB>REASON;
+deletes nothing. On ACR (and acrctl serve) it also asks what the credential's
+token grants in each repository: deletions it does not allow (delete; metadata_write
+to lift a lock) are reported as "would fail", and the dry run exits 1 as the real run
+would; a registry that does not say (Basic credentials, no token) is left to the real
+run. Output: one line per deleted item on stdout, KIND<TAB>REF<TAB>REASON;
 notes, unlocks, skips and the summary on stderr. --output json prints one JSON
 document with the deleted items and their reasons, and what was kept, skipped,
 failed or remains.

@@ -51,21 +51,26 @@ type relayedKey struct{}
 // Relayed returns ctx marked for a request whose body is relayed from
 // another connection, such as a blob streamed from one registry to
 // another, rather than read from a file or memory. Sent by a Client on
-// its default transport, such a request goes out on a connection without
-// the low-water mark (see notSentLowWater); every other request with a
-// body sets the mark again on its connection.
+// its default transport over an HTTP/1 connection, such a request clears
+// the connection's low-water mark (see notSentLowWater), back to the
+// system's default (net.ipv4.tcp_notsent_lowat on Linux, unlimited unless
+// set); every request with a body not marked so sets the mark again. An
+// HTTP/2 connection, shared by concurrent requests, and a connection
+// without a socket of its own (through a SOCKS or HTTPS proxy) keep the
+// mark they were dialed with.
 func Relayed(ctx context.Context) context.Context {
 	return context.WithValue(ctx, relayedKey{}, true)
 }
 
 // withLowWater returns r with a trace that sets, on the connection r is
-// given, the low-water mark its body wants: none when r's context is
-// Relayed, notSentLowWater otherwise. An HTTP/2 connection, which carries
-// other requests at the same time, keeps the mark it was dialed with.
+// given, the low-water mark its body wants: the system's default when r's
+// context is Relayed, notSentLowWater otherwise. An HTTP/2 connection,
+// which carries other requests at the same time, keeps the mark it was
+// dialed with.
 func withLowWater(r *http.Request) *http.Request {
 	n := notSentLowWater
 	if relayed, _ := r.Context().Value(relayedKey{}).(bool); relayed {
-		n = 0 // the system's default: no mark
+		n = 0 // the system's default
 	}
 	return r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) { setConnLowWater(info.Conn, n) },
