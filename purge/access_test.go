@@ -58,17 +58,8 @@ func TestDeniedRepository(t *testing.T) {
 // repository's plan is reported failed without being sent, since the same
 // credential would be refused for each; other repositories go on.
 func TestRefusedDeletionsStop(t *testing.T) {
-	clk := &clock{t: day(0)}
-	srv := acrtest.NewServer(t, &emulator.Options{Now: clk.Now, Users: map[string]string{"admin": "admin-pw", "ci": "ci-pw"},
-		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {
-			{Repository: "app", Actions: []string{"content/read", "metadata/read"}},
-			{Repository: "web", Actions: []string{"content/read", "metadata/read", "content/delete"}},
-		}}})
-	admin, err := acr.NewClient(srv.URL, acr.BasicCredential("admin", "admin-pw"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, srv: srv, clock: clk, client: admin}
+	e := newScopedEnv(t)
+	srv, clk := e.srv, e.clock
 	var tags []string
 	for i := range 20 {
 		tags = append(tags, fmt.Sprintf("v%d", i))
@@ -126,17 +117,8 @@ func TestRefusedDeletionsStop(t *testing.T) {
 // are the common case) and reports the deletions the real run would have
 // refused as failed, as the real run then does; it deletes nothing.
 func TestDryRunFindsRefusal(t *testing.T) {
-	clk := &clock{t: day(0)}
-	srv := acrtest.NewServer(t, &emulator.Options{Now: clk.Now, Users: map[string]string{"admin": "admin-pw", "ci": "ci-pw"},
-		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {
-			{Repository: "app", Actions: []string{"content/read", "metadata/read"}},
-			{Repository: "web", Actions: []string{"content/read", "metadata/read", "content/delete"}},
-		}}})
-	admin, err := acr.NewClient(srv.URL, acr.BasicCredential("admin", "admin-pw"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, srv: srv, clock: clk, client: admin}
+	e := newScopedEnv(t)
+	srv, clk, admin := e.srv, e.clock, e.client
 	e.at(1).image("app", "a", "v1", "v2")
 	e.at(1).image("web", "b", "v1")
 	ci, err := acr.NewClient(srv.URL, acr.BasicCredential("ci", "ci-pw"), nil)
@@ -212,4 +194,23 @@ func TestDryRunFindsRefusal(t *testing.T) {
 		t.Errorf("a dry run on a registry without ACR's API reported refusals: %+v", dry.Failed)
 	}
 	diff(t, "would delete without ACR's API", sorted(refs(dry.Deleted)), tagRefs("app", "v1", "v2"))
+}
+
+// newScopedEnv starts a registry with an admin user ("admin", "admin-pw",
+// the env's client) and a user "ci" ("ci-pw") whose scope map allows
+// reading app and web but deleting only in web, as an ACR
+// repository-scoped token without content/delete in app.
+func newScopedEnv(t *testing.T) *env {
+	t.Helper()
+	clk := &clock{t: day(0)}
+	srv := acrtest.NewServer(t, &emulator.Options{Now: clk.Now, Users: map[string]string{"admin": "admin-pw", "ci": "ci-pw"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"ci": {
+			{Repository: "app", Actions: []string{"content/read", "metadata/read"}},
+			{Repository: "web", Actions: []string{"content/read", "metadata/read", "content/delete"}},
+		}}})
+	admin, err := acr.NewClient(srv.URL, acr.BasicCredential("admin", "admin-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, srv: srv, clock: clk, client: admin}
 }

@@ -10,20 +10,21 @@ import (
 
 // Granted returns the actions the registry's token service grants the
 // client's credential on the resource of scope ("repository:NAME:ACTIONS",
-// as in a challenge): every action the "access" claim of the token it
-// issues for scope lists for that resource, asked or not: the token requests for scope would carry, from the cache or
-// fetched now. known is false when the registry does not say: u's origin
-// has not asked this client for a bearer token (it is open, takes Basic
-// credentials or has not challenged yet), or its token is not a JWT with
-// an access claim. The claim is read, not verified: it tells what the
-// registry will allow, and the registry still decides each request.
+// as in a challenge): every action that the "access" claim of the token it
+// issues for scope lists for that resource, asked or not. The token is the
+// one requests for scope would carry, from the cache or fetched now. known
+// is false when the registry does not say: u's origin has not asked this
+// client for a bearer token (it is open, takes Basic credentials or has not
+// challenged yet), or its token is not a JWT with an access claim. The
+// claim is read, not verified: it tells what the registry will allow, and
+// the registry still decides each request.
 func (c *Client) Granted(ctx context.Context, u *url.URL, scope string) (actions []string, known bool, err error) {
 	if n := NormalizeScopes(scope); len(n) == 1 {
 		scope = n[0] // the form the token cache keys requests by
 	}
-	typ, rest, ok1 := strings.Cut(scope, ":")
+	typ, rest, _ := strings.Cut(scope, ":")
 	i := strings.LastIndexByte(rest, ':')
-	if !ok1 || i < 0 {
+	if typ == "" || i < 0 {
 		return nil, false, nil
 	}
 	name := rest[:i]
