@@ -56,8 +56,8 @@ type relayedKey struct{}
 // system's default (net.ipv4.tcp_notsent_lowat on Linux, unlimited unless
 // set); every request with a body not marked so sets the mark again. An
 // HTTP/2 connection, shared by concurrent requests, and a connection
-// without a socket of its own (through a SOCKS or HTTPS proxy) keep the
-// mark they were dialed with.
+// whose socket cannot be reached (a TLS connection nested in another, as
+// through an HTTPS proxy) keep the mark they were dialed with.
 func Relayed(ctx context.Context) context.Context {
 	return context.WithValue(ctx, relayedKey{}, true)
 }
