@@ -3,6 +3,7 @@ package acr
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -51,6 +52,13 @@ type ClientOptions struct {
 	// HTTPClient sends the requests. The default reuses connections with a
 	// pool sized for parallel transfers.
 	HTTPClient *http.Client
+	// TLSConfig configures TLS on the default HTTP client, which keeps its
+	// tuning: a registry's private certificate authority in RootCAs, a
+	// client certificate, or InsecureSkipVerify for a throwaway test
+	// registry. The client uses a clone. Nil means Go's defaults (the
+	// system's roots). NewClient refuses it together with HTTPClient:
+	// configure that client's transport instead.
+	TLSConfig *tls.Config
 	// Logger receives a debug record per HTTP attempt (method, URL without
 	// query, status, attempt, duration, request id); never a credential.
 	// Nil is silent.
@@ -188,6 +196,9 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	if opts != nil {
 		o = *opts
 	}
+	if o.HTTPClient != nil && o.TLSConfig != nil {
+		return nil, errors.New("acr: ClientOptions sets both HTTPClient and TLSConfig: set the TLS configuration on HTTPClient's transport, or leave HTTPClient nil")
+	}
 	u, err := parseEndpoint(endpoint)
 	if err != nil {
 		return nil, err
@@ -201,7 +212,7 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 		ua = o.UserAgent + " " + ua
 	}
 	tracer := trace.NewTracer(o.TracingProvider)
-	tr, err := transport.New(&transport.Options{HTTPClient: o.HTTPClient, Logger: o.Logger, UserAgent: ua,
+	tr, err := transport.New(&transport.Options{HTTPClient: o.HTTPClient, TLSConfig: o.TLSConfig, Logger: o.Logger, UserAgent: ua,
 		MaxRetries: o.MaxRetries, Audience: o.Audience, AllowInsecure: o.AllowInsecure, Credential: tc, Tracer: tracer})
 	if err != nil {
 		return nil, fmt.Errorf("acr: %w", err)

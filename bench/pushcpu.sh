@@ -7,7 +7,9 @@
 # faults over the push.
 #
 # Usage: bench/pushcpu.sh SERVER W VARIANT...
-#   SERVER   memory, disk or reference
+#   SERVER   memory, disk or reference; with -tls (memory-tls, ...) the
+#            server has a self-signed certificate, which acrctl trusts
+#            with --ca-file and the peers through SSL_CERT_FILE
 #   W        w1 (1 x 1 GiB), w2 (8 x 64 MiB) or w3 (1,000 x 4 KiB)
 #   VARIANT  CLIENT or BIN/CLIENT: CLIENT is acrctl, oras, crane, regctl or
 #            acrctl-cN (acrctl with --concurrency N); BIN, when given, is an
@@ -27,7 +29,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../.ci/lib.sh"
 cd "$ROOT"
 (($# >= 3)) || die "usage: bench/pushcpu.sh SERVER W VARIANT... (see the comment at its top)"
-s=$1 w=$2
+s=${1%-tls} w=$2 tls=
+[[ $1 != *-tls ]] || tls=tls
 shift 2
 RUNS=${RUNS:-4}
 need_tools oras crane regctl registry
@@ -64,18 +67,23 @@ for ((run = 1; run <= RUNS; run++)); do
 		[[ $sv != */* ]] || sbin=$(realpath "${sv%/*}")
 		ln -sf "$sbin" "$TOOLS/acrctl"
 		case $s in
-		memory) start_server acrctl "$WORK/a" memory ;;
-		disk) start_server acrctl "$WORK/a" data ;;
-		reference) start_server reference "$WORK/a" data ;;
+		memory) start_server acrctl "$WORK/a" memory $tls ;;
+		disk) start_server acrctl "$WORK/a" data $tls ;;
+		reference) start_server reference "$WORK/a" data $tls ;;
 		*) die "unknown server $s (want memory, disk or reference)" ;;
 		esac
-		"$ROOT/.tools/regctl" registry set "$SERVER_HOST" --skip-check --tls disabled >/dev/null
+		"$ROOT/.tools/regctl" registry set "$SERVER_HOST" --skip-check --tls "$([[ $tls ]] && echo enabled || echo disabled)" >/dev/null
 		ref=$SERVER_HOST/bench/$w:v1
+		trust=() plain=(--to-plain-http) insecure=(--insecure)
+		if [[ $tls ]]; then
+			export SSL_CERT_FILE=$SERVER_CERT
+			trust=(--ca-file "$SERVER_CERT") plain=() insecure=()
+		fi
 		case $c in
-		acrctl) CMD=("$cbin" copy "oci:$src:v1" "$ref" --no-progress) ;;
-		acrctl-c*) CMD=("$cbin" copy "oci:$src:v1" "$ref" --no-progress --concurrency "${c#acrctl-c}") ;;
-		oras) CMD=("$ROOT/.tools/oras" cp --from-oci-layout "$src:v1" "$ref" --to-plain-http) ;;
-		crane) CMD=("$ROOT/.tools/crane" push --insecure "$src" "$ref") ;;
+		acrctl) CMD=("$cbin" copy "oci:$src:v1" "$ref" --no-progress "${trust[@]}") ;;
+		acrctl-c*) CMD=("$cbin" copy "oci:$src:v1" "$ref" --no-progress "${trust[@]}" --concurrency "${c#acrctl-c}") ;;
+		oras) CMD=("$ROOT/.tools/oras" cp --from-oci-layout "$src:v1" "$ref" "${plain[@]}") ;;
+		crane) CMD=("$ROOT/.tools/crane" push "${insecure[@]}" "$src" "$ref") ;;
 		regctl) CMD=("$ROOT/.tools/regctl" image copy "ocidir://$src:v1" "$ref") ;;
 		*) die "unknown client $c" ;;
 		esac

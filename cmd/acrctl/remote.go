@@ -116,11 +116,11 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 	opts := &acr.ClientOptions{UserAgent: "acrctl", AllowInsecure: o.plainHTTP, Audience: audienceFor(host),
 		TracingProvider: tracingProvider(cmd.Context())}
 	if o.insecure || o.caFile != "" {
-		hc, err := o.httpClient()
+		conf, err := o.tlsConfig()
 		if err != nil {
 			return nil, err
 		}
-		opts.HTTPClient = hc
+		opts.TLSConfig = conf
 	}
 	if o.verbose {
 		opts.Logger = verboseLogger(cmd.ErrOrStderr())
@@ -170,11 +170,8 @@ func (o *openSessions) drain(timeout time.Duration) {
 	}
 }
 
-// httpClient returns an HTTP client for --insecure or --ca-file.
-func (o *remoteOptions) httpClient() (*http.Client, error) {
-	t := http.DefaultTransport.(*http.Transport).Clone()
-	t.MaxIdleConnsPerHost = 64
-	t.ForceAttemptHTTP2 = true
+// tlsConfig returns the TLS configuration of --insecure or --ca-file.
+func (o *remoteOptions) tlsConfig() (*tls.Config, error) {
 	conf := &tls.Config{MinVersion: tls.VersionTLS12}
 	if o.insecure {
 		conf.InsecureSkipVerify = true
@@ -193,8 +190,7 @@ func (o *remoteOptions) httpClient() (*http.Client, error) {
 		}
 		conf.RootCAs = pool
 	}
-	t.TLSClientConfig = conf
-	return &http.Client{Transport: t}, nil
+	return conf, nil
 }
 
 // readPassword returns --password, or reads stdin for --password-stdin.

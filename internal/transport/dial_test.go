@@ -4,6 +4,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"net/http"
@@ -15,49 +16,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// TestDefaultTransportLowWater checks that connections of the default
-// transport keep at most notSentLowWater unsent bytes queued: the kernel
-// reports the option back on the connection a request went out on.
-func TestDefaultTransportLowWater(t *testing.T) {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
-	defer srv.Close()
-	tr := defaultTransport()
-	defer tr.CloseIdleConnections()
-	got := -1
-	dial := tr.DialContext
-	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		raw, err := conn.(syscall.Conn).SyscallConn()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if cerr := raw.Control(func(fd uintptr) {
-			got, err = unix.GetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT)
-		}); cerr != nil || err != nil {
-			t.Fatalf("reading TCP_NOTSENT_LOWAT: %v %v", cerr, err)
-		}
-		return conn, nil
-	}
-	resp, err := (&http.Client{Transport: tr}).Get(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if got != notSentLowWater {
-		t.Fatalf("TCP_NOTSENT_LOWAT is %d on the transport's connection, want %d", got, notSentLowWater)
-	}
-}
-
-// TestRelayedBodyLowWater checks that a request marked Relayed goes out on
-// a connection without the low-water mark, that the next request with a
-// body from elsewhere sets it again, that a request without a body leaves
-// it alone, over plain HTTP and TLS; that an HTTP/2 connection, shared by
-// concurrent requests, keeps the mark it was dialed with; and that a
-// caller's own transport is never touched. The kernel reports the option
-// back on the one connection all requests share.
+// TestRelayedBodyLowWater checks, on the one connection a sequence of
+// requests shares (the kernel reports the option back), that over plain
+// HTTP to this machine a request with a body from memory sets the
+// low-water mark, a request marked Relayed clears it, and a request
+// without a body leaves it alone; that TLS connections, HTTP/1 and HTTP/2,
+// never get it; and that a caller's own transport is never touched.
 func TestRelayedBodyLowWater(t *testing.T) {
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
@@ -134,16 +98,17 @@ func TestRelayedBodyLowWater(t *testing.T) {
 				body   string
 				want   int
 			}{
-				{t.Context(), http.MethodGet, "", notSentLowWater},          // as dialed
+				{t.Context(), http.MethodGet, "", 0},                        // not set when dialed
+				{t.Context(), http.MethodPut, body, notSentLowWater},        // set for a body from memory
 				{Relayed(t.Context()), http.MethodPut, body, 0},             // cleared for a relayed body
 				{t.Context(), http.MethodGet, "", 0},                        // left alone without a body
-				{t.Context(), http.MethodPut, body, notSentLowWater},        // set again for a body from memory
+				{t.Context(), http.MethodPut, body, notSentLowWater},        // set again
 				{Relayed(t.Context()), http.MethodGet, "", notSentLowWater}, // a relayed request without a body changes nothing
 			}
 			for i, s := range steps {
 				want := s.want
-				if kind == "h2" {
-					want = notSentLowWater
+				if kind != "http" {
+					want = 0 // never on TLS
 				}
 				proto := send(c, s.ctx, srv.URL, s.method, s.body)
 				wantProto := 1
@@ -171,5 +136,40 @@ func TestRelayedBodyLowWater(t *testing.T) {
 	send(c, t.Context(), srv.URL, http.MethodPut, body)
 	if got := mark(); got != 4096 {
 		t.Fatalf("TCP_NOTSENT_LOWAT is %d on a caller's transport's connection, want the 4096 its dialer set", got)
+	}
+}
+
+// fakeConn is a connection whose addresses a test chooses; it has no socket.
+type fakeConn struct {
+	net.Conn
+	remote net.Addr
+}
+
+func (c fakeConn) RemoteAddr() net.Addr { return c.remote }
+
+// TestLowWaterFor checks where the low-water mark applies: plain
+// connections to this machine (IPv4 and IPv6 loopback), not TLS ones and
+// not connections to another machine, where the registry's
+// acknowledgements are not processed on its own CPU by the client's data.
+func TestLowWaterFor(t *testing.T) {
+	tcp := func(ip string) net.Conn { return fakeConn{remote: &net.TCPAddr{IP: net.ParseIP(ip), Port: 443}} }
+	for _, tc := range []struct {
+		name    string
+		conn    net.Conn
+		relayed bool
+		n       int
+		ok      bool
+	}{
+		{"loopback", tcp("127.0.0.1"), false, notSentLowWater, true},
+		{"loopback, relayed", tcp("127.0.0.1"), true, 0, true},
+		{"IPv6 loopback", tcp("::1"), false, notSentLowWater, true},
+		{"another machine", tcp("10.1.2.3"), false, 0, false},
+		{"another machine, IPv6", tcp("2001:db8::1"), false, 0, false},
+		{"TLS to loopback", tls.Client(tcp("127.0.0.1"), &tls.Config{}), false, 0, false},
+		{"a Unix socket", fakeConn{remote: &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}}, false, 0, false},
+	} {
+		if n, ok := lowWaterFor(tc.conn, tc.relayed); n != tc.n || ok != tc.ok {
+			t.Errorf("%s: lowWaterFor = %d, %v; want %d, %v", tc.name, n, ok, tc.n, tc.ok)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -36,6 +37,12 @@ type Options struct {
 	// CheckRedirect wraps the given one with the redirect rules of the
 	// package documentation.
 	HTTPClient *http.Client
+	// TLSConfig configures TLS on the default transport: a private
+	// certificate authority in RootCAs, a client certificate,
+	// InsecureSkipVerify for a test registry. The Client uses a clone. Nil
+	// means Go's defaults (the system's roots). Setting it with HTTPClient
+	// is an error: configure that client's transport instead.
+	TLSConfig *tls.Config
 	// Logger receives a Debug record per HTTP exchange. Nil is silent.
 	Logger *slog.Logger
 	// UserAgent is sent with every request that has no User-Agent of its
@@ -98,6 +105,9 @@ func New(opts *Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.TLSConfig != nil && o.HTTPClient != nil {
+		return nil, errors.New("transport: Options sets both HTTPClient and TLSConfig: set the TLS configuration on HTTPClient's transport, or leave HTTPClient nil")
+	}
 	c := &Client{
 		log:           o.Logger,
 		userAgent:     o.UserAgent,
@@ -127,13 +137,14 @@ func New(opts *Options) (*Client, error) {
 	if c.audience == "" {
 		c.audience = DefaultAudience
 	}
-	c.hc = c.httpClient(o.HTTPClient)
+	c.hc = c.httpClient(o.HTTPClient, o.TLSConfig)
 	c.lowWater = o.HTTPClient == nil
 	return c, nil
 }
 
-// defaultTransport is the tuned transport behind a nil Options.HTTPClient.
-func defaultTransport() *http.Transport {
+// defaultTransport is the tuned transport behind a nil Options.HTTPClient,
+// with a clone of conf as its TLS configuration when conf is not nil.
+func defaultTransport(conf *tls.Config) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
 	t.DialContext = dialer().DialContext
@@ -143,13 +154,16 @@ func defaultTransport() *http.Transport {
 	t.IdleConnTimeout = 90 * time.Second
 	t.TLSHandshakeTimeout = 10 * time.Second
 	t.ExpectContinueTimeout = time.Second
+	if conf != nil {
+		t.TLSClientConfig = conf.Clone()
+	}
 	return t
 }
 
-// httpClient copies base (or builds the default) and installs the redirect
-// policy.
-func (c *Client) httpClient(base *http.Client) *http.Client {
-	hc := &http.Client{Transport: defaultTransport()}
+// httpClient copies base (or builds the default, with conf) and installs
+// the redirect policy.
+func (c *Client) httpClient(base *http.Client, conf *tls.Config) *http.Client {
+	hc := &http.Client{Transport: defaultTransport(conf)}
 	if base != nil {
 		cp := *base
 		hc = &cp
