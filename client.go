@@ -60,8 +60,12 @@ type ClientOptions struct {
 	// configure that client's transport instead.
 	TLSConfig *tls.Config
 	// Logger receives a debug record per HTTP attempt (method, URL without
-	// query, status, attempt, duration, request id); never a credential.
-	// Nil is silent.
+	// query, status, attempt, duration, request id) and per retry; never a
+	// credential. A retry that waits a second or more (throttling, whose
+	// Retry-After may ask for a minute) is an Info record named "retry"
+	// with the attributes method, url, attempt, reason and delay, so that
+	// a logger at Info level can tell a person why nothing happens. Nil is
+	// silent.
 	Logger *slog.Logger
 	// UserAgent is prepended to the client's own User-Agent.
 	UserAgent string

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -124,6 +125,8 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 	}
 	if o.verbose {
 		opts.Logger = verboseLogger(cmd.ErrOrStderr())
+	} else {
+		opts.Logger = slog.New(noticeHandler{w: cmd.ErrOrStderr()})
 	}
 	cred, err := o.credential(cmd, s)
 	if err != nil {
@@ -288,6 +291,44 @@ func (o *remoteOptions) configPath() (string, error) {
 	}
 	return p, nil
 }
+
+// noticeHandler prints the client's Info records without -v: a retry that
+// waits a second or more (a registry throttling, which may ask for a
+// minute), so that a command does not hang without a word.
+type noticeHandler struct {
+	w     io.Writer
+	attrs []slog.Attr
+}
+
+func (h noticeHandler) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelInfo }
+
+func (h noticeHandler) Handle(_ context.Context, r slog.Record) error {
+	at := map[string]slog.Value{}
+	for _, a := range h.attrs {
+		at[a.Key] = a.Value
+	}
+	r.Attrs(func(a slog.Attr) bool { at[a.Key] = a.Value; return true })
+	line := r.Message
+	if r.Message == "retry" {
+		reason := strings.TrimPrefix(at["reason"].String(), "transport: ")
+		if reason != "" && reason[0] >= '1' && reason[0] <= '5' { // a status line: name who answered it
+			host := at["url"].String()
+			if u, err := url.Parse(host); err == nil && u.Host != "" {
+				host = u.Host
+			}
+			reason = host + " answered " + reason
+		}
+		line = fmt.Sprintf("retrying in %s (Ctrl-C stops): %s", at["delay"].Duration().Round(time.Second), reason)
+	}
+	_, err := fmt.Fprintf(h.w, "acrctl: %s\n", line)
+	return err
+}
+
+func (h noticeHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return noticeHandler{w: h.w, attrs: append(slices.Clip(h.attrs), as...)}
+}
+
+func (h noticeHandler) WithGroup(string) slog.Handler { return h }
 
 // verboseLogger prints the client's debug records, one per HTTP exchange.
 func verboseLogger(w io.Writer) *slog.Logger {

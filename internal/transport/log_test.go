@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/acrgo/acr/emulator"
@@ -222,4 +223,44 @@ func TestRequestID(t *testing.T) {
 	if got := RequestID(h); got != "a" {
 		t.Errorf("RequestID = %q, want the ACR header first", got)
 	}
+}
+
+// TestLongRetryLoggedAtInfo: a retry that waits NoticeDelay or more (a
+// 429's Retry-After) is an Info record with its delay and reason, so that
+// a logger at Info level can say why nothing happens; a short backoff
+// (a 503 without Retry-After) stays at Debug.
+func TestLongRetryLoggedAtInfo(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var logs syncBuffer
+		logger := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+		s := &script{step: func(n int, w http.ResponseWriter, r *http.Request) {
+			switch n {
+			case 0:
+				w.Header().Set("Retry-After", "3")
+				w.WriteHeader(http.StatusTooManyRequests)
+			case 1:
+				w.WriteHeader(http.StatusServiceUnavailable)
+			default:
+				w.WriteHeader(http.StatusOK)
+			}
+		}}
+		c := newTestClient(t, &Options{HTTPClient: memClient(s), Logger: logger})
+		c.jitter = func(n int64) int64 { return n / 2 } // 503's backoff: 100 ms
+		mustDo(t, c, http.MethodGet, testURL, http.StatusOK)
+		var retries []map[string]any
+		for _, r := range records(t, logs.String()) {
+			if r["msg"] == "retry" {
+				retries = append(retries, r)
+			}
+		}
+		if len(retries) != 2 {
+			t.Fatalf("got %d retry records, want 2:\n%s", len(retries), logs.String())
+		}
+		if r := retries[0]; r["level"] != "INFO" || r["reason"] != "429 Too Many Requests" || r["delay"].(float64) < float64(3*time.Second) {
+			t.Errorf("the 429's retry record = %v, want INFO with reason 429 Too Many Requests and a delay of 3 s or more", r)
+		}
+		if r := retries[1]; r["level"] != "DEBUG" || r["reason"] != "503 Service Unavailable" {
+			t.Errorf("the 503's retry record = %v, want DEBUG with reason 503 Service Unavailable", r)
+		}
+	})
 }

@@ -25,6 +25,11 @@ const DefaultAudience = "https://containerregistry.azure.net"
 // DefaultUserAgent is sent when Options.UserAgent is empty.
 const DefaultUserAgent = "acrgo"
 
+// NoticeDelay is the shortest wait before a retry that a Client logs at
+// Info level rather than Debug: long enough for a person to wonder why
+// nothing happens (a registry's throttling asks for seconds or a minute).
+const NoticeDelay = time.Second
+
 // defaultMaxRetries is the number of retries when Options.MaxRetries is 0.
 const defaultMaxRetries = 3
 
@@ -43,7 +48,9 @@ type Options struct {
 	// means Go's defaults (the system's roots). Setting it with HTTPClient
 	// is an error: configure that client's transport instead.
 	TLSConfig *tls.Config
-	// Logger receives a Debug record per HTTP exchange. Nil is silent.
+	// Logger receives a Debug record per HTTP exchange and per retry; a
+	// retry that waits NoticeDelay or more is logged at Info level, with
+	// the delay and the reason. Nil is silent.
 	Logger *slog.Logger
 	// UserAgent is sent with every request that has no User-Agent of its
 	// own. Empty means DefaultUserAgent.
@@ -234,7 +241,11 @@ func (c *Client) Do(req *http.Request, scopes ...string) (*http.Response, error)
 		}
 		reason := describe(resp, err)
 		discard(resp)
-		c.log.LogAttrs(ctx, slog.LevelDebug, "retry",
+		level := slog.LevelDebug
+		if delay >= NoticeDelay {
+			level = slog.LevelInfo // a wait a person notices: say why
+		}
+		c.log.LogAttrs(ctx, level, "retry",
 			slog.String("method", req.Method), slog.String("url", Redact(req.URL)),
 			slog.Int("attempt", attempt), slog.String("reason", reason), slog.Duration("delay", delay))
 		if serr := c.sleep(ctx, delay); serr != nil {
