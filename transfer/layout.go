@@ -119,13 +119,7 @@ func (l *Layout) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, e
 		if len(idx.Manifests) == 1 {
 			return plain(idx.Manifests[0]), nil
 		}
-		var tags []string
-		for _, m := range idx.Manifests {
-			if n := m.Annotations[ocispec.AnnotationRefName]; n != "" {
-				tags = append(tags, n)
-			}
-		}
-		return ocispec.Descriptor{}, fmt.Errorf("transfer: %s holds %d manifests; name one with oci:DIR:TAG (tags: %s)", l, len(idx.Manifests), strings.Join(tags, ", "))
+		return ocispec.Descriptor{}, fmt.Errorf("transfer: %s holds %d manifests; name one with oci:DIR:TAG (tags: %s)", l, len(idx.Manifests), strings.Join(layoutTags(idx), ", "))
 	}
 	if spec.IsDigest(ref) {
 		d, err := spec.ParseDigest(ref)
@@ -153,7 +147,26 @@ func (l *Layout) Resolve(ctx context.Context, ref string) (ocispec.Descriptor, e
 			return plain(idx.Manifests[i]), nil
 		}
 	}
-	return ocispec.Descriptor{}, fmt.Errorf("transfer: %s has no tag %q: %w", l, ref, acr.ErrNotFound)
+	held := "it has no tags"
+	if tags := layoutTags(idx); len(tags) > 0 {
+		const shown = 10
+		held = "its tags: " + strings.Join(tags[:min(len(tags), shown)], ", ")
+		if len(tags) > shown {
+			held += fmt.Sprintf(" and %d more", len(tags)-shown)
+		}
+	}
+	return ocispec.Descriptor{}, fmt.Errorf("transfer: %s has no tag %q (%s): %w", l, ref, held, acr.ErrNotFound)
+}
+
+// layoutTags returns the tags of idx's manifests, in its order.
+func layoutTags(idx ocispec.Index) []string {
+	var tags []string
+	for _, m := range idx.Manifests {
+		if n := m.Annotations[ocispec.AnnotationRefName]; n != "" {
+			tags = append(tags, n)
+		}
+	}
+	return tags
 }
 
 // plain drops a descriptor's annotations, which belong to the index entry.

@@ -28,7 +28,7 @@ func parseRef(arg string, kind refKind) (acr.Reference, error) {
 		return acr.Reference{}, err
 	}
 	if strings.Contains(arg, "://") {
-		return acr.Reference{}, usageError{fmt.Errorf("%q: give the reference without a scheme, as HOST[:PORT]/REPO[:TAG|@DIGEST] (use --plain-http for an http registry)", arg)}
+		return acr.Reference{}, usageError{fmt.Errorf("%q: give the reference without a scheme, as HOST[:PORT]/REPO[:TAG|@DIGEST] (%s)", arg, schemeHint(arg))}
 	}
 	r, err := acr.ParseReference(arg)
 	if err != nil {
@@ -59,6 +59,14 @@ func parseRef(arg string, kind refKind) (acr.Reference, error) {
 	return r, nil
 }
 
+// schemeHint says how to get the scheme arg asked for without writing it.
+func schemeHint(arg string) string {
+	if strings.HasPrefix(strings.ToLower(arg), "https://") {
+		return "acrctl uses https, except for loopback hosts; for a loopback TLS registry pass --ca-file CERT.pem or --insecure"
+	}
+	return "use --plain-http for an http registry"
+}
+
 // parseHost parses a registry argument: HOST[:PORT], as references begin.
 func parseHost(arg string) (string, error) {
 	if err := refuseUserinfo(arg); err != nil {
@@ -66,7 +74,7 @@ func parseHost(arg string) (string, error) {
 	}
 	h := strings.TrimSuffix(arg, "/")
 	if strings.Contains(h, "://") {
-		return "", usageError{fmt.Errorf("%q: give the registry as HOST[:PORT] without a scheme (use --plain-http for an http registry)", arg)}
+		return "", usageError{fmt.Errorf("%q: give the registry as HOST[:PORT] without a scheme (%s)", arg, schemeHint(arg))}
 	}
 	if h == "" || strings.Contains(h, "/") {
 		return "", usageError{fmt.Errorf("%q is not a registry host: give HOST[:PORT], such as myregistry.azurecr.io", arg)}

@@ -57,8 +57,8 @@ func (o *remoteOptions) addFlags(fs *pflag.FlagSet) {
 	fs.StringVarP(&o.password, "password", "p", "", "password or token (prefer --password-stdin: arguments show in process lists)")
 	fs.BoolVar(&o.passwordStdin, "password-stdin", false, "read the password or token from stdin")
 	fs.BoolVar(&o.plainHTTP, "plain-http", false, "use http instead of https, as for loopback hosts; credentials then travel in clear text")
-	fs.BoolVar(&o.insecure, "insecure", false, "use https but skip verifying the server's certificate")
-	fs.StringVar(&o.caFile, "ca-file", "", "trust the PEM certificates in this file, beside the system's")
+	fs.BoolVar(&o.insecure, "insecure", false, "use https, loopback hosts too, but skip verifying the server's certificate")
+	fs.StringVar(&o.caFile, "ca-file", "", "trust the PEM certificates in this file, beside the system's; loopback hosts then use https too")
 	fs.StringVar(&o.registryConfig, "registry-config", "", "docker config.json to read credentials from (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json)")
 	fs.BoolVarP(&o.verbose, "verbose", "v", false, "print each HTTP exchange on stderr (never credentials)")
 }
@@ -75,7 +75,8 @@ type session struct {
 	credSource string
 	entra      *entraCredential
 	scheme     string
-	// loginFix replaces the advice to log in, for acrctl login itself.
+	// loginFix replaces the advice to log in: for acrctl login itself, and
+	// for credentials given with --username.
 	loginFix string
 	// ref is the reference the command works on, when it has one.
 	ref *acr.Reference
@@ -84,6 +85,9 @@ type session struct {
 	// tlsFlag is --ca-file or --insecure when one of them, not the host,
 	// made a loopback host use https.
 	tlsFlag string
+	// caFile is --ca-file, and plainHTTP records --plain-http, for advice.
+	caFile    string
+	plainHTTP bool
 }
 
 // connectRef is connect for a command that works on ref.
@@ -101,7 +105,7 @@ func (o *remoteOptions) connectRef(cmd *cobra.Command, ref acr.Reference) (*sess
 // docker's config.json (acrctl login, docker login, oras login, az acr
 // login), Entra ID for *.azurecr.* hosts, anonymous.
 func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, error) {
-	s := &session{host: host, scheme: "https", command: cmd.CommandPath()}
+	s := &session{host: host, scheme: "https", command: cmd.CommandPath(), caFile: o.caFile, plainHTTP: o.plainHTTP}
 	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
 		s.scheme = "http"
 	}
@@ -182,7 +186,7 @@ func (o *remoteOptions) tlsConfig() (*tls.Config, error) {
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
 		if err != nil {
-			return nil, fmt.Errorf("--ca-file: %w", err)
+			return nil, usageError{fmt.Errorf("--ca-file: %w", err)}
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
@@ -240,6 +244,7 @@ func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credenti
 			return nil, err
 		}
 		s.cred = fmt.Sprintf("user %q from --username", o.username)
+		s.loginFix = "check the user name and password given with --username (acrctl login " + s.host + " stores ones that work)"
 		return acr.BasicCredential(o.username, p), nil
 	}
 	path, err := o.configPath()
@@ -548,11 +553,17 @@ func (s *session) explain(err error) error {
 	var hostErr x509.HostnameError
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
+		if s.caFile != "" {
+			return fmt.Errorf("the TLS certificate of %s is not trusted: %v; fix: --ca-file %s does not hold the certificate that signed it: pass that one (acrctl serve prints its own as \"certificate: PATH\"), or --insecure to skip the check", s.host, rootCause(err), s.caFile)
+		}
 		return fmt.Errorf("the TLS certificate of %s is not trusted: %v; fix: --ca-file CERT.pem to trust its certificate, or --insecure to skip the check", s.host, rootCause(err))
 	case errors.Is(err, syscall.ECONNREFUSED):
 		fix := "check the host and port"
 		if isLoopbackHost(s.host) {
 			fix = "start one with: acrctl serve --addr " + s.host
+			if s.scheme == "https" {
+				fix += " --tls-self-signed"
+			}
 		}
 		return fmt.Errorf("cannot connect to %s: nothing listens there (%s://%s); fix: %s", s.host, s.scheme, s.host, fix)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
@@ -565,6 +576,12 @@ func (s *session) explain(err error) error {
 			return fmt.Errorf("%s speaks plain http, and %s asks for https; fix: drop %s", s.host, s.tlsFlag, s.tlsFlag)
 		}
 		return fmt.Errorf("%s speaks plain http, not https; fix: add --plain-http", s.host)
+	case (strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server") || s.headToHTTPS(err)) && s.plainHTTP:
+		fix := "drop --plain-http"
+		if isLoopbackHost(s.host) {
+			fix += ", and pass --ca-file CERT.pem (or --insecure) to use https"
+		}
+		return fmt.Errorf("%s speaks https, and --plain-http asks for plain http; fix: %s", s.host, fix)
 	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server") || s.headToHTTPS(err):
 		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https", s.host)
 	case strings.Contains(err.Error(), "malformed HTTP response"):

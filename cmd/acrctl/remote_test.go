@@ -36,12 +36,16 @@ func TestTLSFlags(t *testing.T) {
 	// A HEAD's 400 has no body to say why; copies name the registry's fix too.
 	acrctl(t, "", "blob", "exists", srv.Host+"/app@"+digest.FromString("x").String()).fails(t, 1, "speaks https", "--ca-file")
 	acrctl(t, "", "copy", srv.Host+"/app:v1", "oci:"+filepath.Join(dir, "layout")+":v1").fails(t, 1, "speaks https", "--ca-file")
-	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", other).fails(t, 1, "TLS certificate of "+srv.Host+" is not trusted", "--ca-file", "--insecure")
-	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "missing.pem")).fails(t, 1, "--ca-file", "no such file")
-	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "..")).fails(t, 1, "--ca-file")
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", other).fails(t, 1, "TLS certificate of "+srv.Host+" is not trusted",
+		"fix: --ca-file "+other+" does not hold the certificate that signed it", "--insecure")
+	acrctl(t, "", "repo", "list", srv.Host, "--plain-http").fails(t, 1, srv.Host+" speaks https, and --plain-http asks for plain http",
+		"fix: drop --plain-http, and pass --ca-file CERT.pem (or --insecure)")
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "missing.pem")).fails(t, 2, "--ca-file", "no such file")
+	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "..")).fails(t, 2, "--ca-file")
 	os.WriteFile(filepath.Join(dir, "junk.pem"), []byte("not a certificate"), 0o644)
 	acrctl(t, "", "repo", "list", srv.Host, "--ca-file", filepath.Join(dir, "junk.pem")).fails(t, 2, "holds no PEM certificate")
 	acrctl(t, "", "repo", "list", srv.Host, "--plain-http", "--insecure").fails(t, 2, "--plain-http turns TLS off")
+	acrctl(t, "", "repo", "list", "127.0.0.1:1", "--insecure").fails(t, 1, "cannot connect to 127.0.0.1:1", "acrctl serve --addr 127.0.0.1:1 --tls-self-signed")
 }
 
 // TestCredentialOrder checks which credential each host gets.

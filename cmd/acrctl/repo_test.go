@@ -91,6 +91,7 @@ func TestRepoErrors(t *testing.T) {
 		{"no args", []string{"repo", "list"}, 2, []string{"takes the registry HOST[:PORT], got 0"}},
 		{"too many args", []string{"repo", "show", f.ref("a"), f.ref("b")}, 2, []string{"got 2 argument(s)"}},
 		{"scheme", []string{"repo", "list", "http://" + f.srv.Host}, 2, []string{"without a scheme", "--plain-http"}},
+		{"https scheme", []string{"repo", "list", "https://" + f.srv.Host}, 2, []string{"without a scheme", "--ca-file CERT.pem or --insecure"}},
 		{"not a host", []string{"repo", "list", "hello"}, 2, []string{"not a registry host"}},
 		{"tag on repo", []string{"repo", "show", f.ref("hello:v1")}, 2, []string{"takes a repository: " + f.ref("hello")}},
 		{"bad name", []string{"repo", "show", f.ref("Hello")}, 2, []string{"invalid reference"}},
@@ -104,7 +105,7 @@ func TestRepoErrors(t *testing.T) {
 		{"user without password", []string{"repo", "list", f.srv.Host, "-u", "x"}, 2, []string{"--username needs --password"}},
 		{"missing repo", []string{"repo", "show", f.ref("nope")}, 3, []string{f.ref("nope") + " not found", "NAME_UNKNOWN", "acrctl repo list " + f.srv.Host}},
 		{"wrong password", []string{"repo", "list", f.srv.Host, "-u", testUser, "-p", "wrong"}, 1,
-			[]string{"authentication failed", `refused user "admin" from --username`, "acrctl login " + f.srv.Host}},
+			[]string{"authentication failed", `refused user "admin" from --username`, "fix: check the user name and password given with --username", "acrctl login " + f.srv.Host}},
 		{"nothing listens", []string{"repo", "list", "127.0.0.1:1"}, 1, []string{"cannot connect to 127.0.0.1:1", "acrctl serve"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

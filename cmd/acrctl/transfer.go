@@ -74,6 +74,10 @@ func explainCopy(err error, eps ...endpoint) error {
 			return ep.s.explain(err)
 		}
 	}
+	if errors.Is(err, acr.ErrNotFound) {
+		// Not a registry's answer: an OCI layout without the tag or digest.
+		return absentError{fmt.Errorf("%w; fix: check the tag or digest", err)}
+	}
 	return err
 }
 
@@ -262,7 +266,9 @@ copied, or with --output json its digest, media type, size and tags.
 Each registry gets the credentials stored for it (acrctl login, docker login). --username
 with --password or --password-stdin serves a copy within one registry; between two it is
 refused, since it would send one registry's password to the other: log in to each instead
-(in a pipeline that keeps no state, export DOCKER_CONFIG="$(mktemp -d)" first).`,
+(in a pipeline that keeps no state, export DOCKER_CONFIG="$(mktemp -d)" first). The TLS
+flags (--ca-file, --insecure, --plain-http) apply to both registries: between a loopback TLS
+registry and a plain http one, copy in two steps through a layout.`,
 		Example: `  acrctl copy docker.io/library/alpine:3.20 myregistry.azurecr.io/alpine:3.20
   acrctl copy myregistry.azurecr.io/app:v1 oci:./app-layout:v1 --referrers
   acrctl copy oci:./app-layout:v1 localhost:5000/app:v1

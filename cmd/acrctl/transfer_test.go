@@ -44,6 +44,8 @@ func TestPushPullCopyAttach(t *testing.T) {
 		layout := filepath.Join(t.TempDir(), "layout")
 		f.run("", "copy", f.ref("art:v1"), "oci:"+layout+":v1").ok(t)
 		f.run("", "copy", "oci:"+layout+":v1", f.ref("copied:v2")).ok(t)
+		// A tag the layout lacks is "no such tag", as in a registry: exit 3.
+		f.run("", "copy", "oci:"+layout+":v9", f.ref("copied:v9")).fails(t, 3, `has no tag "v9" (its tags: v1)`, "fix: check the tag")
 		sig := f.run("", "attach", f.ref("copied:v2"), filepath.Join(dir, "notes.txt"), "--artifact-type", "application/vnd.example.sig").ok(t)
 		f.run("", "copy", f.ref("copied:v2"), f.ref("mirror:v2"), "--referrers").ok(t)
 		refs := 0
