@@ -83,11 +83,15 @@ type session struct {
 	// command is the command's path ("acrctl tag update"), for advice.
 	command string
 	// tlsFlag is --ca-file or --insecure when one of them, not the host,
-	// made a loopback host use https.
+	// made a loopback host use https, or names the certs.d certificate
+	// that did.
 	tlsFlag string
 	// caFile is --ca-file, and plainHTTP records --plain-http, for advice.
 	caFile    string
 	plainHTTP bool
+	// certsDir is the certs.d directory whose certificates the session
+	// trusts, when no TLS flag is given (see certsDirs).
+	certsDir string
 }
 
 // connectRef is connect for a command that works on ref.
@@ -106,13 +110,19 @@ func (o *remoteOptions) connectRef(cmd *cobra.Command, ref acr.Reference) (*sess
 // login), Entra ID for *.azurecr.* hosts, anonymous.
 func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, error) {
 	s := &session{host: host, scheme: "https", command: cmd.CommandPath(), caFile: o.caFile, plainHTTP: o.plainHTTP}
-	if (isLoopbackHost(host) && !o.insecure && o.caFile == "") || o.plainHTTP {
+	if !o.plainHTTP && !o.insecure && o.caFile == "" {
+		s.certsDir = hostCertsDir(host)
+	}
+	if (isLoopbackHost(host) && !o.insecure && o.caFile == "" && s.certsDir == "") || o.plainHTTP {
 		s.scheme = "http"
 	}
 	if isLoopbackHost(host) && s.scheme == "https" {
 		s.tlsFlag = "--insecure"
 		if o.caFile != "" {
 			s.tlsFlag = "--ca-file"
+		}
+		if s.certsDir != "" {
+			s.tlsFlag = "the certificate in " + s.certsDir
 		}
 	}
 	if o.plainHTTP && (o.insecure || o.caFile != "") {
@@ -122,6 +132,13 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 		TracingProvider: tracingProvider(cmd.Context())}
 	if o.insecure || o.caFile != "" {
 		conf, err := o.tlsConfig()
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = conf
+	}
+	if s.certsDir != "" {
+		conf, err := certsDirConfig(s.certsDir)
 		if err != nil {
 			return nil, err
 		}
@@ -553,6 +570,9 @@ func (s *session) explain(err error) error {
 	var hostErr x509.HostnameError
 	switch {
 	case errors.As(err, &certErr), errors.As(err, &unknownAuth), errors.As(err, &hostErr):
+		if s.certsDir != "" {
+			return fmt.Errorf("the TLS certificate of %s is not trusted: %v; fix: the .crt files in %s do not hold the certificate that signed it: put that one there, or pass --ca-file CERT.pem or --insecure", s.host, rootCause(err), s.certsDir)
+		}
 		if s.caFile != "" {
 			return fmt.Errorf("the TLS certificate of %s is not trusted: %v; fix: --ca-file %s does not hold the certificate that signed it: pass that one (acrctl serve prints its own as \"certificate: PATH\"), or --insecure to skip the check", s.host, rootCause(err), s.caFile)
 		}
@@ -567,10 +587,13 @@ func (s *session) explain(err error) error {
 		}
 		return fmt.Errorf("cannot connect to %s: nothing listens there (%s://%s); fix: %s", s.host, s.scheme, s.host, fix)
 	case strings.Contains(err.Error(), "server gave HTTP response to HTTPS client"):
+		if s.certsDir != "" {
+			return fmt.Errorf("%s speaks plain http, and the certificate in %s asks for https; fix: pass --plain-http, or remove that directory", s.host, s.certsDir)
+		}
 		if s.tlsFlag != "" && s.command == "acrctl copy" {
 			// The flags apply to both ends, and --plain-http would turn
 			// TLS off for the other one too.
-			return fmt.Errorf("%s speaks plain http, and %s makes acrctl use https for both registries of the copy; fix: copy in two steps through a layout: acrctl copy SRC oci:DIR:TAG with the TLS flags, then acrctl copy oci:DIR:TAG DST without them", s.host, s.tlsFlag)
+			return fmt.Errorf("%s speaks plain http, and %s makes acrctl use https for both registries of the copy; fix: trust the TLS registry's certificate through certs.d instead of the flag (see acrctl serve --help), or copy in two steps through a layout: acrctl copy SRC oci:DIR:TAG with the TLS flags, then acrctl copy oci:DIR:TAG DST without them", s.host, s.tlsFlag)
 		}
 		if s.tlsFlag != "" {
 			return fmt.Errorf("%s speaks plain http, and %s asks for https; fix: drop %s", s.host, s.tlsFlag, s.tlsFlag)

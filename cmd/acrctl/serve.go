@@ -102,7 +102,9 @@ HOST:PORT served, the registry accepts connections, and the lines serve prints a
 are out. The file is removed when the server stops (not when it is killed: delete a
 stale one before starting). SIGINT or SIGTERM stops the server cleanly, with exit status
 0. With --tls-self-signed, clients trust the certificate printed as "certificate: PATH"
-(DIR/tls/cert.pem with --data DIR).`,
+(DIR/tls/cert.pem with --data DIR): acrctl with --ca-file PATH, or, for every command and
+for docker and podman too, copied to ~/.config/containers/certs.d/HOST:PORT/ca.crt
+(/etc/docker/certs.d/HOST:PORT/ca.crt for docker).`,
 		Example: `  acrctl serve --addr 127.0.0.1:5000 --memory
   acrctl serve --data ./registry --user admin --password-stdin < password.txt
   printf '%s\n' "$ADMIN_PASSWORD" "$ENTRA_TOKEN" | acrctl serve --user admin --aad-token - --password-stdin

@@ -268,7 +268,8 @@ with --password or --password-stdin serves a copy within one registry; between t
 refused, since it would send one registry's password to the other: log in to each instead
 (in a pipeline that keeps no state, export DOCKER_CONFIG="$(mktemp -d)" first). The TLS
 flags (--ca-file, --insecure, --plain-http) apply to both registries: between a loopback TLS
-registry and a plain http one, copy in two steps through a layout.`,
+registry and a plain http one, trust the TLS one's certificate through certs.d instead (see
+acrctl serve --help), or copy in two steps through a layout.`,
 		Example: `  acrctl copy docker.io/library/alpine:3.20 myregistry.azurecr.io/alpine:3.20
   acrctl copy myregistry.azurecr.io/app:v1 oci:./app-layout:v1 --referrers
   acrctl copy oci:./app-layout:v1 localhost:5000/app:v1

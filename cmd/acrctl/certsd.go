@@ -1,0 +1,63 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// certsDirs are the directories searched, in order, for a registry's own
+// certificate authorities: DIR/HOST[:PORT]/*.crt, the layout docker
+// (/etc/docker/certs.d) and podman and the other containers/image tools
+// (/etc/containers/certs.d, and per user $XDG_CONFIG_HOME/containers/certs.d)
+// read. Tests replace it.
+var certsDirs = func() []string {
+	var dirs []string
+	if c, err := os.UserConfigDir(); err == nil {
+		dirs = append(dirs, filepath.Join(c, "containers", "certs.d"))
+	}
+	return append(dirs, "/etc/containers/certs.d", "/etc/docker/certs.d")
+}
+
+// hostCertsDir returns the first certs.d directory of host that holds a
+// *.crt file, or "" when none does.
+func hostCertsDir(host string) string {
+	if strings.ContainsAny(host, `/\`) || host == "." || host == ".." {
+		return ""
+	}
+	for _, d := range certsDirs() {
+		dir := filepath.Join(d, host)
+		if crts, _ := filepath.Glob(filepath.Join(dir, "*.crt")); len(crts) > 0 {
+			return dir
+		}
+	}
+	return ""
+}
+
+// certsDirConfig returns a TLS configuration that trusts the system's
+// roots and the certificates of every *.crt file in dir.
+func certsDirConfig(dir string) (*tls.Config, error) {
+	crts, err := filepath.Glob(filepath.Join(dir, "*.crt"))
+	if err != nil {
+		return nil, err
+	}
+	slices.Sort(crts)
+	pool, err := x509.SystemCertPool()
+	if err != nil || pool == nil {
+		pool = x509.NewCertPool()
+	}
+	for _, f := range crts {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("reading the registry's certificate authority: %w; fix: make it readable, or remove it", err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate; fix: put the registry's CA certificate there in PEM, or remove the file", f)
+		}
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
+}
