@@ -181,7 +181,7 @@ func writeManifest(cmd *cobra.Command, out *outputFormat, m acr.ManifestProperti
 		fmt.Fprintf(tw, "Artifact type:\t%s\n", printable(m.ArtifactType))
 	}
 	if m.Size >= 0 {
-		fmt.Fprintf(tw, "Size:\t%s\n", formatSizeBytes(m.Size))
+		fmt.Fprintf(tw, "Image size:\t%s\n", formatSizeBytes(m.Size)) // config and layers, or an index's children
 	}
 	if acrMetadata {
 		fmt.Fprintf(tw, "Platform:\t%s\n", printable(platform(m.OS, m.Architecture)))

@@ -84,7 +84,7 @@ func TestACROnlyCommandsOnPlainOCI(t *testing.T) {
 		t.Errorf("manifest show -o json on a plain OCI registry: %s (%v); want digest, media types and size %d, no ACR metadata", r.stdout, err, size)
 	}
 	r = acrctl(t, "", "manifest", "show", ref("@"+m.Digest.String())).ok(t)
-	if !strings.Contains(r.stdout, m.Digest.String()) || !strings.Contains(r.stdout, "Size:") || strings.Contains(r.stdout, "Tags:") {
+	if !strings.Contains(r.stdout, m.Digest.String()) || !strings.Contains(r.stdout, "Image size:") || strings.Contains(r.stdout, "Tags:") {
 		t.Errorf("manifest show on a plain OCI registry:\n%s\nwant the digest and size, no tags", r.stdout)
 	}
 	acrctl(t, "", "tag", "show", ref(":nope")).fails(t, 3, "nope")

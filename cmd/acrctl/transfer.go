@@ -63,7 +63,7 @@ func connectionLost(err error) bool {
 // connection: the tag goes up last, so it was not moved, and running the
 // command again sends only what the registry does not hold yet.
 func notTagged(err error, ref, command string) error {
-	return fmt.Errorf("%w; %s was not tagged: run the %s again once the registry answers (what it holds already is not sent again)", err, ref, command)
+	return fmt.Errorf("%w; %s was not tagged: run the %s again once the registry answers (the blobs it holds already are not sent again)", err, ref, command)
 }
 
 // explainCopy turns an error of a copy into one that names the problem and the
