@@ -31,7 +31,9 @@ principals (application id and secret), and refresh tokens with the user name
 00000000-0000-0000-0000-000000000000. For *.azurecr.io hosts no login is needed after
 az login: acrctl uses Entra ID (DefaultAzureCredential) when nothing is stored.
 
-Without --password or --password-stdin, login prompts on a terminal.
+Without --password or --password-stdin, login prompts on a terminal. Without --username,
+it first checks the credentials stored for HOST again, as docker login does, and asks for
+nothing when they still work.
 
 --expose-token stores nothing: it prints, as JSON, an ACR refresh token for the
 credential acrctl would use (Entra ID for *.azurecr.* hosts, or a stored refresh
@@ -125,6 +127,14 @@ func login(cmd *cobra.Command, o *remoteOptions, host string) error {
 		return usageError{errors.New("--password and --password-stdin both given: pass one")}
 	}
 	interactive := isTerminal(stdin) && !o.passwordStdin
+	if o.username == "" && o.password == "" && !o.passwordStdin {
+		// As docker login does: credentials stored already are checked
+		// again, and nothing is asked for when they still work.
+		done, err := recheckStored(cmd, o, host, interactive)
+		if done || err != nil {
+			return err
+		}
+	}
 	if o.username == "" {
 		if !interactive {
 			return usageError{fmt.Errorf("login needs --username (and --password-stdin); for *.azurecr.io hosts after az login, no login is needed")}
@@ -190,6 +200,31 @@ func login(cmd *cobra.Command, o *remoteOptions, host string) error {
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Login succeeded: %s accepted user %q; credentials stored in %s\n", host, o.username, where)
 	return nil
+}
+
+// recheckStored signs in to host with the credentials stored for it, if
+// any (config.json or a credential helper), and reports done when they
+// work. When they are refused it fails, or, interactive, returns to ask
+// for new ones.
+func recheckStored(cmd *cobra.Command, o *remoteOptions, host string, interactive bool) (done bool, err error) {
+	s, err := o.connect(cmd, host)
+	if err != nil {
+		return false, err
+	}
+	if !strings.HasPrefix(s.cred, "the credentials stored for ") && !strings.HasPrefix(s.cred, "the credential helper ") {
+		return false, nil
+	}
+	err = s.client.Ping(cmd.Context())
+	if err == nil {
+		fmt.Fprintf(cmd.OutOrStdout(), "Login succeeded: %s accepted %s; nothing changed\n", host, s.cred)
+		return true, nil
+	}
+	if errors.Is(err, acr.ErrUnauthorized) && interactive {
+		fmt.Fprintf(cmd.ErrOrStderr(), "%s refused %s; give new ones\n", host, s.cred)
+		return false, nil
+	}
+	s.loginFix = "store new ones: acrctl login " + host + " -u NAME --password-stdin"
+	return false, s.explain(err)
 }
 
 func newLogoutCmd() *cobra.Command {

@@ -205,6 +205,29 @@ func TestLoginRefused(t *testing.T) {
 	}
 }
 
+// TestLoginRechecksStored: login without --username, as docker login
+// does, checks the credentials stored for the host again and asks for
+// nothing when they work; refused, it says how to store new ones.
+func TestLoginRechecksStored(t *testing.T) {
+	srv, dir := authServer(t)
+	acrctl(t, testPassword+"\n", "login", srv.Host, "-u", testUser, "--password-stdin").ok(t)
+	before, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := acrctl(t, "", "login", srv.Host).ok(t)
+	if !strings.Contains(r.stdout, "Login succeeded: "+srv.Host+" accepted the credentials stored for "+srv.Host) || !strings.Contains(r.stdout, "nothing changed") {
+		t.Errorf("login with stored credentials printed %q", r.stdout)
+	}
+	if after, _ := os.ReadFile(filepath.Join(dir, "config.json")); !bytes.Equal(after, before) {
+		t.Errorf("checking the stored credentials rewrote config.json")
+	}
+	wrong := base64.StdEncoding.EncodeToString([]byte(testUser + ":wrong"))
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auths":{"`+srv.Host+`":{"auth":"`+wrong+`"}}}`), 0o600)
+	acrctl(t, "", "login", srv.Host).fails(t, 1, "authentication failed", "the credentials stored for "+srv.Host,
+		"fix: store new ones: acrctl login "+srv.Host+" -u NAME --password-stdin")
+}
+
 func TestLoginUsage(t *testing.T) {
 	srv, _ := authServer(t)
 	for _, tc := range []struct {
