@@ -85,12 +85,22 @@ repository.`,
 				return l.end()
 			}
 			bw := bufio.NewWriter(w)
+			n := 0
 			for name, err := range list {
 				if err != nil {
 					return s.explain(err)
 				}
 				bw.WriteString(printable(name))
 				bw.WriteByte('\n')
+				n++
+			}
+			if n == 0 && !out.namesOnly() {
+				// As tag list says it, on stderr: stdout stays empty.
+				if paging.last != "" {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s has no repositories after %s\n", host, printable(paging.last))
+				} else {
+					fmt.Fprintf(cmd.ErrOrStderr(), "%s has no repositories\n", host)
+				}
 			}
 			return bw.Flush()
 		},

@@ -12,6 +12,13 @@ import (
 
 func TestRepoList(t *testing.T) {
 	forEachMode(t, func(t *testing.T, f *fixture) {
+		// Empty: said on stderr, as tag list does; stdout stays empty.
+		if r := f.run("", "repo", "list", f.srv.Host).ok(t); r.stdout != "" || r.stderr != f.srv.Host+" has no repositories\n" {
+			t.Errorf("repo list of an empty registry: stdout %q, stderr %q", r.stdout, r.stderr)
+		}
+		if r := f.run("", "repo", "list", f.srv.Host, "-o", "name").ok(t); r.stdout != "" || r.stderr != "" {
+			t.Errorf("repo list -o name of an empty registry: stdout %q, stderr %q; want nothing", r.stdout, r.stderr)
+		}
 		f.pushImage("library/hello-world", "a", "v1")
 		f.pushImage("team/api", "b", "v1")
 		r := f.run("", "repo", "list", f.srv.Host).ok(t)
@@ -21,6 +28,9 @@ func TestRepoList(t *testing.T) {
 		r = f.run("", "repo", "list", f.srv.Host, "--last", "library/hello-world", "--page-size", "1").ok(t)
 		if r.stdout != "team/api\n" {
 			t.Errorf("--last library/hello-world printed %q, want team/api", r.stdout)
+		}
+		if r := f.run("", "repo", "list", f.srv.Host, "--last", "team/api").ok(t); r.stdout != "" || r.stderr != f.srv.Host+" has no repositories after team/api\n" {
+			t.Errorf("repo list --last team/api: stdout %q, stderr %q", r.stdout, r.stderr)
 		}
 		f.run("", "repo", "list", f.srv.Host, "--page-size", "-1").fails(t, 2, "--page-size -1")
 	})
