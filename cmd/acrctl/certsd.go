@@ -3,7 +3,9 @@ package main
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -46,18 +48,32 @@ func certsDirConfig(dir string) (*tls.Config, error) {
 		return nil, err
 	}
 	slices.Sort(crts)
+	pool, err := rootsWith(crts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w; fix: put the registry's CA certificate there in PEM, or remove the file", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
+}
+
+// rootsWith returns the system's roots with the PEM certificates of files
+// added. Its errors begin with the file's name.
+func rootsWith(files ...string) (*x509.CertPool, error) {
 	pool, err := x509.SystemCertPool()
 	if err != nil || pool == nil {
 		pool = x509.NewCertPool()
 	}
-	for _, f := range crts {
+	for _, f := range files {
 		pem, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("reading the registry's certificate authority: %w; fix: make it readable, or remove it", err)
+			var pe *fs.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err // the path comes first already
+			}
+			return nil, fmt.Errorf("%s: cannot be read: %w", f, err)
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("%s holds no PEM certificate; fix: put the registry's CA certificate there in PEM, or remove the file", f)
+			return nil, fmt.Errorf("%s holds no PEM certificate", f)
 		}
 	}
-	return &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}, nil
+	return pool, nil
 }

@@ -201,16 +201,9 @@ func (o *remoteOptions) tlsConfig() (*tls.Config, error) {
 		conf.InsecureSkipVerify = true
 	}
 	if o.caFile != "" {
-		pem, err := os.ReadFile(o.caFile)
+		pool, err := rootsWith(o.caFile)
 		if err != nil {
-			return nil, usageError{fmt.Errorf("--ca-file: %w", err)}
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, usageError{fmt.Errorf("--ca-file %s holds no PEM certificate", o.caFile)}
+			return nil, usageError{fmt.Errorf("--ca-file %w", err)}
 		}
 		conf.RootCAs = pool
 	}
