@@ -49,7 +49,8 @@ type relayedKey struct{}
 // default transport, such a request clears the low-water mark of its
 // connection (see notSentLowWater), back to the system's default
 // (net.ipv4.tcp_notsent_lowat on Linux, unlimited unless set), where a
-// body from a file or memory sets it.
+// body from a file or memory sets it; only plain connections to this
+// machine carry the mark (see lowWaterFor).
 func Relayed(ctx context.Context) context.Context {
 	return context.WithValue(ctx, relayedKey{}, true)
 }
@@ -78,8 +79,10 @@ func withLowWater(r *http.Request) *http.Request {
 // writes (bench/RESULTS.md, "The low-water mark off TLS connections": a
 // 1 GiB push over TLS to `acrctl serve --memory` took 2.24 s and 1.29 s
 // of client CPU with it, 1.96 s and 1.02 s without, the registry's CPU
-// the same). Over a network the registry's acknowledgements are handled
-// on the sender's CPU anyway, so there it would only cost.
+// the same). Over a network the mechanism it relies on does not apply (the
+// acknowledgements are handled on the sender's side), so connections to
+// other machines are left at the system's default too; not measured over
+// such a link.
 func lowWaterFor(conn net.Conn, relayed bool) (n int, ok bool) {
 	if _, isTLS := conn.(*tls.Conn); isTLS {
 		return 0, false
