@@ -56,8 +56,9 @@ type ClientOptions struct {
 	// tuning: a registry's private certificate authority in RootCAs, a
 	// client certificate, or InsecureSkipVerify for a throwaway test
 	// registry. The client uses a clone. Nil means Go's defaults (the
-	// system's roots). NewClient refuses it together with HTTPClient:
-	// configure that client's transport instead.
+	// system's roots). With it, an endpoint given as a bare host is reached
+	// over https, a loopback host too. NewClient refuses it together with
+	// HTTPClient: configure that client's transport instead.
 	TLSConfig *tls.Config
 	// Logger receives a debug record per HTTP attempt (method, URL without
 	// query, status, attempt, duration, request id) and per retry; never a
@@ -202,6 +203,9 @@ func NewClient(endpoint string, cred Credential, opts *ClientOptions) (*Client, 
 	}
 	if o.HTTPClient != nil && o.TLSConfig != nil {
 		return nil, errors.New("acr: ClientOptions sets both HTTPClient and TLSConfig: set the TLS configuration on HTTPClient's transport, or leave HTTPClient nil")
+	}
+	if o.TLSConfig != nil && !strings.Contains(endpoint, "://") {
+		endpoint = "https://" + strings.TrimSpace(endpoint) // TLS asked for: a loopback host too
 	}
 	u, err := parseEndpoint(endpoint)
 	if err != nil {

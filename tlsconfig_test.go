@@ -16,9 +16,10 @@ import (
 
 // TestTLSConfig: a client given ClientOptions.TLSConfig with the private
 // certificate of a TLS registry (the local registry, as acrctl's --ca-file
-// gives it) uploads and downloads through it; without it the same client
-// is refused by certificate verification; and TLSConfig with HTTPClient is
-// refused at construction, naming both.
+// gives it) uploads and downloads through it, also when named by its bare
+// loopback host; without it the same client is refused by certificate
+// verification; and TLSConfig with HTTPClient is refused at construction,
+// naming both.
 func TestTLSConfig(t *testing.T) {
 	srv := acrtest.NewTLSServer(t, nil)
 	pool := x509.NewCertPool()
@@ -40,6 +41,16 @@ func TestTLSConfig(t *testing.T) {
 	rc.Close()
 	if err != nil || !bytes.Equal(got, blob) {
 		t.Fatalf("download: %d bytes, %v; want the %d uploaded", len(got), err, len(blob))
+	}
+
+	// A bare loopback host means https when TLS is configured (plain http
+	// otherwise).
+	bare, err := acr.NewClient(srv.Host, nil, &acr.ClientOptions{TLSConfig: &tls.Config{RootCAs: pool}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bare.GetRepositoryProperties(t.Context(), "app"); err != nil {
+		t.Fatalf("the bare host %s with TLSConfig: %v", srv.Host, err)
 	}
 
 	plain, err := acr.NewClient("https://"+srv.Host, nil, nil)

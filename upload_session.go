@@ -176,14 +176,16 @@ func (u *BlobUpload) Complete(ctx context.Context, d digest.Digest) (_ ocispec.D
 	return ocispec.Descriptor{MediaType: "application/octet-stream", Digest: d, Size: u.offset}, nil
 }
 
-// Cancel ends the session and discards what it holds.
+// Cancel ends the session and discards what it holds. On a session that
+// Complete or Cancel ended it does nothing and returns nil, so a deferred
+// Cancel cleans up after any failure without a check of its own.
 func (u *BlobUpload) Cancel(ctx context.Context) (err error) {
 	ctx, endSpan := u.c.span(ctx, "BlobUpload.Cancel")
 	defer func() { endSpan(err) }()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.closed != nil {
-		return u.closed
+		return nil // ended already: nothing left to discard
 	}
 	resp, err := u.c.doURL(ctx, u.loc, request{method: http.MethodDelete, scope: scopeRepo(u.repo, "pull,push"),
 		ok: []int{http.StatusAccepted, http.StatusNoContent, http.StatusOK}})

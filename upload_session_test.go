@@ -63,6 +63,9 @@ func TestUploadSessionResumedElsewhere(t *testing.T) {
 	if err := resumed.Write(ctx, []byte("x")); err == nil {
 		t.Error("Write after Complete succeeded")
 	}
+	if err := resumed.Cancel(ctx); err != nil {
+		t.Errorf("Cancel after Complete: %v, want nil", err)
+	}
 	rc, err := first.DownloadBlob(ctx, "sessions/a", d, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -96,6 +99,9 @@ func TestUploadSessionRefusals(t *testing.T) {
 		if _, err := up.Complete(ctx, wrong); !errors.Is(err, acr.ErrDigestMismatch) {
 			t.Fatalf("Complete with a wrong digest: got %v, want ErrDigestMismatch", err)
 		}
+		if err := up.Cancel(ctx); err != nil {
+			t.Errorf("Cancel after the registry ended the session: %v, want nil", err)
+		}
 		for _, d := range []digest.Digest{wrong, digest.FromBytes(data)} {
 			if _, ok, err := client.BlobExists(ctx, "sessions/b", d); err != nil || ok {
 				t.Errorf("BlobExists(%s) = %v, %v after a refused Complete; want false", d, ok, err)
@@ -117,6 +123,9 @@ func TestUploadSessionRefusals(t *testing.T) {
 		}
 		if err := up.Write(ctx, data); err == nil {
 			t.Error("Write after Cancel succeeded")
+		}
+		if err := up.Cancel(ctx); err != nil {
+			t.Errorf("a second Cancel: %v, want nil (a deferred Cancel after any end is harmless)", err)
 		}
 		other, _ := acr.NewClient(srv.URL, nil, nil)
 		_, err = other.ResumeUpload(ctx, "sessions/c", location)

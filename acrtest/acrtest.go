@@ -68,7 +68,9 @@ func NewServer(t testing.TB, opts *emulator.Options) *Server {
 }
 
 // NewTLSServer is like NewServer but serves HTTPS with a self-signed
-// certificate that Server.HTTP.Client() trusts.
+// certificate that Server.HTTP.Client() trusts. An acr.Client can trust it
+// instead through acr.ClientOptions.TLSConfig, a pool holding
+// Server.HTTP.Certificate() as RootCAs (and keep its own tuned transport).
 func NewTLSServer(t testing.TB, opts *emulator.Options) *Server {
 	t.Helper()
 	return start(t, opts, true)
