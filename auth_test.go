@@ -529,6 +529,15 @@ func TestAuthAnonymousWithoutAnonymousPull(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "basic") {
 		t.Fatalf("wrong password: got %v, want an error naming the basic credential", err)
 	}
+	// The token endpoint's refusal is a *ResponseError like any other: its
+	// status, code and URL, matching ErrUnauthorized and not ErrNotFound.
+	re, ok := errors.AsType[*acr.ResponseError](err)
+	if !ok || re.StatusCode != 401 || !re.HasCode("UNAUTHORIZED") || !strings.Contains(re.URL, "/oauth2/token") || re.Method == "" {
+		t.Fatalf("wrong password: %v, want a *ResponseError of the token endpoint (401 UNAUTHORIZED); got %+v", err, re)
+	}
+	if !errors.Is(err, acr.ErrUnauthorized) || errors.Is(err, acr.ErrNotFound) || strings.Contains(err.Error(), "transport:") {
+		t.Errorf("wrong password: %v; want ErrUnauthorized only, and no internal prefix", err)
+	}
 }
 
 // TestAuthConcurrentTokenFetches runs 32 goroutines on one client across

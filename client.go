@@ -374,9 +374,14 @@ func (c *Client) doURL(ctx context.Context, u *url.URL, r request) (*http.Respon
 func (c *Client) result(resp *http.Response, err error, method string, u *url.URL, ok []int) (*http.Response, error) {
 	if err != nil {
 		var te *transport.TokenError
-		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
-			return nil, fmt.Errorf("acr: %s %s: %w (%w; credential: %s; check it, or sign in to %s again)",
-				method, redactURL(u), err, ErrUnauthorized, c.credKind, c.host)
+		if errors.As(err, &te) {
+			if re := tokenResponseError(te); re != nil {
+				if re.StatusCode == http.StatusUnauthorized {
+					return nil, fmt.Errorf("acr: %s %s: %w (credential: %s; check it, or sign in to %s again)",
+						method, redactURL(u), re, c.credKind, c.host)
+				}
+				return nil, fmt.Errorf("acr: %s %s: %w", method, redactURL(u), re)
+			}
 		}
 		return nil, fmt.Errorf("acr: %s %s: %w", method, redactURL(u), err)
 	}

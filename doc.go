@@ -63,10 +63,19 @@
 // # Errors
 //
 // Registry refusals are *[ResponseError] values carrying the status, the
-// OCI error codes and the request id; match categories with errors.Is and
-// [ErrNotFound], [ErrUnauthorized], [ErrForbidden] or [ErrLocked] (a lock
-// flag refused the operation). Invalid names, tags and digests fail with
-// [ErrInvalidReference] before any request is sent.
+// OCI error codes and the request id, and so are its token endpoint's (a
+// wrong password: URL is then the endpoint's); match categories with
+// errors.Is and [ErrNotFound], [ErrUnauthorized], [ErrInsufficientScope]
+// (the credential was accepted but lacks a right), [ErrForbidden],
+// [ErrLocked] (a lock flag refused the operation), [ErrTagInUse],
+// [ErrDigestMismatch] or [ErrUploadSessionLost]; a registry without ACR's
+// API answers [ErrNotSupported] for what needs it. Invalid names, tags and
+// digests fail with [ErrInvalidReference] before any request is sent.
+//
+// No request has a time limit of its own beyond connecting (30 seconds)
+// and the TLS handshake (10 seconds), since a blob may take hours: bound
+// calls with a context deadline where a registry that stops answering
+// must not stall the caller.
 //
 // # Tracing
 //

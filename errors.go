@@ -90,6 +90,32 @@ type ResponseError struct {
 	MissingScope string
 	// insufficientScope records a challenge with error="insufficient_scope".
 	insufficientScope bool
+	// token is the token endpoint's refusal this error stands for, when a
+	// request failed at its token request (URL is then the endpoint's).
+	token *transport.TokenError
+}
+
+// tokenResponseError returns the *ResponseError of a token endpoint that
+// answered te, or nil when te carries no answer (the request failed, or
+// Entra ID refused).
+func tokenResponseError(te *transport.TokenError) *ResponseError {
+	if te.StatusCode == 0 {
+		return nil
+	}
+	re := &ResponseError{StatusCode: te.StatusCode, Method: te.Method, URL: te.Endpoint, RequestID: te.RequestID,
+		RetryAfter: transport.RetryAfter(te.RetryAfter, time.Now()), token: te}
+	if te.Code != "" || te.Message != "" {
+		re.Errors = []ErrorInfo{{Code: te.Code, Message: te.Message}}
+	}
+	return re
+}
+
+// Unwrap returns the token endpoint's refusal the error stands for, if any.
+func (e *ResponseError) Unwrap() error {
+	if e.token == nil {
+		return nil
+	}
+	return e.token
 }
 
 // maxErrorBody caps how much of an error body is read.
@@ -98,6 +124,10 @@ const maxErrorBody = 8 << 10
 // Error returns one line: method, URL, status, and the first error code and
 // message.
 func (e *ResponseError) Error() string {
+	if e.token != nil {
+		// Names the credential tried and what the endpoint said.
+		return strings.TrimPrefix(e.token.Error(), "transport: ")
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s %s: %d %s", e.Method, e.URL, e.StatusCode, http.StatusText(e.StatusCode))
 	for i, ei := range e.Errors {
@@ -118,6 +148,9 @@ func (e *ResponseError) Error() string {
 
 // Is matches the sentinel errors by status and error code.
 func (e *ResponseError) Is(target error) bool {
+	if e.token != nil && target != ErrUnauthorized && target != ErrForbidden {
+		return false // a token endpoint's 404 is not the repository's
+	}
 	switch target {
 	case ErrNotFound:
 		return e.StatusCode == http.StatusNotFound

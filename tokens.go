@@ -61,8 +61,13 @@ func (c *Client) token(what, tok string, exp time.Time, err error) (Token, error
 		return Token{}, fmt.Errorf("acr: %s for %s: %w: %v", what, c.host, ErrNotSupported, err)
 	case err != nil:
 		var te *transport.TokenError
-		if errors.As(err, &te) && te.StatusCode == http.StatusUnauthorized {
-			return Token{}, fmt.Errorf("acr: %s for %s: %w (%w; credential: %s)", what, c.host, err, ErrUnauthorized, c.credKind)
+		if errors.As(err, &te) {
+			if re := tokenResponseError(te); re != nil {
+				if re.StatusCode == http.StatusUnauthorized {
+					return Token{}, fmt.Errorf("acr: %s for %s: %w (credential: %s)", what, c.host, re, c.credKind)
+				}
+				return Token{}, fmt.Errorf("acr: %s for %s: %w", what, c.host, re)
+			}
 		}
 		return Token{}, fmt.Errorf("acr: %s for %s: %w", what, c.host, err)
 	}

@@ -619,6 +619,16 @@ func (s *session) explain(err error) error {
 // answer, without the URL and the library's generic advice; with the
 // request id, which ACR support asks for, when withID.
 func registrySaid(err error, withID bool) string {
+	msg := err.Error()
+	if i := strings.Index(msg, "token request to "); i >= 0 {
+		if j := strings.Index(msg[i:], " answered "); j >= 0 {
+			said := msg[i+j+len(" answered "):]
+			if k := strings.Index(said, " (credential: "); k > 0 {
+				said = said[:k]
+			}
+			return "its token endpoint answered " + strings.TrimSuffix(said, ".")
+		}
+	}
 	var re *acr.ResponseError
 	if errors.As(err, &re) && len(re.Errors) > 0 {
 		// The registry's sentence goes inside acrctl's: its full stop
@@ -629,17 +639,11 @@ func registrySaid(err error, withID bool) string {
 		}
 		return msg
 	}
-	msg := err.Error()
 	if i := strings.Index(msg, " (credential: "); i > 0 {
 		msg = msg[:i]
 	}
 	if i := strings.Index(msg, " (acr: unauthorized; credential: "); i > 0 {
 		msg = msg[:i]
-	}
-	if i := strings.Index(msg, "token request to "); i >= 0 {
-		if j := strings.Index(msg[i:], " answered "); j >= 0 {
-			return "its token endpoint answered " + strings.TrimSuffix(msg[i+j+len(" answered "):], ".")
-		}
 	}
 	return strings.TrimSuffix(msg, ".")
 }

@@ -66,16 +66,18 @@ type TokenError struct {
 	// Credential is the kind of credential that was tried, such as
 	// "Entra ID" or "basic (user name and password)".
 	Credential string
-	// Endpoint is the redacted URL of the token endpoint.
-	Endpoint string
+	// Endpoint is the redacted URL of the token endpoint, and Method the
+	// request's method ("" for Entra ID, which is not a request here).
+	Endpoint, Method string
 	// StatusCode is the endpoint's HTTP status; 0 when no response came.
 	StatusCode int
 	// Code and Message are the endpoint's first error, from an OCI
 	// {"errors":[...]} or OAuth2 {"error":...} body, or Message is an
 	// excerpt of a body of another shape. Secrets are masked.
 	Code, Message string
-	// RetryAfter is the endpoint's Retry-After header.
-	RetryAfter string
+	// RetryAfter is the endpoint's Retry-After header, and RequestID its
+	// request id (see RequestID).
+	RetryAfter, RequestID string
 	// Err is the underlying error when no usable response came.
 	Err error
 }
@@ -362,7 +364,7 @@ func (c *Client) tokenRequest(ctx context.Context, kind string, req *http.Reques
 	start := c.now()
 	secrets := append(rc.secrets(), extra...)
 	fail := func(te *TokenError) (string, time.Time, error) {
-		te.Credential, te.Endpoint = rc.label(), Redact(req.URL)
+		te.Credential, te.Endpoint, te.Method = rc.label(), Redact(req.URL), req.Method
 		te.Message = mask(te.Message, secrets...)
 		return "", time.Time{}, te
 	}
@@ -373,7 +375,8 @@ func (c *Client) tokenRequest(ctx context.Context, kind string, req *http.Reques
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		code, msg := readErrorBody(resp.Body)
-		return fail(&TokenError{StatusCode: resp.StatusCode, Code: code, Message: msg, RetryAfter: resp.Header.Get("Retry-After")})
+		return fail(&TokenError{StatusCode: resp.StatusCode, Code: code, Message: msg, RetryAfter: resp.Header.Get("Retry-After"),
+			RequestID: RequestID(resp.Header)})
 	}
 	var tr tokenResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, maxTokenBody)).Decode(&tr); err != nil {
