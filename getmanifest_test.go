@@ -231,7 +231,8 @@ func TestGetManifestTampered(t *testing.T) {
 
 // TestGetManifestErrors checks the errors GetManifest's documentation
 // promises, against the emulator: ErrNotFound for a missing repository,
-// tag or digest, ErrLocked for a manifest whose readEnabled flag is off,
+// tag or digest, ErrLocked for a manifest whose readEnabled flag is off
+// (from GetManifest, and from the HEADs of ManifestExists and ResolveDigest),
 // ErrInvalidReference for a malformed tag before any request; and
 // ErrNotFound from the property calls for what the registry does not hold.
 func TestGetManifestErrors(t *testing.T) {
@@ -265,5 +266,12 @@ func TestGetManifestErrors(t *testing.T) {
 		if _, err := client.GetManifest(ctx, "app", ref, nil); !errors.Is(err, acr.ErrLocked) {
 			t.Errorf("GetManifest %s with readEnabled off: got %v, want ErrLocked", ref, err)
 		}
+		// A HEAD's refusal has no body to say why; the client asks again.
+		if _, err := client.ManifestExists(ctx, "app", ref); !errors.Is(err, acr.ErrLocked) {
+			t.Errorf("ManifestExists %s with readEnabled off: got %v, want ErrLocked", ref, err)
+		}
+	}
+	if _, err := client.ResolveDigest(ctx, "app", "v1"); !errors.Is(err, acr.ErrLocked) {
+		t.Errorf("ResolveDigest v1 with readEnabled off: got %v, want ErrLocked", err)
 	}
 }

@@ -2,6 +2,7 @@ package acr
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -314,8 +315,7 @@ func (c *Client) ResolveDigest(ctx context.Context, repo, tagOrDigest string) (_
 	if spec.IsDigest(tagOrDigest) {
 		return digest.Digest(tagOrDigest), nil
 	}
-	resp, err := c.do(ctx, request{method: http.MethodHead, path: v2Path(repo, "manifests", tagOrDigest),
-		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull")})
+	resp, err := c.headManifest(ctx, repo, tagOrDigest, nil)
 	if err != nil {
 		return "", err
 	}
@@ -385,6 +385,28 @@ func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (
 	return out, err
 }
 
+// headManifest sends HEAD for the manifest tagOrDigest names, answered
+// with a status in ok (nil: 2xx). A 405, which ACR answers when a lock
+// flag refuses the read, comes without a body to say so, as any answer to
+// HEAD: the request is then made again with GET, whose body names the
+// cause ([ErrLocked]).
+func (c *Client) headManifest(ctx context.Context, repo, tagOrDigest string, ok []int) (*http.Response, error) {
+	r := request{method: http.MethodHead, path: v2Path(repo, "manifests", tagOrDigest),
+		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull"), ok: ok}
+	resp, err := c.do(ctx, r)
+	var re *ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusMethodNotAllowed || len(re.Errors) > 0 {
+		return resp, err
+	}
+	r.method = http.MethodGet
+	gresp, gerr := c.do(ctx, r)
+	if gerr != nil {
+		return nil, gerr
+	}
+	gresp.Body.Close()
+	return nil, err
+}
+
 // ManifestExists reports whether repo holds the manifest a tag or digest
 // names, with one HEAD request.
 func (c *Client) ManifestExists(ctx context.Context, repo, tagOrDigest string) (_ bool, err error) {
@@ -396,8 +418,7 @@ func (c *Client) ManifestExists(ctx context.Context, repo, tagOrDigest string) (
 	if err := checkTagOrDigest(tagOrDigest); err != nil {
 		return false, err
 	}
-	resp, err := c.do(ctx, request{method: http.MethodHead, path: v2Path(repo, "manifests", tagOrDigest),
-		header: http.Header{"Accept": {manifestAccept}}, scope: scopeRepo(repo, "pull"), ok: []int{http.StatusOK, http.StatusNotFound}})
+	resp, err := c.headManifest(ctx, repo, tagOrDigest, []int{http.StatusOK, http.StatusNotFound})
 	if err != nil {
 		return false, err
 	}
