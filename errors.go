@@ -135,13 +135,13 @@ func (e *ResponseError) Error() string {
 			fmt.Fprintf(&b, "; and %d more", len(e.Errors)-2)
 			break
 		}
-		fmt.Fprintf(&b, "; %s: %s", oneLine(ei.Code), oneLine(ei.Message))
+		fmt.Fprintf(&b, "; %s: %s", oneLine(ei.Code, 100), oneLine(ei.Message, maxMessage))
 	}
 	if len(e.Errors) == 0 && e.body != "" {
-		fmt.Fprintf(&b, "; %s", oneLine(e.body))
+		fmt.Fprintf(&b, "; %s", oneLine(e.body, 300))
 	}
 	if e.RequestID != "" {
-		fmt.Fprintf(&b, " (request id %s)", oneLine(e.RequestID))
+		fmt.Fprintf(&b, " (request id %s)", oneLine(e.RequestID, 100))
 	}
 	return b.String()
 }
@@ -182,10 +182,15 @@ func (e *ResponseError) HasCode(code string) bool {
 	return false
 }
 
+// maxMessage is the most of a registry's error message an Error shows: the
+// local registry's refusals name their fix after the reason, past 300
+// bytes for a lock.
+const maxMessage = 700
+
 // oneLine makes registry text safe for a one-line error: valid UTF-8,
 // without control characters (which could forge log lines or drive a
-// terminal), single spaced, at most 300 bytes.
-func oneLine(s string) string {
+// terminal), single spaced, at most max bytes.
+func oneLine(s string, max int) string {
 	s = strings.Map(func(r rune) rune {
 		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
 			return ' '
@@ -193,8 +198,8 @@ func oneLine(s string) string {
 		return r
 	}, strings.ToValidUTF8(s, "\uFFFD"))
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 300 {
-		cut := 300
+	if len(s) > max {
+		cut := max
 		for cut > 0 && !utf8.RuneStart(s[cut]) {
 			cut--
 		}
@@ -222,7 +227,7 @@ func newResponseError(resp *http.Response) error {
 			e.insufficientScope = true
 			if _, rest, ok := strings.Cut(v, `scope="`); ok {
 				if sc, _, ok := strings.Cut(rest, `"`); ok {
-					e.MissingScope = oneLine(sc)
+					e.MissingScope = oneLine(sc, 300)
 				}
 			}
 		}

@@ -263,8 +263,13 @@ func TestGetManifestErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ref := range []string{"v1", d.String()} {
-		if _, err := client.GetManifest(ctx, "app", ref, nil); !errors.Is(err, acr.ErrLocked) {
+		_, err := client.GetManifest(ctx, "app", ref, nil)
+		if !errors.Is(err, acr.ErrLocked) {
 			t.Errorf("GetManifest %s with readEnabled off: got %v, want ErrLocked", ref, err)
+		}
+		// The registry's whole sentence, its fix at the end included.
+		if err == nil || !strings.HasSuffix(err.Error(), "az acr manifest update-metadata --read-enabled true)") && !strings.Contains(err.Error(), "--read-enabled true) (request id") {
+			t.Errorf("GetManifest %s with readEnabled off: %v; want the registry's message whole, to its fix", ref, err)
 		}
 		// A HEAD's refusal has no body to say why; the client asks again.
 		if _, err := client.ManifestExists(ctx, "app", ref); !errors.Is(err, acr.ErrLocked) {
