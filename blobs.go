@@ -805,8 +805,8 @@ func (c *Client) BlobExists(ctx context.Context, repo string, d digest.Digest) (
 	if err := checkRepo(repo); err != nil {
 		return 0, false, err
 	}
-	if err := d.Validate(); err != nil {
-		return 0, false, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	if err := checkDigest(d); err != nil {
+		return 0, false, err
 	}
 	resp, err := c.do(ctx, request{method: http.MethodHead, path: v2Path(repo, "blobs", d.String()), scope: scopeRepo(repo, "pull"),
 		ok: []int{http.StatusOK, http.StatusNotFound}})
@@ -832,8 +832,8 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 	if err := checkRepo(from); err != nil {
 		return false, err
 	}
-	if err := d.Validate(); err != nil {
-		return false, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	if err := checkDigest(d); err != nil {
+		return false, err
 	}
 	resp, err := c.do(ctx, request{method: http.MethodPost, path: v2Path(repo, "blobs", "uploads") + "/",
 		query: url.Values{"mount": {d.String()}, "from": {from}}, scope: scopeRepo(repo, "pull,push") + " " + scopeRepo(from, "pull"),
@@ -858,8 +858,8 @@ func (c *Client) DeleteBlob(ctx context.Context, repo string, d digest.Digest) (
 	if err := checkRepo(repo); err != nil {
 		return err
 	}
-	if err := d.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	if err := checkDigest(d); err != nil {
+		return err
 	}
 	resp, err := c.do(ctx, request{method: http.MethodDelete, path: v2Path(repo, "blobs", d.String()), scope: scopeRepo(repo, "delete")})
 	if err != nil {

@@ -267,8 +267,8 @@ func (c *Client) Referrers(ctx context.Context, repo string, d digest.Digest, ar
 			yield(ocispec.Descriptor{}, err)
 			return
 		}
-		if err := d.Validate(); err != nil {
-			yield(ocispec.Descriptor{}, fmt.Errorf("%w: %v", ErrInvalidReference, err))
+		if err := checkDigest(d); err != nil {
+			yield(ocispec.Descriptor{}, err)
 			return
 		}
 		q := url.Values{}

@@ -3,7 +3,6 @@ package acr
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
@@ -249,8 +248,8 @@ func (c *Client) RestoreManifest(ctx context.Context, repo string, d digest.Dige
 	if err := checkRepo(repo); err != nil {
 		return ManifestProperties{}, err
 	}
-	if err := d.Validate(); err != nil {
-		return ManifestProperties{}, fmt.Errorf("%w: %q: %v", ErrInvalidReference, d, err)
+	if err := checkDigest(d); err != nil {
+		return ManifestProperties{}, err
 	}
 	var tag *string // JSON null: restore the tags the manifest had
 	if o.Tag != "" {

@@ -51,8 +51,8 @@ func (c *Client) DownloadBlob(ctx context.Context, repo string, d digest.Digest,
 	if err := checkRepo(repo); err != nil {
 		return nil, err
 	}
-	if err := d.Validate(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	if err := checkDigest(d); err != nil {
+		return nil, err
 	}
 	if o.Offset != 0 || o.Length != 0 {
 		return c.downloadRange(ctx, repo, d, o)

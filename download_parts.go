@@ -102,14 +102,14 @@ func (c *Client) DownloadBlobTo(ctx context.Context, repo string, d digest.Diges
 	if err := checkRepo(repo); err != nil {
 		return 0, err
 	}
-	if err := d.Validate(); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	if err := checkDigest(d); err != nil {
+		return 0, err
 	}
 	if o.Resume {
 		f, ok := dst.(resumeFile)
 		switch {
 		case !ok:
-			return 0, fmt.Errorf("acr: DownloadBlobTo of %s@%s with Resume: dst is a %T, which cannot be read back and truncated; pass a file opened for reading and writing (os.OpenFile with os.O_RDWR)", repo, d, dst)
+			return 0, fmt.Errorf("acr: DownloadBlobTo of %s@%s with Resume: dst (%T) cannot be read back and truncated; pass a file opened for reading and writing (os.OpenFile with os.O_RDWR)", repo, d, dst)
 		case o.Parts > 1:
 			return 0, fmt.Errorf("acr: DownloadBlobTo of %s@%s: Resume and Parts %d cannot be combined: parts are written out of order, so an interrupted download leaves no prefix to resume from; set Parts to 0 or 1", repo, d, o.Parts)
 		}

@@ -80,7 +80,8 @@ type ManifestsOptions struct {
 	PageSize int
 	// Last resumes the listing after the manifest of this digest, in the
 	// listing's order: pass the Digest of the last manifest received to
-	// continue a listing that was stopped.
+	// continue a listing that was stopped. In a time order the manifest
+	// must still exist (see TagsOptions.Last).
 	Last digest.Digest
 	// ReadAhead requests the next page while the caller handles the
 	// current one, so that the registry builds it meanwhile: for callers
@@ -110,6 +111,10 @@ func (c *Client) Manifests(ctx context.Context, repo string, opts *ManifestsOpti
 				yield(ManifestProperties{}, fmt.Errorf("%w: Last: %v", ErrInvalidReference, err))
 				return
 			}
+		}
+		if err := o.Order.check(); err != nil {
+			yield(ManifestProperties{}, err)
+			return
 		}
 		q, err := c.pageQuery(o.PageSize, o.Last.String())
 		if err != nil {

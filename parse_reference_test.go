@@ -2,6 +2,8 @@ package acr_test
 
 import (
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -37,6 +39,31 @@ func TestParseReference(t *testing.T) {
 	for _, in := range []string{"hello-world:latest", "myregistry.azurecr.io/", "myregistry.azurecr.io/Hello", "host.io/a@sha256:short"} {
 		if _, err := acr.ParseReference(in); !errors.Is(err, acr.ErrInvalidReference) {
 			t.Errorf("ParseReference(%q) = %v; want ErrInvalidReference", in, err)
+		}
+	}
+}
+
+// TestDigestArgumentsRefused: a malformed digest given to a blob method is
+// refused before any request (the client points at a closed port, so a
+// request would fail otherwise), with ErrInvalidReference and a message
+// that quotes it and says the form wanted.
+func TestDigestArgumentsRefused(t *testing.T) {
+	client, err := acr.NewClient("http://127.0.0.1:1", nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, d := range []digest.Digest{"sha256:zz", "", "md5:" + digest.Digest(strings.Repeat("a", 32))} {
+		calls := map[string]error{}
+		_, calls["DownloadBlob"] = client.DownloadBlob(ctx, "app", d, nil)
+		_, calls["DownloadBlobTo"] = client.DownloadBlobTo(ctx, "app", d, io.Discard, nil)
+		_, _, calls["BlobExists"] = client.BlobExists(ctx, "app", d)
+		calls["DeleteBlob"] = client.DeleteBlob(ctx, "app", d)
+		for name, err := range calls {
+			if !errors.Is(err, acr.ErrInvalidReference) || !strings.Contains(err.Error(), fmt.Sprintf("%q", d)) ||
+				!(strings.Contains(err.Error(), "want ALGORITHM:HEX") || strings.Contains(err.Error(), "use sha256 or sha512")) {
+				t.Errorf("%s(%q): %v; want ErrInvalidReference quoting it and the form wanted", name, d, err)
+			}
 		}
 	}
 }

@@ -129,6 +129,15 @@ func checkRepo(repo string) error {
 	return nil
 }
 
+// checkDigest validates a digest argument before any request; the error
+// quotes it and says the form wanted.
+func checkDigest(d digest.Digest) error {
+	if _, err := spec.ParseDigest(string(d)); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	}
+	return nil
+}
+
 // checkTag validates a tag before any request.
 func checkTag(tag string) error {
 	if err := spec.ValidateTag(tag); err != nil {

@@ -25,6 +25,14 @@ const (
 	OrderLastUpdatedAsc
 )
 
+// check returns an error for an Order other than the three above.
+func (o Order) check() error {
+	if o < OrderNone || o > OrderLastUpdatedAsc {
+		return fmt.Errorf("acr: Order %d is not one of OrderNone, OrderLastUpdatedDesc and OrderLastUpdatedAsc", int(o))
+	}
+	return nil
+}
+
 func (o Order) query() string {
 	switch o {
 	case OrderLastUpdatedDesc:
@@ -73,7 +81,10 @@ type TagsOptions struct {
 	PageSize int
 	// Last resumes the listing after the tag of this name, in the
 	// listing's order: pass the Name of the last tag received to continue
-	// a listing that was stopped.
+	// a listing that was stopped. In a time order the registry places the
+	// cursor by that tag's time, so the tag must still exist: the local
+	// registry refuses a deleted one (400 UNSUPPORTED, "start the listing
+	// again"); in name order any name works.
 	Last string
 	// ReadAhead requests the next page while the caller handles the
 	// current one, so that the registry builds it meanwhile: for callers
@@ -105,6 +116,10 @@ func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.
 				yield(TagProperties{}, fmt.Errorf("%w: digest filter: %v", ErrInvalidReference, err))
 				return
 			}
+		}
+		if err := o.Order.check(); err != nil {
+			yield(TagProperties{}, err)
+			return
 		}
 		q, err := c.pageQuery(o.PageSize, o.Last)
 		if err != nil {

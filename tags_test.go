@@ -51,6 +51,20 @@ func TestTags(t *testing.T) {
 	if got := names(&acr.TagsOptions{Digest: old}); got != "b" {
 		t.Errorf("digest filter: got %s", got)
 	}
+	// An Order out of range is refused before any request, not taken as
+	// name order.
+	for _, err := range client.Tags(ctx, "app", &acr.TagsOptions{Order: acr.Order(9)}) {
+		if err == nil || !strings.Contains(err.Error(), "Order 9 is not one of") {
+			t.Errorf("Tags with Order 9: %v, want a refusal naming the orders", err)
+		}
+		break
+	}
+	for _, err := range client.Manifests(ctx, "app", &acr.ManifestsOptions{Order: acr.Order(-1)}) {
+		if err == nil || !strings.Contains(err.Error(), "Order -1 is not one of") {
+			t.Errorf("Manifests with Order -1: %v, want a refusal naming the orders", err)
+		}
+		break
+	}
 	tp, err := client.GetTagProperties(ctx, "app", "b")
 	if err != nil || tp.Digest != old || tp.Repository != "app" || tp.Registry != srv.Host || !tp.Permissions.CanWrite {
 		t.Fatalf("GetTagProperties: %v %+v", err, tp)

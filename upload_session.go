@@ -157,8 +157,8 @@ func (u *BlobUpload) Status(ctx context.Context) (_ int64, err error) {
 func (u *BlobUpload) Complete(ctx context.Context, d digest.Digest) (_ ocispec.Descriptor, err error) {
 	ctx, endSpan := u.c.span(ctx, "BlobUpload.Complete")
 	defer func() { endSpan(err) }()
-	if err := d.Validate(); err != nil {
-		return ocispec.Descriptor{}, fmt.Errorf("%w: %v", ErrInvalidReference, err)
+	if err := checkDigest(d); err != nil {
+		return ocispec.Descriptor{}, err
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
