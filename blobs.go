@@ -69,7 +69,8 @@ type UploadBlobOptions struct {
 // a new session, up to twice, if r can seek (an *os.File, a bytes.Reader)
 // or the whole content is still in hand; otherwise the error says so. To
 // control the session yourself (resume it from another process, say), use
-// StartUpload.
+// StartUpload. A repository whose writeEnabled flag is off refuses the
+// upload: the error matches ErrLocked.
 func (c *Client) UploadBlob(ctx context.Context, repo string, r io.Reader, opts *UploadBlobOptions) (_ ocispec.Descriptor, err error) {
 	ctx, endSpan := c.span(ctx, "Client.UploadBlob")
 	defer func() { endSpan(err) }()
@@ -384,7 +385,7 @@ func (c *Client) putUpload(ctx context.Context, repo string, loc *url.URL, d dig
 	}
 	if err != nil {
 		if errors.Is(err, ErrDigestMismatch) {
-			return fmt.Errorf("%w: the registry computed another digest than %s for the uploaded content: %v", ErrDigestMismatch, d, err)
+			return fmt.Errorf("%w: the registry computed another digest than %s for the uploaded content: %w", ErrDigestMismatch, d, err)
 		}
 		return err
 	}
@@ -548,9 +549,13 @@ func (c *Client) putBlob(ctx context.Context, repo string, desc ocispec.Descript
 		if err != nil {
 			return fmt.Errorf("acr: upload to %s: reading the content: %w", repo, err)
 		}
-		if int64(len(data)) != desc.Size || desc.Digest.Algorithm().FromBytes(data) != desc.Digest {
+		if got := desc.Digest.Algorithm().FromBytes(data); int64(len(data)) != desc.Size || got != desc.Digest {
+			if got == desc.Digest {
+				return fmt.Errorf("%w: the content is %s as the descriptor says, but %d bytes, not its %d",
+					ErrDigestMismatch, got, len(data), desc.Size)
+			}
 			return fmt.Errorf("%w: content is %d bytes hashing to %s, the descriptor says %s (%d bytes)",
-				ErrDigestMismatch, len(data), desc.Digest.Algorithm().FromBytes(data), desc.Digest, desc.Size)
+				ErrDigestMismatch, len(data), got, desc.Digest, desc.Size)
 		}
 		err = c.postMonolithic(ctx, repo, desc.Digest, data)
 		for restart := 0; err != nil && errors.Is(err, ErrUploadSessionLost) && restart < maxRestarts && ctx.Err() == nil; restart++ {
@@ -851,7 +856,9 @@ func (c *Client) MountBlob(ctx context.Context, repo, from string, d digest.Dige
 	return true, nil
 }
 
-// DeleteBlob removes a blob from a repository.
+// DeleteBlob removes a blob from a repository. A blob the repository does
+// not hold fails with ErrNotFound; a repository whose deleteEnabled flag
+// is off, with ErrLocked.
 func (c *Client) DeleteBlob(ctx context.Context, repo string, d digest.Digest) (err error) {
 	ctx, endSpan := c.span(ctx, "Client.DeleteBlob")
 	defer func() { endSpan(err) }()

@@ -158,6 +158,10 @@ type SetManifestOptions struct {
 // referrers tag index, as distribution spec v1.1 "Pushing Manifests with
 // Subject" requires. If that fails, the digest is returned with a
 // *ReferrersTagError: the manifest is stored, its index entry is not.
+//
+// A repository whose writeEnabled flag is off, or a Tag whose own flag is
+// off (moving a locked tag), refuses the push: the error matches
+// ErrLocked.
 func (c *Client) SetManifest(ctx context.Context, repo string, manifest []byte, mediaType string, opts *SetManifestOptions) (_ digest.Digest, err error) {
 	ctx, endSpan := c.span(ctx, "Client.SetManifest")
 	defer func() { endSpan(err) }()

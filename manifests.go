@@ -364,6 +364,9 @@ type ManifestDeletion struct {
 // registry already known to serve the API. When the index cannot be
 // updated, the manifest is deleted all the same and the error is a
 // *ReferrersTagError, returned with the ManifestDeletion.
+//
+// A manifest, tag or repository whose deleteEnabled flag is off is not
+// deleted: the error matches ErrLocked.
 func (c *Client) DeleteManifest(ctx context.Context, repo, tagOrDigest string) (_ ManifestDeletion, err error) {
 	ctx, endSpan := c.span(ctx, "Client.DeleteManifest")
 	defer func() { endSpan(err) }()

@@ -98,7 +98,8 @@ type TagsOptions struct {
 // On registries without ACR's API it lists /v2/{repo}/tags/list, in name
 // order, with names only; Order and Digest then return ErrNotSupported.
 // Callers that need only names list them faster with TagNames. Iteration
-// stops after the first error, which is yielded.
+// stops after the first error, which is yielded. The sequence can be
+// ranged over more than once; each range lists afresh.
 func (c *Client) Tags(ctx context.Context, repo string, opts *TagsOptions) iter.Seq2[TagProperties, error] {
 	var o TagsOptions
 	if opts != nil {

@@ -96,8 +96,12 @@ func TestUploadSessionRefusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		wrong := digest.FromString("something else")
-		if _, err := up.Complete(ctx, wrong); !errors.Is(err, acr.ErrDigestMismatch) {
+		_, err = up.Complete(ctx, wrong)
+		if !errors.Is(err, acr.ErrDigestMismatch) {
 			t.Fatalf("Complete with a wrong digest: got %v, want ErrDigestMismatch", err)
+		}
+		if re, ok := errors.AsType[*acr.ResponseError](err); !ok || !re.HasCode("DIGEST_INVALID") {
+			t.Errorf("Complete with a wrong digest: %v; want the registry's *ResponseError (DIGEST_INVALID) in the chain", err)
 		}
 		if err := up.Cancel(ctx); err != nil {
 			t.Errorf("Cancel after the registry ended the session: %v, want nil", err)
