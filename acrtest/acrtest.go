@@ -25,10 +25,12 @@ package acrtest
 import (
 	"encoding/json"
 	"fmt"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -182,6 +184,11 @@ func start(t testing.TB, opts *emulator.Options, tls bool) *Server {
 		t.Fatalf("acrtest: start registry: %v", err)
 	}
 	hs := httptest.NewUnstartedServer(reg)
+	// The server's own complaints (a client that speaks http to the TLS
+	// server, or distrusts its certificate) go to the test's log, not to
+	// the process's stderr.
+	tl := &testLog{t: t}
+	hs.Config.ErrorLog = log.New(tl, "acrtest: ", 0)
 	if tls {
 		hs.StartTLS()
 	} else {
@@ -189,9 +196,33 @@ func start(t testing.TB, opts *emulator.Options, tls bool) *Server {
 	}
 	t.Cleanup(func() {
 		hs.Close()
+		tl.stop()
 		if err := reg.Close(); err != nil {
 			t.Errorf("acrtest: close registry: %v", err)
 		}
 	})
 	return &Server{URL: hs.URL, Host: hs.Listener.Addr().String(), Registry: reg, HTTP: hs}
+}
+
+// testLog writes lines to a test's log until stop, and drops them after:
+// a test's log cannot be written once the test has ended.
+type testLog struct {
+	mu      sync.Mutex
+	t       testing.TB
+	stopped bool
+}
+
+func (w *testLog) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.stopped {
+		w.t.Log(strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *testLog) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
