@@ -43,6 +43,15 @@ func TestParseReference(t *testing.T) {
 	}
 }
 
+// TestZeroReferenceString: what ParseReference returns with an error
+// prints as nothing, not as a "/".
+func TestZeroReferenceString(t *testing.T) {
+	r, err := acr.ParseReference("not a reference")
+	if err == nil || r.String() != "" {
+		t.Fatalf("ParseReference of garbage: %q, %v; want \"\" and an error", r.String(), err)
+	}
+}
+
 // TestDigestArgumentsRefused: a malformed digest given to a blob method is
 // refused before any request (the client points at a closed port, so a
 // request would fail otherwise), with ErrInvalidReference and a message

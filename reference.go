@@ -101,8 +101,12 @@ func validHost(host string) bool {
 	return true
 }
 
-// String formats the reference as ParseReference reads it.
+// String formats the reference as ParseReference reads it; the zero
+// Reference is "".
 func (r Reference) String() string {
+	if r == (Reference{}) {
+		return "" // what ParseReference returns with an error
+	}
 	s := r.Registry + "/" + r.Repository
 	if r.Tag != "" {
 		s += ":" + r.Tag
