@@ -25,6 +25,14 @@ var certsDirs = func() []string {
 	return append(dirs, "/etc/containers/certs.d", "/etc/docker/certs.d")
 }
 
+// userCertsDir is the user's own certs.d directory, for advice.
+func userCertsDir() string {
+	if dirs := certsDirs(); len(dirs) > 0 {
+		return dirs[0]
+	}
+	return "~/.config/containers/certs.d"
+}
+
 // hostCertsDir returns the first certs.d directory of host that holds a
 // *.crt file, or "" when none does.
 func hostCertsDir(host string) string {

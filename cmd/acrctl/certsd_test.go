@@ -40,7 +40,7 @@ func TestCertsDir(t *testing.T) {
 	caPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: tlsSrv.HTTP.Certificate().Raw})
 
 	// Without a certificate there, the loopback host gets plain http.
-	acrctl(t, "", "repo", "list", tlsSrv.Host).fails(t, 1, "speaks https")
+	acrctl(t, "", "repo", "list", tlsSrv.Host).fails(t, 1, "speaks https", "put the certificate in "+filepath.Join(user, tlsSrv.Host, "ca.crt"))
 	put(system, tlsSrv.Host, "ca.crt", caPEM)
 	if got := acrctl(t, "", "repo", "list", tlsSrv.Host).ok(t).stdout; got != "app\n" {
 		t.Fatalf("repo list = %q, want app", got)

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -599,7 +600,7 @@ func (s *session) explain(err error) error {
 		}
 		return fmt.Errorf("%s speaks https, and --plain-http asks for plain http; fix: %s", s.host, fix)
 	case strings.Contains(err.Error(), "Client sent an HTTP request to an HTTPS server") || s.headToHTTPS(err):
-		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https", s.host)
+		return fmt.Errorf("%s speaks https, and loopback hosts get plain http by default; fix: pass --ca-file CERT.pem (or --insecure) to use https, or, for every command, put the certificate in %s", s.host, filepath.Join(userCertsDir(), s.host, "ca.crt"))
 	case strings.Contains(err.Error(), "malformed HTTP response"):
 		return fmt.Errorf("%s did not answer http (it may speak https); fix: drop --plain-http, or pass --insecure or --ca-file for a loopback TLS registry", s.host)
 	}
