@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 )
 
@@ -41,22 +40,30 @@ func hostCertsDir(host string) string {
 	}
 	for _, d := range certsDirs() {
 		dir := filepath.Join(d, host)
-		if crts, _ := filepath.Glob(filepath.Join(dir, "*.crt")); len(crts) > 0 {
+		if len(crtFiles(dir)) > 0 {
 			return dir
 		}
 	}
 	return ""
 }
 
+// crtFiles returns the *.crt files in dir, sorted. It reads the directory
+// rather than globbing: a host such as [::1]:5000 holds glob brackets.
+func crtFiles(dir string) []string {
+	entries, _ := os.ReadDir(dir) // sorted by name
+	var crts []string
+	for _, e := range entries {
+		if !e.IsDir() && strings.HasSuffix(e.Name(), ".crt") {
+			crts = append(crts, filepath.Join(dir, e.Name()))
+		}
+	}
+	return crts
+}
+
 // certsDirConfig returns a TLS configuration that trusts the system's
 // roots and the certificates of every *.crt file in dir.
 func certsDirConfig(dir string) (*tls.Config, error) {
-	crts, err := filepath.Glob(filepath.Join(dir, "*.crt"))
-	if err != nil {
-		return nil, err
-	}
-	slices.Sort(crts)
-	pool, err := rootsWith(crts...)
+	pool, err := rootsWith(crtFiles(dir)...)
 	if err != nil {
 		return nil, fmt.Errorf("%w; fix: put the registry's CA certificate there in PEM, or remove the file", err)
 	}

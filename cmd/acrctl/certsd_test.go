@@ -72,3 +72,25 @@ func TestCertsDir(t *testing.T) {
 		"pass --plain-http, or remove that directory")
 	acrctl(t, "", "repo", "list", plain.Host, "--plain-http").ok(t)
 }
+
+// TestCertsDirIPv6Host: the directory of an IPv6 loopback host, whose
+// name holds brackets, is found (a glob would read them as a class).
+func TestCertsDirIPv6Host(t *testing.T) {
+	root := t.TempDir()
+	old := certsDirs
+	certsDirs = func() []string { return []string{root} }
+	t.Cleanup(func() { certsDirs = old })
+	dir := filepath.Join(root, "[::1]:5000")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostCertsDir("[::1]:5000"); got != "" {
+		t.Fatalf("hostCertsDir of an empty directory = %q, want none", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "ca.crt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got := hostCertsDir("[::1]:5000"); got != dir {
+		t.Fatalf("hostCertsDir([::1]:5000) = %q, want %q", got, dir)
+	}
+}

@@ -211,7 +211,7 @@ func recheckStored(cmd *cobra.Command, o *remoteOptions, host string, interactiv
 	if err != nil {
 		return false, err
 	}
-	if !strings.HasPrefix(s.cred, "the credentials stored for ") && !strings.HasPrefix(s.cred, "the credential helper ") {
+	if !s.stored {
 		return false, nil
 	}
 	err = s.client.Ping(cmd.Context())

@@ -93,6 +93,9 @@ type session struct {
 	// certsDir is the certs.d directory whose certificates the session
 	// trusts, when no TLS flag is given (see certsDirs).
 	certsDir string
+	// stored records that the credential is one stored for the host
+	// (config.json or a credential helper), which login can check again.
+	stored bool
 }
 
 // connectRef is connect for a command that works on ref.
@@ -268,9 +271,11 @@ func (o *remoteOptions) credential(cmd *cobra.Command, s *session) (acr.Credenti
 	}
 	if h := cfg.CredHelpers[s.host]; h != "" {
 		s.cred = "the credential helper " + dockerconfig.HelperPrefix + h + " that " + path + " names for " + s.host
+		s.stored = true
 		return acr.DockerConfigCredential(path)
 	}
 	if cfg.HasCredentials(s.host) {
+		s.stored = true
 		s.cred = "the credentials stored for " + s.host + " in " + path
 		if cfg.CredsStore != "" {
 			s.cred = "the credentials stored for " + s.host + " in " + dockerconfig.HelperPrefix + cfg.CredsStore + " (credsStore in " + path + ")"
