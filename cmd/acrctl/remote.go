@@ -84,8 +84,7 @@ type session struct {
 	// command is the command's path ("acrctl tag update"), for advice.
 	command string
 	// tlsFlag is --ca-file or --insecure when one of them, not the host,
-	// made a loopback host use https, or names the certs.d certificate
-	// that did.
+	// made a loopback host use https.
 	tlsFlag string
 	// caFile is --ca-file, and plainHTTP records --plain-http, for advice.
 	caFile    string
@@ -124,9 +123,6 @@ func (o *remoteOptions) connect(cmd *cobra.Command, host string) (*session, erro
 		s.tlsFlag = "--insecure"
 		if o.caFile != "" {
 			s.tlsFlag = "--ca-file"
-		}
-		if s.certsDir != "" {
-			s.tlsFlag = "the certificate in " + s.certsDir
 		}
 	}
 	if o.plainHTTP && (o.insecure || o.caFile != "") {
