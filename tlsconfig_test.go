@@ -49,8 +49,8 @@ func TestTLSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := bare.GetRepositoryProperties(t.Context(), "app"); err != nil {
-		t.Fatalf("the bare host %s with TLSConfig: %v", srv.Host, err)
+	if _, ok, err := bare.BlobExists(t.Context(), "app", desc.Digest); err != nil || !ok {
+		t.Fatalf("the bare host %s with TLSConfig: found %v, %v", srv.Host, ok, err)
 	}
 
 	plain, err := acr.NewClient("https://"+srv.Host, nil, nil)

@@ -90,7 +90,8 @@ func TestAccessTokenHandout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := client.UploadBlob(t.Context(), "app", strings.NewReader("x"), nil); err != nil {
+	desc, err := client.UploadBlob(t.Context(), "app", strings.NewReader("x"), nil)
+	if err != nil {
 		t.Fatal(err)
 	}
 	pull, err := client.AccessToken(t.Context(), "repository:app:pull")
@@ -110,8 +111,8 @@ func TestAccessTokenHandout(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
-	if got := status(http.MethodGet, "/v2/app/tags/list"); got != http.StatusOK {
-		t.Errorf("GET tags with the pull token: %d, want 200", got)
+	if got := status(http.MethodGet, "/v2/app/blobs/"+desc.Digest.String()); got != http.StatusOK {
+		t.Errorf("GET a blob with the pull token: %d, want 200", got)
 	}
 	if got := status(http.MethodPost, "/v2/app/blobs/uploads/"); got != http.StatusUnauthorized {
 		t.Errorf("POST upload with the pull token: %d, want 401", got)

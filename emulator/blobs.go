@@ -25,7 +25,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, rt route) er
 	switch r.Method {
 	case http.MethodGet, http.MethodHead:
 		err := s.store.View(r.Context(), func(tx store.Tx) error {
-			repo, err := getRepo(tx, rt.repo)
+			repo, err := getBlobRepo(tx, rt.repo)
 			if err != nil {
 				return err
 			}
@@ -76,7 +76,7 @@ func (s *Server) handleBlob(w http.ResponseWriter, r *http.Request, rt route) er
 		return nil
 	case http.MethodDelete:
 		err := s.store.Update(r.Context(), func(tx store.Tx) error {
-			repo, err := getRepo(tx, rt.repo)
+			repo, err := getBlobRepo(tx, rt.repo)
 			if err != nil {
 				return err
 			}

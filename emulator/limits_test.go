@@ -152,7 +152,7 @@ func TestNameLengthLimit(t *testing.T) {
 	if len(longest) != spec.MaxNameLength {
 		t.Fatalf("test name is %d bytes", len(longest))
 	}
-	c.pushBlob(longest, []byte("x"))
+	c.pushImage(longest, "v1", "x")
 	r := c.do("POST", "/v2/"+longest+"c/blobs/uploads/?digest="+digest.FromString("y").String(), []byte("y"))
 	if r.StatusCode != http.StatusBadRequest || r.errorCode() != "NAME_INVALID" {
 		t.Fatalf("a %d-byte name: got %d %s, want 400 NAME_INVALID", len(longest)+1, r.StatusCode, r.body)

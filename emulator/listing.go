@@ -157,7 +157,7 @@ func (s *Server) handleCatalog(w http.ResponseWriter, r *http.Request, id identi
 			if err != nil {
 				return err
 			}
-			if !repo.Attrs.ListEnabled {
+			if !repo.Attrs.ListEnabled || repo.BlobsOnly {
 				continue
 			}
 			if len(names) == p.n {

@@ -10,26 +10,59 @@ import (
 	"github.com/opencontainers/go-digest"
 )
 
-// getRepo returns a repository or NAME_UNKNOWN.
+// getRepo returns a repository or NAME_UNKNOWN. A repository that holds
+// only blobs (no manifest was ever pushed to it) is NAME_UNKNOWN too, as in
+// the reference registry, whose catalog and tag list know a repository from
+// its first manifest on; the blob routes use getBlobRepo.
 func getRepo(tx store.Tx, name string) (store.Repository, error) {
+	repo, err := getBlobRepo(tx, name)
+	if err == nil && repo.BlobsOnly {
+		return repo, errRepoUnknown(name)
+	}
+	return repo, err
+}
+
+// getBlobRepo returns a repository, also one that holds only blobs, or
+// NAME_UNKNOWN.
+func getBlobRepo(tx store.Tx, name string) (store.Repository, error) {
 	repo, ok, err := tx.Repo(name)
 	if err != nil {
 		return repo, err
 	}
 	if !ok {
-		return repo, newError(http.StatusNotFound, spec.ErrorCodeNameUnknown, "repository %q is not found", name)
+		return repo, errRepoUnknown(name)
 	}
 	return repo, nil
 }
 
-// ensureRepo returns a repository, creating it when missing.
+func errRepoUnknown(name string) error {
+	return newError(http.StatusNotFound, spec.ErrorCodeNameUnknown, "repository %q is not found", name)
+}
+
+// ensureRepo returns a repository for a manifest, creating it when missing
+// and making it known when it held only blobs.
 func ensureRepo(tx store.Tx, name string, now time.Time) (store.Repository, error) {
 	repo, ok, err := tx.Repo(name)
-	if err != nil || ok {
+	if err != nil || (ok && !repo.BlobsOnly) {
 		return repo, err
 	}
-	repo = store.Repository{Name: name, CreatedAt: now, UpdatedAt: now, Attrs: store.DefaultAttributes()}
+	if ok {
+		repo.BlobsOnly = false
+		repo.UpdatedAt = now
+	} else {
+		repo = store.Repository{Name: name, CreatedAt: now, UpdatedAt: now, Attrs: store.DefaultAttributes()}
+	}
 	return repo, tx.PutRepo(repo)
+}
+
+// ensureBlobRepo returns a repository for a blob, creating it, marked as
+// holding only blobs, when missing.
+func ensureBlobRepo(tx store.Tx, name string, now time.Time) error {
+	_, ok, err := tx.Repo(name)
+	if err != nil || ok {
+		return err
+	}
+	return tx.PutRepo(store.Repository{Name: name, CreatedAt: now, UpdatedAt: now, Attrs: store.DefaultAttributes(), BlobsOnly: true})
 }
 
 // touchRepo records a change to a repository's content.

@@ -219,7 +219,7 @@ func (s *Server) mount(ctx context.Context, repo, from string, d digest.Digest, 
 func (s *Server) link(ctx context.Context, repo string, d digest.Digest, size int64) error {
 	now := s.now().UTC()
 	return s.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := ensureRepo(tx, repo, now); err != nil {
+		if err := ensureBlobRepo(tx, repo, now); err != nil {
 			return err
 		}
 		if _, ok, err := tx.BlobLink(repo, d); err != nil || ok {

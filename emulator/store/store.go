@@ -60,6 +60,10 @@ type Repository struct {
 	CreatedAt time.Time  `json:"createdAt"`
 	UpdatedAt time.Time  `json:"updatedAt"`
 	Attrs     Attributes `json:"attrs"`
+	// BlobsOnly marks a repository that blobs were pushed to but that has
+	// never held a manifest. The registry serves its blobs but lists and
+	// shows the repository nowhere, as the reference registry does.
+	BlobsOnly bool `json:"blobsOnly,omitempty"`
 }
 
 // Platform names the platform of an image or of a child of an index.

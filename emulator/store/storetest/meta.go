@@ -114,6 +114,7 @@ func testRepos(t *testing.T, s store.Store) {
 	// Overwrite.
 	changed := repo("b", 50)
 	changed.Attrs = store.Attributes{ReadEnabled: true}
+	changed.BlobsOnly = true
 	update(t, s, func(tx store.Tx) error { return tx.PutRepo(changed) })
 	view(t, s, func(tx store.Tx) error {
 		got, _, err := tx.Repo("b")
