@@ -310,18 +310,20 @@ func listACR[T any](ctx context.Context, c *Client, r request, ahead bool, page 
 		noAPI()
 		return
 	}
-	first := known == acrAPIUnknown
+	first := true
 	for it, err := range paginate(ctx, c, r, ahead, page) {
 		if first {
 			first = false
-			has, perr := c.acrAnswered(ctx, err)
-			if perr != nil {
-				yield(zero, perr)
-				return
-			}
-			if !has {
-				noAPI()
-				return
+			if c.mustLearn(known, err) {
+				has, perr := c.acrAnswered(ctx, err)
+				if perr != nil {
+					yield(zero, perr)
+					return
+				}
+				if !has {
+					noAPI()
+					return
+				}
 			}
 		}
 		if !yield(it, err) {

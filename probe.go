@@ -82,16 +82,43 @@ func (c *Client) setACRAPI(has bool) {
 	}
 }
 
+// mustLearn reports whether the answer of an /acr/v1 call, err (nil on
+// success), is to go through acrAnswered: when it was unknown before the
+// call (known) whether the registry serves that API, and when the registry
+// said it has no such endpoint although an earlier answer suggested the API
+// (go-containerregistry's registry serves any path that ends in /_catalog,
+// /acr/v1/_catalog included, and answers METHOD_UNKNOWN to the rest of
+// /acr/v1). ACR's own domains never unlearn it.
+func (c *Client) mustLearn(known int32, err error) bool {
+	return known == acrAPIUnknown || (known == acrAPIYes && unknownEndpoint(err) && !isACRLoginServer(c.host))
+}
+
+// unknownEndpoint reports whether err is a registry's answer that it has no
+// endpoint for the request's method and path (METHOD_UNKNOWN), which ACR
+// does not answer on /acr/v1.
+func unknownEndpoint(err error) bool {
+	var re *ResponseError
+	if !errors.As(err, &re) || (re.StatusCode != http.StatusNotFound && re.StatusCode != http.StatusMethodNotAllowed) {
+		return false
+	}
+	for _, e := range re.Errors {
+		if spec.ErrorCode(e.Code) == spec.ErrorCodeMethodUnknown {
+			return true
+		}
+	}
+	return false
+}
+
 // acrAnswered learns from the answer of an /acr/v1 call sent while it was
-// unknown whether the registry serves that API, and reports whether it
-// does; err is the call's error, nil when it succeeded. Success, a 401 or a
-// 403 mean yes (as for the probe), and so does a 404 saying that the
-// repository, tag or manifest does not exist (NAME_UNKNOWN, TAG_UNKNOWN,
-// MANIFEST_UNKNOWN: only an API that parsed the path answers so); a 400,
-// 404 or 405 that is not an OCI error document (a plain "404 page not
-// found") means no. Other OCI errors could be either (ACR refusing a
-// request, another registry's catch-all), so only then is the registry
-// probed.
+// unknown whether the registry serves that API (see mustLearn), and reports
+// whether it does; err is the call's error, nil when it succeeded. Success,
+// a 401 or a 403 mean yes (as for the probe), and so does a 404 saying that
+// the repository, tag or manifest does not exist (NAME_UNKNOWN,
+// TAG_UNKNOWN, MANIFEST_UNKNOWN: only an API that parsed the path answers
+// so); a 400, 404 or 405 that is not an OCI error document (a plain "404
+// page not found") or that says METHOD_UNKNOWN means no. Other OCI errors
+// could be either (ACR refusing a request, another registry's catch-all),
+// so only then is the registry probed.
 func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 	if err == nil {
 		c.setACRAPI(true)
@@ -100,6 +127,10 @@ func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 	var re *ResponseError
 	if !errors.As(err, &re) {
 		return false, err // no answer: nothing learnt
+	}
+	if unknownEndpoint(err) {
+		c.setACRAPI(false)
+		return false, nil
 	}
 	switch re.StatusCode {
 	case http.StatusBadRequest, http.StatusNotFound, http.StatusMethodNotAllowed:
@@ -139,7 +170,7 @@ func (c *Client) acrJSON(ctx context.Context, what string, r request, out any) e
 		return c.notSupported(what)
 	}
 	_, err := c.doJSON(ctx, r, out)
-	if known == acrAPIUnknown {
+	if c.mustLearn(known, err) {
 		has, perr := c.acrAnswered(ctx, err)
 		if perr != nil {
 			return perr

@@ -1,16 +1,23 @@
 package acr_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net"
 	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/acrtest"
+	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -92,3 +99,68 @@ func TestNoProbeOnACRHosts(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestGoContainerRegistryServer runs listing, property and deletion calls
+// against go-containerregistry's registry (pkg/registry: the in-memory
+// registry many Go projects test with, also `crane registry serve`). It
+// serves any path that ends in /_catalog, /acr/v1/_catalog included, and
+// answers the rest of /acr/v1 with 404 METHOD_UNKNOWN: a client must take
+// it for a registry without ACR's API from that answer on, whichever call
+// comes first, instead of failing every call after a catalog.
+func TestGoContainerRegistryServer(t *testing.T) {
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	ctx := t.Context()
+	newClient := func() *acr.Client {
+		c, err := acr.NewClient(host, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := newClient()
+	cfg := []byte(`{"architecture":"amd64","os":"linux"}`)
+	cd, err := c.UploadBlob(ctx, "app", bytes.NewReader(cfg), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := []byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"` +
+		cd.Digest.String() + `","size":` + strconv.Itoa(len(cfg)) + `},"layers":[]}`)
+	for _, tag := range []string{"v1", "v2"} {
+		if _, err := c.SetManifest(ctx, "app", m, "", &acr.SetManifestOptions{Tag: tag}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The catalog answers through /acr/v1/_catalog; the tags that follow
+	// meet METHOD_UNKNOWN and come from the OCI tag list.
+	if got := collect(t, c.Repositories(ctx, nil)); !slices.Equal(got, []string{"app"}) {
+		t.Errorf("Repositories: %v, want [app]", got)
+	}
+	var tags []string
+	for tp := range slices.Values(collect(t, c.Tags(ctx, "app", nil))) {
+		tags = append(tags, tp.Name)
+	}
+	if !slices.Equal(tags, []string{"v1", "v2"}) {
+		t.Errorf("Tags after the catalog: %v, want [v1 v2]", tags)
+	}
+	if _, err := c.GetRepositoryProperties(ctx, "app"); !errors.Is(err, acr.ErrNotSupported) {
+		t.Errorf("GetRepositoryProperties after the catalog: %v, want ErrNotSupported", err)
+	}
+
+	// A fresh client whose first call is an /acr/v1 property read.
+	if _, err := newClient().GetTagProperties(ctx, "app", "v1"); !errors.Is(err, acr.ErrNotSupported) {
+		t.Errorf("GetTagProperties first: %v, want ErrNotSupported", err)
+	}
+	// One whose catalog comes first and a tag deletion next: the deletion
+	// falls back to the OCI DELETE by tag.
+	c = newClient()
+	collect(t, c.Repositories(ctx, nil))
+	if err := c.DeleteTag(ctx, "app", "v1"); err != nil {
+		t.Fatalf("DeleteTag after the catalog: %v", err)
+	}
+	if got := collect(t, c.TagNames(ctx, "app", nil)); !slices.Equal(got, []string{"v2"}) {
+		t.Errorf("TagNames after the deletion: %v, want [v2]", got)
+	}
+}

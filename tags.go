@@ -439,7 +439,7 @@ func (c *Client) DeleteTag(ctx context.Context, repo, tag string) (err error) {
 		// ACR's own delete, which also serves to find out whether the
 		// registry has /acr/v1 when that is not known yet.
 		err := c.acrJSON(ctx, "", request{method: http.MethodDelete, path: acrPath(repo, "_tags", tag), scope: scopeRepo(repo, "delete")}, nil)
-		if !errors.Is(err, ErrNotSupported) || known == acrAPIYes {
+		if c.knownACRAPI() != acrAPINo {
 			return err
 		}
 	}

@@ -29,6 +29,10 @@ const (
 	// ErrorCodeBlobUploadRangeInvalid is ACR's code for a malformed
 	// Content-Range on an upload chunk (not in the OCI list).
 	ErrorCodeBlobUploadRangeInvalid ErrorCode = "BLOB_UPLOAD_RANGE_INVALID"
+	// ErrorCodeMethodUnknown is docker distribution's code for a method and
+	// path it has no endpoint for (not in the OCI list; the registry of
+	// go-containerregistry answers it too).
+	ErrorCodeMethodUnknown ErrorCode = "METHOD_UNKNOWN"
 )
 
 // ErrorInfo is one entry of an error body.
