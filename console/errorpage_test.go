@@ -64,6 +64,31 @@ func TestScopedUserHome(t *testing.T) {
 	}
 }
 
+// TestPullOnlyUserRepository: a credential that may pull from a repository
+// but not read ACR's metadata (a scope map with content/read only, as ACR's
+// _repositories_pull) sees its tags by name, with a note saying why no
+// dates or locks show, instead of an error page.
+func TestPullOnlyUserRepository(t *testing.T) {
+	u, reg := mounted(t, &emulator.Options{
+		Users: map[string]string{"admin": "a-Pa55word", "puller": "p-Pa55word"},
+		ScopeMaps: map[string][]emulator.RepositoryPermission{"puller": {
+			{Repository: "app", Actions: []string{"content/read"}},
+		}},
+	})
+	newSeeder(t, reg.URL, acr.BasicCredential("admin", "a-Pa55word")).image("app", "v1", "amd64", "x", nil)
+	hc := browserless(t)
+	tok := loginToken(t, hc, u)
+	resp, err := hc.PostForm(u+"login", url.Values{"csrf": {tok}, "username": {"puller"}, "password": {"p-Pa55word"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, body := get(t, hc, u+"repo?name=app")
+	if resp.StatusCode != 200 || !strings.Contains(body, ">v1<") || !strings.Contains(body, "metadata_read") {
+		t.Errorf("app as a pull-only user: %d, want 200 listing v1 with a note on metadata_read; body: %.800s", resp.StatusCode, body)
+	}
+}
+
 // TestErrorPageBadAddress: an address a person typed or edited wrong (a
 // page the console lacks, a name or digest that is not valid) gets the
 // console's page saying the address is at fault, not the registry, and

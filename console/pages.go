@@ -275,7 +275,10 @@ type repoData struct {
 	Name string
 	View string
 	ACR  bool
-	Page int
+	// NoMetadata is set when the registry has /acr/v1 but the credential
+	// may not read its metadata: tags by name only.
+	NoMetadata bool
+	Page       int
 	// After is where the page starts: after this tag, or manifest digest,
 	// from the previous page's Next link; empty on the first page and on
 	// pages reached by offset (Previous links). Next is the same for the
@@ -310,7 +313,7 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		return
 	}
 	var err error
-	if d.ACR, err = hasACR(ctx, c, d.Name); err != nil {
+	if d.ACR, d.NoMetadata, err = hasACR(ctx, c, d.Name); err != nil {
 		s.failed(w, r, ss, "Reading repository "+d.Name, err)
 		return
 	}

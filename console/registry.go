@@ -192,14 +192,20 @@ func window[T any](seq iter.Seq2[T, error], skip, n int) ([]T, bool, error) {
 // write nor delete enabled.
 func locked(p acr.Permissions) bool { return !p.CanWrite && !p.CanDelete }
 
-// hasACR reports whether the registry serves ACR's /acr/v1 API, asking
-// about repo.
-func hasACR(ctx context.Context, c *acr.Client, repo string) (bool, error) {
-	_, err := c.GetRepositoryProperties(ctx, repo)
-	if errors.Is(err, acr.ErrNotSupported) {
-		return false, nil
+// hasACR reports whether the registry serves ACR's /acr/v1 API to this
+// credential, asking about repo, and, when it does not, whether that is
+// because the credential may not read ACR's metadata (an ACR token whose
+// scope map grants content/read only, as _repositories_pull does), which
+// still lists the tags by name.
+func hasACR(ctx context.Context, c *acr.Client, repo string) (has, metadataDenied bool, err error) {
+	_, err = c.GetRepositoryProperties(ctx, repo)
+	switch {
+	case errors.Is(err, acr.ErrNotSupported):
+		return false, false, nil
+	case errors.Is(err, acr.ErrInsufficientScope), errors.Is(err, acr.ErrForbidden):
+		return false, true, nil
 	}
-	return err == nil, err
+	return err == nil, false, err
 }
 
 // listDeleted returns a repository's soft-deleted manifests from offset
