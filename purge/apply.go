@@ -807,6 +807,20 @@ func (a *applier) deleteManifest(ctx context.Context, rp *repoPlan, g *group) bo
 			return false
 		}
 	}
+	if rp.pushed != nil {
+		parent, err := rp.pushed.parentOf(ctx, a.client, rp.name, it.Digest)
+		switch {
+		case errors.Is(err, errParentUnreadable):
+			a.markSkipped(g, "the index "+parent.String()+", pushed since planning, cannot be read (readEnabled=false) and may reference it")
+			return false
+		case err != nil:
+			a.markFailed(ctx, g, "looking for indexes pushed since planning", err)
+			return false
+		case parent != "":
+			a.markSkipped(g, "the index "+parent.String()+", pushed since planning, references it")
+			return false
+		}
+	}
 	for _, r := range g.refs {
 		if !r.it.Locked {
 			continue

@@ -79,8 +79,11 @@
 // Concurrency requests in flight. Just before each delete it reads the
 // object again and skips it when it changed since planning or is already
 // gone: a tag that moved or was updated, a manifest tagged again, anything
-// newly locked, a manifest with a referrer the plan did not see. This costs
-// one or two metadata reads per delete, makes stale plans and resumed runs
+// newly locked, a manifest with a referrer the plan did not see, a manifest
+// that an index pushed since planning references (buildx pushes platform
+// images by digest, then their index). This costs two or three metadata
+// reads per delete (the last lists the manifests updated since the previous
+// check, newest first), makes stale plans and resumed runs
 // safe, and cannot close the window between the read and the delete
 // entirely. MaxDeletes bounds the deletes of a run (referrers deleted with
 // their subject are not counted) and the context bounds its time: what was

@@ -144,8 +144,11 @@ type repoPlan struct {
 	// parents lists, for each manifest item, the deleted indexes that
 	// reference it; Apply deletes it only after all of them.
 	parents map[digest.Digest][]digest.Digest
-	kept    []Item
-	notes   []string
+	// pushed finds the indexes pushed since planning, when the plan
+	// deletes untagged manifests.
+	pushed *newParents
+	kept   []Item
+	notes  []string
 	// refused, in a dry run, is why the registry would refuse this
 	// repository's deletions: its token for the credential does not grant
 	// what they need (see checkGrant). Nil when it would not, or cannot

@@ -66,12 +66,18 @@ func (rp *repoPlan) planUntagged(ctx context.Context, client *acr.Client, cfg *c
 	g := &graph{rp: rp, cfg: cfg, client: client, deleted: deleted,
 		nodes: map[digest.Digest]*mnode{}, anchors: map[digest.Digest]digest.Digest{}}
 	var indexes []digest.Digest // kept indexes whose metadata lists no children
+	var newest time.Time
+	var planned []digest.Digest // every index listed: the plan accounts for them
 	for m, err := range client.Manifests(ctx, rp.name, nil) {
 		if errors.Is(err, acr.ErrNotFound) {
 			break
 		}
 		if err != nil {
 			return fmt.Errorf("purge: listing the manifests of %s: %w", rp.name, err)
+		}
+		newest = later(newest, m.LastUpdatedOn)
+		if spec.IsIndex(m.MediaType) {
+			planned = append(planned, m.Digest)
 		}
 		var tags []string
 		for _, t := range m.Tags {
@@ -102,6 +108,7 @@ func (rp *repoPlan) planUntagged(ctx context.Context, client *acr.Client, cfg *c
 	if len(g.nodes) == 0 {
 		return nil
 	}
+	rp.pushed = newNewParents(newest, planned)
 	if err := g.readManifests(ctx, indexes); err != nil {
 		return err
 	}

@@ -52,7 +52,8 @@ whose metadata lists no children. Other registries report no ages: there only
 
 Tags go first, oldest first, then untagged manifests, indexes before their children,
 with at most --concurrency requests in flight. Each object is read again just before
-it is deleted and skipped if it changed since planning. --max-deletes and --timeout
+it is deleted and skipped if it changed since planning, and an untagged manifest also
+if an index pushed since then references it. --max-deletes and --timeout
 bound a run; what remains is reported, and the next run continues from there.
 
 --dry-run prints exactly the lines the real run prints for what it deletes, and
