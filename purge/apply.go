@@ -83,6 +83,9 @@ type Result struct {
 	Notes []string `json:"notes,omitempty"`
 	// Repositories lists the repositories examined.
 	Repositories []string `json:"repositories"`
+	// Missing lists the repositories that the filters name literally and
+	// the registry does not hold; see Plan.
+	Missing []string `json:"missing,omitempty"`
 	// Stop is why the run stopped early: ErrMaxDeletes, the context's
 	// error, or an error matching acr.ErrNotSupported when the registry
 	// refuses to delete tags; nil when it ran to the end.
@@ -121,6 +124,9 @@ func (p *Plan) Apply(ctx context.Context, client *acr.Client) (_ *Result, err er
 		a.res.Repositories = append(a.res.Repositories, rp.name)
 		a.res.Kept = append(a.res.Kept, rp.kept...)
 		a.res.Notes = append(a.res.Notes, rp.notes...)
+		if rp.missing {
+			a.res.Missing = append(a.res.Missing, rp.name)
+		}
 		a.applyRepository(ctx, rp)
 	}
 	res := a.finish()
@@ -179,6 +185,9 @@ func Run(ctx context.Context, client *acr.Client, opts *Options) (_ *Result, err
 		a.res.Repositories = append(a.res.Repositories, rp.name)
 		a.res.Kept = append(a.res.Kept, rp.kept...)
 		a.res.Notes = append(a.res.Notes, rp.notes...)
+		if rp.missing {
+			a.res.Missing = append(a.res.Missing, rp.name)
+		}
 		a.applyRepository(ctx, rp)
 	}
 	res := a.finish()

@@ -116,6 +116,9 @@ type Plan struct {
 	Notes []string `json:"notes,omitempty"`
 	// Repositories lists the repositories examined, in catalog order.
 	Repositories []string `json:"repositories"`
+	// Missing lists the repositories that the filters name literally (such
+	// as app:.*) and the registry does not hold: likely a typing mistake.
+	Missing []string `json:"missing,omitempty"`
 
 	cfg   *config
 	repos []*repoPlan
@@ -149,6 +152,8 @@ type repoPlan struct {
 	pushed *newParents
 	kept   []Item
 	notes  []string
+	// missing is set when the registry does not hold the repository.
+	missing bool
 	// refused, in a dry run, is why the registry would refuse this
 	// repository's deletions: its token for the credential does not grant
 	// what they need (see checkGrant). Nil when it would not, or cannot
@@ -186,6 +191,9 @@ func (p *Plan) add(rp *repoPlan) {
 	p.Items = append(p.Items, rp.items...)
 	p.Kept = append(p.Kept, rp.kept...)
 	p.Notes = append(p.Notes, rp.notes...)
+	if rp.missing {
+		p.Missing = append(p.Missing, rp.name)
+	}
 }
 
 // matchingRepositories lists the names of the repositories a filter names.
@@ -225,6 +233,7 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 		}
 	case errors.Is(err, acr.ErrNotFound):
 		rp.notes = append(rp.notes, fmt.Sprintf("%s: no such repository", repo))
+		rp.missing = true
 		return rp, nil
 	case err != nil:
 		return nil, fmt.Errorf("purge: %s: %w", repo, err)

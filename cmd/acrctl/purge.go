@@ -64,7 +64,8 @@ would; a registry that does not say (Basic credentials, no token) is left to the
 run. Output: one line per deleted item on stdout, KIND<TAB>REF<TAB>REASON;
 notes, unlocks, skips and the summary on stderr. --output json prints one JSON
 document with the deleted items and their reasons, and what was kept, skipped,
-failed or remains.
+failed or remains. A repository that a filter names literally (app:.*, not a
+pattern) and the registry does not hold makes the run exit 3 once the rest is done.
 
 On a registry with soft delete (ACR's soft-delete policy, acrctl serve --soft-delete),
 deletions can be restored until the retention runs out: the summary, and the report of
@@ -77,7 +78,9 @@ unless --force moves it back. What is back already is skipped, so --undo can run
 The host is the report's, unless given; REPORT - reads the report from stdin.
 
 Exit status: 0 when everything planned was done or --max-deletes stopped the run;
-1 when a deletion failed or --timeout or an interrupt stopped it; 2 on a usage error.
+1 when a deletion failed or --timeout stopped it; 2 on a usage error; 3 when a
+repository a filter names literally does not exist; 130 (Ctrl-C) or 143 (SIGTERM)
+when interrupted.
 With --undo: 0 when every deletion is back, 1 when some could not be restored.
 
 Connection and credentials as for every command: --username with --password or
@@ -315,6 +318,9 @@ func runPurge(cmd *cobra.Command, host string, f *purgeFlags) error {
 		return fmt.Errorf("%s (listed %s)", strings.Join(parts, " and "), purgeWhere(text))
 	case res.Stop != nil && !errors.Is(res.Stop, purge.ErrMaxDeletes):
 		return purgeStopError(ctx, f, res.Stop)
+	case len(res.Missing) > 0:
+		return absentError{fmt.Errorf("%s holds no repository %s, which --filter names; fix: check the name (acrctl repo list %s lists them)",
+			client.Host(), strings.Join(res.Missing, ", "), client.Host())}
 	}
 	return nil
 }

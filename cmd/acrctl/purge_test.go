@@ -654,6 +654,11 @@ func TestPurgeConnectsAsEveryCommand(t *testing.T) {
 	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.HTTP.Certificate().Raw}), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, "", "push", srv.Host+"/app:v1", file, "--ca-file", ca, "-u", "admin", "-p", "pw").ok(t)
 	r := acrctl(t, "pw\n", "-v", "purge", srv.Host, "--filter", "app:.*", "--ago", "0", "--dry-run",
 		"--ca-file", ca, "-u", "admin", "--password-stdin").ok(t)
 	if !strings.Contains(r.stderr, "https://"+srv.Host) {
@@ -730,4 +735,27 @@ func TestPurgeDryRunRefused(t *testing.T) {
 	if after := r.snapshot(); len(after) != len(before) {
 		t.Errorf("the dry run changed the registry: %d objects before, %d after", len(before), len(after))
 	}
+}
+
+// TestPurgeMissingRepository: a repository that a filter names literally
+// and the registry does not hold (a typing mistake in a scheduled job) is
+// exit 3 with the name and where the names are listed, after the rest of
+// the run; a pattern that matches no repository is no error.
+func TestPurgeMissingRepository(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	acrctl(t, "", "push", srv.Host+"/app:v1", file).ok(t)
+	r := acrctl(t, "", "purge", srv.Host, "--filter", "ap:.*", "--filter", "app:v1", "--ago", "0")
+	last := r.stderr[strings.LastIndex(strings.TrimRight(r.stderr, "\n"), "\n")+1:]
+	if r.code != 3 || !strings.HasPrefix(last, "acrctl: "+srv.Host+" holds no repository ap, which --filter names") ||
+		!strings.Contains(last, "acrctl repo list "+srv.Host) {
+		t.Errorf("exit %d, last line %q; want 3 naming ap and how to list the repositories", r.code, last)
+	}
+	if !strings.Contains(r.stdout, "app:v1") {
+		t.Errorf("the rest of the run was not done: stdout %q", r.stdout)
+	}
+	acrctl(t, "", "purge", srv.Host, "--filter", "zz.*:.*", "--ago", "0").ok(t)
 }

@@ -229,7 +229,8 @@ func newRootCmd(stdin io.Reader, stdout, stderr io.Writer) *cobra.Command {
 blobs, with ACR's lock flags and metadata; or serve a local ACR-compatible registry.
 
 Exit codes: 0 done, 1 failed, 2 usage error, 3 the registry holds no such repository,
-tag, manifest or blob as the command names (as az acr repository show exits).
+tag, manifest or blob as the command names (as az acr repository show exits), 130 or
+143 interrupted (Ctrl-C, SIGTERM).
 
 New here? 'acrctl quickstart' starts a local registry and tours the client library.`,
 		SilenceUsage:  true,
