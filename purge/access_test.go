@@ -196,6 +196,47 @@ func TestDryRunFindsRefusal(t *testing.T) {
 	diff(t, "would delete without ACR's API", sorted(refs(dry.Deleted)), tagRefs("app", "v1", "v2"))
 }
 
+// TestLockedWithoutMetadataWrite: with IncludeLocked, a credential that
+// may delete but not lift locks (no metadata_write) deletes the unlocked
+// tags and fails on the locked ones, whatever their order, and the dry run
+// says exactly that (it said every deletion in the repository would fail).
+func TestLockedWithoutMetadataWrite(t *testing.T) {
+	e := newScopedEnv(t)
+	e.at(1).image("web", "old", "locked")
+	e.at(2).image("web", "new", "free")
+	if _, err := e.client.UpdateTagProperties(t.Context(), "web", "locked", acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	ci, err := acr.NewClient(e.srv.URL, acr.BasicCredential("ci", "ci-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(day(30))
+	opts := &purge.Options{Filters: filters("web:.*"), Now: e.clock.Now, IncludeLocked: true, DryRun: true}
+	var deleted, failed [2][]string
+	for i, dry := range []bool{true, false} {
+		opts.DryRun = dry
+		res, err := purge.Run(t.Context(), ci, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted[i] = refs(res.Deleted)
+		for _, f := range res.Failed {
+			if !errors.Is(f.Err, acr.ErrInsufficientScope) {
+				t.Errorf("dry run %v: %s failed with %v, want ErrInsufficientScope", dry, f.Item.Ref(), f.Err)
+			}
+			failed[i] = append(failed[i], f.Item.Ref())
+		}
+	}
+	diff(t, "would delete", deleted[0], tagRefs("web", "free"))
+	diff(t, "deleted", deleted[1], deleted[0])
+	diff(t, "would fail", failed[0], []string{"web:locked"})
+	diff(t, "failed", failed[1], failed[0])
+	if !e.hasTag("web", "locked") || e.hasTag("web", "free") {
+		t.Errorf("after the run: web:locked there %v, web:free there %v; want true, false", e.hasTag("web", "locked"), e.hasTag("web", "free"))
+	}
+}
+
 // newScopedEnv starts a registry with an admin user ("admin", "admin-pw",
 // the env's client) and a user "ci" ("ci-pw") whose scope map allows
 // reading app and web but deleting only in web, as an ACR

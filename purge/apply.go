@@ -227,6 +227,45 @@ func (a *applier) markNotTried(gs []*group, r refusal) {
 	}
 }
 
+// unlockRefusedIn returns the refusal to lift a lock in repo, if any.
+func (a *applier) unlockRefusedIn(repo string) (refusal, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	r, ok := a.refusedUnlock[repo]
+	return r, ok
+}
+
+// needsUnlock reports whether deleting g lifts a lock first, as planned.
+func needsUnlock(g *group) bool {
+	return g.head.it.Locked || slices.ContainsFunc(g.refs, func(e entry) bool { return e.it.Locked })
+}
+
+// markUnlockFailed is markFailed for a lock that could not be lifted: a
+// refusal for want of rights stops the repository's other unlocks, not
+// its deletions that need none.
+func (a *applier) markUnlockFailed(ctx context.Context, g *group, what string, err error) {
+	if ctx.Err() == nil && refusedCredential(err) {
+		a.mu.Lock()
+		if a.refusedUnlock == nil {
+			a.refusedUnlock = map[string]refusal{}
+		}
+		if _, ok := a.refusedUnlock[g.head.it.Repository]; !ok {
+			a.refusedUnlock[g.head.it.Repository] = refusal{ref: g.head.it.Ref(), err: err}
+		}
+		a.mu.Unlock()
+		a.failDetail(g, what+": "+err.Error(), err)
+		return
+	}
+	a.markFailed(ctx, g, what, err)
+}
+
+// failDetail records the group's items as failed.
+func (a *applier) failDetail(g *group, detail string, err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.failOutcomes(g, detail, err)
+}
+
 // deniedRepository reports whether planning a repository failed because
 // the credential may not read it or a lock hides it: Run moves on to the
 // next repository, reporting it in Result.Failed.
@@ -271,6 +310,11 @@ type applier struct {
 	// refused for want of rights: the rest of that repository's plan is
 	// not sent, since the same credential would be refused again.
 	refused map[string]refusal
+	// refusedUnlock holds, by repository, the first lock the registry
+	// refused to lift for want of rights (metadata_write): the rest of
+	// that repository's deletions that need a lock lifted are not sent,
+	// the others are.
+	refusedUnlock map[string]refusal
 	// pending, resolved and next order the events; see emit.
 	pending  map[int][]Event
 	resolved map[int]bool
@@ -665,6 +709,18 @@ func (a *applier) phase(ctx context.Context, rp *repoPlan, gs []*group, done ...
 			a.markNotTried(gs[i:], r)
 			break
 		}
+		if needsUnlock(g) {
+			if r, ok := a.unlockRefusedIn(rp.name); ok {
+				<-sem
+				a.failDetail(g, "not tried: the registry refused the credential lifting the lock of "+r.ref+" (above), for want of rights", r.err)
+				continue
+			}
+			if a.cfg.DryRun && rp.refusedUnlock != nil {
+				<-sem
+				a.failDetail(g, "the registry would refuse lifting its lock", rp.refusedUnlock)
+				continue
+			}
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -730,7 +786,7 @@ func (a *applier) deleteTag(ctx context.Context, rp *repoPlan, g *group) bool {
 				return false
 			}
 			if _, err := a.client.UpdateTagProperties(ctx, rp.name, it.Tag, unlockUpdate()); err != nil {
-				a.markFailed(ctx, g, "unlocking the tag", err)
+				a.markUnlockFailed(ctx, g, "unlocking the tag", err)
 				return false
 			}
 			before := tp.Permissions
@@ -835,14 +891,14 @@ func (a *applier) deleteManifest(ctx context.Context, rp *repoPlan, g *group) bo
 			continue
 		}
 		if _, err := a.client.UpdateManifestProperties(ctx, rp.name, r.it.Digest.String(), unlockUpdate()); err != nil && !errors.Is(err, acr.ErrNotFound) {
-			a.markFailed(ctx, g, "unlocking the referrer "+r.it.Digest.String(), err)
+			a.markUnlockFailed(ctx, g, "unlocking the referrer "+r.it.Digest.String(), err)
 			return false
 		}
 		a.markUnlocked(r.seq, *r.it, "unlocked to delete it with its subject")
 	}
 	if l != "" {
 		if _, err := a.client.UpdateManifestProperties(ctx, rp.name, it.Digest.String(), unlockUpdate()); err != nil {
-			a.markFailed(ctx, g, "unlocking the manifest", err)
+			a.markUnlockFailed(ctx, g, "unlocking the manifest", err)
 			return false
 		}
 		u := *it

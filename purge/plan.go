@@ -157,8 +157,10 @@ type repoPlan struct {
 	// refused, in a dry run, is why the registry would refuse this
 	// repository's deletions: its token for the credential does not grant
 	// what they need (see checkGrant). Nil when it would not, or cannot
-	// tell.
-	refused error
+	// tell. refusedUnlock is why it would refuse to lift the locks of
+	// locked items (not of the repository: that is refused) while it
+	// would delete the others.
+	refused, refusedUnlock error
 }
 
 // NewPlan examines every repository that a filter names and returns what
@@ -259,7 +261,7 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 		}
 	}
 	if cfg.DryRun && len(rp.items) > 0 && !rp.oci {
-		rp.refused = checkGrant(ctx, client, rp)
+		rp.refused, rp.refusedUnlock = checkGrant(ctx, client, rp)
 	}
 	return rp, nil
 }
@@ -271,14 +273,17 @@ var scopeMapAction = map[string]string{"delete": "content/delete", "metadata_wri
 // checkGrant asks a registry with ACR's API whether the credential may make
 // rp's deletions (delete, and metadata_write where a lock is lifted first)
 // and returns why not, wrapping acr.ErrInsufficientScope as the real run's
-// refusals do; nil when it may, or when the registry does not say (Basic
+// refusals do: as all when every deletion would be refused, as unlocks
+// when only lifting the locked items' locks would be (the real run deletes
+// the rest); nil when it may, or when the registry does not say (Basic
 // credentials, tokens that do not list what they grant, a token request
 // that failed: the real run finds out). Other registries are not asked:
 // the actions their deletes need vary (some ask for "*" or push), and the
 // real run asks for the ones their challenge names.
-func checkGrant(ctx context.Context, client *acr.Client, rp *repoPlan) error {
+func checkGrant(ctx context.Context, client *acr.Client, rp *repoPlan) (all, unlocks error) {
+	lockedItems := slices.ContainsFunc(rp.items, func(it Item) bool { return it.Locked })
 	need := []string{"delete"}
-	if rp.unlock != nil || slices.ContainsFunc(rp.items, func(it Item) bool { return it.Locked }) {
+	if rp.unlock != nil || lockedItems {
 		need = append(need, "metadata_write")
 	}
 	// Asked with them, metadata_read, which the listing used already: a
@@ -287,7 +292,7 @@ func checkGrant(ctx context.Context, client *acr.Client, rp *repoPlan) error {
 	// which would read as "cannot tell".
 	g, err := client.Granted(ctx, rp.name, append([]string{"metadata_read"}, need...)...)
 	if err != nil || !g.Known {
-		return nil
+		return nil, nil
 	}
 	var missing, fix []string
 	for _, a := range need {
@@ -297,15 +302,21 @@ func checkGrant(ctx context.Context, client *acr.Client, rp *repoPlan) error {
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return nil, nil
 	}
 	has := "nothing"
 	if len(g.Actions) > 0 {
 		has = strings.Join(g.Actions, ", ")
 	}
-	return fmt.Errorf("%w: its token for this credential grants %s on %s, not %s "+
+	refusal := fmt.Errorf("%w: its token for this credential grants %s on %s, not %s "+
 		"(on ACR, a role or a scope map with %s gives it)", acr.ErrInsufficientScope, has, rp.name,
 		strings.Join(missing, " or "), strings.Join(fix, " and "))
+	if g.Allows("delete") && rp.unlock == nil {
+		// Only lifting the items' locks is refused: the real run deletes
+		// the others (see applier.markUnlockFailed).
+		return nil, refusal
+	}
+	return refusal, nil
 }
 
 // planTags lists the repository's tags newest first and plans the deletion
