@@ -2,9 +2,11 @@ package console
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/emulator"
@@ -21,6 +23,10 @@ func TestErrorPageUnreachable(t *testing.T) {
 	cs, u := consoleFor(t, dead, acr.BasicCredential("u", "p<b>"))
 	hc := browserless(t)
 	get(t, hc, u+"?token="+cs.NewToken())
+	// The storage page too: no figures of zero that look measured.
+	if resp, body := get(t, hc, u+"storage"); resp.StatusCode != http.StatusBadGateway || strings.Contains(body, "Stored") {
+		t.Errorf("storage of an unreachable registry: %d, want 502 without figures; body %.300s", resp.StatusCode, body)
+	}
 	resp, body := get(t, hc, u)
 	if resp.StatusCode != http.StatusBadGateway {
 		t.Errorf("an unreachable registry: %d, want 502", resp.StatusCode)
@@ -160,5 +166,52 @@ func TestErrorPageKeepsFlash(t *testing.T) {
 	get(t, hc, r.URL+"manifest?repo=app%2Fweb&ref=nosuch")
 	if _, page = get(t, hc, r.URL+"repo?name=app%2Fweb"); !strings.Contains(page, "Locked tag v1") {
 		t.Errorf("the lock's message was spent by an error answer before the page showed it")
+	}
+}
+
+// TestUsedLinkInSignedInBrowser: the printed link opened again in the
+// browser it signed in leads to the page, not to "used already"; in
+// another browser it still signs nothing in.
+func TestUsedLinkInSignedInBrowser(t *testing.T) {
+	r := localRegistry(t, nil)
+	tok := r.console.NewToken()
+	hc := browserless(t)
+	resp, _ := get(t, hc, r.URL+"?token="+tok)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("first use: %d, want 303", resp.StatusCode)
+	}
+	resp, _ = get(t, hc, r.URL+"repo?name=app&token="+tok)
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || strings.Contains(loc, "token") || !strings.HasSuffix(loc, "repo?name=app") {
+		t.Errorf("the link again in the signed-in browser: %d to %q, want 303 to the page without the token", resp.StatusCode, loc)
+	}
+	if resp, _ = get(t, browserless(t), r.URL+"?token="+tok); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("the spent link in another browser: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestHungRegistry: a registry that accepts connections and never answers
+// (a stopped process) gets the console's 504 page once the page's time is
+// up, not a request that waits forever.
+func TestHungRegistry(t *testing.T) {
+	release := make(chan struct{})
+	hung := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer hung.Close()
+	defer close(release)
+	old := pageTimeout
+	pageTimeout = 300 * time.Millisecond
+	defer func() { pageTimeout = old }()
+	cs, u := consoleFor(t, hung.URL, nil)
+	hc := browserless(t)
+	hc.Timeout = 20 * time.Second // without the page's deadline, fail rather than hang
+	get(t, hc, u+"?token="+cs.NewToken())
+	start := time.Now()
+	resp, body := get(t, hc, u+"repo?name=app")
+	if took := time.Since(start); resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(body, "did not answer in time") || took > 10*time.Second {
+		t.Errorf("a page of a hung registry: %d after %v, want 504 saying it did not answer in time; body %.300s", resp.StatusCode, took, body)
 	}
 }

@@ -520,6 +520,11 @@ type storageData struct {
 
 func (s *Server) storagePage(w http.ResponseWriter, r *http.Request, ss *session) {
 	u := measureStorage(r.Context(), ss.client)
+	if u.listErr != nil && len(u.Repos) == 0 {
+		// Nothing was measured: an error page, not zeros that look measured.
+		s.failed(w, r, ss, "Listing the repositories to measure", u.listErr)
+		return
+	}
 	d := storageData{storageUse: u, Top: u.Repos}
 	if len(d.Top) > 20 {
 		d.Top, d.Others = d.Top[:20], len(d.Top)-20

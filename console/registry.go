@@ -582,6 +582,9 @@ type storageUse struct {
 	// maxStorageRepos.
 	Capped bool
 	Errs   []string
+	// listErr is the catalog's error: with no repository read, the page
+	// has no figures to show.
+	listErr error
 }
 
 // repoUse is one repository's storage: its distinct blobs' bytes.
@@ -608,6 +611,7 @@ func measureStorage(ctx context.Context, c *acr.Client) storageUse {
 	for repo, err := range c.Repositories(ctx, nil) {
 		if err != nil {
 			u.Errs = append(u.Errs, errorText(err))
+			u.listErr = err
 			break
 		}
 		if len(u.Repos) == maxStorageRepos {

@@ -321,10 +321,26 @@ func (s *Server) spendToken(t string) bool {
 // authed wraps a page handler: it finds or makes the session, exchanges a
 // one-time token, sends visitors without a session to sign in, and checks
 // the CSRF token of every state-changing request.
+// pageTimeout bounds the registry calls of a page or an action, and
+// storageTimeout those of the storage page, which reads every manifest.
+var (
+	pageTimeout    = time.Minute
+	storageTimeout = 10 * time.Minute
+)
+
 func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *session)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if t := r.URL.Query().Get("token"); t != "" {
-			if !s.spendToken(t) {
+			spent := s.spendToken(t)
+			if !spent && s.sessionOf(r) != nil {
+				// The link again, in the browser it signed in: to the
+				// page, without the token.
+				q := r.URL.Query()
+				q.Del("token")
+				http.Redirect(w, r, (&url.URL{Path: r.URL.Path, RawQuery: q.Encode()}).String(), http.StatusSeeOther)
+				return
+			}
+			if !spent {
 				s.log.Info("console: refused a used or unknown one-time token", "remote", r.RemoteAddr)
 				s.errorPage(w, r, nil, http.StatusForbidden, "This sign-in link was used already or is not valid.",
 					"A link works once. Restart acrctl console for a new one, or open the console in the browser that used it.")
@@ -376,7 +392,15 @@ func (s *Server) authed(h func(w http.ResponseWriter, r *http.Request, ss *sessi
 				return
 			}
 		}
-		h(w, r, ss)
+		// A registry that stops answering (a hung process, a dropped
+		// network) gets the page's 504, not a request that waits forever.
+		limit := pageTimeout
+		if r.URL.Path == s.prefix+"storage" {
+			limit = storageTimeout
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), limit)
+		defer cancel()
+		h(w, r.WithContext(ctx), ss)
 	}
 }
 

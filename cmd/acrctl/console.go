@@ -51,14 +51,19 @@ a session cookie; the token then no longer works. Stop the console with Ctrl-C.
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&addr, "addr", "127.0.0.1:0", "loopback address to serve the console on, 127.0.0.1:PORT (port 0 picks a free one)")
+	fl.StringVar(&addr, "addr", "127.0.0.1:0", "loopback address to serve the console on, 127.0.0.1:PORT or localhost:PORT (port 0 picks a free one)")
 	fl.BoolVar(&open, "open", false, "open the URL in the default browser as well as printing it")
 	o.addFlags(fl)
 	return cmd
 }
 
 func runConsole(cmd *cobra.Command, o *remoteOptions, host, addr string, open bool) error {
-	h, _, err := net.SplitHostPort(addr)
+	h, port, err := net.SplitHostPort(addr)
+	if err == nil && strings.EqualFold(h, "localhost") {
+		// The name every browser knows for this machine: served on
+		// 127.0.0.1, which it resolves to.
+		h, addr = "127.0.0.1", net.JoinHostPort("127.0.0.1", port)
+	}
 	if err != nil || net.ParseIP(h) == nil || !net.ParseIP(h).IsLoopback() {
 		return usageError{fmt.Errorf("--addr %q: the console serves this machine only: give a loopback address such as 127.0.0.1:8080", addr)}
 	}
@@ -71,7 +76,12 @@ func runConsole(cmd *cobra.Command, o *remoteOptions, host, addr string, open bo
 	if err := s.client.Ping(ctx); err != nil {
 		return s.explain(err)
 	}
-	cs, err := console.New(&console.Options{Client: s.client, LoopbackOnly: true})
+	co := &console.Options{Client: s.client, LoopbackOnly: true}
+	if o.verbose {
+		// Refused requests (a missing CSRF token, another host name) too.
+		co.Logger = verboseLogger(cmd.ErrOrStderr())
+	}
+	cs, err := console.New(co)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,6 +21,22 @@ import (
 type running struct {
 	lines chan string
 	stop  func() int
+	mu    sync.Mutex
+	errb  bytes.Buffer
+}
+
+// Write collects the command's stderr.
+func (r *running) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.errb.Write(p)
+}
+
+// stderr returns what the command wrote to stderr so far.
+func (r *running) stderr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.errb.String()
 }
 
 // startRun runs acrctl with args in the background; its stdout comes line
@@ -30,7 +48,7 @@ func startRun(t *testing.T, args ...string) *running {
 	r := &running{lines: make(chan string, 16)}
 	done := make(chan int, 1)
 	go func() {
-		code := run(ctx, args, strings.NewReader(""), pw, io.Discard)
+		code := run(ctx, args, strings.NewReader(""), pw, r)
 		pw.Close()
 		done <- code
 	}()
@@ -113,6 +131,23 @@ func TestConsoleCommand(t *testing.T) {
 	}
 	if code := r.stop(); code != 0 {
 		t.Errorf("stopped console: exit code %d, want 0", code)
+	}
+
+	// --addr localhost:PORT serves on 127.0.0.1, with -v logging refusals.
+	r = startRun(t, "-v", "console", f.srv.Host, "--addr", "localhost:0")
+	rest = r.line(t, "console for "+f.srv.Host+" on ")
+	if u, err = url.Parse(rest); err != nil || u.Hostname() != "127.0.0.1" {
+		t.Fatalf("console URL with --addr localhost:0: %q, want http://127.0.0.1:PORT/...", rest)
+	}
+	if code, _, _ := fetch(t, noRedirects(), rest); code != http.StatusSeeOther {
+		t.Fatalf("first visit with --addr localhost:0: %d, want 303", code)
+	}
+	if code, _, _ := fetch(t, noRedirects(), "http://"+u.Host+"/?token=not-a-token"); code != http.StatusForbidden {
+		t.Errorf("an unknown token: %d, want 403", code)
+	}
+	r.stop()
+	if !strings.Contains(r.stderr(), "refused a used or unknown one-time token") {
+		t.Errorf("-v did not log the refused token; stderr: %s", r.stderr())
 	}
 }
 
