@@ -15,7 +15,7 @@ import (
 
 // ErrMaxDeletes is the Result.Stop of a run that Options.MaxDeletes
 // stopped with work left.
-var ErrMaxDeletes = errors.New("purge: the MaxDeletes budget is used up")
+var ErrMaxDeletes = errors.New("purge: the deletion budget (--max-deletes, Options.MaxDeletes) is used up")
 
 // Action says what happened to an item.
 type Action string

@@ -248,7 +248,7 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 			}
 			perms := props.Permissions
 			rp.unlock = &perms
-			rp.notes = append(rp.notes, fmt.Sprintf("%s: the repository is locked (%s); IncludeLocked unlocks it for the purge and locks it again", repo, l))
+			rp.notes = append(rp.notes, fmt.Sprintf("%s: the repository is locked (%s); it is unlocked for the purge and locked again", repo, l))
 		}
 	}
 	deleted, err := rp.planTags(ctx, client, cfg)

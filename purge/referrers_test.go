@@ -113,7 +113,7 @@ func TestDanglingReferrer(t *testing.T) {
 	if !e.has("app", sig.Digest) {
 		t.Error("deleted a referrer whose subject is not pushed yet")
 	}
-	if !strings.Contains(strings.Join(res.Notes, "\n"), "1 untagged referrers whose subjects are kept") {
+	if !strings.Contains(strings.Join(res.Notes, "\n"), "kept 1 untagged referrer of a kept subject") {
 		t.Errorf("notes: %q", res.Notes)
 	}
 }

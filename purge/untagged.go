@@ -549,10 +549,10 @@ func (g *graph) emit() {
 		}
 	}
 	if children > 0 {
-		rp.notes = append(rp.notes, fmt.Sprintf("%s: kept %d untagged manifests that kept indexes reference", rp.name, children))
+		rp.notes = append(rp.notes, fmt.Sprintf("%s: kept %s that a kept index references", rp.name, plural(children, "untagged manifest")))
 	}
 	if referrers > 0 {
-		rp.notes = append(rp.notes, fmt.Sprintf("%s: kept %d untagged referrers whose subjects are kept", rp.name, referrers))
+		rp.notes = append(rp.notes, fmt.Sprintf("%s: kept %s of a kept subject", rp.name, plural(referrers, "untagged referrer")))
 	}
 	if g.blind != "" {
 		rp.notes = append(rp.notes, fmt.Sprintf("%s: deleted no untagged manifest: the kept index %s cannot be read (readEnabled=false), so its children are unknown", rp.name, g.blind))
