@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -34,7 +36,9 @@ On registries without ACR's /acr/v1 API it shows what the OCI API offers.
 The console acts with your credentials for HOST, found as every other command finds them
 (--username, docker's config.json, Entra ID for *.azurecr.io). They stay in this
 process: the printed URL carries a random one-time token that signs one browser in with
-a session cookie; the token then no longer works. Stop the console with Ctrl-C.
+a session cookie; the token then no longer works. The console lives under a random path
+of that URL, to which the cookie is scoped: browsers send cookies to every port of a
+host, and no other server on 127.0.0.1 gets this one. Stop the console with Ctrl-C.
 
 'acrctl serve' has the console built in, under /console/ on the registry's own port.`,
 		Example: `  acrctl console myregistry.azurecr.io
@@ -76,7 +80,13 @@ func runConsole(cmd *cobra.Command, o *remoteOptions, host, addr string, open bo
 	if err := s.client.Ping(ctx); err != nil {
 		return s.explain(err)
 	}
-	co := &console.Options{Client: s.client, LoopbackOnly: true}
+	// Served under a random path: browsers send a cookie to every port of
+	// a host, so the session cookie, scoped to this path, goes to no other
+	// server on 127.0.0.1 (another local user's, a dev server) that the
+	// browser visits.
+	var secret [16]byte
+	rand.Read(secret[:])
+	co := &console.Options{Client: s.client, LoopbackOnly: true, Prefix: "/" + base64.RawURLEncoding.EncodeToString(secret[:]) + "/"}
 	if o.verbose {
 		// Refused requests (a missing CSRF token, another host name) too.
 		co.Logger = verboseLogger(cmd.ErrOrStderr())
@@ -92,7 +102,7 @@ func runConsole(cmd *cobra.Command, o *remoteOptions, host, addr string, open bo
 	hs := &http.Server{Handler: cs, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 1 << 20}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
-	u := "http://" + ln.Addr().String() + "/?token=" + cs.NewToken()
+	u := "http://" + ln.Addr().String() + cs.Prefix() + "?token=" + cs.NewToken()
 	fmt.Fprintf(cmd.OutOrStdout(), "console for %s on %s\n", host, u)
 	fmt.Fprintln(cmd.ErrOrStderr(), "open the URL in a browser: it signs one browser in, once; Ctrl-C stops the console")
 	if open {

@@ -116,15 +116,24 @@ func TestConsoleCommand(t *testing.T) {
 	r := startRun(t, "console", f.srv.Host)
 	rest := r.line(t, "console for "+f.srv.Host+" on ")
 	u, err := url.Parse(rest)
-	if err != nil || u.Hostname() != "127.0.0.1" || u.Query().Get("token") == "" {
-		t.Fatalf("console URL %q: want http://127.0.0.1:PORT/?token=...", rest)
+	if err != nil || u.Hostname() != "127.0.0.1" || u.Query().Get("token") == "" || len(u.Path) < 20 || !strings.HasSuffix(u.Path, "/") {
+		t.Fatalf("console URL %q: want http://127.0.0.1:PORT/RANDOM/?token=...", rest)
 	}
 	hc := noRedirects()
-	if code, _, h := fetch(t, hc, rest); code != http.StatusSeeOther || strings.Contains(h.Get("Location"), "token") {
+	code, _, h := fetch(t, hc, rest)
+	if code != http.StatusSeeOther || strings.Contains(h.Get("Location"), "token") {
 		t.Fatalf("first visit: %d to %q, want 303 to a URL without the token", code, h.Get("Location"))
 	}
-	if code, body, _ := fetch(t, hc, "http://"+u.Host+"/"); code != 200 || !strings.Contains(body, "team/app") {
+	// The session cookie is scoped to the random path, so that no other
+	// server on 127.0.0.1 (browsers share cookies across ports) gets it.
+	if c := h.Get("Set-Cookie"); !strings.Contains(c, "Path="+u.Path+";") && !strings.HasSuffix(c, "Path="+u.Path) {
+		t.Errorf("session cookie %q: want Path=%s", c, u.Path)
+	}
+	if code, body, _ := fetch(t, hc, "http://"+u.Host+u.Path); code != 200 || !strings.Contains(body, "team/app") {
 		t.Fatalf("signed in: %d, want 200 listing team/app", code)
+	}
+	if code, body, _ := fetch(t, hc, "http://"+u.Host+"/"); code != http.StatusNotFound || strings.Contains(body, u.Path) {
+		t.Errorf("/ outside the console's path: %d, want a 404 that does not reveal the path", code)
 	}
 	if code, body, _ := fetch(t, noRedirects(), rest); code != http.StatusForbidden || strings.Contains(body, "team/app") {
 		t.Errorf("the token again, from another browser: %d, want 403", code)
@@ -142,7 +151,7 @@ func TestConsoleCommand(t *testing.T) {
 	if code, _, _ := fetch(t, noRedirects(), rest); code != http.StatusSeeOther {
 		t.Fatalf("first visit with --addr localhost:0: %d, want 303", code)
 	}
-	if code, _, _ := fetch(t, noRedirects(), "http://"+u.Host+"/?token=not-a-token"); code != http.StatusForbidden {
+	if code, _, _ := fetch(t, noRedirects(), "http://"+u.Host+u.Path+"?token=not-a-token"); code != http.StatusForbidden {
 		t.Errorf("an unknown token: %d, want 403", code)
 	}
 	r.stop()
