@@ -78,7 +78,7 @@ func ExampleNewPlan() {
 	}
 	fmt.Printf("deleted %d items of %d planned; complete: %v\n", len(res.Deleted), len(plan.Items), res.Complete())
 	// Output:
-	// app:v1: matches app:v.*, last updated 2026-01-02T00:00:00Z (9d ago), older than 7d, 2nd newest matching tag old enough to go (keep 1)
+	// app:v1: matches app:v.*, last updated 2026-01-02T00:00:00Z, older than 7d, 2nd newest matching tag old enough to go (keep 1)
 	// deleted 2 items of 2 planned; complete: true
 }
 

@@ -440,8 +440,9 @@ func (c *config) age(t time.Time) string {
 		}
 		return "last updated " + t.UTC().Format(time.RFC3339) + ", any age (ago 0)"
 	}
-	return fmt.Sprintf("last updated %s (%s ago), older than %s", t.UTC().Format(time.RFC3339),
-		FormatDuration(c.now.Sub(t).Truncate(time.Minute)), FormatDuration(c.Ago))
+	// No age relative to now: it would differ between a dry run and the
+	// real run after it, whose lines are the same.
+	return fmt.Sprintf("last updated %s, older than %s", t.UTC().Format(time.RFC3339), FormatDuration(c.Ago))
 }
 
 func ordinal(n int) string {
