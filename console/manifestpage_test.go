@@ -72,3 +72,34 @@ func TestManifestPageArtifact(t *testing.T) {
 		t.Errorf("a signature's page offers docker pull, which cannot pull it")
 	}
 }
+
+// TestManifestPageTagLock: a manifest opened by tag shows the tag's own
+// lock beside the manifest's (a locked tag read "unlocked" there, the
+// manifest's flags), and its button locks or unlocks that tag and comes
+// back to the page.
+func TestManifestPageTagLock(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", "v1", "amd64", "base", nil)
+	if _, err := r.seed.c.UpdateTagProperties(t.Context(), "app/web", "v1", acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	page := r.URL + "manifest?" + url.Values{"repo": {"app/web"}, "ref": {"v1"}}.Encode()
+	_, body := get(t, hc, page)
+	i := strings.Index(body, `id="tag-lock"`)
+	if i < 0 || !strings.Contains(body[i:i+200], "locked</span>") {
+		t.Fatalf("the manifest page opened by tag v1 does not show the tag locked: %.2000s", body)
+	}
+	resp, err := hc.PostForm(r.URL+"lock", url.Values{"csrf": {field(t, body, "csrf")}, "repo": {"app/web"}, "tag": {"v1"}, "lock": {"0"}, "back": {"manifest"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "ref=v1") {
+		t.Errorf("unlocking the tag: %d to %q, want 303 back to the page opened by v1", resp.StatusCode, loc)
+	}
+	if tp, err := r.seed.c.GetTagProperties(t.Context(), "app/web", "v1"); err != nil || !tp.Permissions.CanDelete {
+		t.Errorf("after Unlock, v1: %+v, %v; want deletable", tp.Permissions, err)
+	}
+}

@@ -361,6 +361,9 @@ type manifestData struct {
 	Repo string
 	Ref  string
 	M    manifestView
+	// Tag is the tag the page was opened by, with its own lock flags, on
+	// registries with /acr/v1.
+	Tag  *tagRow
 	Refs []*referrer
 	// RefsErr says why the tree is incomplete.
 	RefsErr string
@@ -378,6 +381,13 @@ func (s *Server) manifestPage(w http.ResponseWriter, r *http.Request, ss *sessio
 		return
 	}
 	d.M = m
+	if m.Props != nil && !strings.Contains(d.Ref, ":") { // a tag has no colon, a digest has
+		// Opened by tag: the tag has lock flags of its own, which the
+		// manifest's do not show.
+		if tp, err := c.GetTagProperties(ctx, d.Repo, d.Ref); err == nil {
+			d.Tag = &tagRow{Name: tp.Name, Digest: tp.Digest, LastUpdatedOn: tp.LastUpdatedOn, Permissions: tp.Permissions, Locked: locked(tp.Permissions)}
+		}
+	}
 	d.Refs, d.RefsErr = referrersTree(ctx, c, d.Repo, m.Digest)
 	ref := pullHost(c) + "/" + d.Repo + "@" + m.Digest.String()
 	d.Pull = []pullCommand{{"pull-acrctl", "acrctl", "acrctl pull " + ref}, {"pull-oras", "oras", "oras pull " + ref}}
@@ -474,7 +484,11 @@ func (s *Server) lockAction(w http.ResponseWriter, r *http.Request, ss *session)
 	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")},
 		"after": {r.PostFormValue("after")}}.Encode()
 	if r.PostFormValue("back") == "manifest" {
-		back = s.prefix + "manifest?" + url.Values{"repo": {repo}, "ref": {d.String()}}.Encode()
+		ref := d.String()
+		if tag != "" {
+			ref = tag
+		}
+		back = s.prefix + "manifest?" + url.Values{"repo": {repo}, "ref": {ref}}.Encode()
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }
