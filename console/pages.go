@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"embed"
+	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -14,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acrgo/acr"
 	"github.com/opencontainers/go-digest"
 )
 
@@ -294,6 +296,8 @@ type repoData struct {
 	// NoDeleted says why the registry has no deleted items to show.
 	NoDeleted string
 	Err       string
+	// Restart offers the first page when the page's cursor is gone.
+	Restart bool
 }
 
 func pageNumber(r *http.Request) int {
@@ -351,7 +355,15 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 			d.Next = d.Tags[n-1].Name
 		}
 	}
-	if err != nil {
+	var re *acr.ResponseError
+	switch {
+	case err != nil && d.After != "" && errors.As(err, &re) && re.StatusCode == http.StatusBadRequest:
+		// A Next link whose item was deleted since (ACR refuses a
+		// time-ordered listing from a cursor it no longer holds).
+		d.Err = "The " + strings.TrimSuffix(d.View, "s") + " this page starts after, " + d.After +
+			", is no longer there (deleted since the previous page was shown)."
+		d.Restart = true
+	case err != nil:
 		d.Err = errorText(err)
 	}
 	s.render(w, r, ss, http.StatusOK, "repo", d.Name, d)

@@ -5,8 +5,10 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -108,5 +110,31 @@ func TestRepoPagingBounded(t *testing.T) {
 	}
 	if resp, _ := get(t, hc, u+"repo?name=big&view=manifests&after=nodigest"); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("manifests after a non-digest: %d, want 400", resp.StatusCode)
+	}
+}
+
+// TestRepoPagingCursorGone: a Next link whose tag was deleted since (ACR
+// refuses a time-ordered listing from a cursor it no longer holds) says so
+// in a sentence, with a link to the first page, not the registry's error.
+func TestRepoPagingCursorGone(t *testing.T) {
+	r := localRegistry(t, nil)
+	for i := range rowsPerPage + 5 {
+		r.seed.image("many", fmt.Sprintf("t%03d", i), "amd64", "x", nil)
+	}
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	_, body := get(t, hc, r.URL+"repo?name=many")
+	m := regexp.MustCompile(`<a id="next" href="[^"]*after=([^&"]+)`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("the first page has no Next link: %.1500s", body)
+	}
+	after, _ := url.QueryUnescape(m[1])
+	if err := r.seed.c.DeleteTag(t.Context(), "many", after); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, hc, r.URL+"repo?"+url.Values{"name": {"many"}, "after": {after}, "page": {"1"}}.Encode())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "is no longer there") || !strings.Contains(body, `id="restart"`) ||
+		strings.Contains(body, "UNSUPPORTED") {
+		t.Errorf("a Next link whose tag is gone: %d; want a sentence and a link to the first page: %.1500s", resp.StatusCode, body)
 	}
 }
