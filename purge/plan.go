@@ -333,6 +333,7 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 	}
 	var items []Item
 	rank := 0
+	young, newest := 0, 0 // matching tags kept by Ago and by Keep: counted in a note
 	for t, err := range client.Tags(ctx, rp.name, opts) {
 		if errors.Is(err, acr.ErrNotFound) {
 			break // the repository went away: nothing to delete
@@ -354,6 +355,7 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 			continue
 		}
 		if !cfg.old(t.LastUpdatedOn) {
+			young++
 			continue
 		}
 		it := Item{Repository: rp.name, Kind: KindTag, Tag: t.Name, Digest: t.Digest, LastUpdated: t.LastUpdatedOn}
@@ -378,6 +380,7 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 		// Ago are kept by age and do not use up Keep.
 		rank++
 		if rank <= cfg.Keep {
+			newest++
 			continue
 		}
 		it.Reason = cfg.tagReason(filter, t.LastUpdatedOn, rank, rp.oci)
@@ -389,6 +392,16 @@ func (rp *repoPlan) planTags(ctx context.Context, client *acr.Client, cfg *confi
 		if cfg.untagged {
 			deleted[t.Name] = true
 		}
+	}
+	var why []string
+	if newest > 0 {
+		why = append(why, fmt.Sprintf("%d as the newest of those old enough (keep %d)", newest, cfg.Keep))
+	}
+	if young > 0 {
+		why = append(why, fmt.Sprintf("%d updated within %s", young, FormatDuration(cfg.Ago)))
+	}
+	if len(why) > 0 {
+		rp.notes = append(rp.notes, fmt.Sprintf("%s: kept %s that match: %s", rp.name, plural(newest+young, "tag"), strings.Join(why, ", ")))
 	}
 	if rp.oci {
 		// Without /acr/v1 the tag list has names only: learn each digest
