@@ -102,10 +102,13 @@ func TestBrowserLocalRegistry(t *testing.T) {
 		t.Error("a locked tag's delete page offers Delete")
 	}
 	b.click(`#unlock-first`)
+	// Back on the confirmation, which now offers Delete.
 	b.wantText(".flash", "Unlocked tag v1")
+	b.wantText("#confirm-text", "deletes the tag v1 of app/web")
 	if _, err := c.ResolveDigest(ctx, "app/web", "v1"); err != nil {
 		t.Fatalf("a locked tag was deleted: %v", err)
 	}
+	b.click(`#cancel`)
 
 	// Delete a tag: cancelled, then confirmed.
 	b.click(`tr[data-tag="v2"] a.delete`)

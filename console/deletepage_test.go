@@ -180,3 +180,37 @@ func TestDeleteReferrerIndexKept(t *testing.T) {
 		t.Errorf("the referrer exists after the delete: %v, %v", ok, err)
 	}
 }
+
+// TestDeletePageLockedReferrer: a manifest's delete on ACR takes its
+// referrers along, and a locked one makes the registry refuse it all: the
+// confirmation says which referrer, offers to unlock it, and comes back to
+// the confirmation (it offered Delete, which failed with 409).
+func TestDeletePageLockedReferrer(t *testing.T) {
+	r := localRegistry(t, nil)
+	subject := r.seed.image("app/web", "v1", "amd64", "base", nil)
+	sig := r.seed.referrer("app/web", "application/vnd.example.signature", subject, nil)
+	if _, err := r.seed.c.UpdateManifestProperties(t.Context(), "app/web", sig.Digest.String(), acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	page := r.URL + "delete?" + url.Values{"repo": {"app/web"}, "digest": {subject.Digest.String()}}.Encode()
+	_, body := get(t, hc, page)
+	if !strings.Contains(body, `id="locked-note"`) || !strings.Contains(body, "Its referrer "+shortDigest(sig.Digest)) ||
+		!strings.Contains(body, `id="unlock-first"`) || strings.Contains(body, `id="confirm-delete"`) {
+		t.Fatalf("the delete page of a manifest with a locked referrer: %.2500s", body)
+	}
+	resp, err := hc.PostForm(r.URL+"lock", url.Values{"csrf": {field(t, body, "csrf")}, "repo": {"app/web"}, "digest": {sig.Digest.String()},
+		"lock": {"0"}, "back": {"delete"}, "ddigest": {subject.Digest.String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "delete?") ||
+		!strings.Contains(loc, url.QueryEscape(subject.Digest.String())) {
+		t.Errorf("unlocking the referrer: %d to %q, want 303 back to the subject's delete page", resp.StatusCode, loc)
+	}
+	if _, body = get(t, hc, page); !strings.Contains(body, `id="confirm-delete"`) {
+		t.Errorf("after unlocking the referrer, the delete page offers no Delete: %.1500s", body)
+	}
+}

@@ -495,12 +495,22 @@ func (s *Server) lockAction(w http.ResponseWriter, r *http.Request, ss *session)
 	}
 	back := s.prefix + "repo?" + url.Values{"name": {repo}, "view": {r.PostFormValue("view")}, "page": {r.PostFormValue("page")},
 		"after": {r.PostFormValue("after")}}.Encode()
-	if r.PostFormValue("back") == "manifest" {
+	switch r.PostFormValue("back") {
+	case "manifest":
 		ref := d.String()
 		if tag != "" {
 			ref = tag
 		}
 		back = s.prefix + "manifest?" + url.Values{"repo": {repo}, "ref": {ref}}.Encode()
+	case "delete":
+		// Unlocked on a delete's page: back to the confirmation.
+		v := url.Values{"repo": {repo}}
+		if dt := r.PostFormValue("dtag"); dt != "" {
+			v.Set("tag", dt)
+		} else {
+			v.Set("digest", r.PostFormValue("ddigest"))
+		}
+		back = s.prefix + "delete?" + v.Encode()
 	}
 	http.Redirect(w, r, back, http.StatusSeeOther)
 }

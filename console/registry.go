@@ -387,6 +387,9 @@ type deleteTarget struct {
 	Locked     string
 	Unlockable bool
 	UnlockTag  string
+	// UnlockDigest is the locked referrer to unlock, when a referrer's
+	// lock refuses the delete (the delete takes its referrers along).
+	UnlockDigest digest.Digest
 }
 
 // lockedBy says which of what's lock flags refuse deleting it, or "".
@@ -468,6 +471,13 @@ func describeDelete(ctx context.Context, c *acr.Client, repo, tag string, d dige
 			if t.Cascade {
 				if p, err := c.GetManifestProperties(ctx, repo, n.Digest.String()); err == nil {
 					g.Tags = p.Tags
+					if t.Locked == "" {
+						// The registry refuses the cascade over a locked
+						// referrer: say so before, not after, the click.
+						if t.Locked = lockedBy("Its referrer "+shortDigest(n.Digest), p.Permissions); t.Locked != "" {
+							t.Unlockable, t.UnlockDigest = true, n.Digest
+						}
+					}
 				}
 			}
 			t.Referrers = append(t.Referrers, g)
