@@ -298,6 +298,8 @@ type repoData struct {
 	Err       string
 	// Restart offers the first page when the page's cursor is gone.
 	Restart bool
+	// RepoLock says which of the repository's lock flags is off, if any.
+	RepoLock string
 }
 
 func pageNumber(r *http.Request) int {
@@ -317,9 +319,18 @@ func (s *Server) repoPage(w http.ResponseWriter, r *http.Request, ss *session) {
 		return
 	}
 	var err error
-	if d.ACR, d.NoMetadata, err = hasACR(ctx, c, d.Name); err != nil {
+	props, noMetadata, err := hasACR(ctx, c, d.Name)
+	if err != nil {
 		s.failed(w, r, ss, "Reading repository "+d.Name, err)
 		return
+	}
+	d.ACR, d.NoMetadata = props != nil, noMetadata
+	if props != nil {
+		// The repository's own flags apply to everything in it.
+		d.RepoLock = lockedBy("The repository", props.Permissions)
+		if d.RepoLock == "" && !props.Permissions.CanRead {
+			d.RepoLock = "The repository has readEnabled false: pulls are refused"
+		}
 	}
 	if !d.ACR && d.View != "tags" && d.View != "" {
 		d.View = "tags"

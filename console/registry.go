@@ -197,15 +197,17 @@ func locked(p acr.Permissions) bool { return !p.CanWrite && !p.CanDelete }
 // because the credential may not read ACR's metadata (an ACR token whose
 // scope map grants content/read only, as _repositories_pull does), which
 // still lists the tags by name.
-func hasACR(ctx context.Context, c *acr.Client, repo string) (has, metadataDenied bool, err error) {
-	_, err = c.GetRepositoryProperties(ctx, repo)
+func hasACR(ctx context.Context, c *acr.Client, repo string) (props *acr.RepositoryProperties, metadataDenied bool, err error) {
+	p, err := c.GetRepositoryProperties(ctx, repo)
 	switch {
 	case errors.Is(err, acr.ErrNotSupported):
-		return false, false, nil
+		return nil, false, nil
 	case errors.Is(err, acr.ErrInsufficientScope), errors.Is(err, acr.ErrForbidden):
-		return false, true, nil
+		return nil, true, nil
+	case err != nil:
+		return nil, false, err
 	}
-	return err == nil, false, err
+	return &p, false, nil
 }
 
 // listDeleted returns a repository's soft-deleted manifests from offset

@@ -3,6 +3,8 @@ package console
 import (
 	"strings"
 	"testing"
+
+	"github.com/acrgo/acr"
 )
 
 // TestReposPageSizeExplained: the repositories page's size is ACR's image
@@ -30,5 +32,41 @@ func TestReposPageSizeExplained(t *testing.T) {
 	// The filter box has a name for screen readers, not only a placeholder.
 	if !strings.Contains(body, `aria-label="Filter repositories by name"`) {
 		t.Errorf("the filter box has no accessible name")
+	}
+}
+
+// TestRepoPageLockFlags: a repository's own lock, which applies to
+// everything in it, shows on its page, and a tag whose reads are disabled
+// says so (neither showed anywhere until a delete page refused).
+func TestRepoPageLockFlags(t *testing.T) {
+	r := localRegistry(t, nil)
+	r.seed.image("app/web", "v1", "amd64", "base", nil)
+	r.seed.image("app/web", "v2", "amd64", "other", nil)
+	ctx := t.Context()
+	if _, err := r.seed.c.UpdateTagProperties(ctx, "app/web", "v2", acr.PermissionsUpdate{CanRead: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.seed.c.UpdateRepositoryProperties(ctx, "app/web", acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	hc := browserless(t)
+	get(t, hc, r.URL+"?token="+r.console.NewToken())
+	_, body := get(t, hc, r.URL+"repo?name=app/web")
+	if i := strings.Index(body, `id="repo-lock"`); i < 0 || !strings.Contains(body[i:], "The repository is locked") {
+		t.Errorf("the page of a locked repository does not say so: %.1500s", body)
+	}
+	row := func(tag string) string {
+		i := strings.Index(body, `data-tag="`+tag+`"`)
+		if i < 0 {
+			t.Fatalf("no row for %s: %.2500s", tag, body)
+		}
+		end := strings.Index(body[i:], "</tr>")
+		return body[i : i+end]
+	}
+	if !strings.Contains(row("v2"), "read disabled") {
+		t.Errorf("tag v2, whose reads are disabled, does not say so: %s", row("v2"))
+	}
+	if strings.Contains(row("v1"), "read disabled") {
+		t.Errorf("tag v1 is shown read disabled: %s", row("v1"))
 	}
 }
