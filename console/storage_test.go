@@ -2,9 +2,16 @@ package console
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr"
+	"github.com/acrgo/acr/emulator"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -42,5 +49,43 @@ func TestStorageCountsArtifactBlobs(t *testing.T) {
 	}
 	if u.Blobs != 5 {
 		t.Errorf("measureStorage counts %d distinct blobs and manifests, want 5 (2 manifests, config, layer, the artifact's blob)", u.Blobs)
+	}
+}
+
+// TestStorageReadsInParallel: the storage page reads a repository's
+// manifests several at a time (one at a time, a registry 50-100 ms away
+// took minutes for a few thousand), and counts the same as before.
+func TestStorageReadsInParallel(t *testing.T) {
+	em, err := emulator.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { em.Close() })
+	var inFlight, most atomic.Int32
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") && r.Method == http.MethodGet {
+			n := inFlight.Add(1)
+			defer inFlight.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		em.ServeHTTP(w, r)
+	}))
+	t.Cleanup(hs.Close)
+	seed := newSeeder(t, hs.URL, nil)
+	for i := range 20 {
+		seed.image("app", fmt.Sprint("v", i), "amd64", fmt.Sprint("layer", i), nil)
+	}
+	c, err := acr.NewClient(hs.URL, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := measureStorage(t.Context(), c)
+	if len(u.Errs) > 0 || len(u.Repos) != 1 || u.Repos[0].Manifests != 20 || u.Blobs != 20+2*20-19 {
+		t.Errorf("measureStorage: %+v, want app with 20 manifests and 41 blobs (20 manifests, one shared config, 20 layers)", u)
+	}
+	if n := most.Load(); n < 2 || n > storageConcurrency {
+		t.Errorf("at most %d manifest reads in flight, want 2 to %d", n, storageConcurrency)
 	}
 }
