@@ -17,6 +17,7 @@ import (
 
 	"github.com/acrgo/acr"
 	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 //go:embed templates/*.html
@@ -32,13 +33,31 @@ const (
 	rowsPerPage  = 100
 )
 
+// What a manifest's page draws of a big manifest (thousands of layers, a
+// large annotation): beyond it, a note says how much more there is.
+const (
+	maxRows     = 500       // layers, blobs, platforms
+	maxText     = 2000      // bytes of an annotation's value
+	maxRawBytes = 256 << 10 // of the raw manifest
+)
+
 var funcs = template.FuncMap{
-	"size":  humanSize,
-	"when":  func(t time.Time) string { return formatTime(t) },
-	"short": shortDigest,
-	"add":   func(a, b int) int { return a + b },
-	"mul":   func(a, b int) int { return a * b },
-	"int64": func(n int) int64 { return int64(n) },
+	"firstRows": func(ds []ocispec.Descriptor) []ocispec.Descriptor { return ds[:min(len(ds), maxRows)] },
+	"moreRows":  func(ds []ocispec.Descriptor) int { return max(len(ds)-maxRows, 0) },
+	"clip": func(s string, n int) string {
+		if len(s) <= n {
+			return s
+		}
+		return strings.ToValidUTF8(s[:n], "") + "… (" + humanSize(int64(len(s))) + " in all)"
+	},
+	"maxText":     func() int { return maxText },
+	"maxRawBytes": func() int { return maxRawBytes },
+	"size":        humanSize,
+	"when":        func(t time.Time) string { return formatTime(t) },
+	"short":       shortDigest,
+	"add":         func(a, b int) int { return a + b },
+	"mul":         func(a, b int) int { return a * b },
+	"int64":       func(n int) int64 { return int64(n) },
 	"annotations": func(m manifestView) map[string]string {
 		switch {
 		case m.Image != nil:
