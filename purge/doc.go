@@ -81,9 +81,11 @@
 // gone: a tag that moved or was updated, a manifest tagged again, anything
 // newly locked, a manifest with a referrer the plan did not see, a manifest
 // that an index pushed since planning references (buildx pushes platform
-// images by digest, then their index). This costs two or three metadata
-// reads per delete (the last lists the manifests updated since the previous
-// check, newest first), makes stale plans and resumed runs
+// images by digest, then their index). This costs two metadata reads per
+// delete, and a listing of the manifests newest first (all of them the
+// first time in a repository, then those updated since the last listing),
+// which the deletes waiting at the same time share. It makes stale plans
+// and resumed runs
 // safe, and cannot close the window between the read and the delete
 // entirely. MaxDeletes bounds the deletes of a run (referrers deleted with
 // their subject are not counted) and the context bounds its time: what was

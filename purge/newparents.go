@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/acrgo/acr"
@@ -17,16 +19,31 @@ import (
 // untagged. buildx and `docker manifest push` push each platform's manifest
 // by digest and the index that lists them last: a manifest planned as
 // untagged may gain an index between planning and its deletion.
+//
+// A check lists the repository's manifests newest first. The first lists
+// them all (the plan's listing, by digest, cannot say what came after it:
+// an index pushed onto a page it had read already is in neither); the
+// next stop at the newest update the previous one saw, less a margin.
 type newParents struct {
-	// turn holds a token while a check runs: checks of one repository
-	// take turns (a channel, not a mutex: waiting on it can be cancelled,
-	// and it does not hold a synctest bubble's clock still).
+	// turn holds a token while a listing runs: listings of one
+	// repository take turns (a channel, not a mutex: waiting on it can be
+	// cancelled, and it does not hold a synctest bubble's clock still).
 	turn chan struct{}
-	// since is the newest update time the registry has reported for the
-	// repository's manifests: the plan's listing saw everything older.
+
+	// mu guards the rest, never held across a request.
+	mu sync.Mutex
+	// since is the newest update time the last listing saw; zero before
+	// the first.
 	since    time.Time
 	read     map[digest.Digest]bool          // indexes planned for or already read
 	children map[digest.Digest]digest.Digest // a child -> an index of it
+	// started counts the listings begun, and covered is the number of
+	// the last one that completed: a check asked while listing k ran
+	// waits for k+1, and the checks asked meanwhile share that one.
+	started, covered int
+	// unreadable is an index pushed since planning that cannot be read:
+	// any manifest could be its child.
+	unreadable digest.Digest
 }
 
 // parentsMargin is how far before since a check reads again: manifests
@@ -34,11 +51,15 @@ type newParents struct {
 // out of order, are not missed.
 const parentsMargin = 2 * time.Second
 
-// newNewParents watches for indexes updated after since other than the
-// planned ones, which the plan accounts for (a kept index's children stay;
-// a deleted index goes before its children).
-func newNewParents(since time.Time, planned []digest.Digest) *newParents {
-	p := &newParents{turn: make(chan struct{}, 1), since: since, read: map[digest.Digest]bool{}, children: map[digest.Digest]digest.Digest{}}
+// parentsPage is the page size of the checks after the first, which read
+// only what was updated since the one before.
+const parentsPage = 100
+
+// newNewParents watches for indexes other than the planned ones, which the
+// plan accounts for (a kept index's children stay; a deleted index goes
+// before its children).
+func newNewParents(planned []digest.Digest) *newParents {
+	p := &newParents{turn: make(chan struct{}, 1), read: map[digest.Digest]bool{}, children: map[digest.Digest]digest.Digest{}}
 	for _, d := range planned {
 		p.read[d] = true
 	}
@@ -51,32 +72,78 @@ func newNewParents(since time.Time, planned []digest.Digest) *newParents {
 var errParentUnreadable = errors.New("purge: an index pushed since planning cannot be read")
 
 // parentOf returns an index of repo pushed or changed since planning that
-// references d, or "" when none does. It lists the repository's manifests
-// newest first down to the last update it has seen (one request, as a rule)
-// and reads the new indexes whose children the listing does not give.
-// Checks of one repository take turns, each starting where the previous
-// one stopped.
+// references d, or "" when none does, after a listing that began after it
+// was asked.
 func (p *newParents) parentOf(ctx context.Context, client *acr.Client, repo string, d digest.Digest) (digest.Digest, error) {
+	p.mu.Lock()
+	ticket := p.started
+	p.mu.Unlock()
 	select {
 	case p.turn <- struct{}{}:
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
 	defer func() { <-p.turn }()
-	newest := p.since
+	p.mu.Lock()
+	if p.covered <= ticket {
+		// No listing that began after this check was asked has ended:
+		// list now.
+		p.started++
+		n := p.started
+		p.mu.Unlock()
+		var err error
+		for attempt := 0; ; attempt++ {
+			if err = p.list(ctx, client, repo); !cursorGone(err) || attempt == 2 {
+				break
+			}
+		}
+		if err != nil {
+			return "", err
+		}
+		p.mu.Lock()
+		p.covered = n
+	}
+	defer p.mu.Unlock()
+	if p.unreadable != "" {
+		return p.unreadable, fmt.Errorf("%w: %s@%s (readEnabled=false)", errParentUnreadable, repo, p.unreadable)
+	}
+	return p.children[d], nil
+}
+
+// cursorGone reports whether a time-ordered listing failed because the
+// manifest its next page starts after was deleted meanwhile (by this
+// purge, likely): the registry refuses such a cursor with 400.
+func cursorGone(err error) bool {
+	var re *acr.ResponseError
+	return errors.As(err, &re) && re.StatusCode == http.StatusBadRequest
+}
+
+// list reads the manifests updated since the last listing, newest first,
+// and the new indexes among them.
+func (p *newParents) list(ctx context.Context, client *acr.Client, repo string) error {
+	p.mu.Lock()
+	since := p.since
+	p.mu.Unlock()
 	opts := &acr.ManifestsOptions{Order: acr.OrderLastUpdatedDesc, PageSize: 1000}
+	if !since.IsZero() {
+		opts.PageSize = parentsPage
+	}
+	newest := since
 	for m, err := range client.Manifests(ctx, repo, opts) {
 		if errors.Is(err, acr.ErrNotFound) {
 			break // the repository is gone: nothing left to reference it
 		}
 		if err != nil {
-			return "", err
+			return err
 		}
-		if m.LastUpdatedOn.Before(p.since.Add(-parentsMargin)) {
+		if !since.IsZero() && m.LastUpdatedOn.Before(since.Add(-parentsMargin)) {
 			break
 		}
 		newest = later(newest, m.LastUpdatedOn)
-		if !spec.IsIndex(m.MediaType) || p.read[m.Digest] {
+		p.mu.Lock()
+		known := p.read[m.Digest]
+		p.mu.Unlock()
+		if !spec.IsIndex(m.MediaType) || known {
 			continue
 		}
 		children := make([]digest.Digest, 0, len(m.RelatedArtifacts))
@@ -88,18 +155,25 @@ func (p *newParents) parentOf(ctx context.Context, client *acr.Client, repo stri
 			if children, err = readChildren(ctx, client, repo, m.Digest); errors.Is(err, acr.ErrNotFound) {
 				continue
 			} else if errors.Is(err, acr.ErrLocked) {
-				return m.Digest, fmt.Errorf("%w: %s@%s (readEnabled=false)", errParentUnreadable, repo, m.Digest)
+				p.mu.Lock()
+				p.unreadable = m.Digest
+				p.mu.Unlock()
+				continue
 			} else if err != nil {
-				return "", err
+				return err
 			}
 		}
+		p.mu.Lock()
 		p.read[m.Digest] = true
 		for _, c := range children {
 			p.children[c] = m.Digest
 		}
+		p.mu.Unlock()
 	}
+	p.mu.Lock()
 	p.since = newest
-	return p.children[d], nil
+	p.mu.Unlock()
+	return nil
 }
 
 // readChildren reads the manifests an index lists.

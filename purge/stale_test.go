@@ -2,10 +2,17 @@ package purge_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/acrgo/acr/purge"
+	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -123,6 +130,104 @@ func TestIndexPushedDuringPurge(t *testing.T) {
 	}
 	if len(res.Failed) != 0 {
 		t.Errorf("failed: %+v", res.Failed)
+	}
+}
+
+// TestIndexPushedDuringPlanning: an index pushed while the plan lists the
+// manifests (by digest, in pages) can land on a page already read, and a
+// later push on a page still to come: the plan sees neither the index nor
+// that it missed something, and the newest update it saw is later than the
+// index's. Its untagged child must still stay.
+func TestIndexPushedDuringPlanning(t *testing.T) {
+	e := newEnv(t)
+	e.at(1)
+	var olds []ocispec.Descriptor
+	for i := range 20 {
+		olds = append(olds, e.platformImage("app", fmt.Sprint("old", i), "amd64"))
+	}
+	e.clock.Set(day(30))
+	var once sync.Once
+	var child ocispec.Descriptor
+	during := func(r *http.Request) error {
+		last := r.URL.Query().Get("last")
+		if r.Method != http.MethodGet || !strings.HasSuffix(r.URL.Path, "/_manifests") || last == "" {
+			return nil
+		}
+		once.Do(func() {
+			for _, o := range olds {
+				if o.Digest.String() < last { // on a page read already
+					child = o
+					break
+				}
+			}
+			for n := 0; ; n++ { // an index whose digest sorts before the cursor too
+				idx := ocispec.Index{Manifests: []ocispec.Descriptor{child}, Annotations: map[string]string{"n": fmt.Sprint(n)}}
+				idx.SchemaVersion = 2
+				b, err := json.Marshal(idx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if digest.FromBytes(b).String() < last {
+					e.push("app", idx, "release")
+					break
+				}
+			}
+			e.clock.Set(day(30).Add(10 * time.Second))
+			for i := range 6 { // some land on the pages still to come
+				e.platformImage("app", fmt.Sprint("new", i), "amd64", fmt.Sprint("new", i))
+			}
+		})
+		return nil
+	}
+	planner, _ := e.newClient(during)
+	plan, err := purge.NewPlan(t.Context(), planner, &purge.Options{Filters: filters("app:.*"), Ago: purge.Day, UntaggedOnly: true, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.Digest == "" {
+		t.Fatal("the plan's listing had a single page: nothing was pushed during it")
+	}
+	res, err := plan.Apply(t.Context(), e.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.has("app", child.Digest) {
+		t.Errorf("%s was deleted; an index pushed while the plan listed the manifests references it", child.Digest)
+	}
+	if len(res.Deleted) == 0 {
+		t.Error("nothing was deleted: the other old untagged images should go")
+	}
+}
+
+// TestIndexChecksShared: the checks for new indexes before concurrent
+// deletions share their listings (each delete waiting for its own listing
+// ran them one at a time, whatever the concurrency).
+func TestIndexChecksShared(t *testing.T) {
+	e := newEnv(t)
+	e.at(1)
+	const n = 40
+	for i := range n {
+		e.platformImage("app", fmt.Sprint("old", i), "amd64")
+	}
+	e.clock.Set(day(30))
+	var listings atomic.Int32
+	slow := func(r *http.Request) error {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/_manifests") && r.URL.Query().Get("orderby") == "timedesc" {
+			listings.Add(1)
+			time.Sleep(20 * time.Millisecond) // a registry some way off
+		}
+		return nil
+	}
+	c, _ := e.newClient(slow)
+	res, err := purge.Run(t.Context(), c, &purge.Options{Filters: filters("app:.*"), Ago: purge.Day, UntaggedOnly: true, Now: e.clock.Now, Concurrency: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Deleted) != n {
+		t.Fatalf("deleted %d, want %d", len(res.Deleted), n)
+	}
+	if got := listings.Load(); got > n/2 {
+		t.Errorf("%d listings for %d deletions at concurrency 8, want them shared (at most %d)", got, n, n/2)
 	}
 }
 

@@ -66,7 +66,6 @@ func (rp *repoPlan) planUntagged(ctx context.Context, client *acr.Client, cfg *c
 	g := &graph{rp: rp, cfg: cfg, client: client, deleted: deleted,
 		nodes: map[digest.Digest]*mnode{}, anchors: map[digest.Digest]digest.Digest{}}
 	var indexes []digest.Digest // kept indexes whose metadata lists no children
-	var newest time.Time
 	var planned []digest.Digest // every index listed: the plan accounts for them
 	for m, err := range client.Manifests(ctx, rp.name, nil) {
 		if errors.Is(err, acr.ErrNotFound) {
@@ -75,7 +74,6 @@ func (rp *repoPlan) planUntagged(ctx context.Context, client *acr.Client, cfg *c
 		if err != nil {
 			return fmt.Errorf("purge: listing the manifests of %s: %w", rp.name, err)
 		}
-		newest = later(newest, m.LastUpdatedOn)
 		if spec.IsIndex(m.MediaType) {
 			planned = append(planned, m.Digest)
 		}
@@ -108,7 +106,7 @@ func (rp *repoPlan) planUntagged(ctx context.Context, client *acr.Client, cfg *c
 	if len(g.nodes) == 0 {
 		return nil
 	}
-	rp.pushed = newNewParents(newest, planned)
+	rp.pushed = newNewParents(planned)
 	if err := g.readManifests(ctx, indexes); err != nil {
 		return err
 	}
