@@ -85,9 +85,8 @@
 // delete, and a listing of the manifests newest first (all of them the
 // first time in a repository, then those updated since the last listing),
 // which the deletes waiting at the same time share. It makes stale plans
-// and resumed runs
-// safe, and cannot close the window between the read and the delete
-// entirely. MaxDeletes bounds the deletes of a run (referrers deleted with
+// and resumed runs safe, and cannot close the window between the read and
+// the delete entirely. MaxDeletes bounds the deletes of a run (referrers deleted with
 // their subject are not counted) and the context bounds its time: what was
 // not done is reported in Result.Remaining and Result.NotExamined, and the
 // next run picks it up. Progress events arrive in plan order.
