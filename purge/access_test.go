@@ -255,3 +255,36 @@ func newScopedEnv(t *testing.T) *env {
 	}
 	return &env{t: t, srv: srv, clock: clk, client: admin}
 }
+
+// TestLockedTagOfUntagged: with Untagged, a manifest that the plan leaves
+// untagged by deleting a locked tag stays when the credential may not lift
+// that lock (the real run fails the tag and finds the manifest still
+// tagged), and the dry run says the same.
+func TestLockedTagOfUntagged(t *testing.T) {
+	e := newScopedEnv(t)
+	kept := e.at(1).image("web", "old", "locked")
+	gone := e.at(2).image("web", "new", "free")
+	if _, err := e.client.UpdateTagProperties(t.Context(), "web", "locked", acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
+		t.Fatal(err)
+	}
+	ci, err := acr.NewClient(e.srv.URL, acr.BasicCredential("ci", "ci-pw"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Set(day(30))
+	opts := &purge.Options{Filters: filters("web:.*"), Now: e.clock.Now, IncludeLocked: true, Untagged: true}
+	var deleted [2][]string
+	for i, dry := range []bool{true, false} {
+		opts.DryRun = dry
+		res, err := purge.Run(t.Context(), ci, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deleted[i] = refs(res.Deleted)
+	}
+	diff(t, "would delete", deleted[0], []string{"tag web:free", manifestRef(purge.KindManifest, "web", gone)})
+	diff(t, "deleted", deleted[1], deleted[0])
+	if !e.has("web", kept.Digest) {
+		t.Error("the manifest of the locked tag was deleted")
+	}
+}

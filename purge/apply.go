@@ -235,6 +235,16 @@ func (a *applier) unlockRefusedIn(repo string) (refusal, bool) {
 	return r, ok
 }
 
+// lockedTagOf returns a locked tag on d that the plan deletes, or "".
+func lockedTagOf(rp *repoPlan, d digest.Digest) string {
+	for _, it := range rp.items {
+		if it.Kind == KindTag && it.Locked && it.Digest == d {
+			return it.Tag
+		}
+	}
+	return ""
+}
+
 // needsUnlock reports whether deleting g lifts a lock first, as planned.
 func needsUnlock(g *group) bool {
 	return g.head.it.Locked || slices.ContainsFunc(g.refs, func(e entry) bool { return e.it.Locked })
@@ -718,6 +728,15 @@ func (a *applier) phase(ctx context.Context, rp *repoPlan, gs []*group, done ...
 			if a.cfg.DryRun && rp.refusedUnlock != nil {
 				<-sem
 				a.failDetail(g, "the registry would refuse lifting its lock", rp.refusedUnlock)
+				continue
+			}
+		}
+		if a.cfg.DryRun && rp.refusedUnlock != nil && g.head.it.Kind != KindTag {
+			if tag := lockedTagOf(rp, g.head.it.Digest); tag != "" {
+				// The real run fails to delete that tag, then finds the
+				// manifest still tagged and leaves it.
+				<-sem
+				a.markSkipped(g, "its tag "+tag+" would stay: the registry would refuse lifting that tag's lock")
 				continue
 			}
 		}
