@@ -183,6 +183,23 @@ func (c *config) literalRepositories() ([]string, bool) {
 	return slices.Compact(names), true
 }
 
+// literalNames returns the repositories that filters name literally (app
+// in app:.*), whatever the other filters are.
+func (c *config) literalNames() []string {
+	var names []string
+	for _, expr := range c.repoExprs {
+		re, err := regexp.Compile(expr)
+		if err != nil {
+			continue
+		}
+		if name, complete := re.LiteralPrefix(); complete && name != "" {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
 // matchRepo reports whether any filter names repo.
 func (c *config) matchRepo(repo string) bool {
 	for _, f := range c.Filters {

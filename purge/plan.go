@@ -208,6 +208,7 @@ func matchingRepositories(ctx context.Context, client *acr.Client, cfg *config) 
 		return names, nil
 	}
 	var repos []string
+	literal := cfg.literalNames()
 	for name, err := range client.Repositories(ctx, nil) {
 		if errors.Is(err, acr.ErrInsufficientScope) {
 			return nil, fmt.Errorf("purge: listing repositories needs the catalog, which this credential may not read "+
@@ -217,6 +218,13 @@ func matchingRepositories(ctx context.Context, client *acr.Client, cfg *config) 
 			return nil, fmt.Errorf("purge: listing repositories: %w", err)
 		}
 		if cfg.matchRepo(name) {
+			repos = append(repos, name)
+		}
+	}
+	// A repository a filter names literally and the catalog lacks is
+	// examined all the same, so that the plan reports it missing.
+	for _, name := range literal {
+		if !slices.Contains(repos, name) {
 			repos = append(repos, name)
 		}
 	}
@@ -235,7 +243,9 @@ func planRepository(ctx context.Context, client *acr.Client, cfg *config, repo s
 		}
 	case errors.Is(err, acr.ErrNotFound):
 		rp.notes = append(rp.notes, fmt.Sprintf("%s: no such repository", repo))
-		rp.missing = true
+		// Missing when a filter names it; one a pattern matched in the
+		// catalog went away since, which is no mistake of the filters.
+		rp.missing = slices.Contains(cfg.literalNames(), repo)
 		return rp, nil
 	case err != nil:
 		return nil, fmt.Errorf("purge: %s: %w", repo, err)

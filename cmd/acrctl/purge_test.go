@@ -758,4 +758,10 @@ func TestPurgeMissingRepository(t *testing.T) {
 		t.Errorf("the rest of the run was not done: stdout %q", r.stdout)
 	}
 	acrctl(t, "", "purge", srv.Host, "--filter", "zz.*:.*", "--ago", "0").ok(t)
+	// With a pattern beside it (the catalog is listed), the literal name
+	// is still checked.
+	r = acrctl(t, "", "purge", srv.Host, "--filter", "ap:.*", "--filter", "zz.*:.*", "--ago", "0", "--dry-run")
+	if r.code != 3 || !strings.Contains(r.stderr, "holds no repository ap") {
+		t.Errorf("a missing literal repository beside a pattern: exit %d, stderr %q; want 3 naming ap", r.code, r.stderr)
+	}
 }
