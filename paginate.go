@@ -314,8 +314,8 @@ func listACR[T any](ctx context.Context, c *Client, r request, ahead bool, page 
 	for it, err := range paginate(ctx, c, r, ahead, page) {
 		if first {
 			first = false
-			if c.mustLearn(known, err) {
-				has, perr := c.acrAnswered(ctx, err)
+			if c.mustLearn(known, r.path, err) {
+				has, perr := c.acrAnswered(ctx, r.path, err)
 				if perr != nil {
 					yield(zero, perr)
 					return

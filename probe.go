@@ -37,6 +37,11 @@ const (
 	acrAPIUnknown int32 = iota
 	acrAPIYes
 	acrAPINo
+	// acrAPICatalog is a yes learnt from the catalog alone, which
+	// go-containerregistry's registry serves under any prefix: a
+	// METHOD_UNKNOWN from another /acr/v1 path still turns it into no.
+	// knownACRAPI reports it as acrAPIYes.
+	acrAPICatalog
 )
 
 // knownACRAPI returns what is known, without a request, of whether the
@@ -46,7 +51,10 @@ func (c *Client) knownACRAPI() int32 {
 	if isACRLoginServer(c.host) {
 		return acrAPIYes
 	}
-	return c.acrAPI.Load()
+	if v := c.acrAPI.Load(); v != acrAPICatalog {
+		return v
+	}
+	return acrAPIYes
 }
 
 // hasACRAPI reports whether the registry serves /acr/v1: known for ACR's
@@ -70,15 +78,24 @@ func (c *Client) hasACRAPI(ctx context.Context) (bool, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, maxJSONBody))
 	resp.Body.Close()
 	has := resp.StatusCode == 200 || resp.StatusCode == 401 || resp.StatusCode == 403
-	c.setACRAPI(has)
+	c.setACRAPI(has, catalogPath)
 	return has, nil
 }
 
-func (c *Client) setACRAPI(has bool) {
-	if has {
-		c.acrAPI.Store(acrAPIYes)
-	} else {
+// catalogPath is the /acr/v1 path of the catalog, which some registries
+// that have no /acr/v1 serve (see acrAPICatalog).
+const catalogPath = "/acr/v1/_catalog"
+
+// setACRAPI records whether the registry serves /acr/v1, as an answer to
+// a request for path told: a yes from the catalog alone stays revisable.
+func (c *Client) setACRAPI(has bool, path string) {
+	switch {
+	case !has:
 		c.acrAPI.Store(acrAPINo)
+	case path == catalogPath:
+		c.acrAPI.CompareAndSwap(acrAPIUnknown, acrAPICatalog)
+	default:
+		c.acrAPI.Store(acrAPIYes)
 	}
 }
 
@@ -89,8 +106,15 @@ func (c *Client) setACRAPI(has bool) {
 // (go-containerregistry's registry serves any path that ends in /_catalog,
 // /acr/v1/_catalog included, and answers METHOD_UNKNOWN to the rest of
 // /acr/v1). ACR's own domains never unlearn it.
-func (c *Client) mustLearn(known int32, err error) bool {
-	return known == acrAPIUnknown || (known == acrAPIYes && unknownEndpoint(err) && !isACRLoginServer(c.host))
+func (c *Client) mustLearn(known int32, path string, err error) bool {
+	if known == acrAPIUnknown {
+		return true
+	}
+	if isACRLoginServer(c.host) || c.acrAPI.Load() != acrAPICatalog {
+		return false
+	}
+	// Yes from the catalog alone: another path's answer settles it.
+	return path != catalogPath && (err == nil || unknownEndpoint(err))
 }
 
 // unknownEndpoint reports whether err is a registry's answer that it has no
@@ -119,9 +143,9 @@ func unknownEndpoint(err error) bool {
 // page not found") or that says METHOD_UNKNOWN means no. Other OCI errors
 // could be either (ACR refusing a request, another registry's catch-all),
 // so only then is the registry probed.
-func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
+func (c *Client) acrAnswered(ctx context.Context, path string, err error) (bool, error) {
 	if err == nil {
-		c.setACRAPI(true)
+		c.setACRAPI(true, path)
 		return true, nil
 	}
 	var re *ResponseError
@@ -129,7 +153,7 @@ func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 		return false, err // no answer: nothing learnt
 	}
 	if unknownEndpoint(err) {
-		c.setACRAPI(false)
+		c.setACRAPI(false, path)
 		return false, nil
 	}
 	switch re.StatusCode {
@@ -138,18 +162,18 @@ func (c *Client) acrAnswered(ctx context.Context, err error) (bool, error) {
 			switch spec.ErrorCode(e.Code) {
 			case spec.ErrorCodeNameUnknown, spec.ErrorCodeTagUnknown, spec.ErrorCodeManifestUnknown:
 				if re.StatusCode == http.StatusNotFound {
-					c.setACRAPI(true)
+					c.setACRAPI(true, path)
 					return true, nil
 				}
 			}
 		}
 		if len(re.Errors) == 0 {
-			c.setACRAPI(false)
+			c.setACRAPI(false, path)
 			return false, nil
 		}
 		return c.hasACRAPI(ctx)
 	case http.StatusUnauthorized, http.StatusForbidden:
-		c.setACRAPI(true)
+		c.setACRAPI(true, path)
 	}
 	return true, nil // an error of the listing, not of the API's absence
 }
@@ -170,8 +194,8 @@ func (c *Client) acrJSON(ctx context.Context, what string, r request, out any) e
 		return c.notSupported(what)
 	}
 	_, err := c.doJSON(ctx, r, out)
-	if c.mustLearn(known, err) {
-		has, perr := c.acrAnswered(ctx, err)
+	if c.mustLearn(known, r.path, err) {
+		has, perr := c.acrAnswered(ctx, r.path, err)
 		if perr != nil {
 			return perr
 		}

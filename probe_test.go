@@ -164,3 +164,40 @@ func TestGoContainerRegistryServer(t *testing.T) {
 		t.Errorf("TagNames after the deletion: %v, want [v2]", got)
 	}
 }
+
+// TestACRAPIConfirmedStays: a registry that answered a repository's ACR
+// properties has the API; a METHOD_UNKNOWN from one /acr/v1 endpoint later
+// (a proxy in front of ACR that does not route it) fails that call, but
+// does not make the client treat the registry as plain OCI, as it does
+// when only the catalog answered.
+func TestACRAPIConfirmedStays(t *testing.T) {
+	srv := acrtest.NewServer(t, nil)
+	newSeeder(t, srv, "", "").image("app", "amd64", "one", "v1")
+	proxy := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/_manifests") {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"errors":[{"code":"METHOD_UNKNOWN","message":"not routed"}]}`)
+			return
+		}
+		srv.Registry.ServeHTTP(w, r)
+	}))
+	t.Cleanup(proxy.Close)
+	c, err := acr.NewClient(strings.TrimPrefix(proxy.URL, "http://"), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if _, err := c.GetRepositoryProperties(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range c.Manifests(ctx, "app", nil) {
+		if err == nil || errors.Is(err, acr.ErrNotSupported) {
+			t.Errorf("the unrouted listing: %v, want the registry's METHOD_UNKNOWN error", err)
+		}
+		break
+	}
+	if _, err := c.GetTagProperties(ctx, "app", "v1"); err != nil {
+		t.Errorf("after one METHOD_UNKNOWN, the tag's ACR properties: %v; the client took the registry for plain OCI", err)
+	}
+}
