@@ -202,7 +202,9 @@ func hasACR(ctx context.Context, c *acr.Client, repo string) (props *acr.Reposit
 	switch {
 	case errors.Is(err, acr.ErrNotSupported):
 		return nil, false, nil
-	case errors.Is(err, acr.ErrInsufficientScope), errors.Is(err, acr.ErrForbidden):
+	case errors.Is(err, acr.ErrInsufficientScope):
+		// Not a 403 of any kind (a firewall's, a disabled registry's):
+		// the token was refused the metadata_read it asked for.
 		return nil, true, nil
 	case err != nil:
 		return nil, false, err
