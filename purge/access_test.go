@@ -14,6 +14,7 @@ import (
 	"github.com/acrgo/acr/acrtest"
 	"github.com/acrgo/acr/emulator"
 	"github.com/acrgo/acr/purge"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestDeniedRepository: a repository the credential may not read is
@@ -196,14 +197,14 @@ func TestDryRunFindsRefusal(t *testing.T) {
 	diff(t, "would delete without ACR's API", sorted(refs(dry.Deleted)), tagRefs("app", "v1", "v2"))
 }
 
-// TestLockedWithoutMetadataWrite: with IncludeLocked, a credential that
-// may delete but not lift locks (no metadata_write) deletes the unlocked
-// tags and fails on the locked ones, whatever their order, and the dry run
-// says exactly that (it said every deletion in the repository would fail).
-func TestLockedWithoutMetadataWrite(t *testing.T) {
-	e := newScopedEnv(t)
-	e.at(1).image("web", "old", "locked")
-	e.at(2).image("web", "new", "free")
+// lockedWeb seeds web:locked (day 1, its tag locked) and web:free (day 2)
+// and returns their manifests and a client for "ci", who may delete in web
+// but not lift locks (no metadata_write), with the clock at day 30.
+func lockedWeb(t *testing.T) (e *env, locked, free ocispec.Descriptor, ci *acr.Client) {
+	t.Helper()
+	e = newScopedEnv(t)
+	locked = e.at(1).image("web", "old", "locked")
+	free = e.at(2).image("web", "new", "free")
 	if _, err := e.client.UpdateTagProperties(t.Context(), "web", "locked", acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
 		t.Fatal(err)
 	}
@@ -212,28 +213,65 @@ func TestLockedWithoutMetadataWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.clock.Set(day(30))
-	opts := &purge.Options{Filters: filters("web:.*"), Now: e.clock.Now, IncludeLocked: true, DryRun: true}
-	var deleted, failed [2][]string
-	for i, dry := range []bool{true, false} {
-		opts.DryRun = dry
-		res, err := purge.Run(t.Context(), ci, opts)
+	return e, locked, free, ci
+}
+
+// dryThenReal runs opts as a dry run, then for real.
+func dryThenReal(t *testing.T, c *acr.Client, opts purge.Options) (dry, real *purge.Result) {
+	t.Helper()
+	var res [2]*purge.Result
+	for i, d := range []bool{true, false} {
+		opts.DryRun = d
+		r, err := purge.Run(t.Context(), c, &opts)
 		if err != nil {
 			t.Fatal(err)
 		}
-		deleted[i] = refs(res.Deleted)
-		for _, f := range res.Failed {
-			if !errors.Is(f.Err, acr.ErrInsufficientScope) {
-				t.Errorf("dry run %v: %s failed with %v, want ErrInsufficientScope", dry, f.Item.Ref(), f.Err)
-			}
-			failed[i] = append(failed[i], f.Item.Ref())
-		}
+		res[i] = r
 	}
-	diff(t, "would delete", deleted[0], tagRefs("web", "free"))
-	diff(t, "deleted", deleted[1], deleted[0])
-	diff(t, "would fail", failed[0], []string{"web:locked"})
-	diff(t, "failed", failed[1], failed[0])
+	return res[0], res[1]
+}
+
+// refusedRefs returns the refs of res's failures, checking that each is a
+// refusal of the credential's rights.
+func refusedRefs(t *testing.T, res *purge.Result) []string {
+	t.Helper()
+	var out []string
+	for _, f := range res.Failed {
+		if !errors.Is(f.Err, acr.ErrInsufficientScope) {
+			t.Errorf("%s failed with %v, want ErrInsufficientScope", f.Item.Ref(), f.Err)
+		}
+		out = append(out, f.Item.Ref())
+	}
+	return out
+}
+
+// TestLockedWithoutMetadataWrite: with IncludeLocked, a credential that
+// may delete but not lift locks (no metadata_write) deletes the unlocked
+// tags and fails on the locked ones, whatever their order, and the dry run
+// says exactly that (it said every deletion in the repository would fail).
+func TestLockedWithoutMetadataWrite(t *testing.T) {
+	e, _, _, ci := lockedWeb(t)
+	dry, real := dryThenReal(t, ci, purge.Options{Filters: filters("web:.*"), Now: e.clock.Now, IncludeLocked: true})
+	diff(t, "would delete", refs(dry.Deleted), tagRefs("web", "free"))
+	diff(t, "deleted", refs(real.Deleted), refs(dry.Deleted))
+	diff(t, "would fail", refusedRefs(t, dry), []string{"web:locked"})
+	diff(t, "failed", refusedRefs(t, real), refusedRefs(t, dry))
 	if !e.hasTag("web", "locked") || e.hasTag("web", "free") {
 		t.Errorf("after the run: web:locked there %v, web:free there %v; want true, false", e.hasTag("web", "locked"), e.hasTag("web", "free"))
+	}
+}
+
+// TestLockedTagOfUntagged: with Untagged, a manifest that the plan leaves
+// untagged by deleting a locked tag stays when the credential may not lift
+// that lock (the real run fails the tag and finds the manifest still
+// tagged), and the dry run says the same.
+func TestLockedTagOfUntagged(t *testing.T) {
+	e, locked, free, ci := lockedWeb(t)
+	dry, real := dryThenReal(t, ci, purge.Options{Filters: filters("web:.*"), Now: e.clock.Now, IncludeLocked: true, Untagged: true})
+	diff(t, "would delete", refs(dry.Deleted), []string{"tag web:free", manifestRef(purge.KindManifest, "web", free)})
+	diff(t, "deleted", refs(real.Deleted), refs(dry.Deleted))
+	if !e.has("web", locked.Digest) {
+		t.Error("the manifest of the locked tag was deleted")
 	}
 }
 
@@ -254,37 +292,4 @@ func newScopedEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	return &env{t: t, srv: srv, clock: clk, client: admin}
-}
-
-// TestLockedTagOfUntagged: with Untagged, a manifest that the plan leaves
-// untagged by deleting a locked tag stays when the credential may not lift
-// that lock (the real run fails the tag and finds the manifest still
-// tagged), and the dry run says the same.
-func TestLockedTagOfUntagged(t *testing.T) {
-	e := newScopedEnv(t)
-	kept := e.at(1).image("web", "old", "locked")
-	gone := e.at(2).image("web", "new", "free")
-	if _, err := e.client.UpdateTagProperties(t.Context(), "web", "locked", acr.PermissionsUpdate{CanWrite: new(false), CanDelete: new(false)}); err != nil {
-		t.Fatal(err)
-	}
-	ci, err := acr.NewClient(e.srv.URL, acr.BasicCredential("ci", "ci-pw"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.clock.Set(day(30))
-	opts := &purge.Options{Filters: filters("web:.*"), Now: e.clock.Now, IncludeLocked: true, Untagged: true}
-	var deleted [2][]string
-	for i, dry := range []bool{true, false} {
-		opts.DryRun = dry
-		res, err := purge.Run(t.Context(), ci, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		deleted[i] = refs(res.Deleted)
-	}
-	diff(t, "would delete", deleted[0], []string{"tag web:free", manifestRef(purge.KindManifest, "web", gone)})
-	diff(t, "deleted", deleted[1], deleted[0])
-	if !e.has("web", kept.Digest) {
-		t.Error("the manifest of the locked tag was deleted")
-	}
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"io"
@@ -10,7 +9,6 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +19,11 @@ import (
 type running struct {
 	lines chan string
 	stop  func() int
-	mu    sync.Mutex
-	errb  bytes.Buffer
-}
-
-// Write collects the command's stderr.
-func (r *running) Write(p []byte) (int, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.errb.Write(p)
+	errb  syncBuffer
 }
 
 // stderr returns what the command wrote to stderr so far.
-func (r *running) stderr() string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.errb.String()
-}
+func (r *running) stderr() string { return r.errb.String() }
 
 // startRun runs acrctl with args in the background; its stdout comes line
 // by line.
@@ -48,7 +34,7 @@ func startRun(t *testing.T, args ...string) *running {
 	r := &running{lines: make(chan string, 16)}
 	done := make(chan int, 1)
 	go func() {
-		code := run(ctx, args, strings.NewReader(""), pw, r)
+		code := run(ctx, args, strings.NewReader(""), pw, &r.errb)
 		pw.Close()
 		done <- code
 	}()
