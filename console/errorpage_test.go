@@ -52,15 +52,7 @@ func TestScopedUserHome(t *testing.T) {
 	})
 	newSeeder(t, reg.URL, acr.BasicCredential("admin", "a-Pa55word")).image("app", "v1", "amd64", "x", nil)
 	hc := browserless(t)
-	tok := loginToken(t, hc, u)
-	resp, err := hc.PostForm(u+"login", url.Values{"csrf": {tok}, "username": {"ci"}, "password": {"c-Pa55word"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("sign-in as ci: %d, want 303", resp.StatusCode)
-	}
+	signInAs(t, hc, u, "ci", "c-Pa55word")
 	resp, body := get(t, hc, u)
 	if resp.StatusCode != 200 || !strings.Contains(body, `id="open-repo"`) || !strings.Contains(body, `action="/console/repo"`) {
 		t.Fatalf("home page of a scoped user: %d, want 200 with an Open repository box; body: %.600s", resp.StatusCode, body)
@@ -83,12 +75,7 @@ func TestPullOnlyUserRepository(t *testing.T) {
 	})
 	newSeeder(t, reg.URL, acr.BasicCredential("admin", "a-Pa55word")).image("app", "v1", "amd64", "x", nil)
 	hc := browserless(t)
-	tok := loginToken(t, hc, u)
-	resp, err := hc.PostForm(u+"login", url.Values{"csrf": {tok}, "username": {"puller"}, "password": {"p-Pa55word"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	signInAs(t, hc, u, "puller", "p-Pa55word")
 	resp, body := get(t, hc, u+"repo?name=app")
 	if resp.StatusCode != 200 || !strings.Contains(body, ">v1<") || !strings.Contains(body, "metadata_read") {
 		t.Errorf("app as a pull-only user: %d, want 200 listing v1 with a note on metadata_read; body: %.800s", resp.StatusCode, body)

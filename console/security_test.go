@@ -251,6 +251,20 @@ func TestLoopbackOnly(t *testing.T) {
 
 // loginToken fetches the sign-in form at u+"login" and returns its CSRF
 // token (the jar keeps the matching cookie).
+// signInAs signs hc in to the console at u (mounted beside a registry with
+// users) as user.
+func signInAs(t *testing.T, hc *http.Client, u, user, pass string) {
+	t.Helper()
+	resp, err := hc.PostForm(u+"login", url.Values{"csrf": {loginToken(t, hc, u)}, "username": {user}, "password": {pass}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-in as %s: %d, want 303", user, resp.StatusCode)
+	}
+}
+
 func loginToken(t *testing.T, hc *http.Client, u string) string {
 	t.Helper()
 	_, form := get(t, hc, u+"login")

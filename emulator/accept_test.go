@@ -258,13 +258,20 @@ func TestAcceptNegotiation(t *testing.T) {
 // emulator follows ACR. And error bodies: ACR and the emulator send
 // "application/json; charset=utf-8" (recordings), distribution
 // "application/json"; so errors compare by media type.
-func TestReferenceRegistryAcceptNegotiation(t *testing.T) {
-	ref := acrtest.ReferenceRegistry(t)
-	emu, _ := newClient(t, nil)
+// referenceClient is a client of the reference registry that .ci/reference.sh
+// started, with its Basic credentials when it has them.
+func referenceClient(t *testing.T, ref acrtest.Reference) *client {
 	dist := &client{t: t, base: ref.URL, hc: &http.Client{}}
 	if ref.User != "" {
 		dist.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(ref.User+":"+ref.Password))
 	}
+	return dist
+}
+
+func TestReferenceRegistryAcceptNegotiation(t *testing.T) {
+	ref := acrtest.ReferenceRegistry(t)
+	emu, _ := newClient(t, nil)
+	dist := referenceClient(t, ref)
 	emuFixtures, distFixtures := pushAcceptFixtures(emu), pushAcceptFixtures(dist)
 	for name, f := range emuFixtures {
 		if distFixtures[name].digest != f.digest {

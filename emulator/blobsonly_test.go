@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"encoding/base64"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -104,10 +103,7 @@ func TestBlobsOnlyRepository(t *testing.T) {
 func TestReferenceRegistryBlobsOnlyRepository(t *testing.T) {
 	ref := acrtest.ReferenceRegistry(t)
 	emu, _ := newClient(t, nil)
-	dist := &client{t: t, base: ref.URL, hc: &http.Client{}}
-	if ref.User != "" {
-		dist.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(ref.User+":"+ref.Password))
-	}
+	dist := referenceClient(t, ref)
 	repo := fmt.Sprintf("blobsonly/r%d", rand.Uint32())
 	eBefore, eAfter := blobsOnlySteps(t, emu, repo)
 	dBefore, dAfter := blobsOnlySteps(t, dist, repo)

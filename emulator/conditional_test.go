@@ -1,7 +1,6 @@
 package emulator_test
 
 import (
-	"encoding/base64"
 	"net/http"
 	"testing"
 
@@ -67,10 +66,7 @@ func TestManifestIfNoneMatch(t *testing.T) {
 func TestReferenceRegistryIfNoneMatch(t *testing.T) {
 	ref := acrtest.ReferenceRegistry(t)
 	emu, _ := newClient(t, nil)
-	dist := &client{t: t, base: ref.URL, hc: &http.Client{}}
-	if ref.User != "" {
-		dist.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(ref.User+":"+ref.Password))
-	}
+	dist := referenceClient(t, ref)
 	fixtures := pushAcceptFixtures(emu)
 	pushAcceptFixtures(dist)
 	other := fixtures["oci-manifest"].digest.String()
