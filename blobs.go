@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/acrgo/acr/internal/spec"
+	"github.com/acrgo/acr/internal/transport"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -627,7 +628,15 @@ func (c *Client) postMonolithic(ctx context.Context, repo string, d digest.Diges
 // and, when the connection drops and r can seek (seeker is r, at offset
 // start when the content begins), resumes with PUTs that carry a
 // Content-Range from the session's offset.
+//
+// When ctx carries turns (internal/transport's WithTurns), it takes one
+// before it sends and gives it back once the body is written.
 func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader, seeker io.Seeker, start int64, progress func(int64)) error {
+	giveTurn, err := transport.TakeTurn(ctx)
+	if err != nil {
+		return err
+	}
+	defer giveTurn()
 	seekable := seeker != nil
 	var sent int64
 	for attempt := 0; ; attempt++ {
@@ -643,6 +652,13 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 			if fb = newFileBody(r, desc.Size-sent); fb != nil {
 				rd = fb
 			}
+		}
+		// The transport closes the body once it has written it: the turn
+		// goes back then, while the registry stores the blob.
+		if fb != nil {
+			fb.sent = giveTurn
+		} else {
+			rd = &sentBody{Reader: rb, sent: giveTurn}
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rd)
 		if err != nil {
@@ -710,6 +726,18 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		sent, loc = held, nloc
 	}
+}
+
+// sentBody is a request body that calls sent when the transport closes
+// it, which net/http does once it has written the body (or failed to).
+type sentBody struct {
+	io.Reader
+	sent func()
+}
+
+func (b *sentBody) Close() error {
+	b.sent()
+	return nil
 }
 
 // revocableReader passes reads to r until it is revoked. Revoking waits

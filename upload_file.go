@@ -38,6 +38,7 @@ type fileBody struct {
 	f      *os.File
 	once   sync.Once
 	closed chan struct{}
+	sent   func() // when set, called on Close: the body is sent
 }
 
 // newFileBody returns a body for the n bytes of r from its current offset
@@ -67,7 +68,12 @@ func (b *fileBody) SyscallConn() (syscall.RawConn, error) { return b.f.SyscallCo
 // Close records that the transport is done with the body; the file is
 // the caller's to close.
 func (b *fileBody) Close() error {
-	b.once.Do(func() { close(b.closed) })
+	b.once.Do(func() {
+		close(b.closed)
+		if b.sent != nil {
+			b.sent()
+		}
+	})
 	return nil
 }
 
