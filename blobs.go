@@ -629,17 +629,16 @@ func (c *Client) postMonolithic(ctx context.Context, repo string, d digest.Diges
 // start when the content begins), resumes with PUTs that carry a
 // Content-Range from the session's offset.
 //
-// When ctx carries turns (internal/transport's WithTurns), it takes one
-// before it sends and gives it back once the body is written.
+// When ctx carries turns (internal/transport's WithTurns), each attempt
+// takes one before it sends and gives it back once its body is written.
 func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc ocispec.Descriptor, r io.Reader, seeker io.Seeker, start int64, progress func(int64)) error {
-	giveTurn, err := transport.TakeTurn(ctx)
-	if err != nil {
-		return err
-	}
-	defer giveTurn()
 	seekable := seeker != nil
 	var sent int64
 	for attempt := 0; ; attempt++ {
+		giveTurn, err := transport.TakeTurn(ctx)
+		if err != nil {
+			return err
+		}
 		u := *loc
 		q := u.Query()
 		q.Set("digest", desc.Digest.String())
@@ -662,6 +661,7 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rd)
 		if err != nil {
+			giveTurn()
 			return err
 		}
 		req.ContentLength = desc.Size - sent
@@ -674,6 +674,7 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 			req.Header.Set("Content-Range", strconv.FormatInt(sent, 10)+"-"+strconv.FormatInt(desc.Size-1, 10))
 		}
 		resp, err := c.tr.Do(req, scopeRepo(repo, "pull,push"))
+		giveTurn()
 		if seekable {
 			// net/http may go on reading the body after Do returns (it
 			// writes bodies in its own goroutine): stop it before r moves.
@@ -729,7 +730,8 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 }
 
 // sentBody is a request body that calls sent when the transport closes
-// it, which net/http does once it has written the body (or failed to).
+// it, which net/http does over HTTP/1 once it has written the body (or
+// failed to), and over HTTP/2 only once the registry has answered.
 type sentBody struct {
 	io.Reader
 	sent func()

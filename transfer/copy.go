@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -367,8 +368,11 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 }
 
 // sendTurns returns the turns that blob bodies take to dst, or nil where
-// they are all sent at once: turns only for a registry on this machine,
-// as many as the process may run threads.
+// they are all sent at once: turns only for a registry on this machine
+// over plain HTTP, as many as the process may run threads. (Over HTTP/2,
+// which TLS connections negotiate, net/http closes a request's body only
+// once the registry has answered, so a turn would last through the
+// commit; TLS was not measured.)
 //
 // A registry that stores a blob durably writes it to disk when the upload
 // ends (the distribution registry calls fsync then; acrctl serve --data
@@ -393,7 +397,7 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 func sendTurns(dst Target, concurrency int) chan struct{} {
 	r, ok := dst.(*repository)
 	n := runtime.GOMAXPROCS(0)
-	if !ok || !transport.IsLoopbackHost(r.client.Host()) || n >= concurrency {
+	if !ok || !strings.HasPrefix(r.client.Endpoint(), "http://") || !transport.IsLoopbackHost(r.client.Host()) || n >= concurrency {
 		return nil
 	}
 	return make(chan struct{}, n)
@@ -408,23 +412,20 @@ const turnMinSize = 4 << 20
 // destination.
 func (c *copier) transferBlob(ctx context.Context, desc ocispec.Descriptor) error {
 	turns := c.turns != nil && desc.Size >= turnMinSize && !isManifest(desc.MediaType)
-	if turns {
-		ctx = transport.WithTurns(ctx, c.turns)
-	}
 	raw, unhashed := c.src.(rawFetcher)
 	// A destination that hashes what it receives refuses a mismatch:
 	// hashing here as well would only double the CPU spent.
 	unhashed = unhashed && verifiesOnPush(c.dst)
 	_, remote := c.src.(*repository)
 	var rc io.ReadCloser
+	var lf *lazyFetch
 	var err error
 	switch {
 	case turns && remote && unhashed:
-		// Fetched when the upload first reads the body, with its turn in
-		// hand: the source's answer is not left unread while the blob
-		// waits for one.
-		fetchCtx := ctx
-		rc = &lazyFetch{open: func() (io.ReadCloser, error) { return raw.fetchRaw(fetchCtx, desc) }}
+		// Fetched once the upload's turn comes: the source's answer is
+		// not left unread while the blob waits for one.
+		lf = &lazyFetch{open: func(ctx context.Context) (io.ReadCloser, error) { return raw.fetchRaw(ctx, desc) }}
+		rc = lf
 	case unhashed:
 		rc, err = raw.fetchRaw(ctx, desc)
 	default:
@@ -442,66 +443,59 @@ func (c *copier) transferBlob(ctx context.Context, desc ocispec.Descriptor) erro
 			r = verifyingCounter{cr}
 		}
 	}
+	if turns {
+		var onTurn func(context.Context) error
+		if lf != nil {
+			onTurn = lf.fetch
+		}
+		ctx = transport.WithTurns(ctx, c.turns, onTurn)
+	}
 	if remote {
 		// The body comes from the source registry's connection, which
 		// paces it: the destination's connection needs no low-water mark.
 		ctx = transport.Relayed(ctx)
 	}
 	if err := c.dst.Push(ctx, desc, r); err != nil {
-		if lf, ok := rc.(*lazyFetch); ok && lf.failed() != nil {
-			return fmt.Errorf("fetch %s: %w", desc.Digest, lf.failed())
+		if lf != nil && lf.err != nil && errors.Is(err, lf.err) {
+			return fmt.Errorf("fetch %s: %w", desc.Digest, lf.err)
 		}
 		return fmt.Errorf("push %s: %w", desc.Digest, err)
 	}
 	return nil
 }
 
-// lazyFetch is a blob's content fetched on its first read.
+// lazyFetch is a blob's content fetched when its upload's turn comes:
+// fetch runs in the uploading goroutine before the body is sent (see
+// transport.WithTurns), and Read then reads what it fetched.
 type lazyFetch struct {
-	open func() (io.ReadCloser, error)
+	open func(context.Context) (io.ReadCloser, error)
+	rc   io.ReadCloser
+	err  error // the fetch's failure
+}
 
-	mu     sync.Mutex
-	rc     io.ReadCloser
-	err    error // the fetch's failure
-	closed bool
+var errNotFetched = errors.New("transfer: a blob's body was read before its fetch")
+
+// fetch fetches the blob, once: a later turn (a resumed upload) reuses
+// what the first fetched.
+func (l *lazyFetch) fetch(ctx context.Context) error {
+	if l.rc == nil && l.err == nil {
+		l.rc, l.err = l.open(ctx)
+	}
+	return l.err
 }
 
 func (l *lazyFetch) Read(p []byte) (int, error) {
-	l.mu.Lock()
-	if l.rc == nil && l.err == nil {
-		if l.closed {
-			l.err = errors.New("transfer: read after close")
-		} else {
-			l.rc, l.err = l.open()
-		}
-	}
-	rc, err := l.rc, l.err
-	l.mu.Unlock()
-	if err != nil {
-		return 0, err
-	}
-	return rc.Read(p)
-}
-
-// failed returns the fetch's failure, if it was tried and failed.
-func (l *lazyFetch) failed() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.rc == nil {
-		return l.err
+		return 0, errNotFetched
 	}
-	return nil
+	return l.rc.Read(p)
 }
 
 func (l *lazyFetch) Close() error {
-	l.mu.Lock()
-	l.closed = true
-	rc := l.rc
-	l.mu.Unlock()
-	if rc != nil {
-		return rc.Close()
+	if l.rc == nil {
+		return nil
 	}
-	return nil
+	return l.rc.Close()
 }
 
 // retryable reports whether a blob whose copy failed with err is worth

@@ -2,6 +2,7 @@ package transfer_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net"
 	"net/http"
@@ -13,38 +14,45 @@ import (
 	"testing"
 	"time"
 
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
 	"github.com/acrgo/acr"
 	"github.com/acrgo/acr/emulator"
 	"github.com/acrgo/acr/transfer"
 )
 
-// turnWatch watches the blob uploads of a copy from the registries' side.
-// A destination it watches holds each upload's last bytes for commit, as a
-// registry syncing the blob to disk before it answers would; it records
-// how many bodies were being received at once, and how many uploads were
-// committing when another body started. A source it watches records how
-// many blobs were fetched and not yet received by the destination.
+// turnWatch watches a copy's blob uploads from the registries' side. The
+// destination holds every upload of a large blob before it reads any of
+// its body, until all have arrived or turnHold passes, and counts what
+// had happened by then: the uploads that got that far (the bodies the
+// client sent without a turn coming back, since none can be written in
+// full while nothing reads it) and the large blobs fetched from the
+// source. After the hold, it takes turnCommit to commit each blob, as a
+// registry syncing it to disk before it answers would, and turnOpen to
+// open each upload session.
 type turnWatch struct {
-	mu            sync.Mutex
-	receiving     int
-	committing    int
-	maxReceiving  int
-	maxCommitting int // the most uploads committing when a body started
-	inFlight      map[string]bool
-	maxInFlight   int
-	opening       int
-	maxOpening    int // the most upload sessions being opened at once
-	// gather, when set, holds every upload before it reads its body until
-	// that many uploads have arrived, or for turnGatherWait.
-	gather int
+	large   map[string]bool // the digests of the large blobs
+	missing string          // a blob the source answers 404 for
+
+	mu sync.Mutex
+	turnCounts
 }
 
-// turnGatherWait bounds how long a watch's gather holds an upload.
-const turnGatherWait = 2 * time.Second
+// turnCounts is what a turnWatch counts.
+type turnCounts struct {
+	held          int
+	fetched       int
+	released      bool
+	heldAtRelease int
+	fetchedAtRel  int
+	committing    int
+	maxCommitting int // the most uploads committing when a body started
+	opening       int
+	maxOpening    int // the most upload sessions being opened at once
+}
 
-// turnCommit and turnOpen are how long a watched destination takes to
-// commit a blob and to open an upload session.
 const (
+	turnHold   = time.Second
 	turnCommit = 300 * time.Millisecond
 	turnOpen   = 50 * time.Millisecond
 )
@@ -61,6 +69,12 @@ func watchedRegistry(t *testing.T, host string, w *atomic.Pointer[turnWatch]) *a
 	t.Cleanup(func() { reg.Close() })
 	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if tw := w.Load(); tw != nil {
+			if r.Method == http.MethodGet && tw.missing != "" && strings.HasSuffix(r.URL.Path, "/blobs/"+tw.missing) {
+				rw.Header().Set("Content-Type", "application/json")
+				rw.WriteHeader(http.StatusNotFound)
+				io.WriteString(rw, `{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown to registry"}]}`)
+				return
+			}
 			tw.watch(r)
 		}
 		reg.ServeHTTP(rw, r)
@@ -86,23 +100,15 @@ func watchedRegistry(t *testing.T, host string, w *atomic.Pointer[turnWatch]) *a
 	return c
 }
 
-// watch records r, when it fetches a blob or uploads one of over 1 MiB.
+// watch records r, holds it or makes it slow, as the watch says.
 func (w *turnWatch) watch(r *http.Request) {
+	d := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
 	switch {
-	case r.Method == http.MethodGet && strings.Contains(r.URL.Path, "/blobs/sha256:"):
-		d := r.URL.Path[strings.LastIndex(r.URL.Path, "/")+1:]
+	case r.Method == http.MethodGet && w.large[d]:
 		w.mu.Lock()
-		w.inFlight[d] = true
-		w.maxInFlight = max(w.maxInFlight, len(w.inFlight))
+		w.fetched++
 		w.mu.Unlock()
-	case r.Method == http.MethodPost && r.URL.Query().Has("digest"):
-		// A small blob, sent whole in the request that opens its upload.
-		w.mu.Lock()
-		delete(w.inFlight, r.URL.Query().Get("digest"))
-		w.mu.Unlock()
-	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/"):
-		// Opening an upload session takes a while (the distribution
-		// registry syncs a file for it, behind other blobs' commits).
+	case r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/") && !r.URL.Query().Has("digest"):
 		w.mu.Lock()
 		w.opening++
 		w.maxOpening = max(w.maxOpening, w.opening)
@@ -111,26 +117,25 @@ func (w *turnWatch) watch(r *http.Request) {
 		w.mu.Lock()
 		w.opening--
 		w.mu.Unlock()
-	case r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/blobs/uploads/") && r.ContentLength > 1<<20:
-		d := r.URL.Query().Get("digest")
+	case r.Method == http.MethodPut && w.large[r.URL.Query().Get("digest")]:
 		w.mu.Lock()
-		w.receiving++
-		w.maxReceiving = max(w.maxReceiving, w.receiving)
 		w.maxCommitting = max(w.maxCommitting, w.committing)
+		w.held++
 		w.mu.Unlock()
-		for end := time.Now().Add(turnGatherWait); w.gather > 0 && time.Now().Before(end); time.Sleep(time.Millisecond) {
+		for end := time.Now().Add(turnHold); ; time.Sleep(time.Millisecond) {
 			w.mu.Lock()
-			all := w.maxReceiving >= w.gather
+			if !w.released && (w.held == len(w.large) || time.Now().After(end)) {
+				w.released, w.heldAtRelease, w.fetchedAtRel = true, w.held, w.fetched
+			}
+			released := w.released
 			w.mu.Unlock()
-			if all {
+			if released {
 				break
 			}
 		}
 		r.Body = &lastBytes{ReadCloser: r.Body, left: r.ContentLength, last: func() {
 			w.mu.Lock()
-			w.receiving--
 			w.committing++
-			delete(w.inFlight, d)
 			w.mu.Unlock()
 			time.Sleep(turnCommit)
 			w.mu.Lock()
@@ -162,24 +167,37 @@ func (b *lastBytes) Read(p []byte) (int, error) {
 // that a blob gives its turn back once its body is sent, not when the
 // registry answers: another body goes while the registry commits. Upload
 // sessions open before a turn is taken, as a registry may be slow to open
-// one. A copy
-// from a registry fetches a blob only with a turn in hand; one from a
-// layout sends its files with sendfile, which reports the body sent too.
-// A registry elsewhere gets every body at once.
+// one. A copy from a registry fetches a blob only once its turn comes; one
+// from a layout sends its files with sendfile, which reports the body
+// sent too. A registry elsewhere gets every body at once.
 func TestBlobBodiesTakeTurns(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
 	const blobs = 8
 	sizes := make([]int, blobs)
 	for i := range sizes {
-		sizes[i] = 5<<20 + i
+		// Larger than the kernel buffers a body can fill while the
+		// registry reads nothing (tcp_wmem's 4 MiB and a window).
+		sizes[i] = 6<<20 + i
 	}
 	var watching atomic.Pointer[turnWatch]
 	src := watchedRegistry(t, "", &watching)
 	img := pushImage(t, src, "app", "amd64", sizes...)
-	copyWatched := func(t *testing.T, from transfer.Target, ref, host string, gather int) *turnWatch {
+	m, err := src.GetManifest(t.Context(), "app", img.Digest.String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest ocispec.Manifest
+	if err := json.Unmarshal(m.Bytes, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	large := map[string]bool{}
+	for _, l := range manifest.Layers {
+		large[l.Digest.String()] = true
+	}
+	copyWatched := func(t *testing.T, from transfer.Target, ref, host string) turnCounts {
 		t.Helper()
 		dst := transfer.Repository(watchedRegistry(t, host, &watching), "app")
-		w := &turnWatch{inFlight: map[string]bool{}, gather: gather}
+		w := &turnWatch{large: large}
 		watching.Store(w)
 		defer watching.Store(nil)
 		if _, err := transfer.Copy(t.Context(), from, ref, dst, "v1", nil); err != nil {
@@ -187,12 +205,12 @@ func TestBlobBodiesTakeTurns(t *testing.T) {
 		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		return w
+		return w.turnCounts
 	}
-	tookTurns := func(t *testing.T, w *turnWatch) {
+	tookTurns := func(t *testing.T, w turnCounts) {
 		t.Helper()
-		if w.maxReceiving > 4 {
-			t.Errorf("the registry received %d blob bodies at once; want 2 (up to 4 while it reads the end of bodies the client has sent)", w.maxReceiving)
+		if w.heldAtRelease != 2 {
+			t.Errorf("%d uploads sent their bodies before the registry read any; want 2, the turns", w.heldAtRelease)
 		}
 		if w.maxCommitting < 2 {
 			t.Errorf("a body started while at most %d uploads were committing; want 2: a turn goes back when the body is sent", w.maxCommitting)
@@ -203,10 +221,10 @@ func TestBlobBodiesTakeTurns(t *testing.T) {
 	}
 
 	t.Run("from a registry", func(t *testing.T) {
-		w := copyWatched(t, transfer.Repository(src, "app"), img.Digest.String(), "", 0)
+		w := copyWatched(t, transfer.Repository(src, "app"), img.Digest.String(), "")
 		tookTurns(t, w)
-		if w.maxInFlight > 4 {
-			t.Errorf("%d blobs were fetched from the source and not yet received by the destination; want 2 (up to 4 as above)", w.maxInFlight)
+		if w.fetchedAtRel != 2 {
+			t.Errorf("%d large blobs were fetched from the source before the destination read any body; want 2, the turns", w.fetchedAtRel)
 		}
 	})
 	t.Run("from a layout", func(t *testing.T) {
@@ -217,14 +235,30 @@ func TestBlobBodiesTakeTurns(t *testing.T) {
 		if _, err := transfer.Copy(t.Context(), transfer.Repository(src, "app"), img.Digest.String(), layout, "v1", nil); err != nil {
 			t.Fatal(err)
 		}
-		tookTurns(t, copyWatched(t, layout, "v1", "", 0))
+		tookTurns(t, copyWatched(t, layout, "v1", ""))
+	})
+	t.Run("a blob the source lost", func(t *testing.T) {
+		// Fetched with the turn in hand, it fails the copy as a fetch,
+		// and its turn goes back: the copy ends.
+		var lost string
+		for d := range large {
+			lost = d
+			break
+		}
+		dst := transfer.Repository(watchedRegistry(t, "", &watching), "app")
+		watching.Store(&turnWatch{large: large, missing: lost})
+		defer watching.Store(nil)
+		ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+		defer cancel()
+		_, err := transfer.Copy(ctx, transfer.Repository(src, "app"), img.Digest.String(), dst, "v1", nil)
+		if err == nil || !strings.Contains(err.Error(), "fetch "+lost) || !strings.Contains(err.Error(), "BLOB_UNKNOWN") || ctx.Err() != nil {
+			t.Fatalf("copy with a blob the source lost: %v; want it to fail promptly on fetch %s, BLOB_UNKNOWN", err, lost)
+		}
 	})
 	t.Run("to a registry elsewhere", func(t *testing.T) {
-		// The registry reads no body before all have arrived: in turns,
-		// two would arrive and wait until turnGatherWait ends.
-		w := copyWatched(t, transfer.Repository(src, "app"), img.Digest.String(), "registry.example", blobs)
-		if w.maxReceiving != blobs {
-			t.Errorf("the registry received at most %d of %d blob bodies at once; want them all sent at once, not in turns", w.maxReceiving, blobs)
+		w := copyWatched(t, transfer.Repository(src, "app"), img.Digest.String(), "registry.example")
+		if w.heldAtRelease != blobs {
+			t.Errorf("%d of %d uploads sent their bodies before the registry read any; want all, not in turns", w.heldAtRelease, blobs)
 		}
 	})
 }

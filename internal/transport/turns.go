@@ -8,29 +8,45 @@ import (
 // turnsKey carries the turns that blob uploads take.
 type turnsKey struct{}
 
-// WithTurns returns ctx carrying turns, a channel whose capacity is how
-// many blob bodies may be sent at once: a blob upload made with it (the
-// streaming PUT of acr's UploadBlob) takes a turn once its upload session
-// is open, and gives it back once the transport has written its body (or
-// given up on it), not when the registry answers.
-func WithTurns(ctx context.Context, turns chan struct{}) context.Context {
-	return context.WithValue(ctx, turnsKey{}, turns)
+// turns is what WithTurns puts in a context.
+type turns struct {
+	ch     chan struct{}
+	onTurn func(context.Context) error
 }
 
-// TakeTurn waits for a turn of the turns in ctx (see WithTurns) and
-// returns the function that gives it back, which may be called any number
-// of times. Without turns in ctx it returns at once, with a function that
-// does nothing; it fails only when ctx ends first.
+// WithTurns returns ctx carrying ch, a channel whose capacity is how many
+// blob bodies may be sent at once: each attempt of a blob upload made
+// with it (the streaming PUT of acr's UploadBlob) takes a turn once its
+// upload session is open, and gives it back once the transport has
+// written its body (or given up on it), not when the registry answers.
+// onTurn, when set, runs each time a turn is taken, before the body is
+// sent, in the uploading goroutine; its failure fails the upload.
+func WithTurns(ctx context.Context, ch chan struct{}, onTurn func(context.Context) error) context.Context {
+	return context.WithValue(ctx, turnsKey{}, turns{ch: ch, onTurn: onTurn})
+}
+
+// TakeTurn waits for a turn of the turns in ctx (see WithTurns), runs
+// their onTurn, and returns the function that gives the turn back, which
+// may be called any number of times. Without turns in ctx it returns at
+// once, with a function that does nothing. It fails when ctx ends first
+// or onTurn fails, and then holds no turn.
 func TakeTurn(ctx context.Context) (func(), error) {
-	turns, _ := ctx.Value(turnsKey{}).(chan struct{})
-	if turns == nil {
+	t, _ := ctx.Value(turnsKey{}).(turns)
+	if t.ch == nil {
 		return func() {}, nil
 	}
 	select {
-	case turns <- struct{}{}:
+	case t.ch <- struct{}{}:
 	case <-ctx.Done():
 		return nil, context.Cause(ctx)
 	}
 	var once sync.Once
-	return func() { once.Do(func() { <-turns }) }, nil
+	give := func() { once.Do(func() { <-t.ch }) }
+	if t.onTurn != nil {
+		if err := t.onTurn(ctx); err != nil {
+			give()
+			return nil, err
+		}
+	}
+	return give, nil
 }
