@@ -39,6 +39,11 @@ type CopyOptions struct {
 	// attestations) of every manifest copied.
 	Referrers bool
 	// Concurrency bounds the blobs in flight; 0 means DefaultConcurrency.
+	// To a registry on this machine over plain HTTP, blobs of 4 MiB and
+	// more send their bodies at most GOMAXPROCS at a time, each taking its
+	// turn once its upload session is open: so each blob's commit (a
+	// durable registry's sync to disk) overlaps the next bodies instead of
+	// all finishing at once.
 	Concurrency int
 	// Progress, when set, receives events from many goroutines at once. A
 	// blob whose transfer broke is started again once, and then reports

@@ -52,8 +52,8 @@ type turnCounts struct {
 }
 
 const (
-	turnHold   = time.Second
-	turnCommit = 300 * time.Millisecond
+	turnHold   = 3 * time.Second
+	turnCommit = 500 * time.Millisecond
 	turnOpen   = 50 * time.Millisecond
 )
 
