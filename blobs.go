@@ -666,6 +666,9 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		req.ContentLength = desc.Size - sent
 		req.Header.Set("Content-Type", "application/octet-stream")
+		if asksBeforeBody(&u) {
+			req.Header.Set("Expect", "100-continue")
+		}
 		if attempt > 0 {
 			// A resume says where it starts, also from byte 0: a registry
 			// that took in more of the broken request after it told its
@@ -727,6 +730,29 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		sent, loc = held, nloc
 	}
+}
+
+// asksBeforeBody reports whether a streamed PUT to u sends its header
+// alone and its body only once the registry asks for it (Expect:
+// 100-continue): to a registry on this machine over plain HTTP.
+//
+// There the body would otherwise follow the header at once, and a registry
+// that reads both into one buffer starts the blob's content with what was
+// left of that buffer, a few KiB. The distribution registry writes what it
+// reads as it reads it, so every later write of the blob's file is then off
+// page alignment, and such a file takes half again as long to write into the
+// page cache and a third longer to sync: a 1 GiB file of 32 KiB writes, once
+// shifted by 1,000 bytes, 0.47 against 0.32 s and 2.55 against 1.93 s (3
+// runs each on this machine). Measured with bench/pushcpu.sh (a 1 GiB push
+// to the reference registry, 8 alternating runs each): 4.05 s with the
+// header sent alone, 4.64 s without (bench/RESULTS.md, "The ties looked at
+// again, and the low-water mark removed"). A registry that refuses the
+// request before reading the body (an expired session, a token that no
+// longer serves) then answers without the body sent. Elsewhere it would cost
+// a round trip per blob, and over TLS a header most likely goes in a record
+// of its own; neither was measured.
+func asksBeforeBody(u *url.URL) bool {
+	return u.Scheme == "http" && isLoopbackHost(u.Host)
 }
 
 // sentBody is a request body that calls sent when the transport closes

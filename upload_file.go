@@ -16,20 +16,16 @@ import (
 // socket without being copied through the process (crane and oras push
 // the same way). Over TLS the transport reads it like any reader.
 //
-// sendfile was tried before the connections' low-water mark
-// (internal/transport's notSentLowWater) and reverted: filling the socket's
-// queue as fast as the disk allowed made the registry spend more CPU than
-// the client saved. With the mark it saves on both sides against acrctl
-// serve: bench/pushcpu.sh, 5 alternating runs of W2 (8 x 64 MiB) to
-// --memory, client CPU 0.20-0.26 s through a buffer and 0.09-0.14 s
-// sent this way, server 0.68-0.75 s and 0.61-0.71 s, wall 0.52-0.54 s
-// and 0.41-0.46 s (crane 0.49-0.54 s); W1 (1 GiB) to --memory 0.90-0.98 s
-// against 1.01-1.10 s. The distribution registry still spends more:
-// W1 1.66-1.73 s of its CPU against 1.43-1.52 s, wall 2.12-2.19 s against
-// 1.93-2.03 s (regctl 2.11-2.33 s), and W2 the same within noise. Its
-// cost follows how fast the client refills the socket, not sendfile as
-// such: writing from an mmap of the file costs it as much, a read before
-// each write least (bench/RESULTS.md, "The two rows still under 1.0x").
+// Nothing bounds what the socket queues: a low-water mark on the connection
+// (TCP_NOTSENT_LOWAT, 16 KiB unsent) went with sendfile until it was found
+// to slow the distribution registry's receipt of a 1 GiB blob (4.65 s
+// against 3.97 s, medians of 6). Refilled in small steps, the socket ran dry
+// under the registry's reads now and then; a short read shifts every later
+// write of its file off page alignment, and such a file takes half again as
+// long to write into the page cache and a third longer to sync
+// (bench/RESULTS.md, "The ties looked at again, and the low-water mark
+// removed"). The mark saved our in-memory registry 3-4% and cost the client
+// five times the CPU on a slow registry.
 //
 // The transport closes it, perhaps after Do returned, once it no longer
 // reads; a resume waits for that (see waitClosed) before it moves the

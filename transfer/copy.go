@@ -391,14 +391,14 @@ func (c *copier) copyBlob(ctx context.Context, desc ocispec.Descriptor) error {
 // turns cost no bandwidth; over a network each connection is bounded by
 // its window and round trips, and more bodies at once pay, so other
 // registries get none. Measured on this machine (2 cores), W2 of
-// bench/run.sh (8 x 64 MiB), medians of 6-8 alternating runs against the
-// build before (bench/RESULTS.md, "Blob bodies taking turns"): a push to
-// the reference registry 1.72 against 1.81 s, to acrctl serve --data 1.21
-// against 1.27 s, to --memory 0.50 against 0.48 s (0.50 against 0.51 s in
-// another set); a copy to the reference 1.64 against 2.13 s, to --data
-// 1.09 against 1.21 s, to --memory 0.68 against 0.69 s. With the turn
-// taken before the session opened, the reference got slower instead
-// (push 2.02 s, copy 2.20 s); one turn instead of two was no faster.
+// bench/run.sh (8 x 64 MiB), medians of 6 alternating runs of this version
+// against the build without turns (bench/RESULTS.md, "Blob bodies taking
+// turns"): a push to the reference registry 1.64 against 1.83 s, a copy to
+// it 1.71 against 2.12 s, a push to --memory 0.49 s for both. A first
+// version, also measured against acrctl serve --data, pushed there in 1.21
+// against 1.27 s and copied in 1.09 against 1.21 s. With the turn taken
+// before the session opened, the reference got slower instead (push
+// 2.02 s, copy 2.20 s); one turn instead of two was no faster.
 func sendTurns(dst Target, concurrency int) chan struct{} {
 	r, ok := dst.(*repository)
 	n := runtime.GOMAXPROCS(0)
@@ -454,11 +454,6 @@ func (c *copier) transferBlob(ctx context.Context, desc ocispec.Descriptor) erro
 			onTurn = lf.fetch
 		}
 		ctx = transport.WithTurns(ctx, c.turns, onTurn)
-	}
-	if remote {
-		// The body comes from the source registry's connection, which
-		// paces it: the destination's connection needs no low-water mark.
-		ctx = transport.Relayed(ctx)
 	}
 	if err := c.dst.Push(ctx, desc, r); err != nil {
 		if lf != nil && lf.err != nil && errors.Is(err, lf.err) {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -86,7 +87,6 @@ type Client struct {
 	cred          Credential
 	kind          credKind
 	tracer        tracing.Tracer
-	lowWater      bool // hc is the default transport, whose connections carry the low-water mark
 
 	// Clock and randomness; tests replace them (or run in a synctest bubble).
 	now    func() time.Time
@@ -145,7 +145,6 @@ func New(opts *Options) (*Client, error) {
 		c.audience = DefaultAudience
 	}
 	c.hc = c.httpClient(o.HTTPClient, o.TLSConfig)
-	c.lowWater = o.HTTPClient == nil
 	return c, nil
 }
 
@@ -154,7 +153,7 @@ func New(opts *Options) (*Client, error) {
 func defaultTransport(conf *tls.Config) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.Proxy = http.ProxyFromEnvironment
-	t.DialContext = dialer().DialContext
+	t.DialContext = (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	t.ForceAttemptHTTP2 = true
 	t.MaxIdleConns = 256
 	t.MaxIdleConnsPerHost = 64 // the pool must cover parallel blob transfers, or connections churn
@@ -326,9 +325,6 @@ func (c *Client) outgoing(ctx context.Context, req *http.Request, body *bodySour
 func (c *Client) send(ctx context.Context, kind string, r *http.Request, attempt int) (*http.Response, error) {
 	if r.Header.Get("User-Agent") == "" {
 		r.Header.Set("User-Agent", c.userAgent)
-	}
-	if c.lowWater && r.Body != nil && r.Body != http.NoBody {
-		r = withLowWater(r)
 	}
 	r, end := c.startHTTP(r, attempt)
 	start := c.now()
