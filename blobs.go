@@ -748,16 +748,22 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 // header sent alone, 4.64 s without (bench/RESULTS.md, "The ties looked at
 // again, and the low-water mark removed"). A registry that refuses the
 // request before reading the body (an expired session, a token that no
-// longer serves) then answers without the body sent. Elsewhere it would cost
-// a round trip per blob, and over TLS a header most likely goes in a record
-// of its own; neither was measured.
+// longer serves) and closes the connection, as Go's net/http does, then
+// answers without the body sent; one that keeps the connection open gets
+// the body as before. A local registry that never answers 100 Continue
+// (an HTTP/1.0 server, some proxies) delays each body by the transport's
+// ExpectContinueTimeout (1 s by default; with a caller's transport whose
+// timeout is 0 the body follows at once). Elsewhere it would cost a round
+// trip per blob, and over TLS a header most likely goes in a record of its
+// own; neither was measured.
 func asksBeforeBody(u *url.URL) bool {
 	return u.Scheme == "http" && isLoopbackHost(u.Host)
 }
 
 // sentBody is a request body that calls sent when the transport closes
 // it, which net/http does over HTTP/1 once it has written the body (or
-// failed to), and over HTTP/2 only once the registry has answered.
+// failed to, or decided not to send it: a PUT refused before 100
+// Continue), and over HTTP/2 only once the registry has answered.
 type sentBody struct {
 	io.Reader
 	sent func()

@@ -19,7 +19,9 @@ import (
 
 // TestRefusedPutSendsNoBody uploads 16 MiB from a file and from a reader to
 // a registry on this machine that refuses every PUT before reading it, as
-// a registry does whose session expired: the client sends each PUT's
+// a registry does whose session expired, and closes the connection (as
+// Go's net/http does when a handler answers without reading): the client
+// sends each PUT's
 // header alone and waits to be asked for the body (Expect:
 // 100-continue), so the registry receives no body, however many
 // times the upload starts over, and the upload fails with the registry's
@@ -62,7 +64,12 @@ func TestRefusedPutSendsNoBody(t *testing.T) {
 			}))
 			srv.Start()
 			t.Cleanup(srv.Close)
-			client, err := acr.NewClient(srv.URL, nil, nil)
+			// The client's own transport waits a minute for 100 Continue
+			// (the default, a second, could run out on a loaded machine
+			// and send the body all the same).
+			tr := http.DefaultTransport.(*http.Transport).Clone()
+			tr.ExpectContinueTimeout = time.Minute
+			client, err := acr.NewClient(srv.URL, nil, &acr.ClientOptions{HTTPClient: &http.Client{Transport: tr}})
 			if err != nil {
 				t.Fatal(err)
 			}
