@@ -202,7 +202,8 @@ func newStormClient(t testing.TB, reg http.Handler, s *faulttest.Storm, host str
 // bursts of 429 and 503 with Retry-After: Copy waits as told and completes.
 // With a storm that does not end on the destination, it fails with the
 // registry's status, within its deadline. It runs in a synctest bubble:
-// no real sleeps, and every goroutine Copy starts must have ended.
+// no real sleeps, and every goroutine Copy starts must have ended once
+// the clients are drained.
 func TestCopyRidesOutThrottling(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
@@ -235,6 +236,16 @@ func TestCopyRidesOutThrottling(t *testing.T) {
 				got, err := transfer.Copy(ctx, transfer.Repository(from, "app"), "v1", transfer.Repository(to, "mirror"), "v1", nil)
 				took := time.Since(start)
 				t.Logf("%d + %d failed requests, %v of bubble time: %v", ss.Failed(), ds.Failed(), took, err)
+				// An upload that failed after the copy had already failed ends
+				// its session in the background (Client.Drain), with 5 s of its
+				// own: that must end too, before the bubble does.
+				for _, c := range []*acr.Client{from, to} {
+					drain, stop := context.WithTimeout(context.Background(), 10*time.Second)
+					if err := c.Drain(drain); err != nil {
+						t.Fatalf("Drain: %v; a failed upload's DELETE should end within its own 5 s", err)
+					}
+					stop()
+				}
 				if tc.fails > 3 {
 					var re *acr.ResponseError
 					if !errors.As(err, &re) || (re.StatusCode != http.StatusTooManyRequests && re.StatusCode != http.StatusServiceUnavailable) {
