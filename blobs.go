@@ -654,14 +654,17 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		// The transport closes the body once it has written it: the turn
 		// goes back then, while the registry stores the blob.
+		endSend := func() {}
 		if fb != nil {
-			fb.sent = giveTurn
+			endSend = c.sendsBy(fb, &u)
+			fb.sent = func() { giveTurn(); endSend() }
 		} else {
 			rd = &sentBody{Reader: rb, sent: giveTurn}
 		}
 		req, err := http.NewRequestWithContext(ctx, http.MethodPut, u.String(), rd)
 		if err != nil {
 			giveTurn()
+			endSend()
 			return err
 		}
 		req.ContentLength = desc.Size - sent
@@ -678,6 +681,7 @@ func (c *Client) putStream(ctx context.Context, repo string, loc *url.URL, desc 
 		}
 		resp, err := c.tr.Do(req, scopeRepo(repo, "pull,push"))
 		giveTurn()
+		endSend()
 		if seekable {
 			// net/http may go on reading the body after Do returns (it
 			// writes bodies in its own goroutine): stop it before r moves.

@@ -128,6 +128,10 @@ type Client struct {
 	// background counts work that outlives the calls that started it:
 	// the cancelling of upload sessions a failed upload left open.
 	background backgroundWork
+
+	// localSends counts the file bodies being sent to registries on this
+	// machine over plain HTTP (see sendsBy).
+	localSends atomic.Int32
 }
 
 // backgroundWork counts running background tasks. Unlike a WaitGroup it
