@@ -16,8 +16,9 @@ import (
 // Through its SyscallConn, net/http's transport sends it with sendfile(2)
 // on a plain-HTTP connection: the bytes go from the page cache to the
 // socket without being copied through the process (crane and oras push
-// the same way). A lone body to a registry on this machine is copied
-// instead (see Client.sendsBy). Over TLS the transport reads it like any
+// the same way). To a registry on this machine it is copied instead
+// while fewer such bodies than GOMAXPROCS are in flight (see
+// Client.sendsBy). Over TLS the transport reads it like any
 // reader.
 //
 // Nothing bounds what the socket queues: a low-water mark on the connection
@@ -78,21 +79,24 @@ var errCopied = errors.New("acr: this upload's file is copied, not sent with sen
 // sendsBy decides how fb goes to the registry at u and returns the func
 // that ends the send, to be called once the transport is done with fb
 // (more calls do nothing). To a registry on this machine over plain HTTP
-// the file is copied while fewer bodies than GOMAXPROCS go there at once
-// (that is, while one of this process's cores has nothing else to send):
-// sendfile hands the registry page-cache pages no core has touched, and
-// its copy out of them then costs it more than the client's copy into the
-// socket costs the client, whose copy leaves the data in the cache the
-// registry reads it from. With as many bodies as cores, the client's
-// copies would take the cores the registry needs, and sendfile is used.
-// Measured with bench/pushcpu.sh on this 2-core machine (medians, client
-// CPU in brackets; bench/RESULTS.md, "A fast-disk day, and sendfile for
-// a lone body"): a 1 GiB
-// push to --memory 1.12 s copied (0.49) against 1.21 s with sendfile
-// (0.19), the registry's CPU 1.42 against 1.79 s; to the reference
-// registry 2.46 against 2.65 s; 8 x 64 MiB to the reference, two bodies
-// at once, 0.85 s copied against 0.78 s with sendfile. Elsewhere, and over
-// TLS (where net/http reads the file anyway), nothing changes.
+// the file is copied while this Client sends fewer such bodies than
+// GOMAXPROCS (with GOMAXPROCS 1, never): sendfile hands the registry
+// page-cache pages no core has touched, and its copy out of them costs it
+// more than a copy the client has just made, which leaves the data in the
+// cache the registry reads it from. The client pays 0.3 s of CPU a GiB
+// for the copy, which a core with nothing else to send can spare; with as
+// many bodies as cores, the copies would take the cores the registry
+// needs, and sendfile is used. Measured with bench/pushcpu.sh on this
+// 2-core machine (medians; bench/RESULTS.md, "A fast-disk day, and
+// sendfile for a lone body"): a 1 GiB push to --memory 1.12 s copied
+// (client CPU 0.49 s) against 1.21 s with sendfile (0.19 s), the
+// registry's CPU 1.42 against 1.79 s; to the reference registry 2.46
+// against 2.65 s; 8 x 64 MiB to the reference, every body copied, two at
+// once, 0.85 s against 0.78 s with sendfile. The count ends when the PUT
+// returns, which may be before the transport lets go of a body the
+// registry answered early, so copies may then overlap more than the rule
+// says. Elsewhere, and over TLS (where net/http reads the file anyway),
+// nothing changes.
 func (c *Client) sendsBy(fb *fileBody, u *url.URL) (end func()) {
 	if !asksBeforeBody(u) {
 		return func() {}
